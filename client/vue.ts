@@ -1,0 +1,126 @@
+import {
+  getCurrentScope, inject, onScopeDispose, readonly, ref, shallowRef,
+  type App, type InjectionKey, type Ref,
+} from '@vue/runtime-core';
+import { LiveClient, type LiveClientOptions, type LiveStatus, type MessageHandler } from './live-client.js';
+
+/** livehub/vue: `useLiveUpdate`, after the Go original's composable, as vueuse shapes them. */
+
+export interface UseLiveUpdateOptions extends LiveClientOptions {
+  /**
+   * Use this client instead of opening a connection of its own (it is then not closed on dispose).
+   * @default the client provided by `app.use(createLivehub(...))`, else a new one for `url`
+   */
+  client?: LiveClient;
+}
+
+export interface UseLiveUpdateReturn {
+  /** True while the connection is open. */
+  connected: Readonly<Ref<boolean>>;
+  /** `idle`, `connecting`, `open`, `reconnecting` or `closed`. */
+  status: Readonly<Ref<LiveStatus>>;
+  /** The last error: a terminal close, an exhausted reconnect budget, or an error frame. */
+  error: Readonly<Ref<Error | null>>;
+  /** Calls `handler(data, message)` for messages on `channel` (subscribing while any is on); returns `off`. */
+  on<T = unknown>(channel: string, handler: MessageHandler<T>): () => void;
+  off<T = unknown>(channel: string, handler: MessageHandler<T>): void;
+  subscribe(channel: string): void;
+  unsubscribe(channel: string): void;
+  /** Publishes (the server must allow it); resolves on the server's ack. */
+  publish(channel: string, event: string, data?: unknown): Promise<void>;
+  /** Closes the connection for good (nothing reconnects). */
+  close(): void;
+  /** The underlying client. */
+  client: LiveClient;
+}
+
+const clientKey: InjectionKey<LiveClient> = Symbol('livehub.client');
+
+/** A Vue plugin that shares one connection with every `useLiveUpdate()` in the app. */
+export function createLivehub(url: string, options: LiveClientOptions = {}) {
+  const client = new LiveClient(url, options);
+  return {
+    client,
+    install(app: App) {
+      app.provide(clientKey, client);
+    },
+  };
+}
+
+/**
+ * Live updates in a component: `const { connected, on } = useLiveUpdate('/ws')`. Handlers, the
+ * subscriptions they hold and (when it opened one) the connection end with the component's scope.
+ */
+export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}): UseLiveUpdateReturn {
+  const provided = getCurrentScope() ? inject(clientKey, null) : null;
+  const shared = options.client ?? (url === undefined ? provided : null);
+  if (!shared && url === undefined) throw new TypeError('livehub: useLiveUpdate needs a url or a provided client');
+  const client = shared ?? new LiveClient(url!, options);
+  const owned = !shared;
+
+  const status = ref<LiveStatus>(client.status);
+  const connected = ref(client.status === 'open');
+  const error = shallowRef<Error | null>(client.lastError);
+  const sync = () => {
+    status.value = client.status;
+    connected.value = client.status === 'open';
+    error.value = client.lastError;
+  };
+  const stops = [
+    client.addEventListener('status', sync),
+    client.addEventListener('error', sync),
+    client.addEventListener('close', sync),
+  ];
+
+  const mine = new Set<() => void>();
+  const subscribed = new Map<string, number>();
+
+  function on<T>(channel: string, handler: MessageHandler<T>): () => void {
+    const offClient = client.on(channel, handler);
+    let done = false;
+    const off = () => {
+      if (done) return;
+      done = true;
+      mine.delete(off);
+      offClient();
+    };
+    mine.add(off);
+    return off;
+  }
+
+  function subscribe(channel: string): void {
+    subscribed.set(channel, (subscribed.get(channel) ?? 0) + 1);
+    client.subscribe(channel);
+  }
+
+  function unsubscribe(channel: string): void {
+    const count = subscribed.get(channel) ?? 0;
+    if (count === 0) return;
+    if (count === 1) subscribed.delete(channel);
+    else subscribed.set(channel, count - 1);
+    client.unsubscribe(channel);
+  }
+
+  function dispose(): void {
+    for (const off of [...mine]) off();
+    for (const [channel, count] of subscribed) for (let i = 0; i < count; i++) client.unsubscribe(channel);
+    subscribed.clear();
+    for (const stop of stops) stop();
+    if (owned) client.dispose();
+  }
+
+  if (getCurrentScope()) onScopeDispose(dispose);
+
+  return {
+    connected: readonly(connected),
+    status: readonly(status),
+    error: readonly(error) as Readonly<Ref<Error | null>>,
+    on,
+    off: (channel, handler) => client.off(channel, handler),
+    subscribe,
+    unsubscribe,
+    publish: (channel, event, data) => client.publish(channel, event, data),
+    close: () => client.close(),
+    client,
+  };
+}

@@ -1,0 +1,9 @@
+/** livehub: the server hub. `import { Hub } from 'livehub'`. */
+export { Hub, type HubStats } from './realtime/hub.js';
+export type { HubOptions, PublishRequest } from './realtime/options.js';
+export { DEFAULTS, derivePingPeriod } from './realtime/options.js';
+export { jsCodec, type FrameCodec } from './realtime/codec.js';
+export {
+  BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, shouldReconnect,
+  type HubMessage, type ClientCommand, type ServerReply, type RequestId,
+} from './protocol.js';

@@ -1,0 +1,112 @@
+/**
+ * The livehub wire protocol: the shapes and codes shared by the server hub and the clients.
+ * This file has no runtime dependency, so the browser client can import it. docs/protocol.md is
+ * the prose version of this file; keep them in step.
+ */
+
+/** Channel `"*"` reaches every connected client, subscribed or not (as in the Go original). */
+export const BROADCAST_CHANNEL = '*';
+
+/** Longest channel name and event type, in bytes (names are ASCII, so also in characters). */
+export const MAX_NAME_LENGTH = 255;
+
+/**
+ * Channel names: 1 to 255 characters from `A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $`, or exactly `*`.
+ * Event types use the same set.
+ */
+export const NAME_PATTERN = /^[A-Za-z0-9_\-:.@/=+,!~#$]{1,255}$/;
+
+export function isValidChannel(value: unknown): value is string {
+  return typeof value === 'string' && (value === BROADCAST_CHANNEL || NAME_PATTERN.test(value));
+}
+
+export function isValidEventType(value: unknown): value is string {
+  return typeof value === 'string' && NAME_PATTERN.test(value);
+}
+
+/** A request id, echoed in `ack` and `error` replies. */
+export type RequestId = string | number;
+
+export function isValidRequestId(value: unknown): value is RequestId {
+  return (typeof value === 'string' && value.length > 0 && value.length <= 64) ||
+    (typeof value === 'number' && Number.isSafeInteger(value));
+}
+
+/** A message the hub delivers: `{"channel":C,"type":T,"data":D}`, one per WebSocket message. */
+export interface HubMessage<T = unknown> {
+  channel: string;
+  type: string;
+  data: T;
+}
+
+/** Commands a client sends. */
+export type ClientCommand =
+  | { type: 'subscribe'; channel: string; id?: RequestId }
+  | { type: 'unsubscribe'; channel: string; id?: RequestId }
+  | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId }
+  | { type: 'ping'; id?: RequestId };
+
+/** Replies the server sends (besides hub messages). */
+export type ServerReply =
+  | { type: 'subscribed'; channel: string; id?: RequestId }
+  | { type: 'unsubscribed'; channel: string; id?: RequestId }
+  | { type: 'ack'; id: RequestId }
+  | { type: 'pong'; id?: RequestId }
+  | { type: 'error'; code: ErrorCode; message: string; id?: RequestId; channel?: string };
+
+/** Codes carried by `{"type":"error"}` frames. The connection stays open after every one of them. */
+export const ErrorCode = {
+  /** The message was not valid JSON. */
+  BadJson: 'bad_json',
+  /** Valid JSON, but not a JSON object with a string `type`, or a field had the wrong type. */
+  BadRequest: 'bad_request',
+  /** `type` is not a command this server knows. */
+  UnknownType: 'unknown_type',
+  /** `channel` is missing or not a valid channel name. */
+  InvalidChannel: 'invalid_channel',
+  /** `event` of a publish is missing or not a valid event type. */
+  InvalidEvent: 'invalid_event',
+  /** The server's policy does not allow this action on this channel. */
+  Forbidden: 'forbidden',
+  /** The data could not be encoded (for example, nested too deeply). */
+  BadData: 'bad_data',
+  /** The server failed while handling the request; the request had no effect. */
+  Internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * WebSocket close codes livehub uses. 1000-1015 are RFC 6455's; 4000-4499 mean "reconnect"
+ * (with backoff); 4500-4999 mean "do not reconnect" (terminal). The client follows this table.
+ */
+export const CloseCode = {
+  /** Normal closure, by the client's `close()`. */
+  Normal: 1000,
+  /** The server is shutting down (`hub.close()`); reconnect. */
+  GoingAway: 1001,
+  /** The peer broke RFC 6455 framing (sent by `ws`). */
+  ProtocolError: 1002,
+  /** A binary message on the JSON protocol. */
+  UnsupportedData: 1003,
+  /** Invalid UTF-8 in a text message (sent by `ws`). */
+  InvalidPayload: 1007,
+  /** A policy violation (for example, an origin that changed mid-connection). */
+  PolicyViolation: 1008,
+  /** An inbound message over `maxMessageSize` (sent by `ws`). */
+  MessageTooBig: 1009,
+  /** The server failed; reconnect. */
+  InternalError: 1011,
+  /** The server is overloaded; reconnect later. */
+  TryAgainLater: 1013,
+  /** Reconnect: the client did not read fast enough and its send buffer filled up. */
+  SlowConsumer: 4001,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Whether a client should reconnect after the server closed with `code`. */
+export function shouldReconnect(code: number): boolean {
+  if (code === CloseCode.Normal) return false;
+  if (code >= 4500 && code <= 4999) return false;
+  if (code === CloseCode.ProtocolError || code === CloseCode.UnsupportedData) return false;
+  return true;
+}

@@ -1,0 +1,237 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocket } from 'ws';
+import { CloseCode, ErrorCode, type ClientCommand, type ServerReply } from '../protocol.js';
+import { parseCommand } from './inbound.js';
+import type { ResolvedHubOptions } from './options.js';
+
+/** What a client needs of its hub. Only the hub's loop mutates hub state; these calls enqueue. */
+export interface ClientHost {
+  readonly options: ResolvedHubOptions;
+  /** Queues a command from this client for the hub's loop. */
+  command(client: Client, command: ClientCommand): void;
+  /** Queues a reply to this client, in order with its other frames. */
+  reply(client: Client, reply: ServerReply): void;
+  /** The socket closed: queues the client's removal. */
+  unregister(client: Client): void;
+}
+
+type Lifecycle = 'open' | 'closing' | 'closed';
+const { OPEN } = WebSocket;
+
+/**
+ * One connection: one reader (the `message` handler, which parses and hands commands to the hub) and
+ * one writer (`flush`, which writes queued frames to the socket). Frames are written to the raw socket
+ * as whole, pre-encoded WebSocket frames: a turn's frames for this client go out in one corked write.
+ */
+export class Client {
+  /** Channels this client is in. Mutated only by the hub's loop. */
+  readonly channels = new Set<string>();
+  /** When the peer last showed it is alive (a pong or any message), in ms since the epoch. */
+  lastSeen = Date.now();
+  /** When the hub last pinged the peer. */
+  lastPing = Date.now();
+  /** Set by the hub's loop while the client is dirty in the current turn. */
+  dirty = false;
+  state: Lifecycle = 'open';
+
+  private readonly socket: Socket;
+  private readonly queue: Buffer[] = [];
+  private readonly counts: number[] = [];
+  private queuedMessages = 0;
+  private queuedBytes = 0;
+  private blocked = false;
+  private writeTimer: NodeJS.Timeout | null = null;
+  private reading: Promise<void> | null = null;
+  private afterDrain: (() => void) | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    readonly request: IncomingMessage,
+    private readonly host: ClientHost,
+  ) {
+    // ws keeps the socket private; livehub writes pre-encoded frames to it directly (compression is
+    // off by default, so ws's own sender never holds frames back and writes never interleave).
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => { this.lastSeen = Date.now(); });
+    ws.on('error', (error) => host.options.onError(error));
+    ws.on('close', () => this.onClose());
+    this.onDrain = this.onDrain.bind(this);
+  }
+
+  /** Bytes waiting for this client: livehub's queue plus the socket's own buffer. */
+  get bufferedBytes(): number {
+    return this.queuedBytes + (this.socket?.writableLength ?? 0);
+  }
+
+  /** Queues frames (`messages` hub messages encoded in `frames`). Called by the hub's loop. */
+  enqueue(frames: Buffer, messages: number): void {
+    if (this.state !== 'open') return;
+    this.queue.push(frames);
+    this.counts.push(messages);
+    this.queuedMessages += messages;
+    this.queuedBytes += frames.length;
+  }
+
+  /**
+   * Writes what the socket will take without passing the high-water mark, in one corked write.
+   * What is left waits for `drain`; if that is more than the client's buffer allows, or the socket
+   * does not drain within `writeWait`, the client is evicted as a slow consumer.
+   */
+  flush(): void {
+    if (this.state !== 'open' || this.blocked || this.ws.readyState !== OPEN) return;
+    if (this.queue.length === 0) return this.runAfterDrain();
+    const { highWaterMark } = this.host.options;
+    const socket = this.socket;
+    let written = 0;
+    socket.cork();
+    while (written < this.queue.length && socket.writableLength < highWaterMark) {
+      const frames = this.queue[written]!;
+      socket.write(frames);
+      this.queuedMessages -= this.counts[written]!;
+      this.queuedBytes -= frames.length;
+      written++;
+    }
+    socket.uncork();
+    this.queue.splice(0, written);
+    this.counts.splice(0, written);
+    if (this.queue.length > 0 || socket.writableLength >= highWaterMark) this.block();
+    else this.runAfterDrain();
+  }
+
+  /** Pings the peer (a WebSocket ping frame; `ws` answers pongs by itself on the other side). */
+  ping(): void {
+    if (this.ws.readyState === OPEN) this.ws.ping();
+  }
+
+  /**
+   * Closes once every queued frame is written (or after `writeWait`, terminating). Resolves when the
+   * socket is closed. Used by `hub.close()`.
+   */
+  shutdown(code: number, reason: string): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    return new Promise((resolve) => {
+      this.ws.once('close', () => resolve());
+      if (this.state !== 'open') return;
+      if (this.queue.length === 0 && !this.blocked) return this.close(code, reason);
+      this.afterDrain = () => this.close(code, reason);
+      setTimeout(() => this.terminate(), this.host.options.writeWait).unref();
+    });
+  }
+
+  /** Closes with a code and reason; the socket is terminated if the close handshake takes too long. */
+  close(code: number, reason: string): void {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.dropQueue();
+    this.ws.close(code, reason);
+    const timer = setTimeout(() => this.terminate(), this.host.options.writeWait);
+    timer.unref();
+    this.ws.once('close', () => clearTimeout(timer));
+  }
+
+  /** Destroys the socket at once (a dead or hopeless peer). */
+  terminate(): void {
+    this.dropQueue();
+    this.ws.terminate();
+  }
+
+  private block(): void {
+    const { sendBuffer, maxBufferedBytes, writeWait } = this.host.options;
+    if (this.queuedMessages > sendBuffer || this.bufferedBytes > maxBufferedBytes) {
+      this.close(CloseCode.SlowConsumer, 'slow consumer');
+      return;
+    }
+    if (this.blocked) return;
+    this.blocked = true;
+    this.socket.once('drain', this.onDrain);
+    this.writeTimer = setTimeout(() => this.close(CloseCode.SlowConsumer, 'write timeout'), writeWait);
+    this.writeTimer.unref();
+  }
+
+  private runAfterDrain(): void {
+    const then = this.afterDrain;
+    this.afterDrain = null;
+    then?.();
+  }
+
+  private onDrain(): void {
+    this.blocked = false;
+    if (this.writeTimer) clearTimeout(this.writeTimer);
+    this.writeTimer = null;
+    this.flush();
+  }
+
+  private dropQueue(): void {
+    this.queue.length = 0;
+    this.counts.length = 0;
+    this.queuedMessages = 0;
+    this.queuedBytes = 0;
+    if (this.writeTimer) clearTimeout(this.writeTimer);
+    this.writeTimer = null;
+    this.socket?.removeListener('drain', this.onDrain);
+  }
+
+  private onClose(): void {
+    this.state = 'closed';
+    this.dropQueue();
+    this.host.unregister(this);
+  }
+
+  /** The reader. Messages are handled one at a time, in order, even when a policy is async. */
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    this.lastSeen = Date.now();
+    if (this.state !== 'open') return;
+    if (isBinary) {
+      this.close(CloseCode.UnsupportedData, 'binary messages are not part of the JSON protocol');
+      return;
+    }
+    const text = data.toString('utf8');
+    const run = () => this.handle(text);
+    const pending = this.reading ? this.reading.then(run) : run();
+    if (!pending) return;
+    const tracked: Promise<void> = pending.then(() => { if (this.reading === tracked) this.reading = null; });
+    this.reading = tracked;
+  }
+
+  private handle(text: string): Promise<void> | void {
+    const command = parseCommand(text);
+    if ('error' in command) {
+      this.host.reply(this, command.error);
+      return;
+    }
+    if (command.type === 'publish') return this.authorizePublish(command);
+    this.host.command(this, command);
+  }
+
+  private authorizePublish(command: Extract<ClientCommand, { type: 'publish' }>): Promise<void> | void {
+    const { canPublish, onError } = this.host.options;
+    const deny = () => this.host.reply(this, withId({
+      type: 'error', code: ErrorCode.Forbidden, message: 'publishing to this channel is not allowed',
+      channel: command.channel,
+    }, command.id));
+    if (!canPublish) return deny();
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = canPublish({
+        clientId: this.id, channel: command.channel, event: command.event, data: command.data, request: this.request,
+      });
+    } catch (error) {
+      onError(error as Error);
+      return deny();
+    }
+    const decide = (allowed: boolean) => {
+      if (this.state !== 'open') return;
+      if (allowed === true) this.host.command(this, command);
+      else deny();
+    };
+    if (typeof verdict !== 'object' || typeof verdict?.then !== 'function') return decide(verdict as boolean);
+    return Promise.resolve(verdict).then(decide, (error: Error) => { onError(error); deny(); });
+  }
+}
+
+function withId<T extends object>(reply: T, id: ClientCommand['id']): T {
+  return id === undefined ? reply : { ...reply, id };
+}

@@ -1,0 +1,319 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, isValidEventType,
+  type ClientCommand, type HubMessage, type RequestId, type ServerReply,
+} from '../protocol.js';
+import { Client, type ClientHost } from './client.js';
+import { jsCodec, type FrameCodec } from './codec.js';
+import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
+import {
+  adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
+  serverOf, type UpgradeRequest,
+} from './upgrade.js';
+import { loadWasmCodec } from './wasm-codec.js';
+
+/** Work for the loop. One FIFO keeps register, unregister, subscribe and broadcast in arrival order. */
+type Command =
+  | { kind: 'register'; client: Client }
+  | { kind: 'unregister'; client: Client }
+  | { kind: 'subscribe' | 'unsubscribe'; client: Client; channel: string; id?: RequestId }
+  | { kind: 'publish'; channel: string; payload: string; from?: Client; id?: RequestId }
+  | { kind: 'reply'; client: Client; reply: ServerReply };
+
+/** Counts, for monitoring and tests. */
+export interface HubStats {
+  clients: number;
+  channels: number;
+}
+
+/**
+ * The hub: a small state machine that only its loop mutates, after gorilla/websocket's chat hub.
+ * Everything that changes state (a connection registering or leaving, a subscription, a publish) is
+ * queued; one loop turn, scheduled with `setImmediate`, drains the queue in order and then fans out
+ * the turn's messages: each channel's messages are encoded once into one buffer that every subscriber
+ * shares, and each client gets one corked socket write per turn.
+ */
+export class Hub implements ClientHost {
+  readonly options: ResolvedHubOptions;
+  private readonly clients = new Set<Client>();
+  private readonly channels = new Map<string, Set<Client>>();
+  private queue: Command[] = [];
+  private scheduled = false;
+  private closing: Promise<void> | null = null;
+  private codec: FrameCodec = jsCodec;
+  private readonly wss: WebSocketServer;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly idPrefix = Math.random().toString(36).slice(2, 8);
+  private nextId = 0;
+  private readonly servers = new Set<Server>();
+
+  constructor(options: HubOptions = {}) {
+    this.options = resolveOptions(options);
+    const { codec } = this.options;
+    if (codec === 'wasm') this.codec = loadWasmCodec();
+    else if (typeof codec === 'object') this.codec = codec;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.options.maxMessageSize,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    const { pingPeriod, pongWait } = this.options;
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(pingPeriod, pongWait - pingPeriod)));
+    this.sweepTimer.unref();
+  }
+
+  /** The frame codec in use (`'js'` or `'wasm'`). */
+  get codecName(): FrameCodec['name'] {
+    return this.codec.name;
+  }
+
+  /**
+   * Publishes `{channel, type, data}` to the channel's subscribers (`"*"`: to every client). Safe from
+   * any handler at any time; never blocks: the message is serialized now and sent on the next turn.
+   * Throws a TypeError for an invalid channel or type, or data JSON cannot encode.
+   */
+  publish(channel: string, type: string, data?: unknown): void {
+    if (!isValidChannel(channel)) throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}`);
+    if (!isValidEventType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}`);
+    let payload: string;
+    try {
+      payload = JSON.stringify({ channel, type, data: data ?? null });
+    } catch (error) {
+      throw new TypeError(`livehub: data cannot be encoded as JSON: ${(error as Error).message}`);
+    }
+    if (this.closing) return;
+    this.enqueue({ kind: 'publish', channel, payload });
+  }
+
+  /** Publishes a whole message, as the Go hub's `Broadcast(msg)`. */
+  broadcast(message: HubMessage): void {
+    if (message === null || typeof message !== 'object') throw new TypeError('livehub: message must be an object');
+    this.publish(message.channel, message.type, message.data);
+  }
+
+  /**
+   * Express (or connect) handler: `app.get('/ws', hub.handleWebSocket)`. Middleware before it runs
+   * before the upgrade. A non-upgrade request gets 426 Upgrade Required.
+   */
+  readonly handleWebSocket = (request: IncomingMessage, response: ServerResponse): void => {
+    const upgrade = request as UpgradeRequest;
+    const head = upgrade[kUpgradeHead];
+    if (head) {
+      delete upgrade[kUpgradeHead];
+      response.detachSocket(request.socket);
+      this.handleUpgrade(request, request.socket, head);
+      return;
+    }
+    if (!isUpgradeRequest(request)) {
+      response.writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain; charset=utf-8' });
+      response.end('Upgrade Required: this endpoint speaks WebSocket\n');
+      return;
+    }
+    // The server had no upgrade listener yet, so Node sent the upgrade down the request path.
+    const server = serverOf(request);
+    if (server) this.watch(server);
+    if (adoptFromRequestPath(request, response)) {
+      this.handleUpgrade(request, request.socket, Buffer.alloc(0));
+    } else {
+      response.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'text/plain; charset=utf-8' });
+      response.end('Service Unavailable: call hub.attach(server) at startup\n');
+    }
+  };
+
+  /**
+   * Attaches to a plain `http.Server`. With `path`, upgrades to that path go to this hub. Without
+   * one, upgrades are routed through the server's request handler, for `app.get(path,
+   * hub.handleWebSocket)` on Express; calling this at startup is optional but saves the first
+   * connection a detour.
+   */
+  attach(server: Server, options: { path?: string } = {}): this {
+    const { path } = options;
+    if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
+      throw new TypeError('livehub: attach path must be a string starting with "/"');
+    }
+    const dispatcher = this.watch(server);
+    if (path !== undefined) dispatcher.paths.set(path, (req, socket, head) => this.handleUpgrade(req, socket, head));
+    return this;
+  }
+
+  /**
+   * Completes an upgrade from a raw `upgrade` event: checks the origin (403), then hands the socket to
+   * `ws`, which answers malformed handshakes itself (400, 405, 426).
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
+    if (!originAllowed(this.options, request)) return rejectUpgrade(socket, 403);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.addConnection(ws, request));
+  }
+
+  /** Adopts an open `ws` connection (for apps that run their own WebSocketServer). */
+  addConnection(ws: WebSocket, request: IncomingMessage): void {
+    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, request, this);
+    this.enqueue({ kind: 'register', client });
+  }
+
+  /** Counts of connected clients and non-empty channels. */
+  stats(): HubStats {
+    return { clients: this.clients.size, channels: this.channels.size };
+  }
+
+  /**
+   * Stops accepting connections, runs what is queued, then closes every client with 1001 once its
+   * queued frames are written (or `writeWait` has passed). Resolves when every socket is closed.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    clearInterval(this.sweepTimer);
+    if (this.queue.length > 0) this.turn();
+    const closed = [...this.clients].map((client) => client.shutdown(CloseCode.GoingAway, 'server shutting down'));
+    this.closing = Promise.all(closed).then(() => {
+      for (const server of this.servers) server.removeAllListeners('upgrade');
+      this.wss.close();
+    });
+    return this.closing;
+  }
+
+  // ClientHost: called by clients; each only queues.
+  command(client: Client, command: ClientCommand): void {
+    switch (command.type) {
+      case 'subscribe':
+      case 'unsubscribe':
+        this.enqueue({ kind: command.type, client, channel: command.channel, id: command.id });
+        break;
+      case 'publish': {
+        let payload: string;
+        try {
+          payload = JSON.stringify({ channel: command.channel, type: command.event, data: command.data ?? null });
+        } catch {
+          this.reply(client, withId({ type: 'error', code: ErrorCode.BadData, message: 'data cannot be encoded' }, command.id));
+          return;
+        }
+        this.enqueue({ kind: 'publish', channel: command.channel, payload, from: client, id: command.id });
+        break;
+      }
+      case 'ping':
+        this.reply(client, withId({ type: 'pong' }, command.id));
+        break;
+    }
+  }
+
+  reply(client: Client, reply: ServerReply): void {
+    this.enqueue({ kind: 'reply', client, reply });
+  }
+
+  unregister(client: Client): void {
+    this.enqueue({ kind: 'unregister', client });
+  }
+
+  private watch(server: Server) {
+    this.servers.add(server);
+    return dispatcherFor(server);
+  }
+
+  private enqueue(command: Command): void {
+    this.queue.push(command);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.turn);
+    }
+  }
+
+  /** One loop turn: apply every queued command in order, then fan out and flush. */
+  private readonly turn = (): void => {
+    this.scheduled = false;
+    const commands = this.queue;
+    this.queue = [];
+    const batches = new Map<string, string[]>();
+    const dirty: Client[] = [];
+    const send = (client: Client, reply: ServerReply) => {
+      if (client.state !== 'open') return;
+      client.enqueue(this.codec.encodeBatch([JSON.stringify(reply)]), 1);
+      if (!client.dirty) { client.dirty = true; dirty.push(client); }
+    };
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'register':
+          if (this.closing) command.client.close(CloseCode.GoingAway, 'server shutting down');
+          else if (command.client.state === 'open') this.clients.add(command.client);
+          break;
+        case 'unregister':
+          this.remove(command.client);
+          break;
+        case 'subscribe':
+          if (!this.clients.has(command.client)) break;
+          if (command.channel !== BROADCAST_CHANNEL) this.join(command.client, command.channel);
+          send(command.client, withId({ type: 'subscribed', channel: command.channel }, command.id));
+          break;
+        case 'unsubscribe':
+          if (!this.clients.has(command.client)) break;
+          this.leave(command.client, command.channel);
+          send(command.client, withId({ type: 'unsubscribed', channel: command.channel }, command.id));
+          break;
+        case 'publish': {
+          const list = batches.get(command.channel);
+          if (list) list.push(command.payload);
+          else batches.set(command.channel, [command.payload]);
+          if (command.from && command.id !== undefined) send(command.from, { type: 'ack', id: command.id });
+          break;
+        }
+        case 'reply':
+          send(command.client, command.reply);
+          break;
+      }
+    }
+    for (const [channel, payloads] of batches) {
+      const targets = channel === BROADCAST_CHANNEL ? this.clients : this.channels.get(channel);
+      if (!targets || targets.size === 0) continue;
+      const frames = this.codec.encodeBatch(payloads);
+      for (const client of targets) {
+        client.enqueue(frames, payloads.length);
+        if (!client.dirty) { client.dirty = true; dirty.push(client); }
+      }
+    }
+    for (const client of dirty) {
+      client.dirty = false;
+      client.flush();
+    }
+  };
+
+  private join(client: Client, channel: string): void {
+    let members = this.channels.get(channel);
+    if (!members) this.channels.set(channel, (members = new Set()));
+    members.add(client);
+    client.channels.add(channel);
+  }
+
+  private leave(client: Client, channel: string): void {
+    const members = this.channels.get(channel);
+    client.channels.delete(channel);
+    if (!members) return;
+    members.delete(client);
+    if (members.size === 0) this.channels.delete(channel);
+  }
+
+  private remove(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    for (const channel of client.channels) this.leave(client, channel);
+  }
+
+  /** Pings peers every `pingPeriod`; terminates those silent for longer than `pongWait`. */
+  private sweep(): void {
+    const now = Date.now();
+    const { pongWait, pingPeriod } = this.options;
+    for (const client of this.clients) {
+      if (now - client.lastSeen > pongWait) {
+        client.terminate();
+      } else if (now - client.lastPing >= pingPeriod) {
+        client.lastPing = now;
+        client.ping();
+      }
+    }
+  }
+}
+
+function withId<T extends object>(reply: T, id: RequestId | undefined): T {
+  return id === undefined ? reply : { ...reply, id };
+}

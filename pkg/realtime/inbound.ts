@@ -1,0 +1,56 @@
+import {
+  ErrorCode, isValidChannel, isValidEventType, isValidRequestId,
+  type ClientCommand, type RequestId,
+} from '../protocol.js';
+
+/** A command that failed validation, with the error frame to answer it with. */
+export interface InboundError {
+  error: { type: 'error'; code: ErrorCode; message: string; id?: RequestId };
+}
+
+const COMMANDS = new Map<string, true>([['subscribe', true], ['unsubscribe', true], ['publish', true], ['ping', true]]);
+
+function fail(code: ErrorCode, message: string, id?: RequestId): InboundError {
+  return { error: id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id } };
+}
+
+/**
+ * Parses one inbound text message into a command, or into the error frame that answers it.
+ * Never throws. Only own properties are read, so `__proto__` and friends in the input change nothing.
+ */
+export function parseCommand(text: string): ClientCommand | InboundError {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail(ErrorCode.BadJson, 'message is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail(ErrorCode.BadRequest, 'message must be a JSON object');
+  }
+  const message = value as Record<string, unknown>;
+  const own = (key: string): unknown => (Object.hasOwn(message, key) ? message[key] : undefined);
+  const rawId = own('id');
+  if (rawId !== undefined && !isValidRequestId(rawId)) {
+    return fail(ErrorCode.BadRequest, 'id must be a non-empty string of at most 64 characters or a safe integer');
+  }
+  const id = rawId as RequestId | undefined;
+  const type = own('type');
+  if (typeof type !== 'string') return fail(ErrorCode.BadRequest, 'type must be a string', id);
+  if (!COMMANDS.has(type)) return fail(ErrorCode.UnknownType, 'unknown message type', id);
+
+  const withId = <T extends object>(command: T): T => (id === undefined ? command : { ...command, id });
+  if (type === 'ping') return withId({ type: 'ping' as const });
+
+  const channel = own('channel');
+  if (!isValidChannel(channel)) {
+    return fail(ErrorCode.InvalidChannel, 'channel must be 1-255 characters of A-Z a-z 0-9 _-:.@/=+,!~#$, or "*"', id);
+  }
+  if (type === 'subscribe' || type === 'unsubscribe') return withId({ type, channel });
+
+  const event = own('event');
+  if (!isValidEventType(event)) {
+    return fail(ErrorCode.InvalidEvent, 'event must be 1-255 characters of A-Z a-z 0-9 _-:.@/=+,!~#$', id);
+  }
+  return withId({ type: 'publish' as const, channel, event, data: own('data') });
+}

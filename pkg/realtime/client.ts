@@ -81,7 +81,8 @@ export class Client {
    * does not drain within `writeWait`, the client is evicted as a slow consumer.
    */
   flush(): void {
-    if (this.state !== 'open' || this.blocked || this.ws.readyState !== OPEN) return;
+    if (this.state !== 'open' || this.ws.readyState !== OPEN) return;
+    if (this.blocked) return this.evictIfOverflowing();
     if (this.queue.length === 0) return this.runAfterDrain();
     const { highWaterMark } = this.host.options;
     const socket = this.socket;
@@ -126,6 +127,7 @@ export class Client {
     if (this.state !== 'open') return;
     this.state = 'closing';
     this.dropQueue();
+    this.host.unregister(this); // no more fan-out to a closing client
     this.ws.close(code, reason);
     const timer = setTimeout(() => this.terminate(), this.host.options.writeWait);
     timer.unref();
@@ -138,13 +140,17 @@ export class Client {
     this.ws.terminate();
   }
 
+  /** Evicts the client (close 4001) if what waits for it exceeds `sendBuffer` or `maxBufferedBytes`. */
+  private evictIfOverflowing(): boolean {
+    const { sendBuffer, maxBufferedBytes } = this.host.options;
+    if (this.queuedMessages <= sendBuffer && this.bufferedBytes <= maxBufferedBytes) return false;
+    this.close(CloseCode.SlowConsumer, 'slow consumer');
+    return true;
+  }
+
   private block(): void {
-    const { sendBuffer, maxBufferedBytes, writeWait } = this.host.options;
-    if (this.queuedMessages > sendBuffer || this.bufferedBytes > maxBufferedBytes) {
-      this.close(CloseCode.SlowConsumer, 'slow consumer');
-      return;
-    }
-    if (this.blocked) return;
+    if (this.evictIfOverflowing() || this.blocked) return;
+    const { writeWait } = this.host.options;
     this.blocked = true;
     this.socket.once('drain', this.onDrain);
     this.writeTimer = setTimeout(() => this.close(CloseCode.SlowConsumer, 'write timeout'), writeWait);

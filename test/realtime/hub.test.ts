@@ -1,0 +1,253 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { CloseCode } from '../../pkg/index.js';
+import { Peer, sleep, startHub } from '../helpers.js';
+
+type Started = Awaited<ReturnType<typeof startHub>>;
+let running: Started[] = [];
+const peers: Peer[] = [];
+
+async function start(options: Parameters<typeof startHub>[0] = {}) {
+  const started = await startHub(options);
+  running.push(started);
+  return started;
+}
+async function peer(url: string, options?: ConstructorParameters<typeof WebSocket>[2]) {
+  const p = await Peer.open(url, options);
+  peers.push(p);
+  return p;
+}
+
+afterEach(async () => {
+  for (const p of peers.splice(0)) p.close();
+  await Promise.all(running.map((s) => s.stop()));
+  running = [];
+});
+
+describe('Hub over real sockets', () => {
+  it('delivers a publish to a subscriber as {channel,type,data}, one WebSocket message per hub message', async () => {
+    const { hub, url } = await start();
+    const alice = await peer(url);
+    const raw: string[] = [];
+    alice.ws.on('message', (data) => raw.push(String(data)));
+    await alice.subscribe('chat');
+    hub.publish('chat', 'message', { text: 'one' });
+    hub.publish('chat', 'message', { text: 'two' });
+    expect(await alice.next((m) => m.channel === 'chat')).toEqual({ channel: 'chat', type: 'message', data: { text: 'one' } });
+    expect(await alice.next((m) => m.channel === 'chat')).toEqual({ channel: 'chat', type: 'message', data: { text: 'two' } });
+    expect(raw.filter((r) => r.includes('"chat"') && r.includes('message')).every((r) => !r.includes('\n'))).toBe(true);
+    expect(raw.filter((r) => r.startsWith('{"channel"'))).toHaveLength(2);
+  });
+
+  it('keeps publish order per channel across many loop turns', async () => {
+    const { hub, url } = await start();
+    const alice = await peer(url);
+    await alice.subscribe('ticks');
+    for (let i = 0; i < 500; i++) {
+      hub.publish('ticks', 'tick', i);
+      if (i % 50 === 0) await sleep(1);
+    }
+    const seen: number[] = [];
+    for (let i = 0; i < 500; i++) seen.push((await alice.next((m) => m.channel === 'ticks')).data);
+    expect(seen).toEqual([...Array(500).keys()]);
+  });
+
+  it('delivers channel "*" to every client, subscribed to anything or not', async () => {
+    const { hub, url } = await start();
+    const a = await peer(url);
+    const b = await peer(url);
+    await a.subscribe('room');
+    await sleep(20);
+    hub.publish('*', 'announcement', 'maintenance');
+    for (const p of [a, b]) {
+      expect(await p.next((m) => m.channel === '*')).toEqual({ channel: '*', type: 'announcement', data: 'maintenance' });
+    }
+  });
+
+  it('does not deliver a channel to clients that are not subscribed to it', async () => {
+    const { hub, url } = await start();
+    const a = await peer(url);
+    const b = await peer(url);
+    await a.subscribe('x');
+    await b.subscribe('y');
+    hub.publish('x', 't', 1);
+    hub.publish('y', 't', 2);
+    expect((await a.next((m) => 'data' in m)).data).toBe(1);
+    expect((await b.next((m) => 'data' in m)).data).toBe(2);
+    await sleep(50);
+    expect(a.messages.filter((m) => 'data' in m)).toEqual([]);
+    expect(b.messages.filter((m) => 'data' in m)).toEqual([]);
+  });
+
+  it('puts a subscribe sent long after connecting into the channel index (the Go defect)', async () => {
+    const { hub, url } = await start();
+    const a = await peer(url);
+    await sleep(100);
+    await a.subscribe('late');
+    expect(hub.stats().channels).toBe(1);
+    hub.publish('late', 'ping', null);
+    expect(await a.next((m) => m.channel === 'late')).toEqual({ channel: 'late', type: 'ping', data: null });
+  });
+
+  it('stops delivery after unsubscribe and removes the emptied channel', async () => {
+    const { hub, url } = await start();
+    const a = await peer(url);
+    await a.subscribe('news');
+    a.send({ type: 'unsubscribe', channel: 'news', id: 7 });
+    expect(await a.next((m) => m.type === 'unsubscribed')).toEqual({ type: 'unsubscribed', channel: 'news', id: 7 });
+    expect(hub.stats().channels).toBe(0);
+    hub.publish('news', 'headline', 'x');
+    await sleep(50);
+    expect(a.messages.filter((m) => m.channel === 'news' && 'data' in m)).toEqual([]);
+  });
+
+  it('removes a closed client from every channel it was in', async () => {
+    const { hub, url } = await start();
+    const a = await peer(url);
+    await a.subscribe('one');
+    await a.subscribe('two');
+    expect(hub.stats()).toEqual({ clients: 1, channels: 2 });
+    a.close();
+    await expect.poll(() => hub.stats()).toEqual({ clients: 0, channels: 0 });
+  });
+
+  it('answers invalid JSON with a bad_json error frame and keeps the connection usable', async () => {
+    const { hub, url } = await start();
+    const a = await peer(url);
+    a.send('{"type":"subscribe",');
+    expect(await a.next((m) => m.type === 'error')).toMatchObject({ code: 'bad_json' });
+    await a.subscribe('ok');
+    hub.publish('ok', 'still', 'alive');
+    expect((await a.next((m) => m.channel === 'ok' && 'data' in m)).data).toBe('alive');
+  });
+
+  it.each([
+    ['a JSON array', 'bad_request', '[1,2]'],
+    ['a non-string type', 'bad_request', '{"type":5}'],
+    ['an unknown type', 'unknown_type', '{"type":"explode","id":"r1"}'],
+    ['a missing channel', 'invalid_channel', '{"type":"subscribe","id":3}'],
+    ['a channel with a space', 'invalid_channel', '{"type":"subscribe","channel":"a b"}'],
+    ['a 256-character channel', 'invalid_channel', JSON.stringify({ type: 'subscribe', channel: 'c'.repeat(256) })],
+    ['a publish without event', 'invalid_event', '{"type":"publish","channel":"c"}'],
+    ['an object id', 'bad_request', '{"type":"ping","id":{}}'],
+  ])('answers %s with error code %s, with the request id, and stays usable', async (_name, code, text) => {
+    const { url } = await start();
+    const a = await peer(url);
+    a.send(text);
+    const error = await a.next((m) => m.type === 'error');
+    expect(error.code).toBe(code);
+    expect(typeof error.message).toBe('string');
+    const id = (() => { try { return JSON.parse(text).id; } catch { return undefined; } })();
+    if (typeof id === 'string' || typeof id === 'number') expect(error.id).toBe(id);
+    a.send({ type: 'ping', id: 'after' });
+    expect(await a.next((m) => m.type === 'pong')).toEqual({ type: 'pong', id: 'after' });
+  });
+
+  it('denies client publishes by default with a forbidden error carrying the id', async () => {
+    const { url } = await start();
+    const a = await peer(url);
+    const b = await peer(url);
+    await b.subscribe('chat');
+    a.send({ type: 'publish', channel: 'chat', event: 'message', data: 'hi', id: 'm1' });
+    expect(await a.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 'm1', channel: 'chat' });
+    await sleep(50);
+    expect(b.messages.filter((m) => 'data' in m)).toEqual([]);
+  });
+
+  it('acks an allowed client publish and fans it out as {channel,type,data}', async () => {
+    const { url } = await start({ canPublish: async ({ channel }) => channel.startsWith('public:') });
+    const a = await peer(url);
+    const b = await peer(url);
+    await b.subscribe('public:chat');
+    a.send({ type: 'publish', channel: 'public:chat', event: 'message', data: { t: 1 }, id: 42 });
+    expect(await a.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: 42 });
+    expect(await b.next((m) => m.channel === 'public:chat')).toEqual({ channel: 'public:chat', type: 'message', data: { t: 1 } });
+    a.send({ type: 'publish', channel: 'private:x', event: 'message', data: 1, id: 43 });
+    expect(await a.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 43 });
+  });
+
+  it('handles commands in order even when the publish policy is async', async () => {
+    const { url } = await start({ canPublish: () => new Promise((r) => setTimeout(() => r(true), 30)) });
+    const a = await peer(url);
+    a.send({ type: 'publish', channel: 'c', event: 'e', data: 1, id: 1 });
+    a.send({ type: 'ping', id: 2 });
+    const first = await a.next((m) => m.type === 'ack' || m.type === 'pong');
+    expect(first).toEqual({ type: 'ack', id: 1 });
+  });
+
+  it('closes with 1009 on a message over maxMessageSize, leaving other clients connected', async () => {
+    const { hub, url } = await start({ maxMessageSize: 1024 });
+    const big = await peer(url);
+    const other = await peer(url);
+    await other.subscribe('c');
+    big.send({ type: 'ping', pad: 'x'.repeat(2000) });
+    expect((await big.whenClosed()).code).toBe(CloseCode.MessageTooBig);
+    hub.publish('c', 't', 'ok');
+    expect((await other.next((m) => m.channel === 'c')).data).toBe('ok');
+  });
+
+  it('closes with 1003 on a binary message', async () => {
+    const { url } = await start();
+    const a = await peer(url);
+    a.ws.send(Buffer.from([1, 2, 3]));
+    expect((await a.whenClosed()).code).toBe(CloseCode.UnsupportedData);
+  });
+
+  it('evicts a client that stops reading with close 4001 while a canary keeps receiving everything', async () => {
+    const { hub, url } = await start({ maxBufferedBytes: 512 * 1024, highWaterMark: 64 * 1024, writeWait: 5000 });
+    const canary = await peer(url);
+    const slow = await peer(url);
+    await canary.subscribe('firehose');
+    await slow.subscribe('firehose');
+    (slow.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const payload = 'x'.repeat(16 * 1024);
+    let received = 0;
+    canary.ws.on('message', (d) => { if (String(d).startsWith('{"channel"')) received++; });
+    for (let i = 0; i < 600; i++) {
+      hub.publish('firehose', 'blob', { i, payload });
+      if (i % 20 === 0) await sleep(2);
+    }
+    await expect.poll(() => hub.stats().clients, { timeout: 10_000 }).toBe(1);
+    (slow.ws as unknown as { _socket: import('node:net').Socket })._socket.resume();
+    expect((await slow.whenClosed(10_000)).code).toBe(CloseCode.SlowConsumer);
+    await expect.poll(() => received, { timeout: 10_000 }).toBe(600);
+  });
+
+  it('terminates a peer that stops answering pings after pongWait', async () => {
+    const { hub, url } = await start({ pongWait: 300, pingPeriod: 100 });
+    const dead = await peer(url, { autoPong: false });
+    const alive = await peer(url);
+    await expect.poll(() => dead.closed?.code, { timeout: 3000 }).toBe(1006);
+    await sleep(400);
+    expect(alive.closed).toBeNull();
+    expect(hub.stats().clients).toBe(1);
+  });
+
+  it('refuses a cross-origin browser with 403 and accepts same-origin and origin-less clients', async () => {
+    const { port, url } = await start();
+    await expect(Peer.open(url, { headers: { Origin: 'https://evil.example' } })).rejects.toThrow('HTTP 403');
+    await expect(Peer.open(url, { headers: { Origin: `http://127.0.0.1:${port}.evil.example` } })).rejects.toThrow('HTTP 403');
+    await expect(Peer.open(url, { headers: { Origin: 'null' } })).rejects.toThrow('HTTP 403');
+    peers.push(await Peer.open(url, { headers: { Origin: `http://127.0.0.1:${port}` } }));
+    peers.push(await Peer.open(url));
+  });
+
+  it('accepts exactly the origins of an allowlist', async () => {
+    const { url } = await start({ origins: ['https://app.example'] });
+    peers.push(await Peer.open(url, { headers: { Origin: 'https://app.example' } }));
+    await expect(Peer.open(url, { headers: { Origin: 'https://app.example.evil' } })).rejects.toThrow('HTTP 403');
+  });
+
+  it('flushes queued messages, then closes every client with 1001 on hub.close()', async () => {
+    const started = await startHub();
+    const a = await Peer.open(started.url);
+    await a.subscribe('bye');
+    for (let i = 0; i < 100; i++) started.hub.publish('bye', 'n', i);
+    await started.hub.close();
+    const closed = await a.whenClosed();
+    expect(closed.code).toBe(CloseCode.GoingAway);
+    expect(a.messages.filter((m) => m.channel === 'bye').map((m) => m.data)).toEqual([...Array(100).keys()]);
+    await expect(Peer.open(started.url)).rejects.toThrow();
+    started.server.close();
+  });
+});

@@ -1,0 +1,32 @@
+import { fileURLToPath } from 'node:url';
+import vue from '@vitejs/plugin-vue';
+import { defineConfig } from 'vite';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/** Source aliases, so the example and the tests use livehub's source as users use the package. */
+export const alias = [
+  { find: /^livehub\/client$/, replacement: here('./client/index.ts') },
+  { find: /^livehub\/vue$/, replacement: here('./client/vue.ts') },
+  { find: /^livehub\/inertia\/vue$/, replacement: here('./client/inertia.ts') },
+  { find: /^livehub\/inertia$/, replacement: here('./pkg/inertia/index.ts') },
+  { find: /^livehub$/, replacement: here('./pkg/index.ts') },
+];
+
+// `vite build` builds the example chat's page; vitest reads `test`.
+export default defineConfig({
+  plugins: [vue()],
+  resolve: { alias },
+  build: {
+    outDir: here('./examples/chat/dist'),
+    emptyOutDir: true,
+    manifest: true,
+    rollupOptions: { input: here('./examples/chat/client/main.ts') },
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 120_000,
+    globalSetup: ['test/global-setup.ts'],
+  },
+});

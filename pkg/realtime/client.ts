@@ -82,7 +82,10 @@ export class Client {
    */
   flush(): void {
     if (this.state !== 'open' || this.ws.readyState !== OPEN) return;
-    if (this.blocked) return this.evictIfOverflowing();
+    if (this.blocked) {
+      this.evictIfOverflowing();
+      return;
+    }
     if (this.queue.length === 0) return this.runAfterDrain();
     const { highWaterMark } = this.host.options;
     const socket = this.socket;

@@ -10,7 +10,7 @@ import { jsCodec, type FrameCodec } from './codec.js';
 import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
   adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
-  serverOf, type UpgradeRequest,
+  releaseDispatcher, serverOf, type UpgradeRequest,
 } from './upgrade.js';
 import { loadWasmCodec } from './wasm-codec.js';
 
@@ -47,7 +47,8 @@ export class Hub implements ClientHost {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
   private nextId = 0;
-  private readonly servers = new Set<Server>();
+  /** Servers this hub listens on, with the paths it attached and whether it routes via the app. */
+  private readonly servers = new Map<Server, { paths: Set<string>; viaApp: boolean }>();
 
   constructor(options: HubOptions = {}) {
     this.options = resolveOptions(options);
@@ -114,7 +115,7 @@ export class Hub implements ClientHost {
     }
     // The server had no upgrade listener yet, so Node sent the upgrade down the request path.
     const server = serverOf(request);
-    if (server) this.watch(server);
+    if (server) this.watch(server, undefined);
     if (adoptFromRequestPath(request, response)) {
       this.handleUpgrade(request, request.socket, Buffer.alloc(0));
     } else {
@@ -134,8 +135,7 @@ export class Hub implements ClientHost {
     if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
       throw new TypeError('livehub: attach path must be a string starting with "/"');
     }
-    const dispatcher = this.watch(server);
-    if (path !== undefined) dispatcher.paths.set(path, (req, socket, head) => this.handleUpgrade(req, socket, head));
+    this.watch(server, path);
     return this;
   }
 
@@ -170,7 +170,7 @@ export class Hub implements ClientHost {
     if (this.queue.length > 0) this.turn();
     const closed = [...this.clients].map((client) => client.shutdown(CloseCode.GoingAway, 'server shutting down'));
     this.closing = Promise.all(closed).then(() => {
-      for (const server of this.servers) server.removeAllListeners('upgrade');
+      for (const [server, mine] of this.servers) releaseDispatcher(server, mine.paths, mine.viaApp);
       this.wss.close();
     });
     return this.closing;
@@ -208,9 +208,17 @@ export class Hub implements ClientHost {
     this.enqueue({ kind: 'unregister', client });
   }
 
-  private watch(server: Server) {
-    this.servers.add(server);
-    return dispatcherFor(server);
+  /** Routes `path` (or, without one, upgrades through the app) on `server` to this hub. */
+  private watch(server: Server, path: string | undefined): void {
+    const dispatcher = dispatcherFor(server);
+    let mine = this.servers.get(server);
+    if (!mine) this.servers.set(server, (mine = { paths: new Set(), viaApp: false }));
+    if (path === undefined) {
+      dispatcher.viaApp = mine.viaApp = true;
+    } else {
+      dispatcher.paths.set(path, (req, socket, head) => this.handleUpgrade(req, socket, head));
+      mine.paths.add(path);
+    }
   }
 
   private enqueue(command: Command): void {

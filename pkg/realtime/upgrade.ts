@@ -72,6 +72,10 @@ type DirectHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
 interface Dispatcher {
   /** `hub.attach(server, { path })` handlers, by path. */
   paths: Map<string, DirectHandler>;
+  /** Route other upgrades through the app (set when `handleWebSocket` is mounted in it). */
+  viaApp: boolean;
+  /** The `upgrade` listener, to remove when released. */
+  listener: (request: UpgradeRequest, socket: Duplex, head: Buffer) => void;
 }
 const dispatchers = new WeakMap<Server, Dispatcher>();
 
@@ -84,14 +88,17 @@ const dispatchers = new WeakMap<Server, Dispatcher>();
 export function dispatcherFor(server: Server): Dispatcher {
   let dispatcher = dispatchers.get(server);
   if (dispatcher) return dispatcher;
-  const created: Dispatcher = { paths: new Map() };
+  const created: Dispatcher = { paths: new Map(), viaApp: false, listener: onUpgrade };
   dispatchers.set(server, created);
-  server.on('upgrade', (request: UpgradeRequest, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', onUpgrade);
+  return created;
+
+  function onUpgrade(request: UpgradeRequest, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const direct = created.paths.get(pathnameOf(request));
     if (direct) return direct(request, socket, head);
     const app = server.listeners('request')[0] as ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-    if (!app) return rejectUpgrade(socket, 404);
+    if (!app || !created.viaApp) return rejectUpgrade(socket, 404);
     request[kUpgradeHead] = head;
     const response = new ServerResponse(request);
     response.shouldKeepAlive = false;
@@ -107,8 +114,18 @@ export function dispatcherFor(server: Server): Dispatcher {
     } catch {
       rejectUpgrade(socket, 500);
     }
-  });
-  return created;
+  }
+}
+
+/** Removes a hub's paths (and app routing) from a server; the listener goes when nothing is left. */
+export function releaseDispatcher(server: Server, paths: Iterable<string>, viaApp: boolean): void {
+  const dispatcher = dispatchers.get(server);
+  if (!dispatcher) return;
+  for (const path of paths) dispatcher.paths.delete(path);
+  if (viaApp) dispatcher.viaApp = false;
+  if (dispatcher.paths.size > 0 || dispatcher.viaApp) return;
+  server.removeListener('upgrade', dispatcher.listener);
+  dispatchers.delete(server);
 }
 
 /** The server an incoming request arrived on. */

@@ -1,0 +1,254 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LiveClient, type LiveClientOptions } from '../../client/index.js';
+
+/** A WebSocket the test drives: it plays the server's side. */
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: any[] = [];
+  closedWith: number | null = null;
+  onopen: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onclose: ((e: { code: number; reason: string }) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  constructor(readonly url: string) { FakeSocket.all.push(this); }
+  send(data: string) { this.sent.push(JSON.parse(data)); }
+  close(code = 1000) { this.closedWith = code; this.readyState = 3; }
+  accept() { this.readyState = 1; this.onopen?.({}); }
+  deliver(message: unknown) { this.onmessage?.({ data: typeof message === 'string' ? message : JSON.stringify(message) }); }
+  drop(code = 1006, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
+  static last() { return FakeSocket.all[FakeSocket.all.length - 1]!; }
+}
+
+function client(options: LiveClientOptions = {}) {
+  return new LiveClient('ws://hub.test/ws', { WebSocket: FakeSocket, random: () => 0.5, ...options });
+}
+
+beforeEach(() => {
+  FakeSocket.all = [];
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe('LiveClient', () => {
+  it('sends subscribes made before open once the socket opens', () => {
+    const c = client();
+    c.subscribe('a');
+    c.on('b', () => {});
+    expect(FakeSocket.last().sent).toEqual([]);
+    FakeSocket.last().accept();
+    expect(FakeSocket.last().sent).toEqual([{ type: 'subscribe', channel: 'a' }, { type: 'subscribe', channel: 'b' }]);
+    expect(c.status).toBe('open');
+  });
+
+  it('resubscribes every channel on every reconnect', () => {
+    const c = client();
+    FakeSocket.last().accept();
+    c.subscribe('x');
+    c.on('y', () => {});
+    for (let round = 0; round < 3; round++) {
+      FakeSocket.last().drop();
+      expect(c.status).toBe('reconnecting');
+      vi.runOnlyPendingTimers();
+      FakeSocket.last().accept();
+      expect(FakeSocket.last().sent).toEqual([{ type: 'subscribe', channel: 'x' }, { type: 'subscribe', channel: 'y' }]);
+    }
+    expect(FakeSocket.all).toHaveLength(4);
+  });
+
+  it('waits a full-jitter exponential backoff capped at maxReconnectDelay', () => {
+    const c = client({ reconnectDelay: 100, maxReconnectDelay: 1000, random: () => 0.999 });
+    const waits: number[] = [];
+    for (let attempt = 0; attempt < 7; attempt++) {
+      const before = FakeSocket.all.length;
+      FakeSocket.last().drop();
+      let waited = 0;
+      while (FakeSocket.all.length === before) { vi.advanceTimersByTime(1); waited++; }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([100, 200, 400, 800, 1000, 1000, 1000].map((ceiling) => Math.floor(0.999 * ceiling)));
+    c.close();
+  });
+
+  it('draws each delay at random between zero and the ceiling', () => {
+    const draws = [0, 0.25];
+    const c = client({ reconnectDelay: 1000, random: () => draws.shift() ?? 0 });
+    FakeSocket.last().drop();
+    expect(FakeSocket.all).toHaveLength(1);
+    vi.advanceTimersByTime(0);
+    expect(FakeSocket.all).toHaveLength(2); // random 0: at once
+    FakeSocket.last().drop();
+    vi.advanceTimersByTime(499);
+    expect(FakeSocket.all).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(3); // 0.25 of 2000
+    c.close();
+  });
+
+  it('resets the backoff after a successful open', () => {
+    const c = client({ reconnectDelay: 100, random: () => 0.999 });
+    FakeSocket.last().drop();
+    vi.advanceTimersByTime(100);
+    FakeSocket.last().drop();
+    vi.advanceTimersByTime(200);
+    FakeSocket.last().accept();
+    FakeSocket.last().drop();
+    const before = FakeSocket.all.length;
+    vi.advanceTimersByTime(100);
+    expect(FakeSocket.all.length).toBe(before + 1);
+    c.close();
+  });
+
+  it('never reconnects after close(), even when the socket reports its close later', () => {
+    const c = client();
+    const socket = FakeSocket.last();
+    socket.accept();
+    c.close();
+    expect(socket.closedWith).toBe(1000);
+    socket.drop(1006);
+    vi.advanceTimersByTime(120_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(c.status).toBe('closed');
+  });
+
+  it('cancels a pending reconnect on close()', () => {
+    const c = client();
+    FakeSocket.last().drop();
+    c.close();
+    vi.advanceTimersByTime(120_000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it.each([[1003], [4500], [4999]])('stops for good on terminal close code %i', (code) => {
+    const c = client();
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(code, 'no');
+    vi.advanceTimersByTime(120_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(c.status).toBe('closed');
+    expect(c.lastError?.message).toContain(String(code));
+  });
+
+  it.each([[1001], [1011], [1013], [4001]])('reconnects after close code %i', (code) => {
+    const c = client();
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(code);
+    vi.runOnlyPendingTimers();
+    expect(FakeSocket.all).toHaveLength(2);
+    c.close();
+  });
+
+  it('gives up after maxReconnectAttempts failed attempts in a row', () => {
+    const c = client({ maxReconnectAttempts: 3 });
+    for (let i = 0; i < 3; i++) { FakeSocket.last().drop(); vi.runOnlyPendingTimers(); }
+    FakeSocket.last().drop();
+    vi.advanceTimersByTime(120_000);
+    expect(FakeSocket.all).toHaveLength(4);
+    expect(c.status).toBe('closed');
+  });
+
+  it('pings after heartbeatInterval of silence and reconnects when nothing answers in heartbeatTimeout', () => {
+    const c = client({ heartbeatInterval: 1000, heartbeatTimeout: 500 });
+    const socket = FakeSocket.last();
+    socket.accept();
+    vi.advanceTimersByTime(999);
+    expect(socket.sent).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(socket.sent).toEqual([{ type: 'ping' }]);
+    vi.advanceTimersByTime(500);
+    expect(socket.closedWith).toBe(4000);
+    vi.runOnlyPendingTimers();
+    expect(FakeSocket.all).toHaveLength(2);
+    c.close();
+  });
+
+  it('keeps a connection whose server answers the heartbeat', () => {
+    const c = client({ heartbeatInterval: 1000, heartbeatTimeout: 500 });
+    const socket = FakeSocket.last();
+    socket.accept();
+    for (let i = 0; i < 5; i++) {
+      vi.advanceTimersByTime(1000);
+      socket.deliver({ type: 'pong' });
+    }
+    expect(socket.closedWith).toBeNull();
+    expect(FakeSocket.all).toHaveLength(1);
+    c.close();
+  });
+
+  it('reconnects at once when the browser reports it is online again', () => {
+    const target = new EventTarget();
+    vi.stubGlobal('addEventListener', target.addEventListener.bind(target));
+    vi.stubGlobal('removeEventListener', target.removeEventListener.bind(target));
+    const c = client({ reconnectDelay: 10_000, random: () => 0.999 });
+    FakeSocket.last().accept();
+    FakeSocket.last().drop();
+    expect(FakeSocket.all).toHaveLength(1);
+    target.dispatchEvent(new Event('online'));
+    expect(FakeSocket.all).toHaveLength(2);
+    c.dispose();
+  });
+
+  it('queues publishes made before open, sends them on open, and resolves on ack', async () => {
+    const c = client();
+    const done = c.publish('chat', 'message', { t: 'hi' });
+    const socket = FakeSocket.last();
+    socket.accept();
+    const frame = socket.sent.find((m) => m.type === 'publish');
+    expect(frame).toMatchObject({ type: 'publish', channel: 'chat', event: 'message', data: { t: 'hi' } });
+    socket.deliver({ type: 'ack', id: frame.id });
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('rejects a publish answered by an error frame, with its code', async () => {
+    const c = client();
+    FakeSocket.last().accept();
+    const done = c.publish('chat', 'message', 1);
+    const frame = FakeSocket.last().sent.find((m) => m.type === 'publish');
+    FakeSocket.last().deliver({ type: 'error', code: 'forbidden', message: 'no', id: frame.id });
+    await expect(done).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
+  it('calls handlers with (data, message) and unsubscribes when the last handler is off', () => {
+    const c = client();
+    const socket = FakeSocket.last();
+    socket.accept();
+    const seen: unknown[] = [];
+    const off1 = c.on('n', (data, message) => seen.push([data, message.type]));
+    const off2 = c.on('n', (data) => seen.push(data));
+    expect(socket.sent.filter((m) => m.type === 'subscribe')).toHaveLength(1);
+    socket.deliver({ channel: 'n', type: 'update', data: 7 });
+    expect(seen).toEqual([[7, 'update'], 7]);
+    off1();
+    expect(socket.sent.filter((m) => m.type === 'unsubscribe')).toHaveLength(0);
+    off2();
+    expect(socket.sent.filter((m) => m.type === 'unsubscribe')).toEqual([{ type: 'unsubscribe', channel: 'n' }]);
+  });
+
+  it('does not mistake a hub message whose type is "error" for an error reply', () => {
+    const c = client();
+    FakeSocket.last().accept();
+    const errors: Error[] = [];
+    c.addEventListener('error', (e) => errors.push(e));
+    const seen: unknown[] = [];
+    c.on('logs', (data) => seen.push(data));
+    FakeSocket.last().deliver({ channel: 'logs', type: 'error', data: 'disk full' });
+    expect(seen).toEqual(['disk full']);
+    expect(errors).toEqual([]);
+  });
+
+  it('reports a message that is not one JSON value (newline-joined frames) as an error and keeps going', () => {
+    const c = client();
+    FakeSocket.last().accept();
+    const errors: Error[] = [];
+    c.addEventListener('error', (e) => errors.push(e));
+    const seen: unknown[] = [];
+    c.on('c', (data) => seen.push(data));
+    FakeSocket.last().deliver('{"channel":"c","type":"t","data":1}\n{"channel":"c","type":"t","data":2}');
+    FakeSocket.last().deliver({ channel: 'c', type: 't', data: 3 });
+    expect(errors).toHaveLength(1);
+    expect(seen).toEqual([3]);
+  });
+});

@@ -1,0 +1,56 @@
+import { router as inertiaRouter } from '@inertiajs/vue3';
+import type { LiveClient } from './live-client.js';
+import { useLiveUpdate, type UseLiveUpdateReturn } from './vue.js';
+
+/** livehub/inertia/vue: turn hub events into Inertia partial reloads. */
+
+export interface ReloadOnOptions {
+  /**
+   * Props to reload (`router.reload({ only })`).
+   * @default all props
+   */
+  only?: string[];
+  /**
+   * Only these message types trigger a reload.
+   * @default every message on the channel
+   */
+  events?: string[];
+  /**
+   * Milliseconds to gather events into one reload.
+   * @default 0 (events of the same tick make one reload)
+   */
+  debounce?: number;
+  /**
+   * The connection to listen on.
+   * @default the client provided by `createLivehub` (through `useLiveUpdate()`)
+   */
+  live?: Pick<UseLiveUpdateReturn, 'on'> | LiveClient;
+  /**
+   * The Inertia router.
+   * @default `router` from `@inertiajs/vue3`
+   */
+  router?: { reload(options: { only?: string[] }): void };
+}
+
+/**
+ * `reloadOn('orders', { only: ['orders'] })`: when a message arrives on `orders`, reload those props.
+ * Returns a function that stops it; inside a component it stops with the component.
+ */
+export function reloadOn(channel: string, options: ReloadOnOptions = {}): () => void {
+  const { only, events, debounce = 0, router = inertiaRouter } = options;
+  const live = options.live ?? useLiveUpdate();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const off = live.on(channel, (_data, message) => {
+    if (events && !events.includes(message.type)) return;
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      router.reload(only ? { only } : {});
+    }, debounce);
+  });
+  return () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    off();
+  };
+}

@@ -1,0 +1,69 @@
+import type { ChildProcess } from 'node:child_process';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kill, launchChromium, startChat } from './browser.js';
+
+let browser: Browser;
+let server: { child: ChildProcess; port: number };
+
+beforeAll(async () => {
+  [browser, server] = await Promise.all([launchChromium(), startChat()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  if (server) await kill(server.child);
+});
+
+async function openChat(port: number): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await waitConnected(page);
+  return page;
+}
+
+function waitConnected(page: Page, timeout = 10_000) {
+  return page.locator('[data-testid="status"][data-status="open"]').waitFor({ timeout });
+}
+
+async function say(page: Page, text: string) {
+  await page.fill('input[name="body"]', text);
+  await page.click('button[type="submit"]');
+}
+
+function messages(page: Page) {
+  return page.locator('[data-testid="message"]').allInnerTexts();
+}
+
+describe('the example chat in two Chromium pages', () => {
+  it('shows a message posted in one page in the other within a second, then survives a server restart', async () => {
+    const alice = await openChat(server.port);
+    const bob = await openChat(server.port);
+
+    await say(alice, 'hello from alice');
+    await bob.getByText('hello from alice').waitFor({ timeout: 1000 });
+    await alice.getByText('hello from alice').waitFor({ timeout: 1000 });
+
+    // A page opened later gets the history from its Inertia props, once.
+    const carol = await openChat(server.port);
+    expect((await messages(carol)).filter((m) => m.includes('hello from alice'))).toHaveLength(1);
+    await carol.context().close();
+
+    // Kill the server hard, start it again on the same port: both pages reconnect and keep chatting.
+    const { port } = server;
+    await kill(server.child, 'SIGKILL');
+    await alice.locator('[data-testid="status"]:not([data-status="open"])').waitFor({ timeout: 5000 });
+    server = await startChat(port);
+    await Promise.all([waitConnected(alice, 30_000), waitConnected(bob, 30_000)]);
+
+    await say(bob, 'bob after the restart');
+    await alice.getByText('bob after the restart').waitFor({ timeout: 1000 });
+    await say(alice, 'alice after the restart');
+    await bob.getByText('alice after the restart').waitFor({ timeout: 1000 });
+    for (const page of [alice, bob]) {
+      const texts = await messages(page);
+      expect(texts.filter((m) => m.includes('bob after the restart'))).toHaveLength(1);
+      expect(texts.filter((m) => m.includes('alice after the restart'))).toHaveLength(1);
+    }
+  }, 90_000);
+});

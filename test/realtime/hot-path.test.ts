@@ -1,0 +1,68 @@
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Peer, sleep, startHub } from '../helpers.js';
+
+type Started = Awaited<ReturnType<typeof startHub>>;
+const running: Started[] = [];
+const peers: Peer[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const p of peers.splice(0)) p.close();
+  await Promise.all(running.splice(0).map((s) => s.stop()));
+});
+async function start(options: Parameters<typeof startHub>[0]) {
+  const s = await startHub(options);
+  running.push(s);
+  return s;
+}
+async function peer(url: string) {
+  const p = await Peer.open(url);
+  peers.push(p);
+  return p;
+}
+
+describe.each(['js', 'wasm'] as const)('fan-out hot path (codec %s)', (codec) => {
+  it('gives a client on many channels each message exactly once, in order per channel', async () => {
+    const { hub, url } = await start({ codec });
+    expect(hub.codecName).toBe(codec);
+    const p = await peer(url);
+    for (const c of ['a', 'b', 'c']) await p.subscribe(c);
+    for (let i = 0; i < 300; i++) hub.publish(['a', 'b', 'c'][i % 3]!, 'n', i);
+    hub.publish('*', 'all', 'x');
+    await expect.poll(() => p.messages.filter((m) => 'data' in m).length).toBe(301);
+    await sleep(50);
+    const got = p.messages.filter((m) => 'data' in m);
+    expect(got).toHaveLength(301);
+    for (const c of ['a', 'b', 'c']) {
+      const seq = got.filter((m) => m.channel === c).map((m) => m.data);
+      expect(seq).toEqual([...Array(300).keys()].filter((i) => ['a', 'b', 'c'][i % 3] === c));
+    }
+  });
+
+  it('makes one socket write per client per turn, however many channels and messages', async () => {
+    const { hub, url } = await start({ codec });
+    const clients = [await peer(url), await peer(url), await peer(url)];
+    for (const p of clients) for (const c of ['x', 'y', 'z']) await p.subscribe(c);
+    await sleep(20);
+    const writev = vi.spyOn(Socket.prototype as unknown as { _writev: () => void }, '_writev');
+    const write = vi.spyOn(Socket.prototype as unknown as { _write: () => void }, '_write');
+    for (let i = 0; i < 90; i++) hub.publish(['x', 'y', 'z'][i % 3]!, 'n', i);
+    await expect.poll(() => clients.every((p) => p.messages.filter((m) => 'data' in m).length === 90)).toBe(true);
+    expect(writev.mock.calls.length + write.mock.calls.length).toBe(clients.length);
+  });
+
+  it('delivers every byte intact while the codec\'s memory grows with writes in flight', async () => {
+    const { hub, url } = await start({ codec, maxBufferedBytes: 256 * 1024 * 1024, sendBuffer: 100_000 });
+    const p = await peer(url);
+    await p.subscribe('big');
+    const socket = (p.ws as unknown as { _socket: Socket })._socket;
+    socket.pause(); // writes back up in the server's socket: in flight while memory grows
+    const sizes = [10, 100_000, 20, 1_000_000, 30, 4_000_000, 40, 8_000_000, 50];
+    const expected = sizes.map((n, i) => String.fromCharCode(97 + i).repeat(n));
+    for (const text of expected) { hub.publish('big', 'blob', text); await sleep(5); }
+    socket.resume();
+    await expect.poll(() => p.messages.filter((m) => m.channel === 'big').length, { timeout: 15_000 }).toBe(sizes.length);
+    const got = p.messages.filter((m) => m.channel === 'big').map((m) => m.data);
+    got.forEach((text: string, i: number) => expect(text === expected[i]).toBe(true));
+  });
+});

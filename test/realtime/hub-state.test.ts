@@ -1,0 +1,201 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { CloseCode, Hub, type HubOptions } from '../../pkg/index.js';
+import { decodeFrames } from '../frames.js';
+
+/** A socket that records what the hub writes, and can pretend to be full. */
+class FakeSocket extends EventEmitter {
+  writableLength = 0;
+  written: Buffer[] = [];
+  full = false;
+  cork() {}
+  uncork() {}
+  write(chunk: Buffer) {
+    this.written.push(chunk);
+    if (this.full) this.writableLength += chunk.length;
+    return !this.full;
+  }
+  drain() {
+    this.full = false;
+    this.writableLength = 0;
+    this.emit('drain');
+  }
+}
+
+/** The part of a `ws` WebSocket the hub uses. */
+class FakeWs extends EventEmitter {
+  readyState = 1;
+  _socket = new FakeSocket();
+  closedWith: { code: number; reason: string } | null = null;
+  pings = 0;
+  close(code: number, reason: string) {
+    this.closedWith = { code, reason };
+    this.readyState = 2;
+    setImmediate(() => { this.readyState = 3; this.emit('close', code, Buffer.from(reason)); });
+  }
+  terminate() { this.readyState = 3; this.emit('close', 1006, Buffer.alloc(0)); }
+  ping() { this.pings++; }
+  say(message: unknown) { this.emit('message', Buffer.from(JSON.stringify(message)), false); }
+  received(): any[] { return decodeFrames(Buffer.concat(this._socket.written)).map((text) => JSON.parse(text)); }
+}
+
+const hubs: Hub[] = [];
+afterEach(async () => { await Promise.all(hubs.splice(0).map((h) => h.close())); });
+
+function setup(options: HubOptions = {}) {
+  const hub = new Hub(options);
+  hubs.push(hub);
+  const connect = () => {
+    const ws = new FakeWs();
+    hub.addConnection(ws as unknown as WebSocket, { headers: {} } as IncomingMessage);
+    return ws;
+  };
+  return { hub, connect };
+}
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Hub as a state machine', () => {
+  it('registers a connection on the next turn, not before', async () => {
+    const { hub, connect } = setup();
+    connect();
+    expect(hub.stats().clients).toBe(0);
+    await turn();
+    expect(hub.stats().clients).toBe(1);
+  });
+
+  it('applies subscribe, publish and unsubscribe of one turn in arrival order', async () => {
+    const { hub, connect } = setup();
+    const ws = connect();
+    ws.say({ type: 'subscribe', channel: 'a' });
+    hub.publish('a', 't', 1);
+    await turn();
+    expect(ws.received()).toEqual([{ type: 'subscribed', channel: 'a' }, { channel: 'a', type: 't', data: 1 }]);
+    ws.say({ type: 'unsubscribe', channel: 'a' });
+    hub.publish('a', 't', 2);
+    await turn();
+    expect(ws.received().slice(2)).toEqual([{ type: 'unsubscribed', channel: 'a' }]);
+    expect(hub.stats().channels).toBe(0);
+  });
+
+  it('encodes a channel\'s messages of a turn once, into one buffer all its subscribers share', async () => {
+    const { hub, connect } = setup();
+    const a = connect();
+    const b = connect();
+    a.say({ type: 'subscribe', channel: 'c' });
+    b.say({ type: 'subscribe', channel: 'c' });
+    await turn();
+    a._socket.written = [];
+    b._socket.written = [];
+    hub.publish('c', 't', 1);
+    hub.publish('c', 't', 2);
+    await turn();
+    expect(a._socket.written).toHaveLength(1);
+    expect(a._socket.written[0]).toBe(b._socket.written[0]);
+    expect(decodeFrames(a._socket.written[0]!)).toEqual(['{"channel":"c","type":"t","data":1}', '{"channel":"c","type":"t","data":2}']);
+  });
+
+  it('holds frames while the socket is full and writes them, in order, on drain', async () => {
+    const { hub, connect } = setup({ highWaterMark: 10 });
+    const ws = connect();
+    ws.say({ type: 'subscribe', channel: 'c' });
+    await turn();
+    ws._socket.full = true;
+    hub.publish('c', 't', 1);
+    await turn();
+    const before = ws._socket.written.length;
+    hub.publish('c', 't', 2);
+    hub.publish('c', 't', 3);
+    await turn();
+    expect(ws._socket.written.length).toBe(before);
+    ws._socket.drain();
+    expect(ws.received().filter((m) => 'data' in m).map((m) => m.data)).toEqual([1, 2, 3]);
+  });
+
+  it('evicts with 4001 a client with more than sendBuffer messages waiting, and stops fanning out to it', async () => {
+    const { hub, connect } = setup({ sendBuffer: 5, highWaterMark: 1 });
+    const slow = connect();
+    const fine = connect();
+    for (const ws of [slow, fine]) ws.say({ type: 'subscribe', channel: 'c' });
+    await turn();
+    slow._socket.full = true;
+    for (let i = 0; i < 7; i++) { hub.publish('c', 't', i); await turn(); }
+    expect(slow.closedWith).toEqual({ code: CloseCode.SlowConsumer, reason: 'slow consumer' });
+    await turn();
+    expect(hub.stats().clients).toBe(1);
+    expect(fine.received().filter((m) => 'data' in m).map((m) => m.data)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('evicts a client whose waiting bytes pass maxBufferedBytes', async () => {
+    const { hub, connect } = setup({ maxBufferedBytes: 1000, highWaterMark: 1 });
+    const ws = connect();
+    ws.say({ type: 'subscribe', channel: 'c' });
+    await turn();
+    ws._socket.full = true;
+    hub.publish('c', 't', 'x'.repeat(600));
+    await turn();
+    hub.publish('c', 't', 'x'.repeat(600));
+    await turn();
+    expect(ws.closedWith?.code).toBe(CloseCode.SlowConsumer);
+  });
+
+  it('evicts a client whose socket does not drain within writeWait', async () => {
+    const { hub, connect } = setup({ writeWait: 50, highWaterMark: 1 });
+    const ws = connect();
+    ws.say({ type: 'subscribe', channel: 'c' });
+    await turn();
+    ws._socket.full = true;
+    hub.publish('c', 't', 1);
+    await turn();
+    expect(ws.closedWith).toBeNull();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(ws.closedWith).toEqual({ code: CloseCode.SlowConsumer, reason: 'write timeout' });
+  });
+
+  it('removes a client from the channel index when its socket closes', async () => {
+    const { hub, connect } = setup();
+    const ws = connect();
+    ws.say({ type: 'subscribe', channel: 'a' });
+    ws.say({ type: 'subscribe', channel: 'b' });
+    await turn();
+    expect(hub.stats()).toEqual({ clients: 1, channels: 2 });
+    ws.terminate();
+    await turn();
+    expect(hub.stats()).toEqual({ clients: 0, channels: 0 });
+  });
+
+  it('pings every pingPeriod and terminates a client silent for longer than pongWait', async () => {
+    const { connect } = setup({ pongWait: 100, pingPeriod: 40 });
+    const ws = connect();
+    await turn();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(ws.pings).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ws.readyState).toBe(3);
+  });
+
+  it('keeps a client that answers pings', async () => {
+    const { connect } = setup({ pongWait: 100, pingPeriod: 40 });
+    const ws = connect();
+    ws.ping = () => { ws.pings++; setTimeout(() => ws.emit('pong'), 5); };
+    await turn();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ws.readyState).toBe(1);
+    expect(ws.pings).toBeGreaterThanOrEqual(3);
+  });
+
+  it('ignores __proto__, constructor and toString as channel names beyond treating them as names', async () => {
+    const { hub, connect } = setup();
+    const ws = connect();
+    ws.emit('message', Buffer.from('{"type":"subscribe","channel":"__proto__","__proto__":{"polluted":true}}'), false);
+    ws.say({ type: 'subscribe', channel: 'constructor' });
+    ws.say({ type: 'subscribe', channel: 'toString' });
+    await turn();
+    hub.publish('__proto__', 't', 1);
+    await turn();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(hub.stats().channels).toBe(3);
+    expect(ws.received().filter((m) => m.channel === '__proto__' && 'data' in m)).toHaveLength(1);
+  });
+});

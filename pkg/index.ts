@@ -1,5 +1,6 @@
 /** livehub: the server hub. `import { Hub } from 'livehub'`. */
 export { Hub, type HubStats } from './realtime/hub.js';
+export type { HubCounters } from './realtime/client.js';
 export type { HubOptions, PublishRequest } from './realtime/options.js';
 export { DEFAULTS, derivePingPeriod } from './realtime/options.js';
 export { jsCodec, type FrameCodec } from './realtime/codec.js';

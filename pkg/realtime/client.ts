@@ -5,9 +5,22 @@ import { CloseCode, ErrorCode, type ClientCommand, type ServerReply } from '../p
 import { parseCommand } from './inbound.js';
 import type { ResolvedHubOptions } from './options.js';
 
+/** Running totals a hub keeps for monitoring (`hub.metrics()`). */
+export interface HubCounters {
+  /** Socket writes (a corked batch of frames counts once). */
+  writes: number;
+  /** WebSocket frames (messages and replies) handed to sockets. */
+  frames: number;
+  /** Bytes handed to sockets. */
+  bytes: number;
+  /** Clients closed as slow consumers (4001). */
+  evictions: number;
+}
+
 /** What a client needs of its hub. Only the hub's loop mutates hub state; these calls enqueue. */
 export interface ClientHost {
   readonly options: ResolvedHubOptions;
+  readonly counters: HubCounters;
   /** Queues a command from this client for the hub's loop. */
   command(client: Client, command: ClientCommand): void;
   /** Queues a reply to this client, in order with its other frames. */
@@ -89,6 +102,7 @@ export class Client {
     if (this.queue.length === 0) return this.runAfterDrain();
     const { highWaterMark } = this.host.options;
     const socket = this.socket;
+    const counters = this.host.counters;
     let written = 0;
     socket.cork();
     while (written < this.queue.length && socket.writableLength < highWaterMark) {
@@ -96,9 +110,12 @@ export class Client {
       socket.write(frames);
       this.queuedMessages -= this.counts[written]!;
       this.queuedBytes -= frames.length;
+      counters.frames += this.counts[written]!;
+      counters.bytes += frames.length;
       written++;
     }
     socket.uncork();
+    if (written > 0) counters.writes++;
     this.queue.splice(0, written);
     this.counts.splice(0, written);
     if (this.queue.length > 0 || socket.writableLength >= highWaterMark) this.block();
@@ -147,6 +164,7 @@ export class Client {
   private evictIfOverflowing(): boolean {
     const { sendBuffer, maxBufferedBytes } = this.host.options;
     if (this.queuedMessages <= sendBuffer && this.bufferedBytes <= maxBufferedBytes) return false;
+    this.host.counters.evictions++;
     this.close(CloseCode.SlowConsumer, 'slow consumer');
     return true;
   }
@@ -156,7 +174,10 @@ export class Client {
     const { writeWait } = this.host.options;
     this.blocked = true;
     this.socket.once('drain', this.onDrain);
-    this.writeTimer = setTimeout(() => this.close(CloseCode.SlowConsumer, 'write timeout'), writeWait);
+    this.writeTimer = setTimeout(() => {
+      this.host.counters.evictions++;
+      this.close(CloseCode.SlowConsumer, 'write timeout');
+    }, writeWait);
     this.writeTimer.unref();
   }
 

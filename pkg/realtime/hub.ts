@@ -5,7 +5,7 @@ import {
   BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, isValidEventType,
   type ClientCommand, type HubMessage, type RequestId, type ServerReply,
 } from '../protocol.js';
-import { Client, type ClientHost } from './client.js';
+import { Client, type ClientHost, type HubCounters } from './client.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
@@ -37,6 +37,7 @@ export interface HubStats {
  */
 export class Hub implements ClientHost {
   readonly options: ResolvedHubOptions;
+  readonly counters: HubCounters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
   private readonly clients = new Set<Client>();
   private readonly channels = new Map<string, Set<Client>>();
   private queue: Command[] = [];
@@ -158,6 +159,11 @@ export class Hub implements ClientHost {
   /** Counts of connected clients and non-empty channels. */
   stats(): HubStats {
     return { clients: this.clients.size, channels: this.channels.size };
+  }
+
+  /** Running totals since the hub started: socket writes, frames, bytes, slow-consumer evictions. */
+  metrics(): HubCounters & HubStats {
+    return { ...this.counters, ...this.stats() };
   }
 
   /**

@@ -87,7 +87,7 @@ describe('reloadOn', () => {
   it('reloads only the given props once for the events of one tick', async () => {
     const live = fakeLive();
     const router = { reload: vi.fn() };
-    const stop = reloadOn('orders', { only: ['orders'], live, router });
+    const stop = reloadOn('orders', { only: ['orders'], live: live as never, router });
     live.emit('orders', 'created');
     live.emit('orders', 'updated');
     await new Promise((r) => setTimeout(r, 5));
@@ -102,7 +102,7 @@ describe('reloadOn', () => {
   it('ignores message types outside events', async () => {
     const live = fakeLive();
     const router = { reload: vi.fn() };
-    reloadOn('orders', { events: ['created'], live, router });
+    reloadOn('orders', { events: ['created'], live: live as never, router });
     live.emit('orders', 'viewed');
     await new Promise((r) => setTimeout(r, 5));
     expect(router.reload).not.toHaveBeenCalled();

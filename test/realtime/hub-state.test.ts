@@ -94,6 +94,7 @@ describe('Hub as a state machine', () => {
     expect(a._socket.written).toHaveLength(1);
     expect(a._socket.written[0]).toBe(b._socket.written[0]);
     expect(decodeFrames(a._socket.written[0]!)).toEqual(['{"channel":"c","type":"t","data":1}', '{"channel":"c","type":"t","data":2}']);
+    expect(hub.metrics()).toMatchObject({ writes: 4, frames: 6, evictions: 0 }); // 2 replies + 1 batch each
   });
 
   it('holds frames while the socket is full and writes them, in order, on drain', async () => {
@@ -122,6 +123,7 @@ describe('Hub as a state machine', () => {
     slow._socket.full = true;
     for (let i = 0; i < 7; i++) { hub.publish('c', 't', i); await turn(); }
     expect(slow.closedWith).toEqual({ code: CloseCode.SlowConsumer, reason: 'slow consumer' });
+    expect(hub.metrics().evictions).toBe(1);
     await turn();
     expect(hub.stats().clients).toBe(1);
     expect(fine.received().filter((m) => 'data' in m).map((m) => m.data)).toEqual([0, 1, 2, 3, 4, 5, 6]);

@@ -1,0 +1,248 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { nowMicros, WireConnection, type FrameSink } from './wire.js';
+
+/**
+ * The load generator: one process (pinned by the runner to its own core) holding every subscriber
+ * connection, with the publisher in a child process (on the same core: it inherits the affinity) so
+ * that a saturated receive loop does not delay the publish schedule. Talks to the runner over stdio: prints READY, waits for START, prints
+ * DRAINED, waits for FINISH, prints RESULT {json}.
+ */
+
+export type Protocol = 'livehub' | 'socketio';
+export interface GenConfig {
+  protocol: Protocol;
+  port: number;
+  workload: 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
+  connections: number;
+  /** Approximate bytes of each delivered message. */
+  size: number;
+  /** Messages per second (W1, W3, W4). */
+  rate: number;
+  /** W2: messages per burst, one burst a second. */
+  burst: number;
+  /** Seconds of publishing (W5: of idling). */
+  duration: number;
+  /** W4: share of subscribers that stop reading. */
+  slowFraction: number;
+}
+
+const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket' };
+const DRAIN_MICROS = 5_000_000;
+const SAMPLED = 64;
+
+function channelsOf(config: GenConfig, i: number): string[] {
+  return config.workload === 'W3' ? [`u${i}`, `g${Math.floor(i / 10)}`] : ['c'];
+}
+
+function subscribeFrames(protocol: Protocol, channels: string[]): string[] {
+  return protocol === 'livehub'
+    ? channels.map((c) => `{"type":"subscribe","channel":"${c}"}`)
+    : channels.map((c, k) => `42${k + 1}["subscribe","${c}"]`);
+}
+
+/** Frames a connection receives before it is subscribed everywhere. */
+function setupFrames(protocol: Protocol, channels: string[]): number {
+  return protocol === 'livehub' ? channels.length : 2 + channels.length; // socket.io: open, connect, acks
+}
+
+class Subscriber implements FrameSink {
+  readonly conn = new WireConnection(this);
+  setupLeft: number;
+  running = false;
+  received = 0;
+  closed = false;
+  ready!: () => void;
+  readonly whenReady = new Promise<void>((resolve) => { this.ready = resolve; });
+
+  constructor(readonly config: GenConfig, readonly channels: string[], readonly latencies: number[] | null) {
+    this.setupLeft = setupFrames(config.protocol, channels);
+    if (latencies) this.conn.prefixBytes = 120;
+  }
+
+  async open(): Promise<void> {
+    await this.conn.open(this.config.port, PATHS[this.config.protocol]);
+    if (this.config.protocol === 'livehub') for (const f of subscribeFrames('livehub', this.channels)) this.conn.send(f);
+    else this.conn.send('40');
+    await this.whenReady;
+  }
+
+  onText(length: number, prefix: string): void {
+    if (this.config.protocol === 'socketio' && length === 1) {
+      if (prefix === '2') this.conn.send('3'); // engine.io ping
+      return;
+    }
+    if (this.running) {
+      this.received++;
+      if (this.latencies) {
+        const at = prefix.indexOf('"t":');
+        if (at >= 0) this.latencies.push(nowMicros() - parseInt(prefix.slice(at + 4, at + 24), 10));
+      }
+      return;
+    }
+    if (this.config.protocol === 'socketio' && prefix.startsWith('40')) {
+      for (const f of subscribeFrames('socketio', this.channels)) this.conn.send(f);
+    }
+    if (--this.setupLeft === 0) this.ready();
+  }
+
+  onClose(): void {
+    this.closed = true;
+  }
+}
+
+/** Opens `count` connections, at most `parallel` handshakes at a time. */
+async function openAll(subscribers: Subscriber[], parallel = 200): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < subscribers.length) await subscribers[next++]!.open();
+  };
+  await Promise.all(Array.from({ length: parallel }, lane));
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! / 1000;
+}
+
+async function main(config: GenConfig): Promise<void> {
+  const lines = createInterface({ input: process.stdin });
+  const waitFor = (word: string) => new Promise<void>((resolve) => {
+    const on = (line: string) => { if (line.trim() === word) { lines.off('line', on); resolve(); } };
+    lines.on('line', on);
+  });
+  const every = Math.max(1, Math.floor(config.connections / SAMPLED));
+  const latencies: number[] = [];
+  const subscribers = Array.from({ length: config.connections }, (_, i) =>
+    new Subscriber(config, channelsOf(config, i), i % every === 0 ? latencies : null));
+  const setupStart = nowMicros();
+  await openAll(subscribers);
+  const setupSeconds = (nowMicros() - setupStart) / 1e6;
+  const slow = config.workload === 'W4' ? Math.max(1, Math.floor(config.connections * config.slowFraction)) : 0;
+  // The slow ones are spread out, none of them sampled for latency.
+  const slowSet = new Set<Subscriber>();
+  for (let k = 0; k < slow; k++) slowSet.add(subscribers[(k * every + Math.floor(every / 2)) % subscribers.length]!);
+  console.log('READY');
+  await waitFor('START');
+
+  for (const s of subscribers) s.running = true;
+  for (const s of slowSet) s.conn.socket.pause();
+  const readers = subscribers.filter((s) => !slowSet.has(s));
+  const total = () => { let n = 0; for (const s of readers) n += s.received; return n; };
+
+  const start = nowMicros();
+  let expected = 0;
+  let sent = 0;
+  if (config.workload === 'W5') {
+    await new Promise((r) => setTimeout(r, config.duration * 1000));
+  } else {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--publisher', JSON.stringify({ config, slow })], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const done = await new Promise<{ sent: number; expected: number }>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => { if (line.startsWith('DONE ')) resolve(JSON.parse(line.slice(5))); });
+      child.once('exit', (code) => reject(new Error(`publisher exited with ${code}`)));
+    });
+    sent = done.sent;
+    expected = done.expected;
+    child.kill();
+  }
+  // Drain: until everything expected has arrived, or 5 s after the last publish.
+  const deadline = nowMicros() + DRAIN_MICROS;
+  let last = total();
+  let lastChange = nowMicros();
+  while (total() < expected && nowMicros() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = total();
+    if (now !== last) { last = now; lastChange = nowMicros(); }
+  }
+  const received = total();
+  if (received !== last) lastChange = nowMicros();
+  console.log('DRAINED');
+  await waitFor('FINISH');
+  latencies.sort((a, b) => a - b);
+  const elapsed = Math.max(1, lastChange - start) / 1e6;
+  const result = {
+    sent, expected, received,
+    lossPct: expected ? (100 * (expected - Math.min(received, expected))) / expected : 0,
+    deliveredPerSecond: received / elapsed,
+    elapsedSeconds: elapsed,
+    p50: percentile(latencies, 50), p99: percentile(latencies, 99), p999: percentile(latencies, 99.9),
+    latencySamples: latencies.length,
+    closedByServer: subscribers.filter((s) => s.closed).length,
+    slowClosed: [...slowSet].filter((s) => s.closed).length,
+    slow,
+    setupSeconds,
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+  for (const s of subscribers) s.conn.socket.destroy();
+  process.exit(0);
+}
+
+/** The publisher (child process): one connection, messages stamped with their scheduled time. */
+async function publisher(config: GenConfig, slow: number): Promise<void> {
+  let connected!: () => void;
+  const ready = new Promise<void>((resolve) => { connected = resolve; });
+  const conn = new WireConnection({
+    onText(length, prefix) {
+      if (config.protocol === 'socketio' && prefix.startsWith('40')) connected();
+      if (config.protocol === 'socketio' && length === 1 && prefix === '2') conn.send('3');
+    },
+    onClose() {},
+  });
+  await conn.open(config.port, PATHS[config.protocol]);
+  if (config.protocol === 'socketio') conn.send('40');
+  else connected();
+  await ready;
+
+  const groupSize = (g: number) => Math.min(10, config.connections - g * 10);
+  const groups = Math.ceil(config.connections / 10);
+  const pad = 'x'.repeat(Math.max(0, config.size - 60));
+  const frameFor = (channel: string, t: number) => {
+    const data = `{"t":${t},"p":"${pad}"}`;
+    return config.protocol === 'livehub'
+      ? `{"type":"publish","channel":"${channel}","event":"m","data":${data}}`
+      : `42["publish",{"channel":"${channel}","event":"m","data":${data}}]`;
+  };
+  const target = (i: number): [string, number] => {
+    if (config.workload !== 'W3') return ['c', config.connections - slow];
+    if (i % 2 === 0) { const g = (i / 2) % groups; return [`g${g}`, groupSize(g)]; }
+    return [`u${(i * 7919) % config.connections}`, 1];
+  };
+
+  const start = nowMicros() + 20_000;
+  const bursts = config.workload === 'W2';
+  const count = bursts ? config.burst * config.duration : Math.round(config.rate * config.duration);
+  const scheduled = (i: number) => bursts
+    ? start + Math.floor(i / config.burst) * 1_000_000
+    : start + Math.floor((i * 1_000_000) / config.rate);
+  let sent = 0;
+  let expected = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = nowMicros();
+      conn.socket.cork();
+      while (sent < count && scheduled(sent) <= now) {
+        const [channel, fanout] = target(sent);
+        conn.send(frameFor(channel, scheduled(sent)));
+        expected += fanout;
+        sent++;
+      }
+      conn.socket.uncork();
+      if (sent >= count) resolve();
+      else setTimeout(tick, Math.max(0, Math.min(1, (scheduled(sent) - nowMicros()) / 1000)));
+    };
+    tick();
+  });
+  await new Promise<void>((resolve) => { if (conn.socket.writableLength === 0) resolve(); else conn.socket.once('drain', () => resolve()); });
+  console.log(`DONE ${JSON.stringify({ sent, expected })}`);
+}
+
+const fail = (error: unknown) => { console.error(error); process.exit(1); };
+if (process.argv[2] === '--publisher') {
+  const { config, slow } = JSON.parse(process.argv[3]!) as { config: GenConfig; slow: number };
+  publisher(config, slow).catch(fail);
+} else {
+  main(JSON.parse(process.argv[2]!) as GenConfig).catch(fail);
+}

@@ -1,0 +1,170 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { GenConfig, Protocol } from './loadgen.js';
+
+/**
+ * `npm run bench`: starts each server on one core and the load generator on the other, runs the
+ * workloads, and prints a markdown table with ratios against the naive ws hub.
+ *
+ *   npm run bench                       the default matrix
+ *   npm run bench -- --quick            W1 at 1k subscribers and W5 only
+ *   npm run bench -- --only W1,W4       some workloads
+ *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
+ *   npm run bench -- --servers js,naive  servers whose name contains one of these
+ */
+
+interface ServerKind { name: string; script: string; args: string[]; protocol: Protocol }
+const SERVERS: ServerKind[] = [
+  { name: 'livehub (wasm)', script: 'bench/servers/livehub.ts', args: ['--codec', 'wasm'], protocol: 'livehub' },
+  { name: 'livehub (js)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub' },
+  { name: 'naive ws', script: 'bench/servers/naive-ws.ts', args: [], protocol: 'livehub' },
+  { name: 'Socket.IO 4.8', script: 'bench/servers/socketio.ts', args: [], protocol: 'socketio' },
+];
+const NAIVE = 'naive ws';
+const RSS_GUARD = 3 * 1024 ** 3;
+
+interface Scenario { label: string; config: Omit<GenConfig, 'protocol' | 'port'> }
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const duration = Number(arg('--duration') ?? 5);
+const base = { duration, burst: 0, rate: 1000, size: 100, slowFraction: 0 };
+const ALL: Scenario[] = [
+  { label: 'W1 1k subs × 1000/s × 100 B', config: { ...base, workload: 'W1', connections: 1000 } },
+  { label: 'W1 5k subs × 1000/s × 100 B', config: { ...base, workload: 'W1', connections: 5000 } },
+  { label: 'W1 10k subs × 1000/s × 100 B', config: { ...base, workload: 'W1', connections: 10_000 } },
+  { label: 'W1 1k subs × 1000/s × 1 KiB', config: { ...base, workload: 'W1', connections: 1000, size: 1024 } },
+  { label: 'W1 1k subs × 100/s × 16 KiB', config: { ...base, workload: 'W1', connections: 1000, size: 16_384, rate: 100 } },
+  { label: 'W2 1k subs, bursts of 2000/s × 100 B', config: { ...base, workload: 'W2', connections: 1000, burst: 2000 } },
+  { label: 'W3 10k conns, personal + group of 10, 5000/s', config: { ...base, workload: 'W3', connections: 10_000, rate: 5000 } },
+  { label: 'W4 1k subs × 1000/s × 1 KiB, 1% stop reading', config: { ...base, workload: 'W4', connections: 1000, size: 1024, slowFraction: 0.01 } },
+  { label: 'W5 10k idle subscribed conns', config: { ...base, workload: 'W5', connections: 10_000 } },
+];
+
+function selected(): Scenario[] {
+  if (process.argv.includes('--quick')) return ALL.filter((s) => s.label.startsWith('W1 1k subs × 1000/s × 100') || s.config.workload === 'W5');
+  const only = arg('--only')?.split(',');
+  return only ? ALL.filter((s) => only.includes(s.config.workload)) : ALL;
+}
+
+const cores = cpus().length;
+const pinning = cores >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+function spawnPinned(core: number, args: string[]): ChildProcess {
+  const command = pinning ? 'taskset' : process.execPath;
+  const full = pinning ? ['-c', String(core), process.execPath, ...args] : args;
+  return spawn(command, full, { stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+function lineReader(child: ChildProcess) {
+  const lines = createInterface({ input: child.stdout! });
+  const queue: string[] = [];
+  let waiting: ((line: string) => void) | null = null;
+  lines.on('line', (line) => { if (waiting) { const w = waiting; waiting = null; w(line); } else queue.push(line); });
+  return (prefix: string, timeoutMs = 120_000) => new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${prefix}`)), timeoutMs);
+    const take = (line: string) => {
+      if (line.startsWith(prefix)) { clearTimeout(timer); resolve(line); } else waiting = take;
+    };
+    const queued = queue.shift();
+    if (queued !== undefined) take(queued); else waiting = take;
+  });
+}
+
+async function stats(port: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/__bench/stats`);
+  return res.json() as Promise<Record<string, number>>;
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGKILL'); });
+}
+
+interface Row { scenario: Scenario; server: string; result?: Record<string, number | null>; server0?: Record<string, number>; server1?: Record<string, number>; before?: Record<string, number>; note?: string }
+
+async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
+  const server = spawnPinned(0, ['--expose-gc', '--import', 'tsx', kind.script, ...kind.args, '--port', '0']);
+  const serverLine = lineReader(server);
+  let generator: ChildProcess | null = null;
+  let guard: NodeJS.Timeout | null = null;
+  try {
+    const port = Number((await serverLine('READY', 30_000)).split(' ')[1]);
+    const before = await stats(port);
+    const config: GenConfig = { ...scenario.config, protocol: kind.protocol, port };
+    generator = spawnPinned(pinning ? 1 : 0, ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(config)]);
+    const genLine = lineReader(generator);
+    await genLine('READY', 180_000);
+    await fetch(`http://127.0.0.1:${port}/__bench/reset`);
+    const server0 = await stats(port);
+    let killed = false;
+    guard = setInterval(() => {
+      stats(port).then((s) => { if (s.rss! > RSS_GUARD) { killed = true; void stop(server); } }, () => {});
+    }, 500);
+    generator.stdin!.write('START\n');
+    await genLine('DRAINED', (duration + 60) * 1000);
+    clearInterval(guard);
+    const server1 = killed ? undefined : await stats(port).catch(() => undefined);
+    generator.stdin!.write('FINISH\n');
+    const result = JSON.parse((await genLine('RESULT', 60_000)).slice(7));
+    return { scenario, server: kind.name, result, server0, server1, before, note: killed ? `stopped: RSS over ${RSS_GUARD / 1024 ** 3} GB` : undefined };
+  } catch (error) {
+    return { scenario, server: kind.name, note: `failed: ${(error as Error).message}` };
+  } finally {
+    if (guard) clearInterval(guard);
+    if (generator) await stop(generator);
+    await stop(server);
+  }
+}
+
+const fmt = (n: number | null | undefined, digits = 0) =>
+  n === null || n === undefined || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function table(rows: Row[]): string {
+  const out = [
+    '| workload | server | delivered msg/s | × naive | loss | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB | RSS MB/1k conns | frames/write | loop delay p99 ms | note |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const row of rows) {
+    const r = row.result;
+    const naive = rows.find((x) => x.scenario === row.scenario && x.server === NAIVE)?.result;
+    const ratio = r && naive && naive.deliveredPerSecond ? (r.deliveredPerSecond as number) / (naive.deliveredPerSecond as number) : null;
+    const s0 = row.server0, s1 = row.server1;
+    const cpu = s0 && s1 && r?.received ? (s1.cpuMicros! - s0.cpuMicros!) / (r.received as number) : null;
+    const rss = s1 ? s1.rss! / 2 ** 20 : null;
+    const perK = s1 && row.before ? ((s1.rss! - row.before.rss!) / 2 ** 20) / (row.scenario.config.connections / 1000) : null;
+    const fpw = s0 && s1 && s1.writes !== undefined ? (s1.frames! - s0.frames!) / Math.max(1, s1.writes - s0.writes!) : null;
+    const note = row.note ?? (r && (r.slow as number) > 0 ? `${r.slowClosed}/${r.slow} slow evicted` : '');
+    const w5 = row.scenario.config.workload === 'W5';
+    out.push(`| ${row.scenario.label} | ${row.server} | ${w5 ? '–' : fmt(r?.deliveredPerSecond as number)} | ${w5 ? '–' : fmt(ratio, 1)} | ${w5 || !r ? '–' : `${fmt(r.lossPct as number, 2)}%`} | ${fmt(r?.p50 as number, 1)} | ${fmt(r?.p99 as number, 1)} | ${fmt(r?.p999 as number, 1)} | ${w5 ? '–' : fmt(cpu, 2)} | ${fmt(rss)} | ${fmt(perK, 2)} | ${fmt(fpw, 1)} | ${fmt(s1?.eldP99Ms, 1)} | ${note} |`);
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const scenarios = selected();
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.error(`livehub bench: ${cores} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ` +
+    (pinning ? 'servers on core 0, load generator on core 1 (taskset)' : 'no pinning (taskset unavailable or one core)'));
+  const rows: Row[] = [];
+  const names = arg('--servers')?.split(',');
+  const kinds = names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
+  for (const scenario of scenarios) {
+    for (const kind of kinds) {
+      const began = Date.now();
+      const row = await runOne(scenario, kind);
+      rows.push(row);
+      const r = row.result;
+      console.error(`  ${scenario.label} — ${kind.name}: ${((Date.now() - began) / 1000).toFixed(1)} s` +
+        (r ? ` (setup ${Number(r.setupSeconds).toFixed(1)} s, ${Math.round(r.deliveredPerSecond as number)} msg/s, loss ${Number(r.lossPct).toFixed(2)}%)` : '') +
+        (row.note ? ` ${row.note}` : ''));
+    }
+  }
+  console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? 'server pinned to core 0, load generator (one Node process, raw sockets) to core 1' : 'unpinned'}; ${duration} s of publishing per run, then up to 5 s to drain.\n`);
+  console.log(table(rows));
+}
+
+await main();

@@ -1,0 +1,19 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Hub } from '../../pkg/index.js';
+import { announce, portArg, statsHandler } from './stats.js';
+
+/**
+ * The bench server: a hub at ws://127.0.0.1:PORT/ speaking the normal protocol, with client publish
+ * allowed on every channel and any origin. `npm run bench:server -- --port 9000 [--codec wasm]`.
+ */
+const codecAt = process.argv.indexOf('--codec');
+const codec = codecAt >= 0 ? (process.argv[codecAt + 1] as 'js' | 'wasm') : 'js';
+const hub = new Hub({ codec, canPublish: () => true, origins: () => true });
+const stats = statsHandler(() => ({ ...hub.metrics() }));
+const server = createServer((req, res) => {
+  if (!stats(req, res)) { res.statusCode = 404; res.end(); }
+});
+hub.attach(server, { path: '/' });
+server.listen(portArg(), '127.0.0.1', () => announce((server.address() as AddressInfo).port));
+process.on('SIGTERM', () => hub.close().then(() => process.exit(0)));

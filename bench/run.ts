@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { GenConfig, Protocol } from './loadgen.js';
@@ -74,9 +75,22 @@ function lineReader(child: ChildProcess) {
   });
 }
 
-async function stats(port: number): Promise<Record<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${port}/__bench/stats`);
-  return res.json() as Promise<Record<string, number>>;
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+/** CPU (µs) and RSS (bytes) of a process from /proc: readable however busy the process is. */
+function procStats(pid: number): { cpuMicros: number; rss: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuMicros = ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+  return { cpuMicros, rss };
+}
+
+/** Server stats: CPU and RSS from /proc, loop delay and hub counters over HTTP (skipped if it is too busy to answer). */
+async function stats(port: number, pid: number): Promise<Record<string, number>> {
+  const own = await fetch(`http://127.0.0.1:${port}/__bench/stats`, { signal: AbortSignal.timeout(2000) })
+    .then((res) => res.json() as Promise<Record<string, number>>, () => ({}));
+  return { ...own, ...procStats(pid) };
 }
 
 function stop(child: ChildProcess): Promise<void> {
@@ -93,21 +107,22 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   let guard: NodeJS.Timeout | null = null;
   try {
     const port = Number((await serverLine('READY', 30_000)).split(' ')[1]);
-    const before = await stats(port);
+    const pid = server.pid!;
+    const before = await stats(port, pid);
     const config: GenConfig = { ...scenario.config, protocol: kind.protocol, port };
     generator = spawnPinned(pinning ? 1 : 0, ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(config)]);
     const genLine = lineReader(generator);
     await genLine('READY', 180_000);
     await fetch(`http://127.0.0.1:${port}/__bench/reset`);
-    const server0 = await stats(port);
+    const server0 = await stats(port, pid);
     let killed = false;
     guard = setInterval(() => {
-      stats(port).then((s) => { if (s.rss! > RSS_GUARD) { killed = true; void stop(server); } }, () => {});
+      try { if (procStats(pid).rss > RSS_GUARD) { killed = true; void stop(server); } } catch { /* exited */ }
     }, 500);
     generator.stdin!.write('START\n');
     await genLine('DRAINED', (duration + 60) * 1000);
     clearInterval(guard);
-    const server1 = killed ? undefined : await stats(port).catch(() => undefined);
+    const server1 = killed ? undefined : await stats(port, pid).catch(() => undefined);
     generator.stdin!.write('FINISH\n');
     const result = JSON.parse((await genLine('RESULT', 60_000)).slice(7));
     return { scenario, server: kind.name, result, server0, server1, before, note: killed ? `stopped: RSS over ${RSS_GUARD / 1024 ** 3} GB` : undefined };

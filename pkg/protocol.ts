@@ -70,6 +70,14 @@ export const ErrorCode = {
   Forbidden: 'forbidden',
   /** The data could not be encoded (for example, nested too deeply). */
   BadData: 'bad_data',
+  /** The message nests deeper than the server accepts (32 by default). */
+  TooDeep: 'too_deep',
+  /** The message has more object keys than the server accepts (1024 by default). */
+  TooManyKeys: 'too_many_keys',
+  /** The client is subscribed to as many channels as it may be (128 by default). */
+  TooManyChannels: 'too_many_channels',
+  /** The client sends faster than its rate limit; the message was dropped. */
+  RateLimited: 'rate_limited',
   /** The server failed while handling the request; the request had no effect. */
   Internal: 'internal',
 } as const;
@@ -100,6 +108,12 @@ export const CloseCode = {
   TryAgainLater: 1013,
   /** Reconnect: the client did not read fast enough and its send buffer filled up. */
   SlowConsumer: 4001,
+  /** Reconnect with a fresh token: the connection's credential expired (the client calls getToken). */
+  TokenExpired: 4002,
+  /** Reconnect after backoff: the client kept sending over its rate limit. */
+  RateLimited: 4003,
+  /** Terminal: the server disconnected this user (logout, ban); reconnecting cannot help. */
+  Disconnected: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

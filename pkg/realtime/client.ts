@@ -2,8 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { CloseCode, ErrorCode, type ClientCommand, type ServerReply } from '../protocol.js';
+import type { Identity } from './auth.js';
 import { parseCommand } from './inbound.js';
+import { scanJson, TokenBucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
+import { decide } from './policy.js';
 
 /** Running totals a hub keeps for monitoring (`hub.metrics()`). */
 export interface HubCounters {
@@ -57,21 +60,32 @@ export class Client {
   private writeTimer: NodeJS.Timeout | null = null;
   private reading: Promise<void> | null = null;
   private afterDrain: (() => void) | null = null;
+  private readonly bucket: TokenBucket;
+  private dropped = 0;
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly id: string,
     readonly ws: WebSocket,
     readonly request: IncomingMessage,
     private readonly host: ClientHost,
+    /** Who this connection belongs to (from `authenticate`), or null. */
+    readonly identity: Identity | null = null,
+    /** Counts the connection out of the connection caps; called once, on close. */
+    private readonly release: () => void = () => {},
   ) {
-    // ws keeps the socket private; livehub writes pre-encoded frames to it directly (compression is
-    // off by default, so ws's own sender never holds frames back and writes never interleave).
+    // ws keeps the socket private; livehub writes pre-encoded frames to it directly. ws's own sender
+    // writes only control frames (pings, pongs, close), whole, so writes never interleave.
     this.socket = (ws as unknown as { _socket: Socket })._socket;
+    const { rateLimit, rateLimitBurst } = host.options;
+    this.bucket = new TokenBucket(rateLimit, rateLimitBurst);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('ping', () => { if (!this.admitInbound()) return; this.lastSeen = Date.now(); });
     ws.on('pong', () => { this.lastSeen = Date.now(); });
     ws.on('error', (error) => host.options.onError(error));
     ws.on('close', () => this.onClose());
     this.onDrain = this.onDrain.bind(this);
+    if (identity?.expiresAt !== undefined) this.armExpiry(identity.expiresAt);
   }
 
   /** Bytes waiting for this client: livehub's queue plus the socket's own buffer. */
@@ -207,7 +221,37 @@ export class Client {
   private onClose(): void {
     this.state = 'closed';
     this.dropQueue();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.release();
     this.host.unregister(this);
+  }
+
+  /** Closes with 4002 when the credential expires, so the client reconnects with a fresh token. */
+  private armExpiry(expiresAt: number): void {
+    const wait = expiresAt - Date.now();
+    const longest = 2 ** 31 - 1; // setTimeout's limit; longer waits re-arm
+    if (wait <= 0) {
+      queueMicrotask(() => this.close(CloseCode.TokenExpired, 'token expired'));
+      return;
+    }
+    this.expiryTimer = setTimeout(() => {
+      if (wait > longest) this.armExpiry(expiresAt);
+      else this.close(CloseCode.TokenExpired, 'token expired');
+    }, Math.min(wait, longest));
+    this.expiryTimer.unref();
+  }
+
+  /**
+   * The inbound rate limit (messages and pings): false when the message must be dropped. After
+   * `rateLimitBurst` drops in a row the connection is closed with 4003.
+   */
+  private admitInbound(): boolean {
+    if (this.bucket.take()) {
+      this.dropped = 0;
+      return true;
+    }
+    if (++this.dropped >= this.host.options.rateLimitBurst) this.close(CloseCode.RateLimited, 'rate limited');
+    return false;
   }
 
   /** The reader. Messages are handled one at a time, in order, even when a policy is async. */
@@ -216,6 +260,12 @@ export class Client {
     if (this.state !== 'open') return;
     if (isBinary) {
       this.close(CloseCode.UnsupportedData, 'binary messages are not part of the JSON protocol');
+      return;
+    }
+    if (!this.admitInbound()) {
+      if (this.dropped === 1 && this.state === 'open') {
+        this.host.reply(this, { type: 'error', code: ErrorCode.RateLimited, message: 'too many messages; slow down' });
+      }
       return;
     }
     const text = data.toString('utf8');
@@ -227,38 +277,39 @@ export class Client {
   }
 
   private handle(text: string): Promise<void> | void {
+    const { maxJsonDepth, maxJsonKeys } = this.host.options;
+    const shape = scanJson(text, maxJsonDepth, maxJsonKeys);
+    if (shape !== 'ok') {
+      const code = shape === 'too_deep' ? ErrorCode.TooDeep : ErrorCode.TooManyKeys;
+      this.host.reply(this, { type: 'error', code, message: shape === 'too_deep' ? `nesting deeper than ${maxJsonDepth}` : `more than ${maxJsonKeys} keys` });
+      return;
+    }
     const command = parseCommand(text);
     if ('error' in command) {
       this.host.reply(this, command.error);
       return;
     }
-    if (command.type === 'publish') return this.authorizePublish(command);
+    if (command.type === 'subscribe' || command.type === 'publish') return this.authorize(command);
     this.host.command(this, command);
   }
 
-  private authorizePublish(command: Extract<ClientCommand, { type: 'publish' }>): Promise<void> | void {
-    const { canPublish, onError } = this.host.options;
-    const deny = () => this.host.reply(this, withId({
-      type: 'error', code: ErrorCode.Forbidden, message: 'publishing to this channel is not allowed',
-      channel: command.channel,
-    }, command.id));
-    if (!canPublish) return deny();
-    let verdict: boolean | Promise<boolean>;
-    try {
-      verdict = canPublish({
-        clientId: this.id, channel: command.channel, event: command.event, data: command.data, request: this.request,
-      });
-    } catch (error) {
-      onError(error as Error);
-      return deny();
-    }
-    const decide = (allowed: boolean) => {
+  /** Asks the channel policy; a denial is an error frame `forbidden`, and the connection stays open. */
+  private authorize(command: Extract<ClientCommand, { type: 'subscribe' | 'publish' }>): Promise<void> | void {
+    const { authorize, canPublish, onError } = this.host.options;
+    const verdict = decide({
+      action: command.type, channel: command.channel, identity: this.identity, clientId: this.id, request: this.request,
+      ...(command.type === 'publish' ? { event: command.event, data: command.data } : {}),
+    }, { authorize, canPublish }, onError);
+    const apply = (allowed: boolean) => {
       if (this.state !== 'open') return;
-      if (allowed === true) this.host.command(this, command);
-      else deny();
+      if (allowed) return this.host.command(this, command);
+      this.host.reply(this, withId({
+        type: 'error', code: ErrorCode.Forbidden, channel: command.channel,
+        message: command.type === 'publish' ? 'publishing to this channel is not allowed' : 'subscribing to this channel is not allowed',
+      }, command.id));
     };
-    if (typeof verdict !== 'object' || typeof verdict?.then !== 'function') return decide(verdict as boolean);
-    return Promise.resolve(verdict).then(decide, (error: Error) => { onError(error); deny(); });
+    if (typeof verdict === 'boolean') return apply(verdict);
+    return verdict.then(apply);
   }
 }
 

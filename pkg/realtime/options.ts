@@ -1,16 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+import type { Authenticate } from './auth.js';
 import type { FrameCodec } from './codec.js';
+import type { Authorize, AuthorizeRequest } from './policy.js';
 
-/** What a publish policy is asked about. */
-export interface PublishRequest {
-  /** The connection's id. */
-  clientId: string;
-  channel: string;
-  event: string;
-  data: unknown;
-  /** The upgrade request the connection came in with (headers, cookies, remote address). */
-  request: IncomingMessage;
-}
+/** What `canPublish` is asked about (an `AuthorizeRequest` with `action: 'publish'`). */
+export type PublishRequest = AuthorizeRequest;
 
 /** Options of `new Hub(options)`. Every field is optional. */
 export interface HubOptions {
@@ -59,10 +53,69 @@ export interface HubOptions {
    */
   origins?: readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
   /**
-   * Decides whether a client may publish. May be async; a thrown error denies.
+   * Decides whether a client may publish, when there is no `authorize`. May be async; an error denies.
    * @default every client publish is denied with an error frame `forbidden`
    */
   canPublish?: (request: PublishRequest) => boolean | Promise<boolean>;
+  /**
+   * Authenticates the upgrade request: returns an Identity, null (anonymous), or throws an AuthError
+   * (its HTTP status, 401 by default, is the answer before the upgrade). See `jwtAuthenticator`.
+   * @default every connection is anonymous
+   */
+  authenticate?: Authenticate;
+  /**
+   * Decides subscribe and publish requests (see policy.ts for the built-in rules it comes after).
+   * Denials are error frames `forbidden`, never closes.
+   * @default subscribe anywhere but `private-`/`presence-`; publish as `canPublish` says
+   */
+  authorize?: Authorize;
+  /**
+   * Connections the hub holds at most; beyond, HTTP 503 before the upgrade.
+   * @default 100000
+   */
+  maxConnections?: number;
+  /**
+   * Connections from one IP address (the socket's remote address); beyond, HTTP 429.
+   * @default 1000
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * Connections of one authenticated user; beyond, HTTP 429.
+   * @default 100
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Channels one client may be subscribed to; beyond, an error frame `too_many_channels`.
+   * @default 128
+   */
+  maxChannelsPerClient?: number;
+  /**
+   * Inbound messages (and pings) a second one client may send, sustained.
+   * @default 100
+   */
+  rateLimit?: number;
+  /**
+   * Inbound messages a client may send in a burst. Over the limit, messages are dropped and answered
+   * with `rate_limited`; after `rateLimitBurst` dropped in a row, the connection is closed with 4003.
+   * @default 200
+   */
+  rateLimitBurst?: number;
+  /**
+   * Deepest JSON nesting accepted in an inbound message; deeper: error frame `too_deep`.
+   * @default 32
+   */
+  maxJsonDepth?: number;
+  /**
+   * Most object keys accepted in an inbound message; more: error frame `too_many_keys`.
+   * @default 1024
+   */
+  maxJsonKeys?: number;
+  /**
+   * Negotiate permessage-deflate for inbound messages; `maxMessageSize` then bounds the inflated size.
+   * livehub's own frames go out uncompressed (allowed by RFC 7692).
+   * @default false
+   */
+  perMessageDeflate?: boolean;
   /**
    * Frame encoder for the fan-out: `'js'`, `'wasm'` or a codec object.
    * @default 'js'
@@ -86,6 +139,17 @@ export interface ResolvedHubOptions {
   maxMessageSize: number;
   origins: HubOptions['origins'];
   canPublish: NonNullable<HubOptions['canPublish']> | null;
+  authenticate: Authenticate | null;
+  authorize: Authorize | null;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  maxConnectionsPerUser: number;
+  maxChannelsPerClient: number;
+  rateLimit: number;
+  rateLimitBurst: number;
+  maxJsonDepth: number;
+  maxJsonKeys: number;
+  perMessageDeflate: boolean;
   codec: NonNullable<HubOptions['codec']>;
   onError: (error: Error) => void;
 }
@@ -98,6 +162,14 @@ export const DEFAULTS = {
   pongWait: 60_000,
   writeWait: 10_000,
   maxMessageSize: 64 * 1024,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 1000,
+  maxConnectionsPerUser: 100,
+  maxChannelsPerClient: 128,
+  rateLimit: 100,
+  rateLimitBurst: 200,
+  maxJsonDepth: 32,
+  maxJsonKeys: 1024,
 } as const;
 
 /** The ping period the Go hub derives from the pong wait: 9/10 of it. */
@@ -108,10 +180,17 @@ export function derivePingPeriod(pongWait: number): number {
 function positiveInteger(options: HubOptions, key: keyof typeof DEFAULTS | 'pingPeriod', fallback: number): number {
   const value = options[key];
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+  if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value <= 0) {
     throw new TypeError(`livehub: option ${key} must be a positive integer, got ${String(value)}`);
   }
   return value;
+}
+
+function optionalFunction<T>(options: HubOptions, key: 'canPublish' | 'authenticate' | 'authorize' | 'onError'): T | null {
+  const value = options[key];
+  if (value === undefined) return null;
+  if (typeof value !== 'function') throw new TypeError(`livehub: option ${key} must be a function`);
+  return value as T;
 }
 
 /** Validates options at once: a bad option throws a TypeError from the constructor. */
@@ -124,20 +203,16 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
   if (pingPeriod >= pongWait) {
     throw new TypeError(`livehub: pingPeriod (${pingPeriod}) must be less than pongWait (${pongWait})`);
   }
-  const { origins, canPublish, codec = 'js', onError } = options;
+  const { origins, codec = 'js', perMessageDeflate = false } = options;
   if (origins !== undefined && typeof origins !== 'function' &&
       !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
     throw new TypeError('livehub: option origins must be an array of origin strings or a function');
   }
-  if (canPublish !== undefined && typeof canPublish !== 'function') {
-    throw new TypeError('livehub: option canPublish must be a function');
-  }
   if (codec !== 'js' && codec !== 'wasm' && (typeof codec !== 'object' || typeof codec.encodeBatch !== 'function')) {
     throw new TypeError("livehub: option codec must be 'js', 'wasm' or a FrameCodec");
   }
-  if (onError !== undefined && typeof onError !== 'function') {
-    throw new TypeError('livehub: option onError must be a function');
-  }
+  if (typeof perMessageDeflate !== 'boolean') throw new TypeError('livehub: option perMessageDeflate must be a boolean');
+  const onError = optionalFunction<(error: Error) => void>(options, 'onError');
   return {
     sendBuffer: positiveInteger(options, 'sendBuffer', DEFAULTS.sendBuffer),
     maxBufferedBytes: positiveInteger(options, 'maxBufferedBytes', DEFAULTS.maxBufferedBytes),
@@ -147,7 +222,18 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     writeWait: positiveInteger(options, 'writeWait', DEFAULTS.writeWait),
     maxMessageSize: positiveInteger(options, 'maxMessageSize', DEFAULTS.maxMessageSize),
     origins,
-    canPublish: canPublish ?? null,
+    canPublish: optionalFunction(options, 'canPublish'),
+    authenticate: optionalFunction(options, 'authenticate'),
+    authorize: optionalFunction(options, 'authorize'),
+    maxConnections: positiveInteger(options, 'maxConnections', DEFAULTS.maxConnections),
+    maxConnectionsPerIp: positiveInteger(options, 'maxConnectionsPerIp', DEFAULTS.maxConnectionsPerIp),
+    maxConnectionsPerUser: positiveInteger(options, 'maxConnectionsPerUser', DEFAULTS.maxConnectionsPerUser),
+    maxChannelsPerClient: positiveInteger(options, 'maxChannelsPerClient', DEFAULTS.maxChannelsPerClient),
+    rateLimit: positiveInteger(options, 'rateLimit', DEFAULTS.rateLimit),
+    rateLimitBurst: positiveInteger(options, 'rateLimitBurst', DEFAULTS.rateLimitBurst),
+    maxJsonDepth: positiveInteger(options, 'maxJsonDepth', DEFAULTS.maxJsonDepth),
+    maxJsonKeys: positiveInteger(options, 'maxJsonKeys', DEFAULTS.maxJsonKeys),
+    perMessageDeflate,
     codec,
     onError: onError ?? (() => {}),
   };

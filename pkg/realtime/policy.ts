@@ -1,0 +1,71 @@
+import type { IncomingMessage } from 'node:http';
+import type { Identity } from './auth.js';
+
+/**
+ * Channel authorization: who may subscribe to and publish on which channel.
+ *
+ * Built-in rules, applied first and not overridable:
+ * - `user:<id>` is the personal channel of user `<id>`: only that user may subscribe to it
+ *   (`hub.sendToUser` and `hub.publish('user:<id>', …)` reach it).
+ * Then, when the hub has an `authorize` hook, it decides. Without one:
+ * - subscribe: allowed, except to `private-…` and `presence-…` channels;
+ * - publish: decided by `canPublish`; without it, denied.
+ */
+
+export type Action = 'subscribe' | 'publish';
+
+/** What `authorize` is asked. */
+export interface AuthorizeRequest {
+  action: Action;
+  channel: string;
+  /** The connection's identity, from `authenticate`; null for anonymous connections. */
+  identity: Identity | null;
+  clientId: string;
+  /** For publish: the event type and data. */
+  event?: string;
+  data?: unknown;
+  /** The upgrade request (headers, cookies, remote address). */
+  request: IncomingMessage;
+}
+
+export type Authorize = (request: AuthorizeRequest) => boolean | Promise<boolean>;
+
+export const USER_CHANNEL_PREFIX = 'user:';
+const PROTECTED = ['private-', 'presence-'];
+
+/** The personal channel of a user. */
+export function userChannel(userId: string): string {
+  return `${USER_CHANNEL_PREFIX}${userId}`;
+}
+
+export function isProtectedChannel(channel: string): boolean {
+  return PROTECTED.some((prefix) => channel.startsWith(prefix));
+}
+
+/**
+ * The verdict for one request: a boolean, or a promise of one when a hook is async. A hook that
+ * throws or rejects denies (the error goes to `onError`).
+ */
+export function decide(
+  request: AuthorizeRequest,
+  hooks: { authorize: Authorize | null; canPublish: ((request: AuthorizeRequest) => boolean | Promise<boolean>) | null },
+  onError: (error: Error) => void,
+): boolean | Promise<boolean> {
+  const { action, channel, identity } = request;
+  if (action === 'subscribe' && channel.startsWith(USER_CHANNEL_PREFIX)) {
+    return identity !== null && channel === userChannel(identity.userId);
+  }
+  const hook = hooks.authorize ?? (action === 'publish' ? hooks.canPublish : null);
+  if (!hook) return action === 'subscribe' && !isProtectedChannel(channel);
+  let verdict: boolean | Promise<boolean>;
+  try {
+    verdict = hook(request);
+  } catch (error) {
+    onError(error as Error);
+    return false;
+  }
+  if (typeof verdict === 'object' && verdict !== null && typeof (verdict as Promise<boolean>).then === 'function') {
+    return Promise.resolve(verdict).then((v) => v === true, (error: Error) => { onError(error); return false; });
+  }
+  return verdict === true;
+}

@@ -5,11 +5,16 @@ import { announce, portArg, statsHandler } from './stats.js';
 
 /**
  * The bench server: a hub at ws://127.0.0.1:PORT/ speaking the normal protocol, with client publish
- * allowed on every channel and any origin. `npm run bench:server -- --port 9000 [--codec wasm]`.
+ * allowed on every channel, any origin, and no per-connection caps (a load generator opens thousands
+ * of connections from one address and publishes from one of them).
+ * `npm run bench:server -- --port 9000 [--codec wasm]`.
  */
 const codecAt = process.argv.indexOf('--codec');
 const codec = codecAt >= 0 ? (process.argv[codecAt + 1] as 'js' | 'wasm') : 'js';
-const hub = new Hub({ codec, canPublish: () => true, origins: () => true });
+const hub = new Hub({
+  codec, canPublish: () => true, origins: () => true,
+  rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
+});
 const stats = statsHandler(() => ({ ...hub.metrics() }));
 const server = createServer((req, res) => {
   if (!stats(req, res)) { res.statusCode = 404; res.end(); }

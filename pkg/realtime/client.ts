@@ -71,8 +71,6 @@ export class Client {
     private readonly host: ClientHost,
     /** Who this connection belongs to (from `authenticate`), or null. */
     readonly identity: Identity | null = null,
-    /** Counts the connection out of the connection caps; called once, on close. */
-    private readonly release: () => void = () => {},
   ) {
     // ws keeps the socket private; livehub writes pre-encoded frames to it directly. ws's own sender
     // writes only control frames (pings, pongs, close), whole, so writes never interleave.
@@ -222,7 +220,6 @@ export class Client {
     this.state = 'closed';
     this.dropQueue();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.release();
     this.host.unregister(this);
   }
 

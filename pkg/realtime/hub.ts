@@ -5,8 +5,11 @@ import {
   BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, isValidEventType,
   type ClientCommand, type HubMessage, type RequestId, type ServerReply,
 } from '../protocol.js';
+import { AuthError, type Identity } from './auth.js';
 import { Client, type ClientHost, type HubCounters } from './client.js';
 import { jsCodec, type FrameCodec } from './codec.js';
+import { Admission } from './limits.js';
+import { userChannel } from './policy.js';
 import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
   adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
@@ -20,7 +23,8 @@ type Command =
   | { kind: 'unregister'; client: Client }
   | { kind: 'subscribe' | 'unsubscribe'; client: Client; channel: string; id?: RequestId }
   | { kind: 'publish'; channel: string; payload: string; from?: Client; id?: RequestId }
-  | { kind: 'reply'; client: Client; reply: ServerReply };
+  | { kind: 'reply'; client: Client; reply: ServerReply }
+  | { kind: 'disconnect-user'; userId: string; reason: string };
 
 /** Counts, for monitoring and tests. */
 export interface HubStats {
@@ -40,6 +44,9 @@ export class Hub implements ClientHost {
   readonly counters: HubCounters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
   private readonly clients = new Set<Client>();
   private readonly channels = new Map<string, Set<Client>>();
+  /** Authenticated users' connections. */
+  private readonly users = new Map<string, Set<Client>>();
+  private readonly admission: Admission;
   private queue: Command[] = [];
   private scheduled = false;
   private closing: Promise<void> | null = null;
@@ -56,10 +63,11 @@ export class Hub implements ClientHost {
     const { codec } = this.options;
     if (codec === 'wasm') this.codec = loadWasmCodec();
     else if (typeof codec === 'object') this.codec = codec;
+    this.admission = new Admission(this.options);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxMessageSize,
-      perMessageDeflate: false,
+      perMessageDeflate: this.options.perMessageDeflate,
       clientTracking: false,
     });
     const { pingPeriod, pongWait } = this.options;
@@ -141,19 +149,81 @@ export class Hub implements ClientHost {
   }
 
   /**
-   * Completes an upgrade from a raw `upgrade` event: checks the origin (403), then hands the socket to
-   * `ws`, which answers malformed handshakes itself (400, 405, 426).
+   * Completes an upgrade from a raw `upgrade` event. Before the upgrade: 503 while closing or over
+   * `maxConnections`, 403 for a refused origin, 400 for a malformed handshake, 429 over the per-IP or
+   * per-user caps, and the authenticator's status (401 by default) for a refused credential.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
     if (!originAllowed(this.options, request)) return rejectUpgrade(socket, 403);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.addConnection(ws, request));
+    if (!isWellFormedHandshake(request)) return rejectUpgrade(socket, 400);
+    const ip = request.socket.remoteAddress ?? 'unknown';
+    const refusal = this.admission.refuseIp(ip);
+    if (refusal) return rejectUpgrade(socket, refusal, { 'Retry-After': '5' });
+    // The slot is held from here until the socket closes, whatever happens in between.
+    socket.once('close', this.admission.admit(ip));
+    const { authenticate, onError } = this.options;
+    if (!authenticate) return this.upgrade(request, socket, head, null);
+    let pending: Identity | null | Promise<Identity | null>;
+    try {
+      pending = authenticate(request);
+    } catch (error) {
+      return this.refuse(socket, error);
+    }
+    Promise.resolve(pending).then((identity) => {
+      if (socket.destroyed) return;
+      if (identity !== null && (typeof identity !== 'object' || typeof identity.userId !== 'string' || !identity.userId)) {
+        onError(new TypeError('livehub: authenticate must return an Identity with a userId, or null'));
+        return rejectUpgrade(socket, 500);
+      }
+      if (identity) {
+        const refused = this.admission.refuseUser(identity.userId);
+        if (refused) return rejectUpgrade(socket, refused);
+        socket.once('close', this.admission.admitUser(identity.userId));
+      }
+      this.upgrade(request, socket, head, identity);
+    }, (error) => this.refuse(socket, error));
   }
 
-  /** Adopts an open `ws` connection (for apps that run their own WebSocketServer). */
-  addConnection(ws: WebSocket, request: IncomingMessage): void {
-    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, request, this);
+  /**
+   * Adopts an open `ws` connection (for apps that run their own WebSocketServer). Connection caps and
+   * authentication are then the app's; pass the identity it established, if any.
+   */
+  addConnection(ws: WebSocket, request: IncomingMessage, identity: Identity | null = null): void {
+    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, request, this, identity);
     this.enqueue({ kind: 'register', client });
+  }
+
+  /** Closes every connection of a user with 4503 (terminal: the client does not reconnect). */
+  disconnectUser(userId: string, reason = 'disconnected by the server'): void {
+    this.enqueue({ kind: 'disconnect-user', userId, reason });
+  }
+
+  /** Whether the user has a connection to this hub. */
+  isUserConnected(userId: string): boolean {
+    return (this.users.get(userId)?.size ?? 0) > 0;
+  }
+
+  /** Ids of the user's connections to this hub. */
+  connectedClients(userId: string): string[] {
+    return [...(this.users.get(userId) ?? [])].map((client) => client.id);
+  }
+
+  /** Publishes to the user's personal channel `user:<id>`, which each of their connections is in. */
+  sendToUser(userId: string, type: string, data?: unknown): void {
+    this.publish(userChannel(userId), type, data);
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, identity: Identity | null): void {
+    if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.addConnection(ws, request, identity));
+  }
+
+  /** Answers a refused credential; never says why, and never echoes the token. */
+  private refuse(socket: Duplex, error: unknown): void {
+    if (error instanceof AuthError) return rejectUpgrade(socket, error.status);
+    this.options.onError(error as Error);
+    rejectUpgrade(socket, 401);
   }
 
   /** Counts of connected clients and non-empty channels. */
@@ -251,16 +321,29 @@ export class Hub implements ClientHost {
       switch (command.kind) {
         case 'register':
           if (this.closing) command.client.close(CloseCode.GoingAway, 'server shutting down');
-          else if (command.client.state === 'open') this.clients.add(command.client);
+          else if (command.client.state === 'open') this.add(command.client);
+          break;
+        case 'disconnect-user':
+          for (const client of this.users.get(command.userId) ?? []) client.close(CloseCode.Disconnected, command.reason);
           break;
         case 'unregister':
           this.remove(command.client);
           break;
-        case 'subscribe':
-          if (!this.clients.has(command.client)) break;
-          if (command.channel !== BROADCAST_CHANNEL) this.join(command.client, command.channel);
-          send(command.client, withId({ type: 'subscribed', channel: command.channel }, command.id));
+        case 'subscribe': {
+          const { client, channel } = command;
+          if (!this.clients.has(client)) break;
+          const full = client.channels.size >= this.options.maxChannelsPerClient;
+          if (channel !== BROADCAST_CHANNEL && !client.channels.has(channel) && full) {
+            send(client, withId({
+              type: 'error', code: ErrorCode.TooManyChannels, channel,
+              message: `at most ${this.options.maxChannelsPerClient} channels per connection`,
+            }, command.id));
+            break;
+          }
+          if (channel !== BROADCAST_CHANNEL) this.join(client, channel);
+          send(client, withId({ type: 'subscribed', channel }, command.id));
           break;
+        }
         case 'unsubscribe':
           if (!this.clients.has(command.client)) break;
           this.leave(command.client, command.channel);
@@ -308,9 +391,25 @@ export class Hub implements ClientHost {
     if (members.size === 0) this.channels.delete(channel);
   }
 
+  /** Registers a client; an authenticated one joins its personal channel `user:<id>`. */
+  private add(client: Client): void {
+    this.clients.add(client);
+    const userId = client.identity?.userId;
+    if (userId === undefined) return;
+    let mine = this.users.get(userId);
+    if (!mine) this.users.set(userId, (mine = new Set()));
+    mine.add(client);
+    this.join(client, userChannel(userId));
+  }
+
   private remove(client: Client): void {
     if (!this.clients.delete(client)) return;
     for (const channel of client.channels) this.leave(client, channel);
+    const userId = client.identity?.userId;
+    if (userId === undefined) return;
+    const mine = this.users.get(userId);
+    mine?.delete(client);
+    if (mine?.size === 0) this.users.delete(userId);
   }
 
   /** Pings peers every `pingPeriod`; terminates those silent for longer than `pongWait`. */
@@ -326,6 +425,13 @@ export class Hub implements ClientHost {
       }
     }
   }
+}
+
+/** The parts of the handshake ws would refuse anyway, checked before any authentication work. */
+function isWellFormedHandshake(request: IncomingMessage): boolean {
+  const key = request.headers['sec-websocket-key'];
+  return request.method === 'GET' && request.headers['sec-websocket-version'] === '13' &&
+    typeof key === 'string' && /^[+/0-9A-Za-z]{22}==$/.test(key.trim());
 }
 
 function withId<T extends object>(reply: T, id: RequestId | undefined): T {

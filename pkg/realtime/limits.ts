@@ -22,24 +22,34 @@ export class Admission {
     return (this.byUser.get(userId) ?? 0) >= this.limits.maxConnectionsPerUser ? 429 : null;
   }
 
-  /** Counts a connection in; returns the function that counts it out (call it once, on close). */
-  admit(ip: string, userId: string | undefined): () => void {
+  /** Counts a connection from `ip` in; returns the function that counts it out (idempotent). */
+  admit(ip: string): () => void {
     this.total++;
     bump(this.byIp, ip, 1);
-    if (userId !== undefined) bump(this.byUser, userId, 1);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
+    return once(() => {
       this.total--;
       bump(this.byIp, ip, -1);
-      if (userId !== undefined) bump(this.byUser, userId, -1);
-    };
+    });
+  }
+
+  /** Counts a connection of `userId` in; returns the function that counts it out (idempotent). */
+  admitUser(userId: string): () => void {
+    bump(this.byUser, userId, 1);
+    return once(() => bump(this.byUser, userId, -1));
   }
 
   get connections(): number {
     return this.total;
   }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 function bump(map: Map<string, number>, key: string, delta: number): void {
@@ -59,6 +69,7 @@ export class TokenBucket {
 
   /** Takes one token; false when the bucket is empty. */
   take(): boolean {
+    if (this.rate === Infinity) return true;
     const now = Date.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
     this.last = now;

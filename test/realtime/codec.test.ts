@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // ws's own receiver: the parser our frames must satisfy.
-import ws from 'ws';
+import * as wsModule from 'ws';
 import { encodeFrame, headerLength, jsCodec, OPCODE_BINARY } from '../../pkg/realtime/codec.js';
 import { createWasmCodec, instantiateCodec } from '../../pkg/realtime/wasm-codec.js';
 
@@ -10,7 +10,7 @@ const bytes = (...values: number[]) => Buffer.from(values);
 
 /** Parses server frames back with ws's Receiver; returns the text messages in order. */
 function parseWithWs(frames: Buffer): string[] {
-  const Receiver = (ws as unknown as { Receiver: new (options: object) => import('node:stream').Writable }).Receiver;
+  const Receiver = (wsModule as unknown as { Receiver: new (options: object) => import('node:stream').Writable }).Receiver;
   const receiver = new Receiver({ isServer: false, maxPayload: 0 });
   const out: string[] = [];
   let failure: Error | null = null;

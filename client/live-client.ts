@@ -69,6 +69,18 @@ export interface LiveClientOptions {
    */
   ackTimeout?: number;
   /**
+   * Called before every connect and reconnect; the token goes in the `tokenParameter` query parameter
+   * (browsers cannot set headers on a WebSocket). After close 4002 (token expired) the client
+   * reconnects at once and so fetches a fresh one. Return null to connect without a token.
+   * @default no token
+   */
+  getToken?: () => string | null | Promise<string | null>;
+  /**
+   * The query parameter carrying the token.
+   * @default 'token'
+   */
+  tokenParameter?: string;
+  /**
    * Random source for the backoff jitter (tests).
    * @default Math.random
    */
@@ -111,7 +123,8 @@ export class LiveClient {
   /** The last error (a terminal close, a failed reconnect budget, an error frame). */
   lastError: Error | null = null;
 
-  private readonly options: Required<Omit<LiveClientOptions, 'WebSocket'>> & { WebSocket?: WebSocketConstructor };
+  private readonly options: Required<Omit<LiveClientOptions, 'WebSocket' | 'getToken'>> &
+    Pick<LiveClientOptions, 'WebSocket' | 'getToken'>;
   private ws: WebSocketLike | null = null;
   private readonly handlers = new Map<string, Set<MessageHandler<never>>>();
   /** Reference counts of wanted channels: `on()` handlers plus explicit `subscribe()` calls. */
@@ -125,6 +138,8 @@ export class LiveClient {
   private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdogTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** Set while `getToken()` runs before a connect. */
+  private opening: symbol | null = null;
   private readonly detachGlobal: () => void;
 
   constructor(readonly url: string, options: LiveClientOptions = {}) {
@@ -132,7 +147,7 @@ export class LiveClient {
     this.options = {
       autoConnect: true, reconnect: true, reconnectDelay: 500, maxReconnectDelay: 30_000,
       maxReconnectAttempts: Infinity, heartbeatInterval: 25_000, heartbeatTimeout: 10_000,
-      maxQueuedPublishes: 1000, ackTimeout: 10_000, random: Math.random, ...options,
+      maxQueuedPublishes: 1000, ackTimeout: 10_000, random: Math.random, tokenParameter: 'token', ...options,
     };
     for (const key of ['reconnectDelay', 'maxReconnectDelay', 'heartbeatInterval', 'heartbeatTimeout', 'ackTimeout'] as const) {
       if (!(this.options[key] > 0)) throw new TypeError(`livehub: option ${key} must be a positive number`);
@@ -145,13 +160,14 @@ export class LiveClient {
   connect(): void {
     this.stopped = false;
     this.clearTimer('reconnectTimer');
-    if (this.ws) return;
+    if (this.ws || this.opening) return;
     this.open();
   }
 
   /** Closes for good: nothing reconnects until `connect()` is called. Pending publishes are rejected. */
   close(): void {
     this.stopped = true;
+    this.opening = null;
     this.clearTimer('reconnectTimer');
     this.stopHeartbeat();
     const ws = this.ws;
@@ -242,9 +258,29 @@ export class LiveClient {
     const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) throw new TypeError('livehub: no WebSocket implementation; pass options.WebSocket');
     this.setStatus(this.attempts === 0 ? 'connecting' : 'reconnecting');
+    const { getToken } = this.options;
+    if (!getToken) return this.openWith(Ctor, resolveUrl(this.url));
+    const opening = Symbol('opening');
+    this.opening = opening;
+    Promise.resolve()
+      .then(getToken)
+      .then((token) => {
+        if (this.opening !== opening || this.stopped) return;
+        this.opening = null;
+        this.openWith(Ctor, withToken(resolveUrl(this.url), this.options.tokenParameter, token));
+      }, (error: Error) => {
+        if (this.opening !== opening) return;
+        this.opening = null;
+        this.lastError = error;
+        this.emit('error', error);
+        this.scheduleReconnect();
+      });
+  }
+
+  private openWith(Ctor: WebSocketConstructor, url: string): void {
     let ws: WebSocketLike;
     try {
-      ws = new Ctor(resolveUrl(this.url));
+      ws = new Ctor(url);
     } catch (error) {
       this.lastError = error as Error;
       this.emit('error', error as Error);
@@ -312,6 +348,13 @@ export class LiveClient {
     this.failPending(new LiveError('disconnected', 'connection lost before the server acknowledged'));
     this.emit('close', { code, reason });
     if (this.stopped) return;
+    if (code === CloseCode.TokenExpired && this.options.reconnect) {
+      // The credential expired: reconnect now, fetching a fresh token.
+      this.clearTimer('reconnectTimer');
+      this.setStatus('reconnecting');
+      this.open();
+      return;
+    }
     if (!this.options.reconnect || !shouldReconnect(code)) {
       this.lastError = new LiveError('closed', `closed by the server: ${code} ${reason}`.trim());
       this.stopped = true;
@@ -435,6 +478,13 @@ export class LiveClient {
 
 function detach(ws: WebSocketLike): void {
   ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+}
+
+function withToken(url: string, parameter: string, token: string | null): string {
+  if (token === null || token === undefined) return url;
+  const parsed = new URL(url);
+  parsed.searchParams.set(parameter, token);
+  return parsed.toString();
 }
 
 /** Resolves a relative URL (`/ws`) against the page: `ws:` for http pages, `wss:` for https. */

@@ -1,11 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
-import { Hub, type HubOptions } from 'livehub';
+import express, { type Request } from 'express';
+import { SignJWT } from 'jose';
+import { Hub, jwtAuthenticator, type HubOptions, type Identity } from 'livehub';
 import { inertia } from 'livehub/inertia';
 
 /** The example chat: Express + Inertia + livehub. `npm start` runs it on PORT (default 3000). */
@@ -31,11 +32,42 @@ function readAssets(distDir: string) {
   return { script: `/${entry.file}`, styles: (entry.css ?? []).map((css) => `/${css}`), version: createHash('sha256').update(raw).digest('hex').slice(0, 16) };
 }
 
-export function createChatServer(options: { distDir?: string; hub?: HubOptions } = {}) {
+export interface ChatServerOptions {
+  distDir?: string;
+  /** Origins allowed to open the WebSocket. @default same origin */
+  origins?: string[];
+  /**
+   * `'jwt'`: people log in with a name (POST /login sets an HttpOnly cookie holding a signed JWT),
+   * the WebSocket authenticates with it, and messages go on the private channel `private-chat`.
+   * @default anonymous, on the public channel `chat`
+   */
+  auth?: 'jwt';
+  /** HS256 secret for `auth: 'jwt'`. @default a random one per process */
+  secret?: string;
+  hub?: HubOptions;
+}
+
+export function createChatServer(options: ChatServerOptions = {}) {
   const distDir = options.distDir ?? join(here, 'dist');
   const assets = readAssets(distDir);
-  const hub = new Hub(options.hub);
+  const jwt = options.auth === 'jwt';
+  const secret = options.secret ?? randomBytes(32).toString('base64url');
+  const channel = jwt ? 'private-chat' : 'chat';
+  const authenticate = jwt ? jwtAuthenticator({ key: secret, from: ['cookie'] }) : undefined;
+  const hub = new Hub({
+    origins: options.origins,
+    ...(jwt ? {
+      authenticate,
+      // Logged-in people may read the private channel; everyone writes through POST /messages.
+      authorize: ({ action, channel: wanted, identity }) => action === 'subscribe' && wanted === channel && identity !== null,
+    } : {}),
+    ...options.hub,
+  });
   const messages: ChatMessage[] = [];
+  const userOf = async (req: Request): Promise<Identity | null> => {
+    if (!authenticate) return null;
+    try { return await authenticate(req); } catch { return null; }
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -60,10 +92,42 @@ export function createChatServer(options: { distDir?: string; hub?: HubOptions }
 </html>`,
   }));
 
-  app.get('/', (_req, res) => void res.inertia('Chat', { messages: () => messages.slice(-HISTORY) }));
+  app.get('/', async (req, res) => {
+    const user = await userOf(req);
+    void res.inertia('Chat', {
+      mode: jwt ? 'jwt' : 'open',
+      channel,
+      user: user?.userId ?? null,
+      messages: () => (jwt && !user ? [] : messages.slice(-HISTORY)),
+    });
+  });
 
-  app.post('/messages', (req, res) => {
-    const author = typeof req.body?.author === 'string' ? req.body.author.trim().slice(0, 40) : '';
+  app.post('/login', async (req, res) => {
+    const name = typeof req.body?.name === 'string' ? req.body.name.trim().slice(0, 40) : '';
+    if (!jwt || !/^[\w .-]{1,40}$/.test(name)) {
+      res.status(jwt ? 422 : 404).json({ error: jwt ? 'name: 1-40 letters, digits, spaces, . _ -' : 'not in this mode' });
+      return;
+    }
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(name).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    res.cookie('livehub_token', token, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 3600_000 });
+    res.status(204).end();
+  });
+
+  app.post('/logout', async (req, res) => {
+    const user = await userOf(req);
+    if (user) hub.disconnectUser(user.userId, 'logged out');
+    res.clearCookie('livehub_token', { path: '/' });
+    res.status(204).end();
+  });
+
+  app.post('/messages', async (req, res) => {
+    const user = await userOf(req);
+    if (jwt && !user) {
+      res.status(401).json({ error: 'log in first' });
+      return;
+    }
+    const given = typeof req.body?.author === 'string' ? req.body.author.trim().slice(0, 40) : '';
+    const author = user?.userId ?? given;
     const body = typeof req.body?.body === 'string' ? req.body.body.trim().slice(0, 2000) : '';
     if (!author || !body) {
       res.status(422).json({ error: 'author and body are required strings' });
@@ -72,7 +136,7 @@ export function createChatServer(options: { distDir?: string; hub?: HubOptions }
     const message: ChatMessage = { id: randomUUID(), author, body, at: new Date().toISOString() };
     messages.push(message);
     if (messages.length > 10 * HISTORY) messages.splice(0, messages.length - HISTORY);
-    hub.publish('chat', 'message', message);
+    hub.publish(channel, 'message', message);
     if (req.get('X-Inertia')) res.redirect(303, '/');
     else res.status(201).json(message);
   });
@@ -85,7 +149,11 @@ export function createChatServer(options: { distDir?: string; hub?: HubOptions }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { server, hub } = createChatServer();
+  const { server, hub } = createChatServer({
+    auth: process.env.AUTH === 'jwt' ? 'jwt' : undefined,
+    secret: process.env.JWT_SECRET,
+    origins: process.env.ORIGINS ? process.env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
+  });
   const port = Number(process.env.PORT ?? 3000);
   server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
     const { port: bound } = server.address() as AddressInfo;

@@ -30,6 +30,8 @@ export interface ClientHost {
   reply(client: Client, reply: ServerReply): void;
   /** The socket closed: queues the client's removal. */
   unregister(client: Client): void;
+  /** Queues a close, after the replies already queued for the client (which it flushes first). */
+  closeClient(client: Client, code: number, reason: string): void;
 }
 
 type Lifecycle = 'open' | 'closing' | 'closed';
@@ -61,7 +63,9 @@ export class Client {
   private reading: Promise<void> | null = null;
   private afterDrain: (() => void) | null = null;
   private readonly bucket: TokenBucket;
+  /** Inbound messages dropped by the rate limit since `dropWindow` began (windows of one second). */
   private dropped = 0;
+  private dropWindow = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -154,9 +158,14 @@ export class Client {
     });
   }
 
-  /** Closes with a code and reason; the socket is terminated if the close handshake takes too long. */
-  close(code: number, reason: string): void {
+  /**
+   * Closes with a code and reason; the socket is terminated if the close handshake takes too long.
+   * With `flush`, frames already queued (an error frame explaining the close) are written first;
+   * a slow consumer's backlog is dropped instead.
+   */
+  close(code: number, reason: string, flush = false): void {
     if (this.state !== 'open') return;
+    if (flush) this.flush();
     this.state = 'closing';
     this.dropQueue();
     this.host.unregister(this); // no more fan-out to a closing client
@@ -240,14 +249,16 @@ export class Client {
 
   /**
    * The inbound rate limit (messages and pings): false when the message must be dropped. After
-   * `rateLimitBurst` drops in a row the connection is closed with 4003.
+   * `rateLimitBurst` drops within one second the connection is closed with 4003.
    */
   private admitInbound(): boolean {
-    if (this.bucket.take()) {
+    if (this.bucket.take()) return true;
+    const now = Date.now();
+    if (now - this.dropWindow > 1000) {
+      this.dropWindow = now;
       this.dropped = 0;
-      return true;
     }
-    if (++this.dropped >= this.host.options.rateLimitBurst) this.close(CloseCode.RateLimited, 'rate limited');
+    if (++this.dropped === this.host.options.rateLimitBurst) this.host.closeClient(this, CloseCode.RateLimited, 'rate limited');
     return false;
   }
 

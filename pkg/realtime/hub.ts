@@ -24,7 +24,8 @@ type Command =
   | { kind: 'subscribe' | 'unsubscribe'; client: Client; channel: string; id?: RequestId }
   | { kind: 'publish'; channel: string; payload: string; from?: Client; id?: RequestId }
   | { kind: 'reply'; client: Client; reply: ServerReply }
-  | { kind: 'disconnect-user'; userId: string; reason: string };
+  | { kind: 'disconnect-user'; userId: string; reason: string }
+  | { kind: 'close'; client: Client; code: number; reason: string };
 
 /** Counts, for monitoring and tests. */
 export interface HubStats {
@@ -284,6 +285,10 @@ export class Hub implements ClientHost {
     this.enqueue({ kind: 'unregister', client });
   }
 
+  closeClient(client: Client, code: number, reason: string): void {
+    this.enqueue({ kind: 'close', client, code, reason });
+  }
+
   /** Routes `path` (or, without one, upgrades through the app) on `server` to this hub. */
   private watch(server: Server, path: string | undefined): void {
     const dispatcher = dispatcherFor(server);
@@ -322,6 +327,9 @@ export class Hub implements ClientHost {
         case 'register':
           if (this.closing) command.client.close(CloseCode.GoingAway, 'server shutting down');
           else if (command.client.state === 'open') this.add(command.client);
+          break;
+        case 'close':
+          command.client.close(command.code, command.reason, true);
           break;
         case 'disconnect-user':
           for (const client of this.users.get(command.userId) ?? []) client.close(CloseCode.Disconnected, command.reason);

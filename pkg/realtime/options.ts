@@ -96,7 +96,8 @@ export interface HubOptions {
   rateLimit?: number;
   /**
    * Inbound messages a client may send in a burst. Over the limit, messages are dropped and answered
-   * with `rate_limited`; after `rateLimitBurst` dropped in a row, the connection is closed with 4003.
+   * with `rate_limited` (once per second); after `rateLimitBurst` dropped within a second, the
+   * connection is closed with 4003.
    * @default 200
    */
   rateLimitBurst?: number;

@@ -251,4 +251,60 @@ describe('LiveClient', () => {
     expect(errors).toHaveLength(1);
     expect(seen).toEqual([3]);
   });
+
+  it('asks getToken before every connect and puts the token in the query', async () => {
+    let n = 0;
+    const c = client({ getToken: () => `tok${++n}` });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(new URL(FakeSocket.last().url).searchParams.get('token')).toBe('tok1');
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(1006);
+    await vi.runOnlyPendingTimersAsync();
+    expect(new URL(FakeSocket.last().url).searchParams.get('token')).toBe('tok2');
+    c.close();
+  });
+
+  it('reconnects at once with a fresh token after close 4002 (token expired)', async () => {
+    let n = 0;
+    const c = client({ getToken: async () => `tok${++n}`, reconnectDelay: 60_000, random: () => 0.999 });
+    await vi.advanceTimersByTimeAsync(0);
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(4002, 'token expired');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all).toHaveLength(2);
+    expect(new URL(FakeSocket.last().url).searchParams.get('token')).toBe('tok2');
+    c.close();
+  });
+
+  it('stops for good after 4503 (disconnected by the server)', () => {
+    const c = client();
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(4503, 'logged out');
+    vi.advanceTimersByTime(120_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(c.status).toBe('closed');
+  });
+
+  it('reconnects with backoff after 4003 (rate limited)', () => {
+    const c = client({ reconnectDelay: 1000, random: () => 0.5 });
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(4003, 'rate limited');
+    vi.advanceTimersByTime(499);
+    expect(FakeSocket.all).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(2);
+    c.close();
+  });
+
+  it('retries with backoff when getToken fails', async () => {
+    let calls = 0;
+    const c = client({ getToken: async () => { calls++; throw new Error('auth server down'); }, reconnectDelay: 100, random: () => 0.5 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all).toHaveLength(0);
+    expect(c.lastError?.message).toBe('auth server down');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(calls).toBe(2);
+    c.close();
+  });
 });
+

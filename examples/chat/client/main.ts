@@ -4,7 +4,8 @@ import { createApp, h, type DefineComponent } from 'vue';
 import Chat from './Chat.vue';
 
 const pages: Record<string, DefineComponent> = { Chat: Chat as DefineComponent };
-const livehub = createLivehub('/ws');
+// The page connects once it knows it may (in JWT mode, after login).
+const livehub = createLivehub('/ws', { autoConnect: false });
 
 createInertiaApp({
   resolve: (name) => pages[name]!,

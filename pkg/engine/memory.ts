@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import {
+  encodePublication, type Engine, type HistoryPolicy, type HistoryResult, type Publication, type StreamPosition,
+} from './engine.js';
+
+interface Stored extends Publication {
+  expires: number;
+}
+
+interface ChannelState {
+  offset: number;
+  epoch: string;
+  entries: Stored[];
+  /** Index of the first live entry in `entries` (entries before it were dropped). */
+  head: number;
+  lastUsed: number;
+}
+
+/**
+ * The embedded engine: positions and history in this process's memory. Every epoch starts with this
+ * engine's random id, so a restart (a new engine) changes every channel's epoch. A channel's state is
+ * dropped once it has no history left and has been idle for `idleTtl`; it then comes back with a new
+ * epoch, which tells clients their old positions cannot be recovered.
+ */
+export class MemoryEngine implements Engine {
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly claims = new Map<string, number>();
+  private deliver: (publication: Publication) => void = () => {};
+  private readonly id = randomBytes(6).toString('base64url');
+  private epochs = 0;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: { idleTtl?: number; sweepInterval?: number } = {}) {
+    this.sweeper = setInterval(() => this.sweep(), options.sweepInterval ?? 10_000);
+    this.sweeper.unref();
+  }
+
+  start(deliver: (publication: Publication) => void): void {
+    this.deliver = deliver;
+  }
+
+  publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy): StreamPosition {
+    const state = this.state(channel);
+    const offset = ++state.offset;
+    const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset), expires: 0 };
+    if (policy.size > 0) {
+      publication.expires = Date.now() + policy.ttl;
+      state.entries.push(publication);
+      if (state.entries.length - state.head > policy.size) state.head = state.entries.length - policy.size;
+      this.compact(state);
+    }
+    this.deliver(publication);
+    return { offset, epoch: state.epoch };
+  }
+
+  subscribe(): void {}
+  unsubscribe(): void {}
+
+  history(channel: string, since: StreamPosition | null): HistoryResult {
+    const state = this.state(channel);
+    const position = { offset: state.offset, epoch: state.epoch };
+    if (!since || since.epoch !== state.epoch || since.offset > state.offset) {
+      return { position, publications: [], recovered: false };
+    }
+    if (since.offset === state.offset) return { position, publications: [], recovered: true };
+    this.expire(state);
+    const first = state.entries[state.head];
+    // Recoverable only if everything after `since` is still kept.
+    if (!first || first.offset > since.offset + 1) return { position, publications: [], recovered: false };
+    const from = state.head + (since.offset + 1 - first.offset);
+    return { position, publications: state.entries.slice(from), recovered: true };
+  }
+
+  claim(key: string, ttl: number): boolean {
+    const now = Date.now();
+    const until = this.claims.get(key);
+    if (until !== undefined && until > now) return false;
+    this.claims.set(key, now + ttl);
+    return true;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /** The channel's current position (creating its state, and so its epoch, if needed). */
+  position(channel: string): StreamPosition {
+    const state = this.state(channel);
+    return { offset: state.offset, epoch: state.epoch };
+  }
+
+  private state(channel: string): ChannelState {
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = { offset: 0, epoch: `${this.id}.${(++this.epochs).toString(36)}`, entries: [], head: 0, lastUsed: Date.now() };
+      this.channels.set(channel, state);
+    }
+    state.lastUsed = Date.now();
+    return state;
+  }
+
+  private expire(state: ChannelState): void {
+    const now = Date.now();
+    while (state.head < state.entries.length && state.entries[state.head]!.expires <= now) state.head++;
+    this.compact(state);
+  }
+
+  /** Drops the dead prefix once it is as long as the live part, so appends stay amortized O(1). */
+  private compact(state: ChannelState): void {
+    if (state.head > 32 && state.head * 2 >= state.entries.length) {
+      state.entries = state.entries.slice(state.head);
+      state.head = 0;
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const idle = this.options.idleTtl ?? 5 * 60_000;
+    for (const [channel, state] of this.channels) {
+      this.expire(state);
+      if (state.head >= state.entries.length && now - state.lastUsed > idle) this.channels.delete(channel);
+    }
+    for (const [key, until] of this.claims) if (until <= now) this.claims.delete(key);
+  }
+}
+
+/** Compile-time check that MemoryEngine is an Engine. */
+export const memoryEngineConforms: new () => Engine = MemoryEngine;

@@ -1,0 +1,39 @@
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { CloseCode } from '../../pkg/index.js';
+import { Peer, sleep } from '../helpers.js';
+import { gc, hostileHub } from './fixture.js';
+
+describe('hostile resource use', () => {
+  it('evicts a client that stops reading and keeps heap use near the baseline', async () => {
+    const h = await hostileHub({ maxBufferedBytes: 1024 * 1024, writeWait: 3000 });
+    const slow = await Peer.open(h.url);
+    await slow.subscribe('firehose');
+    gc();
+    const baseline = process.memoryUsage().heapUsed;
+    (slow.ws as unknown as { _socket: Socket })._socket.pause();
+    const payload = 'x'.repeat(8 * 1024);
+    for (let i = 0; i < 2000; i++) {
+      h.hub.publish('firehose', 'blob', { i, payload });
+      if (i % 50 === 0) await sleep(1);
+    }
+    await expect.poll(() => h.hub.metrics().evictions, { timeout: 10_000 }).toBe(1);
+    (slow.ws as unknown as { _socket: Socket })._socket.resume();
+    expect((await slow.whenClosed(10_000)).code).toBe(CloseCode.SlowConsumer);
+    await sleep(100);
+    gc();
+    const growth = process.memoryUsage().heapUsed - baseline;
+    expect(growth).toBeLessThan(8 * 1024 * 1024); // 16 MB was published at it
+    await h.finish();
+  });
+
+  it('terminates a dead peer (no pongs) at the pong timeout', async () => {
+    const h = await hostileHub({ pongWait: 400, pingPeriod: 150 });
+    const dead = await Peer.open(h.url, { autoPong: false });
+    await dead.subscribe('busy');
+    const started = Date.now();
+    await expect.poll(() => dead.closed?.code, { timeout: 3000 }).toBe(1006);
+    expect(Date.now() - started).toBeLessThan(1500);
+    await h.finish();
+  });
+});

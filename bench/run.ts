@@ -41,7 +41,9 @@ const ALL: Scenario[] = [
   { label: 'W1 1k subs × 100/s × 16 KiB', config: { ...base, workload: 'W1', connections: 1000, size: 16_384, rate: 100 } },
   { label: 'W2 1k subs, bursts of 2000/s × 100 B', config: { ...base, workload: 'W2', connections: 1000, burst: 2000 } },
   { label: 'W3 10k conns, personal + group of 10, 5000/s', config: { ...base, workload: 'W3', connections: 10_000, rate: 5000 } },
-  { label: 'W4 1k subs × 1000/s × 1 KiB, 1% stop reading', config: { ...base, workload: 'W4', connections: 1000, size: 1024, slowFraction: 0.01 } },
+  // 20 s: a reader that stops must first fill the kernel's loopback buffers (several MB) before the
+  // hub's own limits (4 MiB or 256 messages waiting) can evict it.
+  { label: 'W4 1k subs × 1000/s × 1 KiB for 20 s, 1% stop reading', config: { ...base, workload: 'W4', connections: 1000, size: 1024, slowFraction: 0.01, duration: Math.max(duration, 20) } },
   { label: 'W5 10k idle subscribed conns', config: { ...base, workload: 'W5', connections: 10_000 } },
 ];
 
@@ -120,7 +122,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
       try { if (procStats(pid).rss > RSS_GUARD) { killed = true; void stop(server); } } catch { /* exited */ }
     }, 500);
     generator.stdin!.write('START\n');
-    await genLine('DRAINED', (duration + 60) * 1000);
+    await genLine('DRAINED', (scenario.config.duration + 60) * 1000);
     clearInterval(guard);
     const server1 = killed ? undefined : await stats(port, pid).catch(() => undefined);
     generator.stdin!.write('FINISH\n');
@@ -152,7 +154,9 @@ function table(rows: Row[]): string {
     const rss = s1 ? s1.rss! / 2 ** 20 : null;
     const perK = s1 && row.before ? ((s1.rss! - row.before.rss!) / 2 ** 20) / (row.scenario.config.connections / 1000) : null;
     const fpw = s0 && s1 && s1.writes !== undefined ? (s1.frames! - s0.frames!) / Math.max(1, s1.writes - s0.writes!) : null;
-    const note = row.note ?? (r && (r.slow as number) > 0 ? `${r.slowClosed}/${r.slow} slow evicted` : '');
+    // Evictions as the server counts them: a paused reader never sees its close frame.
+    const evicted = s0 && s1 && s1.evictions !== undefined ? `${s1.evictions - s0.evictions!}/${r?.slow} slow evicted (4001)` : `${r?.slow} slow, no eviction`;
+    const note = row.note ?? (r && (r.slow as number) > 0 ? evicted : '');
     const w5 = row.scenario.config.workload === 'W5';
     out.push(`| ${row.scenario.label} | ${row.server} | ${w5 ? '–' : fmt(r?.deliveredPerSecond as number)} | ${w5 ? '–' : fmt(ratio, 1)} | ${w5 || !r ? '–' : `${fmt(r.lossPct as number, 2)}%`} | ${fmt(r?.p50 as number, 1)} | ${fmt(r?.p99 as number, 1)} | ${fmt(r?.p999 as number, 1)} | ${w5 ? '–' : fmt(cpu, 2)} | ${fmt(rss)} | ${fmt(perK, 2)} | ${fmt(fpw, 1)} | ${fmt(s1?.eldP99Ms, 1)} | ${note} |`);
   }

@@ -2,7 +2,7 @@
 export { Hub, type HubStats } from './realtime/hub.js';
 export type { HubCounters } from './realtime/client.js';
 export { AuthError, jwtAuthenticator, readToken, type Authenticate, type Identity, type JwtAuthenticatorOptions } from './realtime/auth.js';
-export { userChannel, type Authorize, type AuthorizeRequest, type Action } from './realtime/policy.js';
+export { userChannel, type Authorize, type AuthorizeRequest, type Action, type RequestInfo } from './realtime/policy.js';
 export type { HubOptions, PublishRequest } from './realtime/options.js';
 export { DEFAULTS, derivePingPeriod } from './realtime/options.js';
 export { jsCodec, type FrameCodec } from './realtime/codec.js';

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { CloseCode, ErrorCode, type ClientCommand, type ServerReply } from '../protocol.js';
@@ -6,7 +5,7 @@ import type { Identity } from './auth.js';
 import { parseCommand } from './inbound.js';
 import { scanJson, TokenBucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
-import { decide } from './policy.js';
+import { decide, type RequestInfo } from './policy.js';
 
 /** Running totals a hub keeps for monitoring (`hub.metrics()`). */
 export interface HubCounters {
@@ -71,7 +70,7 @@ export class Client {
   constructor(
     readonly id: string,
     readonly ws: WebSocket,
-    readonly request: IncomingMessage,
+    readonly request: RequestInfo,
     private readonly host: ClientHost,
     /** Who this connection belongs to (from `authenticate`), or null. */
     readonly identity: Identity | null = null,

@@ -9,7 +9,7 @@ import { AuthError, type Identity } from './auth.js';
 import { Client, type ClientHost, type HubCounters } from './client.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import { Admission } from './limits.js';
-import { userChannel } from './policy.js';
+import { requestInfo, userChannel } from './policy.js';
 import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
   adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
@@ -191,7 +191,7 @@ export class Hub implements ClientHost {
    * authentication are then the app's; pass the identity it established, if any.
    */
   addConnection(ws: WebSocket, request: IncomingMessage, identity: Identity | null = null): void {
-    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, request, this, identity);
+    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, requestInfo(request), this, identity);
     this.enqueue({ kind: 'register', client });
   }
 

@@ -24,8 +24,18 @@ export interface AuthorizeRequest {
   /** For publish: the event type and data. */
   event?: string;
   data?: unknown;
-  /** The upgrade request (headers, cookies, remote address). */
-  request: IncomingMessage;
+  /** The upgrade request's headers, URL and socket (cookies, remote address). */
+  request: RequestInfo;
+}
+
+/**
+ * What a connection keeps of its upgrade request for policies: the headers, URL and socket. The
+ * whole IncomingMessage (raw headers, stream state) is not kept for the life of every connection.
+ */
+export type RequestInfo = Pick<IncomingMessage, 'headers' | 'url' | 'method' | 'socket'>;
+
+export function requestInfo(request: IncomingMessage): RequestInfo {
+  return { headers: request.headers, url: request.url, method: request.method, socket: request.socket };
 }
 
 export type Authorize = (request: AuthorizeRequest) => boolean | Promise<boolean>;

@@ -10,6 +10,7 @@ export const alias = [
   { find: /^livehub\/vue$/, replacement: here('./client/vue.ts') },
   { find: /^livehub\/inertia\/vue$/, replacement: here('./client/inertia.ts') },
   { find: /^livehub\/inertia$/, replacement: here('./pkg/inertia/index.ts') },
+  { find: /^livehub\/engine$/, replacement: here('./pkg/engine/index.ts') },
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];
 

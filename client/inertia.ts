@@ -24,7 +24,7 @@ export interface ReloadOnOptions {
    * The connection to listen on.
    * @default the client provided by `createLivehub` (through `useLiveUpdate()`)
    */
-  live?: Pick<UseLiveUpdateReturn, 'on'> | LiveClient;
+  live?: Pick<UseLiveUpdateReturn, 'on' | 'client'> | LiveClient;
   /**
    * The Inertia router.
    * @default `router` from `@inertiajs/vue3`
@@ -33,24 +33,30 @@ export interface ReloadOnOptions {
 }
 
 /**
- * `reloadOn('orders', { only: ['orders'] })`: when a message arrives on `orders`, reload those props.
- * Returns a function that stops it; inside a component it stops with the component.
+ * `reloadOn('orders', { only: ['orders'] })`: when a message arrives on `orders`, reload those props;
+ * also when the connection could not recover what it missed on `orders` (a `gap`), so the page never
+ * shows stale data. Returns a function that stops it; inside a component it stops with the component.
  */
 export function reloadOn(channel: string, options: ReloadOnOptions = {}): () => void {
   const { only, events, debounce = 0, router = inertiaRouter } = options;
   const live = options.live ?? useLiveUpdate();
   let timer: ReturnType<typeof setTimeout> | null = null;
-  const off = live.on(channel, (_data, message) => {
-    if (events && !events.includes(message.type)) return;
+  const schedule = () => {
     if (timer) return;
     timer = setTimeout(() => {
       timer = null;
       router.reload(only ? { only } : {});
     }, debounce);
+  };
+  const off = live.on(channel, (_data, message) => {
+    if (!events || events.includes(message.type)) schedule();
   });
+  const client = 'client' in live ? live.client : (live as LiveClient);
+  const offGap = client?.addEventListener?.('gap', (event) => { if (event.channel === channel) schedule(); });
   return () => {
     if (timer) clearTimeout(timer);
     timer = null;
     off();
+    offGap?.();
   };
 }

@@ -1,6 +1,6 @@
 import {
   BROADCAST_CHANNEL, CloseCode, shouldReconnect,
-  type HubMessage, type RequestId, type ServerReply,
+  type HubMessage, type RequestId, type ServerReply, type StreamPosition,
 } from '../pkg/protocol.js';
 
 /** The part of the WebSocket API the client uses: the browser's, or `ws`'s in Node. */
@@ -59,15 +59,36 @@ export interface LiveClientOptions {
    */
   heartbeatTimeout?: number;
   /**
-   * Publishes kept while not connected; beyond it, the oldest is rejected.
+   * Publishes kept until acked (sent or waiting for a connection); beyond it, `queueOverflow` applies.
    * @default 1000
    */
   maxQueuedPublishes?: number;
   /**
-   * A publish not acked within this many ms is rejected.
+   * When the outbox is full: `'drop-oldest'` rejects the oldest publish, `'reject'` the new one.
+   * @default 'drop-oldest'
+   */
+  queueOverflow?: 'drop-oldest' | 'reject';
+  /**
+   * A publish not acked within this many ms is sent again with the same id (the server acks a retry
+   * without publishing twice).
    * @default 10000
    */
   ackTimeout?: number;
+  /**
+   * Sends of one publish before it is rejected with `timeout`.
+   * @default 5
+   */
+  maxPublishAttempts?: number;
+  /**
+   * Where to keep unacked publishes across page loads, e.g. `localStorage`. Kept entries are sent on
+   * the next connect of a client with the same `storageKey`.
+   * @default none (memory only)
+   */
+  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+  /**
+   * @default `livehub:outbox:<url>`
+   */
+  storageKey?: string;
   /**
    * Called before every connect and reconnect; the token goes in the `tokenParameter` query parameter
    * (browsers cannot set headers on a WebSocket). After close 4002 (token expired) the client
@@ -97,8 +118,15 @@ export class LiveError extends Error {
   }
 }
 
+/** A subscribe with a position was answered: what was missed is replayed next. */
+export interface RecoveredEvent { channel: string; from: number; to: number }
+/** Messages may be missing on `channel`: the server could not replay from the position held. */
+export interface GapEvent { channel: string; position: StreamPosition }
+
 interface ClientEvents {
   status: (status: LiveStatus) => void;
+  recovered: (event: RecoveredEvent) => void;
+  gap: (event: GapEvent) => void;
   open: () => void;
   close: (event: { code: number; reason: string }) => void;
   error: (error: Error) => void;
@@ -111,6 +139,7 @@ interface PendingPublish {
   resolve: () => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | null;
+  attempts: number;
 }
 
 /**
@@ -123,15 +152,20 @@ export class LiveClient {
   /** The last error (a terminal close, a failed reconnect budget, an error frame). */
   lastError: Error | null = null;
 
-  private readonly options: Required<Omit<LiveClientOptions, 'WebSocket' | 'getToken'>> &
-    Pick<LiveClientOptions, 'WebSocket' | 'getToken'>;
+  private readonly options: Required<Omit<LiveClientOptions, 'WebSocket' | 'getToken' | 'storage'>> &
+    Pick<LiveClientOptions, 'WebSocket' | 'getToken' | 'storage'>;
   private ws: WebSocketLike | null = null;
   private readonly handlers = new Map<string, Set<MessageHandler<never>>>();
   /** Reference counts of wanted channels: `on()` handlers plus explicit `subscribe()` calls. */
   private readonly wanted = new Map<string, number>();
   private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>();
+  /** Unacked publishes, in publish order. */
   private readonly pending = new Map<RequestId, PendingPublish>();
-  private readonly outbox: RequestId[] = [];
+  /** The last position seen per subscribed channel. */
+  private readonly positions = new Map<string, StreamPosition>();
+  /** Positions sent with subscribes not answered yet. */
+  private readonly asked = new Map<string, StreamPosition>();
+  private readonly idBase = `${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}-`;
   private attempts = 0;
   private nextId = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -140,6 +174,8 @@ export class LiveClient {
   private stopped = false;
   /** Set while `getToken()` runs before a connect. */
   private opening: symbol | null = null;
+  /** Set while the browser reports no network; the `online` event reconnects. */
+  private waitingForNetwork = false;
   private readonly detachGlobal: () => void;
 
   constructor(readonly url: string, options: LiveClientOptions = {}) {
@@ -147,12 +183,14 @@ export class LiveClient {
     this.options = {
       autoConnect: true, reconnect: true, reconnectDelay: 500, maxReconnectDelay: 30_000,
       maxReconnectAttempts: Infinity, heartbeatInterval: 25_000, heartbeatTimeout: 10_000,
-      maxQueuedPublishes: 1000, ackTimeout: 10_000, random: Math.random, tokenParameter: 'token', ...options,
+      maxQueuedPublishes: 1000, queueOverflow: 'drop-oldest', ackTimeout: 10_000, maxPublishAttempts: 5,
+      random: Math.random, tokenParameter: 'token', storageKey: `livehub:outbox:${url}`, ...options,
     };
     for (const key of ['reconnectDelay', 'maxReconnectDelay', 'heartbeatInterval', 'heartbeatTimeout', 'ackTimeout'] as const) {
       if (!(this.options[key] > 0)) throw new TypeError(`livehub: option ${key} must be a positive number`);
     }
     this.detachGlobal = this.watchEnvironment();
+    this.restoreOutbox();
     if (this.options.autoConnect) this.connect();
   }
 
@@ -164,10 +202,14 @@ export class LiveClient {
     this.open();
   }
 
-  /** Closes for good: nothing reconnects until `connect()` is called. Pending publishes are rejected. */
+  /**
+   * Closes for good: nothing reconnects until `connect()` is called. Pending publishes are rejected
+   * (those in `storage` stay there, for the next client).
+   */
   close(): void {
     this.stopped = true;
     this.opening = null;
+    this.waitingForNetwork = false;
     this.clearTimer('reconnectTimer');
     this.stopHeartbeat();
     const ws = this.ws;
@@ -176,7 +218,7 @@ export class LiveClient {
       detach(ws);
       try { ws.close(CloseCode.Normal, 'client closed'); } catch { /* already closing */ }
     }
-    this.failPending(new LiveError('closed', 'client closed'));
+    for (const id of [...this.pending.keys()]) this.settle(id, new LiveError('closed', 'client closed'), false);
     this.setStatus('closed');
   }
 
@@ -196,8 +238,13 @@ export class LiveClient {
     this.want(channel, -1);
   }
 
-  /** Calls `handler(data, message)` for each message on `channel`; subscribes while any handler is on. */
-  on<T = unknown>(channel: string, handler: MessageHandler<T>): () => void {
+  /**
+   * Calls `handler(data, message)` for each message on `channel`; subscribes while any handler is on.
+   * `since` (a position from the server, e.g. in Inertia page props) resumes the channel from there:
+   * nothing published after it is missed or delivered twice.
+   */
+  on<T = unknown>(channel: string, handler: MessageHandler<T>, options: { since?: StreamPosition } = {}): () => void {
+    if (options.since && !this.positions.has(channel)) this.positions.set(channel, { ...options.since });
     let set = this.handlers.get(channel);
     if (!set) this.handlers.set(channel, (set = new Set()));
     if (set.has(handler as MessageHandler<never>)) return () => this.off(channel, handler);
@@ -214,21 +261,30 @@ export class LiveClient {
   }
 
   /**
-   * Publishes to a channel (the server must allow it). Resolves when the server acks, rejects on an
-   * error frame, a timeout, or `close()`. Made while disconnected, it is queued and sent on open.
+   * Publishes to a channel (the server must allow it). Resolves when the server acks; rejects on an
+   * error frame, after `maxPublishAttempts` sends without an ack, on overflow, or on `close()`. Made
+   * while disconnected, it waits in the outbox and goes out, in order, on the next open; one sent but
+   * not acked when the connection drops is sent again with the same id.
    */
   publish(channel: string, event: string, data?: unknown): Promise<void> {
-    const id = `p${++this.nextId}`;
+    const id = `${this.idBase}${++this.nextId}`;
     const frame = JSON.stringify({ type: 'publish', channel, event, data: data ?? null, id });
     return new Promise<void>((resolve, reject) => {
-      const entry: PendingPublish = { frame, resolve, reject, timer: null };
-      this.pending.set(id, entry);
-      if (this.status === 'open') return this.sendPublish(id, entry);
-      this.outbox.push(id);
-      if (this.outbox.length > this.options.maxQueuedPublishes) {
-        this.settle(this.outbox.shift()!, new LiveError('queue_full', 'offline publish queue is full'));
+      if (this.pending.size >= this.options.maxQueuedPublishes) {
+        if (this.options.queueOverflow === 'reject') return reject(new LiveError('queue_full', 'the publish outbox is full'));
+        this.settle(this.pending.keys().next().value!, new LiveError('queue_full', 'dropped: the publish outbox is full'));
       }
+      const entry: PendingPublish = { frame, resolve, reject, timer: null, attempts: 0 };
+      this.pending.set(id, entry);
+      this.saveOutbox();
+      if (this.status === 'open') this.transmit(id, entry);
     });
+  }
+
+  /** The last position seen on `channel` (what a reconnect resumes from). */
+  position(channel: string): StreamPosition | undefined {
+    const position = this.positions.get(channel);
+    return position && { ...position };
   }
 
   addEventListener<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
@@ -249,14 +305,32 @@ export class LiveClient {
     if (count === 0) this.wanted.delete(channel);
     else this.wanted.set(channel, count);
     const changed = (delta === 1 && count === 1) || (delta === -1 && count === 0);
-    if (changed && channel !== BROADCAST_CHANNEL && this.status === 'open') {
-      this.send({ type: delta === 1 ? 'subscribe' : 'unsubscribe', channel });
+    if (!changed || channel === BROADCAST_CHANNEL) return;
+    if (delta === -1) {
+      this.positions.delete(channel);
+      this.asked.delete(channel);
     }
+    if (this.status !== 'open') return;
+    if (delta === 1) this.sendSubscribe(channel);
+    else this.send({ type: 'unsubscribe', channel });
+  }
+
+  /** Subscribes, resuming from the last position seen when there is one. */
+  private sendSubscribe(channel: string): void {
+    const since = this.positions.get(channel);
+    if (since) this.asked.set(channel, { ...since });
+    this.send(since ? { type: 'subscribe', channel, since } : { type: 'subscribe', channel });
   }
 
   private open(): void {
     const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) throw new TypeError('livehub: no WebSocket implementation; pass options.WebSocket');
+    if ((globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false) {
+      // The browser says there is no network: wait for its `online` event instead of failing attempts.
+      this.waitingForNetwork = true;
+      this.setStatus('reconnecting');
+      return;
+    }
     this.setStatus(this.attempts === 0 ? 'connecting' : 'reconnecting');
     const { getToken } = this.options;
     if (!getToken) return this.openWith(Ctor, resolveUrl(this.url));
@@ -298,13 +372,11 @@ export class LiveClient {
     this.attempts = 0;
     this.lastError = null;
     this.setStatus('open');
+    this.asked.clear();
     for (const channel of this.wanted.keys()) {
-      if (channel !== BROADCAST_CHANNEL) this.send({ type: 'subscribe', channel });
+      if (channel !== BROADCAST_CHANNEL) this.sendSubscribe(channel);
     }
-    for (const id of this.outbox.splice(0)) {
-      const entry = this.pending.get(id);
-      if (entry) this.sendPublish(id, entry);
-    }
+    for (const [id, entry] of this.pending) this.transmit(id, entry);
     this.armHeartbeat();
     this.emit('open');
   }
@@ -321,6 +393,11 @@ export class LiveClient {
     if (message === null || typeof message !== 'object') return;
     if (typeof message.channel === 'string' && 'data' in message) {
       const hubMessage = message as unknown as HubMessage;
+      const position = this.positions.get(hubMessage.channel);
+      if (position && typeof hubMessage.offset === 'number') {
+        if (hubMessage.offset <= position.offset) return; // seen already
+        position.offset = hubMessage.offset;
+      }
       this.emit('message', hubMessage);
       for (const handler of this.handlers.get(hubMessage.channel) ?? []) {
         (handler as MessageHandler)(hubMessage.data, hubMessage);
@@ -328,6 +405,7 @@ export class LiveClient {
       return;
     }
     const reply = message as unknown as ServerReply;
+    if (reply.type === 'subscribed') this.onSubscribed(reply);
     if (reply.type === 'ack') this.settle(reply.id, null);
     if (reply.type === 'error') {
       const error = new LiveError(reply.code, reply.message, reply.channel);
@@ -340,12 +418,32 @@ export class LiveClient {
     this.emit('reply', reply);
   }
 
+  /** Records where a channel's stream stands; a subscribe with a position is recovered or a gap. */
+  private onSubscribed(reply: Extract<ServerReply, { type: 'subscribed' }>): void {
+    const { channel, offset, epoch, recovered } = reply;
+    if (typeof offset !== 'number' || typeof epoch !== 'string' || !this.wanted.has(channel)) return;
+    const asked = this.asked.get(channel);
+    this.asked.delete(channel);
+    if (asked && recovered === true) {
+      // The replay follows; the position advances with it.
+      this.positions.set(channel, asked);
+      this.emit('recovered', { channel, from: asked.offset, to: offset });
+      return;
+    }
+    this.positions.set(channel, { offset, epoch });
+    if (asked) this.emit('gap', { channel, position: { offset, epoch } });
+  }
+
   private onClose(ws: WebSocketLike, code: number, reason: string): void {
     if (ws !== this.ws) return;
     this.ws = null;
     detach(ws);
     this.stopHeartbeat();
-    this.failPending(new LiveError('disconnected', 'connection lost before the server acknowledged'));
+    // Unacked publishes stay in the outbox and go out again (same id) on the next open.
+    for (const entry of this.pending.values()) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = null;
+    }
     this.emit('close', { code, reason });
     if (this.stopped) return;
     if (code === CloseCode.TokenExpired && this.options.reconnect) {
@@ -382,7 +480,8 @@ export class LiveClient {
 
   /** Reconnects now instead of waiting out the backoff (the network came back, the tab is visible). */
   private reconnectNow(): void {
-    if (this.stopped || !this.reconnectTimer) return;
+    if (this.stopped || (!this.reconnectTimer && !this.waitingForNetwork)) return;
+    this.waitingForNetwork = false;
     this.clearTimer('reconnectTimer');
     this.open();
   }
@@ -412,27 +511,56 @@ export class LiveClient {
     this.clearTimer('watchdogTimer');
   }
 
-  private sendPublish(id: RequestId, entry: PendingPublish): void {
+  /** Sends a publish (again, with the same id, after an ack timeout or a reconnect). */
+  private transmit(id: RequestId, entry: PendingPublish): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.attempts++;
     this.send(entry.frame);
-    entry.timer = setTimeout(() => this.settle(id, new LiveError('timeout', 'no ack from the server in time')), this.options.ackTimeout);
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      if (entry.attempts >= this.options.maxPublishAttempts) {
+        this.settle(id, new LiveError('timeout', `no ack after ${entry.attempts} attempts`));
+      } else if (this.status === 'open') this.transmit(id, entry);
+    }, this.options.ackTimeout);
   }
 
-  private settle(id: RequestId, error: Error | null): void {
+  /** Ends a publish: resolved (null) or rejected; `forget` also removes it from storage. */
+  private settle(id: RequestId, error: Error | null, forget = true): void {
     const entry = this.pending.get(id);
     if (!entry) return;
     this.pending.delete(id);
     if (entry.timer) clearTimeout(entry.timer);
+    if (forget) this.saveOutbox();
     if (error) entry.reject(error);
     else entry.resolve();
   }
 
-  /** Rejects publishes already sent (their fate is unknown); queued ones wait for the next open. */
-  private failPending(error: Error): void {
-    const queued = new Set(this.outbox);
-    for (const id of [...this.pending.keys()]) {
-      if (this.stopped || !queued.has(id)) this.settle(id, error);
+  private saveOutbox(): void {
+    const { storage, storageKey } = this.options;
+    if (!storage) return;
+    try {
+      if (this.pending.size === 0) storage.removeItem(storageKey);
+      else storage.setItem(storageKey, JSON.stringify([...this.pending].map(([id, entry]) => [id, entry.frame])));
+    } catch (error) {
+      this.emit('error', error as Error); // quota exceeded, storage disabled: the outbox stays in memory
     }
-    if (this.stopped) this.outbox.length = 0;
+  }
+
+  /** Takes publishes kept by an earlier page or client; they go out on the next open. */
+  private restoreOutbox(): void {
+    const { storage, storageKey } = this.options;
+    if (!storage) return;
+    let kept: unknown;
+    try {
+      kept = JSON.parse(storage.getItem(storageKey) ?? '[]');
+    } catch {
+      kept = [];
+    }
+    if (!Array.isArray(kept)) return;
+    for (const item of kept) {
+      if (!Array.isArray(item) || typeof item[0] !== 'string' || typeof item[1] !== 'string') continue;
+      this.pending.set(item[0], { frame: item[1], resolve: () => {}, reject: () => {}, timer: null, attempts: 0 });
+    }
   }
 
   private send(message: object | string): void {
@@ -462,22 +590,30 @@ export class LiveClient {
     const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener; document?: Document };
     if (typeof target.addEventListener !== 'function') return () => {};
     const onOnline = () => this.reconnectNow();
+    // The network is gone: a socket that looks open is most likely dead (mobile handovers leave it
+    // half-open for minutes). Drop it now; `online` brings the connection back.
+    const onOffline = () => { if (this.ws) this.dropDeadConnection(); };
     const onVisible = () => {
       if (target.document?.visibilityState !== 'visible') return;
       if (this.status === 'open') this.probe();
       else this.reconnectNow();
     };
     target.addEventListener('online', onOnline);
+    target.addEventListener('offline', onOffline);
     target.document?.addEventListener('visibilitychange', onVisible);
     return () => {
       target.removeEventListener?.('online', onOnline);
+      target.removeEventListener?.('offline', onOffline);
       target.document?.removeEventListener('visibilitychange', onVisible);
     };
   }
 }
 
 function detach(ws: WebSocketLike): void {
-  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  // Keep an error handler: closing a socket that is still connecting makes `ws` (Node) emit an
+  // error, which would be thrown with no listener.
+  ws.onerror = () => {};
 }
 
 function withToken(url: string, parameter: string, token: string | null): string {

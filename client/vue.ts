@@ -2,6 +2,7 @@ import {
   getCurrentScope, inject, onScopeDispose, readonly, ref, shallowRef,
   type App, type InjectionKey, type Ref,
 } from '@vue/runtime-core';
+import type { StreamPosition } from '../pkg/protocol.js';
 import { LiveClient, type LiveClientOptions, type LiveStatus, type MessageHandler } from './live-client.js';
 
 /** livehub/vue: `useLiveUpdate`, after the Go original's composable, as vueuse shapes them. */
@@ -21,8 +22,11 @@ export interface UseLiveUpdateReturn {
   status: Readonly<Ref<LiveStatus>>;
   /** The last error: a terminal close, an exhausted reconnect budget, or an error frame. */
   error: Readonly<Ref<Error | null>>;
-  /** Calls `handler(data, message)` for messages on `channel` (subscribing while any is on); returns `off`. */
-  on<T = unknown>(channel: string, handler: MessageHandler<T>): () => void;
+  /**
+   * Calls `handler(data, message)` for messages on `channel` (subscribing while any is on); returns
+   * `off`. `since` resumes from a server position (e.g. Inertia props) so nothing is missed or doubled.
+   */
+  on<T = unknown>(channel: string, handler: MessageHandler<T>, options?: { since?: StreamPosition }): () => void;
   off<T = unknown>(channel: string, handler: MessageHandler<T>): void;
   subscribe(channel: string): void;
   unsubscribe(channel: string): void;
@@ -75,8 +79,8 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const mine = new Set<() => void>();
   const subscribed = new Map<string, number>();
 
-  function on<T>(channel: string, handler: MessageHandler<T>): () => void {
-    const offClient = client.on(channel, handler);
+  function on<T>(channel: string, handler: MessageHandler<T>, onOptions: { since?: StreamPosition } = {}): () => void {
+    const offClient = client.on(channel, handler, onOptions);
     let done = false;
     const off = () => {
       if (done) return;

@@ -32,23 +32,31 @@ export function isValidRequestId(value: unknown): value is RequestId {
     (typeof value === 'number' && Number.isSafeInteger(value));
 }
 
-/** A message the hub delivers: `{"channel":C,"type":T,"data":D}`, one per WebSocket message. */
+/** A message the hub delivers: `{"channel":C,"type":T,"data":D,"offset":N}`, one per WebSocket message. */
 export interface HubMessage<T = unknown> {
   channel: string;
   type: string;
   data: T;
+  /** The publication's position in the channel's stream. */
+  offset?: number;
+}
+
+/** A position in a channel's stream: the offset of the last publication seen, and the history's epoch. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
 }
 
 /** Commands a client sends. */
 export type ClientCommand =
-  | { type: 'subscribe'; channel: string; id?: RequestId }
+  | { type: 'subscribe'; channel: string; id?: RequestId; since?: StreamPosition }
   | { type: 'unsubscribe'; channel: string; id?: RequestId }
   | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId }
   | { type: 'ping'; id?: RequestId };
 
 /** Replies the server sends (besides hub messages). */
 export type ServerReply =
-  | { type: 'subscribed'; channel: string; id?: RequestId }
+  | { type: 'subscribed'; channel: string; id?: RequestId; offset?: number; epoch?: string; recovered?: boolean }
   | { type: 'unsubscribed'; channel: string; id?: RequestId }
   | { type: 'ack'; id: RequestId }
   | { type: 'pong'; id?: RequestId }
@@ -80,6 +88,8 @@ export const ErrorCode = {
   RateLimited: 'rate_limited',
   /** The server failed while handling the request; the request had no effect. */
   Internal: 'internal',
+  /** The engine (history, Redis) could not be reached; nothing was published or subscribed. Retry. */
+  Unavailable: 'unavailable',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

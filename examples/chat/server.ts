@@ -54,16 +54,40 @@ export function createChatServer(options: ChatServerOptions = {}) {
   const secret = options.secret ?? randomBytes(32).toString('base64url');
   const channel = jwt ? 'private-chat' : 'chat';
   const authenticate = jwt ? jwtAuthenticator({ key: secret, from: ['cookie'] }) : undefined;
+  const messages: ChatMessage[] = [];
+  const known = new Map<string, ChatMessage>();
+  /** Validates and stores a message (once per id: a retry finds it stored); null for a bad one. */
+  const store = (data: unknown, author?: string): ChatMessage | null => {
+    const value = (data ?? {}) as Record<string, unknown>;
+    const id = typeof value.id === 'string' && /^[\w-]{8,64}$/.test(value.id) ? value.id : null;
+    const name = author ?? (typeof value.author === 'string' ? value.author.trim().slice(0, 40) : '');
+    const body = typeof value.body === 'string' ? value.body.trim().slice(0, 2000) : '';
+    if (!id || !name || !body) return null;
+    const stored = known.get(id);
+    if (stored) return stored;
+    const message: ChatMessage = { id, author: name, body, at: new Date().toISOString() };
+    known.set(id, message);
+    messages.push(message);
+    if (messages.length > 10 * HISTORY) for (const old of messages.splice(0, messages.length - HISTORY)) known.delete(old.id);
+    return message;
+  };
   const hub = new Hub({
     origins: options.origins,
-    ...(jwt ? {
-      authenticate,
-      // Logged-in people may read the private channel; everyone writes through POST /messages.
-      authorize: ({ action, channel: wanted, identity }) => action === 'subscribe' && wanted === channel && identity !== null,
-    } : {}),
+    history: { size: 1000, ttl: 10 * 60_000 },
+    // Pages publish messages over the socket (with the client's offline outbox and retries); a
+    // message is checked and stored here, and then published as the page sent it. A retry never gets
+    // here twice: the hub deduplicates publish ids.
+    authorize: ({ action, channel: wanted, identity, event, data }) => {
+      if (wanted !== channel) return false;
+      if (jwt && !identity) return false;
+      if (action === 'subscribe') return true;
+      if (event !== 'message') return false;
+      if (jwt && (data as { author?: unknown })?.author !== identity!.userId) return false;
+      return store(data) !== null;
+    },
+    ...(jwt ? { authenticate } : {}),
     ...options.hub,
   });
-  const messages: ChatMessage[] = [];
   const userOf = async (req: Request): Promise<Identity | null> => {
     if (!authenticate) return null;
     try { return await authenticate(req); } catch { return null; }
@@ -94,10 +118,14 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   app.get('/', async (req, res) => {
     const user = await userOf(req);
+    // The position is read before the messages, so the page resumes from a point at or before them:
+    // what it already shows may come again live (the page drops duplicates by id), nothing is lost.
+    const position = await hub.position(channel);
     void res.inertia('Chat', {
       mode: jwt ? 'jwt' : 'open',
       channel,
       user: user?.userId ?? null,
+      position,
       messages: () => (jwt && !user ? [] : messages.slice(-HISTORY)),
     });
   });
@@ -126,16 +154,11 @@ export function createChatServer(options: ChatServerOptions = {}) {
       res.status(401).json({ error: 'log in first' });
       return;
     }
-    const given = typeof req.body?.author === 'string' ? req.body.author.trim().slice(0, 40) : '';
-    const author = user?.userId ?? given;
-    const body = typeof req.body?.body === 'string' ? req.body.body.trim().slice(0, 2000) : '';
-    if (!author || !body) {
+    const message = store({ ...req.body, id: randomUUID() }, user?.userId);
+    if (!message) {
       res.status(422).json({ error: 'author and body are required strings' });
       return;
     }
-    const message: ChatMessage = { id: randomUUID(), author, body, at: new Date().toISOString() };
-    messages.push(message);
-    if (messages.length > 10 * HISTORY) messages.splice(0, messages.length - HISTORY);
     hub.publish(channel, 'message', message);
     if (req.get('X-Inertia')) res.redirect(303, '/');
     else res.status(201).json(message);

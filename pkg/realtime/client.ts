@@ -6,6 +6,7 @@ import { parseCommand } from './inbound.js';
 import { scanJson, TokenBucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
 import { decide, type RequestInfo } from './policy.js';
+import { ClientStreams } from './streams.js';
 
 /** Running totals a hub keeps for monitoring (`hub.metrics()`). */
 export interface HubCounters {
@@ -50,6 +51,8 @@ export class Client {
   lastPing = Date.now();
   /** Set by the hub's loop while the client is dirty in the current turn. */
   dirty = false;
+  /** Where the client stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
+  readonly streams = new ClientStreams();
   state: Lifecycle = 'open';
 
   private readonly socket: Socket;

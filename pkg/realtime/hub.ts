@@ -5,12 +5,14 @@ import {
   BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, isValidEventType,
   type ClientCommand, type HubMessage, type RequestId, type ServerReply,
 } from '../protocol.js';
+import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
+import { MemoryEngine } from '../engine/memory.js';
 import { AuthError, type Identity } from './auth.js';
 import { Client, type ClientHost, type HubCounters } from './client.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import { Admission } from './limits.js';
 import { requestInfo, userChannel } from './policy.js';
-import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
+import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
   adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
   releaseDispatcher, serverOf, type UpgradeRequest,
@@ -21,8 +23,10 @@ import { loadWasmCodec } from './wasm-codec.js';
 type Command =
   | { kind: 'register'; client: Client }
   | { kind: 'unregister'; client: Client }
-  | { kind: 'subscribe' | 'unsubscribe'; client: Client; channel: string; id?: RequestId }
-  | { kind: 'publish'; channel: string; payload: string; from?: Client; id?: RequestId }
+  | { kind: 'subscribe'; client: Client; channel: string; id?: RequestId; since?: StreamPosition }
+  | { kind: 'unsubscribe'; client: Client; channel: string; id?: RequestId }
+  | { kind: 'publication'; publication: Publication }
+  | { kind: 'recovered'; client: Client; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
   | { kind: 'reply'; client: Client; reply: ServerReply }
   | { kind: 'disconnect-user'; userId: string; reason: string }
   | { kind: 'close'; client: Client; code: number; reason: string };
@@ -52,6 +56,8 @@ export class Hub implements ClientHost {
   private scheduled = false;
   private closing: Promise<void> | null = null;
   private codec: FrameCodec = jsCodec;
+  private readonly engine: Engine;
+  private readonly ownsEngine: boolean;
   private readonly wss: WebSocketServer;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
@@ -65,6 +71,10 @@ export class Hub implements ClientHost {
     if (codec === 'wasm') this.codec = loadWasmCodec();
     else if (typeof codec === 'object') this.codec = codec;
     this.admission = new Admission(this.options);
+    this.ownsEngine = !this.options.engine;
+    this.engine = this.options.engine ?? new MemoryEngine();
+    void Promise.resolve(this.engine.start((publication) => this.enqueue({ kind: 'publication', publication })))
+      .catch((error: Error) => this.options.onError(error));
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxMessageSize,
@@ -89,14 +99,20 @@ export class Hub implements ClientHost {
   publish(channel: string, type: string, data?: unknown): void {
     if (!isValidChannel(channel)) throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}`);
     if (!isValidEventType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}`);
-    let payload: string;
+    let dataJson: string;
     try {
-      payload = JSON.stringify({ channel, type, data: data ?? null });
+      dataJson = JSON.stringify(data ?? null);
     } catch (error) {
       throw new TypeError(`livehub: data cannot be encoded as JSON: ${(error as Error).message}`);
     }
     if (this.closing) return;
-    this.enqueue({ kind: 'publish', channel, payload });
+    after(() => this.engine.publish(channel, type, dataJson, historyPolicy(this.options, channel)), () => {}, this.options.onError);
+  }
+
+  /** The channel's current stream position (for pages that resume from it, see livehub/inertia). */
+  async position(channel: string): Promise<StreamPosition> {
+    if (!isValidChannel(channel)) throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}`);
+    return (await this.engine.history(channel, null)).position;
   }
 
   /** Publishes a whole message, as the Go hub's `Broadcast(msg)`. */
@@ -246,9 +262,10 @@ export class Hub implements ClientHost {
     clearInterval(this.sweepTimer);
     if (this.queue.length > 0) this.turn();
     const closed = [...this.clients].map((client) => client.shutdown(CloseCode.GoingAway, 'server shutting down'));
-    this.closing = Promise.all(closed).then(() => {
+    this.closing = Promise.all(closed).then(async () => {
       for (const [server, mine] of this.servers) releaseDispatcher(server, mine.paths, mine.viaApp);
       this.wss.close();
+      if (this.ownsEngine) await this.engine.close();
     });
     return this.closing;
   }
@@ -257,20 +274,14 @@ export class Hub implements ClientHost {
   command(client: Client, command: ClientCommand): void {
     switch (command.type) {
       case 'subscribe':
+        this.enqueue({ kind: 'subscribe', client, channel: command.channel, id: command.id, since: command.since });
+        break;
       case 'unsubscribe':
-        this.enqueue({ kind: command.type, client, channel: command.channel, id: command.id });
+        this.enqueue({ kind: 'unsubscribe', client, channel: command.channel, id: command.id });
         break;
-      case 'publish': {
-        let payload: string;
-        try {
-          payload = JSON.stringify({ channel: command.channel, type: command.event, data: command.data ?? null });
-        } catch {
-          this.reply(client, withId({ type: 'error', code: ErrorCode.BadData, message: 'data cannot be encoded' }, command.id));
-          return;
-        }
-        this.enqueue({ kind: 'publish', channel: command.channel, payload, from: client, id: command.id });
+      case 'publish':
+        this.publishFrom(client, command);
         break;
-      }
       case 'ping':
         this.reply(client, withId({ type: 'pong' }, command.id));
         break;
@@ -279,6 +290,30 @@ export class Hub implements ClientHost {
 
   reply(client: Client, reply: ServerReply): void {
     this.enqueue({ kind: 'reply', client, reply });
+  }
+
+  /**
+   * A client's publish: deduplicated by its string id (per user, within `publishDedupeWindow`, across
+   * reconnects and nodes), then published through the engine and acked. A retry of a publish already
+   * made is acked again and not fanned out twice.
+   */
+  private publishFrom(client: Client, command: Extract<ClientCommand, { type: 'publish' }>): void {
+    const { channel, event, id } = command;
+    let dataJson: string;
+    try {
+      dataJson = JSON.stringify(command.data ?? null);
+    } catch {
+      return this.reply(client, withId({ type: 'error', code: ErrorCode.BadData, message: 'data cannot be encoded' }, id));
+    }
+    const ack = () => { if (id !== undefined) this.reply(client, { type: 'ack', id }); };
+    const fail = (error: Error) => {
+      this.options.onError(error);
+      this.reply(client, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: 'publish failed; retry later' }, id));
+    };
+    const publish = () => after(() => this.engine.publish(channel, event, dataJson, historyPolicy(this.options, channel)), ack, fail);
+    if (typeof id !== 'string') return publish();
+    const key = `publish:${client.identity?.userId ?? ''}:${id}`;
+    after(() => this.engine.claim(key, this.options.publishDedupeWindow), (fresh) => (fresh ? publish() : ack()), fail);
   }
 
   unregister(client: Client): void {
@@ -315,7 +350,7 @@ export class Hub implements ClientHost {
     this.scheduled = false;
     const commands = this.queue;
     this.queue = [];
-    const batches = new Map<string, string[]>();
+    const batches = new Map<string, { offsets: number[]; payloads: string[] }>();
     const dirty: Client[] = [];
     const send = (client: Client, reply: ServerReply) => {
       if (client.state !== 'open') return;
@@ -348,20 +383,37 @@ export class Hub implements ClientHost {
             }, command.id));
             break;
           }
-          if (channel !== BROADCAST_CHANNEL) this.join(client, channel);
-          send(client, withId({ type: 'subscribed', channel }, command.id));
+          if (channel === BROADCAST_CHANNEL) {
+            send(client, withId({ type: 'subscribed', channel }, command.id));
+            break;
+          }
+          this.join(client, channel);
+          // Hold live publications for this client until the engine says where the stream stands.
+          client.streams.hold(channel);
+          const { since, id } = command;
+          after(() => this.engine.history(channel, since ?? null),
+            (result) => this.enqueue({ kind: 'recovered', client, channel, id, since, result }),
+            (error) => {
+              this.options.onError(error);
+              this.enqueue({ kind: 'recovered', client, channel, id, since, result: null });
+            });
           break;
         }
+        case 'recovered':
+          this.answerSubscribe(command, send);
+          break;
         case 'unsubscribe':
           if (!this.clients.has(command.client)) break;
           this.leave(command.client, command.channel);
           send(command.client, withId({ type: 'unsubscribed', channel: command.channel }, command.id));
           break;
-        case 'publish': {
-          const list = batches.get(command.channel);
-          if (list) list.push(command.payload);
-          else batches.set(command.channel, [command.payload]);
-          if (command.from && command.id !== undefined) send(command.from, { type: 'ack', id: command.id });
+        case 'publication': {
+          const { channel, offset, payload } = command.publication;
+          const batch = batches.get(channel);
+          if (batch) {
+            batch.offsets.push(offset);
+            batch.payloads.push(payload);
+          } else batches.set(channel, { offsets: [offset], payloads: [payload] });
           break;
         }
         case 'reply':
@@ -369,11 +421,22 @@ export class Hub implements ClientHost {
           break;
       }
     }
-    for (const [channel, payloads] of batches) {
+    for (const [channel, { offsets, payloads }] of batches) {
       const targets = channel === BROADCAST_CHANNEL ? this.clients : this.channels.get(channel);
       if (!targets || targets.size === 0) continue;
-      const frames = this.codec.encodeBatch(payloads);
+      let frames: Buffer | null = null;
       for (const client of targets) {
+        const streams = client.streams;
+        if (streams.recovering !== null || streams.floors !== null) {
+          const route = streams.route(channel, offsets, payloads);
+          if (route === 'none') continue;
+          if (route !== 'all') {
+            client.enqueue(this.codec.encodeBatch(route), route.length);
+            if (!client.dirty) { client.dirty = true; dirty.push(client); }
+            continue;
+          }
+        }
+        frames ??= this.codec.encodeBatch(payloads);
         client.enqueue(frames, payloads.length);
         if (!client.dirty) { client.dirty = true; dirty.push(client); }
       }
@@ -384,9 +447,48 @@ export class Hub implements ClientHost {
     }
   };
 
+  /**
+   * Answers a subscribe once the engine has: `subscribed` with the stream position (and, for a
+   * subscribe with `since`, whether it was recovered), the replayed publications, then those held back
+   * meanwhile that come after them. From then on the client gets nothing at or below what it was given.
+   */
+  private answerSubscribe(command: Extract<Command, { kind: 'recovered' }>, send: (client: Client, reply: ServerReply) => void): void {
+    const { client, channel, id, since, result } = command;
+    const held = client.streams.release(channel);
+    if (held === undefined || !client.channels.has(channel) || client.state !== 'open') return;
+    if (!result) {
+      this.leave(client, channel);
+      send(client, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: 'subscribe failed; retry later' }, id));
+      return;
+    }
+    const { position, publications, recovered } = result;
+    const resumed = since !== undefined && recovered;
+    // Recovered: the replay runs to the position, and held publications continue after it. Otherwise
+    // the client gets everything fanned out since it joined, so its position is just before that.
+    const base = resumed || held.length === 0 ? position.offset : Math.min(position.offset, held[0]!.offset - 1);
+    send(client, withId({
+      type: 'subscribed', channel, offset: base, epoch: position.epoch,
+      ...(since ? { recovered } : {}),
+    }, id));
+    let top = base;
+    const out: string[] = [];
+    if (resumed) for (const p of publications) out.push(p.payload);
+    for (const p of held) {
+      if (p.offset > top) {
+        out.push(p.payload);
+        top = p.offset;
+      }
+    }
+    if (out.length > 0) client.enqueue(this.codec.encodeBatch(out), out.length);
+    client.streams.setFloor(channel, top);
+  }
+
   private join(client: Client, channel: string): void {
     let members = this.channels.get(channel);
-    if (!members) this.channels.set(channel, (members = new Set()));
+    if (!members) {
+      this.channels.set(channel, (members = new Set()));
+      after(() => this.engine.subscribe(channel), () => {}, this.options.onError);
+    }
     members.add(client);
     client.channels.add(channel);
   }
@@ -394,9 +496,13 @@ export class Hub implements ClientHost {
   private leave(client: Client, channel: string): void {
     const members = this.channels.get(channel);
     client.channels.delete(channel);
+    client.streams.forget(channel);
     if (!members) return;
     members.delete(client);
-    if (members.size === 0) this.channels.delete(channel);
+    if (members.size === 0) {
+      this.channels.delete(channel);
+      after(() => this.engine.unsubscribe(channel), () => {}, this.options.onError);
+    }
   }
 
   /** Registers a client; an authenticated one joins its personal channel `user:<id>`. */
@@ -433,6 +539,22 @@ export class Hub implements ClientHost {
       }
     }
   }
+}
+
+/**
+ * Runs `task` and hands its result to `then`, synchronously when it is not a promise (the memory
+ * engine), or when it settles. Errors, thrown or rejected, go to `fail`.
+ */
+function after<T>(task: () => T | Promise<T>, then: (value: T) => void, fail: (error: Error) => void): void {
+  let value: T | Promise<T>;
+  try {
+    value = task();
+  } catch (error) {
+    fail(error as Error);
+    return;
+  }
+  if (value instanceof Promise) value.then(then, fail);
+  else then(value);
 }
 
 /** The parts of the handshake ws would refuse anyway, checked before any authentication work. */

@@ -14,6 +14,13 @@ function fail(code: ErrorCode, message: string, id?: RequestId): InboundError {
   return { error: id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id } };
 }
 
+function isPosition(value: unknown): value is { offset: number; epoch: string } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const { offset, epoch } = value as Record<string, unknown>;
+  return Number.isSafeInteger(offset) && (offset as number) >= 0 &&
+    typeof epoch === 'string' && epoch.length > 0 && epoch.length <= 64;
+}
+
 /**
  * Parses one inbound text message into a command, or into the error frame that answers it.
  * Never throws. Only own properties are read, so `__proto__` and friends in the input change nothing.
@@ -46,7 +53,13 @@ export function parseCommand(text: string): ClientCommand | InboundError {
   if (!isValidChannel(channel)) {
     return fail(ErrorCode.InvalidChannel, 'channel must be 1-255 characters of A-Z a-z 0-9 _-:.@/=+,!~#$, or "*"', id);
   }
-  if (type === 'subscribe' || type === 'unsubscribe') return withId({ type, channel });
+  if (type === 'unsubscribe') return withId({ type, channel });
+  if (type === 'subscribe') {
+    const since = own('since');
+    if (since === undefined || since === null) return withId({ type, channel });
+    if (!isPosition(since)) return fail(ErrorCode.BadRequest, 'since must be {"offset": a whole number, "epoch": a string of 1-64 characters}', id);
+    return withId({ type, channel, since: { offset: since.offset, epoch: since.epoch } });
+  }
 
   const event = own('event');
   if (!isValidEventType(event)) {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Engine, HistoryPolicy } from '../engine/engine.js';
 import type { Authenticate } from './auth.js';
 import type { FrameCodec } from './codec.js';
 import type { Authorize, AuthorizeRequest } from './policy.js';
@@ -112,6 +113,24 @@ export interface HubOptions {
    */
   maxJsonKeys?: number;
   /**
+   * Where stream positions and history live, and how publications reach other nodes.
+   * @default a MemoryEngine (this process only; a restart starts new epochs)
+   */
+  engine?: Engine;
+  /**
+   * History kept per channel for recovery after reconnects: `size` publications at most, each for
+   * `ttl` ms. `channels` overrides it by channel pattern (first match wins; a string pattern may end
+   * in `*` to match a prefix), e.g. `{ match: 'typing:*', size: 0 }`.
+   * @default { size: 100, ttl: 300000 }
+   */
+  history?: Partial<HistoryPolicy> & { channels?: Array<{ match: string | RegExp } & Partial<HistoryPolicy>> };
+  /**
+   * Milliseconds a client publish id is remembered, so a retry (same string id, same user) is acked
+   * again without being published twice.
+   * @default 120000
+   */
+  publishDedupeWindow?: number;
+  /**
    * Negotiate permessage-deflate for inbound messages; `maxMessageSize` then bounds the inflated size.
    * livehub's own frames go out uncompressed (allowed by RFC 7692).
    * @default false
@@ -151,6 +170,10 @@ export interface ResolvedHubOptions {
   maxJsonDepth: number;
   maxJsonKeys: number;
   perMessageDeflate: boolean;
+  engine: Engine | null;
+  history: HistoryPolicy;
+  historyRules: Array<{ test: (channel: string) => boolean } & HistoryPolicy>;
+  publishDedupeWindow: number;
   codec: NonNullable<HubOptions['codec']>;
   onError: (error: Error) => void;
 }
@@ -171,6 +194,9 @@ export const DEFAULTS = {
   rateLimitBurst: 200,
   maxJsonDepth: 32,
   maxJsonKeys: 1024,
+  publishDedupeWindow: 120_000,
+  historySize: 100,
+  historyTtl: 300_000,
 } as const;
 
 /** The ping period the Go hub derives from the pong wait: 9/10 of it. */
@@ -178,7 +204,7 @@ export function derivePingPeriod(pongWait: number): number {
   return Math.floor((pongWait * 9) / 10);
 }
 
-function positiveInteger(options: HubOptions, key: keyof typeof DEFAULTS | 'pingPeriod', fallback: number): number {
+function positiveInteger(options: HubOptions, key: Exclude<keyof typeof DEFAULTS, 'historySize' | 'historyTtl'> | 'pingPeriod', fallback: number): number {
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value <= 0) {
@@ -214,7 +240,16 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
   }
   if (typeof perMessageDeflate !== 'boolean') throw new TypeError('livehub: option perMessageDeflate must be a boolean');
   const onError = optionalFunction<(error: Error) => void>(options, 'onError');
+  const { engine } = options;
+  if (engine !== undefined && (engine === null || typeof engine !== 'object' || typeof engine.publish !== 'function')) {
+    throw new TypeError('livehub: option engine must be an Engine');
+  }
+  const history = resolveHistory(options.history);
   return {
+    engine: engine ?? null,
+    history: history.base,
+    historyRules: history.rules,
+    publishDedupeWindow: positiveInteger(options, 'publishDedupeWindow', DEFAULTS.publishDedupeWindow),
     sendBuffer: positiveInteger(options, 'sendBuffer', DEFAULTS.sendBuffer),
     maxBufferedBytes: positiveInteger(options, 'maxBufferedBytes', DEFAULTS.maxBufferedBytes),
     highWaterMark: positiveInteger(options, 'highWaterMark', DEFAULTS.highWaterMark),
@@ -238,4 +273,32 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     codec,
     onError: onError ?? (() => {}),
   };
+}
+
+function policyOf(value: Partial<HistoryPolicy>, base: HistoryPolicy, where: string): HistoryPolicy {
+  const { size = base.size, ttl = base.ttl } = value;
+  if (!Number.isInteger(size) || size < 0) throw new TypeError(`livehub: ${where}.size must be a whole number`);
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new TypeError(`livehub: ${where}.ttl must be a positive integer`);
+  return { size, ttl };
+}
+
+function resolveHistory(history: HubOptions['history'] = {}) {
+  if (history === null || typeof history !== 'object') throw new TypeError('livehub: option history must be an object');
+  const base = policyOf(history, { size: DEFAULTS.historySize, ttl: DEFAULTS.historyTtl }, 'history');
+  const rules = (history.channels ?? []).map((rule, i) => {
+    const { match } = rule;
+    let test: (channel: string) => boolean;
+    if (match instanceof RegExp) test = (channel) => match.test(channel);
+    else if (typeof match === 'string' && match.endsWith('*')) test = (channel) => channel.startsWith(match.slice(0, -1));
+    else if (typeof match === 'string') test = (channel) => channel === match;
+    else throw new TypeError(`livehub: history.channels[${i}].match must be a string or a RegExp`);
+    return { test, ...policyOf(rule, base, `history.channels[${i}]`) };
+  });
+  return { base, rules };
+}
+
+/** The history policy of a channel: the first matching rule, else the default. */
+export function historyPolicy(options: ResolvedHubOptions, channel: string): HistoryPolicy {
+  for (const rule of options.historyRules) if (rule.test(channel)) return rule;
+  return options.history;
 }

@@ -306,5 +306,123 @@ describe('LiveClient', () => {
     expect(calls).toBe(2);
     c.close();
   });
+
+  it('resubscribes with the last position seen, and drops messages at or below it', () => {
+    const c = client();
+    const seen: number[] = [];
+    c.on<number>('feed', (n) => seen.push(n));
+    FakeSocket.last().accept();
+    FakeSocket.last().deliver({ type: 'subscribed', channel: 'feed', offset: 10, epoch: 'E' });
+    FakeSocket.last().deliver({ channel: 'feed', type: 'n', data: 11, offset: 11 });
+    FakeSocket.last().deliver({ channel: 'feed', type: 'n', data: 12, offset: 12 });
+    FakeSocket.last().deliver({ channel: 'feed', type: 'n', data: 12, offset: 12 }); // a duplicate
+    expect(seen).toEqual([11, 12]);
+    FakeSocket.last().drop();
+    vi.runOnlyPendingTimers();
+    FakeSocket.last().accept();
+    expect(FakeSocket.last().sent).toEqual([{ type: 'subscribe', channel: 'feed', since: { offset: 12, epoch: 'E' } }]);
+    c.close();
+  });
+
+  it('emits recovered and keeps the replay; emits gap and takes the new position when not recovered', () => {
+    const c = client();
+    const events: unknown[] = [];
+    c.addEventListener('recovered', (e) => events.push(['recovered', e]));
+    c.addEventListener('gap', (e) => events.push(['gap', e]));
+    const seen: number[] = [];
+    c.on<number>('a', (n) => seen.push(n), { since: { offset: 5, epoch: 'E' } });
+    FakeSocket.last().accept();
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'subscribe', channel: 'a', since: { offset: 5, epoch: 'E' } });
+    FakeSocket.last().deliver({ type: 'subscribed', channel: 'a', offset: 7, epoch: 'E', recovered: true });
+    FakeSocket.last().deliver({ channel: 'a', type: 'n', data: 6, offset: 6 });
+    FakeSocket.last().deliver({ channel: 'a', type: 'n', data: 7, offset: 7 });
+    expect(seen).toEqual([6, 7]);
+    expect(events).toEqual([['recovered', { channel: 'a', from: 5, to: 7 }]]);
+    FakeSocket.last().drop();
+    vi.runOnlyPendingTimers();
+    FakeSocket.last().accept();
+    FakeSocket.last().deliver({ type: 'subscribed', channel: 'a', offset: 2, epoch: 'NEW', recovered: false });
+    FakeSocket.last().deliver({ channel: 'a', type: 'n', data: 3, offset: 3 });
+    expect(seen).toEqual([6, 7, 3]);
+    expect(events[1]).toEqual(['gap', { channel: 'a', position: { offset: 2, epoch: 'NEW' } }]);
+    expect(c.position('a')).toEqual({ offset: 3, epoch: 'NEW' });
+    c.close();
+  });
+
+  it('sends an unacked publish again with the same id after a reconnect, and resolves on its ack', async () => {
+    const c = client();
+    FakeSocket.last().accept();
+    const done = c.publish('chat', 'm', 'hi');
+    const first = FakeSocket.last().sent.find((m) => m.type === 'publish');
+    FakeSocket.last().drop();
+    vi.runOnlyPendingTimers();
+    FakeSocket.last().accept();
+    const again = FakeSocket.last().sent.find((m) => m.type === 'publish');
+    expect(again).toEqual(first);
+    expect(typeof first.id).toBe('string');
+    FakeSocket.last().deliver({ type: 'ack', id: first.id });
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('retries an unacked publish after ackTimeout and gives up after maxPublishAttempts', async () => {
+    const c = client({ ackTimeout: 100, maxPublishAttempts: 3 });
+    FakeSocket.last().accept();
+    const done = c.publish('chat', 'm', 1);
+    const outcome = done.catch((e) => e);
+    vi.advanceTimersByTime(100);
+    vi.advanceTimersByTime(100);
+    expect(FakeSocket.last().sent.filter((m) => m.type === 'publish')).toHaveLength(3);
+    vi.advanceTimersByTime(100);
+    expect(await outcome).toMatchObject({ code: 'timeout' });
+    c.close();
+  });
+
+  it('keeps unacked publishes in storage and sends them from the next client', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) };
+    const first = client({ storage });
+    first.publish('chat', 'm', 'typed offline').catch(() => {});
+    first.close();
+    expect(store.size).toBe(1);
+    const second = client({ storage });
+    FakeSocket.last().accept();
+    const sent = FakeSocket.last().sent.find((m) => m.type === 'publish');
+    expect(sent).toMatchObject({ channel: 'chat', event: 'm', data: 'typed offline' });
+    FakeSocket.last().deliver({ type: 'ack', id: sent.id });
+    expect(store.size).toBe(0);
+    second.close();
+  });
+
+  it.each([
+    ['drop-oldest', 'the oldest'],
+    ['reject', 'the newest'],
+  ] as const)('applies queueOverflow %s: rejects %s publish when the outbox is full', async (policy, _which) => {
+    const c = client({ maxQueuedPublishes: 2, queueOverflow: policy });
+    const results = [c.publish('a', 'm', 1), c.publish('a', 'm', 2), c.publish('a', 'm', 3)].map((p) => p.then(() => 'ok', (e) => e.code));
+    FakeSocket.last().accept();
+    for (const m of FakeSocket.last().sent.filter((f) => f.type === 'publish')) FakeSocket.last().deliver({ type: 'ack', id: m.id });
+    expect(await Promise.all(results)).toEqual(policy === 'drop-oldest' ? ['queue_full', 'ok', 'ok'] : ['ok', 'ok', 'queue_full']);
+    c.close();
+  });
+
+  it('drops the socket when the browser goes offline, and reconnects only when it is back online', () => {
+    const target = new EventTarget();
+    vi.stubGlobal('addEventListener', target.addEventListener.bind(target));
+    vi.stubGlobal('removeEventListener', target.removeEventListener.bind(target));
+    const navigator = { onLine: true };
+    vi.stubGlobal('navigator', navigator);
+    const c = client({ reconnectDelay: 10 });
+    FakeSocket.last().accept();
+    navigator.onLine = false;
+    target.dispatchEvent(new Event('offline'));
+    expect(FakeSocket.last().closedWith).toBe(4000);
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.all).toHaveLength(1); // no attempts while offline
+    expect(c.status).toBe('reconnecting');
+    navigator.onLine = true;
+    target.dispatchEvent(new Event('online'));
+    expect(FakeSocket.all).toHaveLength(2);
+    c.dispose();
+  });
 });
 

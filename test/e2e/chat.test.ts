@@ -67,3 +67,42 @@ describe('the example chat in two Chromium pages', () => {
     }
   }, 90_000);
 });
+
+describe('the example chat through a network outage', () => {
+  it('shows every message once after the page goes offline and back, and sends what was typed offline', async () => {
+    const alice = await openChat(server.port);
+    const bob = await openChat(server.port);
+    const base = `http://127.0.0.1:${server.port}`;
+    const sent: string[] = [];
+    let stop = false;
+    const flow = (async () => {
+      for (let i = 0; !stop && i < 80; i++) {
+        const body = `flow ${i}`;
+        await fetch(`${base}/messages`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ author: 'server', body }) });
+        sent.push(body);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 600));
+    await alice.context().setOffline(true);
+    await alice.locator('[data-testid="status"]:not([data-status="open"])').waitFor({ timeout: 10_000 });
+    await say(alice, 'typed while offline 1');
+    await say(alice, 'typed while offline 2');
+    await alice.locator('[data-testid="pending"]').waitFor({ timeout: 2000 });
+    await new Promise((r) => setTimeout(r, 800));
+    await alice.context().setOffline(false);
+    await waitConnected(alice, 15_000);
+    await flow;
+    stop = true;
+    for (const page of [alice, bob]) {
+      await page.getByText('typed while offline 2').waitFor({ timeout: 5000 });
+      await page.getByText(sent[sent.length - 1]!, { exact: true }).waitFor({ timeout: 5000 });
+      const bodies = await page.locator('[data-testid="message"] span').allInnerTexts();
+      for (const body of [...sent, 'typed while offline 1', 'typed while offline 2']) {
+        expect(bodies.filter((b) => b === body).length, body).toBe(1);
+      }
+    }
+    await alice.context().close();
+    await bob.context().close();
+  }, 90_000);
+});

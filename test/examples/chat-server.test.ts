@@ -33,7 +33,7 @@ describe('the example chat server', () => {
     const res = await post(`${chat.base}/messages`, { author: 'ann', body: 'hello' });
     expect(res.status).toBe(201);
     const sent = await res.json();
-    expect(await reader.next((m) => m.channel === 'chat')).toEqual({ channel: 'chat', type: 'message', data: sent });
+    expect(await reader.next((m) => m.channel === 'chat')).toMatchObject({ channel: 'chat', type: 'message', data: sent });
     reader.close();
   });
 

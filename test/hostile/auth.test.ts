@@ -81,7 +81,7 @@ describe('authentication on the upgrade', () => {
     await sleep(30);
     h.hub.sendToUser('alice', 'balance', { amount: 10 });
     for (const p of [alice, alice2]) {
-      expect(await p.next((m) => m.channel === 'user:alice')).toEqual({ channel: 'user:alice', type: 'balance', data: { amount: 10 } });
+      expect(await p.next((m) => m.channel === 'user:alice')).toEqual({ channel: 'user:alice', type: 'balance', data: { amount: 10 }, offset: 1 });
     }
     bob.send({ type: 'subscribe', channel: 'user:alice', id: 'peek' });
     expect(await bob.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 'peek' });

@@ -55,6 +55,8 @@ function setup(options: HubOptions = {}) {
   return { hub, connect };
 }
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+/** Enough turns for a subscribe to be answered (the engine's answer comes back in a later turn). */
+const settle = async () => { await turn(); await turn(); };
 
 describe('Hub as a state machine', () => {
   it('registers a connection on the next turn, not before', async () => {
@@ -71,7 +73,10 @@ describe('Hub as a state machine', () => {
     ws.say({ type: 'subscribe', channel: 'a' });
     hub.publish('a', 't', 1);
     await turn();
-    expect(ws.received()).toEqual([{ type: 'subscribed', channel: 'a' }, { channel: 'a', type: 't', data: 1 }]);
+    await turn(); // the subscribe is answered once the engine has said where the stream stands
+    const [subscribed, message] = ws.received();
+    expect(subscribed).toMatchObject({ type: 'subscribed', channel: 'a', offset: 0 });
+    expect(message).toEqual({ channel: 'a', type: 't', data: 1, offset: 1 });
     ws.say({ type: 'unsubscribe', channel: 'a' });
     hub.publish('a', 't', 2);
     await turn();
@@ -85,7 +90,7 @@ describe('Hub as a state machine', () => {
     const b = connect();
     a.say({ type: 'subscribe', channel: 'c' });
     b.say({ type: 'subscribe', channel: 'c' });
-    await turn();
+    await settle();
     a._socket.written = [];
     b._socket.written = [];
     hub.publish('c', 't', 1);
@@ -93,15 +98,15 @@ describe('Hub as a state machine', () => {
     await turn();
     expect(a._socket.written).toHaveLength(1);
     expect(a._socket.written[0]).toBe(b._socket.written[0]);
-    expect(decodeFrames(a._socket.written[0]!)).toEqual(['{"channel":"c","type":"t","data":1}', '{"channel":"c","type":"t","data":2}']);
-    expect(hub.metrics()).toMatchObject({ writes: 4, frames: 6, evictions: 0 }); // 2 replies + 1 batch each
+    expect(decodeFrames(a._socket.written[0]!)).toEqual(['{"channel":"c","type":"t","data":1,"offset":1}', '{"channel":"c","type":"t","data":2,"offset":2}']);
+    expect(hub.metrics()).toMatchObject({ writes: 4, frames: 6, evictions: 0 }); // 1 reply + 1 batch each
   });
 
   it('holds frames while the socket is full and writes them, in order, on drain', async () => {
     const { hub, connect } = setup({ highWaterMark: 10 });
     const ws = connect();
     ws.say({ type: 'subscribe', channel: 'c' });
-    await turn();
+    await settle();
     ws._socket.full = true;
     hub.publish('c', 't', 1);
     await turn();
@@ -119,7 +124,7 @@ describe('Hub as a state machine', () => {
     const slow = connect();
     const fine = connect();
     for (const ws of [slow, fine]) ws.say({ type: 'subscribe', channel: 'c' });
-    await turn();
+    await settle();
     slow._socket.full = true;
     for (let i = 0; i < 7; i++) { hub.publish('c', 't', i); await turn(); }
     expect(slow.closedWith).toEqual({ code: CloseCode.SlowConsumer, reason: 'slow consumer' });
@@ -133,7 +138,7 @@ describe('Hub as a state machine', () => {
     const { hub, connect } = setup({ maxBufferedBytes: 1000, highWaterMark: 1 });
     const ws = connect();
     ws.say({ type: 'subscribe', channel: 'c' });
-    await turn();
+    await settle();
     ws._socket.full = true;
     hub.publish('c', 't', 'x'.repeat(600));
     await turn();
@@ -146,7 +151,7 @@ describe('Hub as a state machine', () => {
     const { hub, connect } = setup({ writeWait: 50, highWaterMark: 1 });
     const ws = connect();
     ws.say({ type: 'subscribe', channel: 'c' });
-    await turn();
+    await settle();
     ws._socket.full = true;
     hub.publish('c', 't', 1);
     await turn();
@@ -160,7 +165,7 @@ describe('Hub as a state machine', () => {
     const ws = connect();
     ws.say({ type: 'subscribe', channel: 'a' });
     ws.say({ type: 'subscribe', channel: 'b' });
-    await turn();
+    await settle();
     expect(hub.stats()).toEqual({ clients: 1, channels: 2 });
     ws.terminate();
     await turn();
@@ -193,7 +198,7 @@ describe('Hub as a state machine', () => {
     ws.emit('message', Buffer.from('{"type":"subscribe","channel":"__proto__","__proto__":{"polluted":true}}'), false);
     ws.say({ type: 'subscribe', channel: 'constructor' });
     ws.say({ type: 'subscribe', channel: 'toString' });
-    await turn();
+    await settle();
     hub.publish('__proto__', 't', 1);
     await turn();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

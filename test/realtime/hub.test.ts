@@ -33,8 +33,8 @@ describe('Hub over real sockets', () => {
     await alice.subscribe('chat');
     hub.publish('chat', 'message', { text: 'one' });
     hub.publish('chat', 'message', { text: 'two' });
-    expect(await alice.next((m) => m.channel === 'chat')).toEqual({ channel: 'chat', type: 'message', data: { text: 'one' } });
-    expect(await alice.next((m) => m.channel === 'chat')).toEqual({ channel: 'chat', type: 'message', data: { text: 'two' } });
+    expect(await alice.next((m) => m.channel === 'chat')).toEqual({ channel: 'chat', type: 'message', data: { text: 'one' }, offset: 1 });
+    expect(await alice.next((m) => m.channel === 'chat')).toEqual({ channel: 'chat', type: 'message', data: { text: 'two' }, offset: 2 });
     expect(raw.filter((r) => r.includes('"chat"') && r.includes('message')).every((r) => !r.includes('\n'))).toBe(true);
     expect(raw.filter((r) => r.startsWith('{"channel"'))).toHaveLength(2);
   });
@@ -46,8 +46,8 @@ describe('Hub over real sockets', () => {
     await goClient.next((m) => m.type === 'subscribed');
     hub.broadcast({ channel: 'notifications', type: 'alert', data: 'System maintenance in 5 minutes' });
     hub.publish('*', 'announcement', 'Server maintenance scheduled');
-    expect(await goClient.next((m) => 'data' in m)).toEqual({ channel: 'notifications', type: 'alert', data: 'System maintenance in 5 minutes' });
-    expect(await goClient.next((m) => 'data' in m)).toEqual({ channel: '*', type: 'announcement', data: 'Server maintenance scheduled' });
+    expect(await goClient.next((m) => 'data' in m)).toEqual({ channel: 'notifications', type: 'alert', data: 'System maintenance in 5 minutes', offset: 1 });
+    expect(await goClient.next((m) => 'data' in m)).toEqual({ channel: '*', type: 'announcement', data: 'Server maintenance scheduled', offset: 1 });
   });
 
   it('keeps publish order per channel across many loop turns', async () => {
@@ -71,7 +71,7 @@ describe('Hub over real sockets', () => {
     await sleep(20);
     hub.publish('*', 'announcement', 'maintenance');
     for (const p of [a, b]) {
-      expect(await p.next((m) => m.channel === '*')).toEqual({ channel: '*', type: 'announcement', data: 'maintenance' });
+      expect(await p.next((m) => m.channel === '*')).toEqual({ channel: '*', type: 'announcement', data: 'maintenance', offset: 1 });
     }
   });
 
@@ -97,7 +97,7 @@ describe('Hub over real sockets', () => {
     await a.subscribe('late');
     expect(hub.stats().channels).toBe(1);
     hub.publish('late', 'ping', null);
-    expect(await a.next((m) => m.channel === 'late')).toEqual({ channel: 'late', type: 'ping', data: null });
+    expect(await a.next((m) => m.channel === 'late')).toEqual({ channel: 'late', type: 'ping', data: null, offset: 1 });
   });
 
   it('stops delivery after unsubscribe and removes the emptied channel', async () => {
@@ -172,7 +172,7 @@ describe('Hub over real sockets', () => {
     await b.subscribe('public:chat');
     a.send({ type: 'publish', channel: 'public:chat', event: 'message', data: { t: 1 }, id: 42 });
     expect(await a.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: 42 });
-    expect(await b.next((m) => m.channel === 'public:chat')).toEqual({ channel: 'public:chat', type: 'message', data: { t: 1 } });
+    expect(await b.next((m) => m.channel === 'public:chat')).toEqual({ channel: 'public:chat', type: 'message', data: { t: 1 }, offset: 1 });
     a.send({ type: 'publish', channel: 'private:x', event: 'message', data: 1, id: 43 });
     expect(await a.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 43 });
   });

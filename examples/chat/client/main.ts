@@ -5,7 +5,8 @@ import Chat from './Chat.vue';
 
 const pages: Record<string, DefineComponent> = { Chat: Chat as DefineComponent };
 // The page connects once it knows it may (in JWT mode, after login).
-const livehub = createLivehub('/ws', { autoConnect: false });
+// Messages typed while offline wait in localStorage and go out, once each, when the socket is back.
+const livehub = createLivehub('/ws', { autoConnect: false, storage: localStorage });
 
 createInertiaApp({
   resolve: (name) => pages[name]!,

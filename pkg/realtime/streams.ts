@@ -1,0 +1,59 @@
+import type { Publication } from '../engine/engine.js';
+
+/**
+ * A client's place in each channel's stream, kept by the hub's loop so that replay and live delivery
+ * meet with no gap and no duplicate:
+ * - while a subscribe waits for the engine's history answer, live publications of that channel are
+ *   held back for the client (`recovering`);
+ * - once answered, the client has been given everything up to some offset (`floor`), and later
+ *   deliveries at or below it are dropped (they can arrive late: with Redis, publications and history
+ *   reads travel on different connections).
+ * Both maps are null for the common client, so the fan-out checks one field.
+ */
+export class ClientStreams {
+  recovering: Map<string, Publication[]> | null = null;
+  floors: Map<string, number> | null = null;
+
+  /** Starts holding back live publications of `channel`. */
+  hold(channel: string): void {
+    (this.recovering ??= new Map()).set(channel, []);
+  }
+
+  /** Stops holding back; returns what was held, or undefined if nothing was being held. */
+  release(channel: string): Publication[] | undefined {
+    const held = this.recovering?.get(channel);
+    if (held === undefined) return undefined;
+    this.recovering!.delete(channel);
+    if (this.recovering!.size === 0) this.recovering = null;
+    return held;
+  }
+
+  /** Records that the client has everything of `channel` up to `offset`. */
+  setFloor(channel: string, offset: number): void {
+    (this.floors ??= new Map()).set(channel, offset);
+  }
+
+  forget(channel: string): void {
+    this.release(channel);
+    if (this.floors?.delete(channel) && this.floors.size === 0) this.floors = null;
+  }
+
+  /**
+   * Routes a batch of one channel's publications for this client: 'all' to send the shared frames,
+   * 'none' to send nothing, or the subset (offsets above the floor) to encode for this client alone.
+   */
+  route(channel: string, offsets: readonly number[], payloads: readonly string[]): 'all' | 'none' | string[] {
+    const held = this.recovering?.get(channel);
+    if (held) {
+      for (let i = 0; i < offsets.length; i++) held.push({ channel, offset: offsets[i]!, payload: payloads[i]! });
+      return 'none';
+    }
+    const floor = this.floors?.get(channel);
+    if (floor === undefined) return 'all';
+    if (offsets[offsets.length - 1]! <= floor) return 'none';
+    this.floors!.delete(channel);
+    if (this.floors!.size === 0) this.floors = null;
+    if (offsets[0]! > floor) return 'all';
+    return payloads.filter((_, i) => offsets[i]! > floor);
+  }
+}

@@ -1,6 +1,6 @@
 import {
   BROADCAST_CHANNEL, CloseCode, shouldReconnect,
-  type HubMessage, type RequestId, type ServerReply, type StreamPosition,
+  type HubMessage, type PresenceMember, type PresenceStatus, type RequestId, type ServerReply, type StreamPosition,
 } from '../pkg/protocol.js';
 
 /** The part of the WebSocket API the client uses: the browser's, or `ws`'s in Node. */
@@ -125,6 +125,8 @@ export interface GapEvent { channel: string; position: StreamPosition }
 
 interface ClientEvents {
   status: (status: LiveStatus) => void;
+  /** The member list of a presence channel (after subscribing, or asked for). */
+  presence: (event: { channel: string; members: PresenceMember[] }) => void;
   recovered: (event: RecoveredEvent) => void;
   gap: (event: GapEvent) => void;
   open: () => void;
@@ -219,7 +221,7 @@ export class LiveClient {
       try { ws.close(CloseCode.Normal, 'client closed'); } catch { /* already closing */ }
     }
     for (const id of [...this.pending.keys()]) this.settle(id, new LiveError('closed', 'client closed'), false);
-    this.setStatus('closed');
+    this.setConnectionStatus('closed');
   }
 
   /** Removes browser listeners as well; the client cannot be reused afterwards. */
@@ -281,6 +283,33 @@ export class LiveClient {
     });
   }
 
+  /** Asks for the members of a presence channel this client is subscribed to. */
+  presence(channel: string): Promise<PresenceMember[]> {
+    return this.request({ type: 'presence', channel }, (reply) => (reply.type === 'presence' ? reply.members : []));
+  }
+
+  /** Sets this connection's status in a presence channel (others get an `update`). */
+  setStatus(channel: string, status: PresenceStatus): Promise<void> {
+    return this.request({ type: 'status', channel, status }, () => undefined);
+  }
+
+  /** Sends a command with an id; resolves with the reply carrying it, rejects on an error frame. */
+  private request<T>(command: object, read: (reply: ServerReply) => T): Promise<T> {
+    if (this.status !== 'open') return Promise.reject(new LiveError('not_connected', 'not connected'));
+    const id = `${this.idBase}r${++this.nextId}`;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => { stop(); reject(new LiveError('timeout', 'no answer in time')); }, this.options.ackTimeout);
+      const stop = this.addEventListener('reply', (reply) => {
+        if (!('id' in reply) || reply.id !== id) return;
+        clearTimeout(timer);
+        stop();
+        if (reply.type === 'error') reject(new LiveError(reply.code, reply.message, reply.channel));
+        else resolve(read(reply));
+      });
+      this.send({ ...command, id });
+    });
+  }
+
   /** The last position seen on `channel` (what a reconnect resumes from). */
   position(channel: string): StreamPosition | undefined {
     const position = this.positions.get(channel);
@@ -328,10 +357,10 @@ export class LiveClient {
     if ((globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false) {
       // The browser says there is no network: wait for its `online` event instead of failing attempts.
       this.waitingForNetwork = true;
-      this.setStatus('reconnecting');
+      this.setConnectionStatus('reconnecting');
       return;
     }
-    this.setStatus(this.attempts === 0 ? 'connecting' : 'reconnecting');
+    this.setConnectionStatus(this.attempts === 0 ? 'connecting' : 'reconnecting');
     const { getToken } = this.options;
     if (!getToken) return this.openWith(Ctor, resolveUrl(this.url));
     const opening = Symbol('opening');
@@ -371,7 +400,7 @@ export class LiveClient {
   private onOpen(): void {
     this.attempts = 0;
     this.lastError = null;
-    this.setStatus('open');
+    this.setConnectionStatus('open');
     this.asked.clear();
     for (const channel of this.wanted.keys()) {
       if (channel !== BROADCAST_CHANNEL) this.sendSubscribe(channel);
@@ -406,6 +435,12 @@ export class LiveClient {
     }
     const reply = message as unknown as ServerReply;
     if (reply.type === 'subscribed') this.onSubscribed(reply);
+    if (reply.type === 'presence' && reply.id === undefined) this.emit('presence', { channel: reply.channel, members: reply.members });
+    if (reply.type === 'reset' && this.wanted.has(reply.channel)) {
+      const position = { offset: reply.offset, epoch: reply.epoch };
+      this.positions.set(reply.channel, position);
+      this.emit('gap', { channel: reply.channel, position: { ...position } });
+    }
     if (reply.type === 'ack') this.settle(reply.id, null);
     if (reply.type === 'error') {
       const error = new LiveError(reply.code, reply.message, reply.channel);
@@ -449,14 +484,14 @@ export class LiveClient {
     if (code === CloseCode.TokenExpired && this.options.reconnect) {
       // The credential expired: reconnect now, fetching a fresh token.
       this.clearTimer('reconnectTimer');
-      this.setStatus('reconnecting');
+      this.setConnectionStatus('reconnecting');
       this.open();
       return;
     }
     if (!this.options.reconnect || !shouldReconnect(code)) {
       this.lastError = new LiveError('closed', `closed by the server: ${code} ${reason}`.trim());
       this.stopped = true;
-      this.setStatus('closed');
+      this.setConnectionStatus('closed');
       return;
     }
     this.scheduleReconnect();
@@ -468,13 +503,13 @@ export class LiveClient {
     if (this.attempts >= maxReconnectAttempts) {
       this.lastError = new LiveError('reconnect_failed', `gave up after ${this.attempts} reconnect attempts`);
       this.stopped = true;
-      this.setStatus('closed');
+      this.setConnectionStatus('closed');
       return;
     }
     const ceiling = Math.min(maxReconnectDelay, reconnectDelay * 2 ** this.attempts);
     const delay = Math.floor(random() * ceiling);
     this.attempts++;
-    this.setStatus('reconnecting');
+    this.setConnectionStatus('reconnecting');
     this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; this.open(); }, delay);
   }
 
@@ -569,7 +604,7 @@ export class LiveClient {
     ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
-  private setStatus(status: LiveStatus): void {
+  private setConnectionStatus(status: LiveStatus): void {
     if (this.status === status) return;
     this.status = status;
     this.emit('status', status);

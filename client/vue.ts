@@ -1,8 +1,8 @@
 import {
-  getCurrentScope, inject, onScopeDispose, readonly, ref, shallowRef,
+  computed, getCurrentScope, inject, onScopeDispose, readonly, ref, shallowRef,
   type App, type InjectionKey, type Ref,
 } from '@vue/runtime-core';
-import type { StreamPosition } from '../pkg/protocol.js';
+import type { PresenceMember, PresenceStatus, StreamPosition } from '../pkg/protocol.js';
 import { LiveClient, type LiveClientOptions, type LiveStatus, type MessageHandler } from './live-client.js';
 
 /** livehub/vue: `useLiveUpdate`, after the Go original's composable, as vueuse shapes them. */
@@ -126,5 +126,41 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
     publish: (channel, event, data) => client.publish(channel, event, data),
     close: () => client.close(),
     client,
+  };
+}
+
+export interface UsePresenceReturn {
+  /** Who is in the channel: one entry per user, kept current by join, leave and update events. */
+  members: Readonly<Ref<PresenceMember[]>>;
+  /** How many users are in the channel. */
+  count: Readonly<Ref<number>>;
+  /** Sets this connection's status (others see an update). */
+  setStatus(status: PresenceStatus): Promise<void>;
+}
+
+/**
+ * Who is online in a `presence-…` channel: `const { members, setStatus } = usePresence('presence-room')`.
+ * Subscribes while the component lives; uses the provided client (see `createLivehub`) unless given one.
+ */
+export function usePresence(channel: string, options: { client?: LiveClient } = {}): UsePresenceReturn {
+  const live = useLiveUpdate(undefined, options.client ? { client: options.client } : {});
+  const byUser = ref(new Map<string, PresenceMember>());
+  const replace = (list: PresenceMember[]) => { byUser.value = new Map(list.map((m) => [m.userId, m])); };
+  const stopList = live.client.addEventListener('presence', (event) => { if (event.channel === channel) replace(event.members); });
+  live.on<{ userId: string; status?: PresenceStatus; info?: unknown }>(channel, (data, message) => {
+    const next = new Map(byUser.value);
+    const known = next.get(data.userId);
+    if (message.type === 'join') next.set(data.userId, { userId: data.userId, status: data.status ?? 'online', connections: 1, ...(data.info === undefined ? {} : { info: data.info }) });
+    else if (message.type === 'leave') next.delete(data.userId);
+    else if (message.type === 'update' && known) next.set(data.userId, { ...known, status: data.status ?? known.status });
+    else return;
+    byUser.value = next;
+  });
+  if (getCurrentScope()) onScopeDispose(stopList);
+  const members = computed(() => [...byUser.value.values()]);
+  return {
+    members,
+    count: computed(() => byUser.value.size),
+    setStatus: (status) => live.client.setStatus(channel, status),
   };
 }

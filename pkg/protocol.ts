@@ -52,13 +52,32 @@ export type ClientCommand =
   | { type: 'subscribe'; channel: string; id?: RequestId; since?: StreamPosition }
   | { type: 'unsubscribe'; channel: string; id?: RequestId }
   | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId }
-  | { type: 'ping'; id?: RequestId };
+  | { type: 'ping'; id?: RequestId }
+  /** The member list of a presence channel the client is subscribed to. */
+  | { type: 'presence'; channel: string; id?: RequestId }
+  /** Sets the client's status in a presence channel it is subscribed to. */
+  | { type: 'status'; channel: string; status: PresenceStatus; id?: RequestId };
+
+export type PresenceStatus = 'online' | 'away' | 'busy';
+/** A user in a presence channel. */
+export interface PresenceMember {
+  userId: string;
+  status: PresenceStatus;
+  /** Live connections of the user in the channel. */
+  connections: number;
+  info?: unknown;
+}
+export const PRESENCE_STATUSES: readonly PresenceStatus[] = ['online', 'away', 'busy'];
 
 /** Replies the server sends (besides hub messages). */
 export type ServerReply =
   | { type: 'subscribed'; channel: string; id?: RequestId; offset?: number; epoch?: string; recovered?: boolean }
   | { type: 'unsubscribed'; channel: string; id?: RequestId }
   | { type: 'ack'; id: RequestId }
+  /** The members of a presence channel: after `subscribed`, and in answer to `presence`. */
+  | { type: 'presence'; channel: string; members: PresenceMember[]; id?: RequestId }
+  /** The channel's stream broke (history lost): messages may be missing; it continues after `offset`. */
+  | { type: 'reset'; channel: string; offset: number; epoch: string }
   | { type: 'pong'; id?: RequestId }
   | { type: 'error'; code: ErrorCode; message: string; id?: RequestId; channel?: string };
 

@@ -8,6 +8,7 @@ import express, { type Request } from 'express';
 import { SignJWT } from 'jose';
 import { Hub, jwtAuthenticator, type HubOptions, type Identity } from 'livehub';
 import { inertia } from 'livehub/inertia';
+import { RedisEngine } from 'livehub/redis';
 
 /** The example chat: Express + Inertia + livehub. `npm start` runs it on PORT (default 3000). */
 
@@ -173,6 +174,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { server, hub } = createChatServer({
+    // REDIS_URL: several nodes share positions, history and publications through Redis.
+    hub: process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL }) } : undefined,
     auth: process.env.AUTH === 'jwt' ? 'jwt' : undefined,
     secret: process.env.JWT_SECRET,
     origins: process.env.ORIGINS ? process.env.ORIGINS.split(',').map((o) => o.trim()) : undefined,

@@ -48,9 +48,33 @@ export interface HistoryResult {
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/** What an engine calls back into the hub. */
+export interface EngineHandlers {
+  /** A publication of a channel this node subscribes to, in offset order with no gap. */
+  deliver(publication: Publication): void;
+  /**
+   * The channel's stream cannot continue from what this node delivered: its epoch changed (history
+   * lost) or publications were missed and are no longer in history. Clients must be told that their
+   * position is void; delivery goes on from `position`.
+   */
+  reset(channel: string, position: StreamPosition): void;
+}
+
+/** A member status in a presence channel; `offline` is implied when a user's last connection leaves. */
+export type PresenceStatus = 'online' | 'away' | 'busy';
+
+/** One connection in a presence channel. */
+export interface PresenceEntry {
+  clientId: string;
+  userId: string;
+  status: PresenceStatus;
+  /** Per-connection information the app attached (a display name, a device). */
+  info?: unknown;
+}
+
 export interface Engine {
   /** Starts delivering publications of the channels this node subscribes to. Called once by the hub. */
-  start(deliver: (publication: Publication) => void): MaybePromise<void>;
+  start(handlers: EngineHandlers): MaybePromise<void>;
   /**
    * Assigns the next offset, keeps the publication in history as `policy` says, and delivers it to
    * every node subscribed to the channel, as one atomic step. `dataJson` is the data, already JSON.
@@ -65,6 +89,20 @@ export interface Engine {
   history(channel: string, since: StreamPosition | null): MaybePromise<HistoryResult>;
   /** Claims `key` for `ttl` ms; false when it is already claimed (deduplicates retried publishes). */
   claim(key: string, ttl: number): MaybePromise<boolean>;
+  /**
+   * Adds or refreshes a connection in a channel's presence for `ttl` ms. True when it is the user's
+   * first live connection there (the user joined).
+   */
+  addPresence(channel: string, entry: PresenceEntry, ttl: number): MaybePromise<boolean>;
+  /** Removes a connection; true when the user has no live connection left there (the user left). */
+  removePresence(channel: string, clientId: string, userId: string): MaybePromise<boolean>;
+  /** The live connections of a channel's presence. */
+  presence(channel: string): MaybePromise<PresenceEntry[]>;
+  /**
+   * Removes expired connections (their node died) and returns the users left with none. Atomic: of
+   * several nodes sweeping, one gets each user.
+   */
+  sweepPresence(channel: string): MaybePromise<string[]>;
   /** Releases connections and timers. */
   close(): MaybePromise<void>;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
-  encodePublication, type Engine, type HistoryPolicy, type HistoryResult, type Publication, type StreamPosition,
+  encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  type Publication, type StreamPosition,
 } from './engine.js';
 
 interface Stored extends Publication {
@@ -25,6 +26,7 @@ interface ChannelState {
 export class MemoryEngine implements Engine {
   private readonly channels = new Map<string, ChannelState>();
   private readonly claims = new Map<string, number>();
+  private readonly members = new Map<string, Map<string, PresenceEntry & { expires: number }>>();
   private deliver: (publication: Publication) => void = () => {};
   private readonly id = randomBytes(6).toString('base64url');
   private epochs = 0;
@@ -35,8 +37,8 @@ export class MemoryEngine implements Engine {
     this.sweeper.unref();
   }
 
-  start(deliver: (publication: Publication) => void): void {
-    this.deliver = deliver;
+  start(handlers: EngineHandlers): void {
+    this.deliver = handlers.deliver;
   }
 
   publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy): StreamPosition {
@@ -77,6 +79,47 @@ export class MemoryEngine implements Engine {
     if (until !== undefined && until > now) return false;
     this.claims.set(key, now + ttl);
     return true;
+  }
+
+  addPresence(channel: string, entry: PresenceEntry, ttl: number): boolean {
+    let members = this.members.get(channel);
+    if (!members) this.members.set(channel, (members = new Map()));
+    const now = Date.now();
+    const first = ![...members.values()].some((m) => m.userId === entry.userId && m.clientId !== entry.clientId && m.expires > now);
+    const known = members.has(entry.clientId);
+    members.set(entry.clientId, { ...entry, expires: now + ttl });
+    return first && !known;
+  }
+
+  removePresence(channel: string, clientId: string, userId: string): boolean {
+    const members = this.members.get(channel);
+    if (!members?.delete(clientId)) return false;
+    if (members.size === 0) this.members.delete(channel);
+    const now = Date.now();
+    return ![...(members.values())].some((m) => m.userId === userId && m.expires > now);
+  }
+
+  presence(channel: string): PresenceEntry[] {
+    const now = Date.now();
+    return [...(this.members.get(channel)?.values() ?? [])]
+      .filter((m) => m.expires > now)
+      .map(({ expires: _expires, ...entry }) => entry);
+  }
+
+  sweepPresence(channel: string): string[] {
+    const members = this.members.get(channel);
+    if (!members) return [];
+    const now = Date.now();
+    const gone = new Set<string>();
+    for (const [clientId, m] of members) {
+      if (m.expires <= now) {
+        members.delete(clientId);
+        gone.add(m.userId);
+      }
+    }
+    for (const m of members.values()) gone.delete(m.userId);
+    if (members.size === 0) this.members.delete(channel);
+    return [...gone];
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { CloseCode, ErrorCode, type ClientCommand, type ServerReply } from '../protocol.js';
+import { CloseCode, ErrorCode, type ClientCommand, type PresenceStatus, type ServerReply } from '../protocol.js';
 import type { Identity } from './auth.js';
 import { parseCommand } from './inbound.js';
 import { scanJson, TokenBucket } from './limits.js';
@@ -53,6 +53,8 @@ export class Client {
   dirty = false;
   /** Where the client stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
   readonly streams = new ClientStreams();
+  /** The presence channels the client is in, with its status there. Owned by the hub's loop. */
+  readonly presence = new Map<string, PresenceStatus>();
   state: Lifecycle = 'open';
 
   private readonly socket: Socket;

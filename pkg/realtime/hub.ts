@@ -12,6 +12,7 @@ import { Client, type ClientHost, type HubCounters } from './client.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import { Admission } from './limits.js';
 import { requestInfo, userChannel } from './policy.js';
+import { isPresenceChannel, Presence } from './presence.js';
 import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
   adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
@@ -26,6 +27,7 @@ type Command =
   | { kind: 'subscribe'; client: Client; channel: string; id?: RequestId; since?: StreamPosition }
   | { kind: 'unsubscribe'; client: Client; channel: string; id?: RequestId }
   | { kind: 'publication'; publication: Publication }
+  | { kind: 'reset'; channel: string; position: StreamPosition }
   | { kind: 'recovered'; client: Client; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
   | { kind: 'reply'; client: Client; reply: ServerReply }
   | { kind: 'disconnect-user'; userId: string; reason: string }
@@ -58,6 +60,7 @@ export class Hub implements ClientHost {
   private codec: FrameCodec = jsCodec;
   private readonly engine: Engine;
   private readonly ownsEngine: boolean;
+  private readonly presence: Presence;
   private readonly wss: WebSocketServer;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
@@ -73,8 +76,11 @@ export class Hub implements ClientHost {
     this.admission = new Admission(this.options);
     this.ownsEngine = !this.options.engine;
     this.engine = this.options.engine ?? new MemoryEngine();
-    void Promise.resolve(this.engine.start((publication) => this.enqueue({ kind: 'publication', publication })))
-      .catch((error: Error) => this.options.onError(error));
+    void Promise.resolve(this.engine.start({
+      deliver: (publication) => this.enqueue({ kind: 'publication', publication }),
+      reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
+    })).catch((error: Error) => this.options.onError(error));
+    this.presence = new Presence(this.engine, this, () => this.clients);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxMessageSize,
@@ -260,6 +266,7 @@ export class Hub implements ClientHost {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     clearInterval(this.sweepTimer);
+    this.presence.close();
     if (this.queue.length > 0) this.turn();
     const closed = [...this.clients].map((client) => client.shutdown(CloseCode.GoingAway, 'server shutting down'));
     this.closing = Promise.all(closed).then(async () => {
@@ -285,6 +292,17 @@ export class Hub implements ClientHost {
       case 'ping':
         this.reply(client, withId({ type: 'pong' }, command.id));
         break;
+      case 'presence':
+      case 'status': {
+        const { channel, id } = command;
+        if (!isPresenceChannel(channel) || !client.presence.has(channel)) {
+          this.reply(client, withId({ type: 'error', code: ErrorCode.Forbidden, channel, message: 'subscribe to this presence channel first' }, id));
+          break;
+        }
+        if (command.type === 'presence') this.presence.list(client, channel, id);
+        else this.presence.status(client, channel, command.status, id);
+        break;
+      }
     }
   }
 
@@ -402,6 +420,18 @@ export class Hub implements ClientHost {
         case 'recovered':
           this.answerSubscribe(command, send);
           break;
+        case 'reset': {
+          // The stream broke (history lost, or a gap no longer in history): every local subscriber's
+          // position is void. Tell them where it stands now; the livehub client emits `gap`.
+          const { channel, position } = command;
+          for (const client of this.channels.get(channel) ?? []) {
+            if (client.streams.recovering?.has(channel)) continue; // its subscribe answer comes from the new stream
+            client.streams.forget(channel);
+            client.streams.setFloor(channel, position.offset);
+            send(client, { type: 'reset', channel, offset: position.offset, epoch: position.epoch });
+          }
+          break;
+        }
         case 'unsubscribe':
           if (!this.clients.has(command.client)) break;
           this.leave(command.client, command.channel);
@@ -481,6 +511,7 @@ export class Hub implements ClientHost {
     }
     if (out.length > 0) client.enqueue(this.codec.encodeBatch(out), out.length);
     client.streams.setFloor(channel, top);
+    if (isPresenceChannel(channel) && !client.presence.has(channel)) this.presence.join(client, channel);
   }
 
   private join(client: Client, channel: string): void {
@@ -496,6 +527,7 @@ export class Hub implements ClientHost {
   private leave(client: Client, channel: string): void {
     const members = this.channels.get(channel);
     client.channels.delete(channel);
+    this.presence.leave(client, channel);
     client.streams.forget(channel);
     if (!members) return;
     members.delete(client);

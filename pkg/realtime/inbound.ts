@@ -8,7 +8,9 @@ export interface InboundError {
   error: { type: 'error'; code: ErrorCode; message: string; id?: RequestId };
 }
 
-const COMMANDS = new Map<string, true>([['subscribe', true], ['unsubscribe', true], ['publish', true], ['ping', true]]);
+const COMMANDS = new Map<string, true>([
+  ['subscribe', true], ['unsubscribe', true], ['publish', true], ['ping', true], ['presence', true], ['status', true],
+]);
 
 function fail(code: ErrorCode, message: string, id?: RequestId): InboundError {
   return { error: id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id } };
@@ -53,7 +55,14 @@ export function parseCommand(text: string): ClientCommand | InboundError {
   if (!isValidChannel(channel)) {
     return fail(ErrorCode.InvalidChannel, 'channel must be 1-255 characters of A-Z a-z 0-9 _-:.@/=+,!~#$, or "*"', id);
   }
-  if (type === 'unsubscribe') return withId({ type, channel });
+  if (type === 'unsubscribe' || type === 'presence') return withId({ type, channel });
+  if (type === 'status') {
+    const status = own('status');
+    if (status !== 'online' && status !== 'away' && status !== 'busy') {
+      return fail(ErrorCode.BadRequest, 'status must be "online", "away" or "busy"', id);
+    }
+    return withId({ type, channel, status });
+  }
   if (type === 'subscribe') {
     const since = own('since');
     if (since === undefined || since === null) return withId({ type, channel });

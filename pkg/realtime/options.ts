@@ -125,6 +125,17 @@ export interface HubOptions {
    */
   history?: Partial<HistoryPolicy> & { channels?: Array<{ match: string | RegExp } & Partial<HistoryPolicy>> };
   /**
+   * Milliseconds a connection stays in a presence channel without its node refreshing it (every third
+   * of this): a dead node's users leave after at most this long.
+   * @default 30000
+   */
+  presenceTtl?: number;
+  /**
+   * What other members see of a connection in a presence channel (a display name, an avatar).
+   * @default nothing
+   */
+  presenceInfo?: (identity: import('./auth.js').Identity | null, clientId: string) => unknown;
+  /**
    * Milliseconds a client publish id is remembered, so a retry (same string id, same user) is acked
    * again without being published twice.
    * @default 120000
@@ -174,6 +185,8 @@ export interface ResolvedHubOptions {
   history: HistoryPolicy;
   historyRules: Array<{ test: (channel: string) => boolean } & HistoryPolicy>;
   publishDedupeWindow: number;
+  presenceTtl: number;
+  presenceInfo: ((identity: import('./auth.js').Identity | null, clientId: string) => unknown) | null;
   codec: NonNullable<HubOptions['codec']>;
   onError: (error: Error) => void;
 }
@@ -195,6 +208,7 @@ export const DEFAULTS = {
   maxJsonDepth: 32,
   maxJsonKeys: 1024,
   publishDedupeWindow: 120_000,
+  presenceTtl: 30_000,
   historySize: 100,
   historyTtl: 300_000,
 } as const;
@@ -213,7 +227,7 @@ function positiveInteger(options: HubOptions, key: Exclude<keyof typeof DEFAULTS
   return value;
 }
 
-function optionalFunction<T>(options: HubOptions, key: 'canPublish' | 'authenticate' | 'authorize' | 'onError'): T | null {
+function optionalFunction<T>(options: HubOptions, key: 'canPublish' | 'authenticate' | 'authorize' | 'onError' | 'presenceInfo'): T | null {
   const value = options[key];
   if (value === undefined) return null;
   if (typeof value !== 'function') throw new TypeError(`livehub: option ${key} must be a function`);
@@ -250,6 +264,8 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     history: history.base,
     historyRules: history.rules,
     publishDedupeWindow: positiveInteger(options, 'publishDedupeWindow', DEFAULTS.publishDedupeWindow),
+    presenceTtl: positiveInteger(options, 'presenceTtl', DEFAULTS.presenceTtl),
+    presenceInfo: optionalFunction(options, 'presenceInfo'),
     sendBuffer: positiveInteger(options, 'sendBuffer', DEFAULTS.sendBuffer),
     maxBufferedBytes: positiveInteger(options, 'maxBufferedBytes', DEFAULTS.maxBufferedBytes),
     highWaterMark: positiveInteger(options, 'highWaterMark', DEFAULTS.highWaterMark),

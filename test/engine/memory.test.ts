@@ -8,7 +8,7 @@ function engine(options?: ConstructorParameters<typeof MemoryEngine>[0]) {
   const e = new MemoryEngine(options);
   engines.push(e);
   const seen: Publication[] = [];
-  e.start((p) => seen.push(p));
+  e.start({ deliver: (p) => seen.push(p), reset: () => {} });
   return { e, seen };
 }
 afterEach(() => { engines.forEach((e) => e.close()); engines = []; vi.useRealTimers(); });

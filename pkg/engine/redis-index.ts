@@ -1,0 +1,2 @@
+/** livehub/redis: the Redis engine (ioredis). `new Hub({ engine: new RedisEngine({ url }) })`. */
+export { RedisEngine, type RedisEngineOptions } from './redis.js';

@@ -1,0 +1,123 @@
+import type { Engine, PresenceEntry } from '../engine/engine.js';
+import type { PresenceMember, PresenceStatus, RequestId, ServerReply } from '../protocol.js';
+import type { Client } from './client.js';
+import type { ResolvedHubOptions } from './options.js';
+
+/** Presence channels are those named `presence-…`. */
+export function isPresenceChannel(channel: string): boolean {
+  return channel.startsWith('presence-');
+}
+
+/** Groups connections by user: one member per user, with the status of its latest connection. */
+export function members(entries: readonly PresenceEntry[]): PresenceMember[] {
+  const byUser = new Map<string, PresenceMember>();
+  for (const entry of entries) {
+    const member = byUser.get(entry.userId);
+    if (member) {
+      member.connections++;
+      member.status = entry.status;
+    } else {
+      byUser.set(entry.userId, { userId: entry.userId, status: entry.status, connections: 1, ...(entry.info === undefined ? {} : { info: entry.info }) });
+    }
+  }
+  return [...byUser.values()];
+}
+
+interface PresenceHost {
+  readonly options: ResolvedHubOptions;
+  publish(channel: string, type: string, data?: unknown): void;
+  reply(client: Client, reply: ServerReply): void;
+}
+
+/**
+ * Presence for the hub: who is in each `presence-…` channel, across nodes (the engine keeps it).
+ * Members get `join` (a user's first connection), `leave` (its last one) and `update` (a status
+ * change) as ordinary messages on the channel, and the member list after subscribing and on request.
+ * Connections are refreshed every `presenceTtl / 3`; those of a dead node expire and are swept,
+ * which publishes their users' `leave`.
+ */
+export class Presence {
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly engine: Engine, private readonly host: PresenceHost, clients: () => Iterable<Client>) {
+    this.timer = setInterval(() => this.tick(clients()), Math.max(100, Math.floor(host.options.presenceTtl / 3)));
+    this.timer.unref();
+  }
+
+  /** The client is now subscribed to a presence channel. */
+  join(client: Client, channel: string): void {
+    client.presence.set(channel, 'online');
+    this.add(client, channel, true, () => this.list(client, channel));
+  }
+
+  /** The client left the channel (unsubscribed or disconnected). */
+  leave(client: Client, channel: string): void {
+    if (!client.presence.delete(channel)) return;
+    const userId = this.userOf(client);
+    this.run(() => this.engine.removePresence(channel, client.id, userId), (left) => {
+      if (left) this.host.publish(channel, 'leave', { userId });
+    });
+  }
+
+  list(client: Client, channel: string, id?: RequestId): void {
+    this.run(() => this.engine.presence(channel), (entries) => {
+      const reply: ServerReply = { type: 'presence', channel, members: members(entries) };
+      this.host.reply(client, id === undefined ? reply : { ...reply, id });
+    });
+  }
+
+  status(client: Client, channel: string, status: PresenceStatus, id?: RequestId): void {
+    client.presence.set(channel, status);
+    this.add(client, channel, false, () => {
+      this.host.publish(channel, 'update', { userId: this.userOf(client), status });
+      if (id !== undefined) this.host.reply(client, { type: 'ack', id });
+    });
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Refreshes this node's connections and sweeps the channels it serves. */
+  private tick(clients: Iterable<Client>): void {
+    const channels = new Set<string>();
+    for (const client of clients) {
+      for (const channel of client.presence.keys()) {
+        channels.add(channel);
+        this.add(client, channel, true, () => {});
+      }
+    }
+    for (const channel of channels) {
+      this.run(() => this.engine.sweepPresence(channel), (gone) => {
+        for (const userId of gone) this.host.publish(channel, 'leave', { userId });
+      });
+    }
+  }
+
+  private add(client: Client, channel: string, announce: boolean, then: () => void): void {
+    const status = client.presence.get(channel);
+    if (status === undefined) return;
+    const { presenceInfo, presenceTtl } = this.host.options;
+    const info = presenceInfo?.(client.identity, client.id);
+    const entry: PresenceEntry = { clientId: client.id, userId: this.userOf(client), status, ...(info === undefined ? {} : { info }) };
+    this.run(() => this.engine.addPresence(channel, entry, presenceTtl), (joined) => {
+      if (joined && announce) this.host.publish(channel, 'join', { userId: entry.userId, status, ...(info === undefined ? {} : { info }) });
+      then();
+    });
+  }
+
+  /** Anonymous connections are members as themselves. */
+  private userOf(client: Client): string {
+    return client.identity?.userId ?? `anonymous:${client.id}`;
+  }
+
+  private run<T>(task: () => T | Promise<T>, then: (value: T) => void): void {
+    try {
+      const value = task();
+      if (value instanceof Promise) value.then(then, (error: Error) => this.host.options.onError(error));
+      else then(value);
+    } catch (error) {
+      this.host.options.onError(error as Error);
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
+import { RedisEngine } from '../../pkg/engine/redis.js';
+import { Hub, type HubOptions } from '../../pkg/index.js';
+import { closeServer, Peer, sleep } from '../helpers.js';
+import { sharedRedisUrl, startRedis } from '../redis.js';
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+let shared = '';
+beforeAll(async () => { shared = await sharedRedisUrl(); });
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+
+/** A node: a hub on the Redis engine, on its own port. */
+async function node(url: string, prefix: string, options: HubOptions = {}) {
+  const engine = new RedisEngine({ url, prefix });
+  const hub = new Hub({ engine, canPublish: () => true, ...options });
+  const server: Server = createServer();
+  hub.attach(server, { path: '/ws' });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const wsUrl = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
+  const stop = async () => { await hub.close(); await engine.close(); await closeServer(server); };
+  cleanups.push(stop);
+  await expect.poll(() => engine.commands.status === 'ready' && engine.subscriber.status === 'ready').toBe(true);
+  return { hub, engine, server, url: wsUrl, stop };
+}
+
+function prefix() {
+  const p = `lhtest-${randomBytes(4).toString('hex')}`;
+  cleanups.push(async () => {
+    const redis = new Redis(shared);
+    const keys = await redis.keys(`${p}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+  return p;
+}
+
+describe('the Redis engine across nodes', () => {
+  it('delivers a message published on one node to subscribers on the others, in order', async () => {
+    const p = prefix();
+    const [a, b, c] = [await node(shared, p), await node(shared, p), await node(shared, p)];
+    const onB = await Peer.open(b.url);
+    const onC = await Peer.open(c.url);
+    cleanups.push(() => onB.close(), () => onC.close());
+    await onB.subscribe('news');
+    await onC.subscribe('news');
+    for (let i = 0; i < 500; i++) a.hub.publish('news', 'n', i);
+    for (const peer of [onB, onC]) {
+      await expect.poll(() => peer.messages.filter((m) => m.channel === 'news').length, { timeout: 10_000 }).toBe(500);
+      const got = peer.messages.filter((m) => m.channel === 'news');
+      expect(got.map((m) => m.data)).toEqual([...Array(500).keys()]);
+      expect(got.map((m) => m.offset)).toEqual([...Array(500).keys()].map((i) => i + 1));
+    }
+  });
+
+  it('lets a client moved from one node to another recover what it missed', async () => {
+    const p = prefix();
+    const [a, b] = [await node(shared, p), await node(shared, p)];
+    let target = a.url;
+    const client = new LiveClient('ws://unused', { WebSocket: class extends (WebSocket as never as new (u: string) => object) { constructor() { super(target); } } as never, reconnectDelay: 20 });
+    cleanups.push(() => client.dispose());
+    const got: number[] = [];
+    client.on<number>('feed', (n) => got.push(n));
+    await expect.poll(() => client.status).toBe('open');
+    await sleep(50);
+    for (let i = 0; i < 10; i++) b.hub.publish('feed', 'n', i);
+    await expect.poll(() => got.length).toBe(10);
+    // Node A goes away; the client comes back through the load balancer, on node B.
+    target = b.url;
+    await a.stop();
+    for (let i = 10; i < 30; i++) b.hub.publish('feed', 'n', i);
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(30);
+    expect(got).toEqual([...Array(30).keys()]);
+  });
+
+  it('detects the gap after CLIENT KILL TYPE pubsub during publishing and recovers it', async () => {
+    const p = prefix();
+    const history = { size: 5000, ttl: 60_000 }; // the gap must be in history to be repaired
+    const [a, b] = [await node(shared, p, { history }), await node(shared, p, { history })];
+    const peer = await Peer.open(b.url);
+    cleanups.push(() => peer.close());
+    await peer.subscribe('busy');
+    const admin = new Redis(shared);
+    cleanups.push(() => admin.disconnect());
+    const total = 1500;
+    for (let i = 0; i < total; i++) {
+      a.hub.publish('busy', 'n', i);
+      if (i === 300 || i === 900) await admin.client('KILL', 'TYPE', 'pubsub');
+      if (i % 50 === 0) await sleep(2);
+    }
+    await expect.poll(() => peer.messages.filter((m) => m.channel === 'busy').length, { timeout: 15_000 }).toBe(total);
+    const got = peer.messages.filter((m) => m.channel === 'busy');
+    const firstWrong = got.findIndex((m, i) => m.data !== i);
+    expect(firstWrong === -1 ? 'in order' : JSON.stringify(got.slice(Math.max(0, firstWrong - 2), firstWrong + 3))).toBe('in order');
+  });
+
+  it('deduplicates a publish retried with the same id on another node', async () => {
+    const p = prefix();
+    const [a, b] = [await node(shared, p), await node(shared, p)];
+    const reader = await Peer.open(a.url);
+    const first = await Peer.open(a.url);
+    const retry = await Peer.open(b.url);
+    cleanups.push(() => reader.close(), () => first.close(), () => retry.close());
+    await reader.subscribe('once');
+    const publish = { type: 'publish', channel: 'once', event: 'm', data: 1, id: `id-${p}` };
+    first.send(publish);
+    await first.next((m) => m.type === 'ack');
+    retry.send(publish);
+    expect(await retry.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: publish.id });
+    await sleep(200);
+    expect(reader.messages.filter((m) => m.channel === 'once')).toHaveLength(1);
+  });
+});
+
+describe('the Redis engine when Redis fails', () => {
+  it('starts a new epoch when Redis restarts empty: recovered:false, never a wrong replay', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const n = await node(redis.url, 'lh');
+    for (let i = 1; i <= 5; i++) n.hub.publish('e', 'n', i);
+    await sleep(100);
+    const before = await n.hub.position('e');
+    expect(before.offset).toBe(5);
+    await redis.stop();
+    const again = await startRedis(redis.port);
+    cleanups.push(() => again.stop());
+    await sleep(1500); // the engine reconnects
+    n.hub.publish('e', 'n', 'after');
+    await sleep(100);
+    const peer = await Peer.open(n.url);
+    cleanups.push(() => peer.close());
+    peer.send({ type: 'subscribe', channel: 'e', since: before });
+    const reply = await peer.next((m) => m.type === 'subscribed');
+    expect(reply.recovered).toBe(false);
+    expect(reply.epoch).not.toBe(before.epoch);
+    await sleep(100);
+    expect(peer.messages.filter((m) => m.channel === 'e' && 'data' in m)).toEqual([]);
+  });
+
+  it('fails a publish at once with an error frame while Redis is down, and works again after', async () => {
+    const redis = await startRedis();
+    const n = await node(redis.url, 'lh');
+    const peer = await Peer.open(n.url);
+    cleanups.push(() => peer.close());
+    await redis.stop();
+    await sleep(200);
+    const began = Date.now();
+    peer.send({ type: 'publish', channel: 'x', event: 'm', data: 1, id: 'during-outage' });
+    expect(await peer.next((m) => m.type === 'error' && m.id === 'during-outage')).toMatchObject({ code: 'unavailable' });
+    expect(Date.now() - began).toBeLessThan(1000);
+    const again = await startRedis(redis.port);
+    cleanups.push(() => again.stop());
+    await sleep(1500);
+    peer.send({ type: 'publish', channel: 'x', event: 'm', data: 2, id: 'after-outage' });
+    expect(await peer.next((m) => m.type === 'ack', 5000)).toEqual({ type: 'ack', id: 'after-outage' });
+  });
+});
+
+describe('presence across nodes', () => {
+  it('agrees on every node: members on subscribe, join, update and leave', async () => {
+    const p = prefix();
+    const opts = { authorize: () => true, presenceTtl: 3000 };
+    const [a, b, c] = [await node(shared, p, opts), await node(shared, p, opts), await node(shared, p, opts)];
+    const ann = await Peer.open(a.url);
+    const bob = await Peer.open(b.url);
+    const cat = await Peer.open(c.url);
+    cleanups.push(() => ann.close(), () => bob.close(), () => cat.close());
+    for (const peer of [ann, bob]) peer.send({ type: 'subscribe', channel: 'presence-room' });
+    await ann.next((m) => m.type === 'presence');
+    await bob.next((m) => m.type === 'presence');
+    await sleep(300);
+    ann.messages.splice(0);
+    bob.messages.splice(0);
+    cat.send({ type: 'subscribe', channel: 'presence-room' });
+    const list = await cat.next((m) => m.type === 'presence');
+    expect(list.members.map((m: { userId: string }) => m.userId).sort()).toHaveLength(3);
+    // ann and bob, on the other nodes, see cat join
+    const catJoin = await ann.next((m) => m.channel === 'presence-room' && m.type === 'join', 5000);
+    await bob.next((m) => m.type === 'join' && m.data.userId === catJoin.data.userId);
+    cat.send({ type: 'status', channel: 'presence-room', status: 'away', id: 's1' });
+    await cat.next((m) => m.type === 'ack' && m.id === 's1');
+    for (const peer of [ann, bob]) await peer.next((m) => m.type === 'update' && m.data.status === 'away');
+    for (const peer of [ann, bob, cat]) {
+      peer.send({ type: 'presence', channel: 'presence-room', id: 'who' });
+      const answer = await peer.next((m) => m.type === 'presence' && m.id === 'who');
+      expect(answer.members).toHaveLength(3);
+      expect(answer.members.filter((m: { status: string }) => m.status === 'away')).toHaveLength(1);
+    }
+    cat.close();
+    for (const peer of [ann, bob]) await peer.next((m) => m.type === 'leave' && m.data.userId === catJoin.data.userId);
+  });
+
+  it("removes the users of a node killed with kill -9 within the presence TTL", async () => {
+    const p = prefix();
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/livehub.ts', '--port', '0'], {
+      env: { ...process.env, REDIS_URL: shared, PRESENCE_TTL: '1500', LIVEHUB_PREFIX: p }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    cleanups.push(() => child.kill('SIGKILL'));
+    const port = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+    const survivor = await node(shared, p, { authorize: () => true, presenceTtl: 1500 });
+    const watcher = await Peer.open(survivor.url);
+    const doomed = await Peer.open(`ws://127.0.0.1:${port}/`);
+    cleanups.push(() => watcher.close(), () => doomed.close());
+    watcher.send({ type: 'subscribe', channel: 'presence-lobby' });
+    const { members: [self] } = await watcher.next((m) => m.type === 'presence', 10_000);
+    doomed.send({ type: 'subscribe', channel: 'presence-lobby' });
+    const joined = await watcher.next((m) => m.type === 'join' && m.data.userId !== self.userId, 10_000);
+    child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const left = await watcher.next((m) => m.type === 'leave' && m.data.userId === joined.data.userId, 6000);
+    expect(left.data.userId).toBe(joined.data.userId);
+    expect(Date.now() - killedAt).toBeLessThan(1500 + 1500); // the TTL, plus one sweep period of slack
+  }, 20_000);
+});

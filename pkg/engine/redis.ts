@@ -132,6 +132,8 @@ interface Tracked {
   retired: Set<string>;
   /** A repair from history is running (one at a time per channel). */
   repairing: boolean;
+  /** A repair was asked for while one ran (a reconnect during a repair): run once more after it. */
+  again: boolean;
 }
 
 export class RedisEngine implements Engine {
@@ -187,7 +189,7 @@ export class RedisEngine implements Engine {
   async subscribe(channel: string): Promise<void> {
     if (this.tracked.has(channel)) return;
     // Until the stream's position is known, messages wait (in order) instead of looking like a gap.
-    const tracked: Tracked = { epoch: null, offset: -1, waiting: [], retired: new Set(), repairing: false };
+    const tracked: Tracked = { epoch: null, offset: -1, waiting: [], retired: new Set(), repairing: false, again: false };
     this.tracked.set(channel, tracked);
     await this.subscriber.subscribe(this.key('c', channel));
     const { position } = await this.history(channel, null);
@@ -289,7 +291,11 @@ export class RedisEngine implements Engine {
   /** Fetches what this node missed on a channel and delivers it, or reports a reset. */
   private async catchUp(channel: string): Promise<void> {
     const tracked = this.tracked.get(channel);
-    if (!tracked || tracked.repairing) return; // the running repair also covers this call
+    if (!tracked) return;
+    if (tracked.repairing) {
+      tracked.again = true; // what was missed after the running repair's read is caught up next
+      return;
+    }
     if (tracked.epoch === null && tracked.waiting) return; // subscribe() is still learning the position
     tracked.waiting ??= [];
     tracked.repairing = true;
@@ -318,6 +324,11 @@ export class RedisEngine implements Engine {
       return;
     }
     tracked.repairing = false;
+    if (tracked.again) {
+      tracked.again = false;
+      void this.catchUp(channel); // `waiting` stays set, so order is kept
+      return;
+    }
     const waiting = tracked.waiting ?? [];
     tracked.waiting = null;
     for (const m of waiting) {

@@ -12,7 +12,10 @@ import { Client, type ClientHost, type HubCounters } from './client.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import { Admission } from './limits.js';
 import { requestInfo, userChannel } from './policy.js';
-import { isPresenceChannel, Presence } from './presence.js';
+import { isPresenceChannel, Presence, USERS_SET } from './presence.js';
+
+/** The server's own channel between nodes (disconnecting a user everywhere). */
+const CONTROL_CHANNEL = '#control';
 import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
   adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
@@ -30,7 +33,6 @@ type Command =
   | { kind: 'reset'; channel: string; position: StreamPosition }
   | { kind: 'recovered'; client: Client; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
   | { kind: 'reply'; client: Client; reply: ServerReply }
-  | { kind: 'disconnect-user'; userId: string; reason: string }
   | { kind: 'close'; client: Client; code: number; reason: string };
 
 /** Counts, for monitoring and tests. */
@@ -81,6 +83,7 @@ export class Hub implements ClientHost {
       reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
     })).catch((error: Error) => this.options.onError(error));
     this.presence = new Presence(this.engine, this, () => this.clients);
+    after(() => this.engine.subscribe(CONTROL_CHANNEL), () => {}, this.options.onError);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxMessageSize,
@@ -217,24 +220,35 @@ export class Hub implements ClientHost {
     this.enqueue({ kind: 'register', client });
   }
 
-  /** Closes every connection of a user with 4503 (terminal: the client does not reconnect). */
+  /**
+   * Closes every connection of a user with 4503 (terminal: the client does not reconnect), on every
+   * node sharing the engine.
+   */
   disconnectUser(userId: string, reason = 'disconnected by the server'): void {
-    this.enqueue({ kind: 'disconnect-user', userId, reason });
+    if (typeof userId !== 'string' || !userId) throw new TypeError('livehub: userId must be a non-empty string');
+    after(() => this.engine.publish(CONTROL_CHANNEL, 'disconnect-user', JSON.stringify({ userId, reason }), { size: 0, ttl: 1000 }),
+      () => {}, this.options.onError);
   }
 
-  /** Whether the user has a connection to this hub. */
-  isUserConnected(userId: string): boolean {
-    return (this.users.get(userId)?.size ?? 0) > 0;
+  /** Whether the user has a live connection to any node sharing the engine. */
+  async isUserConnected(userId: string): Promise<boolean> {
+    return (await this.connectedClients(userId)).length > 0;
   }
 
-  /** Ids of the user's connections to this hub. */
-  connectedClients(userId: string): string[] {
-    return [...(this.users.get(userId) ?? [])].map((client) => client.id);
+  /** Ids of the user's live connections, on every node sharing the engine. */
+  async connectedClients(userId: string): Promise<string[]> {
+    const entries = await this.engine.presence(USERS_SET);
+    return entries.filter((entry) => entry.userId === userId).map((entry) => entry.clientId);
   }
 
   /** Publishes to the user's personal channel `user:<id>`, which each of their connections is in. */
   sendToUser(userId: string, type: string, data?: unknown): void {
     this.publish(userChannel(userId), type, data);
+  }
+
+  /** `sendToUser` for several users. */
+  sendToUsers(userIds: Iterable<string>, type: string, data?: unknown): void {
+    for (const userId of userIds) this.sendToUser(userId, type, data);
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, identity: Identity | null): void {
@@ -384,9 +398,6 @@ export class Hub implements ClientHost {
         case 'close':
           command.client.close(command.code, command.reason, true);
           break;
-        case 'disconnect-user':
-          for (const client of this.users.get(command.userId) ?? []) client.close(CloseCode.Disconnected, command.reason);
-          break;
         case 'unregister':
           this.remove(command.client);
           break;
@@ -439,6 +450,10 @@ export class Hub implements ClientHost {
           break;
         case 'publication': {
           const { channel, offset, payload } = command.publication;
+          if (channel === CONTROL_CHANNEL) {
+            this.control(payload);
+            break;
+          }
           const batch = batches.get(channel);
           if (batch) {
             batch.offsets.push(offset);
@@ -537,11 +552,24 @@ export class Hub implements ClientHost {
     }
   }
 
+  /** Acts on a message between nodes (`#control`). */
+  private control(payload: string): void {
+    try {
+      const { type, data } = JSON.parse(payload) as { type: string; data: { userId?: string; reason?: string } };
+      if (type === 'disconnect-user' && typeof data.userId === 'string') {
+        for (const client of this.users.get(data.userId) ?? []) client.close(CloseCode.Disconnected, String(data.reason ?? 'disconnected'));
+      }
+    } catch (error) {
+      this.options.onError(error as Error);
+    }
+  }
+
   /** Registers a client; an authenticated one joins its personal channel `user:<id>`. */
   private add(client: Client): void {
     this.clients.add(client);
     const userId = client.identity?.userId;
     if (userId === undefined) return;
+    this.presence.register(client);
     let mine = this.users.get(userId);
     if (!mine) this.users.set(userId, (mine = new Set()));
     mine.add(client);
@@ -551,6 +579,7 @@ export class Hub implements ClientHost {
   private remove(client: Client): void {
     if (!this.clients.delete(client)) return;
     for (const channel of client.channels) this.leave(client, channel);
+    this.presence.leave(client, USERS_SET);
     const userId = client.identity?.userId;
     if (userId === undefined) return;
     const mine = this.users.get(userId);

@@ -5,6 +5,8 @@ import type { Identity } from './auth.js';
  * Channel authorization: who may subscribe to and publish on which channel.
  *
  * Built-in rules, applied first and not overridable:
+ * - channels starting with `#` are the server's own (`#users`, `#control`): no client may subscribe
+ *   or publish there;
  * - `user:<id>` is the personal channel of user `<id>`: only that user may subscribe to it
  *   (`hub.sendToUser` and `hub.publish('user:<id>', …)` reach it).
  * Then, when the hub has an `authorize` hook, it decides. Without one:
@@ -62,6 +64,7 @@ export function decide(
   onError: (error: Error) => void,
 ): boolean | Promise<boolean> {
   const { action, channel, identity } = request;
+  if (channel.startsWith('#')) return false;
   if (action === 'subscribe' && channel.startsWith(USER_CHANNEL_PREFIX)) {
     return identity !== null && channel === userChannel(identity.userId);
   }

@@ -3,6 +3,9 @@ import type { PresenceMember, PresenceStatus, RequestId, ServerReply } from '../
 import type { Client } from './client.js';
 import type { ResolvedHubOptions } from './options.js';
 
+/** The server's own presence set of every authenticated connection, on every node. */
+export const USERS_SET = '#users';
+
 /** Presence channels are those named `presence-…`. */
 export function isPresenceChannel(channel: string): boolean {
   return channel.startsWith('presence-');
@@ -50,12 +53,19 @@ export class Presence {
     this.add(client, channel, true, () => this.list(client, channel));
   }
 
+  /** Registers an authenticated connection in the cluster-wide set of users. */
+  register(client: Client): void {
+    if (!client.identity) return;
+    client.presence.set(USERS_SET, 'online');
+    this.add(client, USERS_SET, false, () => {});
+  }
+
   /** The client left the channel (unsubscribed or disconnected). */
   leave(client: Client, channel: string): void {
     if (!client.presence.delete(channel)) return;
     const userId = this.userOf(client);
     this.run(() => this.engine.removePresence(channel, client.id, userId), (left) => {
-      if (left) this.host.publish(channel, 'leave', { userId });
+      if (left && !channel.startsWith('#')) this.host.publish(channel, 'leave', { userId });
     });
   }
 
@@ -89,6 +99,7 @@ export class Presence {
     }
     for (const channel of channels) {
       this.run(() => this.engine.sweepPresence(channel), (gone) => {
+        if (channel.startsWith('#')) return;
         for (const userId of gone) this.host.publish(channel, 'leave', { userId });
       });
     }
@@ -101,7 +112,7 @@ export class Presence {
     const info = presenceInfo?.(client.identity, client.id);
     const entry: PresenceEntry = { clientId: client.id, userId: this.userOf(client), status, ...(info === undefined ? {} : { info }) };
     this.run(() => this.engine.addPresence(channel, entry, presenceTtl), (joined) => {
-      if (joined && announce) this.host.publish(channel, 'join', { userId: entry.userId, status, ...(info === undefined ? {} : { info }) });
+      if (joined && announce && !channel.startsWith('#')) this.host.publish(channel, 'join', { userId: entry.userId, status, ...(info === undefined ? {} : { info }) });
       then();
     });
   }

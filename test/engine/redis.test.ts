@@ -220,3 +220,26 @@ describe('presence across nodes', () => {
     expect(Date.now() - killedAt).toBeLessThan(1500 + 1500); // the TTL, plus one sweep period of slack
   }, 20_000);
 });
+
+describe('user targeting across nodes', () => {
+  it('sends to a user on every node, answers isUserConnected everywhere, and disconnects them everywhere', async () => {
+    const p = prefix();
+    const opts: HubOptions = { authenticate: (req) => ({ userId: String(req.headers['x-user']) }) };
+    const [a, b, c] = [await node(shared, p, opts), await node(shared, p, opts), await node(shared, p, opts)];
+    const onB = await Peer.open(b.url, { headers: { 'x-user': 'uma' } });
+    const onC = await Peer.open(c.url, { headers: { 'x-user': 'uma' } });
+    const other = await Peer.open(c.url, { headers: { 'x-user': 'vic' } });
+    cleanups.push(() => onB.close(), () => onC.close(), () => other.close());
+    await expect.poll(() => a.hub.connectedClients('uma')).toHaveLength(2);
+    expect(await a.hub.isUserConnected('vic')).toBe(true);
+    expect(await a.hub.isUserConnected('nobody')).toBe(false);
+    a.hub.sendToUsers(['uma'], 'balance', { amount: 5 });
+    for (const peer of [onB, onC]) expect(await peer.next((m) => m.channel === 'user:uma')).toMatchObject({ type: 'balance', data: { amount: 5 } });
+    await sleep(100);
+    expect(other.messages.filter((m) => m.channel === 'user:uma')).toEqual([]);
+    a.hub.disconnectUser('uma', 'logged out');
+    for (const peer of [onB, onC]) expect((await peer.whenClosed()).code).toBe(4503);
+    expect(other.closed).toBeNull();
+    await expect.poll(() => a.hub.isUserConnected('uma')).toBe(false);
+  });
+});

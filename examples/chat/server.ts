@@ -72,15 +72,23 @@ export function createChatServer(options: ChatServerOptions = {}) {
     if (messages.length > 10 * HISTORY) for (const old of messages.splice(0, messages.length - HISTORY)) known.delete(old.id);
     return message;
   };
+  const presenceChannel = 'presence-chat';
+  const typingChannel = 'typing:chat';
   const hub = new Hub({
     origins: options.origins,
-    history: { size: 1000, ttl: 10 * 60_000 },
+    history: { size: 1000, ttl: 10 * 60_000, channels: [{ match: 'typing:*', size: 0 }] },
+    // Who is online shows the logged-in name, or the name the page chose (?name= on the socket URL).
+    presenceInfo: (identity, _clientId, request) => ({
+      name: identity?.userId ?? (new URL(request.url ?? '/', 'http://x').searchParams.get('name') ?? 'guest').slice(0, 40),
+    }),
     // Pages publish messages over the socket (with the client's offline outbox and retries); a
     // message is checked and stored here, and then published as the page sent it. A retry never gets
     // here twice: the hub deduplicates publish ids.
     authorize: ({ action, channel: wanted, identity, event, data }) => {
-      if (wanted !== channel) return false;
       if (jwt && !identity) return false;
+      if (wanted === presenceChannel) return action === 'subscribe';
+      if (wanted === typingChannel) return action === 'subscribe' || event === 'typing_start' || event === 'typing_stop';
+      if (wanted !== channel) return false;
       if (action === 'subscribe') return true;
       if (event !== 'message') return false;
       if (jwt && (data as { author?: unknown })?.author !== identity!.userId) return false;
@@ -125,6 +133,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
     void res.inertia('Chat', {
       mode: jwt ? 'jwt' : 'open',
       channel,
+      presenceChannel,
+      typingChannel,
       user: user?.userId ?? null,
       position,
       messages: () => (jwt && !user ? [] : messages.slice(-HISTORY)),
@@ -175,7 +185,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { server, hub } = createChatServer({
     // REDIS_URL: several nodes share positions, history and publications through Redis.
-    hub: process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL }) } : undefined,
+    hub: process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX }) } : undefined,
     auth: process.env.AUTH === 'jwt' ? 'jwt' : undefined,
     secret: process.env.JWT_SECRET,
     origins: process.env.ORIGINS ? process.env.ORIGINS.split(',').map((o) => o.trim()) : undefined,

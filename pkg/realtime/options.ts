@@ -134,7 +134,7 @@ export interface HubOptions {
    * What other members see of a connection in a presence channel (a display name, an avatar).
    * @default nothing
    */
-  presenceInfo?: (identity: import('./auth.js').Identity | null, clientId: string) => unknown;
+  presenceInfo?: (identity: import('./auth.js').Identity | null, clientId: string, request: import('./policy.js').RequestInfo) => unknown;
   /**
    * Milliseconds a client publish id is remembered, so a retry (same string id, same user) is acked
    * again without being published twice.
@@ -186,7 +186,7 @@ export interface ResolvedHubOptions {
   historyRules: Array<{ test: (channel: string) => boolean } & HistoryPolicy>;
   publishDedupeWindow: number;
   presenceTtl: number;
-  presenceInfo: ((identity: import('./auth.js').Identity | null, clientId: string) => unknown) | null;
+  presenceInfo: ((identity: import('./auth.js').Identity | null, clientId: string, request: import('./policy.js').RequestInfo) => unknown) | null;
   codec: NonNullable<HubOptions['codec']>;
   onError: (error: Error) => void;
 }

@@ -109,7 +109,7 @@ export class Presence {
     const status = client.presence.get(channel);
     if (status === undefined) return;
     const { presenceInfo, presenceTtl } = this.host.options;
-    const info = presenceInfo?.(client.identity, client.id);
+    const info = presenceInfo?.(client.identity, client.id, client.request);
     const entry: PresenceEntry = { clientId: client.id, userId: this.userOf(client), status, ...(info === undefined ? {} : { info }) };
     this.run(() => this.engine.addPresence(channel, entry, presenceTtl), (joined) => {
       if (joined && announce && !channel.startsWith('#')) this.host.publish(channel, 'join', { userId: entry.userId, status, ...(info === undefined ? {} : { info }) });

@@ -106,3 +106,42 @@ describe('the example chat through a network outage', () => {
     await bob.context().close();
   }, 90_000);
 });
+
+describe('the example chat as two nodes sharing Redis', () => {
+  it('lets pages on different nodes chat, see each other online and see each other typing', async () => {
+    const { sharedRedisUrl } = await import('../redis.js');
+    const env = { REDIS_URL: await sharedRedisUrl(), LIVEHUB_PREFIX: `lhe2e-${Date.now().toString(36)}` };
+    const [one, two] = await Promise.all([startChat(0, env), startChat(0, env)]);
+    try {
+      const page = async (port: number, name: string) => {
+        const context = await browser.newContext();
+        await context.addInitScript((n) => localStorage.setItem('livehub.author', n), name);
+        const p = await context.newPage();
+        await p.goto(`http://127.0.0.1:${port}/`);
+        await waitConnected(p);
+        return p;
+      };
+      const alice = await page(one.port, 'alice');
+      const bob = await page(two.port, 'bob');
+      await alice.locator('[data-testid="online"]', { hasText: 'bob' }).waitFor({ timeout: 10_000 });
+      await bob.locator('[data-testid="online"]', { hasText: 'alice' }).waitFor({ timeout: 10_000 });
+
+      await alice.locator('input[name="body"]').pressSequentially('hello bo', { delay: 20 });
+      await bob.locator('[data-testid="typing"]', { hasText: 'alice is typing' }).waitFor({ timeout: 5000 });
+      await alice.locator('input[name="body"]').pressSequentially('b');
+      await alice.click('button[type="submit"]');
+      await bob.getByText('hello bob', { exact: true }).waitFor({ timeout: 2000 });
+      await bob.locator('[data-testid="typing"]', { hasText: 'alice is typing' }).waitFor({ state: 'detached', timeout: 5000 }).catch(() => {});
+      expect(await bob.locator('[data-testid="typing"]').innerText()).not.toContain('alice');
+
+      await say(bob, 'hi alice, from node two');
+      await alice.getByText('hi alice, from node two', { exact: true }).waitFor({ timeout: 2000 });
+      await alice.context().close();
+      await bob.locator('[data-testid="online"]', { hasText: 'alice' }).waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+      expect(await bob.locator('[data-testid="online"]').innerText()).not.toContain('alice');
+      await bob.context().close();
+    } finally {
+      await Promise.all([kill(one.child), kill(two.child)]);
+    }
+  }, 90_000);
+});

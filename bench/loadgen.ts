@@ -14,6 +14,8 @@ export type Protocol = 'livehub' | 'socketio';
 export interface GenConfig {
   protocol: Protocol;
   port: number;
+  /** Several nodes: subscriber i connects to ports[i % n], the publisher to the first. */
+  ports?: number[];
   workload: 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
   connections: number;
   /** Approximate bytes of each delivered message. */
@@ -61,8 +63,10 @@ class Subscriber implements FrameSink {
     if (latencies) this.conn.prefixBytes = 120;
   }
 
+  port = 0;
+
   async open(): Promise<void> {
-    await this.conn.open(this.config.port, PATHS[this.config.protocol]);
+    await this.conn.open(this.port || this.config.port, PATHS[this.config.protocol]);
     if (this.config.protocol === 'livehub') for (const f of subscribeFrames('livehub', this.channels)) this.conn.send(f);
     else this.conn.send('40');
     await this.whenReady;
@@ -114,8 +118,11 @@ async function main(config: GenConfig): Promise<void> {
   });
   const every = Math.max(1, Math.floor(config.connections / SAMPLED));
   const latencies: number[] = [];
-  const subscribers = Array.from({ length: config.connections }, (_, i) =>
-    new Subscriber(config, channelsOf(config, i), i % every === 0 ? latencies : null));
+  const subscribers = Array.from({ length: config.connections }, (_, i) => {
+    const s = new Subscriber(config, channelsOf(config, i), i % every === 0 ? latencies : null);
+    if (config.ports?.length) s.port = config.ports[i % config.ports.length]!;
+    return s;
+  });
   const setupStart = nowMicros();
   await openAll(subscribers);
   const setupSeconds = (nowMicros() - setupStart) / 1e6;

@@ -15,17 +15,25 @@ import type { GenConfig, Protocol } from './loadgen.js';
  *   npm run bench -- --servers js,naive  servers whose name contains one of these
  */
 
-interface ServerKind { name: string; script: string; args: string[]; protocol: Protocol }
+interface ServerKind { name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean }
 const SERVERS: ServerKind[] = [
   { name: 'livehub (wasm)', script: 'bench/servers/livehub.ts', args: ['--codec', 'wasm'], protocol: 'livehub' },
   { name: 'livehub (js)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub' },
   { name: 'naive ws', script: 'bench/servers/naive-ws.ts', args: [], protocol: 'livehub' },
   { name: 'Socket.IO 4.8', script: 'bench/servers/socketio.ts', args: [], protocol: 'socketio' },
+  { name: 'livehub (js) ×2 nodes + Redis', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub', nodes: 2, redis: true },
 ];
+/** Servers each workload runs against (W6 compares one node with two nodes sharing Redis). */
+const REDIS_KIND = 'livehub (js) ×2 nodes + Redis';
+function kindsFor(scenario: Scenario, kinds: ServerKind[]): ServerKind[] {
+  return scenario.config.workload === 'W6'
+    ? kinds.filter((k) => k.name === 'livehub (js)' || k.name === REDIS_KIND)
+    : kinds.filter((k) => k.name !== REDIS_KIND);
+}
 const NAIVE = 'naive ws';
 const RSS_GUARD = 3 * 1024 ** 3;
 
-interface Scenario { label: string; config: Omit<GenConfig, 'protocol' | 'port'> }
+interface Scenario { label: string; config: Omit<GenConfig, 'protocol' | 'port' | 'workload'> & { workload: GenConfig['workload'] | 'W6' } }
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -45,6 +53,7 @@ const ALL: Scenario[] = [
   // hub's own limits (4 MiB or 256 messages waiting) can evict it.
   { label: 'W4 1k subs × 1000/s × 1 KiB for 20 s, 1% stop reading', config: { ...base, workload: 'W4', connections: 1000, size: 1024, slowFraction: 0.01, duration: Math.max(duration, 20) } },
   { label: 'W5 10k idle subscribed conns', config: { ...base, workload: 'W5', connections: 10_000 } },
+  { label: 'W6 1k subs × 1000/s × 100 B, one node vs two through Redis', config: { ...base, workload: 'W6', connections: 1000 } },
 ];
 
 function selected(): Scenario[] {
@@ -56,10 +65,10 @@ function selected(): Scenario[] {
 const cores = cpus().length;
 const pinning = cores >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
-function spawnPinned(core: number, args: string[]): ChildProcess {
+function spawnPinned(core: number, args: string[], env: Record<string, string> = {}): ChildProcess {
   const command = pinning ? 'taskset' : process.execPath;
   const full = pinning ? ['-c', String(core), process.execPath, ...args] : args;
-  return spawn(command, full, { stdio: ['pipe', 'pipe', 'inherit'] });
+  return spawn(command, full, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
 }
 
 function lineReader(child: ChildProcess) {
@@ -88,8 +97,15 @@ function procStats(pid: number): { cpuMicros: number; rss: number } {
   return { cpuMicros, rss };
 }
 
+/** Sums the stats of several nodes (loop delay: the worst). */
+function merge(all: Array<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const one of all) for (const [k, v] of Object.entries(one)) out[k] = k.startsWith('eld') ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
+  return out;
+}
+
 /** Server stats: CPU and RSS from /proc, loop delay and hub counters over HTTP (skipped if it is too busy to answer). */
-async function stats(port: number, pid: number): Promise<Record<string, number>> {
+async function statsOf(port: number, pid: number): Promise<Record<string, number>> {
   const own = await fetch(`http://127.0.0.1:${port}/__bench/stats`, { signal: AbortSignal.timeout(2000) })
     .then((res) => res.json() as Promise<Record<string, number>>, () => ({}));
   return { ...own, ...procStats(pid) };
@@ -103,15 +119,21 @@ function stop(child: ChildProcess): Promise<void> {
 interface Row { scenario: Scenario; server: string; result?: Record<string, number | null>; server0?: Record<string, number>; server1?: Record<string, number>; before?: Record<string, number>; note?: string }
 
 async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
-  const server = spawnPinned(0, ['--expose-gc', '--import', 'tsx', kind.script, ...kind.args, '--port', '0']);
-  const serverLine = lineReader(server);
+  const env: Record<string, string> = kind.redis
+    ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LIVEHUB_PREFIX: `lhbench-${Date.now().toString(36)}` }
+    : {};
+  const nodes = Array.from({ length: kind.nodes ?? 1 }, () => spawnPinned(0, ['--expose-gc', '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
+  const server = nodes[0]!;
   let generator: ChildProcess | null = null;
   let guard: NodeJS.Timeout | null = null;
   try {
-    const port = Number((await serverLine('READY', 30_000)).split(' ')[1]);
+    const ports = await Promise.all(nodes.map(async (n) => Number((await lineReader(n)('READY', 30_000)).split(' ')[1])));
+    const port = ports[0]!;
     const pid = server.pid!;
+    const stats = async (p: number, first: number) => merge(await Promise.all(nodes.map((n, i) => statsOf(i === 0 ? p : ports[i]!, i === 0 ? first : n.pid!))));
     const before = await stats(port, pid);
-    const config: GenConfig = { ...scenario.config, protocol: kind.protocol, port };
+    const workload = scenario.config.workload === 'W6' ? 'W1' : scenario.config.workload;
+    const config: GenConfig = { ...scenario.config, workload, protocol: kind.protocol, port, ...(ports.length > 1 ? { ports } : {}) };
     generator = spawnPinned(pinning ? 1 : 0, ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(config)]);
     const genLine = lineReader(generator);
     await genLine('READY', 180_000);
@@ -133,7 +155,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   } finally {
     if (guard) clearInterval(guard);
     if (generator) await stop(generator);
-    await stop(server);
+    await Promise.all(nodes.map(stop));
   }
 }
 
@@ -142,12 +164,12 @@ const fmt = (n: number | null | undefined, digits = 0) =>
 
 function table(rows: Row[]): string {
   const out = [
-    '| workload | server | delivered msg/s | × naive | loss | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB | RSS MB/1k conns | frames/write | loop delay p99 ms | note |',
+    '| workload | server | delivered msg/s | × naive (W6: × one node) | loss | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB | RSS MB/1k conns | frames/write | loop delay p99 ms | note |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const row of rows) {
     const r = row.result;
-    const naive = rows.find((x) => x.scenario === row.scenario && x.server === NAIVE)?.result;
+    const naive = rows.find((x) => x.scenario === row.scenario && (x.server === NAIVE || (row.scenario.config.workload === 'W6' && x.server === 'livehub (js)')))?.result;
     const ratio = r && naive && naive.deliveredPerSecond ? (r.deliveredPerSecond as number) / (naive.deliveredPerSecond as number) : null;
     const s0 = row.server0, s1 = row.server1;
     const cpu = s0 && s1 && r?.received ? (s1.cpuMicros! - s0.cpuMicros!) / (r.received as number) : null;
@@ -172,7 +194,7 @@ async function main(): Promise<void> {
   const names = arg('--servers')?.split(',');
   const kinds = names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
   for (const scenario of scenarios) {
-    for (const kind of kinds) {
+    for (const kind of kindsFor(scenario, kinds)) {
       const began = Date.now();
       const row = await runOne(scenario, kind);
       rows.push(row);

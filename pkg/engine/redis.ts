@@ -144,6 +144,7 @@ export class RedisEngine implements Engine {
   private readonly metaTtl: number;
   private readonly tracked = new Map<string, Tracked>();
   private readyOnce = false;
+  private closed = false;
 
   constructor(options: RedisEngineOptions = {}) {
     const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -192,7 +193,17 @@ export class RedisEngine implements Engine {
     const tracked: Tracked = { epoch: null, offset: -1, waiting: [], retired: new Set(), repairing: false, again: false };
     this.tracked.set(channel, tracked);
     await this.subscriber.subscribe(this.key('c', channel));
-    const { position } = await this.history(channel, null);
+    // Learn where the stream stands; while Redis cannot answer, keep trying (messages keep waiting).
+    let position: StreamPosition;
+    for (;;) {
+      try {
+        ({ position } = await this.history(channel, null));
+        break;
+      } catch (error) {
+        if (this.closed || this.tracked.get(channel) !== tracked) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
     if (this.tracked.get(channel) !== tracked) return;
     tracked.epoch = position.epoch;
     tracked.offset = position.offset;
@@ -248,6 +259,7 @@ export class RedisEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.handlers = null;
     this.tracked.clear();
     // disconnect(), not quit(): quit waits for a Redis that may be gone.

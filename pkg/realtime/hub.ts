@@ -81,9 +81,8 @@ export class Hub implements ClientHost {
     void Promise.resolve(this.engine.start({
       deliver: (publication) => this.enqueue({ kind: 'publication', publication }),
       reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
-    })).catch((error: Error) => this.options.onError(error));
+    })).then(() => this.engine.subscribe(CONTROL_CHANNEL)).catch((error: Error) => this.options.onError(error));
     this.presence = new Presence(this.engine, this, () => this.clients);
-    after(() => this.engine.subscribe(CONTROL_CHANNEL), () => {}, this.options.onError);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxMessageSize,

@@ -243,3 +243,30 @@ describe('user targeting across nodes', () => {
     await expect.poll(() => a.hub.isUserConnected('uma')).toBe(false);
   });
 });
+
+describe('three hub processes', () => {
+  it('carries publications from a client on one process to subscribers on the two others, in order', async () => {
+    const p = prefix();
+    const { spawn } = await import('node:child_process');
+    const start = async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/livehub.ts', '--port', '0'], {
+        env: { ...process.env, REDIS_URL: shared, LIVEHUB_PREFIX: p }, stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      cleanups.push(() => child.kill('SIGKILL'));
+      const port = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+      return `ws://127.0.0.1:${port}/`;
+    };
+    const [a, b, c] = await Promise.all([start(), start(), start()]);
+    const publisher = await Peer.open(a);
+    const onB = await Peer.open(b);
+    const onC = await Peer.open(c);
+    cleanups.push(() => publisher.close(), () => onB.close(), () => onC.close());
+    await onB.subscribe('across');
+    await onC.subscribe('across');
+    for (let i = 0; i < 300; i++) publisher.send({ type: 'publish', channel: 'across', event: 'n', data: i });
+    for (const peer of [onB, onC]) {
+      await expect.poll(() => peer.messages.filter((m) => m.channel === 'across').length, { timeout: 10_000 }).toBe(300);
+      expect(peer.messages.filter((m) => m.channel === 'across').map((m) => m.data)).toEqual([...Array(300).keys()]);
+    }
+  }, 30_000);
+});

@@ -109,4 +109,17 @@ describe('hostile frames', () => {
     expect(await peer.closeCode()).toBe(CloseCode.UnsupportedData);
     await h.finish();
   });
+
+  it('limits the inflated size of compressed messages when compression is on (1009)', async () => {
+    const { WebSocket } = await import('ws');
+    const h = await hostileHub({ perMessageDeflate: true, maxMessageSize: 4096 });
+    const ws = new WebSocket(`ws://127.0.0.1:${h.port}/ws`, { perMessageDeflate: true });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    expect(ws.extensions).toContain('permessage-deflate');
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(JSON.stringify({ type: 'ping', pad: 'a'.repeat(200_000) })); // about 200 bytes compressed
+    expect(await closed).toBe(CloseCode.MessageTooBig);
+    await h.finish();
+  });
 });
+

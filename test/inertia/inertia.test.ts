@@ -110,4 +110,22 @@ describe('reloadOn', () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(router.reload).toHaveBeenCalledTimes(1);
   });
+
+  it('reloads the props when the connection could not recover the channel (a gap)', async () => {
+    const live = fakeLive();
+    const listeners = new Map<string, (event: { channel: string }) => void>();
+    const client = { addEventListener: (name: string, fn: (event: { channel: string }) => void) => { listeners.set(name, fn); return () => listeners.delete(name); } };
+    const router = { reload: vi.fn() };
+    const stop = reloadOn('orders', { only: ['orders'], events: [], live: { ...live, client } as never, router });
+    live.emit('orders', 'created'); // `events: []`: messages alone reload nothing
+    listeners.get('gap')!({ channel: 'other' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(router.reload).not.toHaveBeenCalled();
+    listeners.get('gap')!({ channel: 'orders' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(router.reload).toHaveBeenCalledWith({ only: ['orders'] });
+    stop();
+    expect(listeners.has('gap')).toBe(false);
+  });
 });
+

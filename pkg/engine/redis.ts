@@ -30,6 +30,12 @@ export interface RedisEngineOptions {
   prefix?: string;
   /** Milliseconds the stream metadata (epoch, offset) outlives the last publish. @default 86400000 */
   metaTtl?: number;
+  /**
+   * Milliseconds between checks that this node has every channel's latest publication (a missed tail
+   * after a reconnect leaves no later message to reveal the gap; this finds it).
+   * @default 2000
+   */
+  checkInterval?: number;
   /** Extra ioredis options (both connections). */
   redis?: RedisOptions;
 }
@@ -134,6 +140,8 @@ interface Tracked {
   repairing: boolean;
   /** A repair was asked for while one ran (a reconnect during a repair): run once more after it. */
   again: boolean;
+  /** The stream's top offset seen by the last check; still not reached at the next one: a lost tail. */
+  checkedTop: number;
 }
 
 export class RedisEngine implements Engine {
@@ -145,6 +153,7 @@ export class RedisEngine implements Engine {
   private readonly tracked = new Map<string, Tracked>();
   private readyOnce = false;
   private closed = false;
+  private readonly checker: NodeJS.Timeout;
 
   constructor(options: RedisEngineOptions = {}) {
     const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -168,10 +177,16 @@ export class RedisEngine implements Engine {
     for (const connection of [this.commands, this.subscriber]) connection.on('error', () => { /* reconnects; commands fail fast */ });
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     this.subscriber.on('ready', () => {
-      // After a reconnect, messages published meanwhile were missed: catch up every channel.
-      if (this.readyOnce) for (const channel of this.tracked.keys()) void this.catchUp(channel);
+      // After a reconnect, messages published meanwhile were missed: catch up every channel, now and
+      // once more shortly (the resubscription may take effect after this first read).
+      if (this.readyOnce) {
+        for (const channel of this.tracked.keys()) void this.catchUp(channel);
+        setTimeout(() => void this.check(), 1000).unref();
+      }
       this.readyOnce = true;
     });
+    this.checker = setInterval(() => void this.check(), options.checkInterval ?? 2000);
+    this.checker.unref();
   }
 
   async start(handlers: EngineHandlers): Promise<void> {
@@ -190,7 +205,7 @@ export class RedisEngine implements Engine {
   async subscribe(channel: string): Promise<void> {
     if (this.tracked.has(channel)) return;
     // Until the stream's position is known, messages wait (in order) instead of looking like a gap.
-    const tracked: Tracked = { epoch: null, offset: -1, waiting: [], retired: new Set(), repairing: false, again: false };
+    const tracked: Tracked = { epoch: null, offset: -1, waiting: [], retired: new Set(), repairing: false, again: false, checkedTop: 0 };
     this.tracked.set(channel, tracked);
     await this.subscriber.subscribe(this.key('c', channel));
     // Learn where the stream stands; while Redis cannot answer, keep trying (messages keep waiting).
@@ -260,6 +275,7 @@ export class RedisEngine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.checker);
     this.handlers = null;
     this.tracked.clear();
     // disconnect(), not quit(): quit waits for a Redis that may be gone.
@@ -298,6 +314,29 @@ export class RedisEngine implements Engine {
     }
     tracked.waiting = [{ epoch, offset, payload }];
     void this.catchUp(channel);
+  }
+
+  /** Compares every channel's position in Redis with what this node delivered; repairs what lags. */
+  private async check(): Promise<void> {
+    const channels = [...this.tracked].filter(([, t]) => t.epoch !== null && !t.repairing && !t.waiting).map(([c]) => c);
+    if (channels.length === 0 || this.commands.status !== 'ready') return;
+    try {
+      const pipeline = this.commands.pipeline();
+      for (const channel of channels) pipeline.hmget(this.key('m', channel), 'e', 'o');
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([error, value], i) => {
+        const tracked = this.tracked.get(channels[i]!);
+        if (error || !tracked || !Array.isArray(value)) return;
+        const [epoch, offset] = value as [string | null, string | null];
+        if (epoch === null) return;
+        // A publication in flight is normal; one the node still lacks a check later was lost.
+        const lost = epoch !== tracked.epoch || tracked.checkedTop > tracked.offset;
+        tracked.checkedTop = Number(offset);
+        if (lost) void this.catchUp(channels[i]!);
+      });
+    } catch {
+      // Redis is away; the next check tries again.
+    }
   }
 
   /** Fetches what this node missed on a channel and delivers it, or reports a reset. */

@@ -63,6 +63,8 @@ export class Hub implements ClientHost {
   private readonly engine: Engine;
   private readonly ownsEngine: boolean;
   private readonly presence: Presence;
+  /** Engine subscriptions still being set up, per channel: a subscribe's history read waits for it. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
   private readonly wss: WebSocketServer;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
@@ -419,7 +421,10 @@ export class Hub implements ClientHost {
           // Hold live publications for this client until the engine says where the stream stands.
           client.streams.hold(channel);
           const { since, id } = command;
-          after(() => this.engine.history(channel, since ?? null),
+          // Read the position only once this node receives the channel's publications: anything
+          // published after the read then reaches the client live, and nothing falls in between.
+          const ready = this.subscribing.get(channel);
+          after(() => (ready ? ready.then(() => this.engine.history(channel, since ?? null)) : this.engine.history(channel, since ?? null)),
             (result) => this.enqueue({ kind: 'recovered', client, channel, id, since, result }),
             (error) => {
               this.options.onError(error);
@@ -532,7 +537,18 @@ export class Hub implements ClientHost {
     let members = this.channels.get(channel);
     if (!members) {
       this.channels.set(channel, (members = new Set()));
-      after(() => this.engine.subscribe(channel), () => {}, this.options.onError);
+      let pending: unknown;
+      try {
+        pending = this.engine.subscribe(channel);
+      } catch (error) {
+        this.options.onError(error as Error);
+      }
+      if (pending instanceof Promise) {
+        const settled: Promise<unknown> = pending.catch((error: Error) => this.options.onError(error)).finally(() => {
+          if (this.subscribing.get(channel) === settled) this.subscribing.delete(channel);
+        });
+        this.subscribing.set(channel, settled);
+      }
     }
     members.add(client);
     client.channels.add(channel);

@@ -83,7 +83,9 @@ describe('the Redis engine across nodes', () => {
   it('detects the gap after CLIENT KILL TYPE pubsub during publishing and recovers it', async () => {
     const p = prefix();
     const history = { size: 5000, ttl: 60_000 }; // the gap must be in history to be repaired
-    const [a, b] = [await node(shared, p, { history }), await node(shared, p, { history })];
+    const errors: string[] = [];
+    const onError = (e: Error) => errors.push(e.message);
+    const [a, b] = [await node(shared, p, { history, onError }), await node(shared, p, { history, onError })];
     const peer = await Peer.open(b.url);
     cleanups.push(() => peer.close());
     await peer.subscribe('busy');
@@ -95,10 +97,27 @@ describe('the Redis engine across nodes', () => {
       if (i === 300 || i === 900) await admin.client('KILL', 'TYPE', 'pubsub');
       if (i % 50 === 0) await sleep(2);
     }
-    await expect.poll(() => peer.messages.filter((m) => m.channel === 'busy').length, { timeout: 15_000 }).toBe(total);
+    await expect.poll(() => peer.messages.filter((m) => m.channel === 'busy').length, { timeout: 15_000 }).toBe(total)
+      .catch((failure) => { throw new Error(`${failure.message}; errors: ${errors.slice(0, 5).join(' | ')}; got ${peer.messages.filter((m) => m.channel === 'busy').length}, other: ${JSON.stringify(peer.messages.filter((m) => m.channel !== 'busy').slice(0, 3))}`); });
     const got = peer.messages.filter((m) => m.channel === 'busy');
     const firstWrong = got.findIndex((m, i) => m.data !== i);
     expect(firstWrong === -1 ? 'in order' : JSON.stringify(got.slice(Math.max(0, firstWrong - 2), firstWrong + 3))).toBe('in order');
+  });
+
+  it('recovers a tail published while its subscriber connection was down, with nothing published after', async () => {
+    const p = prefix();
+    const [a, b] = [await node(shared, p), await node(shared, p)];
+    const peer = await Peer.open(b.url);
+    cleanups.push(() => peer.close());
+    await peer.subscribe('tail');
+    a.hub.publish('tail', 'n', 0);
+    await peer.next((m) => m.channel === 'tail');
+    const admin = new Redis(shared);
+    cleanups.push(() => admin.disconnect());
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    for (let i = 1; i <= 20; i++) a.hub.publish('tail', 'n', i); // while b's subscriber reconnects; then silence
+    await expect.poll(() => peer.messages.filter((m) => m.channel === 'tail').length, { timeout: 10_000 }).toBe(20);
+    expect(peer.messages.filter((m) => m.channel === 'tail').map((m) => m.data)).toEqual([...Array(20).keys()].map((i) => i + 1));
   });
 
   it('deduplicates a publish retried with the same id on another node', async () => {

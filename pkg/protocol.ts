@@ -27,6 +27,11 @@ export function isValidEventType(value: unknown): value is string {
 /** A request id, echoed in `ack` and `error` replies. */
 export type RequestId = string | number;
 
+/** A reply with the request's id added, when the request had one. */
+export function withId<T extends object>(reply: T, id: RequestId | undefined): T {
+  return id === undefined ? reply : { ...reply, id };
+}
+
 export function isValidRequestId(value: unknown): value is RequestId {
   return (typeof value === 'string' && value.length > 0 && value.length <= 64) ||
     (typeof value === 'number' && Number.isSafeInteger(value));

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { CloseCode, ErrorCode, type ClientCommand, type PresenceStatus, type ServerReply } from '../protocol.js';
+import { CloseCode, ErrorCode, withId, type ClientCommand, type PresenceStatus, type ServerReply } from '../protocol.js';
 import type { Identity } from './auth.js';
 import { parseCommand } from './inbound.js';
 import { scanJson, TokenBucket } from './limits.js';
@@ -323,8 +323,4 @@ export class Client {
     if (typeof verdict === 'boolean') return apply(verdict);
     return verdict.then(apply);
   }
-}
-
-function withId<T extends object>(reply: T, id: ClientCommand['id']): T {
-  return id === undefined ? reply : { ...reply, id };
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
-  BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, isValidEventType,
+  BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, isValidEventType, withId,
   type ClientCommand, type HubMessage, type RequestId, type ServerReply,
 } from '../protocol.js';
 import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
@@ -11,6 +11,7 @@ import { AuthError, type Identity } from './auth.js';
 import { Client, type ClientHost, type HubCounters } from './client.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import { Admission } from './limits.js';
+import { after } from './maybe.js';
 import { requestInfo, userChannel } from './policy.js';
 import { isPresenceChannel, Presence, USERS_SET } from './presence.js';
 
@@ -617,29 +618,9 @@ export class Hub implements ClientHost {
   }
 }
 
-/**
- * Runs `task` and hands its result to `then`, synchronously when it is not a promise (the memory
- * engine), or when it settles. Errors, thrown or rejected, go to `fail`.
- */
-function after<T>(task: () => T | Promise<T>, then: (value: T) => void, fail: (error: Error) => void): void {
-  let value: T | Promise<T>;
-  try {
-    value = task();
-  } catch (error) {
-    fail(error as Error);
-    return;
-  }
-  if (value instanceof Promise) value.then(then, fail);
-  else then(value);
-}
-
 /** The parts of the handshake ws would refuse anyway, checked before any authentication work. */
 function isWellFormedHandshake(request: IncomingMessage): boolean {
   const key = request.headers['sec-websocket-key'];
   return request.method === 'GET' && request.headers['sec-websocket-version'] === '13' &&
     typeof key === 'string' && /^[+/0-9A-Za-z]{22}==$/.test(key.trim());
-}
-
-function withId<T extends object>(reply: T, id: RequestId | undefined): T {
-  return id === undefined ? reply : { ...reply, id };
 }

@@ -1,6 +1,7 @@
 import type { Engine, PresenceEntry } from '../engine/engine.js';
 import type { PresenceMember, PresenceStatus, RequestId, ServerReply } from '../protocol.js';
 import type { Client } from './client.js';
+import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 
 /** The server's own presence set of every authenticated connection, on every node. */
@@ -123,12 +124,6 @@ export class Presence {
   }
 
   private run<T>(task: () => T | Promise<T>, then: (value: T) => void): void {
-    try {
-      const value = task();
-      if (value instanceof Promise) value.then(then, (error: Error) => this.host.options.onError(error));
-      else then(value);
-    } catch (error) {
-      this.host.options.onError(error as Error);
-    }
+    after(task, then, this.host.options.onError);
   }
 }

@@ -4,13 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
+import { LiveClient } from '../../client/index.js';
 import { RedisEngine } from '../../pkg/engine/redis.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
 import { closeServer, Peer, sleep } from '../helpers.js';
 import { sharedRedisUrl, startRedis } from '../redis.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
 let shared = '';
 beforeAll(async () => { shared = await sharedRedisUrl(); });
 

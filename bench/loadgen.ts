@@ -10,7 +10,8 @@ import { nowMicros, WireConnection, type FrameSink } from './wire.js';
  * DRAINED, waits for FINISH, prints RESULT {json}.
  */
 
-export type Protocol = 'livehub' | 'socketio';
+/** gohub: gorilla's chat hub (bench/servers/gohub), driven by the C generator only. */
+export type Protocol = 'livehub' | 'socketio' | 'gohub';
 export interface GenConfig {
   protocol: Protocol;
   port: number;
@@ -30,7 +31,7 @@ export interface GenConfig {
   slowFraction: number;
 }
 
-const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket' };
+const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket', gohub: '/ws' };
 const DRAIN_MICROS = 5_000_000;
 const SAMPLED = 64;
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { GenConfig, Protocol } from './loadgen.js';
@@ -13,14 +13,18 @@ import type { GenConfig, Protocol } from './loadgen.js';
  *   npm run bench -- --only W1,W4       some workloads
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
  *   npm run bench -- --servers js,naive  servers whose name contains one of these
+ *   npm run bench -- --generator node   the Node load generator (default: the C one, bench/loadgen.c,
+ *                                       built with cc on first use; Node's when there is no compiler)
  */
 
-interface ServerKind { name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean }
+interface ServerKind { name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean; native?: boolean }
 const SERVERS: ServerKind[] = [
   { name: 'livehub (wasm)', script: 'bench/servers/livehub.ts', args: ['--codec', 'wasm'], protocol: 'livehub' },
   { name: 'livehub (js)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub' },
   { name: 'naive ws', script: 'bench/servers/naive-ws.ts', args: [], protocol: 'livehub' },
   { name: 'Socket.IO 4.8', script: 'bench/servers/socketio.ts', args: [], protocol: 'socketio' },
+  // gorilla/websocket's chat hub, the Go hub livehub ports (bench/servers/gohub), on one core.
+  { name: 'Go hub (gorilla chat)', script: 'bench/servers/gohub/main.go', args: [], protocol: 'gohub', native: true },
   { name: 'livehub (js) ×2 nodes + Redis', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub', nodes: 2, redis: true },
 ];
 /** Servers each workload runs against (W6 compares one node with two nodes sharing Redis). */
@@ -65,10 +69,43 @@ function selected(): Scenario[] {
 const cores = cpus().length;
 const pinning = cores >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
-function spawnPinned(core: number, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const command = pinning ? 'taskset' : process.execPath;
-  const full = pinning ? ['-c', String(core), process.execPath, ...args] : args;
+function spawnPinned(core: number, args: string[], env: Record<string, string> = {}, program = process.execPath): ChildProcess {
+  const command = pinning ? 'taskset' : program;
+  const full = pinning ? ['-c', String(core), program, ...args] : args;
   return spawn(command, full, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+}
+
+/**
+ * The load generator: bench/loadgen.c, compiled once into node_modules/.cache, unless there is no C
+ * compiler or `--generator node` asks for bench/loadgen.ts. Both speak the same stdio conversation.
+ */
+const CACHE = 'node_modules/.cache/livehub-bench';
+function loadGenerator(): { name: string; program: string; native: boolean; args: (config: GenConfig) => string[] } {
+  const node = { name: 'one Node process, raw sockets (bench/loadgen.ts)', program: process.execPath, native: false, args: (c: GenConfig) => ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(c)] };
+  if (arg('--generator') === 'node') return node;
+  const program = `${CACHE}/loadgen`;
+  mkdirSync(CACHE, { recursive: true });
+  const built = spawnSync('cc', ['-O2', '-pthread', '-o', program, 'bench/loadgen.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (built.status !== 0) {
+    console.error('livehub bench: no C compiler (cc) or the build failed; using the Node load generator');
+    return node;
+  }
+  return { name: 'C, epoll, one thread receiving and one publishing (bench/loadgen.c)', program, native: true, args: (c: GenConfig) => [JSON.stringify(c)] };
+}
+const generatorKind = loadGenerator();
+
+/**
+ * The Go hub, built once into node_modules/.cache with Debian's golang-go and
+ * golang-github-gorilla-websocket-dev (GOPATH mode: nothing is downloaded). Null when it cannot be
+ * built; its rows then say so.
+ */
+function goHub(): string | null {
+  if (!generatorKind.native) return null; // the Node generator does not read its newline-joined frames
+  const program = `${CACHE}/gohub`;
+  const built = spawnSync('go', ['build', '-o', program, 'bench/servers/gohub/main.go'], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GO111MODULE: 'off', GOPATH: process.env.GOPATH ?? '/usr/share/gocode' },
+  });
+  return built.status === 0 ? program : null;
 }
 
 function lineReader(child: ChildProcess) {
@@ -122,7 +159,10 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   const env: Record<string, string> = kind.redis
     ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LIVEHUB_PREFIX: `lhbench-${Date.now().toString(36)}` }
     : {};
-  const nodes = Array.from({ length: kind.nodes ?? 1 }, () => spawnPinned(0, ['--expose-gc', '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
+  if (kind.native && !goProgram) return { scenario, server: kind.name, note: 'skipped: no Go toolchain (apt-get install golang-go golang-github-gorilla-websocket-dev) or the C load generator' };
+  const nodes = Array.from({ length: kind.nodes ?? 1 }, () => kind.native
+    ? spawnPinned(0, ['--port', '0'], { GOMAXPROCS: '1' }, goProgram!)
+    : spawnPinned(0, ['--expose-gc', '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
   const server = nodes[0]!;
   let generator: ChildProcess | null = null;
   let guard: NodeJS.Timeout | null = null;
@@ -134,7 +174,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
     const before = await stats(port, pid);
     const workload = scenario.config.workload === 'W6' ? 'W1' : scenario.config.workload;
     const config: GenConfig = { ...scenario.config, workload, protocol: kind.protocol, port, ...(ports.length > 1 ? { ports } : {}) };
-    generator = spawnPinned(pinning ? 1 : 0, ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(config)]);
+    generator = spawnPinned(pinning ? 1 : 0, generatorKind.args(config), {}, generatorKind.program);
     const genLine = lineReader(generator);
     await genLine('READY', 180_000);
     await fetch(`http://127.0.0.1:${port}/__bench/reset`);
@@ -185,16 +225,22 @@ function table(rows: Row[]): string {
   return out.join('\n');
 }
 
+function kinds(): ServerKind[] {
+  const names = arg('--servers')?.split(',');
+  return names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
+}
+let goProgram: string | null = null;
+
 async function main(): Promise<void> {
   const scenarios = selected();
+  goProgram = kinds().some((k) => k.native) ? goHub() : null;
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.error(`livehub bench: ${cores} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ` +
-    (pinning ? 'servers on core 0, load generator on core 1 (taskset)' : 'no pinning (taskset unavailable or one core)'));
+    (pinning ? 'servers on core 0, load generator on core 1 (taskset)' : 'no pinning (taskset unavailable or one core)') +
+    `; load generator: ${generatorKind.name}`);
   const rows: Row[] = [];
-  const names = arg('--servers')?.split(',');
-  const kinds = names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
   for (const scenario of scenarios) {
-    for (const kind of kindsFor(scenario, kinds)) {
+    for (const kind of kindsFor(scenario, kinds())) {
       const began = Date.now();
       const row = await runOne(scenario, kind);
       rows.push(row);
@@ -204,7 +250,7 @@ async function main(): Promise<void> {
         (row.note ? ` ${row.note}` : ''));
     }
   }
-  console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? 'server pinned to core 0, load generator (one Node process, raw sockets) to core 1' : 'unpinned'}; ${duration} s of publishing per run, then up to 5 s to drain.\n`);
+  console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain.\n`);
   console.log(table(rows));
 }
 

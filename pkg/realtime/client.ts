@@ -3,7 +3,7 @@ import { WebSocket } from 'ws';
 import { CloseCode, ErrorCode, withId, type ClientCommand, type PresenceStatus, type ServerReply } from '../protocol.js';
 import type { Identity } from './auth.js';
 import { parseCommand } from './inbound.js';
-import { scanJson, TokenBucket } from './limits.js';
+import { scanJson, takeToken, type Bucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
 import { decide, type RequestInfo } from './policy.js';
 import { ClientStreams } from './streams.js';
@@ -37,12 +37,25 @@ export interface ClientHost {
 type Lifecycle = 'open' | 'closing' | 'closed';
 const { OPEN } = WebSocket;
 
+/*
+ * The socket's listeners are shared functions that find their client through the socket, not
+ * closures: five closures and their context would cost each connection about 300 bytes.
+ */
+const kClient = Symbol('livehub.client');
+type Owned = WebSocket & { [kClient]: Client };
+const clientOf = (ws: WebSocket): Client => (ws as Owned)[kClient];
+function onWsMessage(this: WebSocket, data: unknown, isBinary: boolean): void { clientOf(this).onMessage(data as Buffer, isBinary); }
+function onWsPing(this: WebSocket): void { clientOf(this).onPing(); }
+function onWsPong(this: WebSocket): void { clientOf(this).lastSeen = Date.now(); }
+function onWsError(this: WebSocket, error: Error): void { clientOf(this).onError(error); }
+function onWsClose(this: WebSocket): void { clientOf(this).onClose(); }
+
 /**
  * One connection: one reader (the `message` handler, which parses and hands commands to the hub) and
  * one writer (`flush`, which writes queued frames to the socket). Frames are written to the raw socket
  * as whole, pre-encoded WebSocket frames: a turn's frames for this client go out in one corked write.
  */
-export class Client {
+export class Client implements Bucket {
   /** Channels this client is in. Mutated only by the hub's loop. */
   readonly channels = new Set<string>();
   /** When the peer last showed it is alive (a pong or any message), in ms since the epoch. */
@@ -53,8 +66,8 @@ export class Client {
   dirty = false;
   /** Where the client stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
   readonly streams = new ClientStreams();
-  /** The presence channels the client is in, with its status there. Owned by the hub's loop. */
-  readonly presence = new Map<string, PresenceStatus>();
+  /** The presence channels the client is in, with its status there (null: none). Owned by the hub's loop. */
+  presence: Map<string, PresenceStatus> | null = null;
   state: Lifecycle = 'open';
 
   private readonly socket: Socket;
@@ -66,7 +79,11 @@ export class Client {
   private writeTimer: NodeJS.Timeout | null = null;
   private reading: Promise<void> | null = null;
   private afterDrain: (() => void) | null = null;
-  private readonly bucket: TokenBucket;
+  /** The `drain` listener, made the first time the socket pushes back. */
+  private drainListener: (() => void) | null = null;
+  /** The inbound rate limit's token bucket (see `takeToken`). */
+  tokens: number;
+  refilledAt = Date.now();
   /** Inbound messages dropped by the rate limit since `dropWindow` began (windows of one second). */
   private dropped = 0;
   private dropWindow = 0;
@@ -83,14 +100,13 @@ export class Client {
     // ws keeps the socket private; livehub writes pre-encoded frames to it directly. ws's own sender
     // writes only control frames (pings, pongs, close), whole, so writes never interleave.
     this.socket = (ws as unknown as { _socket: Socket })._socket;
-    const { rateLimit, rateLimitBurst } = host.options;
-    this.bucket = new TokenBucket(rateLimit, rateLimitBurst);
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('ping', () => { if (!this.admitInbound()) return; this.lastSeen = Date.now(); });
-    ws.on('pong', () => { this.lastSeen = Date.now(); });
-    ws.on('error', (error) => host.options.onError(error));
-    ws.on('close', () => this.onClose());
-    this.onDrain = this.onDrain.bind(this);
+    this.tokens = host.options.rateLimitBurst;
+    (ws as Owned)[kClient] = this;
+    ws.on('message', onWsMessage);
+    ws.on('ping', onWsPing);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    ws.on('close', onWsClose);
     if (identity?.expiresAt !== undefined) this.armExpiry(identity.expiresAt);
   }
 
@@ -198,7 +214,7 @@ export class Client {
     if (this.evictIfOverflowing() || this.blocked) return;
     const { writeWait } = this.host.options;
     this.blocked = true;
-    this.socket.once('drain', this.onDrain);
+    this.socket.once('drain', (this.drainListener ??= () => this.onDrain()));
     this.writeTimer = setTimeout(() => {
       this.host.counters.evictions++;
       this.close(CloseCode.SlowConsumer, 'write timeout');
@@ -226,10 +242,21 @@ export class Client {
     this.queuedBytes = 0;
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = null;
-    this.socket?.removeListener('drain', this.onDrain);
+    if (this.drainListener) this.socket?.removeListener('drain', this.drainListener);
   }
 
-  private onClose(): void {
+  /** @internal A ping from the peer: it counts against the inbound rate limit. */
+  onPing(): void {
+    if (this.admitInbound()) this.lastSeen = Date.now();
+  }
+
+  /** @internal */
+  onError(error: Error): void {
+    this.host.options.onError(error);
+  }
+
+  /** @internal */
+  onClose(): void {
     this.state = 'closed';
     this.dropQueue();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
@@ -256,18 +283,19 @@ export class Client {
    * `rateLimitBurst` drops within one second the connection is closed with 4003.
    */
   private admitInbound(): boolean {
-    if (this.bucket.take()) return true;
+    const { rateLimit, rateLimitBurst } = this.host.options;
+    if (takeToken(this, rateLimit, rateLimitBurst)) return true;
     const now = Date.now();
     if (now - this.dropWindow > 1000) {
       this.dropWindow = now;
       this.dropped = 0;
     }
-    if (++this.dropped === this.host.options.rateLimitBurst) this.host.closeClient(this, CloseCode.RateLimited, 'rate limited');
+    if (++this.dropped === rateLimitBurst) this.host.closeClient(this, CloseCode.RateLimited, 'rate limited');
     return false;
   }
 
-  /** The reader. Messages are handled one at a time, in order, even when a policy is async. */
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal The reader. Messages are handled one at a time, in order, even when a policy is async. */
+  onMessage(data: Buffer, isBinary: boolean): void {
     this.lastSeen = Date.now();
     if (this.state !== 'open') return;
     if (isBinary) {

@@ -189,7 +189,7 @@ export class Hub implements ClientHost {
     const refusal = this.admission.refuseIp(ip);
     if (refusal) return rejectUpgrade(socket, refusal, { 'Retry-After': '5' });
     // The slot is held from here until the socket closes, whatever happens in between.
-    socket.once('close', this.admission.admit(ip));
+    this.admission.admit(socket, ip);
     const { authenticate, onError } = this.options;
     if (!authenticate) return this.upgrade(request, socket, head, null);
     let pending: Identity | null | Promise<Identity | null>;
@@ -207,7 +207,7 @@ export class Hub implements ClientHost {
       if (identity) {
         const refused = this.admission.refuseUser(identity.userId);
         if (refused) return rejectUpgrade(socket, refused);
-        socket.once('close', this.admission.admitUser(identity.userId));
+        this.admission.admitUser(socket, identity.userId);
       }
       this.upgrade(request, socket, head, identity);
     }, (error) => this.refuse(socket, error));
@@ -311,7 +311,7 @@ export class Hub implements ClientHost {
       case 'presence':
       case 'status': {
         const { channel, id } = command;
-        if (!isPresenceChannel(channel) || !client.presence.has(channel)) {
+        if (!isPresenceChannel(channel) || !client.presence?.has(channel)) {
           this.reply(client, withId({ type: 'error', code: ErrorCode.Forbidden, channel, message: 'subscribe to this presence channel first' }, id));
           break;
         }
@@ -531,7 +531,7 @@ export class Hub implements ClientHost {
     }
     if (out.length > 0) client.enqueue(this.codec.encodeBatch(out), out.length);
     client.streams.setFloor(channel, top);
-    if (isPresenceChannel(channel) && !client.presence.has(channel)) this.presence.join(client, channel);
+    if (isPresenceChannel(channel) && !client.presence?.has(channel)) this.presence.join(client, channel);
   }
 
   private join(client: Client, channel: string): void {

@@ -2,14 +2,27 @@
  * Limits that protect the hub from one client: connection caps, an inbound token bucket, and a scan
  * that refuses over-deep or over-wide JSON before `JSON.parse` builds it.
  */
+import type { Duplex } from 'node:stream';
 
-/** Connection caps: total, per IP and per user. Counts move at accept and close, outside the loop. */
+const kIp = Symbol('livehub.admittedIp');
+const kUser = Symbol('livehub.admittedUser');
+/** A socket holding an admission slot: where the slot was counted, so its close can count it out. */
+type Slot = Duplex & { [kIp]?: string; [kUser]?: string };
+
+/**
+ * Connection caps: total, per IP and per user. Counts move at accept and at the socket's close,
+ * outside the loop. One `close` listener serves every socket (a closure each would cost ~200 bytes).
+ */
 export class Admission {
   private total = 0;
   private readonly byIp = new Map<string, number>();
   private readonly byUser = new Map<string, number>();
+  private readonly onClose: (this: Slot) => void;
 
-  constructor(private readonly limits: { maxConnections: number; maxConnectionsPerIp: number; maxConnectionsPerUser: number }) {}
+  constructor(private readonly limits: { maxConnections: number; maxConnectionsPerIp: number; maxConnectionsPerUser: number }) {
+    const admission = this;
+    this.onClose = function (this: Slot) { admission.release(this); };
+  }
 
   /** Why a new connection from `ip` would be refused (an HTTP status), or null to admit it. */
   refuseIp(ip: string): 429 | 503 | null {
@@ -22,34 +35,33 @@ export class Admission {
     return (this.byUser.get(userId) ?? 0) >= this.limits.maxConnectionsPerUser ? 429 : null;
   }
 
-  /** Counts a connection from `ip` in; returns the function that counts it out (idempotent). */
-  admit(ip: string): () => void {
+  /** Counts the socket in, as a connection from `ip`, until it closes. */
+  admit(socket: Duplex, ip: string): void {
     this.total++;
     bump(this.byIp, ip, 1);
-    return once(() => {
-      this.total--;
-      bump(this.byIp, ip, -1);
-    });
+    (socket as Slot)[kIp] = ip;
+    socket.on('close', this.onClose);
   }
 
-  /** Counts a connection of `userId` in; returns the function that counts it out (idempotent). */
-  admitUser(userId: string): () => void {
+  /** Counts the (admitted) socket in as a connection of `userId`, until it closes. */
+  admitUser(socket: Duplex, userId: string): void {
     bump(this.byUser, userId, 1);
-    return once(() => bump(this.byUser, userId, -1));
+    (socket as Slot)[kUser] = userId;
   }
 
   get connections(): number {
     return this.total;
   }
-}
 
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
+  private release(socket: Slot): void {
+    const ip = socket[kIp];
+    if (ip === undefined) return;
+    socket[kIp] = undefined;
+    this.total--;
+    bump(this.byIp, ip, -1);
+    const userId = socket[kUser];
+    if (userId !== undefined) bump(this.byUser, userId, -1);
+  }
 }
 
 function bump(map: Map<string, number>, key: string, delta: number): void {
@@ -58,25 +70,21 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
   else map.set(key, next);
 }
 
-/** A token bucket: `rate` tokens a second, holding at most `burst`. */
-export class TokenBucket {
-  private tokens: number;
-  private last = Date.now();
+/** A token bucket's state, kept by its owner (each Client) rather than in an object of its own. */
+export interface Bucket {
+  tokens: number;
+  refilledAt: number;
+}
 
-  constructor(private readonly rate: number, private readonly burst: number) {
-    this.tokens = burst;
-  }
-
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
-    if (this.rate === Infinity) return true;
-    const now = Date.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
+/** Takes one token from a bucket refilled at `rate` a second and holding at most `burst`; false when empty. */
+export function takeToken(bucket: Bucket, rate: number, burst: number): boolean {
+  if (rate === Infinity) return true;
+  const now = Date.now();
+  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.refilledAt) * rate) / 1000);
+  bucket.refilledAt = now;
+  if (bucket.tokens < 1) return false;
+  bucket.tokens -= 1;
+  return true;
 }
 
 export type JsonShape = 'ok' | 'too_deep' | 'too_many_keys';

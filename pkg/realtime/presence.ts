@@ -50,20 +50,21 @@ export class Presence {
 
   /** The client is now subscribed to a presence channel. */
   join(client: Client, channel: string): void {
-    client.presence.set(channel, 'online');
+    (client.presence ??= new Map()).set(channel, 'online');
     this.add(client, channel, true, () => this.list(client, channel));
   }
 
   /** Registers an authenticated connection in the cluster-wide set of users. */
   register(client: Client): void {
     if (!client.identity) return;
-    client.presence.set(USERS_SET, 'online');
+    (client.presence ??= new Map()).set(USERS_SET, 'online');
     this.add(client, USERS_SET, false, () => {});
   }
 
   /** The client left the channel (unsubscribed or disconnected). */
   leave(client: Client, channel: string): void {
-    if (!client.presence.delete(channel)) return;
+    if (!client.presence?.delete(channel)) return;
+    if (client.presence.size === 0) client.presence = null;
     const userId = this.userOf(client);
     this.run(() => this.engine.removePresence(channel, client.id, userId), (left) => {
       if (left && !channel.startsWith('#')) this.host.publish(channel, 'leave', { userId });
@@ -78,7 +79,7 @@ export class Presence {
   }
 
   status(client: Client, channel: string, status: PresenceStatus, id?: RequestId): void {
-    client.presence.set(channel, status);
+    (client.presence ??= new Map()).set(channel, status);
     this.add(client, channel, false, () => {
       this.host.publish(channel, 'update', { userId: this.userOf(client), status });
       if (id !== undefined) this.host.reply(client, { type: 'ack', id });
@@ -93,6 +94,7 @@ export class Presence {
   private tick(clients: Iterable<Client>): void {
     const channels = new Set<string>();
     for (const client of clients) {
+      if (!client.presence) continue;
       for (const channel of client.presence.keys()) {
         channels.add(channel);
         this.add(client, channel, true, () => {});
@@ -107,7 +109,7 @@ export class Presence {
   }
 
   private add(client: Client, channel: string, announce: boolean, then: () => void): void {
-    const status = client.presence.get(channel);
+    const status = client.presence?.get(channel);
     if (status === undefined) return;
     const { presenceInfo, presenceTtl } = this.host.options;
     const info = presenceInfo?.(client.identity, client.id, client.request);

@@ -8,11 +8,16 @@ import type { Publication } from '../engine/engine.js';
  * - once answered, the client has been given everything up to some offset (`floor`), and later
  *   deliveries at or below it are dropped (they can arrive late: with Redis, publications and history
  *   reads travel on different connections).
- * Both maps are null for the common client, so the fan-out checks one field.
+ * Both are null for the common client, so the fan-out checks one field.
  */
 export class ClientStreams {
   recovering: Map<string, Publication[]> | null = null;
-  floors: Map<string, number> | null = null;
+  /**
+   * Channel and floor pairs, flat: `[channel, offset, channel, offset, ...]`. A floor lasts until the
+   * channel's first delivery after the subscribe, so a client rarely has more than a few, and an idle
+   * subscriber keeps its one: a Map would cost it about 200 bytes, this array about 60.
+   */
+  floors: Array<string | number> | null = null;
 
   /** Starts holding back live publications of `channel`. */
   hold(channel: string): void {
@@ -30,12 +35,21 @@ export class ClientStreams {
 
   /** Records that the client has everything of `channel` up to `offset`. */
   setFloor(channel: string, offset: number): void {
-    (this.floors ??= new Map()).set(channel, offset);
+    const floors = (this.floors ??= []);
+    const at = floors.indexOf(channel);
+    if (at >= 0) floors[at + 1] = offset;
+    else floors.push(channel, offset);
   }
 
   forget(channel: string): void {
     this.release(channel);
-    if (this.floors?.delete(channel) && this.floors.size === 0) this.floors = null;
+    const at = this.floors?.indexOf(channel) ?? -1;
+    if (at >= 0) this.dropFloorAt(at);
+  }
+
+  private dropFloorAt(at: number): void {
+    this.floors!.splice(at, 2);
+    if (this.floors!.length === 0) this.floors = null;
   }
 
   /**
@@ -48,11 +62,12 @@ export class ClientStreams {
       for (let i = 0; i < offsets.length; i++) held.push({ channel, offset: offsets[i]!, payload: payloads[i]! });
       return 'none';
     }
-    const floor = this.floors?.get(channel);
-    if (floor === undefined) return 'all';
+    // Offsets are numbers and channels strings, so indexOf finds only a channel.
+    const at = this.floors?.indexOf(channel) ?? -1;
+    if (at < 0) return 'all';
+    const floor = this.floors![at + 1] as number;
     if (offsets[offsets.length - 1]! <= floor) return 'none';
-    this.floors!.delete(channel);
-    if (this.floors!.size === 0) this.floors = null;
+    this.dropFloorAt(at);
     if (offsets[0]! > floor) return 'all';
     return payloads.filter((_, i) => offsets[i]! > floor);
   }

@@ -37,6 +37,14 @@ export function originAllowed(options: ResolvedHubOptions, request: IncomingMess
   return host.toLowerCase() === (request.headers.host ?? '').toLowerCase();
 }
 
+/**
+ * The `error` listener of an upgrading socket. A plain function, not a closure: a closure would keep
+ * its scope (the request with all its headers) alive as long as the socket, about 1 KB a connection.
+ */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
 export function rejectUpgrade(socket: Duplex, status: number, headers: Record<string, string> = {}): void {
   if (!socket.writable || socket.destroyed) {
@@ -94,7 +102,7 @@ export function dispatcherFor(server: Server): Dispatcher {
   return created;
 
   function onUpgrade(request: UpgradeRequest, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     const direct = created.paths.get(pathnameOf(request));
     if (direct) return direct(request, socket, head);
     const app = server.listeners('request')[0] as ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
@@ -149,7 +157,7 @@ export function adoptFromRequestPath(request: IncomingMessage, response: ServerR
   const parser = socket.parser;
   if (!parser || typeof parser.unconsume !== 'function' || typeof parser.finish !== 'function') return false;
   for (const event of ['data', 'end', 'close', 'drain', 'error', 'timeout']) socket.removeAllListeners(event);
-  socket.on('error', () => socket.destroy());
+  socket.on('error', destroySocket);
   parser.unconsume();
   parser.finish();
   parser.remove?.();

@@ -71,6 +71,10 @@ describe('authentication on the upgrade', () => {
     expect((await status(h.port, `/ws?token=${token}`)).code).toBe(429);
     for (const p of [viaHeader, viaCookie, viaQuery]) p.destroy();
     await expect.poll(() => h.hub.isUserConnected('alice')).toBe(false);
+    // The user's slots come back when their sockets close.
+    const again = await RawPeer.open(h.port, `/ws?token=${token}`);
+    expect(again.status).toBe(101);
+    again.destroy();
   });
 
   it('delivers sendToUser to every connection of that user, and only theirs', async () => {

@@ -21,7 +21,8 @@ import type {
  * offset it delivered per channel: a jump (messages lost while the subscriber connection was down, or
  * killed) is repaired from history before anything later is delivered; an epoch change (Redis lost its
  * data) or a gap no longer in history is reported as a reset. Commands are not queued while Redis is
- * unreachable: they fail at once (`enableOfflineQueue: false`).
+ * unreachable: they fail at once (`enableOfflineQueue: false`), except while the node is starting:
+ * until its first connection (or `startupWait`), they wait for it rather than fail.
  */
 export interface RedisEngineOptions {
   /** redis:// URL. @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
@@ -36,6 +37,12 @@ export interface RedisEngineOptions {
    * @default 2000
    */
   checkInterval?: number;
+  /**
+   * Milliseconds that commands issued while the node is starting wait for its first connection to
+   * Redis; after that, and whenever Redis is away later, commands fail at once.
+   * @default 10000
+   */
+  startupWait?: number;
   /** Extra ioredis options (both connections). */
   redis?: RedisOptions;
 }
@@ -140,8 +147,6 @@ interface Tracked {
   repairing: boolean;
   /** A repair was asked for while one ran (a reconnect during a repair): run once more after it. */
   again: boolean;
-  /** The stream's top offset seen by the last check; still not reached at the next one: a lost tail. */
-  checkedTop: number;
 }
 
 export class RedisEngine implements Engine {
@@ -151,14 +156,18 @@ export class RedisEngine implements Engine {
   private readonly prefix: string;
   private readonly metaTtl: number;
   private readonly tracked = new Map<string, Tracked>();
-  private readyOnce = false;
   private closed = false;
   private readonly checker: NodeJS.Timeout;
+  private checking = false;
+  private readonly startupWait: number;
+  /** Settles at the first connection (or after `startupWait`); commands issued before wait for it. */
+  private startup: Promise<void> | null = null;
 
   constructor(options: RedisEngineOptions = {}) {
     const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     this.prefix = options.prefix ?? 'livehub';
     this.metaTtl = options.metaTtl ?? 86_400_000;
+    this.startupWait = options.startupWait ?? 10_000;
     const common: RedisOptions = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -167,8 +176,10 @@ export class RedisEngine implements Engine {
     };
     this.commands = new Redis(url, { ...common, lazyConnect: true });
     // The subscriber keeps ioredis's offline queue: it only ever queues SUBSCRIBE/UNSUBSCRIBE (one per
-    // channel), and its automatic resubscribe after a reconnect needs it.
-    this.subscriber = new Redis(url, { ...common, enableOfflineQueue: true, lazyConnect: true, autoResubscribe: true });
+    // channel), and its automatic resubscribe after a reconnect needs it. No ready check: ioredis sends
+    // a SUBSCRIBE made while the connection is being set up at once, and its ready check (INFO) would
+    // then fail in subscriber mode and drop the connection, losing what is published meanwhile.
+    this.subscriber = new Redis(url, { ...common, enableOfflineQueue: true, lazyConnect: true, autoResubscribe: true, enableReadyCheck: false });
     this.commands.defineCommand('livehubPublish', { numberOfKeys: 2, lua: PUBLISH });
     this.commands.defineCommand('livehubHistory', { numberOfKeys: 2, lua: HISTORY });
     this.commands.defineCommand('livehubPresenceAdd', { numberOfKeys: 1, lua: PRESENCE_ADD });
@@ -177,13 +188,11 @@ export class RedisEngine implements Engine {
     for (const connection of [this.commands, this.subscriber]) connection.on('error', () => { /* reconnects; commands fail fast */ });
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     this.subscriber.on('ready', () => {
-      // After a reconnect, messages published meanwhile were missed: catch up every channel, now and
-      // once more shortly (the resubscription may take effect after this first read).
-      if (this.readyOnce) {
-        for (const channel of this.tracked.keys()) void this.catchUp(channel);
-        setTimeout(() => void this.check(), 1000).unref();
-      }
-      this.readyOnce = true;
+      // Messages published while the subscriber connection was down (or being set up) were missed:
+      // catch up every channel, now and once more shortly (the resubscription may take effect after
+      // this first read). Channels still learning their position are left to subscribe().
+      for (const channel of this.tracked.keys()) void this.catchUp(channel);
+      setTimeout(() => void this.check(), 1000).unref();
     });
     this.checker = setInterval(() => void this.check(), options.checkInterval ?? 2000);
     this.checker.unref();
@@ -191,11 +200,17 @@ export class RedisEngine implements Engine {
 
   async start(handlers: EngineHandlers): Promise<void> {
     this.handlers = handlers;
+    this.startup = new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); this.commands.off('ready', done); resolve(); };
+      const timer = setTimeout(done, this.startupWait);
+      timer.unref();
+      this.commands.once('ready', done);
+    });
     await Promise.all([this.commands.connect(), this.subscriber.connect()]);
   }
 
   async publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy): Promise<StreamPosition> {
-    const [offset, epoch] = await (this.commands as unknown as Scripts).livehubPublish(
+    const [offset, epoch] = await (await this.redis()).livehubPublish(
       this.key('m', channel), this.key('h', channel),
       channel, type, dataJson, policy.size, policy.ttl, newEpoch(), this.key('c', channel), Math.max(this.metaTtl, policy.ttl),
     );
@@ -205,7 +220,7 @@ export class RedisEngine implements Engine {
   async subscribe(channel: string): Promise<void> {
     if (this.tracked.has(channel)) return;
     // Until the stream's position is known, messages wait (in order) instead of looking like a gap.
-    const tracked: Tracked = { epoch: null, offset: -1, waiting: [], retired: new Set(), repairing: false, again: false, checkedTop: 0 };
+    const tracked: Tracked = { epoch: null, offset: -1, waiting: [], retired: new Set(), repairing: false, again: false };
     this.tracked.set(channel, tracked);
     await this.subscriber.subscribe(this.key('c', channel));
     // Learn where the stream stands; while Redis cannot answer, keep trying (messages keep waiting).
@@ -237,7 +252,7 @@ export class RedisEngine implements Engine {
   }
 
   async history(channel: string, since: StreamPosition | null): Promise<HistoryResult> {
-    const reply = await (this.commands as unknown as Scripts).livehubHistory(
+    const reply = await (await this.redis()).livehubHistory(
       this.key('m', channel), this.key('h', channel),
       since ? since.offset : -1, since ? since.epoch : '', newEpoch(), this.metaTtl,
     );
@@ -248,29 +263,29 @@ export class RedisEngine implements Engine {
   }
 
   async claim(key: string, ttl: number): Promise<boolean> {
-    return (await this.commands.set(`${this.prefix}:claim:${key}`, '1', 'PX', ttl, 'NX')) === 'OK';
+    return (await (await this.redis()).set(`${this.prefix}:claim:${key}`, '1', 'PX', ttl, 'NX')) === 'OK';
   }
 
   async addPresence(channel: string, entry: PresenceEntry, ttl: number): Promise<boolean> {
     const now = Date.now();
     const json = JSON.stringify({ ...entry, expires: now + ttl });
-    return (await (this.commands as unknown as Scripts).livehubPresenceAdd(this.key('pr', channel), entry.clientId, entry.userId, json, now + ttl, now)) === 1;
+    return (await (await this.redis()).livehubPresenceAdd(this.key('pr', channel), entry.clientId, entry.userId, json, now + ttl, now)) === 1;
   }
 
   async removePresence(channel: string, clientId: string, userId: string): Promise<boolean> {
-    return (await (this.commands as unknown as Scripts).livehubPresenceRemove(this.key('pr', channel), clientId, userId, Date.now())) === 1;
+    return (await (await this.redis()).livehubPresenceRemove(this.key('pr', channel), clientId, userId, Date.now())) === 1;
   }
 
   async presence(channel: string): Promise<PresenceEntry[]> {
     const now = Date.now();
-    const all = await this.commands.hvals(this.key('pr', channel));
+    const all = await (await this.redis()).hvals(this.key('pr', channel));
     return all.map((v) => JSON.parse(v) as PresenceEntry & { expires: number })
       .filter((m) => m.expires > now)
       .map(({ expires: _expires, ...entry }) => entry);
   }
 
   async sweepPresence(channel: string): Promise<string[]> {
-    return (await (this.commands as unknown as Scripts).livehubPresenceSweep(this.key('pr', channel), Date.now())) as string[];
+    return (await (await this.redis()).livehubPresenceSweep(this.key('pr', channel), Date.now())) as string[];
   }
 
   async close(): Promise<void> {
@@ -281,6 +296,12 @@ export class RedisEngine implements Engine {
     // disconnect(), not quit(): quit waits for a Redis that may be gone.
     this.commands.disconnect();
     this.subscriber.disconnect();
+  }
+
+  /** The commands connection, once the node's first connection is up (see `startupWait`). */
+  private async redis(): Promise<Redis & Scripts> {
+    if (this.commands.status !== 'ready' && this.startup) await this.startup;
+    return this.commands as Redis & Scripts;
   }
 
   private key(kind: 'm' | 'h' | 'c' | 'pr', channel: string): string {
@@ -316,26 +337,34 @@ export class RedisEngine implements Engine {
     void this.catchUp(channel);
   }
 
-  /** Compares every channel's position in Redis with what this node delivered; repairs what lags. */
+  /**
+   * Compares every channel's position in Redis with what this node delivered, and repairs what lags:
+   * a tail lost while the subscriber connection was down leaves no later message to reveal the gap.
+   * The tops are read first, then the subscriber connection is pinged: Redis writes a connection's
+   * pub/sub messages and replies in order, so by the PONG every publication up to those tops that
+   * reached this node has been delivered. One still missing was lost, however slow the node is.
+   */
   private async check(): Promise<void> {
+    if (this.checking) return;
     const channels = [...this.tracked].filter(([, t]) => t.epoch !== null && !t.repairing && !t.waiting).map(([c]) => c);
-    if (channels.length === 0 || this.commands.status !== 'ready') return;
+    if (channels.length === 0 || this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return;
+    this.checking = true;
     try {
       const pipeline = this.commands.pipeline();
       for (const channel of channels) pipeline.hmget(this.key('m', channel), 'e', 'o');
       const replies = (await pipeline.exec()) ?? [];
+      await this.subscriber.ping();
       replies.forEach(([error, value], i) => {
         const tracked = this.tracked.get(channels[i]!);
-        if (error || !tracked || !Array.isArray(value)) return;
+        if (error || !tracked || tracked.waiting || tracked.repairing || !Array.isArray(value)) return;
         const [epoch, offset] = value as [string | null, string | null];
         if (epoch === null) return;
-        // A publication in flight is normal; one the node still lacks a check later was lost.
-        const lost = epoch !== tracked.epoch || tracked.checkedTop > tracked.offset;
-        tracked.checkedTop = Number(offset);
-        if (lost) void this.catchUp(channels[i]!);
+        if (epoch !== tracked.epoch || Number(offset) > tracked.offset) void this.catchUp(channels[i]!);
       });
     } catch {
       // Redis is away; the next check tries again.
+    } finally {
+      this.checking = false;
     }
   }
 

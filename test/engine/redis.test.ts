@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient } from '../../client/index.js';
-import { RedisEngine } from '../../pkg/engine/redis.js';
+import { RedisEngine, type RedisEngineOptions } from '../../pkg/engine/redis.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
 import { closeServer, Peer, sleep } from '../helpers.js';
 import { sharedRedisUrl, startRedis } from '../redis.js';
@@ -17,8 +17,8 @@ const cleanups: Array<() => unknown> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
 /** A node: a hub on the Redis engine, on its own port. */
-async function node(url: string, prefix: string, options: HubOptions = {}) {
-  const engine = new RedisEngine({ url, prefix });
+async function node(url: string, prefix: string, options: HubOptions = {}, engineOptions: RedisEngineOptions = {}) {
+  const engine = new RedisEngine({ url, prefix, ...engineOptions });
   const hub = new Hub({ engine, canPublish: () => true, ...options });
   const server: Server = createServer();
   hub.attach(server, { path: '/ws' });
@@ -119,6 +119,28 @@ describe('the Redis engine across nodes', () => {
     expect(peer.messages.filter((m) => m.channel === 'tail').map((m) => m.data)).toEqual([...Array(20).keys()].map((i) => i + 1));
   });
 
+  it('does not mistake a node that reads its subscriber connection late for one that lost messages', async () => {
+    const p = prefix();
+    const a = await node(shared, p, { history: { size: 10 } });
+    const b = await node(shared, p, {}, { checkInterval: 100 });
+    const peer = await Peer.open(b.url);
+    cleanups.push(() => peer.close());
+    await peer.subscribe('late');
+    // A starved node: its subscriber socket goes unread for several checks while 100 publications
+    // (ten times the history) arrive in it.
+    const socket = (b.engine.subscriber as unknown as { stream: import('node:net').Socket }).stream;
+    socket.pause();
+    for (let i = 0; i < 100; i++) a.hub.publish('late', 'n', i);
+    await expect.poll(async () => (await a.hub.position('late')).offset).toBe(100);
+    await sleep(500);
+    socket.resume();
+    await expect.poll(() => peer.messages.filter((m) => m.channel === 'late').length, { timeout: 10_000 }).toBe(100);
+    await sleep(300);
+    const got = peer.messages.filter((m) => m.channel === 'late');
+    expect(got.map((m) => m.type)).not.toContain('reset');
+    expect(got.map((m) => m.data)).toEqual([...Array(100).keys()]);
+  });
+
   it('deduplicates a publish retried with the same id on another node', async () => {
     const p = prefix();
     const [a, b] = [await node(shared, p), await node(shared, p)];
@@ -134,6 +156,52 @@ describe('the Redis engine across nodes', () => {
     expect(await retry.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: publish.id });
     await sleep(200);
     expect(reader.messages.filter((m) => m.channel === 'once')).toHaveLength(1);
+  });
+});
+
+describe('a node starting', () => {
+  it('holds a publish made before its first connection to Redis, instead of failing it', async () => {
+    const engine = new RedisEngine({ url: shared, prefix: prefix() });
+    const hub = new Hub({ engine });
+    cleanups.push(() => hub.close(), () => engine.close());
+    expect(engine.commands.status).not.toBe('ready');
+    const position = await engine.publish('early', 'm', '1', { size: 10, ttl: 60_000 });
+    expect(position.offset).toBe(1);
+  });
+
+  it('subscribes during the connection handshake without breaking it: no reconnect, nothing missed', async () => {
+    const engine = new RedisEngine({ url: shared, prefix: prefix() });
+    cleanups.push(() => engine.close());
+    let connects = 0;
+    engine.subscriber.on('connect', () => connects++);
+    // Subscribe at the first moment the socket is up, before ioredis calls the connection ready.
+    const subscribed = new Promise<void>((resolve) => engine.subscriber.once('connect', () => void engine.subscribe('early').then(resolve)));
+    const delivered: number[] = [];
+    const resets: string[] = [];
+    await engine.start({ deliver: (p) => delivered.push(p.offset), reset: (channel) => resets.push(channel) });
+    await subscribed;
+    await sleep(300);
+    for (let i = 0; i < 5; i++) await engine.publish('early', 'n', String(i), { size: 0, ttl: 1000 });
+    await expect.poll(() => delivered).toEqual([1, 2, 3, 4, 5]);
+    expect(connects).toBe(1);
+    expect(resets).toEqual([]);
+  });
+
+  it('fails commands once startupWait has passed with Redis unreachable', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const free = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(free));
+      });
+    });
+    const engine = new RedisEngine({ url: `redis://127.0.0.1:${port}`, startupWait: 300 });
+    const errors: Error[] = [];
+    const hub = new Hub({ engine, onError: (error) => errors.push(error) });
+    cleanups.push(() => hub.close(), () => engine.close());
+    const began = Date.now();
+    await expect(engine.publish('x', 'm', '1', { size: 10, ttl: 1000 })).rejects.toThrow();
+    expect(Date.now() - began).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - began).toBeLessThan(3000);
   });
 });
 

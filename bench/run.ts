@@ -17,22 +17,26 @@ import type { GenConfig, Protocol } from './loadgen.js';
  *                                       built with cc on first use; Node's when there is no compiler)
  */
 
-interface ServerKind { name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean; native?: boolean }
+interface ServerKind {
+  name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean; native?: boolean;
+  /** False for a hub without channels (every message goes to everyone): W3 does not apply. */
+  channels?: boolean;
+}
 const SERVERS: ServerKind[] = [
   { name: 'livehub (wasm)', script: 'bench/servers/livehub.ts', args: ['--codec', 'wasm'], protocol: 'livehub' },
   { name: 'livehub (js)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub' },
   { name: 'naive ws', script: 'bench/servers/naive-ws.ts', args: [], protocol: 'livehub' },
   { name: 'Socket.IO 4.8', script: 'bench/servers/socketio.ts', args: [], protocol: 'socketio' },
   // gorilla/websocket's chat hub, the Go hub livehub ports (bench/servers/gohub), on one core.
-  { name: 'Go hub (gorilla chat)', script: 'bench/servers/gohub/main.go', args: [], protocol: 'gohub', native: true },
+  { name: 'Go hub (gorilla chat)', script: 'bench/servers/gohub/main.go', args: [], protocol: 'gohub', native: true, channels: false },
   { name: 'livehub (js) ×2 nodes + Redis', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub', nodes: 2, redis: true },
 ];
 /** Servers each workload runs against (W6 compares one node with two nodes sharing Redis). */
 const REDIS_KIND = 'livehub (js) ×2 nodes + Redis';
 function kindsFor(scenario: Scenario, kinds: ServerKind[]): ServerKind[] {
-  return scenario.config.workload === 'W6'
-    ? kinds.filter((k) => k.name === 'livehub (js)' || k.name === REDIS_KIND)
-    : kinds.filter((k) => k.name !== REDIS_KIND);
+  const { workload } = scenario.config;
+  if (workload === 'W6') return kinds.filter((k) => k.name === 'livehub (js)' || k.name === REDIS_KIND);
+  return kinds.filter((k) => k.name !== REDIS_KIND && (workload !== 'W3' || k.channels !== false));
 }
 const NAIVE = 'naive ws';
 const RSS_GUARD = 3 * 1024 ** 3;

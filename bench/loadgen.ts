@@ -4,10 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { nowMicros, WireConnection, type FrameSink } from './wire.js';
 
 /**
- * The load generator: one process (pinned by the runner to its own core) holding every subscriber
- * connection, with the publisher in a child process (on the same core: it inherits the affinity) so
- * that a saturated receive loop does not delay the publish schedule. Talks to the runner over stdio: prints READY, waits for START, prints
- * DRAINED, waits for FINISH, prints RESULT {json}.
+ * The Node load generator, used when there is no C compiler for bench/loadgen.c (or with
+ * `--generator node`); from about 5k subscribers it saturates before livehub does. One process
+ * (pinned by the runner to its own core) holds every subscriber connection, with the publisher in a
+ * child process (on the same core: it inherits the affinity) so that a saturated receive loop does
+ * not delay the publish schedule. Talks to the runner over stdio: prints READY, waits for START,
+ * prints DRAINED, waits for FINISH, prints RESULT {json}.
  */
 
 /** gohub: gorilla's chat hub (bench/servers/gohub), driven by the C generator only. */

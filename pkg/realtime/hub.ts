@@ -185,7 +185,7 @@ export class Hub implements ClientHost {
     if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
     if (!originAllowed(this.options, request)) return rejectUpgrade(socket, 403);
     if (!isWellFormedHandshake(request)) return rejectUpgrade(socket, 400);
-    const ip = request.socket.remoteAddress ?? 'unknown';
+    const ip = this.clientIp(request);
     const refusal = this.admission.refuseIp(ip);
     if (refusal) return rejectUpgrade(socket, refusal, { 'Retry-After': '5' });
     // The slot is held from here until the socket closes, whatever happens in between.
@@ -256,6 +256,21 @@ export class Hub implements ClientHost {
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, identity: Identity | null): void {
     if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
     this.wss.handleUpgrade(request, socket, head, (ws) => this.addConnection(ws, request, identity));
+  }
+
+  /** The address a connection counts under for `maxConnectionsPerIp` (see the `clientIp` option). */
+  private clientIp(request: IncomingMessage): string {
+    const own = request.socket.remoteAddress ?? 'unknown';
+    const { clientIp, onError } = this.options;
+    if (!clientIp) return own;
+    try {
+      const ip = clientIp(request);
+      if (typeof ip === 'string' && ip) return ip;
+      onError(new TypeError('livehub: clientIp must return a non-empty string'));
+    } catch (error) {
+      onError(error as Error);
+    }
+    return own;
   }
 
   /** Answers a refused credential; never says why, and never echoes the token. */

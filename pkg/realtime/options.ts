@@ -76,10 +76,18 @@ export interface HubOptions {
    */
   maxConnections?: number;
   /**
-   * Connections from one IP address (the socket's remote address); beyond, HTTP 429.
+   * Connections from one IP address (as `clientIp` gives it); beyond, HTTP 429.
    * @default 1000
    */
   maxConnectionsPerIp?: number;
+  /**
+   * The address a connection counts under for `maxConnectionsPerIp`. Behind a reverse proxy every
+   * connection comes from the proxy: return the client's address from the header your proxy sets
+   * (and trust that header only from it). A hook that throws or returns no string counts the
+   * connection under the socket's address, and the error goes to `onError`.
+   * @default the socket's remote address
+   */
+  clientIp?: (request: IncomingMessage) => string;
   /**
    * Connections of one authenticated user; beyond, HTTP 429.
    * @default 100
@@ -174,6 +182,7 @@ export interface ResolvedHubOptions {
   authorize: Authorize | null;
   maxConnections: number;
   maxConnectionsPerIp: number;
+  clientIp: ((request: IncomingMessage) => string) | null;
   maxConnectionsPerUser: number;
   maxChannelsPerClient: number;
   rateLimit: number;
@@ -227,7 +236,7 @@ function positiveInteger(options: HubOptions, key: Exclude<keyof typeof DEFAULTS
   return value;
 }
 
-function optionalFunction<T>(options: HubOptions, key: 'canPublish' | 'authenticate' | 'authorize' | 'onError' | 'presenceInfo'): T | null {
+function optionalFunction<T>(options: HubOptions, key: 'canPublish' | 'authenticate' | 'authorize' | 'onError' | 'presenceInfo' | 'clientIp'): T | null {
   const value = options[key];
   if (value === undefined) return null;
   if (typeof value !== 'function') throw new TypeError(`livehub: option ${key} must be a function`);
@@ -279,6 +288,7 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     authorize: optionalFunction(options, 'authorize'),
     maxConnections: positiveInteger(options, 'maxConnections', DEFAULTS.maxConnections),
     maxConnectionsPerIp: positiveInteger(options, 'maxConnectionsPerIp', DEFAULTS.maxConnectionsPerIp),
+    clientIp: optionalFunction(options, 'clientIp'),
     maxConnectionsPerUser: positiveInteger(options, 'maxConnectionsPerUser', DEFAULTS.maxConnectionsPerUser),
     maxChannelsPerClient: positiveInteger(options, 'maxChannelsPerClient', DEFAULTS.maxChannelsPerClient),
     rateLimit: positiveInteger(options, 'rateLimit', DEFAULTS.rateLimit),

@@ -81,6 +81,33 @@ describe('hostile handshakes', () => {
     await h.finish();
   });
 
+  it('counts connections behind a proxy under the address clientIp gives, and falls back to the socket when it fails', async () => {
+    const errors: Error[] = [];
+    const h = await hostileHub({
+      maxConnectionsPerIp: 2,
+      onError: (error) => errors.push(error),
+      clientIp: (request) => {
+        const forwarded = request.headers['x-real-ip'];
+        if (forwarded === 'throw') throw new Error('bad header');
+        return typeof forwarded === 'string' ? forwarded : request.socket.remoteAddress!;
+      },
+    });
+    const first = [await RawPeer.open(h.port, '/ws', { 'X-Real-IP': '10.0.0.1' }), await RawPeer.open(h.port, '/ws', { 'X-Real-IP': '10.0.0.1' })];
+    const third = await RawPeer.connect(h.port);
+    third.socket.write(RawPeer.request('/ws', { 'X-Real-IP': '10.0.0.1' }));
+    expect(await third.waitStatus()).toBe(429);
+    const other = await RawPeer.open(h.port, '/ws', { 'X-Real-IP': '10.0.0.2' }); // another client of the proxy
+    // A failing hook counts the connection under the socket's address (127.0.0.1: the canary and this one).
+    const fallback = await RawPeer.open(h.port, '/ws', { 'X-Real-IP': 'throw' });
+    expect(errors.map((e) => e.message)).toEqual(['bad header']);
+    const full = await RawPeer.connect(h.port);
+    full.socket.write(RawPeer.request('/ws'));
+    expect(await full.waitStatus()).toBe(429);
+    for (const p of [...first, other, fallback]) p.destroy();
+    await sleep(50);
+    await h.finish();
+  });
+
   it('refuses past maxConnections with 503 and Retry-After', async () => {
     const h = await hostileHub({ maxConnections: 2 });
     const one = await RawPeer.open(h.port);

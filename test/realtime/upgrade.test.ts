@@ -120,6 +120,7 @@ describe('Express mounting', () => {
     expect(() => new Hub({ pongWait: 1000, pingPeriod: 1000 })).toThrow(TypeError);
     expect(() => new Hub({ origins: 'https://a.example' as never })).toThrow(TypeError);
     expect(() => new Hub({ codec: 'gzip' as never })).toThrow(TypeError);
+    expect(() => new Hub({ clientIp: 'x-forwarded-for' as never })).toThrow(TypeError);
     const hub = new Hub();
     expect(() => hub.attach(createServer(), { path: 'ws' })).toThrow(TypeError);
     expect(() => hub.publish('bad channel', 't', 1)).toThrow(TypeError);

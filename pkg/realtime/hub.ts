@@ -13,7 +13,7 @@ import { jsCodec, type FrameCodec } from './codec.js';
 import { Admission } from './limits.js';
 import { after } from './maybe.js';
 import { requestInfo, userChannel } from './policy.js';
-import { isPresenceChannel, Presence, USERS_SET } from './presence.js';
+import { isPresenceChannel, Presence, userSet } from './presence.js';
 
 /** The server's own channel between nodes (disconnecting a user everywhere). */
 const CONTROL_CHANNEL = '#control';
@@ -239,8 +239,7 @@ export class Hub implements ClientHost {
 
   /** Ids of the user's live connections, on every node sharing the engine. */
   async connectedClients(userId: string): Promise<string[]> {
-    const entries = await this.engine.presence(USERS_SET);
-    return entries.filter((entry) => entry.userId === userId).map((entry) => entry.clientId);
+    return (await this.engine.presence(userSet(userId))).map((entry) => entry.clientId);
   }
 
   /** Publishes to the user's personal channel `user:<id>`, which each of their connections is in. */
@@ -610,9 +609,9 @@ export class Hub implements ClientHost {
   private remove(client: Client): void {
     if (!this.clients.delete(client)) return;
     for (const channel of client.channels) this.leave(client, channel);
-    this.presence.leave(client, USERS_SET);
     const userId = client.identity?.userId;
     if (userId === undefined) return;
+    this.presence.leave(client, userSet(userId));
     const mine = this.users.get(userId);
     mine?.delete(client);
     if (mine?.size === 0) this.users.delete(userId);

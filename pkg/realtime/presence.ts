@@ -4,8 +4,13 @@ import type { Client } from './client.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 
-/** The server's own presence set of every authenticated connection, on every node. */
-export const USERS_SET = '#users';
+/**
+ * The server's own presence set of one user's connections, on every node: what `isUserConnected` and
+ * `connectedClients` read (one small set per user, so a look-up does not grow with the user count).
+ */
+export function userSet(userId: string): string {
+  return `#user:${userId}`;
+}
 
 /** Presence channels are those named `presence-…`. */
 export function isPresenceChannel(channel: string): boolean {
@@ -57,8 +62,9 @@ export class Presence {
   /** Registers an authenticated connection in the cluster-wide set of users. */
   register(client: Client): void {
     if (!client.identity) return;
-    (client.presence ??= new Map()).set(USERS_SET, 'online');
-    this.add(client, USERS_SET, false, () => {});
+    const set = userSet(client.identity.userId);
+    (client.presence ??= new Map()).set(set, 'online');
+    this.add(client, set, false, () => {});
   }
 
   /** The client left the channel (unsubscribed or disconnected). */

@@ -328,6 +328,21 @@ describe('user targeting across nodes', () => {
     expect(other.closed).toBeNull();
     await expect.poll(() => a.hub.isUserConnected('uma')).toBe(false);
   });
+
+  it('forgets the users of a node that stopped refreshing (dead, or cut off from Redis) within the presence TTL', async () => {
+    const p = prefix();
+    const opts: HubOptions = { authenticate: (req) => ({ userId: String(req.headers['x-user']) }), presenceTtl: 1000 };
+    const [a, b] = [await node(shared, p, opts), await node(shared, p, opts)];
+    const zed = await Peer.open(a.url, { headers: { 'x-user': 'zed' } });
+    const amy = await Peer.open(b.url, { headers: { 'x-user': 'amy' } });
+    cleanups.push(() => zed.close(), () => amy.close());
+    await expect.poll(() => b.hub.connectedClients('zed')).toHaveLength(1);
+    await a.engine.close(); // node a can no longer refresh or remove anything
+    const cutAt = Date.now();
+    await expect.poll(() => b.hub.isUserConnected('zed'), { timeout: 5000 }).toBe(false);
+    expect(Date.now() - cutAt).toBeLessThan(1000 + 1000); // the TTL, plus polling slack
+    expect(await b.hub.isUserConnected('amy')).toBe(true); // b keeps refreshing its own
+  });
 });
 
 describe('three hub processes', () => {

@@ -1,5 +1,6 @@
 // The Go hub livehub ports, for the benchmark: gorilla/websocket's chat example (hub.go and
-// client.go, which toutago-inertia's pkg/realtime follows), kept as it is but for three things:
+// client.go, Copyright 2013 The Gorilla WebSocket Authors, BSD-2-Clause; toutago-inertia's
+// pkg/realtime follows it), kept as it is but for three things:
 // it listens on 127.0.0.1:PORT and prints "READY <port>" like the other bench servers, the read
 // limit is 64 KiB instead of 512 bytes (the 1 KiB and 16 KiB workloads publish larger messages),
 // and /__bench/stats answers {} (the runner reads CPU and RSS from /proc).

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { Hub, type HubOptions } from '../pkg/index.js';
 
@@ -16,6 +17,29 @@ export async function startHub(options: HubOptions = {}, path = '/ws') {
     async stop() {
       await hub.close();
       await closeServer(server);
+    },
+  };
+}
+
+/**
+ * For a test file: the hubs it starts with `start`, and what it hands to `cleanup`, are stopped and
+ * run after each test (cleanups first, newest first).
+ */
+export function perTest() {
+  const running: Array<Awaited<ReturnType<typeof startHub>>> = [];
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    await Promise.all(running.splice(0).map((s) => s.stop()));
+  });
+  return {
+    async start(options: HubOptions = {}) {
+      const s = await startHub(options);
+      running.push(s);
+      return s;
+    },
+    cleanup(...fns: Array<() => unknown>) {
+      cleanups.push(...fns);
     },
   };
 }

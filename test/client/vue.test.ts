@@ -1,19 +1,16 @@
 import { effectScope, nextTick } from '@vue/runtime-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
 import { useLiveUpdate } from '../../client/vue.js';
-import { startHub } from '../helpers.js';
+import { perTest } from '../helpers.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
-type Started = Awaited<ReturnType<typeof startHub>>;
-const running: Started[] = [];
-afterEach(async () => { await Promise.all(running.splice(0).map((s) => s.stop())); });
+const { start } = perTest();
 
 describe('useLiveUpdate', () => {
   it('subscribes handlers registered before open, delivers (data, message), and tracks connected', async () => {
-    const s = await startHub();
-    running.push(s);
+    const s = await start();
     const scope = effectScope();
     const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS }))!;
     const seen: unknown[] = [];
@@ -28,8 +25,7 @@ describe('useLiveUpdate', () => {
   });
 
   it('closes its connection, and never reconnects, when the scope is disposed', async () => {
-    const s = await startHub();
-    running.push(s);
+    const s = await start();
     const scope = effectScope();
     const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS, reconnectDelay: 10 }))!;
     live.on('a', () => {});
@@ -42,8 +38,7 @@ describe('useLiveUpdate', () => {
   });
 
   it('shares one client between components and holds a channel while any of them listens', async () => {
-    const s = await startHub();
-    running.push(s);
+    const s = await start();
     const client = new LiveClient(s.url, { WebSocket: WS });
     const first = effectScope();
     const second = effectScope();
@@ -61,8 +56,7 @@ describe('useLiveUpdate', () => {
   });
 
   it('off() returned by on() stops the handler', async () => {
-    const s = await startHub();
-    running.push(s);
+    const s = await start();
     const scope = effectScope();
     const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS }))!;
     const seen: unknown[] = [];

@@ -1,32 +1,25 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { effectScope } from '@vue/runtime-core';
 import { WebSocket } from 'ws';
 import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
 import { usePresence } from '../../client/vue.js';
 import { members } from '../../pkg/realtime/presence.js';
-import { Peer, startHub } from '../helpers.js';
+import { Peer, perTest } from '../helpers.js';
 
-type Started = Awaited<ReturnType<typeof startHub>>;
-const running: Started[] = [];
-const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
-  await Promise.all(running.splice(0).map((s) => s.stop()));
-});
+const { start, cleanup } = perTest();
 
 describe('presence on one node', () => {
   it('sends the member list after subscribing, then join, update and leave as messages', async () => {
-    const s = await startHub({ authorize: () => true, presenceInfo: (_identity, clientId) => ({ tag: clientId.slice(-2) }) });
-    running.push(s);
+    const s = await start({ authorize: () => true, presenceInfo: (_identity, clientId) => ({ tag: clientId.slice(-2) }) });
     const ann = await Peer.open(s.url);
-    cleanups.push(() => ann.close());
+    cleanup(() => ann.close());
     ann.send({ type: 'subscribe', channel: 'presence-room' });
     const first = await ann.next((m) => m.type === 'presence');
     expect(first.members).toHaveLength(1);
     expect(first.members[0]).toMatchObject({ status: 'online', connections: 1 });
     expect(first.members[0].info).toHaveProperty('tag');
     const bob = await Peer.open(s.url);
-    cleanups.push(() => bob.close());
+    cleanup(() => bob.close());
     bob.send({ type: 'subscribe', channel: 'presence-room' });
     const list = await bob.next((m) => m.type === 'presence');
     expect(list.members).toHaveLength(2);
@@ -39,10 +32,9 @@ describe('presence on one node', () => {
   });
 
   it('refuses presence requests and statuses for channels the client is not in', async () => {
-    const s = await startHub({ authorize: () => true });
-    running.push(s);
+    const s = await start({ authorize: () => true });
     const peer = await Peer.open(s.url);
-    cleanups.push(() => peer.close());
+    cleanup(() => peer.close());
     peer.send({ type: 'presence', channel: 'presence-x', id: 'a' });
     expect(await peer.next((m) => m.id === 'a')).toMatchObject({ type: 'error', code: 'forbidden' });
     peer.send({ type: 'status', channel: 'presence-x', status: 'sleepy', id: 'b' });
@@ -61,10 +53,9 @@ describe('presence on one node', () => {
   });
 
   it('keeps usePresence members current from the list and the events', async () => {
-    const s = await startHub({ authorize: () => true });
-    running.push(s);
+    const s = await start({ authorize: () => true });
     const client = new LiveClient(s.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
-    cleanups.push(() => client.dispose());
+    cleanup(() => client.dispose());
     const scope = effectScope();
     const presence = scope.run(() => usePresence('presence-team', { client }))!;
     await expect.poll(() => presence.count.value).toBe(1);

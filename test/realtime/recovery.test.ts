@@ -1,26 +1,15 @@
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
-import { CloseCode } from '../../pkg/index.js';
-import { Peer, sleep, startHub } from '../helpers.js';
+import { CloseCode, type Hub } from '../../pkg/index.js';
+import { Peer, perTest, sleep } from '../helpers.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
-type Started = Awaited<ReturnType<typeof startHub>>;
-const running: Started[] = [];
-const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
-  await Promise.all(running.splice(0).map((s) => s.stop()));
-});
-async function start(options: Parameters<typeof startHub>[0] = {}) {
-  const s = await startHub(options);
-  running.push(s);
-  return s;
-}
+const { start, cleanup } = perTest();
 
 /** Publishes n messages to `channel` at `rate` per second; resolves when all are published. */
-async function publishSteadily(s: Started, channel: string, n: number, rate: number) {
+async function publishSteadily(s: { hub: Hub }, channel: string, n: number, rate: number) {
   const began = Date.now();
   for (let i = 0; i < n; i++) {
     s.hub.publish(channel, 'n', i);
@@ -34,7 +23,7 @@ describe('stream positions and recovery', () => {
     const s = await start();
     s.hub.publish('p', 't', 'before');
     const peer = await Peer.open(s.url);
-    cleanups.push(() => peer.close());
+    cleanup(() => peer.close());
     peer.send({ type: 'subscribe', channel: 'p' });
     const reply = await peer.next((m) => m.type === 'subscribed');
     expect(reply).toMatchObject({ type: 'subscribed', channel: 'p', offset: 1 });
@@ -49,7 +38,7 @@ describe('stream positions and recovery', () => {
     for (let i = 1; i <= 5; i++) s.hub.publish('r', 't', i);
     const { epoch } = await s.hub.position('r');
     const peer = await Peer.open(s.url);
-    cleanups.push(() => peer.close());
+    cleanup(() => peer.close());
     peer.send({ type: 'subscribe', channel: 'r', since: { offset: 2, epoch } });
     expect(await peer.next((m) => m.type === 'subscribed')).toMatchObject({ recovered: true, offset: 5, epoch });
     s.hub.publish('r', 't', 6);
@@ -61,7 +50,7 @@ describe('stream positions and recovery', () => {
     const s = await start();
     for (let i = 1; i <= 3; i++) s.hub.publish('e', 't', i);
     const peer = await Peer.open(s.url);
-    cleanups.push(() => peer.close());
+    cleanup(() => peer.close());
     peer.send({ type: 'subscribe', channel: 'e', since: { offset: 1, epoch: 'from-an-old-server' } });
     expect(await peer.next((m) => m.type === 'subscribed')).toMatchObject({ recovered: false, offset: 3 });
     await sleep(50);
@@ -71,7 +60,7 @@ describe('stream positions and recovery', () => {
   it('recovers every message once, in order, across repeated forced disconnects at 1,000 messages/s', async () => {
     const s = await start({ history: { size: 5000, ttl: 60_000 } });
     const client = new LiveClient(s.url, { WebSocket: WS, reconnectDelay: 20, maxReconnectDelay: 100 });
-    cleanups.push(() => client.dispose());
+    cleanup(() => client.dispose());
     const got: number[] = [];
     client.on<number>('feed', (n) => got.push(n));
     let recoveries = 0;
@@ -95,7 +84,7 @@ describe('stream positions and recovery', () => {
   it('lets a slow consumer evicted under load recover the range it missed', async () => {
     const s = await start({ maxBufferedBytes: 256 * 1024, highWaterMark: 32 * 1024, history: { size: 10_000, ttl: 60_000 } });
     const client = new LiveClient(s.url, { WebSocket: WS, reconnectDelay: 20 });
-    cleanups.push(() => client.dispose());
+    cleanup(() => client.dispose());
     const got: number[] = [];
     client.on<{ i: number }>('big', (d) => got.push(d.i));
     const closes: number[] = [];
@@ -120,13 +109,13 @@ describe('stream positions and recovery', () => {
     const s = await start({ canPublish: () => true });
     const reader = await Peer.open(s.url);
     const writer = await Peer.open(s.url);
-    cleanups.push(() => reader.close(), () => writer.close());
+    cleanup(() => reader.close(), () => writer.close());
     await reader.subscribe('once');
     const publish = { type: 'publish', channel: 'once', event: 'm', data: 'hello', id: 'abc123-unique' };
     writer.send(publish);
     writer.send(publish);
     const again = await Peer.open(s.url); // a retry after a reconnect
-    cleanups.push(() => again.close());
+    cleanup(() => again.close());
     again.send(publish);
     expect(await again.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: 'abc123-unique' });
     await expect.poll(() => writer.messages.filter((m) => m.type === 'ack').length).toBe(2);
@@ -140,7 +129,7 @@ describe('stream positions and recovery', () => {
     s.hub.publish('typing:room', 't', 2);
     const position = await s.hub.position('typing:room');
     const peer = await Peer.open(s.url);
-    cleanups.push(() => peer.close());
+    cleanup(() => peer.close());
     peer.send({ type: 'subscribe', channel: 'typing:room', since: { offset: 1, epoch: position.epoch } });
     expect(await peer.next((m) => m.type === 'subscribed')).toMatchObject({ recovered: false, offset: 2 });
   });

@@ -57,6 +57,15 @@ function setup(options: HubOptions = {}) {
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 /** Enough turns for a subscribe to be answered (the engine's answer comes back in a later turn). */
 const settle = async () => { await turn(); await turn(); };
+/** A hub with one client subscribed to `c` whose socket then stops taking writes. */
+async function blockedSubscriber(options: HubOptions) {
+  const { hub, connect } = setup(options);
+  const ws = connect();
+  ws.say({ type: 'subscribe', channel: 'c' });
+  await settle();
+  ws._socket.full = true;
+  return { hub, ws };
+}
 
 describe('Hub as a state machine', () => {
   it('registers a connection on the next turn, not before', async () => {
@@ -103,11 +112,7 @@ describe('Hub as a state machine', () => {
   });
 
   it('holds frames while the socket is full and writes them, in order, on drain', async () => {
-    const { hub, connect } = setup({ highWaterMark: 10 });
-    const ws = connect();
-    ws.say({ type: 'subscribe', channel: 'c' });
-    await settle();
-    ws._socket.full = true;
+    const { hub, ws } = await blockedSubscriber({ highWaterMark: 10 });
     hub.publish('c', 't', 1);
     await turn();
     const before = ws._socket.written.length;
@@ -135,11 +140,7 @@ describe('Hub as a state machine', () => {
   });
 
   it('evicts a client whose waiting bytes pass maxBufferedBytes', async () => {
-    const { hub, connect } = setup({ maxBufferedBytes: 1000, highWaterMark: 1 });
-    const ws = connect();
-    ws.say({ type: 'subscribe', channel: 'c' });
-    await settle();
-    ws._socket.full = true;
+    const { hub, ws } = await blockedSubscriber({ maxBufferedBytes: 1000, highWaterMark: 1 });
     hub.publish('c', 't', 'x'.repeat(600));
     await turn();
     hub.publish('c', 't', 'x'.repeat(600));
@@ -148,11 +149,7 @@ describe('Hub as a state machine', () => {
   });
 
   it('evicts a client whose socket does not drain within writeWait', async () => {
-    const { hub, connect } = setup({ writeWait: 50, highWaterMark: 1 });
-    const ws = connect();
-    ws.say({ type: 'subscribe', channel: 'c' });
-    await settle();
-    ws._socket.full = true;
+    const { hub, ws } = await blockedSubscriber({ writeWait: 50, highWaterMark: 1 });
     hub.publish('c', 't', 1);
     await turn();
     expect(ws.closedWith).toBeNull();

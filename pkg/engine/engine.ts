@@ -48,8 +48,42 @@ export interface HistoryResult {
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/** Who published a client's message, as the server stamped it (receivers can trust it). */
+export interface Publisher {
+  /** The publisher's user id, when it was authenticated. */
+  user?: string;
+  /** The publishing connection's id. */
+  client: string;
+}
+
+/** Options of one publish. */
+export interface PublishOptions {
+  /**
+   * Idempotency: the publish claims this key for `idempotencyTtl` ms in the same atomic step as the
+   * publish itself. A publish whose key is already claimed publishes nothing and resolves with the
+   * first publish's position and `duplicate: true`. A publish that fails claims nothing, so a retry
+   * with the same key publishes (at-least-once is kept).
+   */
+  idempotencyKey?: string;
+  /** Milliseconds the idempotency key is remembered. Required with `idempotencyKey`. */
+  idempotencyTtl?: number;
+  /** Stamped into the publication's JSON as `"from":{"user":U,"client":C}`. */
+  from?: Publisher;
+}
+
+/** Where a publish landed. */
+export interface PublishResult extends StreamPosition {
+  /** True when the idempotency key was already claimed: nothing was published this time. */
+  duplicate?: boolean;
+}
+
 /** What an engine calls back into the hub. */
 export interface EngineHandlers {
+  /**
+   * Reports what the engine cannot hand to a caller (a lost connection, a failed repair), naming
+   * the cause and the fix (which host, what error, which option). Rate-limited by the hub.
+   */
+  log?: (level: 'warn' | 'error' | 'info', cause: string, context: { code: string; err?: unknown; [key: string]: unknown }, message: string) => void;
   /** A publication of a channel this node subscribes to, in offset order with no gap. */
   deliver(publication: Publication): void;
   /**
@@ -78,9 +112,10 @@ export interface Engine {
   /**
    * Assigns the next offset, keeps the publication in history as `policy` says, and delivers it to
    * every node subscribed to the channel, as one atomic step. `dataJson` is the data, already JSON.
-   * Rejects (never queues without bound) when the engine cannot reach its store.
+   * Rejects (never queues without bound, never waits past the engine's command deadline) when the
+   * engine cannot reach its store. See `PublishOptions` for idempotency and the publisher stamp.
    */
-  publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy): MaybePromise<StreamPosition>;
+  publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options?: PublishOptions): MaybePromise<PublishResult>;
   /** This node has a first local subscriber on the channel: start receiving its publications. */
   subscribe(channel: string): MaybePromise<void>;
   /** This node's last local subscriber left: stop receiving the channel's publications. */
@@ -107,7 +142,15 @@ export interface Engine {
   close(): MaybePromise<void>;
 }
 
+/** The `from` field's JSON (`,"from":{…}`), or '' without a publisher. */
+export function encodeFrom(from: Publisher | undefined): string {
+  if (!from) return '';
+  return from.user === undefined
+    ? `,"from":{"client":${JSON.stringify(from.client)}}`
+    : `,"from":{"user":${JSON.stringify(from.user)},"client":${JSON.stringify(from.client)}}`;
+}
+
 /** Builds a publication's JSON. Channel names and types are validated ASCII without quotes. */
-export function encodePublication(channel: string, type: string, dataJson: string, offset: number): string {
-  return `{"channel":"${channel}","type":"${type}","data":${dataJson},"offset":${offset}}`;
+export function encodePublication(channel: string, type: string, dataJson: string, offset: number, from = ''): string {
+  return `{"channel":"${channel}","type":"${type}","data":${dataJson},"offset":${offset}${from}}`;
 }

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const script = fileURLToPath(new URL('../../scripts/setup-system.mjs', import.meta.url));
+const dirs: string[] = [];
+afterEach(() => { for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true }); });
+
+/** A bin directory holding fake executables with these names. */
+function fakeBin(names: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'livehub-setup-'));
+  dirs.push(dir);
+  for (const name of names) {
+    writeFileSync(join(dir, name), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(dir, name), 0o755);
+  }
+  return dir;
+}
+
+/** Runs the set-up script with `--dry-run`, with only `bin` on PATH and a fake Chromium. */
+function dryRun(bin: string, env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [script, '--dry-run'], {
+    env: { PATH: bin, CHROMIUM_PATH: join(bin, 'chromium'), ...env },
+    encoding: 'utf8',
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const asRoot = process.getuid?.() === 0;
+
+describe('npm test set-up (scripts/setup-system.mjs)', () => {
+  it('does nothing when chromium, redis-server and mosquitto_sub are all there', () => {
+    const run = dryRun(fakeBin(['chromium', 'redis-server', 'mosquitto_sub', 'apt-get']));
+    expect(run).toMatchObject({ status: 0, stderr: '' });
+    expect(run.stdout).toContain('nothing to do');
+  });
+
+  it('installs the missing packages with apt-get as root, and names the exact command otherwise', () => {
+    const run = dryRun(fakeBin(['chromium', 'apt-get']));
+    if (asRoot) {
+      expect(run.status).toBe(0);
+      expect(run.stdout).toContain('would install redis-server mosquitto-clients with apt-get');
+    } else {
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('sudo apt-get install -y redis-server mosquitto-clients');
+    }
+    expect(run.stdout + run.stderr).toMatch(/missing: redis-server .*; mosquitto_sub /);
+  });
+
+  it('stops naming the packages when there is no apt-get to install them with', () => {
+    const run = dryRun(fakeBin(['chromium', 'redis-server']));
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('missing: mosquitto_sub');
+    expect(run.stderr).toContain('packages mosquitto-clients');
+  });
+
+  it('stops at once when CHROMIUM_PATH names no executable', () => {
+    const bin = fakeBin(['redis-server', 'mosquitto_sub', 'apt-get']);
+    const run = dryRun(bin, { CHROMIUM_PATH: join(bin, 'no-such-chromium') });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`CHROMIUM_PATH=${join(bin, 'no-such-chromium')} is not an executable file`);
+  });
+});

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type CryptoKey, type KeyObject } from 'jose';
+import { checkKnownOptions } from '../options-check.js';
 
 /**
  * Authentication on the upgrade. An `authenticate(request)` hook returns who the connection is, or
@@ -57,7 +58,26 @@ export interface JwtAuthenticatorOptions {
   userIdClaim?: string;
   /** Seconds of clock skew tolerated. @default 5 */
   clockTolerance?: number;
+  /**
+   * Refuse (401) a token without an `exp` claim. A token that never expires stays good forever once
+   * leaked; set `false` only for tokens revoked by other means (see `verify`).
+   * @default true
+   */
+  requireExp?: boolean;
+  /**
+   * Called after the signature and the standard claims are checked, with the verified payload: return
+   * (or resolve) `true` to accept, anything else refuses with 401. For revocation: a session id, a
+   * per-user token version, a deny list. A hook that throws an `AuthError` refuses with its status
+   * (e.g. 503 while the revocation store is down); any other error refuses with 401 and is reported
+   * by the hub (`onError`), never disclosed to the client.
+   * @default none
+   */
+  verify?: (payload: JWTPayload, request: IncomingMessage) => boolean | Promise<boolean>;
 }
+
+const JWT_OPTIONS: readonly (keyof JwtAuthenticatorOptions)[] = [
+  'key', 'algorithms', 'issuer', 'audience', 'from', 'cookieName', 'queryParameter', 'userIdClaim', 'clockTolerance', 'requireExp', 'verify',
+];
 
 /** Reads a bearer token from the request, as `from` says. Never logs it. */
 export function readToken(request: IncomingMessage, options: Pick<JwtAuthenticatorOptions, 'from' | 'cookieName' | 'queryParameter'> = {}): string | null {
@@ -83,12 +103,17 @@ export function readToken(request: IncomingMessage, options: Pick<JwtAuthenticat
 
 /**
  * An `authenticate` hook verifying a JWT (HS256, RS256, ES256, or keys from a JWKS URL). A missing,
- * malformed, forged, expired, `alg: none` or wrong-audience token is refused with 401; the reason is
- * not disclosed and the token never appears in an error.
+ * malformed, forged, expired, `alg: none`, wrong-audience or (by default) `exp`-less token, or one
+ * `verify` refuses, is refused with 401; the reason is not disclosed and the token never appears in
+ * an error. Unknown or mistyped options throw a TypeError.
  */
 export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticate {
-  if (!options || options.key === undefined || options.key === null) throw new TypeError('livehub: jwtAuthenticator needs a key');
-  const { key, issuer, audience, userIdClaim = 'sub', clockTolerance = 5 } = options;
+  if (!options || typeof options !== 'object') throw new TypeError('livehub: jwtAuthenticator needs options with a key');
+  checkKnownOptions(options, JWT_OPTIONS, 'jwtAuthenticator()');
+  if (options.key === undefined || options.key === null) throw new TypeError('livehub: jwtAuthenticator needs a key');
+  const { key, issuer, audience, userIdClaim = 'sub', clockTolerance = 5, requireExp = true, verify } = options;
+  if (typeof requireExp !== 'boolean') throw new TypeError('livehub: jwtAuthenticator requireExp must be a boolean');
+  if (verify !== undefined && typeof verify !== 'function') throw new TypeError('livehub: jwtAuthenticator verify must be a function');
   const secret = typeof key === 'string' ? new TextEncoder().encode(key) : key;
   if (secret instanceof Uint8Array && secret.length < 32) throw new TypeError('livehub: an HS256 secret must be at least 32 bytes');
   const isSecret = secret instanceof Uint8Array;
@@ -100,12 +125,17 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticate
     if (!token) throw new AuthError(401);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, verifyKey as Uint8Array, { algorithms, issuer, audience, clockTolerance }));
+      ({ payload } = await jwtVerify(token, verifyKey as Uint8Array, {
+        algorithms, issuer, audience, clockTolerance, ...(requireExp ? { requiredClaims: ['exp'] } : {}),
+      }));
     } catch {
       throw new AuthError(401);
     }
     const userId = payload[userIdClaim];
     if (typeof userId !== 'string' || userId.length === 0) throw new AuthError(401);
+    // A hook that throws is not caught here: the hub reports its error (onError / logger) and
+    // answers 401, and an AuthError it throws (503 while its store is down) keeps its status.
+    if (verify && (await verify(payload, request)) !== true) throw new AuthError(401);
     return { userId, claims: payload as Record<string, unknown>, expiresAt: payload.exp ? payload.exp * 1000 : undefined };
   };
 }

@@ -43,7 +43,8 @@ describe('authentication on the upgrade', () => {
     ['a forged signature', async () => ({ Authorization: `Bearer ${(await sign({ sub: 'alice' }, { aud: 'livehub-test' })).slice(0, -4)}AAAA` })],
     ['alg none', async () => ({ Authorization: `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'alice', aud: 'livehub-test' })}.` })],
     ['an expired token', async () => ({ Authorization: `Bearer ${await sign({ sub: 'alice' }, { aud: 'livehub-test', exp: Math.floor(Date.now() / 1000) - 60 })}` })],
-    ['a wrong audience', async () => ({ Authorization: `Bearer ${await sign({ sub: 'alice' }, { aud: 'someone-else' })}` })],
+    ['a wrong audience', async () => ({ Authorization: `Bearer ${await sign({ sub: 'alice' }, { aud: 'someone-else', exp: '1h' })}` })],
+    ['a validly signed token without exp', async () => ({ Authorization: `Bearer ${await sign({ sub: 'alice' }, { aud: 'livehub-test' })}` })],
     ['garbage', async () => ({ Authorization: 'Bearer not.a.jwt' })],
   ])('refuses %s with 401 and leaves nothing behind', async (_name, headers) => {
     const hdrs: Record<string, string> = await headers();
@@ -159,6 +160,13 @@ describe('key types', () => {
   it('refuses weak HS256 secrets and bad options at once', () => {
     expect(() => jwtAuthenticator({ key: 'short' })).toThrow(TypeError);
     expect(() => jwtAuthenticator({} as never)).toThrow(TypeError);
+    expect(() => jwtAuthenticator({ key: SECRET, requireExp: 'no' as never })).toThrow(TypeError);
+    expect(() => jwtAuthenticator({ key: SECRET, verify: true as never })).toThrow(TypeError);
+  });
+
+  it('throws a TypeError naming an unknown option and the closest valid one', () => {
+    expect(() => jwtAuthenticator({ key: SECRET, audiance: 'x' } as never)).toThrow(/unknown option 'audiance'.*did you mean 'audience'/);
+    expect(() => jwtAuthenticator({ key: SECRET, requireExpiry: false } as never)).toThrow(/unknown option 'requireExpiry'.*'requireExp'/);
   });
 
   it('answers with the status of an AuthError thrown by a custom authenticator', async () => {
@@ -183,13 +191,75 @@ describe('channel authorization', () => {
     guest.send({ type: 'subscribe', channel: 'private-staff', id: 1 });
     expect(await guest.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 1 });
     staff.send({ type: 'publish', channel: 'private-staff', event: 'memo', data: 'hi', id: 2 });
-    expect(await staff.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: 2 });
+    expect(await staff.next((m) => m.type === 'ack')).toMatchObject({ type: 'ack', id: 2 });
     expect(await staff.next((m) => m.channel === 'private-staff')).toMatchObject({ type: 'memo', data: 'hi' });
     guest.send({ type: 'publish', channel: 'lobby', event: 'x', data: 1, id: 3 });
     expect(await guest.next((m) => m.type === 'error' && m.id === 3)).toMatchObject({ code: 'forbidden' });
     expect(guest.closed).toBeNull();
     staff.close();
     guest.close();
+    await h.finish();
+  });
+});
+
+describe('tokens without exp and the verify hook', () => {
+  it('accepts a token without exp only when requireExp is false', async () => {
+    const token = await sign({ sub: 'ivan' });
+    const h = await hostileHub({ authenticate: jwtAuthenticator({ key: SECRET, requireExp: false }) }, { canaryQuery: `token=${token}` });
+    const ok = await RawPeer.open(h.port, `/ws?token=${token}`);
+    expect(ok.status).toBe(101);
+    ok.destroy();
+    await h.finish();
+  });
+
+  it('asks verify with the verified payload and the request after the signature, and refuses with 401 unless it says true', async () => {
+    const revoked = new Set<string>();
+    const asked: Array<{ sub: unknown; ver: unknown; url: string | undefined }> = [];
+    const authenticate = jwtAuthenticator({
+      key: SECRET,
+      verify: async (payload, request) => {
+        asked.push({ sub: payload.sub, ver: payload.ver, url: request.url });
+        return !revoked.has(`${payload.sub}:${payload.ver}`);
+      },
+    });
+    const canary = await sign({ sub: 'canary', ver: 1 }, { exp: '1h' });
+    const h = await hostileHub({ authenticate }, { canaryQuery: `token=${canary}` });
+    const token = await sign({ sub: 'judy', ver: 1 }, { exp: '1h' });
+    const ok = await RawPeer.open(h.port, `/ws?token=${token}`);
+    expect(ok.status).toBe(101);
+    ok.destroy();
+    expect(asked).toContainEqual({ sub: 'judy', ver: 1, url: `/ws?token=${token}` });
+
+    revoked.add('judy:1');
+    expect((await status(h.port, `/ws?token=${token}`)).code).toBe(401);
+    // A forged token never reaches the hook.
+    const before = asked.length;
+    expect((await status(h.port, `/ws?token=${token.slice(0, -4)}AAAA`)).code).toBe(401);
+    expect(asked).toHaveLength(before);
+    // A new version is accepted.
+    const fresh = await RawPeer.open(h.port, `/ws?token=${await sign({ sub: 'judy', ver: 2 }, { exp: '1h' })}`);
+    expect(fresh.status).toBe(101);
+    fresh.destroy();
+    await h.finish();
+  });
+
+  it('answers 401 and reports the error when verify throws, and keeps the status of an AuthError it throws', async () => {
+    const errors: Error[] = [];
+    const authenticate = jwtAuthenticator({
+      key: SECRET,
+      verify: (payload) => {
+        if (payload.sub === 'down') throw new AuthError(503, 'session store unreachable');
+        if (payload.sub === 'boom') throw new Error('session store broke');
+        return true;
+      },
+    });
+    const h = await hostileHub({ authenticate, onError: (e) => errors.push(e) }, { canaryQuery: `token=${await sign({ sub: 'canary' }, { exp: '1h' })}` });
+    const boom = await sign({ sub: 'boom' }, { exp: '1h' });
+    const { code, peer } = await status(h.port, `/ws?token=${boom}`);
+    expect(code).toBe(401);
+    expect(peer.response).not.toContain('session store broke');
+    await expect.poll(() => errors.map((e) => e.message).join(' ')).toContain('session store broke');
+    expect((await status(h.port, `/ws?token=${await sign({ sub: 'down' }, { exp: '1h' })}`)).code).toBe(503);
     await h.finish();
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
-  encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
-  type Publication, type StreamPosition,
+  encodeFrom, encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
 
 interface Stored extends Publication {
@@ -26,6 +26,8 @@ interface ChannelState {
 export class MemoryEngine implements Engine {
   private readonly channels = new Map<string, ChannelState>();
   private readonly claims = new Map<string, number>();
+  /** Idempotency keys: the position of the publish that claimed each, until `expires`. */
+  private readonly published = new Map<string, { offset: number; epoch: string; expires: number }>();
   private readonly members = new Map<string, Map<string, PresenceEntry & { expires: number }>>();
   private deliver: (publication: Publication) => void = () => {};
   private readonly id = randomBytes(6).toString('base64url');
@@ -41,16 +43,27 @@ export class MemoryEngine implements Engine {
     this.deliver = handlers.deliver;
   }
 
-  publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy): StreamPosition {
+  publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options: PublishOptions = {}): PublishResult {
+    const { idempotencyKey, idempotencyTtl, from } = options;
+    const now = Date.now();
+    if (idempotencyKey !== undefined) {
+      if (!(typeof idempotencyTtl === 'number' && idempotencyTtl >= 1)) {
+        throw new TypeError('livehub: publish with an idempotencyKey needs idempotencyTtl, a number of milliseconds >= 1');
+      }
+      const done = this.published.get(idempotencyKey);
+      if (done && done.expires > now) return { offset: done.offset, epoch: done.epoch, duplicate: true };
+    }
     const state = this.state(channel);
     const offset = ++state.offset;
-    const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset), expires: 0 };
+    const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset, encodeFrom(from)), expires: 0 };
     if (policy.size > 0) {
       publication.expires = Date.now() + policy.ttl;
       state.entries.push(publication);
       if (state.entries.length - state.head > policy.size) state.head = state.entries.length - policy.size;
       this.compact(state);
     }
+    // Claimed only now that the publish is done (nothing above can fail after the offset is taken).
+    if (idempotencyKey !== undefined) this.published.set(idempotencyKey, { offset, epoch: state.epoch, expires: now + idempotencyTtl! });
     this.deliver(publication);
     return { offset, epoch: state.epoch };
   }
@@ -164,6 +177,7 @@ export class MemoryEngine implements Engine {
       if (state.head >= state.entries.length && now - state.lastUsed > idle) this.channels.delete(channel);
     }
     for (const [key, until] of this.claims) if (until <= now) this.claims.delete(key);
+    for (const [key, done] of this.published) if (done.expires <= now) this.published.delete(key);
   }
 }
 

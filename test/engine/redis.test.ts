@@ -153,7 +153,7 @@ describe('the Redis engine across nodes', () => {
     first.send(publish);
     await first.next((m) => m.type === 'ack');
     retry.send(publish);
-    expect(await retry.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: publish.id });
+    expect(await retry.next((m) => m.type === 'ack')).toMatchObject({ type: 'ack', id: publish.id });
     await sleep(200);
     expect(reader.messages.filter((m) => m.channel === 'once')).toHaveLength(1);
   });
@@ -245,7 +245,7 @@ describe('the Redis engine when Redis fails', () => {
     cleanups.push(() => again.stop());
     await sleep(1500);
     peer.send({ type: 'publish', channel: 'x', event: 'm', data: 2, id: 'after-outage' });
-    expect(await peer.next((m) => m.type === 'ack', 5000)).toEqual({ type: 'ack', id: 'after-outage' });
+    expect(await peer.next((m) => m.type === 'ack', 5000)).toMatchObject({ type: 'ack', id: 'after-outage' });
   });
 });
 

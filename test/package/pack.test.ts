@@ -1,0 +1,157 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkedBlocks, installedPackages } from './readme.js';
+
+// What a new user gets: `npm pack` (what `npm publish` ships), installed into a fresh app outside the
+// repository with only the packages the README's Install section names.
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+
+/** The environment without what `npm test` sets for its own run (npm_config_*, npm_package_*, …). */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.toLowerCase().startsWith('npm_') && key !== 'NODE_ENV' && key !== 'NODE_OPTIONS') env[key] = value;
+  }
+  return env;
+}
+
+/** Runs a command; resolves with its output, or rejects with the command, its exit and its output. */
+function run(command: string, args: string[], cwd: string, timeout = 180_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, env: cleanEnv(), timeout, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\n${stdout}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split('\\').join('/'))
+    .sort();
+}
+
+/** Every file an `exports` entry points at (conditions included), as paths inside the package. */
+function exportTargets(): string[] {
+  const targets: string[] = [];
+  const walk = (value: unknown): void => {
+    if (typeof value === 'string') targets.push(value.replace(/^\.\//, ''));
+    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
+  };
+  walk(manifest.exports);
+  return targets;
+}
+
+const tsc = (dir: string, ...args: string[]) =>
+  run(process.execPath, [join(app(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir, ...args], dir);
+
+let temp = '';
+const app = () => join(temp, 'app');
+const installed = () => join(app(), 'node_modules', 'livehub');
+let readme = new Map<string, string>();
+
+beforeAll(async () => {
+  temp = mkdtempSync(join(tmpdir(), 'livehub-pack-'));
+  readme = checkedBlocks(join(root, 'README.md'));
+  const install = readme.get('install.sh');
+  if (!install) throw new Error('README: no code block marked <!-- checked: install.sh --> (the Install section)');
+  const packages = installedPackages(install);
+  if (!packages.includes('livehub')) throw new Error('README install.sh never installs livehub');
+
+  // Pack a copy of the working tree (tracked and new files, as a fresh clone has them, with the
+  // repo's node_modules), so the build `npm pack` runs starts from nothing and never rewrites the
+  // build/ and dist/ that other test files are reading.
+  const source = join(temp, 'source');
+  const listed = (await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], root)).split('\0');
+  for (const file of listed.filter((path) => path && existsSync(join(root, path)))) {
+    mkdirSync(dirname(join(source, file)), { recursive: true });
+    copyFileSync(join(root, file), join(source, file));
+  }
+  symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'), 'dir');
+  await run('npm', ['pack', '--pack-destination', temp], source);
+  const tarball = readdirSync(temp).find((name) => name.endsWith('.tgz'));
+  if (!tarball) throw new Error(`npm pack wrote no tarball into ${temp}`);
+
+  const typescript = JSON.parse(readFileSync(join(root, 'node_modules', 'typescript', 'package.json'), 'utf8')) as { version: string };
+  mkdirSync(app());
+  writeFileSync(join(app(), 'package.json'), JSON.stringify({ name: 'fresh-app', private: true, type: 'module' }, null, 2));
+  const specs = packages.map((name) =>
+    name === 'livehub' ? join(temp, tarball) : name === 'typescript' ? `typescript@${typescript.version}` : name);
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...specs], app());
+}, 240_000);
+
+afterAll(() => {
+  if (temp) rmSync(temp, { recursive: true, force: true });
+});
+
+describe('the published package, installed in a fresh app', () => {
+  it('ships compiled JS and types for every exports path and the WASM codec, and no tests, sources or bench', () => {
+    const files = filesUnder(installed());
+    for (const target of exportTargets()) expect(files, `exports target ${target}`).toContain(target);
+    const unexpected = files.filter((file) => !(
+      /^dist\/(pkg|client)\/.+\.(js|js\.map|d\.ts)$/.test(file)
+      || ['build/codec.wasm', 'docs/protocol.md', 'package.json', 'README.md', 'LICENSE'].includes(file)));
+    expect(unexpected).toEqual([]);
+    // Each compiled module comes with its types.
+    const js = files.filter((file) => file.endsWith('.js'));
+    expect(js.filter((file) => !files.includes(file.replace(/\.js$/, '.d.ts')))).toEqual([]);
+  });
+
+  it('ships source maps that carry their sources, so nothing they point at is missing', () => {
+    const maps = filesUnder(installed()).filter((file) => file.endsWith('.map'));
+    expect(maps.length).toBeGreaterThan(0);
+    const incomplete = maps.filter((file) => {
+      const map = JSON.parse(readFileSync(join(installed(), file), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+      return map.sources.some((source, i) =>
+        typeof map.sourcesContent?.[i] !== 'string' && !existsSync(join(installed(), dirname(file), source)));
+    });
+    expect(incomplete).toEqual([]);
+  });
+
+  it('imports every exports subpath in Node', async () => {
+    copyFileSync(join(fixtures, 'imports.mjs'), join(app(), 'imports.mjs'));
+    const output = await run(process.execPath, ['imports.mjs'], app(), 60_000);
+    for (const subpath of Object.keys(manifest.exports)) {
+      expect(output).toContain(`livehub${subpath.slice(1)}: ok`);
+    }
+  }, 60_000);
+
+  it('type-checks a strict consumer (skipLibCheck: false) that passes ws\'s WebSocket to LiveClient without a cast', async () => {
+    const dir = join(app(), 'consumer');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(fixtures, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+    copyFileSync(join(fixtures, 'consumer.ts'), join(dir, 'consumer.ts'));
+    expect(readFileSync(join(dir, 'consumer.ts'), 'utf8')).toContain('new LiveClient(`ws://127.0.0.1:${port}/ws`, { WebSocket })');
+    await tsc(dir, '--noEmit');
+  }, 60_000);
+
+  it('runs a ten-line Express server and Node client that exchange a message over a real socket', async () => {
+    const dir = join(app(), 'runner');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(fixtures, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+    copyFileSync(join(fixtures, 'consumer.ts'), join(dir, 'consumer.ts'));
+    await tsc(dir, '--noCheck');
+    const output = await run(process.execPath, [join(dir, 'out', 'consumer.js')], dir, 30_000);
+    expect(JSON.parse(output.trim())).toEqual({ type: 'hello', text: 'hi' });
+  }, 60_000);
+
+  it('type-checks the README\'s code, copied verbatim, with the packages its Install section names', async () => {
+    const dir = join(app(), 'readme');
+    mkdirSync(dir, { recursive: true });
+    const sources = [...readme].filter(([name]) => name.endsWith('.ts'));
+    expect(sources.map(([name]) => name)).toContain('server.ts');
+    for (const [name, code] of sources) writeFileSync(join(dir, name), code);
+    // What the README's code leaves to the reader's own app.
+    writeFileSync(join(dir, 'app-ambient.d.ts'), 'declare function saveOrder(body: unknown): Promise<{ id: string }>;\n');
+    cpSync(join(fixtures, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+    await tsc(dir, '--noEmit');
+  }, 60_000);
+});

@@ -29,7 +29,15 @@ export async function freePort(): Promise<number> {
 }
 
 /** A private redis-server on a free port (no persistence), for tests that stop or restart Redis. */
-export async function startRedis(port?: number): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+export interface OwnRedis {
+  url: string;
+  port: number;
+  /** Sends a signal to the redis-server (SIGSTOP freezes it, SIGCONT resumes it). */
+  signal: (signal: NodeJS.Signals) => void;
+  stop: () => Promise<void>;
+}
+
+export async function startRedis(port?: number): Promise<OwnRedis> {
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     throw new Error('redis-server is missing: install Debian\'s redis-server (apt-get install -y redis-server) or set REDIS_URL');
   }
@@ -46,6 +54,7 @@ export async function startRedis(port?: number): Promise<{ url: string; port: nu
   }
   return {
     url, port: chosen,
+    signal: (signal) => { if (child.exitCode === null && child.signalCode === null) child.kill(signal); },
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());

@@ -1,0 +1,116 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EngineHandlers, Publication } from '../../pkg/engine/engine.js';
+import { RedisEngine, type RedisEngineOptions } from '../../pkg/engine/redis.js';
+import { sleep } from '../helpers.js';
+import { startRedis } from '../redis.js';
+import { blackholeProxy } from './blackhole-proxy.js';
+
+/** Faults of a Redis of the test's own (frozen, blackholed): never the shared one. */
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+
+type LogLine = { level: string; code: string; message: string };
+
+async function engine(options: RedisEngineOptions) {
+  const e = new RedisEngine(options);
+  cleanups.push(() => e.close());
+  const delivered: Publication[] = [];
+  const logs: LogLine[] = [];
+  const handlers: EngineHandlers = {
+    deliver: (p) => delivered.push(p),
+    reset: (channel) => logs.push({ level: 'test', code: 'reset', message: channel }),
+    log: (level, _cause, context, message) => logs.push({ level, code: context.code, message }),
+  };
+  await e.start(handlers);
+  await expect.poll(() => e.commands.status === 'ready' && e.subscriber.status === 'ready').toBe(true);
+  return { e, delivered, logs };
+}
+
+/** How long a call took to settle, and how: 'resolved' or the rejection's code. */
+async function settle(call: () => Promise<unknown>): Promise<{ ms: number; outcome: unknown; message: string }> {
+  const began = Date.now();
+  try {
+    await call();
+    return { ms: Date.now() - began, outcome: 'resolved', message: '' };
+  } catch (error) {
+    return { ms: Date.now() - began, outcome: (error as { code?: unknown }).code, message: (error as Error).message };
+  }
+}
+
+const keep = { size: 10_000, ttl: 60_000 };
+
+describe('the Redis engine and a frozen Redis (SIGSTOP)', () => {
+  it('rejects publish, history and presence calls with unavailable within commandTimeout, and works again after SIGCONT', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop(), () => redis.signal('SIGCONT'));
+    const commandTimeout = 500;
+    const { e, delivered, logs } = await engine({ url: redis.url, commandTimeout, checkInterval: 200 });
+    await e.subscribe('frozen');
+    await e.publish('frozen', 'm', '0', keep);
+    redis.signal('SIGSTOP');
+    const calls = [
+      () => e.publish('frozen', 'm', '1', keep),
+      () => e.publish('frozen', 'm', '2', keep, { idempotencyKey: 'k', idempotencyTtl: 60_000 }),
+      () => e.history('frozen', null),
+      () => e.presence('room'),
+      () => e.addPresence('room', { clientId: 'c', userId: 'u', status: 'online' }, 10_000),
+      () => e.sweepPresence('room'),
+    ];
+    const results = await Promise.all(calls.map(settle));
+    for (const result of results) {
+      expect(result.outcome).toBe('unavailable');
+      expect(result.message).toContain(`Redis at 127.0.0.1:${redis.port}`);
+      expect(result.ms).toBeLessThan(commandTimeout + 1500); // the deadline, plus scheduling slack
+    }
+    expect(results.some((r) => r.message.includes(`did not answer within ${commandTimeout} ms`))).toBe(true);
+    // Still frozen: later calls keep failing within the bound, none waits for Redis to come back.
+    await sleep(1000);
+    const later = await Promise.all(Array.from({ length: 50 }, () => settle(() => e.publish('frozen', 'm', '3', keep))));
+    for (const result of later) {
+      expect(result.outcome).toBe('unavailable');
+      expect(result.ms).toBeLessThan(commandTimeout + 1500);
+    }
+    expect(logs.some((l) => l.level === 'warn' && /engine_(timeout|unreachable)/.test(l.code) && l.message.includes(`127.0.0.1:${redis.port}`))).toBe(true);
+    redis.signal('SIGCONT');
+    await expect.poll(async () => (await settle(() => e.publish('frozen', 'm', '"after"', keep))).outcome, { timeout: 10_000, interval: 200 }).toBe('resolved');
+    await expect.poll(() => delivered.some((p) => JSON.parse(p.payload).data === 'after'), { timeout: 5000 }).toBe(true);
+    expect((await e.history('frozen', null)).position.offset).toBeGreaterThanOrEqual(2);
+  }, 30_000);
+});
+
+describe('the Redis engine and a half-dead pub/sub connection', () => {
+  it('finds a blackholed subscriber connection, replaces it and catches up from history, without the blackhole lifting', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const proxy = await blackholeProxy({ host: '127.0.0.1', port: redis.port });
+    cleanups.push(() => proxy.close());
+    const a = await engine({ url: proxy.url, commandTimeout: 500, checkInterval: 200 }); // node A, through the proxy
+    const b = await engine({ url: redis.url }); // node B, direct
+    await a.e.subscribe('steady');
+    await expect.poll(() => proxy.liveSubscribers()).toBe(1);
+    let published = 0;
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) {
+        await b.e.publish('steady', 'n', String(published + 1), keep);
+        published++;
+        await sleep(5);
+      }
+    })();
+    cleanups.push(async () => { publishing = false; await publisher; });
+    await expect.poll(() => a.delivered.length).toBeGreaterThan(20);
+    expect(proxy.blackholeSubscribers()).toBe(1);
+    const holedAt = published;
+    // A's old subscriber connection stays blackholed; A must notice on its own and catch up.
+    await expect.poll(() => a.delivered.length, { timeout: 8000 }).toBeGreaterThan(holedAt + 100);
+    publishing = false;
+    await publisher;
+    await expect.poll(() => a.delivered.length, { timeout: 5000 }).toBe(published);
+    expect(a.delivered.map((p) => p.offset)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    expect(a.delivered.map((p) => JSON.parse(p.payload).data)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    expect(a.logs.filter((l) => l.code === 'reset')).toEqual([]);
+    expect(a.logs.some((l) => l.code === 'engine_pubsub_dead' && l.message.includes('stopped answering'))).toBe(true);
+    expect(proxy.liveSubscribers()).toBe(1); // a new connection replaced the blackholed one
+  }, 30_000);
+});

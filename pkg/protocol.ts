@@ -7,8 +7,19 @@
 /** Channel `"*"` reaches every connected client, subscribed or not (as in the Go original). */
 export const BROADCAST_CHANNEL = '*';
 
+/**
+ * The WebSocket subprotocol of livehub's own clients. A connection that negotiated it (or a request
+ * that carries an `id`) gets the full protocol: confirmations, errors naming their channel, resets
+ * and presence lists. A connection without it speaks the Go original's protocol: every frame that
+ * carries a `channel` key is a real message `{channel, type, data}`.
+ */
+export const SUBPROTOCOL = 'livehub.v1';
+
 /** Longest channel name and event type, in bytes (names are ASCII, so also in characters). */
 export const MAX_NAME_LENGTH = 255;
+
+/** The characters a channel name or event type may use, for error messages. */
+export const NAME_CHARACTERS = 'A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $';
 
 /**
  * Channel names: 1 to 255 characters from `A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $`, or exactly `*`.
@@ -44,6 +55,8 @@ export interface HubMessage<T = unknown> {
   data: T;
   /** The publication's position in the channel's stream. */
   offset?: number;
+  /** Who published it, as stamped by the server (only on messages published by clients). */
+  from?: { user?: string; client: string };
 }
 
 /** A position in a channel's stream: the offset of the last publication seen, and the history's epoch. */
@@ -78,7 +91,8 @@ export const PRESENCE_STATUSES: readonly PresenceStatus[] = ['online', 'away', '
 export type ServerReply =
   | { type: 'subscribed'; channel: string; id?: RequestId; offset?: number; epoch?: string; recovered?: boolean }
   | { type: 'unsubscribed'; channel: string; id?: RequestId }
-  | { type: 'ack'; id: RequestId }
+  /** A publish was done; `offset` and `epoch` give its position in the channel's stream. */
+  | { type: 'ack'; id: RequestId; offset?: number; epoch?: string }
   /** The members of a presence channel: after `subscribed`, and in answer to `presence`. */
   | { type: 'presence'; channel: string; members: PresenceMember[]; id?: RequestId }
   /** The channel's stream broke (history lost): messages may be missing; it continues after `offset`. */
@@ -106,6 +120,8 @@ export const ErrorCode = {
   TooDeep: 'too_deep',
   /** The message has more object keys than the server accepts (1024 by default). */
   TooManyKeys: 'too_many_keys',
+  /** The connection is already subscribed to this channel (the subscription stands as it was). */
+  AlreadySubscribed: 'already_subscribed',
   /** The client is subscribed to as many channels as it may be (128 by default). */
   TooManyChannels: 'too_many_channels',
   /** The client sends faster than its rate limit; the message was dropped. */
@@ -132,7 +148,7 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** Invalid UTF-8 in a text message (sent by `ws`). */
   InvalidPayload: 1007,
-  /** A policy violation (for example, an origin that changed mid-connection). */
+  /** A policy violation: a message in more than `maxFragments` fragments, or a flood of tiny chunks. */
   PolicyViolation: 1008,
   /** An inbound message over `maxMessageSize` (sent by `ws`). */
   MessageTooBig: 1009,
@@ -150,6 +166,25 @@ export const CloseCode = {
   Disconnected: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Longest close reason RFC 6455 allows, in UTF-8 bytes. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** A close reason cut to 123 UTF-8 bytes on a character boundary (ws throws on a longer one). */
+export function clampCloseReason(reason: string): string {
+  if (reason.length <= MAX_CLOSE_REASON_BYTES / 3) return reason;
+  const encoder = new TextEncoder();
+  if (encoder.encode(reason).length <= MAX_CLOSE_REASON_BYTES) return reason;
+  let out = '';
+  let bytes = 0;
+  for (const char of reason) {
+    const size = encoder.encode(char).length;
+    if (bytes + size > MAX_CLOSE_REASON_BYTES) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}
 
 /** Whether a client should reconnect after the server closed with `code`. */
 export function shouldReconnect(code: number): boolean {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { Hub, type HubOptions } from '../pkg/index.js';
+import { SUBPROTOCOL } from '../pkg/protocol.js';
 
 /** A hub attached to a real http.Server on 127.0.0.1, port 0. */
 export async function startHub(options: HubOptions = {}, path = '/ws') {
@@ -56,8 +57,10 @@ export class Peer {
   closed: { code: number; reason: string } | null = null;
   private waiters: Array<() => void> = [];
 
-  constructor(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}) {
-    this.ws = new WebSocket(url, options);
+  constructor(url: string, options: ConstructorParameters<typeof WebSocket>[2] & { protocols?: string[] } = {}) {
+    // livehub's own clients negotiate the full protocol; `protocols: []` plays a Go-original client.
+    const { protocols = [SUBPROTOCOL], ...rest } = options as typeof options & { protocols?: string[] };
+    this.ws = new WebSocket(url, protocols, rest);
     this.ws.on('message', (data) => {
       this.messages.push(JSON.parse(String(data)));
       this.wake();
@@ -69,7 +72,7 @@ export class Peer {
     this.ws.on('error', () => {});
   }
 
-  static async open(url: string, options?: ConstructorParameters<typeof WebSocket>[2]): Promise<Peer> {
+  static async open(url: string, options?: ConstructorParameters<typeof WebSocket>[2] & { protocols?: string[] }): Promise<Peer> {
     const peer = new Peer(url, options);
     await new Promise<void>((resolve, reject) => {
       peer.ws.once('open', () => resolve());

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { CloseCode, ErrorCode, withId, type ClientCommand, type PresenceStatus, type ServerReply } from '../protocol.js';
+import { clampCloseReason, CloseCode, ErrorCode, withId, type ClientCommand, type PresenceStatus, type ServerReply } from '../protocol.js';
 import type { Identity } from './auth.js';
 import { parseCommand } from './inbound.js';
 import { scanJson, takeToken, type Bucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
 import { decide, type RequestInfo } from './policy.js';
+import type { Reporter } from './report.js';
 import { ClientStreams } from './streams.js';
 
 /** Running totals a hub keeps for monitoring (`hub.metrics()`). */
@@ -24,6 +25,8 @@ export interface HubCounters {
 export interface ClientHost {
   readonly options: ResolvedHubOptions;
   readonly counters: HubCounters;
+  /** Where failures are logged. */
+  readonly reporter: Reporter;
   /** Queues a command from this client for the hub's loop. */
   command(client: Client, command: ClientCommand): void;
   /** Queues a reply to this client, in order with its other frames. */
@@ -96,6 +99,12 @@ export class Client implements Bucket {
     private readonly host: ClientHost,
     /** Who this connection belongs to (from `authenticate`), or null. */
     readonly identity: Identity | null = null,
+    /**
+     * Whether the peer speaks livehub's full protocol (it negotiated the `livehub.v1` subprotocol).
+     * Otherwise it is a client of the Go original, which gets only real messages on frames with a
+     * `channel` key.
+     */
+    readonly fullProtocol = true,
   ) {
     // ws keeps the socket private; livehub writes pre-encoded frames to it directly. ws's own sender
     // writes only control frames (pings, pongs, close), whole, so writes never interleave.
@@ -168,7 +177,7 @@ export class Client implements Bucket {
    * socket is closed. Used by `hub.close()`.
    */
   shutdown(code: number, reason: string): Promise<void> {
-    if (this.state === 'closed') return Promise.resolve();
+    if (this.state === 'closed' || this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       this.ws.once('close', () => resolve());
       if (this.state !== 'open') return;
@@ -189,7 +198,14 @@ export class Client implements Bucket {
     this.state = 'closing';
     this.dropQueue();
     this.host.unregister(this); // no more fan-out to a closing client
-    this.ws.close(code, reason);
+    try {
+      this.ws.close(code, clampCloseReason(reason));
+    } catch (error) {
+      // Never leave a socket open (or its slot held) because a close threw.
+      this.host.reporter.error(error, 'close_failed', `livehub: closing ${this.id} with ${code} threw (${(error as Error).message}); terminated instead`);
+      this.ws.terminate();
+      return;
+    }
     const timer = setTimeout(() => this.terminate(), this.host.options.writeWait);
     timer.unref();
     this.ws.once('close', () => clearTimeout(timer));
@@ -205,9 +221,17 @@ export class Client implements Bucket {
   private evictIfOverflowing(): boolean {
     const { sendBuffer, maxBufferedBytes } = this.host.options;
     if (this.queuedMessages <= sendBuffer && this.bufferedBytes <= maxBufferedBytes) return false;
-    this.host.counters.evictions++;
-    this.close(CloseCode.SlowConsumer, 'slow consumer');
+    this.evict(`${this.queuedMessages} messages and ${this.bufferedBytes} bytes were waiting (sendBuffer ${sendBuffer}, maxBufferedBytes ${maxBufferedBytes})`, 'slow consumer');
     return true;
+  }
+
+  /** Closes a slow consumer with 4001, and says so in the log. */
+  private evict(why: string, reason: string): void {
+    this.host.counters.evictions++;
+    this.host.reporter.report('warn', 'slow_consumer',
+      `livehub: evicted ${this.id}${this.identity ? ` (user ${this.identity.userId})` : ''} from ${this.request.socket?.remoteAddress ?? 'unknown'} as a slow consumer (4001): ${why}; ` +
+      'the client reconnects and recovers from history; raise sendBuffer/maxBufferedBytes/writeWait if readers this slow are expected');
+    this.close(CloseCode.SlowConsumer, reason);
   }
 
   private block(): void {
@@ -216,8 +240,7 @@ export class Client implements Bucket {
     this.blocked = true;
     this.socket.once('drain', (this.drainListener ??= () => this.onDrain()));
     this.writeTimer = setTimeout(() => {
-      this.host.counters.evictions++;
-      this.close(CloseCode.SlowConsumer, 'write timeout');
+      this.evict(`its socket did not drain for writeWait (${writeWait} ms)`, 'write timeout');
     }, writeWait);
     this.writeTimer.unref();
   }
@@ -252,7 +275,10 @@ export class Client implements Bucket {
 
   /** @internal */
   onError(error: Error): void {
-    this.host.options.onError(error);
+    const code = (error as { code?: unknown }).code;
+    this.host.reporter.report('warn', 'socket_error',
+      `livehub: connection ${this.id} from ${this.request.socket?.remoteAddress ?? 'unknown'} failed: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}; it was closed`,
+      error, `socket_error:${typeof code === 'string' ? code : error.message}`);
   }
 
   /** @internal */
@@ -335,11 +361,12 @@ export class Client implements Bucket {
 
   /** Asks the channel policy; a denial is an error frame `forbidden`, and the connection stays open. */
   private authorize(command: Extract<ClientCommand, { type: 'subscribe' | 'publish' }>): Promise<void> | void {
-    const { authorize, canPublish, onError } = this.host.options;
+    const { authorize, canPublish } = this.host.options;
+    const reporter = this.host.reporter;
     const verdict = decide({
       action: command.type, channel: command.channel, identity: this.identity, clientId: this.id, request: this.request,
       ...(command.type === 'publish' ? { event: command.event, data: command.data } : {}),
-    }, { authorize, canPublish }, onError);
+    }, { authorize, canPublish }, (error) => reporter.error(error, 'authorize_failed', `livehub: authorize threw for ${command.type} on ${command.channel}: ${error.message}; the request was denied`));
     const apply = (allowed: boolean) => {
       if (this.state !== 'open') return;
       if (allowed) return this.host.command(this, command);

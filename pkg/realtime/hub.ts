@@ -2,10 +2,11 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
-  BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, isValidEventType, withId,
+  BROADCAST_CHANNEL, clampCloseReason, CloseCode, ErrorCode, isValidChannel, isValidEventType, NAME_CHARACTERS, SUBPROTOCOL, withId,
   type ClientCommand, type HubMessage, type RequestId, type ServerReply,
 } from '../protocol.js';
-import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
+import type { Engine, HistoryResult, Publication, PublishResult, StreamPosition } from '../engine/engine.js';
+import { createReporter, LivehubError, type Reporter } from './report.js';
 import { MemoryEngine } from '../engine/memory.js';
 import { AuthError, type Identity } from './auth.js';
 import { Client, type ClientHost, type HubCounters } from './client.js';
@@ -17,6 +18,8 @@ import { isPresenceChannel, Presence, userSet } from './presence.js';
 
 /** The server's own channel between nodes (disconnecting a user everywhere). */
 const CONTROL_CHANNEL = '#control';
+/** Socket reads ws may buffer before parsing them; a flood of tiny TCP segments beyond closes (1008). */
+const MAX_BUFFERED_CHUNKS = 1024;
 import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import {
   adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
@@ -72,26 +75,35 @@ export class Hub implements ClientHost {
   private nextId = 0;
   /** Servers this hub listens on, with the paths it attached and whether it routes via the app. */
   private readonly servers = new Map<Server, { paths: Set<string>; viaApp: boolean }>();
+  readonly reporter: Reporter;
 
   constructor(options: HubOptions = {}) {
     this.options = resolveOptions(options);
+    this.reporter = createReporter(this.options);
     const { codec } = this.options;
     if (codec === 'wasm') this.codec = loadWasmCodec();
     else if (typeof codec === 'object') this.codec = codec;
     this.admission = new Admission(this.options);
     this.ownsEngine = !this.options.engine;
     this.engine = this.options.engine ?? new MemoryEngine();
+    const { reporter } = this;
     void Promise.resolve(this.engine.start({
       deliver: (publication) => this.enqueue({ kind: 'publication', publication }),
       reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
-    })).then(() => this.engine.subscribe(CONTROL_CHANNEL)).catch((error: Error) => this.options.onError(error));
+      log: (level, cause, context, message) => reporter.report(level, context.code, message, context.err, cause),
+    })).then(() => this.engine.subscribe(CONTROL_CHANNEL)).catch((error: Error) =>
+      reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
     this.presence = new Presence(this.engine, this, () => this.clients);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxMessageSize,
+      maxFragments: this.options.maxFragments,
+      maxBufferedChunks: MAX_BUFFERED_CHUNKS,
       perMessageDeflate: this.options.perMessageDeflate,
       clientTracking: false,
-    });
+      // livehub's own clients ask for the full protocol; others get the Go original's.
+      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    } as ConstructorParameters<typeof WebSocketServer>[0]);
     const { pingPeriod, pongWait } = this.options;
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(pingPeriod, pongWait - pingPeriod)));
     this.sweepTimer.unref();
@@ -104,32 +116,61 @@ export class Hub implements ClientHost {
 
   /**
    * Publishes `{channel, type, data}` to the channel's subscribers (`"*"`: to every client). Safe from
-   * any handler at any time; never blocks: the message is serialized now and sent on the next turn.
-   * Throws a TypeError for an invalid channel or type, or data JSON cannot encode.
+   * any handler at any time; never blocks: the message is serialized now and fanned out on the turn
+   * after the engine gave it its stream position.
+   *
+   * Resolves with that position once the message has it (so a handler that awaits it before answering
+   * orders sequential requests, across nodes too). Rejects with an Error whose `code` is
+   * `unavailable` (the engine failed or timed out; nothing was published) or `closed` (the hub is
+   * closing). Awaiting is optional: a failure is logged either way, and a promise nobody awaits never
+   * becomes an unhandled rejection. Throws a TypeError at once for an invalid channel or type, or
+   * data that JSON cannot encode (BigInt, a cycle).
    */
-  publish(channel: string, type: string, data?: unknown): void {
-    if (!isValidChannel(channel)) throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}`);
-    if (!isValidEventType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}`);
-    let dataJson: string;
-    try {
-      dataJson = JSON.stringify(data ?? null);
-    } catch (error) {
-      throw new TypeError(`livehub: data cannot be encoded as JSON: ${(error as Error).message}`);
-    }
-    if (this.closing) return;
-    after(() => this.engine.publish(channel, type, dataJson, historyPolicy(this.options, channel)), () => {}, this.options.onError);
+  publish(channel: string, type: string, data?: unknown): Promise<PublishResult> {
+    checkChannel(channel);
+    if (!isValidEventType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}`);
+    return this.publishJson(channel, type, encodeData(data));
   }
 
   /** The channel's current stream position (for pages that resume from it, see livehub/inertia). */
   async position(channel: string): Promise<StreamPosition> {
-    if (!isValidChannel(channel)) throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}`);
+    checkChannel(channel);
     return (await this.engine.history(channel, null)).position;
   }
 
   /** Publishes a whole message, as the Go hub's `Broadcast(msg)`. */
-  broadcast(message: HubMessage): void {
+  broadcast(message: HubMessage): Promise<PublishResult> {
     if (message === null || typeof message !== 'object') throw new TypeError('livehub: message must be an object');
-    this.publish(message.channel, message.type, message.data);
+    return this.publish(message.channel, message.type, message.data);
+  }
+
+  private publishJson(channel: string, type: string, dataJson: string): Promise<PublishResult> {
+    let published: Promise<PublishResult>;
+    if (this.closing) {
+      published = Promise.reject(new LivehubError('closed', `livehub: publish to ${channel} after hub.close(); nothing was published`));
+    } else {
+      try {
+        published = Promise.resolve(this.engine.publish(channel, type, dataJson, historyPolicy(this.options, channel)));
+      } catch (error) {
+        published = Promise.reject(error);
+      }
+    }
+    const result = published.catch((error: unknown) => {
+      throw this.publishFailed(channel, error);
+    });
+    result.catch(() => {}); // awaiting is optional; the failure is logged in publishFailed
+    return result;
+  }
+
+  /** Logs a failed publish and gives the Error its caller gets (code `unavailable` or `closed`). */
+  private publishFailed(channel: string, error: unknown): LivehubError {
+    const cause = error instanceof Error ? error.message : String(error);
+    const code = error instanceof LivehubError && error.code === 'closed' ? 'closed' : ErrorCode.Unavailable;
+    const failure = error instanceof LivehubError && error.code === code
+      ? error
+      : new LivehubError(code, `livehub: publish to ${channel} failed: ${cause}`, { cause: error });
+    this.reporter.report('error', 'publish_failed', `${failure.message}; the message was not published (check the engine: its connection, REDIS_URL)`, failure, `publish_failed:${cause}`);
+    return failure;
   }
 
   /**
@@ -183,14 +224,14 @@ export class Hub implements ClientHost {
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
-    if (!originAllowed(this.options, request)) return rejectUpgrade(socket, 403);
+    if (!originAllowed(this.options, request, this.reporter)) return this.refuseOrigin(request, socket);
     if (!isWellFormedHandshake(request)) return rejectUpgrade(socket, 400);
     const ip = this.clientIp(request);
     const refusal = this.admission.refuseIp(ip);
     if (refusal) return rejectUpgrade(socket, refusal, { 'Retry-After': '5' });
     // The slot is held from here until the socket closes, whatever happens in between.
     this.admission.admit(socket, ip);
-    const { authenticate, onError } = this.options;
+    const { authenticate } = this.options;
     if (!authenticate) return this.upgrade(request, socket, head, null);
     let pending: Identity | null | Promise<Identity | null>;
     try {
@@ -201,7 +242,7 @@ export class Hub implements ClientHost {
     Promise.resolve(pending).then((identity) => {
       if (socket.destroyed) return;
       if (identity !== null && (typeof identity !== 'object' || typeof identity.userId !== 'string' || !identity.userId)) {
-        onError(new TypeError('livehub: authenticate must return an Identity with a userId, or null'));
+        this.reporter.error(new TypeError('livehub: authenticate must return an Identity with a userId, or null'), 'bad_identity');
         return rejectUpgrade(socket, 500);
       }
       if (identity) {
@@ -218,7 +259,7 @@ export class Hub implements ClientHost {
    * authentication are then the app's; pass the identity it established, if any.
    */
   addConnection(ws: WebSocket, request: IncomingMessage, identity: Identity | null = null): void {
-    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, requestInfo(request), this, identity);
+    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, requestInfo(request), this, identity, ws.protocol === SUBPROTOCOL);
     this.enqueue({ kind: 'register', client });
   }
 
@@ -226,10 +267,18 @@ export class Hub implements ClientHost {
    * Closes every connection of a user with 4503 (terminal: the client does not reconnect), on every
    * node sharing the engine.
    */
-  disconnectUser(userId: string, reason = 'disconnected by the server'): void {
+  disconnectUser(userId: string, reason = 'disconnected by the server'): Promise<void> {
     if (typeof userId !== 'string' || !userId) throw new TypeError('livehub: userId must be a non-empty string');
-    after(() => this.engine.publish(CONTROL_CHANNEL, 'disconnect-user', JSON.stringify({ userId, reason }), { size: 0, ttl: 1000 }),
-      () => {}, this.options.onError);
+    if (typeof reason !== 'string') throw new TypeError('livehub: reason must be a string');
+    const sent = Promise.resolve()
+      .then(() => this.engine.publish(CONTROL_CHANNEL, 'disconnect-user', JSON.stringify({ userId, reason: clampCloseReason(reason) }), { size: 0, ttl: 1000 }))
+      .then(() => {}, (error: unknown) => {
+        const failure = new LivehubError(ErrorCode.Unavailable, `livehub: disconnectUser(${JSON.stringify(userId)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        this.reporter.report('error', 'disconnect_failed', `${failure.message}; the user's connections stay open`, failure);
+        throw failure;
+      });
+    sent.catch(() => {});
+    return sent;
   }
 
   /** Whether the user has a live connection to any node sharing the engine. */
@@ -243,13 +292,20 @@ export class Hub implements ClientHost {
   }
 
   /** Publishes to the user's personal channel `user:<id>`, which each of their connections is in. */
-  sendToUser(userId: string, type: string, data?: unknown): void {
-    this.publish(userChannel(userId), type, data);
+  sendToUser(userId: string, type: string, data?: unknown): Promise<PublishResult> {
+    return this.publish(userChannel(userId), type, data);
   }
 
-  /** `sendToUser` for several users. */
-  sendToUsers(userIds: Iterable<string>, type: string, data?: unknown): void {
-    for (const userId of userIds) this.sendToUser(userId, type, data);
+  /** `sendToUser` for several users; resolves once every publish has. */
+  sendToUsers(userIds: Iterable<string>, type: string, data?: unknown): Promise<PublishResult[]> {
+    const dataJson = encodeData(data);
+    const sent = Promise.all([...userIds].map((userId) => {
+      const channel = userChannel(userId);
+      checkChannel(channel);
+      return this.publishJson(channel, type, dataJson);
+    }));
+    sent.catch(() => {});
+    return sent;
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, identity: Identity | null): void {
@@ -260,14 +316,14 @@ export class Hub implements ClientHost {
   /** The address a connection counts under for `maxConnectionsPerIp` (see the `clientIp` option). */
   private clientIp(request: IncomingMessage): string {
     const own = request.socket.remoteAddress ?? 'unknown';
-    const { clientIp, onError } = this.options;
+    const { clientIp } = this.options;
     if (!clientIp) return own;
     try {
       const ip = clientIp(request);
       if (typeof ip === 'string' && ip) return ip;
-      onError(new TypeError('livehub: clientIp must return a non-empty string'));
+      this.reporter.error(new TypeError('livehub: clientIp must return a non-empty string'), 'bad_client_ip');
     } catch (error) {
-      onError(error as Error);
+      this.reporter.error(error, 'client_ip_failed');
     }
     return own;
   }
@@ -275,8 +331,17 @@ export class Hub implements ClientHost {
   /** Answers a refused credential; never says why, and never echoes the token. */
   private refuse(socket: Duplex, error: unknown): void {
     if (error instanceof AuthError) return rejectUpgrade(socket, error.status);
-    this.options.onError(error as Error);
+    this.reporter.error(error, 'authenticate_failed', `livehub: authenticate threw (${error instanceof Error ? error.message : String(error)}); the connection was refused with 401`);
     rejectUpgrade(socket, 401);
+  }
+
+  /** A refused origin: 403, and a warning naming the origin and the option that would allow it. */
+  private refuseOrigin(request: IncomingMessage, socket: Duplex): void {
+    const origin = String(request.headers.origin);
+    this.reporter.report('warn', 'origin_refused',
+      `livehub: refused a WebSocket from origin ${origin} (host ${request.headers.host ?? 'none'}) with 403; ` +
+      `if that page is yours, allow it: new Hub({ origins: [${JSON.stringify(origin)}] })`, undefined, `origin_refused:${origin}`);
+    rejectUpgrade(socket, 403);
   }
 
   /** Counts of connected clients and non-empty channels. */
@@ -341,9 +406,10 @@ export class Hub implements ClientHost {
   }
 
   /**
-   * A client's publish: deduplicated by its string id (per user, within `publishDedupeWindow`, across
-   * reconnects and nodes), then published through the engine and acked. A retry of a publish already
-   * made is acked again and not fanned out twice.
+   * A client's publish, stamped with who sent it (`from`). One with a string id is idempotent (per
+   * user, within `publishDedupeWindow`, across reconnects and nodes): the engine claims the id in the
+   * same atomic step as the publish, so a retry of a publish already made is acked again with the
+   * same position and not fanned out twice, and a publish that failed leaves the id free to retry.
    */
   private publishFrom(client: Client, command: Extract<ClientCommand, { type: 'publish' }>): void {
     const { channel, event, id } = command;
@@ -351,17 +417,19 @@ export class Hub implements ClientHost {
     try {
       dataJson = JSON.stringify(command.data ?? null);
     } catch {
-      return this.reply(client, withId({ type: 'error', code: ErrorCode.BadData, message: 'data cannot be encoded' }, id));
+      return this.reply(client, withId({ type: 'error', code: ErrorCode.BadData, channel, message: 'data cannot be encoded as JSON' }, id));
     }
-    const ack = () => { if (id !== undefined) this.reply(client, { type: 'ack', id }); };
-    const fail = (error: Error) => {
-      this.options.onError(error);
-      this.reply(client, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: 'publish failed; retry later' }, id));
-    };
-    const publish = () => after(() => this.engine.publish(channel, event, dataJson, historyPolicy(this.options, channel)), ack, fail);
-    if (typeof id !== 'string') return publish();
-    const key = `publish:${client.identity?.userId ?? ''}:${id}`;
-    after(() => this.engine.claim(key, this.options.publishDedupeWindow), (fresh) => (fresh ? publish() : ack()), fail);
+    const userId = client.identity?.userId;
+    const from = userId === undefined ? { client: client.id } : { user: userId, client: client.id };
+    const idempotency = typeof id === 'string'
+      ? { idempotencyKey: `publish:${userId ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
+      : {};
+    after(() => this.engine.publish(channel, event, dataJson, historyPolicy(this.options, channel), { from, ...idempotency }),
+      (position) => { if (id !== undefined) this.reply(client, { type: 'ack', id, offset: position.offset, epoch: position.epoch }); },
+      (error: Error) => {
+        this.publishFailed(channel, error);
+        this.reply(client, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; retry later` }, id));
+      });
   }
 
   unregister(client: Client): void {
@@ -402,6 +470,13 @@ export class Hub implements ClientHost {
     const dirty: Client[] = [];
     const send = (client: Client, reply: ServerReply) => {
       if (client.state !== 'open') return;
+      if (!client.fullProtocol && !('id' in reply && reply.id !== undefined) && 'channel' in reply) {
+        // The Go original's clients take every frame with a channel for a message: send them only
+        // messages, and errors without the channel key (named in the text instead).
+        if (reply.type !== 'error') return;
+        const { channel, ...rest } = reply;
+        reply = { ...rest, message: `${reply.message} (channel ${channel})` };
+      }
       client.enqueue(this.codec.encodeBatch([JSON.stringify(reply)]), 1);
       if (!client.dirty) { client.dirty = true; dirty.push(client); }
     };
@@ -420,6 +495,10 @@ export class Hub implements ClientHost {
         case 'subscribe': {
           const { client, channel } = command;
           if (!this.clients.has(client)) break;
+          if (client.channels.has(channel)) {
+            send(client, withId({ type: 'error', code: ErrorCode.AlreadySubscribed, channel, message: `already subscribed to ${channel}; the subscription stands` }, command.id));
+            break;
+          }
           const full = client.channels.size >= this.options.maxChannelsPerClient;
           if (channel !== BROADCAST_CHANNEL && !client.channels.has(channel) && full) {
             send(client, withId({
@@ -442,7 +521,7 @@ export class Hub implements ClientHost {
           after(() => (ready ? ready.then(() => this.engine.history(channel, since ?? null)) : this.engine.history(channel, since ?? null)),
             (result) => this.enqueue({ kind: 'recovered', client, channel, id, since, result }),
             (error) => {
-              this.options.onError(error);
+              this.reporter.report('error', 'subscribe_failed', `livehub: subscribe to ${channel} failed reading its stream position: ${error.message}; the client was answered 'unavailable' and retries`, error, `subscribe_failed:${error.message}`);
               this.enqueue({ kind: 'recovered', client, channel, id, since, result: null });
             });
           break;
@@ -553,13 +632,15 @@ export class Hub implements ClientHost {
     if (!members) {
       this.channels.set(channel, (members = new Set()));
       let pending: unknown;
+      const failed = (error: unknown) => this.reporter.report('error', 'engine_subscribe_failed',
+        `livehub: the engine could not subscribe to ${channel}: ${error instanceof Error ? error.message : String(error)}; its publications from other nodes may be late until the engine repairs it`, error);
       try {
         pending = this.engine.subscribe(channel);
       } catch (error) {
-        this.options.onError(error as Error);
+        failed(error);
       }
       if (pending instanceof Promise) {
-        const settled: Promise<unknown> = pending.catch((error: Error) => this.options.onError(error)).finally(() => {
+        const settled: Promise<unknown> = pending.catch(failed).finally(() => {
           if (this.subscribing.get(channel) === settled) this.subscribing.delete(channel);
         });
         this.subscribing.set(channel, settled);
@@ -578,7 +659,7 @@ export class Hub implements ClientHost {
     members.delete(client);
     if (members.size === 0) {
       this.channels.delete(channel);
-      after(() => this.engine.unsubscribe(channel), () => {}, this.options.onError);
+      after(() => this.engine.unsubscribe(channel), () => {}, (error) => this.reporter.error(error, 'engine_unsubscribe_failed'));
     }
   }
 
@@ -590,7 +671,7 @@ export class Hub implements ClientHost {
         for (const client of this.users.get(data.userId) ?? []) client.close(CloseCode.Disconnected, String(data.reason ?? 'disconnected'));
       }
     } catch (error) {
-      this.options.onError(error as Error);
+      this.reporter.error(error, 'bad_control_message');
     }
   }
 
@@ -629,6 +710,22 @@ export class Hub implements ClientHost {
         client.ping();
       }
     }
+  }
+}
+
+/** Throws a TypeError naming the allowed characters for an invalid channel name. */
+function checkChannel(channel: string): void {
+  if (!isValidChannel(channel)) {
+    throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}: use 1-255 characters of ${NAME_CHARACTERS}, or "*"`);
+  }
+}
+
+/** Data as JSON, or a TypeError saying why it cannot be (BigInt, a cycle). */
+function encodeData(data: unknown): string {
+  try {
+    return JSON.stringify(data ?? null);
+  } catch (error) {
+    throw new TypeError(`livehub: data cannot be encoded as JSON: ${(error as Error).message}`);
   }
 }
 

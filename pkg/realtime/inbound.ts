@@ -1,5 +1,5 @@
 import {
-  ErrorCode, isValidChannel, isValidEventType, isValidRequestId,
+  ErrorCode, NAME_CHARACTERS, isValidChannel, isValidEventType, isValidRequestId,
   type ClientCommand, type RequestId,
 } from '../protocol.js';
 
@@ -53,7 +53,7 @@ export function parseCommand(text: string): ClientCommand | InboundError {
 
   const channel = own('channel');
   if (!isValidChannel(channel)) {
-    return fail(ErrorCode.InvalidChannel, 'channel must be 1-255 characters of A-Z a-z 0-9 _-:.@/=+,!~#$, or "*"', id);
+    return fail(ErrorCode.InvalidChannel, `channel must be 1-255 characters of ${NAME_CHARACTERS}, or "*"`, id);
   }
   if (type === 'unsubscribe' || type === 'presence') return withId({ type, channel });
   if (type === 'status') {
@@ -72,7 +72,7 @@ export function parseCommand(text: string): ClientCommand | InboundError {
 
   const event = own('event');
   if (!isValidEventType(event)) {
-    return fail(ErrorCode.InvalidEvent, 'event must be 1-255 characters of A-Z a-z 0-9 _-:.@/=+,!~#$', id);
+    return fail(ErrorCode.InvalidEvent, `event must be 1-255 characters of ${NAME_CHARACTERS}`, id);
   }
   return withId({ type: 'publish' as const, channel, event, data: own('data') });
 }

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Engine, HistoryPolicy } from '../engine/engine.js';
+import { checkKnownOptions } from '../options-check.js';
 import type { Authenticate } from './auth.js';
 import type { FrameCodec } from './codec.js';
+import { consoleLogger, isLogger, silentLogger, type Logger } from './logger.js';
 import type { Authorize, AuthorizeRequest } from './policy.js';
 
 /** What `canPublish` is asked about (an `AuthorizeRequest` with `action: 'publish'`). */
@@ -28,13 +30,14 @@ export interface HubOptions {
    */
   highWaterMark?: number;
   /**
-   * Milliseconds a peer may stay silent (no pong, no message) before it is terminated.
-   * @default 60000
+   * Milliseconds a peer may stay silent (no pong, no message) before it is terminated: the time to
+   * find a dead connection. Size history to cover it (see the README's "Never losing a message").
+   * @default pingPeriod + 8000 (33000), or, with only pongWait given, pingPeriod is derived from it
    */
   pongWait?: number;
   /**
    * Milliseconds between pings. Must be less than `pongWait`.
-   * @default pongWait * 9 / 10
+   * @default 25000 (Centrifugo's), or pongWait * 9 / 10 when only pongWait is given (the Go hub's)
    */
   pingPeriod?: number;
   /**
@@ -47,6 +50,12 @@ export interface HubOptions {
    * @default 65536
    */
   maxMessageSize?: number;
+  /**
+   * Most WebSocket frames one inbound message may be split into; more closes the connection with
+   * 1008, so an unfinished message of tiny fragments cannot pin memory.
+   * @default 64
+   */
+  maxFragments?: number;
   /**
    * Origins allowed to connect, as full origins (`"https://app.example"`), or a function deciding.
    * Requests with no `Origin` header (non-browser clients) are allowed. A refused origin gets HTTP 403.
@@ -161,11 +170,19 @@ export interface HubOptions {
    */
   codec?: 'js' | 'wasm' | FrameCodec;
   /**
-   * Called with errors livehub cannot hand to anyone else (a failing policy, a socket error).
-   * livehub never logs by itself.
-   * @default ignore
+   * Called with errors livehub cannot hand to anyone else (a failing policy, a socket error), besides
+   * being logged.
+   * @default none
    */
   onError?: (error: Error) => void;
+  /**
+   * Where livehub reports what goes wrong (a refused origin, an unreachable engine, a failed publish,
+   * an eviction), naming the cause and the fix: anything with `debug/info/warn/error(context,
+   * message)`, such as pino or `console`. Each cause is reported at most once a minute. `false`
+   * turns logging off.
+   * @default warnings and errors to the console
+   */
+  logger?: Logger | false;
 }
 
 export interface ResolvedHubOptions {
@@ -196,8 +213,10 @@ export interface ResolvedHubOptions {
   publishDedupeWindow: number;
   presenceTtl: number;
   presenceInfo: ((identity: import('./auth.js').Identity | null, clientId: string, request: import('./policy.js').RequestInfo) => unknown) | null;
+  maxFragments: number;
   codec: NonNullable<HubOptions['codec']>;
-  onError: (error: Error) => void;
+  onError: ((error: Error) => void) | null;
+  logger: Logger;
 }
 
 /** Defaults, as documented above and in the README. */
@@ -205,9 +224,11 @@ export const DEFAULTS = {
   sendBuffer: 256,
   maxBufferedBytes: 4 * 1024 * 1024,
   highWaterMark: 256 * 1024,
-  pongWait: 60_000,
+  pingPeriod: 25_000,
+  pongWait: 25_000 + 8_000,
   writeWait: 10_000,
   maxMessageSize: 64 * 1024,
+  maxFragments: 64,
   maxConnections: 100_000,
   maxConnectionsPerIp: 1000,
   maxConnectionsPerUser: 100,
@@ -222,12 +243,24 @@ export const DEFAULTS = {
   historyTtl: 300_000,
 } as const;
 
+/** How long a pong may take after a ping: with the default ping period, Centrifugo's 8 s. */
+export const PONG_TIMEOUT = DEFAULTS.pongWait - DEFAULTS.pingPeriod;
+
+/** Every option `new Hub()` knows (an unknown one is a TypeError). */
+export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
+  'sendBuffer', 'maxBufferedBytes', 'highWaterMark', 'pongWait', 'pingPeriod', 'writeWait', 'maxMessageSize',
+  'maxFragments', 'origins', 'canPublish', 'authenticate', 'authorize', 'maxConnections', 'maxConnectionsPerIp',
+  'clientIp', 'maxConnectionsPerUser', 'maxChannelsPerClient', 'rateLimit', 'rateLimitBurst', 'maxJsonDepth',
+  'maxJsonKeys', 'engine', 'history', 'presenceTtl', 'presenceInfo', 'publishDedupeWindow', 'perMessageDeflate',
+  'codec', 'onError', 'logger',
+];
+
 /** The ping period the Go hub derives from the pong wait: 9/10 of it. */
 export function derivePingPeriod(pongWait: number): number {
   return Math.floor((pongWait * 9) / 10);
 }
 
-function positiveInteger(options: HubOptions, key: Exclude<keyof typeof DEFAULTS, 'historySize' | 'historyTtl'> | 'pingPeriod', fallback: number): number {
+function positiveInteger(options: HubOptions, key: Exclude<keyof typeof DEFAULTS, 'historySize' | 'historyTtl'>, fallback: number): number {
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value <= 0) {
@@ -248,8 +281,10 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('livehub: options must be an object');
   }
-  const pongWait = positiveInteger(options, 'pongWait', DEFAULTS.pongWait);
-  const pingPeriod = positiveInteger(options, 'pingPeriod', derivePingPeriod(pongWait));
+  checkKnownOptions(options, HUB_OPTIONS, 'new Hub()');
+  const given = positiveInteger(options, 'pingPeriod', 0) || undefined;
+  const pongWait = positiveInteger(options, 'pongWait', given === undefined ? DEFAULTS.pongWait : given + PONG_TIMEOUT);
+  const pingPeriod = given ?? (options.pongWait === undefined ? DEFAULTS.pingPeriod : derivePingPeriod(pongWait));
   if (pingPeriod >= pongWait) {
     throw new TypeError(`livehub: pingPeriod (${pingPeriod}) must be less than pongWait (${pongWait})`);
   }
@@ -263,6 +298,10 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
   }
   if (typeof perMessageDeflate !== 'boolean') throw new TypeError('livehub: option perMessageDeflate must be a boolean');
   const onError = optionalFunction<(error: Error) => void>(options, 'onError');
+  const { logger = consoleLogger } = options;
+  if (logger !== false && !isLogger(logger)) {
+    throw new TypeError('livehub: option logger must have debug, info, warn and error methods (pino, console), or be false');
+  }
   const { engine } = options;
   if (engine !== undefined && (engine === null || typeof engine !== 'object' || typeof engine.publish !== 'function')) {
     throw new TypeError('livehub: option engine must be an Engine');
@@ -282,6 +321,7 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     pingPeriod,
     writeWait: positiveInteger(options, 'writeWait', DEFAULTS.writeWait),
     maxMessageSize: positiveInteger(options, 'maxMessageSize', DEFAULTS.maxMessageSize),
+    maxFragments: positiveInteger(options, 'maxFragments', DEFAULTS.maxFragments),
     origins,
     canPublish: optionalFunction(options, 'canPublish'),
     authenticate: optionalFunction(options, 'authenticate'),
@@ -297,7 +337,8 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     maxJsonKeys: positiveInteger(options, 'maxJsonKeys', DEFAULTS.maxJsonKeys),
     perMessageDeflate,
     codec,
-    onError: onError ?? (() => {}),
+    onError,
+    logger: logger === false ? silentLogger : logger,
   };
 }
 

@@ -34,6 +34,7 @@ export function members(entries: readonly PresenceEntry[]): PresenceMember[] {
 
 interface PresenceHost {
   readonly options: ResolvedHubOptions;
+  readonly reporter: import('./report.js').Reporter;
   publish(channel: string, type: string, data?: unknown): void;
   reply(client: Client, reply: ServerReply): void;
 }
@@ -132,6 +133,6 @@ export class Presence {
   }
 
   private run<T>(task: () => T | Promise<T>, then: (value: T) => void): void {
-    after(task, then, this.host.options.onError);
+    after(task, then, (error) => this.host.reporter.report('error', 'presence_failed', `livehub: a presence update failed: ${error.message}; members may be out of date until the next refresh`, error, `presence_failed:${error.message}`));
   }
 }

@@ -1,6 +1,7 @@
 import { STATUS_CODES, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ResolvedHubOptions } from './options.js';
+import type { Reporter } from './report.js';
 
 /**
  * HTTP-level plumbing of the WebSocket upgrade: the origin check, answers before the upgrade, and
@@ -12,7 +13,7 @@ export const kUpgradeHead = Symbol('livehub.upgradeHead');
 export type UpgradeRequest = IncomingMessage & { [kUpgradeHead]?: Buffer };
 
 /** Whether the request's Origin may connect. Requests without an Origin (non-browser) may. */
-export function originAllowed(options: ResolvedHubOptions, request: IncomingMessage): boolean {
+export function originAllowed(options: ResolvedHubOptions, request: IncomingMessage, reporter: Reporter): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
   const { origins } = options;
@@ -20,7 +21,7 @@ export function originAllowed(options: ResolvedHubOptions, request: IncomingMess
     try {
       return origins(origin, request) === true;
     } catch (error) {
-      options.onError(error as Error);
+      reporter.error(error, 'origins_failed', `livehub: the origins hook threw for ${origin}: ${(error as Error).message}; the origin was refused`);
       return false;
     }
   }

@@ -61,7 +61,8 @@ export class RawPeer {
   static request(path = '/ws', headers: Record<string, string | null> = {}, method = 'GET'): string {
     const base: Record<string, string | null> = {
       Host: '127.0.0.1', Upgrade: 'websocket', Connection: 'Upgrade',
-      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13', ...headers,
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Protocol': 'livehub.v1', ...headers,
     };
     const lines = Object.entries(base).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}`);
     return `${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;

@@ -27,6 +27,7 @@ class FakeSocket extends EventEmitter {
 /** The part of a `ws` WebSocket the hub uses. */
 class FakeWs extends EventEmitter {
   readyState = 1;
+  protocol = 'livehub.v1';
   _socket = new FakeSocket();
   closedWith: { code: number; reason: string } | null = null;
   pings = 0;

@@ -165,14 +165,14 @@ describe('Hub over real sockets', () => {
     expect(b.messages.filter((m) => 'data' in m)).toEqual([]);
   });
 
-  it('acks an allowed client publish and fans it out as {channel,type,data}', async () => {
+  it('acks an allowed client publish and fans it out as {channel,type,data} stamped with its publisher', async () => {
     const { url } = await start({ canPublish: async ({ channel }) => channel.startsWith('public:') });
     const a = await peer(url);
     const b = await peer(url);
     await b.subscribe('public:chat');
     a.send({ type: 'publish', channel: 'public:chat', event: 'message', data: { t: 1 }, id: 42 });
-    expect(await a.next((m) => m.type === 'ack')).toEqual({ type: 'ack', id: 42 });
-    expect(await b.next((m) => m.channel === 'public:chat')).toEqual({ channel: 'public:chat', type: 'message', data: { t: 1 }, offset: 1 });
+    expect(await a.next((m) => m.type === 'ack')).toMatchObject({ type: 'ack', id: 42, offset: 1 });
+    expect(await b.next((m) => m.channel === 'public:chat')).toEqual({ channel: 'public:chat', type: 'message', data: { t: 1 }, offset: 1, from: { client: expect.any(String) } });
     a.send({ type: 'publish', channel: 'private:x', event: 'message', data: 1, id: 43 });
     expect(await a.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 43 });
   });
@@ -183,7 +183,7 @@ describe('Hub over real sockets', () => {
     a.send({ type: 'publish', channel: 'c', event: 'e', data: 1, id: 1 });
     a.send({ type: 'ping', id: 2 });
     const first = await a.next((m) => m.type === 'ack' || m.type === 'pong');
-    expect(first).toEqual({ type: 'ack', id: 1 });
+    expect(first).toMatchObject({ type: 'ack', id: 1 });
   });
 
   it('closes with 1009 on a message over maxMessageSize, leaving other clients connected', async () => {

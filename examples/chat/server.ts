@@ -4,23 +4,21 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { type Request } from 'express';
+import express, { type Request, type Response } from 'express';
 import { SignJWT } from 'jose';
 import { Hub, jwtAuthenticator, type HubOptions, type Identity } from 'livehub';
+import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
 import { RedisEngine } from 'livehub/redis';
+import { recentMessages } from './history.js';
+import { isValidName, NAME_RULE, parseMessage } from './messages.js';
+import { HISTORY_TTL, historySize, MESSAGE_RATE, PAGE_MESSAGES } from './timing.js';
 
 /** The example chat: Express + Inertia + livehub. `npm start` runs it on PORT (default 3000). */
 
-export interface ChatMessage {
-  id: string;
-  author: string;
-  body: string;
-  at: string;
-}
+export type { ChatMessage } from './messages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const HISTORY = 50;
 
 /** The built page's entry script and stylesheets, from Vite's manifest. */
 function readAssets(distDir: string) {
@@ -45,57 +43,93 @@ export interface ChatServerOptions {
   auth?: 'jwt';
   /** HS256 secret for `auth: 'jwt'`. @default a random one per process */
   secret?: string;
+  /**
+   * Messages per second the chat channel's history is sized for: it keeps every message of a page's
+   * worst outage at this rate (see timing.ts).
+   * @default 200
+   */
+  messageRate?: number;
   hub?: HubOptions;
 }
 
+const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'messageRate', 'hub'];
+const COOKIE = 'livehub_token';
+const TOKEN_LIFETIME_S = 3600;
+
+/** A JSON error with a code, for every refused request. */
+function fail(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ error: { code, message } });
+}
+
 export function createChatServer(options: ChatServerOptions = {}) {
+  for (const key of Object.keys(options)) {
+    if (!CHAT_OPTIONS.includes(key)) throw new TypeError(`createChatServer: unknown option '${key}'; valid options are ${CHAT_OPTIONS.join(', ')}`);
+  }
+  const { messageRate = MESSAGE_RATE } = options;
+  if (typeof messageRate !== 'number' || !(messageRate > 0) || !Number.isFinite(messageRate)) {
+    throw new TypeError(`createChatServer: messageRate must be a positive number of messages per second, got ${String(messageRate)}`);
+  }
   const distDir = options.distDir ?? join(here, 'dist');
   const assets = readAssets(distDir);
   const jwt = options.auth === 'jwt';
   const secret = options.secret ?? randomBytes(32).toString('base64url');
   const channel = jwt ? 'private-chat' : 'chat';
-  const authenticate = jwt ? jwtAuthenticator({ key: secret, from: ['cookie'] }) : undefined;
-  const messages: ChatMessage[] = [];
-  const known = new Map<string, ChatMessage>();
-  /** Validates and stores a message (once per id: a retry finds it stored); null for a bad one. */
-  const store = (data: unknown, author?: string): ChatMessage | null => {
-    const value = (data ?? {}) as Record<string, unknown>;
-    const id = typeof value.id === 'string' && /^[\w-]{8,64}$/.test(value.id) ? value.id : null;
-    const name = author ?? (typeof value.author === 'string' ? value.author.trim().slice(0, 40) : '');
-    const body = typeof value.body === 'string' ? value.body.trim().slice(0, 2000) : '';
-    if (!id || !name || !body) return null;
-    const stored = known.get(id);
-    if (stored) return stored;
-    const message: ChatMessage = { id, author: name, body, at: new Date().toISOString() };
-    known.set(id, message);
-    messages.push(message);
-    if (messages.length > 10 * HISTORY) for (const old of messages.splice(0, messages.length - HISTORY)) known.delete(old.id);
-    return message;
-  };
   const presenceChannel = 'presence-chat';
   const typingChannel = 'typing:chat';
+  const historyKept = historySize(messageRate);
+
+  // Logout revokes: each token carries its user's token version (`ver`); logging out moves the
+  // version on, so every token issued before is refused, on the socket (the authenticator's verify
+  // hook) and over HTTP alike. Kept in this process: with several nodes, keep it in a shared store.
+  const tokenVersions = new Map<string, number>();
+  const versionOf = (user: string) => tokenVersions.get(user) ?? 0;
+  const authenticate = jwt
+    ? jwtAuthenticator({
+      key: secret,
+      from: ['cookie'],
+      cookieName: COOKIE,
+      verify: (payload) => typeof payload.sub === 'string' && payload.ver === versionOf(payload.sub),
+    })
+    : undefined;
+
+  // The messages are the chat channel's history (history.ts), read from the engine the hub uses.
+  const engine = options.hub?.engine ?? new MemoryEngine();
+  /** The name an anonymous page declared on its socket URL (`?name=`), for open mode. */
+  const declaredName = (url: string | undefined) => new URL(url ?? '/', 'http://x').searchParams.get('name');
   const hub = new Hub({
     origins: options.origins,
-    history: { size: 1000, ttl: 10 * 60_000, channels: [{ match: 'typing:*', size: 0 }] },
-    // Who is online shows the logged-in name, or the name the page chose (?name= on the socket URL).
-    presenceInfo: (identity, _clientId, request) => ({
-      name: identity?.userId ?? (new URL(request.url ?? '/', 'http://x').searchParams.get('name') ?? 'guest').slice(0, 40),
-    }),
-    // Pages publish messages over the socket (with the client's offline outbox and retries); a
-    // message is checked and stored here, and then published as the page sent it. A retry never gets
-    // here twice: the hub deduplicates publish ids.
-    authorize: ({ action, channel: wanted, identity, event, data }) => {
+    history: {
+      channels: [
+        // Sized against the page's worst outage at the example's message rate (timing.ts).
+        { match: channel, size: historyKept, ttl: HISTORY_TTL },
+        { match: 'typing:*', size: 0 },
+      ],
+    },
+    // Who is online: the logged-in name, or the name the page declared; `client` lets pages tell
+    // which anonymous connection (`from.client`) is typing.
+    presenceInfo: (identity, clientId, request) => {
+      const name = identity?.userId ?? declaredName(request.url);
+      return { name: isValidName(name) ? name : 'guest', client: clientId };
+    },
+    // Pages publish messages over the socket (with the client's offline outbox and retries); the
+    // hub stamps who published (`from`), and a retry is published once (the hub deduplicates ids).
+    authorize: ({ action, channel: wanted, identity, event, data, request }) => {
       if (jwt && !identity) return false;
       if (wanted === presenceChannel) return action === 'subscribe';
+      // Typing carries nothing: who is typing is the stamped publisher.
       if (wanted === typingChannel) return action === 'subscribe' || event === 'typing_start' || event === 'typing_stop';
       if (wanted !== channel) return false;
       if (action === 'subscribe') return true;
-      if (event !== 'message') return false;
-      if (jwt && (data as { author?: unknown })?.author !== identity!.userId) return false;
-      return store(data) !== null;
+      if (event !== 'message' || !parseMessage(data)) return false;
+      const author = (data as { author?: unknown }).author;
+      // JWT mode: the author is `from.user`; a message claiming another one is refused.
+      if (identity) return author === undefined || author === identity.userId;
+      // Open mode: no identities; a message carries the name its connection declared, and no other.
+      return isValidName(author) && author === declaredName(request.url);
     },
-    ...(jwt ? { authenticate } : {}),
+    ...(authenticate ? { authenticate } : {}),
     ...options.hub,
+    engine,
   });
   const userOf = async (req: Request): Promise<Identity | null> => {
     if (!authenticate) return null;
@@ -127,59 +161,79 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   app.get('/', async (req, res) => {
     const user = await userOf(req);
-    // The position is read before the messages, so the page resumes from a point at or before them:
-    // what it already shows may come again live (the page drops duplicates by id), nothing is lost.
-    const position = await hub.position(channel);
-    void res.inertia('Chat', {
-      mode: jwt ? 'jwt' : 'open',
-      channel,
-      presenceChannel,
-      typingChannel,
-      user: user?.userId ?? null,
-      position,
-      messages: () => (jwt && !user ? [] : messages.slice(-HISTORY)),
-    });
+    const common = { mode: jwt ? 'jwt' : 'open', channel, presenceChannel, typingChannel, user: user?.userId ?? null };
+    // A logged-out visitor of the private chat sees neither its messages nor its position.
+    if (jwt && !user) {
+      void res.inertia('Chat', { ...common, position: null, messages: [] });
+      return;
+    }
+    // The messages and the position they end at come from one history read: the page resumes from
+    // there, so nothing published meanwhile is lost and nothing shows twice.
+    let recent;
+    try {
+      recent = await recentMessages(engine, channel, PAGE_MESSAGES, historyKept);
+    } catch (error) {
+      return fail(res, 503, 'unavailable', `the messages cannot be read: ${(error as Error).message}`);
+    }
+    void res.inertia('Chat', { ...common, ...recent });
+  });
+
+  // The same, as JSON: what a page reloads after a gap (it replaces its list with it).
+  app.get('/messages', async (req, res) => {
+    if (jwt && !(await userOf(req))) return fail(res, 401, 'unauthorized', 'log in first');
+    try {
+      res.json(await recentMessages(engine, channel, PAGE_MESSAGES, historyKept));
+    } catch (error) {
+      fail(res, 503, 'unavailable', `the messages cannot be read: ${(error as Error).message}`);
+    }
   });
 
   app.post('/login', async (req, res) => {
-    const name = typeof req.body?.name === 'string' ? req.body.name.trim().slice(0, 40) : '';
-    if (!jwt || !/^[\w .-]{1,40}$/.test(name)) {
-      res.status(jwt ? 422 : 404).json({ error: jwt ? 'name: 1-40 letters, digits, spaces, . _ -' : 'not in this mode' });
-      return;
-    }
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(name).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
-    res.cookie('livehub_token', token, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 3600_000 });
+    if (!jwt) return fail(res, 404, 'not_found', 'logins exist only in JWT mode (AUTH=jwt)');
+    const name: unknown = req.body?.name;
+    if (!isValidName(name)) return fail(res, 400, 'invalid_name', `${NAME_RULE}; got ${JSON.stringify(name ?? null)?.slice(0, 60)}`);
+    const token = await new SignJWT({ ver: versionOf(name) }).setProtectedHeader({ alg: 'HS256' }).setSubject(name)
+      .setIssuedAt().setExpirationTime(`${TOKEN_LIFETIME_S}s`).sign(new TextEncoder().encode(secret));
+    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: TOKEN_LIFETIME_S * 1000 });
     res.status(204).end();
   });
 
+  // Logging out ends every session of the user: its tokens are revoked and its open sockets closed.
   app.post('/logout', async (req, res) => {
     const user = await userOf(req);
-    if (user) hub.disconnectUser(user.userId, 'logged out');
-    res.clearCookie('livehub_token', { path: '/' });
+    if (user) {
+      tokenVersions.set(user.userId, versionOf(user.userId) + 1);
+      hub.disconnectUser(user.userId, 'logged out');
+    }
+    res.clearCookie(COOKIE, { path: '/' });
     res.status(204).end();
   });
 
   app.post('/messages', async (req, res) => {
     const user = await userOf(req);
-    if (jwt && !user) {
-      res.status(401).json({ error: 'log in first' });
-      return;
+    if (jwt && !user) return fail(res, 401, 'unauthorized', 'log in first');
+    const author: unknown = user?.userId ?? req.body?.author;
+    if (!isValidName(author)) return fail(res, 400, 'invalid_name', `author: ${NAME_RULE}`);
+    const parsed = parseMessage({ id: randomUUID(), body: req.body?.body });
+    if (!parsed) return fail(res, 422, 'invalid_message', 'body must be a non-empty string of at most 2000 characters');
+    const message = { ...parsed, author };
+    let position;
+    try {
+      // Answered once the message has its position: sequential posts keep their order, across nodes.
+      position = await hub.publish(channel, 'message', message);
+    } catch (error) {
+      // Not published, so not in history either: nothing to undo.
+      return fail(res, 503, 'unavailable', `the message was not published: ${(error as Error).message}`);
     }
-    const message = store({ ...req.body, id: randomUUID() }, user?.userId);
-    if (!message) {
-      res.status(422).json({ error: 'author and body are required strings' });
-      return;
-    }
-    hub.publish(channel, 'message', message);
     if (req.get('X-Inertia')) res.redirect(303, '/');
-    else res.status(201).json(message);
+    else res.status(201).json({ ...message, offset: position.offset, epoch: position.epoch });
   });
 
   app.get('/ws', hub.handleWebSocket);
 
   const server = createServer(app);
   hub.attach(server);
-  return { app, server, hub, messages };
+  return { app, server, hub, engine, historyKept };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -188,6 +242,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     hub: process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX }) } : undefined,
     auth: process.env.AUTH === 'jwt' ? 'jwt' : undefined,
     secret: process.env.JWT_SECRET,
+    ...(process.env.MESSAGE_RATE ? { messageRate: Number(process.env.MESSAGE_RATE) } : {}),
     origins: process.env.ORIGINS ? process.env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
   });
   const port = Number(process.env.PORT ?? 3000);

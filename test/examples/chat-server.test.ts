@@ -1,68 +1,144 @@
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createChatServer, type ChatServerOptions } from '../../examples/chat/server.js';
-import { closeServer, Peer } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { historySize, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, MESSAGE_RATE, WORST_OUTAGE } from '../../examples/chat/timing.js';
+import { toChatMessage } from '../../examples/chat/messages.js';
+import type { PublishOptions, PublishResult } from '../../pkg/engine/engine.js';
+import { MemoryEngine, type HistoryPolicy } from '../../pkg/engine/index.js';
+import { RedisEngine } from '../../pkg/engine/redis-index.js';
+import { Peer } from '../helpers.js';
+import { startRedis } from '../redis.js';
+import { chatServers, pageProps, post } from './chat.js';
 
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => { for (const stop of stops.splice(0)) await stop(); });
+const chats = chatServers();
 
-async function start(options: ChatServerOptions) {
-  const chat = createChatServer(options);
-  await new Promise<void>((resolve) => chat.server.listen(0, '127.0.0.1', resolve));
-  const port = (chat.server.address() as AddressInfo).port;
-  stops.push(async () => { await chat.hub.close(); await closeServer(chat.server); });
-  return { ...chat, port, base: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/ws` };
+/** A memory engine whose publishes fail while `failing` is set, as a Redis that is down. */
+class FailingEngine extends MemoryEngine {
+  failing = false;
+  override publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options?: PublishOptions): PublishResult {
+    if (this.failing && !channel.startsWith('#')) throw Object.assign(new Error('Redis at 127.0.0.1:1 is down'), { code: 'unavailable' });
+    return super.publish(channel, type, dataJson, policy, options);
+  }
 }
-
-const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
 describe('the example chat server', () => {
   it('refuses origins outside its allowlist and accepts those in it', async () => {
-    const chat = await start({ origins: ['https://chat.example'] });
+    const chat = await chats.start({ origins: ['https://chat.example'] });
     await expect(Peer.open(chat.ws, { headers: { Origin: 'https://evil.example' } })).rejects.toThrow('HTTP 403');
     const ok = await Peer.open(chat.ws, { headers: { Origin: 'https://chat.example' } });
     ok.close();
   });
 
-  it('answers a bad message post with 422 and publishes a good one on "chat"', async () => {
-    const chat = await start({});
+  it('throws a TypeError for an unknown option or a bad message rate', async () => {
+    await expect(chats.start({ mesageRate: 5 } as never)).rejects.toThrow(TypeError);
+    await expect(chats.start({ messageRate: 0 })).rejects.toThrow(/messageRate/);
+  });
+
+  it('answers bad posts with a coded error, and a good one with 201 and its stream position once published', async () => {
+    const chat = await chats.start({});
     const reader = await Peer.open(chat.ws);
     await reader.subscribe('chat');
-    expect((await post(`${chat.base}/messages`, { author: '', body: 'x' })).status).toBe(422);
+    const empty = await post(`${chat.base}/messages`, { author: 'ann', body: '  ' });
+    expect(empty.status).toBe(422);
+    expect(await empty.json()).toMatchObject({ error: { code: 'invalid_message' } });
+    const spaced = await post(`${chat.base}/messages`, { author: 'ann smith', body: 'x' });
+    expect(spaced.status).toBe(400);
+    expect(await spaced.json()).toMatchObject({ error: { code: 'invalid_name' } });
+
     const res = await post(`${chat.base}/messages`, { author: 'ann', body: 'hello' });
     expect(res.status).toBe(201);
     const sent = await res.json();
-    expect(await reader.next((m) => m.channel === 'chat')).toMatchObject({ channel: 'chat', type: 'message', data: sent });
+    expect(sent).toMatchObject({ author: 'ann', body: 'hello', offset: 1, epoch: expect.any(String) });
+    expect(await reader.next((m) => m.channel === 'chat')).toMatchObject({ type: 'message', offset: 1, data: { id: sent.id, author: 'ann', body: 'hello' } });
     reader.close();
   });
 
-  describe('in JWT mode', () => {
-    it('requires a login for the WebSocket, then delivers the private channel with the author from the token', async () => {
-      const chat = await start({ auth: 'jwt', secret: 'example-secret-that-is-long-enough-32b' });
-      await expect(Peer.open(chat.ws)).rejects.toThrow('HTTP 401');
-      expect((await post(`${chat.base}/messages`, { author: 'x', body: 'anon' })).status).toBe(401);
+  it('answers 503 with a JSON error while the publish fails, and lists only what was published', async () => {
+    const engine = new FailingEngine();
+    const chat = await chats.start({ hub: { engine, logger: false } });
+    expect((await post(`${chat.base}/messages`, { author: 'ann', body: 'before' })).status).toBe(201);
+    engine.failing = true;
+    const refused = await post(`${chat.base}/messages`, { author: 'ann', body: 'while down' });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ error: { code: 'unavailable', message: expect.stringContaining('is down') } });
+    engine.failing = false;
+    expect((await post(`${chat.base}/messages`, { author: 'ann', body: 'after' })).status).toBe(201);
+    const { messages } = await (await fetch(`${chat.base}/messages`)).json();
+    expect(messages.map((m: { body: string }) => m.body)).toEqual(['before', 'after']);
+  });
 
-      const login = await post(`${chat.base}/login`, { name: 'zoe' });
-      expect(login.status).toBe(204);
-      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-      expect(login.headers.get('set-cookie')).toMatch(/HttpOnly/i);
+  it('answers 503 when its Redis is killed or frozen, instead of 201 for a message nobody gets', async () => {
+    const redis = await startRedis();
+    chats.cleanup(async () => { redis.signal('SIGCONT'); await redis.stop(); });
+    const engine = new RedisEngine({ url: redis.url, prefix: `chat-${Date.now().toString(36)}`, commandTimeout: 500 });
+    const chat = await chats.start({ hub: { engine, logger: false } });
+    expect((await post(`${chat.base}/messages`, { author: 'ann', body: 'up' })).status).toBe(201);
+    redis.signal('SIGSTOP');
+    const frozen = await post(`${chat.base}/messages`, { author: 'ann', body: 'frozen' });
+    expect(frozen.status).toBe(503);
+    expect((await frozen.json()).error.code).toBe('unavailable');
+    redis.signal('SIGCONT');
+    await redis.stop();
+    const killed = await post(`${chat.base}/messages`, { author: 'ann', body: 'killed' });
+    expect(killed.status).toBe(503);
+  }, 30_000);
 
-      const reader = await Peer.open(chat.ws, { headers: { Cookie: cookie } });
-      reader.send({ type: 'subscribe', channel: 'chat', id: 'public' });
-      expect(await reader.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 'public' });
-      await reader.subscribe('private-chat');
-      const res = await post(`${chat.base}/messages`, { author: 'someone else', body: 'secret' }, { Cookie: cookie });
-      expect(res.status).toBe(201);
-      const message = await reader.next((m) => m.channel === 'private-chat');
-      expect(message.data).toMatchObject({ author: 'zoe', body: 'secret' });
+  it('lists the latest messages in stream order with the position they end at, and a page resuming there misses nothing', async () => {
+    const chat = await chats.start({});
+    for (let i = 1; i <= 60; i++) await chat.hub.publish('chat', 'message', { id: `message-${i}`, author: 'bot', body: `m${i}` });
+    const props = await pageProps(chat.base);
+    const listed = (props.messages as Array<{ body: string; offset: number }>);
+    expect(listed.map((m) => m.body)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i + 11}`));
+    expect(listed.map((m) => m.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i + 11));
+    expect(props.position).toMatchObject({ offset: 60 });
+    expect(await (await fetch(`${chat.base}/messages`)).json()).toEqual({ messages: props.messages, position: props.position });
 
-      const page = await (await fetch(`${chat.base}/`, { headers: { Cookie: cookie } })).text();
-      expect(page).toContain('"user":"zoe"');
-      expect(page).toContain('"channel":"private-chat"');
+    await chat.hub.publish('chat', 'message', { id: 'message-61', author: 'bot', body: 'm61' });
+    const page = await Peer.open(chat.ws);
+    const { offset, epoch } = props.position as { offset: number; epoch: string };
+    page.send({ type: 'subscribe', channel: 'chat', since: { offset, epoch } });
+    expect(await page.next((m) => m.type === 'subscribed')).toMatchObject({ recovered: true });
+    expect(await page.next((m) => m.channel === 'chat')).toMatchObject({ offset: 61, data: { body: 'm61' } });
+    page.close();
+  });
 
-      await post(`${chat.base}/logout`, {}, { Cookie: cookie });
-      expect((await reader.whenClosed()).code).toBe(4503);
-    });
+  it('keeps every message of its worst outage at its message rate in history, and no more', async () => {
+    expect(WORST_OUTAGE).toBeGreaterThanOrEqual(HEARTBEAT_INTERVAL + HEARTBEAT_TIMEOUT + MAX_RECONNECT_DELAY);
+    expect(historySize(MESSAGE_RATE)).toBe(Math.ceil(MESSAGE_RATE * WORST_OUTAGE / 1000));
+    // At 1 message/s the history holds one outage's worth: a page away that long recovers, longer is a gap.
+    const chat = await chats.start({ messageRate: 1 });
+    expect(chat.historyKept).toBe(Math.ceil(WORST_OUTAGE / 1000));
+    const start = await chat.hub.position('chat');
+    const resume = async () => {
+      const page = await Peer.open(chat.ws);
+      page.send({ type: 'subscribe', channel: 'chat', since: start });
+      const reply = await page.next((m) => m.type === 'subscribed');
+      page.close();
+      return reply.recovered;
+    };
+    for (let i = 0; i < chat.historyKept; i++) await chat.hub.publish('chat', 'message', { id: `message-${i}`, author: 'bot', body: String(i) });
+    expect(await resume()).toBe(true);
+    await chat.hub.publish('chat', 'message', { id: 'message-one-more', author: 'bot', body: 'one more' });
+    expect(await resume()).toBe(false);
+  });
+
+  it('holds an anonymous page to the name its connection declared, and stamps who published', async () => {
+    const chat = await chats.start({});
+    const reader = await Peer.open(chat.ws);
+    await reader.subscribe('chat');
+    const ann = await Peer.open(`${chat.ws}?name=ann`);
+    ann.send({ type: 'publish', channel: 'chat', event: 'message', data: { id: 'impostor-1', author: 'bob', body: 'I am bob' }, id: 1 });
+    expect(await ann.next((m) => m.id === 1)).toMatchObject({ type: 'error', code: 'forbidden' });
+    ann.send({ type: 'publish', channel: 'chat', event: 'message', data: { id: 'honest-01', author: 'ann', body: 'I am ann' }, id: 2 });
+    expect(await ann.next((m) => m.id === 2)).toMatchObject({ type: 'ack' });
+    const got = await reader.next((m) => m.channel === 'chat');
+    expect(got.from).toEqual({ client: expect.any(String) });
+    expect(toChatMessage(got)).toMatchObject({ author: 'ann', body: 'I am ann' });
+    ann.close();
+    reader.close();
+  });
+
+  it('shows the stamped user as the author whatever the data says', () => {
+    const forged = { type: 'message', offset: 3, data: { id: 'message-3', author: 'bob', body: 'hi' }, from: { user: 'alice', client: 'c1' } };
+    expect(toChatMessage(forged)).toEqual({ id: 'message-3', author: 'alice', body: 'hi', offset: 3 });
+    expect(toChatMessage({ type: 'typing_start', data: {} })).toBeNull();
   });
 });

@@ -1,15 +1,26 @@
 import { createInertiaApp } from '@inertiajs/vue3';
 import { createLivehub } from 'livehub/vue';
 import { createApp, h, type DefineComponent } from 'vue';
+import { isValidName } from '../messages.js';
+import { HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
 import Chat from './Chat.vue';
 
 const pages: Record<string, DefineComponent> = { Chat: Chat as DefineComponent };
 // The page connects once it knows it may (in JWT mode, after login).
 // Messages typed while offline wait in localStorage and go out, once each, when the socket is back.
-// The chosen name rides on the socket URL, for who-is-online (JWT mode uses the logged-in name).
+// Open mode: the chosen name rides on the socket URL; the server holds every message of that
+// connection to it, and shows it in who-is-online (JWT mode uses the logged-in name).
 let name = localStorage.getItem('livehub.author');
-if (!name) localStorage.setItem('livehub.author', (name = `guest-${Math.random().toString(36).slice(2, 6)}`));
-const livehub = createLivehub(`/ws?name=${encodeURIComponent(name)}`, { autoConnect: false, storage: localStorage });
+if (!isValidName(name)) localStorage.setItem('livehub.author', (name = `guest-${Math.random().toString(36).slice(2, 6)}`));
+// The timings the server sizes its history against (timing.ts): set here so they cannot drift.
+const livehub = createLivehub(`/ws?name=${encodeURIComponent(name)}`, {
+  autoConnect: false,
+  storage: localStorage,
+  heartbeatInterval: HEARTBEAT_INTERVAL,
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  reconnectDelay: RECONNECT_DELAY,
+  maxReconnectDelay: MAX_RECONNECT_DELAY,
+});
 
 createInertiaApp({
   resolve: (name) => pages[name]!,

@@ -1,0 +1,40 @@
+/**
+ * The example's timings, shared by the server (history size) and the page (client options), so the
+ * history always covers the page's worst case: they cannot drift apart.
+ *
+ * A page whose connection dies silently (Wi-Fi gone, a NAT dropped it) does not know for
+ * `HEARTBEAT_INTERVAL + HEARTBEAT_TIMEOUT`; it then waits up to `MAX_RECONNECT_DELAY` before its next
+ * attempt, whose handshake may take up to `CONNECT_TIMEOUT`. Everything published on the channel in
+ * that time must still be in history when it resubscribes, or the page gets a gap.
+ */
+
+/** The page sends a ping after this many ms without traffic (client `heartbeatInterval`). */
+export const HEARTBEAT_INTERVAL = 25_000;
+/** ...and drops the connection if nothing arrives within this many ms after it (`heartbeatTimeout`). */
+export const HEARTBEAT_TIMEOUT = 10_000;
+/** Base of the reconnect backoff (client `reconnectDelay`). */
+export const RECONNECT_DELAY = 500;
+/** Cap of the reconnect backoff (client `maxReconnectDelay`): the longest wait before an attempt. */
+export const MAX_RECONNECT_DELAY = 30_000;
+/** The longest a reconnect's handshake may take before the client gives up on that attempt. */
+export const CONNECT_TIMEOUT = 10_000;
+
+/** The longest a page can be away from the channel without a gap, in ms (75 s with the values above). */
+export const WORST_OUTAGE = HEARTBEAT_INTERVAL + HEARTBEAT_TIMEOUT + MAX_RECONNECT_DELAY + CONNECT_TIMEOUT;
+
+/**
+ * Messages per second the example is sized for on its chat channel (the rate the audit's chaos runs
+ * used). Set `messageRate` (or MESSAGE_RATE) to yours: the history follows.
+ */
+export const MESSAGE_RATE = 200;
+
+/** History kept on the chat channel: every message of the worst outage at `rate` (15,000 at 200/s). */
+export function historySize(rate = MESSAGE_RATE): number {
+  return Math.max(1, Math.ceil((rate * WORST_OUTAGE) / 1000));
+}
+
+/** How long messages stay in history, which is also how far back the chat shows them. */
+export const HISTORY_TTL = 24 * 60 * 60_000;
+
+/** Messages a page shows from the server (on load and after a gap). */
+export const PAGE_MESSAGES = 50;

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { toChatMessage } from '../../examples/chat/messages.js';
+import { Peer } from '../helpers.js';
+import { chatServers, pageProps, post } from './chat.js';
+
+const chats = chatServers();
+const SECRET = 'example-secret-that-is-long-enough-32b';
+
+async function login(base: string, name: string): Promise<string> {
+  const res = await post(`${base}/login`, { name });
+  expect(res.status).toBe(204);
+  expect(res.headers.get('set-cookie')).toMatch(/HttpOnly/i);
+  return res.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+describe('the example chat in JWT mode', () => {
+  it('requires a login for the WebSocket, then delivers the private channel with the author from the token', async () => {
+    const chat = await chats.start({ auth: 'jwt', secret: SECRET });
+    await expect(Peer.open(chat.ws)).rejects.toThrow('HTTP 401');
+    const anonymous = await post(`${chat.base}/messages`, { author: 'x', body: 'anon' });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ error: { code: 'unauthorized' } });
+
+    const cookie = await login(chat.base, 'zoe');
+    const reader = await Peer.open(chat.ws, { headers: { Cookie: cookie } });
+    reader.send({ type: 'subscribe', channel: 'chat', id: 'public' });
+    expect(await reader.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 'public' });
+    await reader.subscribe('private-chat');
+    const res = await post(`${chat.base}/messages`, { author: 'someone-else', body: 'secret' }, { Cookie: cookie });
+    expect(res.status).toBe(201);
+    expect((await reader.next((m) => m.channel === 'private-chat')).data).toMatchObject({ author: 'zoe', body: 'secret' });
+
+    const props = await pageProps(chat.base, { Cookie: cookie });
+    expect(props).toMatchObject({ user: 'zoe', channel: 'private-chat' });
+    expect(props.messages).toEqual([expect.objectContaining({ author: 'zoe', body: 'secret' })]);
+    reader.close();
+  });
+
+  it('shows a logged-out visitor neither the private messages nor their position', async () => {
+    const chat = await chats.start({ auth: 'jwt', secret: SECRET });
+    const cookie = await login(chat.base, 'zoe');
+    expect((await post(`${chat.base}/messages`, { body: 'for members only' }, { Cookie: cookie })).status).toBe(201);
+    const props = await pageProps(chat.base);
+    expect(props).toMatchObject({ user: null, position: null, messages: [] });
+    const list = await fetch(`${chat.base}/messages`);
+    expect(list.status).toBe(401);
+    expect(await list.text()).not.toContain('for members only');
+  });
+
+  it('refuses a name outside the channel-name characters with 400, and gives a valid one a working personal channel', async () => {
+    const chat = await chats.start({ auth: 'jwt', secret: SECRET });
+    for (const name of ['zoe smith', 'a:b', 'x/y', '', 'é', 'z'.repeat(41), 42]) {
+      const res = await post(`${chat.base}/login`, { name });
+      expect(res.status, String(name)).toBe(400);
+      expect((await res.json()).error).toMatchObject({ code: 'invalid_name', message: expect.stringContaining('1-40 letters') });
+    }
+    const cookie = await login(chat.base, 'zoe.smith-2');
+    const zoe = await Peer.open(chat.ws, { headers: { Cookie: cookie } });
+    await expect.poll(() => chat.hub.isUserConnected('zoe.smith-2')).toBe(true);
+    chat.hub.sendToUser('zoe.smith-2', 'note', { hello: true });
+    expect(await zoe.next((m) => m.channel === 'user:zoe.smith-2')).toMatchObject({ type: 'note', data: { hello: true } });
+    zoe.close();
+  });
+
+  it('revokes on logout: the old token opens no socket and posts nothing, and the open sockets are closed', async () => {
+    const chat = await chats.start({ auth: 'jwt', secret: SECRET });
+    const cookie = await login(chat.base, 'zoe');
+    const [tab1, tab2] = await Promise.all([Peer.open(chat.ws, { headers: { Cookie: cookie } }), Peer.open(chat.ws, { headers: { Cookie: cookie } })]);
+    const other = await Peer.open(chat.ws, { headers: { Cookie: await login(chat.base, 'yan') } });
+
+    expect((await post(`${chat.base}/logout`, {}, { Cookie: cookie })).status).toBe(204);
+    expect((await tab1.whenClosed()).code).toBe(4503);
+    expect((await tab2.whenClosed()).code).toBe(4503);
+    // The old cookie, replayed: refused everywhere.
+    await expect(Peer.open(chat.ws, { headers: { Cookie: cookie } })).rejects.toThrow('HTTP 401');
+    expect((await post(`${chat.base}/messages`, { body: 'ghost' }, { Cookie: cookie })).status).toBe(401);
+    expect((await fetch(`${chat.base}/messages`, { headers: { Cookie: cookie } })).status).toBe(401);
+    expect(await pageProps(chat.base, { Cookie: cookie })).toMatchObject({ user: null, position: null });
+    // Other users stay; a new login of the same user works.
+    other.send({ type: 'ping', id: 'still-here' });
+    expect(await other.next((m) => m.type === 'pong')).toMatchObject({ id: 'still-here' });
+    const again = await Peer.open(chat.ws, { headers: { Cookie: await login(chat.base, 'zoe') } });
+    again.close();
+    other.close();
+  });
+
+  it('never lets a client publish under another name: the author and the typist are the stamped user', async () => {
+    const chat = await chats.start({ auth: 'jwt', secret: SECRET });
+    const alice = await Peer.open(chat.ws, { headers: { Cookie: await login(chat.base, 'alice') } });
+    const bob = await Peer.open(chat.ws, { headers: { Cookie: await login(chat.base, 'bob') } });
+    await bob.subscribe('private-chat');
+    await bob.subscribe('typing:chat');
+
+    alice.send({ type: 'publish', channel: 'private-chat', event: 'message', data: { id: 'forged-01', author: 'bob', body: 'I am bob' }, id: 1 });
+    expect(await alice.next((m) => m.id === 1)).toMatchObject({ type: 'error', code: 'forbidden' });
+    alice.send({ type: 'publish', channel: 'private-chat', event: 'message', data: { id: 'honest-01', body: 'hi bob' }, id: 2 });
+    expect(await alice.next((m) => m.id === 2)).toMatchObject({ type: 'ack' });
+    const message = await bob.next((m) => m.channel === 'private-chat');
+    expect(message.from).toMatchObject({ user: 'alice' });
+    expect(toChatMessage(message)).toMatchObject({ author: 'alice', body: 'hi bob' });
+
+    alice.send({ type: 'publish', channel: 'typing:chat', event: 'typing_start', data: { name: 'bob' }, id: 3 });
+    expect((await bob.next((m) => m.channel === 'typing:chat')).from).toMatchObject({ user: 'alice' });
+
+    const { messages } = await (await fetch(`${chat.base}/messages`, { headers: { Cookie: await login(chat.base, 'bob') } })).json();
+    expect(messages).toEqual([expect.objectContaining({ author: 'alice', body: 'hi bob' })]);
+    alice.close();
+    bob.close();
+  });
+});

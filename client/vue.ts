@@ -2,7 +2,7 @@ import {
   computed, getCurrentScope, inject, onScopeDispose, readonly, ref, shallowRef,
   type App, type InjectionKey, type Ref,
 } from '@vue/runtime-core';
-import type { PresenceMember, PresenceStatus, StreamPosition } from '../pkg/protocol.js';
+import { BROADCAST_CHANNEL, type PresenceMember, type PresenceStatus, type StreamPosition } from '../pkg/protocol.js';
 import { LiveClient, type LiveClientOptions, type LiveStatus, type MessageHandler } from './live-client.js';
 
 /** livehub/vue: `useLiveUpdate`, after the Go original's composable, as vueuse shapes them. */
@@ -20,11 +20,17 @@ export interface UseLiveUpdateReturn {
   connected: Readonly<Ref<boolean>>;
   /** `idle`, `connecting`, `open`, `reconnecting` or `closed`. */
   status: Readonly<Ref<LiveStatus>>;
-  /** The last error: a terminal close, an exhausted reconnect budget, or an error frame. */
+  /**
+   * The last error (a `LiveError` with a `code`): the connection cannot be made (`connect_failed`,
+   * `connect_timeout`), a refused subscribe (also a `subscribeError` event on `client`), an error
+   * frame, a terminal close. Null again once the connection opens.
+   */
   error: Readonly<Ref<Error | null>>;
   /**
    * Calls `handler(data, message)` for messages on `channel` (subscribing while any is on); returns
    * `off`. `since` resumes from a server position (e.g. Inertia props) so nothing is missed or doubled.
+   * `on('*', handler)`, as in the Go original, gets every message the connection receives, on any
+   * channel, and the `"*"` broadcast.
    */
   on<T = unknown>(channel: string, handler: MessageHandler<T>, options?: { since?: StreamPosition }): () => void;
   off<T = unknown>(channel: string, handler: MessageHandler<T>): void;
@@ -32,7 +38,9 @@ export interface UseLiveUpdateReturn {
   unsubscribe(channel: string): void;
   /** Publishes (the server must allow it); resolves on the server's ack. */
   publish(channel: string, event: string, data?: unknown): Promise<void>;
-  /** Closes the connection for good (nothing reconnects). */
+  /** Closes the connection for good (nothing reconnects until `client.connect()`); as the Go original names it. */
+  disconnect(): void;
+  /** The same as `disconnect()`. */
   close(): void;
   /** The underlying client. */
   client: LiveClient;
@@ -59,7 +67,8 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const provided = getCurrentScope() ? inject(clientKey, null) : null;
   const shared = options.client ?? (url === undefined ? provided : null);
   if (!shared && url === undefined) throw new TypeError('livehub: useLiveUpdate needs a url or a provided client');
-  const client = shared ?? new LiveClient(url!, options);
+  const { client: _ignored, ...clientOptions } = options;
+  const client = shared ?? new LiveClient(url!, clientOptions);
   const owned = !shared;
 
   const status = ref<LiveStatus>(client.status);
@@ -74,13 +83,17 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
     client.addEventListener('status', sync),
     client.addEventListener('error', sync),
     client.addEventListener('close', sync),
+    client.addEventListener('reply', sync), // a subscribe that succeeds after failing clears its error
   ];
 
   const mine = new Set<() => void>();
   const subscribed = new Map<string, number>();
 
+  /** `"*"` handlers, as in the Go original: every message the connection receives. */
+  const wildcard = new Map<MessageHandler<never>, () => void>();
+
   function on<T>(channel: string, handler: MessageHandler<T>, onOptions: { since?: StreamPosition } = {}): () => void {
-    const offClient = client.on(channel, handler, onOptions);
+    const offClient = channel === BROADCAST_CHANNEL ? onEvery(handler) : client.on(channel, handler, onOptions);
     let done = false;
     const off = () => {
       if (done) return;
@@ -90,6 +103,21 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
     };
     mine.add(off);
     return off;
+  }
+
+  function onEvery<T>(handler: MessageHandler<T>): () => void {
+    const key = handler as MessageHandler<never>;
+    if (wildcard.has(key)) return () => off(BROADCAST_CHANNEL, handler);
+    const stop = client.addEventListener('message', (message) => (handler as MessageHandler)(message.data, message));
+    wildcard.set(key, stop);
+    return () => off(BROADCAST_CHANNEL, handler);
+  }
+
+  function off<T>(channel: string, handler: MessageHandler<T>): void {
+    if (channel !== BROADCAST_CHANNEL) return client.off(channel, handler);
+    const key = handler as MessageHandler<never>;
+    wildcard.get(key)?.();
+    wildcard.delete(key);
   }
 
   function subscribe(channel: string): void {
@@ -120,10 +148,11 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
     status: readonly(status),
     error: readonly(error) as Readonly<Ref<Error | null>>,
     on,
-    off: (channel, handler) => client.off(channel, handler),
+    off,
     subscribe,
     unsubscribe,
     publish: (channel, event, data) => client.publish(channel, event, data),
+    disconnect: () => client.close(),
     close: () => client.close(),
     client,
   };

@@ -1,27 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LiveClient, type LiveClientOptions } from '../../client/index.js';
-
-/** A WebSocket the test drives: it plays the server's side. */
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: any[] = [];
-  closedWith: number | null = null;
-  onopen: ((e: unknown) => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
-  onclose: ((e: { code: number; reason: string }) => void) | null = null;
-  onerror: ((e: unknown) => void) | null = null;
-  constructor(readonly url: string) { FakeSocket.all.push(this); }
-  send(data: string) { this.sent.push(JSON.parse(data)); }
-  close(code = 1000) { this.closedWith = code; this.readyState = 3; }
-  accept() { this.readyState = 1; this.onopen?.({}); }
-  deliver(message: unknown) { this.onmessage?.({ data: typeof message === 'string' ? message : JSON.stringify(message) }); }
-  drop(code = 1006, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
-  static last() { return FakeSocket.all[FakeSocket.all.length - 1]!; }
-}
+import type { LiveClientOptions } from '../../client/index.js';
+import { fakeClient, FakeSocket, subscribeFrame } from './fake-socket.js';
 
 function client(options: LiveClientOptions = {}) {
-  return new LiveClient('ws://hub.test/ws', { WebSocket: FakeSocket, random: () => 0.5, ...options });
+  return fakeClient(options);
 }
 
 beforeEach(() => {
@@ -40,7 +22,7 @@ describe('LiveClient', () => {
     c.on('b', () => {});
     expect(FakeSocket.last().sent).toEqual([]);
     FakeSocket.last().accept();
-    expect(FakeSocket.last().sent).toEqual([{ type: 'subscribe', channel: 'a' }, { type: 'subscribe', channel: 'b' }]);
+    expect(FakeSocket.last().sent).toEqual([subscribeFrame('a'), subscribeFrame('b')]);
     expect(c.status).toBe('open');
   });
 
@@ -54,7 +36,7 @@ describe('LiveClient', () => {
       expect(c.status).toBe('reconnecting');
       vi.runOnlyPendingTimers();
       FakeSocket.last().accept();
-      expect(FakeSocket.last().sent).toEqual([{ type: 'subscribe', channel: 'x' }, { type: 'subscribe', channel: 'y' }]);
+      expect(FakeSocket.last().sent).toEqual([subscribeFrame('x'), subscribeFrame('y')]);
     }
     expect(FakeSocket.all).toHaveLength(4);
   });
@@ -320,7 +302,7 @@ describe('LiveClient', () => {
     FakeSocket.last().drop();
     vi.runOnlyPendingTimers();
     FakeSocket.last().accept();
-    expect(FakeSocket.last().sent).toEqual([{ type: 'subscribe', channel: 'feed', since: { offset: 12, epoch: 'E' } }]);
+    expect(FakeSocket.last().sent).toEqual([subscribeFrame('feed', { offset: 12, epoch: 'E' })]);
     c.close();
   });
 
@@ -332,7 +314,7 @@ describe('LiveClient', () => {
     const seen: number[] = [];
     c.on<number>('a', (n) => seen.push(n), { since: { offset: 5, epoch: 'E' } });
     FakeSocket.last().accept();
-    expect(FakeSocket.last().sent[0]).toEqual({ type: 'subscribe', channel: 'a', since: { offset: 5, epoch: 'E' } });
+    expect(FakeSocket.last().sent[0]).toEqual(subscribeFrame('a', { offset: 5, epoch: 'E' }));
     FakeSocket.last().deliver({ type: 'subscribed', channel: 'a', offset: 7, epoch: 'E', recovered: true });
     FakeSocket.last().deliver({ channel: 'a', type: 'n', data: 6, offset: 6 });
     FakeSocket.last().deliver({ channel: 'a', type: 'n', data: 7, offset: 7 });

@@ -1,12 +1,13 @@
-import { effectScope, nextTick } from '@vue/runtime-core';
+import { effectScope, nextTick, watch } from '@vue/runtime-core';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
+import { LiveClient } from '../../client/index.js';
 import { useLiveUpdate } from '../../client/vue.js';
 import { perTest } from '../helpers.js';
+import { gateProxy } from './gate-proxy.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
-const { start } = perTest();
+const WS = WebSocket;
+const { start, cleanup } = perTest();
 
 describe('useLiveUpdate', () => {
   it('subscribes handlers registered before open, delivers (data, message), and tracks connected', async () => {
@@ -72,5 +73,75 @@ describe('useLiveUpdate', () => {
 
   it('throws a TypeError without a url or a provided client', () => {
     expect(() => useLiveUpdate()).toThrow(TypeError);
+  });
+
+  it('disconnect(), as the Go original names it, closes the connection for good', async () => {
+    const s = await start();
+    const scope = effectScope();
+    const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS, reconnectDelay: 10 }))!;
+    cleanup(() => scope.stop());
+    await expect.poll(() => live.connected.value).toBe(true);
+    live.disconnect();
+    expect(live.connected.value).toBe(false);
+    expect(live.status.value).toBe('closed');
+    await expect.poll(() => s.hub.stats().clients).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.hub.stats().clients).toBe(0);
+  });
+
+  it('sets error when the connection cannot be made, and clears it once the connection opens', async () => {
+    const s = await start();
+    const proxy = await gateProxy(s.port, (n) => (n <= 2 ? 'refuse' : 'forward'));
+    cleanup(() => proxy.close());
+    const scope = effectScope();
+    const live = scope.run(() => useLiveUpdate(`ws://127.0.0.1:${proxy.port}/ws`, { WebSocket: WS, reconnectDelay: 20 }))!;
+    cleanup(() => scope.stop());
+    const codes: Array<string | null> = [];
+    scope.run(() => watch(live.error, (error) => codes.push(error ? (error as { code?: string }).code ?? error.message : null), { flush: 'sync' }));
+    await expect.poll(() => live.connected.value).toBe(true);
+    expect(codes[0]).toBe('connect_failed');
+    expect(codes.at(-1)).toBeNull();
+    expect(live.error.value).toBeNull();
+    expect(proxy.seen).toEqual(['refuse', 'refuse', 'forward']);
+  });
+
+  it("on('*') gets every message the connection receives, on any channel, and the \"*\" broadcast, each once", async () => {
+    const s = await start();
+    const scope = effectScope();
+    const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS }))!;
+    cleanup(() => scope.stop());
+    const all: unknown[] = [];
+    const onA: unknown[] = [];
+    const offAll = live.on('*', (data, message) => all.push([message.channel, message.type, data]));
+    live.on('a', (data) => onA.push(data));
+    live.subscribe('b');
+    await expect.poll(() => s.hub.stats().channels).toBe(2);
+    s.hub.publish('a', 'x', 1);
+    s.hub.publish('b', 'y', 2);
+    s.hub.publish('*', 'z', 3);
+    s.hub.publish('c', 'unsubscribed-channel', 4);
+    await expect.poll(() => all).toEqual([['a', 'x', 1], ['b', 'y', 2], ['*', 'z', 3]]);
+    expect(onA).toEqual([1]);
+    offAll();
+    s.hub.publish('a', 'x', 5);
+    await expect.poll(() => onA).toEqual([1, 5]);
+    expect(all).toHaveLength(3);
+  });
+
+  it("off('*', handler) stops a \"*\" handler", async () => {
+    const s = await start();
+    const scope = effectScope();
+    const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS }))!;
+    cleanup(() => scope.stop());
+    const all: unknown[] = [];
+    const kept: unknown[] = [];
+    const handler = (data: unknown) => all.push(data);
+    live.on('*', handler);
+    live.on('a', (data) => kept.push(data));
+    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    live.off('*', handler);
+    s.hub.publish('a', 'x', 1);
+    await expect.poll(() => kept).toEqual([1]);
+    expect(all).toEqual([]);
   });
 });

@@ -1,0 +1,54 @@
+import { ErrorCode, type StreamPosition } from '../pkg/protocol.js';
+
+/**
+ * An error the client reports: an error frame from the server (its `code`) or one of the client's
+ * own (`connect_failed`, `connect_timeout`, `no_websocket`, `closed`, `reconnect_failed`, `timeout`,
+ * `queue_full`, `not_connected`, `bad_json`). `channel` is set when the error is about one, and the
+ * message then names it.
+ */
+export class LiveError extends Error {
+  readonly code: string;
+  readonly channel?: string;
+
+  constructor(code: string, message: string, channel?: string) {
+    super(channel === undefined || namesChannel(message, channel) ? message : `${message} (channel "${channel}")`);
+    this.name = 'LiveError';
+    this.code = code;
+    if (channel !== undefined) this.channel = channel;
+  }
+}
+
+function namesChannel(message: string, channel: string): boolean {
+  return message.includes(`"${channel}"`) || message.includes(`'${channel}'`);
+}
+
+/** The client's own errors about connecting; `url` is the one configured (never with a token). */
+export const clientErrors = {
+  /** The socket closed before it opened: refused (HTTP 401/403/404…), or nothing listens there. */
+  connectFailed: (url: string, code: number, reason: string) => new LiveError('connect_failed',
+    `could not connect to ${url} (close ${code}${reason ? ` ${reason}` : ''}): check that the server runs at this URL `
+    + 'and accepts this page\'s origin (the hub\'s origins option) and credentials; retrying with backoff'),
+  /** The handshake did not complete within `connectTimeout`. */
+  connectTimeout: (url: string, ms: number) => new LiveError('connect_timeout',
+    `could not connect to ${url} within ${ms} ms (connectTimeout): the server or a proxy accepted the connection but never answered; retrying with backoff`),
+  /** No global WebSocket and no `ws` package. */
+  noWebSocket: (cause: Error) => new LiveError('no_websocket',
+    `livehub: no WebSocket implementation: ${cause.message}; install ws (npm install ws) or pass the WebSocket option`),
+};
+
+/** Error codes after which the same subscribe can succeed later: the client retries them with backoff. */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.Unavailable, ErrorCode.Internal, ErrorCode.RateLimited, 'timeout',
+]);
+
+/** A subscribe with a position was answered: what was missed is replayed next. */
+export interface RecoveredEvent { channel: string; from: number; to: number }
+/** Messages may be missing on `channel`: the server could not replay from the position held. */
+export interface GapEvent { channel: string; position: StreamPosition }
+/**
+ * A subscribe was refused. `retrying` is true for errors that can pass (`unavailable`, `internal`,
+ * `rate_limited`, no answer in time): the client subscribes again after `retryIn` ms (full-jitter
+ * backoff) while the connection stays open. Others (`forbidden`, `invalid_channel`,
+ * `too_many_channels`) are not retried until the next connection.
+ */
+export interface SubscribeErrorEvent { channel: string; error: LiveError; retrying: boolean; retryIn?: number }

@@ -1,0 +1,22 @@
+import type { HubMessage, PresenceMember, ServerReply } from '../pkg/protocol.js';
+import type { GapEvent, RecoveredEvent, SubscribeErrorEvent } from './errors.js';
+
+export type LiveStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export type MessageHandler<T = unknown> = (data: T, message: HubMessage<T>) => void;
+
+export interface LiveClientEvents {
+  status: (status: LiveStatus) => void;
+  /** The member list of a presence channel (after subscribing, or asked for). */
+  presence: (event: { channel: string; members: PresenceMember[] }) => void;
+  recovered: (event: RecoveredEvent) => void;
+  gap: (event: GapEvent) => void;
+  /** A subscribe was refused (and is retried with backoff when the error can pass). */
+  subscribeError: (event: SubscribeErrorEvent) => void;
+  open: () => void;
+  close: (event: { code: number; reason: string }) => void;
+  /** Every error: a failed or timed-out connect, an error frame, a refused subscribe, a terminal close. */
+  error: (error: Error) => void;
+  message: (message: HubMessage) => void;
+  reply: (reply: ServerReply) => void;
+}

@@ -1,0 +1,198 @@
+import { BROADCAST_CHANNEL, type HubMessage, type ServerReply, type StreamPosition } from '../pkg/protocol.js';
+import { backoffDelay } from './backoff.js';
+import { LiveError, RETRYABLE_CODES, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+
+/** What the subscriptions need from their client. */
+export interface SubscriptionsHost {
+  isOpen(): boolean;
+  /** True when the server confirms subscribes (it chose the `livehub.v1` subprotocol). */
+  confirms(): boolean;
+  send(command: object): void;
+  nextId(): string;
+  recovered(event: RecoveredEvent): void;
+  gap(event: GapEvent): void;
+  subscribeError(event: SubscribeErrorEvent): void;
+  /** A channel's subscribe succeeded: an error reported for it is over. */
+  subscribed(channel: string): void;
+}
+
+interface Attempt {
+  /** The id of the subscribe in flight (null once answered or while waiting to retry). */
+  id: string | null;
+  /** Failures in a row, for the backoff. */
+  failures: number;
+  /** The answer deadline, or the retry. */
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+/**
+ * The channels a client wants and where each stands: reference counts (handlers plus `subscribe()`
+ * calls), the last position seen, subscribes in flight, and their retries after a retryable error.
+ */
+export class Subscriptions {
+  /** Reference counts of wanted channels. */
+  private readonly wanted = new Map<string, number>();
+  /** The last position seen per subscribed channel. */
+  private readonly positions = new Map<string, StreamPosition>();
+  /** Positions sent with subscribes not answered yet. */
+  private readonly asked = new Map<string, StreamPosition>();
+  private readonly attempts = new Map<string, Attempt>();
+
+  constructor(private readonly host: SubscriptionsHost, private readonly options: ResolvedOptions) {}
+
+  channels(): string[] {
+    return [...this.wanted.keys()];
+  }
+
+  has(channel: string): boolean {
+    return this.wanted.has(channel);
+  }
+
+  position(channel: string): StreamPosition | undefined {
+    const position = this.positions.get(channel);
+    return position && { ...position };
+  }
+
+  /** Resumes `channel` from `since` unless a position is already held. */
+  startFrom(channel: string, since: StreamPosition): void {
+    if (!this.positions.has(channel)) this.positions.set(channel, { ...since });
+  }
+
+  /** Counts a holder of `channel` in or out; subscribes on the first, unsubscribes after the last. */
+  want(channel: string, delta: 1 | -1): void {
+    const count = (this.wanted.get(channel) ?? 0) + delta;
+    if (count < 0) return;
+    if (count === 0) this.wanted.delete(channel);
+    else this.wanted.set(channel, count);
+    const changed = (delta === 1 && count === 1) || (delta === -1 && count === 0);
+    if (!changed || channel === BROADCAST_CHANNEL) return;
+    if (delta === -1) {
+      this.positions.delete(channel);
+      this.asked.delete(channel);
+      this.forget(channel);
+    }
+    if (!this.host.isOpen()) return;
+    if (delta === 1) this.subscribe(channel);
+    else this.host.send({ type: 'unsubscribe', channel });
+  }
+
+  /** The connection opened: subscribe every wanted channel, from its last position. */
+  opened(): void {
+    this.asked.clear();
+    for (const channel of this.wanted.keys()) {
+      this.forget(channel);
+      if (channel !== BROADCAST_CHANNEL) this.subscribe(channel);
+    }
+  }
+
+  /** The connection closed: nothing is in flight any more; `opened()` subscribes again. */
+  closed(): void {
+    for (const channel of [...this.attempts.keys()]) this.forget(channel);
+  }
+
+  /** Whether a hub message is new (above the last position seen); advances the position. */
+  accept(message: HubMessage): boolean {
+    const position = this.positions.get(message.channel);
+    if (position && typeof message.offset === 'number') {
+      if (message.offset <= position.offset) return false;
+      position.offset = message.offset;
+    }
+    return true;
+  }
+
+  /** Handles `subscribed`, `reset`, and error frames answering a subscribe (returns true for those). */
+  reply(reply: ServerReply): boolean {
+    if (reply.type === 'subscribed') this.onSubscribed(reply);
+    else if (reply.type === 'reset' && this.wanted.has(reply.channel)) {
+      const position = { offset: reply.offset, epoch: reply.epoch };
+      this.positions.set(reply.channel, position);
+      this.host.gap({ channel: reply.channel, position: { ...position } });
+    } else if (reply.type === 'error') return this.onError(reply);
+    return false;
+  }
+
+  /** Subscribes, resuming from the last position seen when there is one. */
+  private subscribe(channel: string): void {
+    const since = this.positions.get(channel);
+    if (since) this.asked.set(channel, { ...since });
+    const id = this.host.nextId();
+    const attempt = this.attempts.get(channel) ?? { id: null, failures: 0, timer: null };
+    this.attempts.set(channel, attempt);
+    attempt.id = id;
+    if (attempt.timer) clearTimeout(attempt.timer);
+    attempt.timer = null;
+    this.host.send(since ? { type: 'subscribe', channel, since, id } : { type: 'subscribe', channel, id });
+    if (this.host.confirms()) {
+      // A subscribe the server dropped (rate limited) gets no answer: count it as failed, and retry.
+      attempt.timer = setTimeout(() => {
+        attempt.timer = null;
+        this.failed(channel, new LiveError('timeout', `no answer to subscribe within ${this.options.ackTimeout} ms`, channel));
+      }, this.options.ackTimeout);
+    }
+  }
+
+  /** Records where a channel's stream stands; a subscribe with a position is recovered or a gap. */
+  private onSubscribed(reply: Extract<ServerReply, { type: 'subscribed' }>): void {
+    const { channel, offset, epoch, recovered } = reply;
+    if (!this.wanted.has(channel)) return;
+    const attempt = this.attempts.get(channel);
+    if (attempt) {
+      const hadFailed = attempt.failures > 0;
+      this.forget(channel);
+      if (hadFailed) this.host.subscribed(channel);
+    }
+    if (typeof offset !== 'number' || typeof epoch !== 'string') return;
+    const asked = this.asked.get(channel);
+    this.asked.delete(channel);
+    if (asked && recovered === true) {
+      // The replay follows; the position advances with it.
+      this.positions.set(channel, asked);
+      this.host.recovered({ channel, from: asked.offset, to: offset });
+      return;
+    }
+    this.positions.set(channel, { offset, epoch });
+    if (asked) this.host.gap({ channel, position: { offset, epoch } });
+  }
+
+  private onError(reply: Extract<ServerReply, { type: 'error' }>): boolean {
+    let channel: string | undefined;
+    if (reply.id !== undefined) {
+      for (const [name, attempt] of this.attempts) if (attempt.id === reply.id) channel = name;
+    } else if (reply.channel !== undefined && this.attempts.get(reply.channel)?.id) {
+      channel = reply.channel;
+    }
+    if (channel === undefined) return false;
+    this.failed(channel, new LiveError(reply.code, reply.message, channel));
+    return true;
+  }
+
+  /** A subscribe failed: report it, and retry it with backoff when the error can pass. */
+  private failed(channel: string, error: LiveError): void {
+    const attempt = this.attempts.get(channel);
+    if (!attempt || !this.wanted.has(channel)) return;
+    attempt.id = null;
+    if (attempt.timer) clearTimeout(attempt.timer);
+    attempt.timer = null;
+    this.asked.delete(channel);
+    if (!RETRYABLE_CODES.has(error.code) || !this.host.isOpen()) {
+      attempt.failures++;
+      this.host.subscribeError({ channel, error, retrying: false });
+      return;
+    }
+    const { reconnectDelay, maxReconnectDelay, random } = this.options;
+    const retryIn = backoffDelay(attempt.failures++, reconnectDelay, maxReconnectDelay, random);
+    attempt.timer = setTimeout(() => {
+      attempt.timer = null;
+      if (this.wanted.has(channel) && this.host.isOpen()) this.subscribe(channel);
+    }, retryIn);
+    this.host.subscribeError({ channel, error, retrying: true, retryIn });
+  }
+
+  /** Stops tracking a channel's subscribe (answered, unwanted, or the connection is gone). */
+  private forget(channel: string): void {
+    const attempt = this.attempts.get(channel);
+    if (attempt?.timer) clearTimeout(attempt.timer);
+    this.attempts.delete(channel);
+  }
+}

@@ -1,0 +1,35 @@
+import { expect } from 'vitest';
+import { LiveClient, type LiveClientOptions } from '../../client/index.js';
+
+/** A WebSocket the test drives: it plays the server's side. */
+export class FakeSocket {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  /** The subprotocol the "server" chose: '' like a server that knows none (the Go original). */
+  protocol = '';
+  sent: any[] = [];
+  closedWith: number | null = null;
+  onopen: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onclose: ((e: { code: number; reason: string }) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  constructor(readonly url: string, readonly protocols?: string | string[]) { FakeSocket.all.push(this); }
+  send(data: string) { this.sent.push(JSON.parse(data)); }
+  close(code = 1000) { this.closedWith = code; this.readyState = 3; }
+  /** Completes the handshake; `protocol` is the subprotocol the server selects. */
+  accept(protocol = '') { this.protocol = protocol; this.readyState = 1; this.onopen?.({}); }
+  deliver(message: unknown) { this.onmessage?.({ data: typeof message === 'string' ? message : JSON.stringify(message) }); }
+  drop(code = 1006, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
+  static last() { return FakeSocket.all[FakeSocket.all.length - 1]!; }
+  /** The frames of one type sent on this socket. */
+  frames(type: string) { return this.sent.filter((m) => m.type === type); }
+}
+
+export function fakeClient(options: LiveClientOptions = {}) {
+  return new LiveClient('ws://hub.test/ws', { WebSocket: FakeSocket, random: () => 0.5, ...options });
+}
+
+/** A subscribe frame as the client sends it: with a request id, and `since` when resuming. */
+export function subscribeFrame(channel: string, since?: { offset: number; epoch: string }) {
+  return { type: 'subscribe', channel, id: expect.any(String), ...(since ? { since } : {}) };
+}

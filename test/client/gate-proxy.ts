@@ -1,0 +1,43 @@
+import { createServer, connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/** What the proxy does with its n-th connection (1-based). */
+export type Gate = 'forward' | 'refuse' | 'stall';
+
+/**
+ * A TCP proxy on 127.0.0.1, port 0, in front of `targetPort`: each connection is forwarded, refused
+ * (closed at once) or stalled (accepted, its bytes read and never answered: a half-dead load
+ * balancer, a proxy that never completes the upgrade), as `plan(n)` says.
+ */
+export async function gateProxy(targetPort: number, plan: (n: number) => Gate) {
+  const sockets = new Set<Socket>();
+  const seen: Gate[] = [];
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  };
+  const server = createServer((socket) => {
+    track(socket);
+    const gate = plan(seen.length + 1);
+    seen.push(gate);
+    if (gate === 'refuse') return socket.destroy();
+    if (gate === 'stall') return void socket.resume();
+    const upstream = connect(targetPort, '127.0.0.1');
+    track(upstream);
+    socket.pipe(upstream).pipe(socket);
+    upstream.on('close', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    /** The gate each connection got, in order. */
+    seen,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -11,6 +11,11 @@
  * - `history(channel, since)` returns either exactly the publications after `since`, oldest first
  *   (`recovered: true`), or none (`recovered: false`); never a partial range.
  * - The delivery handler sees a channel's publications in offset order.
+ * - Every call settles within a bound: an engine that cannot reach its store rejects with an Error
+ *   whose `code` is `'unavailable'` and whose message names the store (host:port), the cause and the
+ *   fix, and it reports connection losses, timeouts, resets and repairs through `EngineHandlers.log`.
+ * - An idempotent publish (`PublishOptions.idempotencyKey`) claims its key in the same atomic step
+ *   as the publish: one that failed claims nothing.
  */
 
 /** A position in a channel's stream. */

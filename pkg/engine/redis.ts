@@ -65,11 +65,9 @@ export interface RedisEngineOptions {
   startupWait?: number;
   /** Extra ioredis options (both connections). */
   redis?: RedisOptions;
-  /** redis:// URL of the pub/sub connection when it must differ from `url` (a proxy). @default url */
-  subscriberUrl?: string;
 }
 
-const OPTIONS: ReadonlyArray<keyof RedisEngineOptions> = ['url', 'prefix', 'metaTtl', 'checkInterval', 'commandTimeout', 'startupWait', 'redis', 'subscriberUrl'];
+const OPTIONS: ReadonlyArray<keyof RedisEngineOptions> = ['url', 'prefix', 'metaTtl', 'checkInterval', 'commandTimeout', 'startupWait', 'redis'];
 
 export class RedisEngine implements Engine {
   readonly commands: Redis;
@@ -114,7 +112,7 @@ export class RedisEngine implements Engine {
     // once, and its ready check (INFO) would then fail in subscriber mode and drop the connection,
     // losing what is published meanwhile. Subscriptions are renewed by this engine on each 'ready'
     // (from the channels it tracks, including those whose SUBSCRIBE timed out).
-    this.subscriber = new Redis(options.subscriberUrl ?? url, {
+    this.subscriber = new Redis(url, {
       ...common, enableOfflineQueue: true, lazyConnect: true, autoResubscribe: false, enableReadyCheck: false,
     });
     this.scripts = defineScripts(this.commands);

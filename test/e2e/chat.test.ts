@@ -145,3 +145,50 @@ describe('the example chat as two nodes sharing Redis', () => {
     }
   }, 90_000);
 });
+
+describe('the example chat after a gap', () => {
+  it('replaces its list from the server in order and says messages were skipped when it was away longer than the history covers', async () => {
+    // At 0.1 message/s the history holds 8 messages (timing.ts): 30 while offline are more than that.
+    const chat = await startChat(0, { MESSAGE_RATE: '0.1' });
+    try {
+      const base = `http://127.0.0.1:${chat.port}`;
+      let posted = 0;
+      const postNext = async () => {
+        const body = `n${++posted}`;
+        const res = await fetch(`${base}/messages`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ author: 'server', body }) });
+        expect(res.status).toBe(201);
+      };
+      for (let i = 0; i < 3; i++) await postNext();
+      const alice = await openChat(chat.port);
+      await alice.getByText('n3', { exact: true }).waitFor({ timeout: 5000 });
+      expect(await alice.locator('[data-testid="gap-notice"]').count()).toBe(0);
+
+      await alice.context().setOffline(true);
+      await alice.locator('[data-testid="status"]:not([data-status="open"])').waitFor({ timeout: 10_000 });
+      for (let i = 0; i < 30; i++) await postNext();
+      await alice.context().setOffline(false);
+      // Live messages keep coming while the page reconnects and reloads its list.
+      let stop = false;
+      const flow = (async () => {
+        while (!stop && posted < 80) {
+          await postNext();
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      })();
+      await waitConnected(alice, 15_000);
+      await alice.locator('[data-testid="gap-notice"]').waitFor({ timeout: 5000 });
+      stop = true;
+      await flow;
+      await alice.getByText(`n${posted}`, { exact: true }).waitFor({ timeout: 5000 });
+      // A contiguous run ending at the last message, in the order they were posted: nothing old
+      // appended after newer ones, nothing missing after the first one shown.
+      const shown = (await alice.locator('[data-testid="message"] span').allInnerTexts()).map((b) => Number(b.slice(1)));
+      const first = shown[0]!;
+      expect(shown).toEqual(Array.from({ length: posted - first + 1 }, (_, i) => first + i));
+      expect(first).toBeGreaterThan(3);
+      await alice.context().close();
+    } finally {
+      await kill(chat.child);
+    }
+  }, 90_000);
+});

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { checkKnownOptions } from '../options-check.js';
 import {
   encodeFrom, encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
@@ -35,6 +36,7 @@ export class MemoryEngine implements Engine {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: { idleTtl?: number; sweepInterval?: number } = {}) {
+    checkKnownOptions(options, ['idleTtl', 'sweepInterval'], 'new MemoryEngine()');
     this.sweeper = setInterval(() => this.sweep(), options.sweepInterval ?? 10_000);
     this.sweeper.unref();
   }

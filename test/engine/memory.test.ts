@@ -35,4 +35,8 @@ describe('MemoryEngine', () => {
     expect(after.epoch).not.toBe(before.epoch);
     expect(after.offset).toBe(0);
   });
+
+  it('throws a TypeError naming an unknown option and the closest valid one', () => {
+    expect(() => new MemoryEngine({ idleTTL: 5 } as never)).toThrow(new TypeError("livehub: unknown option 'idleTTL' for new MemoryEngine(); did you mean 'idleTtl'?"));
+  });
 });

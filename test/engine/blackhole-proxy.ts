@@ -31,6 +31,12 @@ export async function blackholeProxy(target: { host: string; port: number }) {
       for (const link of links) if (link.subscriber && !link.holed) { link.holed = true; count++; }
       return count;
     },
+    /** Blackholes every connection open now (commands and pub/sub); returns how many. Later connections pass. */
+    blackholeAll(): number {
+      let count = 0;
+      for (const link of links) if (!link.holed) { link.holed = true; count++; }
+      return count;
+    },
     /** Pub/sub connections open and passing traffic. */
     liveSubscribers(): number {
       return [...links].filter((link) => link.subscriber && !link.holed).length;

@@ -114,3 +114,27 @@ describe('the Redis engine and a half-dead pub/sub connection', () => {
     expect(proxy.liveSubscribers()).toBe(1); // a new connection replaced the blackholed one
   }, 30_000);
 });
+
+describe('the Redis engine and a half-dead commands connection', () => {
+  it('fails calls within commandTimeout on a blackholed connection, then replaces it and works again without the blackhole lifting', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const proxy = await blackholeProxy({ host: '127.0.0.1', port: redis.port });
+    cleanups.push(() => proxy.close());
+    const commandTimeout = 500;
+    const { e, delivered, logs } = await engine({ url: proxy.url, commandTimeout, checkInterval: 200 });
+    await e.subscribe('cut');
+    expect((await e.publish('cut', 'm', '1', keep)).offset).toBe(1);
+    expect(proxy.blackholeAll()).toBe(2);
+    const cut = await settle(() => e.publish('cut', 'm', '2', keep, { idempotencyKey: 'two', idempotencyTtl: 60_000 }));
+    expect(cut.outcome).toBe('unavailable');
+    expect(cut.message).toContain(`did not answer within ${commandTimeout} ms`);
+    expect(cut.ms).toBeLessThan(commandTimeout + 1500);
+    // New connections pass the proxy: the engine must replace the dead one by itself. The retry with
+    // the same key publishes once (the blackholed attempt never reached Redis).
+    await expect.poll(async () => (await settle(() => e.publish('cut', 'm', '2', keep, { idempotencyKey: 'two', idempotencyTtl: 60_000 }))).outcome,
+      { timeout: 10_000, interval: 200 }).toBe('resolved');
+    await expect.poll(() => delivered.map((p) => p.offset), { timeout: 10_000 }).toEqual([1, 2]);
+    expect(logs.some((l) => l.level === 'warn' && l.message.includes(`Redis at 127.0.0.1:${proxy.url.split(':').pop()}`))).toBe(true);
+  }, 30_000);
+});

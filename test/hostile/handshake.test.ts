@@ -36,6 +36,26 @@ describe('hostile handshakes', () => {
     await h.finish();
   });
 
+  it.each([
+    ['a subprotocol header of 32,000 spaces', { 'Sec-WebSocket-Protocol': ' '.repeat(32_000) }, [400, 431]],
+    ['a subprotocol header of 7,000 commas and spaces', { 'Sec-WebSocket-Protocol': ', '.repeat(7_000) }, [400]],
+    ['extensions naming constructor and __proto__ with unclosed quotes', {
+      'Sec-WebSocket-Extensions': 'constructor; __proto__="x; permessage-deflate; client_max_window_bits="' + '"'.repeat(5000),
+    }, [101, 400]],
+  ])('answers %s at once, and keeps serving', async (_name, headers, statuses) => {
+    const h = await hostileHub({ perMessageDeflate: true });
+    const peer = await RawPeer.connect(h.port);
+    const started = process.hrtime.bigint();
+    peer.socket.write(RawPeer.request('/ws', headers as Record<string, string>));
+    const status = await peer.waitStatus(2000);
+    const took = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(statuses).toContain(status);
+    // A backtracking parser would take seconds here; this is a bound on a catastrophe, not a speed test.
+    expect(took).toBeLessThan(1000);
+    peer.destroy();
+    await h.finish();
+  });
+
   it('answers a header flood with 431 while a legitimate client connects', async () => {
     const h = await hostileHub();
     const peer = await RawPeer.connect(h.port);

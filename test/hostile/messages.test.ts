@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../pkg/index.js';
 import { sleep } from '../helpers.js';
 import { hostileHub } from './fixture.js';
-import { RawPeer } from './raw.js';
+import { encodeClientFrame, RawPeer } from './raw.js';
 
 describe('hostile messages', () => {
   it.each([
@@ -80,6 +80,25 @@ describe('hostile messages', () => {
     const peer = await RawPeer.open(h.port);
     peer.text({ type: 'subscribe', channel, id: 'n' });
     expect(await peer.next((m) => m.type === 'error')).toMatchObject({ code: 'invalid_channel', id: 'n' });
+    peer.destroy();
+    await h.finish();
+  });
+
+  it('answers every request id exactly once when one write subscribes to a channel twice', async () => {
+    const h = await hostileHub();
+    const peer = await RawPeer.open(h.port);
+    const twice = [1, 2, 3].map((id) => JSON.stringify({ type: 'subscribe', channel: 'dup', id }));
+    peer.socket.write(Buffer.concat(twice.map((text) => encodeClientFrame({ opcode: 1, payload: text }))));
+    await peer.next((m) => m.id === 1);
+    await sleep(100);
+    const answers = peer.messages().filter((m) => m.id !== undefined).sort((a, b) => a.id - b.id);
+    expect(answers.map((m) => [m.id, m.type, m.code])).toEqual([
+      [1, 'subscribed', undefined], [2, 'error', 'already_subscribed'], [3, 'error', 'already_subscribed'],
+    ]);
+    h.hub.publish('dup', 'm', 'once');
+    await peer.next((m) => m.channel === 'dup' && m.type === 'm');
+    await sleep(50);
+    expect(peer.messages().filter((m) => m.channel === 'dup' && m.type === 'm')).toHaveLength(1);
     peer.destroy();
     await h.finish();
   });

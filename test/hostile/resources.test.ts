@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../pkg/index.js';
 import { Peer, sleep } from '../helpers.js';
 import { gc, hostileHub } from './fixture.js';
+import { RawPeer } from './raw.js';
 
 describe('hostile resource use', () => {
   it('evicts a client that stops reading and keeps heap use near the baseline', async () => {
@@ -24,6 +25,24 @@ describe('hostile resource use', () => {
     gc();
     const growth = process.memoryUsage().heapUsed - baseline;
     expect(growth).toBeLessThan(8 * 1024 * 1024); // 16 MB was published at it
+    await h.finish();
+  });
+
+  it('closes 200 connections that each start a message of tiny fragments, with 1008, and keeps the heap small', async () => {
+    const h = await hostileHub({ maxConnectionsPerIp: 1000 });
+    gc();
+    const baseline = process.memoryUsage().heapUsed;
+    const attackers = await Promise.all([...Array(200)].map(() => RawPeer.open(h.port)));
+    // One unfinished message each: a first fragment, then 16,000 one-byte continuations.
+    const flood = Buffer.concat([...Array(16_000)].map(() => Buffer.from([0x00, 0x81, 0, 0, 0, 0, 0x78])));
+    const first = Buffer.from([0x01, 0x81, 0, 0, 0, 0, 0x78]);
+    for (const peer of attackers) peer.socket.write(Buffer.concat([first, flood]));
+    const codes = await Promise.all(attackers.map((peer) => peer.closeCode(15_000)));
+    expect(codes.every((code) => code === CloseCode.PolicyViolation)).toBe(true);
+    gc();
+    // 21 MiB was sent at it; before the fragment limit this pinned about 330 MiB.
+    expect(process.memoryUsage().heapUsed - baseline).toBeLessThan(16 * 1024 * 1024);
+    for (const peer of attackers) peer.destroy();
     await h.finish();
   });
 

@@ -39,17 +39,6 @@ describe('Hub over real sockets', () => {
     expect(raw.filter((r) => r.startsWith('{"channel"'))).toHaveLength(2);
   });
 
-  it('works unchanged for a client that speaks only the Go original\'s protocol', async () => {
-    const { hub, url } = await start();
-    const goClient = await peer(url);
-    goClient.send('{"type":"subscribe","channel":"notifications"}');
-    await goClient.next((m) => m.type === 'subscribed');
-    hub.broadcast({ channel: 'notifications', type: 'alert', data: 'System maintenance in 5 minutes' });
-    hub.publish('*', 'announcement', 'Server maintenance scheduled');
-    expect(await goClient.next((m) => 'data' in m)).toEqual({ channel: 'notifications', type: 'alert', data: 'System maintenance in 5 minutes', offset: 1 });
-    expect(await goClient.next((m) => 'data' in m)).toEqual({ channel: '*', type: 'announcement', data: 'Server maintenance scheduled', offset: 1 });
-  });
-
   it('keeps publish order per channel across many loop turns', async () => {
     const { hub, url } = await start();
     const alice = await peer(url);

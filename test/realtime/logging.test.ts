@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { Hub } from '../../pkg/index.js';
+import { hubLogger, type Logger } from '../../pkg/realtime/logger.js';
+import { Peer, perTest, sleep } from '../helpers.js';
+
+const { start, cleanup } = perTest();
+
+function recordingLogger() {
+  const lines: Array<{ level: string; context: any; message: string }> = [];
+  const at = (level: string) => (context: object, message: string) => { lines.push({ level, context, message }); };
+  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { logger, lines };
+}
+
+function refusedStatus(url: string, origin: string): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers: { Origin: origin } });
+    ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); ws.terminate(); });
+    ws.on('open', () => { resolve(101); ws.close(); });
+    ws.on('error', () => {});
+  });
+}
+
+describe('the hub logs what it refuses or loses', () => {
+  it('names a refused origin and the option that allows it, once per origin however often it comes', async () => {
+    const { logger, lines } = recordingLogger();
+    const { url } = await start({ logger });
+    for (let i = 0; i < 5; i++) expect(await refusedStatus(url, 'http://localhost:5173')).toBe(403);
+    const refused = lines.filter((l) => l.context.code === 'origin_refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.level).toBe('warn');
+    expect(refused[0]!.message).toContain('http://localhost:5173');
+    expect(refused[0]!.message).toContain('origins: ["http://localhost:5173"]');
+  });
+
+  it('names an evicted slow consumer and the options that bound it', async () => {
+    const { logger, lines } = recordingLogger();
+    const { hub, url } = await start({ logger, maxBufferedBytes: 64 * 1024, writeWait: 500 });
+    const slow = await Peer.open(url);
+    cleanup(() => slow.close());
+    await slow.subscribe('firehose');
+    (slow.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const payload = 'x'.repeat(8 * 1024);
+    for (let i = 0; i < 2000 && hub.metrics().evictions === 0; i++) {
+      hub.publish('firehose', 'blob', payload);
+      if (i % 50 === 0) await sleep(1);
+    }
+    await expect.poll(() => lines.filter((l) => l.context.code === 'slow_consumer').length, { timeout: 5000 }).toBe(1);
+    const line = lines.find((l) => l.context.code === 'slow_consumer')!;
+    expect(line.message).toMatch(/4001/);
+    expect(line.message).toMatch(/maxBufferedBytes/);
+  });
+
+  it('reports a logger that throws nowhere and keeps serving', async () => {
+    const broken: Logger = { debug() {}, info() {}, warn() { throw new Error('disk full'); }, error() { throw new Error('disk full'); } };
+    const { url } = await start({ logger: broken });
+    expect(await refusedStatus(url, 'http://elsewhere.example')).toBe(403);
+    const peer = await Peer.open(url);
+    cleanup(() => peer.close());
+    await peer.subscribe('still-up');
+  });
+
+  it('writes warnings to the console by default, and nothing with logger: false', async () => {
+    const printed: string[] = [];
+    const original = console.warn;
+    console.warn = (message: string) => { printed.push(message); };
+    cleanup(() => { console.warn = original; });
+    const noisy = await start();
+    await refusedStatus(noisy.url, 'http://a.example');
+    const quiet = await start({ logger: false });
+    await refusedStatus(quiet.url, 'http://b.example');
+    await sleep(20);
+    expect(printed.filter((p) => p.includes('a.example'))).toHaveLength(1);
+    expect(printed.filter((p) => p.includes('b.example'))).toHaveLength(0);
+  });
+
+  it('counts the repeats of a cause and gives the count with its next line', () => {
+    const { logger, lines } = recordingLogger();
+    let now = 0;
+    const log = hubLogger(logger, 1000, () => now);
+    for (let i = 0; i < 4; i++) log.log('warn', 'same', { code: 'x' }, 'it happened');
+    now = 1500;
+    log.log('warn', 'same', { code: 'x' }, 'it happened');
+    expect(lines.map((l) => l.message)).toEqual(['it happened', 'it happened (3 more since the last report)']);
+  });
+});
+
+describe('hub options', () => {
+  it('throw a TypeError naming an unknown option and the closest valid one', () => {
+    expect(() => new Hub({ orgins: ['http://a.example'] } as never)).toThrow(/unknown option 'orgins' for new Hub\(\); did you mean 'origins'\?/);
+    expect(() => new Hub({ logger: { warn() {} } } as never)).toThrow(TypeError);
+  });
+
+  it('default to a 25 s ping and an 8 s pong allowance, and derive one from the other when given alone', () => {
+    const hubs = [new Hub({ logger: false }), new Hub({ logger: false, pongWait: 60_000 }), new Hub({ logger: false, pingPeriod: 10_000 })];
+    cleanup(() => Promise.all(hubs.map((h) => h.close())));
+    expect(hubs.map((h) => [h.options.pingPeriod, h.options.pongWait])).toEqual([[25_000, 33_000], [54_000, 60_000], [10_000, 18_000]]);
+  });
+});

@@ -9,10 +9,10 @@ const { start, cleanup } = perTest();
 /** A memory engine whose next `failures` publishes reject, as a Redis that refused the script would. */
 class FailingEngine extends MemoryEngine {
   failures = 0;
-  override publish(...args: Parameters<MemoryEngine['publish']>) {
+  override publish(...args: Parameters<MemoryEngine['publish']>): ReturnType<MemoryEngine['publish']> {
     if (this.failures > 0) {
       this.failures--;
-      return Promise.reject(new Error('NOPERM this user has no permissions to run the evalsha command'));
+      throw new Error('NOPERM this user has no permissions to run the evalsha command');
     }
     return super.publish(...args);
   }

@@ -16,7 +16,7 @@ export const HEARTBEAT_TIMEOUT = 10_000;
 export const RECONNECT_DELAY = 500;
 /** Cap of the reconnect backoff (client `maxReconnectDelay`): the longest wait before an attempt. */
 export const MAX_RECONNECT_DELAY = 30_000;
-/** The longest a reconnect's handshake may take before the client gives up on that attempt. */
+/** The longest a reconnect's handshake may take before the client gives up on it (`connectTimeout`). */
 export const CONNECT_TIMEOUT = 10_000;
 
 /** The longest a page can be away from the channel without a gap, in ms (75 s with the values above). */

@@ -253,7 +253,7 @@ describe('tokens without exp and the verify hook', () => {
         return true;
       },
     });
-    const h = await hostileHub({ authenticate, onError: (e) => errors.push(e) }, { canaryQuery: `token=${await sign({ sub: 'canary' }, { exp: '1h' })}` });
+    const h = await hostileHub({ authenticate, onError: (e) => errors.push(e), logger: false }, { canaryQuery: `token=${await sign({ sub: 'canary' }, { exp: '1h' })}` });
     const boom = await sign({ sub: 'boom' }, { exp: '1h' });
     const { code, peer } = await status(h.port, `/ws?token=${boom}`);
     expect(code).toBe(401);

@@ -2,7 +2,7 @@ import { createInertiaApp } from '@inertiajs/vue3';
 import { createLivehub } from 'livehub/vue';
 import { createApp, h, type DefineComponent } from 'vue';
 import { isValidName } from '../messages.js';
-import { HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
+import { CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
 import Chat from './Chat.vue';
 
 const pages: Record<string, DefineComponent> = { Chat: Chat as DefineComponent };
@@ -20,6 +20,7 @@ const livehub = createLivehub(`/ws?name=${encodeURIComponent(name)}`, {
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   reconnectDelay: RECONNECT_DELAY,
   maxReconnectDelay: MAX_RECONNECT_DELAY,
+  connectTimeout: CONNECT_TIMEOUT,
 });
 
 createInertiaApp({

@@ -24,6 +24,8 @@ export class RedisHealth {
   private lastError: Error | null = null;
   private down = false;
   log: Log | undefined;
+  /** Set by the engine's close(): its own disconnects are not reported. */
+  closed = false;
 
   constructor(readonly host: string, private readonly commandTimeout: number) {}
 
@@ -40,7 +42,16 @@ export class RedisHealth {
       this.log?.('warn', `redis:${this.host}:unreachable`, { code: 'engine_unreachable', err, host: this.host, connection: role },
         `livehub: Redis at ${this.host} is unreachable (${err.message}); check REDIS_URL / the engine's url option; publishes fail with 'unavailable' meanwhile`);
     });
+    let ready = false;
+    connection.on('close', () => {
+      if (!ready || this.closed) return;
+      ready = false;
+      this.down = true;
+      this.log?.('warn', `redis:${this.host}:lost`, { code: 'engine_disconnected', host: this.host, connection: role },
+        `livehub: lost the ${role} connection to Redis at ${this.host}${this.lastError ? ` (${this.lastError.message})` : ''}; reconnecting; engine calls fail with 'unavailable' meanwhile and missed publications are recovered from history`);
+    });
     connection.on('ready', () => {
+      ready = true;
       if (!this.down) return;
       this.down = false;
       this.lastError = null;

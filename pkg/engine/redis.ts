@@ -243,6 +243,7 @@ export class RedisEngine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.health.closed = true;
     clearInterval(this.checker);
     this.handlers = null;
     this.streams.tracked.clear();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EngineHandlers, Publication } from '../../pkg/engine/engine.js';
+import type { EngineHandlers, Publication, StreamPosition } from '../../pkg/engine/engine.js';
 import { RedisEngine, type RedisEngineOptions } from '../../pkg/engine/redis.js';
 import { sleep } from '../helpers.js';
 import { startRedis } from '../redis.js';
@@ -17,14 +17,15 @@ async function engine(options: RedisEngineOptions) {
   cleanups.push(() => e.close());
   const delivered: Publication[] = [];
   const logs: LogLine[] = [];
+  const resets: Array<{ channel: string } & StreamPosition> = [];
   const handlers: EngineHandlers = {
     deliver: (p) => delivered.push(p),
-    reset: (channel) => logs.push({ level: 'test', code: 'reset', message: channel }),
+    reset: (channel, position) => resets.push({ channel, ...position }),
     log: (level, _cause, context, message) => logs.push({ level, code: context.code, message }),
   };
   await e.start(handlers);
   await expect.poll(() => e.commands.status === 'ready' && e.subscriber.status === 'ready').toBe(true);
-  return { e, delivered, logs };
+  return { e, delivered, logs, resets };
 }
 
 /** How long a call took to settle, and how: 'resolved' or the rejection's code. */
@@ -79,6 +80,29 @@ describe('the Redis engine and a frozen Redis (SIGSTOP)', () => {
   }, 30_000);
 });
 
+describe('the Redis engine and a Redis restarted empty', () => {
+  it('reports the reset to the hub and in a log line naming the channel and the host', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const { e, logs, resets } = await engine({ url: redis.url, checkInterval: 200 });
+    await e.subscribe('lost');
+    const before = await e.publish('lost', 'm', '1', keep);
+    await e.publish('lost', 'm', '2', keep);
+    await redis.stop();
+    const again = await startRedis(redis.port);
+    cleanups.push(() => again.stop());
+    await expect.poll(async () => (await settle(() => e.publish('lost', 'm', '3', keep))).outcome, { timeout: 10_000, interval: 200 }).toBe('resolved');
+    await expect.poll(() => resets.length, { timeout: 5000 }).toBeGreaterThan(0);
+    expect(resets[0]!.channel).toBe('lost');
+    expect(resets[0]!.epoch).not.toBe(before.epoch);
+    const line = logs.find((l) => l.code === 'engine_reset');
+    expect(line?.level).toBe('warn');
+    expect(line?.message).toContain(`channel 'lost'`);
+    expect(line?.message).toContain(`Redis at 127.0.0.1:${redis.port}`);
+    expect(logs.some((l) => l.code === 'engine_disconnected' && l.message.includes(`lost the commands connection to Redis at 127.0.0.1:${redis.port}`))).toBe(true);
+  }, 30_000);
+});
+
 describe('the Redis engine and a half-dead pub/sub connection', () => {
   it('finds a blackholed subscriber connection, replaces it and catches up from history, without the blackhole lifting', async () => {
     const redis = await startRedis();
@@ -109,8 +133,9 @@ describe('the Redis engine and a half-dead pub/sub connection', () => {
     await expect.poll(() => a.delivered.length, { timeout: 5000 }).toBe(published);
     expect(a.delivered.map((p) => p.offset)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
     expect(a.delivered.map((p) => JSON.parse(p.payload).data)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
-    expect(a.logs.filter((l) => l.code === 'reset')).toEqual([]);
+    expect(a.resets).toEqual([]);
     expect(a.logs.some((l) => l.code === 'engine_pubsub_dead' && l.message.includes('stopped answering'))).toBe(true);
+    expect(a.logs.some((l) => l.code === 'engine_repaired' && l.message.includes("channel 'steady'"))).toBe(true);
     expect(proxy.liveSubscribers()).toBe(1); // a new connection replaced the blackholed one
   }, 30_000);
 });

@@ -33,6 +33,13 @@ import { defineScripts, type Scripts } from './redis-scripts.js';
  * connection is also torn down and reconnected. Only while the node is starting do calls wait for
  * its first connection, for at most `startupWait`. A publish that timed out may still have been
  * applied by Redis: retry it with the same `idempotencyKey` to get its position without a duplicate.
+ *
+ * Logged through the hub's logger (`context.code`): `engine_unreachable` (warn: cannot connect, with
+ * the error), `engine_disconnected` (warn: a connection was lost), `engine_timeout` (warn: Redis did
+ * not answer within `commandTimeout`), `engine_pubsub_dead` (warn: the pub/sub connection stopped
+ * answering and is replaced), `engine_reset` (warn: a channel's stream could not be repaired; its
+ * subscribers get a gap), `engine_repaired` (info: publications missed by this node were recovered
+ * from history), `engine_ready` (info: Redis is reachable again). Each names the host.
  */
 export interface RedisEngineOptions {
   /** redis:// URL. @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */

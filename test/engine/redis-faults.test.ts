@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineHandlers, Publication, StreamPosition } from '../../pkg/engine/engine.js';
 import { RedisEngine, type RedisEngineOptions } from '../../pkg/engine/redis.js';
-import { sleep } from '../helpers.js';
 import { startRedis } from '../redis.js';
 import { blackholeProxy } from './blackhole-proxy.js';
 
 /** Faults of a Redis of the test's own (frozen, blackholed): never the shared one. */
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 

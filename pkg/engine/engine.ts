@@ -127,8 +127,6 @@ export interface Engine {
   unsubscribe(channel: string): MaybePromise<void>;
   /** Publications after `since` (see the guarantees above), or only the position when `since` is null. */
   history(channel: string, since: StreamPosition | null): MaybePromise<HistoryResult>;
-  /** Claims `key` for `ttl` ms; false when it is already claimed (deduplicates retried publishes). */
-  claim(key: string, ttl: number): MaybePromise<boolean>;
   /**
    * Adds or refreshes a connection in a channel's presence for `ttl` ms. True when it is the user's
    * first live connection there (the user joined).

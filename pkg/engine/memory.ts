@@ -26,7 +26,6 @@ interface ChannelState {
  */
 export class MemoryEngine implements Engine {
   private readonly channels = new Map<string, ChannelState>();
-  private readonly claims = new Map<string, number>();
   /** Idempotency keys: the position of the publish that claimed each, until `expires`. */
   private readonly published = new Map<string, { offset: number; epoch: string; expires: number }>();
   private readonly members = new Map<string, Map<string, PresenceEntry & { expires: number }>>();
@@ -86,14 +85,6 @@ export class MemoryEngine implements Engine {
     if (!first || first.offset > since.offset + 1) return { position, publications: [], recovered: false };
     const from = state.head + (since.offset + 1 - first.offset);
     return { position, publications: state.entries.slice(from), recovered: true };
-  }
-
-  claim(key: string, ttl: number): boolean {
-    const now = Date.now();
-    const until = this.claims.get(key);
-    if (until !== undefined && until > now) return false;
-    this.claims.set(key, now + ttl);
-    return true;
   }
 
   addPresence(channel: string, entry: PresenceEntry, ttl: number): boolean {
@@ -178,7 +169,6 @@ export class MemoryEngine implements Engine {
       this.expire(state);
       if (state.head >= state.entries.length && now - state.lastUsed > idle) this.channels.delete(channel);
     }
-    for (const [key, until] of this.claims) if (until <= now) this.claims.delete(key);
     for (const [key, done] of this.published) if (done.expires <= now) this.published.delete(key);
   }
 }

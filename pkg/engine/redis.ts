@@ -219,10 +219,6 @@ export class RedisEngine implements Engine {
     return { position: { offset: Number(top), epoch: String(epoch) }, publications, recovered: since !== null && Number(recovered) === 1 };
   }
 
-  async claim(key: string, ttl: number): Promise<boolean> {
-    return this.call(`claim of '${key}'`, async (redis) => (await redis.set(`${this.prefix}:claim:${key}`, '1', 'PX', ttl, 'NX')) === 'OK');
-  }
-
   async addPresence(channel: string, entry: PresenceEntry, ttl: number): Promise<boolean> {
     const now = Date.now();
     const json = JSON.stringify({ ...entry, expires: now + ttl });

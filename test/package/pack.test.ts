@@ -86,7 +86,7 @@ beforeAll(async () => {
   const specs = packages.map((name) =>
     name === 'livehub' ? join(temp, tarball) : name === 'typescript' ? `typescript@${typescript.version}` : name);
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...specs], app());
-}, 240_000);
+}, 300_000);
 
 afterAll(() => {
   if (temp) rmSync(temp, { recursive: true, force: true });
@@ -122,7 +122,7 @@ describe('the published package, installed in a fresh app', () => {
     for (const subpath of Object.keys(manifest.exports)) {
       expect(output).toContain(`livehub${subpath.slice(1)}: ok`);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('type-checks a strict consumer (skipLibCheck: false) that passes ws\'s WebSocket to LiveClient without a cast', async () => {
     const dir = join(app(), 'consumer');
@@ -131,7 +131,7 @@ describe('the published package, installed in a fresh app', () => {
     copyFileSync(join(fixtures, 'consumer.ts'), join(dir, 'consumer.ts'));
     expect(readFileSync(join(dir, 'consumer.ts'), 'utf8')).toContain('new LiveClient(`ws://127.0.0.1:${port}/ws`, { WebSocket })');
     await tsc(dir, '--noEmit');
-  }, 60_000);
+  }, 120_000);
 
   it('runs a ten-line Express server and Node client that exchange a message over a real socket', async () => {
     const dir = join(app(), 'runner');
@@ -141,7 +141,7 @@ describe('the published package, installed in a fresh app', () => {
     await tsc(dir, '--noCheck');
     const output = await run(process.execPath, [join(dir, 'out', 'consumer.js')], dir, 30_000);
     expect(JSON.parse(output.trim())).toEqual({ type: 'hello', text: 'hi' });
-  }, 60_000);
+  }, 120_000);
 
   it('type-checks the README\'s code, copied verbatim, with the packages its Install section names', async () => {
     const dir = join(app(), 'readme');
@@ -153,5 +153,5 @@ describe('the published package, installed in a fresh app', () => {
     writeFileSync(join(dir, 'app-ambient.d.ts'), 'declare function saveOrder(body: unknown): Promise<{ id: string }>;\n');
     cpSync(join(fixtures, 'tsconfig.json'), join(dir, 'tsconfig.json'));
     await tsc(dir, '--noEmit');
-  }, 60_000);
+  }, 120_000);
 });

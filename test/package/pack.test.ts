@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,14 +144,52 @@ describe('the published package, installed in a fresh app', () => {
   }, 120_000);
 
   it('type-checks the README\'s code, copied verbatim, with the packages its Install section names', async () => {
-    const dir = join(app(), 'readme');
-    mkdirSync(dir, { recursive: true });
-    const sources = [...readme].filter(([name]) => name.endsWith('.ts'));
-    expect(sources.map(([name]) => name)).toContain('server.ts');
-    for (const [name, code] of sources) writeFileSync(join(dir, name), code);
-    // What the README's code leaves to the reader's own app.
-    writeFileSync(join(dir, 'app-ambient.d.ts'), 'declare function saveOrder(body: unknown): Promise<{ id: string }>;\n');
-    cpSync(join(fixtures, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+    const dir = readmeApp('readme');
     await tsc(dir, '--noEmit');
   }, 120_000);
+
+  it('runs the README\'s server code: a client subscribed to "orders" gets the order a POST /orders creates', async () => {
+    const dir = readmeApp('readme-run');
+    await tsc(dir, '--noCheck');
+    for (const file of ['readme-harness.mjs', 'readme-client.mjs']) copyFileSync(join(fixtures, file), join(dir, file));
+    const server = spawn(process.execPath, ['--import', './readme-harness.mjs', join('out', 'server.js')], { cwd: dir, env: cleanEnv() });
+    try {
+      const port = await listeningPort(server);
+      const output = await run(process.execPath, ['readme-client.mjs', String(port)], dir, 30_000);
+      expect(JSON.parse(output.trim())).toEqual({ type: 'created', order: { id: 'order-1' } });
+    } finally {
+      server.kill('SIGKILL');
+    }
+  }, 120_000);
 });
+
+/** A directory of the fresh app holding the README's checked `.ts` blocks, with the consumer tsconfig. */
+function readmeApp(name: string): string {
+  const dir = join(app(), name);
+  mkdirSync(dir, { recursive: true });
+  const sources = [...readme].filter(([file]) => file.endsWith('.ts'));
+  expect(sources.map(([file]) => file)).toContain('server.ts');
+  for (const [file, code] of sources) writeFileSync(join(dir, file), code);
+  // What the README's code leaves to the reader's own app.
+  writeFileSync(join(dir, 'app-ambient.d.ts'), 'declare function saveOrder(body: unknown): Promise<{ id: string }>;\n');
+  copyFileSync(join(fixtures, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+  return dir;
+}
+
+/** The port a server started with readme-harness.mjs prints, or its output if it exits or stays silent. */
+function listeningPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`the README's server did not listen within 30 s: ${output}`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk;
+      const match = /listening (\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => { output += chunk; });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the README's server exited (${code}): ${output}`)); });
+  });
+}

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,15 +66,12 @@ beforeAll(async () => {
   const packages = installedPackages(install);
   if (!packages.includes('livehub')) throw new Error('README install.sh never installs livehub');
 
-  // Pack a copy of the working tree (tracked and new files, as a fresh clone has them, with the
-  // repo's node_modules), so the build `npm pack` runs starts from nothing and never rewrites the
-  // build/ and dist/ that other test files are reading.
+  // Pack a copy of the working tree without its installs and build outputs (as a fresh clone has it,
+  // with the repo's node_modules linked), so the build `npm pack` runs starts from nothing and never
+  // rewrites the build/ and dist/ that other test files are reading.
   const source = join(temp, 'source');
-  const listed = (await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], root)).split('\0');
-  for (const file of listed.filter((path) => path && existsSync(join(root, path)))) {
-    mkdirSync(dirname(join(source, file)), { recursive: true });
-    copyFileSync(join(root, file), join(source, file));
-  }
+  const skipped = new Set(['.git', 'node_modules', 'dist', 'build', 'test-results', join('examples', 'chat', 'dist')]);
+  cpSync(root, source, { recursive: true, filter: (path) => !skipped.has(relative(root, path)) });
   symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'), 'dir');
   await run('npm', ['pack', '--pack-destination', temp], source);
   const tarball = readdirSync(temp).find((name) => name.endsWith('.tgz'));

@@ -1,43 +1,26 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import {
-  BROADCAST_CHANNEL, clampCloseReason, CloseCode, ErrorCode, isValidChannel, isValidEventType, NAME_CHARACTERS, SUBPROTOCOL, withId,
-  type ClientCommand, type HubMessage, type RequestId, type ServerReply,
+  CloseCode, clampCloseReason, ErrorCode, isValidChannel, isValidEventType, NAME_CHARACTERS, withId,
+  type ClientCommand, type HubMessage, type ServerReply,
 } from '../protocol.js';
-import type { Engine, HistoryResult, Publication, PublishResult, StreamPosition } from '../engine/engine.js';
-import { createReporter, LivehubError, type Reporter } from './report.js';
+import type { Engine, PublishResult, StreamPosition } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory.js';
-import { AuthError, type Identity } from './auth.js';
-import { Client, type ClientHost, type HubCounters } from './client.js';
-import { jsCodec, type FrameCodec } from './codec.js';
-import { Admission } from './limits.js';
+import type { Transport } from '../transport/transport.js';
+import { Gate } from '../transport/gate.js';
+import { WebSocketEndpoint } from '../transport/websocket/server.js';
+import type { Identity } from './auth.js';
+import type { HubEventListener, HubEventName } from './events.js';
+import { sessionInfo } from './events.js';
+import { CONTROL_CHANNEL, HubLoop } from './loop.js';
 import { after } from './maybe.js';
-import { requestInfo, userChannel } from './policy.js';
-import { isPresenceChannel, Presence, userSet } from './presence.js';
-
-/** The server's own channel between nodes (disconnecting a user everywhere). */
-const CONTROL_CHANNEL = '#control';
-/** Socket reads ws may buffer before parsing them; a flood of tiny TCP segments beyond closes (1008). */
-const MAX_BUFFERED_CHUNKS = 1024;
 import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
-import {
-  adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, originAllowed, rejectUpgrade,
-  releaseDispatcher, serverOf, type UpgradeRequest,
-} from './upgrade.js';
-import { loadWasmCodec } from './wasm-codec.js';
-
-/** Work for the loop. One FIFO keeps register, unregister, subscribe and broadcast in arrival order. */
-type Command =
-  | { kind: 'register'; client: Client }
-  | { kind: 'unregister'; client: Client }
-  | { kind: 'subscribe'; client: Client; channel: string; id?: RequestId; since?: StreamPosition }
-  | { kind: 'unsubscribe'; client: Client; channel: string; id?: RequestId }
-  | { kind: 'publication'; publication: Publication }
-  | { kind: 'reset'; channel: string; position: StreamPosition }
-  | { kind: 'recovered'; client: Client; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
-  | { kind: 'reply'; client: Client; reply: ServerReply }
-  | { kind: 'close'; client: Client; code: number; reason: string };
+import { userChannel, type RequestInfo } from './policy.js';
+import { isPresenceChannel, Presence, userSet } from './presence.js';
+import { createReporter, LivehubError, type Reporter } from './report.js';
+import { Router } from './router.js';
+import { Session, type HubCounters } from './session.js';
 
 /** Counts, for monitoring and tests. */
 export interface HubStats {
@@ -46,44 +29,27 @@ export interface HubStats {
 }
 
 /**
- * The hub: a small state machine that only its loop mutates, after gorilla/websocket's chat hub.
- * Everything that changes state (a connection registering or leaving, a subscription, a publish) is
- * queued; one loop turn, scheduled with `setImmediate`, drains the queue in order and then fans out
- * the turn's messages: each channel's messages are encoded once into one buffer that every subscriber
- * shares, and each client gets one corked socket write per turn.
+ * The hub: its loop (see loop.ts), the server-side API (publish, users, presence, close) and the
+ * transports it serves. This file is the composition root: the loop, sessions and the router never
+ * import a transport; transports reach the hub through `SessionOpener` (see transport.ts).
  */
-export class Hub implements ClientHost {
+export class Hub extends HubLoop {
   readonly options: ResolvedHubOptions;
-  readonly counters: HubCounters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
-  private readonly clients = new Set<Client>();
-  private readonly channels = new Map<string, Set<Client>>();
-  /** Authenticated users' connections. */
-  private readonly users = new Map<string, Set<Client>>();
-  private readonly admission: Admission;
-  private queue: Command[] = [];
-  private scheduled = false;
-  private closing: Promise<void> | null = null;
-  private codec: FrameCodec = jsCodec;
-  private readonly engine: Engine;
+  readonly reporter: Reporter;
+  protected readonly engine: Engine;
+  protected readonly presence: Presence;
   private readonly ownsEngine: boolean;
-  private readonly presence: Presence;
-  /** Engine subscriptions still being set up, per channel: a subscribe's history read waits for it. */
-  private readonly subscribing = new Map<string, Promise<unknown>>();
-  private readonly wss: WebSocketServer;
+  private readonly router: Router;
+  private readonly gate: Gate;
+  private readonly webSocket: WebSocketEndpoint;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
   private nextId = 0;
-  /** Servers this hub listens on, with the paths it attached and whether it routes via the app. */
-  private readonly servers = new Map<Server, { paths: Set<string>; viaApp: boolean }>();
-  readonly reporter: Reporter;
 
   constructor(options: HubOptions = {}) {
+    super();
     this.options = resolveOptions(options);
     this.reporter = createReporter(this.options);
-    const { codec } = this.options;
-    if (codec === 'wasm') this.codec = loadWasmCodec();
-    else if (typeof codec === 'object') this.codec = codec;
-    this.admission = new Admission(this.options);
     this.ownsEngine = !this.options.engine;
     this.engine = this.options.engine ?? new MemoryEngine();
     const { reporter } = this;
@@ -93,25 +59,23 @@ export class Hub implements ClientHost {
       log: (level, cause, context, message) => reporter.report(level, context.code, message, context.err, cause),
     })).then(() => this.engine.subscribe(CONTROL_CHANNEL)).catch((error: Error) =>
       reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
-    this.presence = new Presence(this.engine, this, () => this.clients);
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: this.options.maxMessageSize,
-      maxFragments: this.options.maxFragments,
-      maxBufferedChunks: MAX_BUFFERED_CHUNKS,
-      perMessageDeflate: this.options.perMessageDeflate,
-      clientTracking: false,
-      // livehub's own clients ask for the full protocol; others get the Go original's.
-      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
-    } as ConstructorParameters<typeof WebSocketServer>[0]);
+    this.presence = new Presence(this.engine, this, () => this.sessions);
+    this.router = new Router(this);
+    this.gate = new Gate(this.options, this.reporter);
+    this.webSocket = new WebSocketEndpoint(this, this.gate);
     const { pingPeriod, pongWait } = this.options;
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(pingPeriod, pongWait - pingPeriod)));
     this.sweepTimer.unref();
   }
 
   /** The frame codec in use (`'js'` or `'wasm'`). */
-  get codecName(): FrameCodec['name'] {
-    return this.codec.name;
+  get codecName(): 'js' | 'wasm' {
+    return this.webSocket.codec.name;
+  }
+
+  /** Listens to a hub event (see events.ts); returns the function that stops listening. */
+  on<K extends HubEventName>(name: K, listener: HubEventListener<K>): () => void {
+    return this.events.on(name, listener);
   }
 
   /**
@@ -155,7 +119,10 @@ export class Hub implements ClientHost {
         published = Promise.reject(error);
       }
     }
-    const result = published.catch((error: unknown) => {
+    const result = published.then((position) => {
+      if (this.events.listening['message.published']) this.events.emit('message.published', { channel, type, offset: position.offset, epoch: position.epoch });
+      return position;
+    }, (error: unknown) => {
       throw this.publishFailed(channel, error);
     });
     result.catch(() => {}); // awaiting is optional; the failure is logged in publishFailed
@@ -170,6 +137,7 @@ export class Hub implements ClientHost {
       ? error
       : new LivehubError(code, `livehub: publish to ${channel} failed: ${cause}`, { cause: error });
     this.reporter.report('error', 'publish_failed', `${failure.message}; the message was not published (check the engine: its connection, REDIS_URL)`, failure, `publish_failed:${cause}`);
+    if (this.events.listening.error) this.events.emit('error', { code: 'publish_failed', message: failure.message, error: failure });
     return failure;
   }
 
@@ -178,28 +146,7 @@ export class Hub implements ClientHost {
    * before the upgrade. A non-upgrade request gets 426 Upgrade Required.
    */
   readonly handleWebSocket = (request: IncomingMessage, response: ServerResponse): void => {
-    const upgrade = request as UpgradeRequest;
-    const head = upgrade[kUpgradeHead];
-    if (head) {
-      delete upgrade[kUpgradeHead];
-      response.detachSocket(request.socket);
-      this.handleUpgrade(request, request.socket, head);
-      return;
-    }
-    if (!isUpgradeRequest(request)) {
-      response.writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain; charset=utf-8' });
-      response.end('Upgrade Required: this endpoint speaks WebSocket\n');
-      return;
-    }
-    // The server had no upgrade listener yet, so Node sent the upgrade down the request path.
-    const server = serverOf(request);
-    if (server) this.watch(server, undefined);
-    if (adoptFromRequestPath(request, response)) {
-      this.handleUpgrade(request, request.socket, Buffer.alloc(0));
-    } else {
-      response.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'text/plain; charset=utf-8' });
-      response.end('Service Unavailable: call hub.attach(server) at startup\n');
-    }
+    this.webSocket.handleRequest(request, response);
   };
 
   /**
@@ -213,7 +160,7 @@ export class Hub implements ClientHost {
     if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
       throw new TypeError('livehub: attach path must be a string starting with "/"');
     }
-    this.watch(server, path);
+    this.webSocket.watch(server, path);
     return this;
   }
 
@@ -223,35 +170,7 @@ export class Hub implements ClientHost {
    * per-user caps, and the authenticator's status (401 by default) for a refused credential.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
-    if (!originAllowed(this.options, request, this.reporter)) return this.refuseOrigin(request, socket);
-    if (!isWellFormedHandshake(request)) return rejectUpgrade(socket, 400);
-    const ip = this.clientIp(request);
-    const refusal = this.admission.refuseIp(ip);
-    if (refusal) return rejectUpgrade(socket, refusal, { 'Retry-After': '5' });
-    // The slot is held from here until the socket closes, whatever happens in between.
-    this.admission.admit(socket, ip);
-    const { authenticate } = this.options;
-    if (!authenticate) return this.upgrade(request, socket, head, null);
-    let pending: Identity | null | Promise<Identity | null>;
-    try {
-      pending = authenticate(request);
-    } catch (error) {
-      return this.refuse(socket, error);
-    }
-    Promise.resolve(pending).then((identity) => {
-      if (socket.destroyed) return;
-      if (identity !== null && (typeof identity !== 'object' || typeof identity.userId !== 'string' || !identity.userId)) {
-        this.reporter.error(new TypeError('livehub: authenticate must return an Identity with a userId, or null'), 'bad_identity');
-        return rejectUpgrade(socket, 500);
-      }
-      if (identity) {
-        const refused = this.admission.refuseUser(identity.userId);
-        if (refused) return rejectUpgrade(socket, refused);
-        this.admission.admitUser(socket, identity.userId);
-      }
-      this.upgrade(request, socket, head, identity);
-    }, (error) => this.refuse(socket, error));
+    this.webSocket.handleUpgrade(request, socket, head);
   }
 
   /**
@@ -259,13 +178,13 @@ export class Hub implements ClientHost {
    * authentication are then the app's; pass the identity it established, if any.
    */
   addConnection(ws: WebSocket, request: IncomingMessage, identity: Identity | null = null): void {
-    const client = new Client(`${this.idPrefix}-${++this.nextId}`, ws, requestInfo(request), this, identity, ws.protocol === SUBPROTOCOL);
-    this.enqueue({ kind: 'register', client });
+    this.webSocket.adopt(ws, request, identity);
   }
 
   /**
    * Closes every connection of a user with 4503 (terminal: the client does not reconnect), on every
-   * node sharing the engine.
+   * node sharing the engine. Resolves once the command is out; rejects (code `unavailable`) if the
+   * engine could not take it.
    */
   disconnectUser(userId: string, reason = 'disconnected by the server'): Promise<void> {
     if (typeof userId !== 'string' || !userId) throw new TypeError('livehub: userId must be a non-empty string');
@@ -308,101 +227,96 @@ export class Hub implements ClientHost {
     return sent;
   }
 
-  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, identity: Identity | null): void {
-    if (this.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.addConnection(ws, request, identity));
-  }
-
-  /** The address a connection counts under for `maxConnectionsPerIp` (see the `clientIp` option). */
-  private clientIp(request: IncomingMessage): string {
-    const own = request.socket.remoteAddress ?? 'unknown';
-    const { clientIp } = this.options;
-    if (!clientIp) return own;
-    try {
-      const ip = clientIp(request);
-      if (typeof ip === 'string' && ip) return ip;
-      this.reporter.error(new TypeError('livehub: clientIp must return a non-empty string'), 'bad_client_ip');
-    } catch (error) {
-      this.reporter.error(error, 'client_ip_failed');
-    }
-    return own;
-  }
-
-  /** Answers a refused credential; never says why, and never echoes the token. */
-  private refuse(socket: Duplex, error: unknown): void {
-    if (error instanceof AuthError) return rejectUpgrade(socket, error.status);
-    this.reporter.error(error, 'authenticate_failed', `livehub: authenticate threw (${error instanceof Error ? error.message : String(error)}); the connection was refused with 401`);
-    rejectUpgrade(socket, 401);
-  }
-
-  /** A refused origin: 403, and a warning naming the origin and the option that would allow it. */
-  private refuseOrigin(request: IncomingMessage, socket: Duplex): void {
-    const origin = String(request.headers.origin);
-    this.reporter.report('warn', 'origin_refused',
-      `livehub: refused a WebSocket from origin ${origin} (host ${request.headers.host ?? 'none'}) with 403; ` +
-      `if that page is yours, allow it: new Hub({ origins: [${JSON.stringify(origin)}] })`, undefined, `origin_refused:${origin}`);
-    rejectUpgrade(socket, 403);
-  }
-
   /** Counts of connected clients and non-empty channels. */
   stats(): HubStats {
-    return { clients: this.clients.size, channels: this.channels.size };
+    return { clients: this.sessions.size, channels: this.channels.size };
   }
 
-  /** Running totals since the hub started: socket writes, frames, bytes, slow-consumer evictions. */
+  /** Running totals since the hub started: transport writes, frames, bytes, slow-consumer evictions. */
   metrics(): HubCounters & HubStats {
     return { ...this.counters, ...this.stats() };
   }
 
   /**
    * Stops accepting connections, runs what is queued, then closes every client with 1001 once its
-   * queued frames are written (or `writeWait` has passed). Resolves when every socket is closed.
+   * queued frames are written (or `writeWait` has passed). Resolves when every connection is closed.
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     clearInterval(this.sweepTimer);
     this.presence.close();
-    if (this.queue.length > 0) this.turn();
-    const closed = [...this.clients].map((client) => client.shutdown(CloseCode.GoingAway, 'server shutting down'));
+    this.turn();
+    const closed = [...this.sessions].map((session) => session.shutdown(CloseCode.GoingAway, 'server shutting down'));
     this.closing = Promise.all(closed).then(async () => {
-      for (const [server, mine] of this.servers) releaseDispatcher(server, mine.paths, mine.viaApp);
-      this.wss.close();
+      this.webSocket.close();
       if (this.ownsEngine) await this.engine.close();
     });
     return this.closing;
   }
 
-  // ClientHost: called by clients; each only queues.
-  command(client: Client, command: ClientCommand): void {
+  // SessionOpener: called by transports.
+
+  get isClosing(): boolean {
+    return this.closing !== null;
+  }
+
+  open(transport: Transport, request: RequestInfo, identity: Identity | null, fullProtocol: boolean): Session {
+    const session = new Session(`${this.idPrefix}-${++this.nextId}`, transport, request, this, identity, fullProtocol);
+    this.enqueue({ kind: 'register', session });
+    return session;
+  }
+
+  // SessionHost and RouterHost: called by sessions and the router; each only queues.
+
+  receive(session: Session, text: string): void {
+    this.router.receive(session, text);
+  }
+
+  command(session: Session, command: ClientCommand): void {
     switch (command.type) {
       case 'subscribe':
-        this.enqueue({ kind: 'subscribe', client, channel: command.channel, id: command.id, since: command.since });
+        this.enqueue({ kind: 'subscribe', session, channel: command.channel, id: command.id, since: command.since });
         break;
       case 'unsubscribe':
-        this.enqueue({ kind: 'unsubscribe', client, channel: command.channel, id: command.id });
+        this.enqueue({ kind: 'unsubscribe', session, channel: command.channel, id: command.id });
         break;
       case 'publish':
-        this.publishFrom(client, command);
+        this.publishFrom(session, command);
         break;
       case 'ping':
-        this.reply(client, withId({ type: 'pong' }, command.id));
+        this.reply(session, withId({ type: 'pong' }, command.id));
         break;
       case 'presence':
       case 'status': {
         const { channel, id } = command;
-        if (!isPresenceChannel(channel) || !client.presence?.has(channel)) {
-          this.reply(client, withId({ type: 'error', code: ErrorCode.Forbidden, channel, message: 'subscribe to this presence channel first' }, id));
+        if (!isPresenceChannel(channel) || !session.presence?.has(channel)) {
+          this.reply(session, withId({ type: 'error', code: ErrorCode.Forbidden, channel, message: `subscribe to ${channel} first` }, id));
           break;
         }
-        if (command.type === 'presence') this.presence.list(client, channel, id);
-        else this.presence.status(client, channel, command.status, id);
+        if (command.type === 'presence') this.presence.list(session, channel, id);
+        else this.presence.status(session, channel, command.status, id);
         break;
       }
     }
   }
 
-  reply(client: Client, reply: ServerReply): void {
-    this.enqueue({ kind: 'reply', client, reply });
+  reply(session: Session, reply: ServerReply): void {
+    this.enqueue({ kind: 'reply', session, reply });
+  }
+
+  unregister(session: Session): void {
+    this.enqueue({ kind: 'unregister', session });
+  }
+
+  closeSession(session: Session, code: number, reason: string): void {
+    this.enqueue({ kind: 'close', session, code, reason });
+  }
+
+  evicted(session: Session, why: string): void {
+    this.reporter.report('warn', 'slow_consumer',
+      `livehub: evicted ${session.id}${session.identity ? ` (user ${session.identity.userId})` : ''} from ${session.request.socket?.remoteAddress ?? 'unknown'} as a slow consumer (4001): ${why}; ` +
+      'the client reconnects and recovers from history; raise sendBuffer/maxBufferedBytes/writeWait if readers this slow are expected');
+    if (this.events.listening.evicted) this.events.emit('evicted', { session: sessionInfo(session), reason: why });
   }
 
   /**
@@ -411,305 +325,30 @@ export class Hub implements ClientHost {
    * same atomic step as the publish, so a retry of a publish already made is acked again with the
    * same position and not fanned out twice, and a publish that failed leaves the id free to retry.
    */
-  private publishFrom(client: Client, command: Extract<ClientCommand, { type: 'publish' }>): void {
+  private publishFrom(session: Session, command: Extract<ClientCommand, { type: 'publish' }>): void {
     const { channel, event, id } = command;
     let dataJson: string;
     try {
       dataJson = JSON.stringify(command.data ?? null);
     } catch {
-      return this.reply(client, withId({ type: 'error', code: ErrorCode.BadData, channel, message: 'data cannot be encoded as JSON' }, id));
+      return this.reply(session, withId({ type: 'error', code: ErrorCode.BadData, channel, message: 'data cannot be encoded as JSON' }, id));
     }
-    const userId = client.identity?.userId;
-    const from = userId === undefined ? { client: client.id } : { user: userId, client: client.id };
+    const userId = session.identity?.userId;
+    const from = userId === undefined ? { client: session.id } : { user: userId, client: session.id };
     const idempotency = typeof id === 'string'
       ? { idempotencyKey: `publish:${userId ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
       : {};
     after(() => this.engine.publish(channel, event, dataJson, historyPolicy(this.options, channel), { from, ...idempotency }),
-      (position) => { if (id !== undefined) this.reply(client, { type: 'ack', id, offset: position.offset, epoch: position.epoch }); },
+      (position) => {
+        if (id !== undefined) this.reply(session, { type: 'ack', id, offset: position.offset, epoch: position.epoch });
+        if (this.events.listening['message.published'] && !position.duplicate) {
+          this.events.emit('message.published', { channel, type: event, offset: position.offset, epoch: position.epoch, from });
+        }
+      },
       (error: Error) => {
         this.publishFailed(channel, error);
-        this.reply(client, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; retry later` }, id));
+        this.reply(session, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; retry later` }, id));
       });
-  }
-
-  unregister(client: Client): void {
-    this.enqueue({ kind: 'unregister', client });
-  }
-
-  closeClient(client: Client, code: number, reason: string): void {
-    this.enqueue({ kind: 'close', client, code, reason });
-  }
-
-  /** Routes `path` (or, without one, upgrades through the app) on `server` to this hub. */
-  private watch(server: Server, path: string | undefined): void {
-    const dispatcher = dispatcherFor(server);
-    let mine = this.servers.get(server);
-    if (!mine) this.servers.set(server, (mine = { paths: new Set(), viaApp: false }));
-    if (path === undefined) {
-      dispatcher.viaApp = mine.viaApp = true;
-    } else {
-      dispatcher.paths.set(path, (req, socket, head) => this.handleUpgrade(req, socket, head));
-      mine.paths.add(path);
-    }
-  }
-
-  private enqueue(command: Command): void {
-    this.queue.push(command);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.turn);
-    }
-  }
-
-  /** One loop turn: apply every queued command in order, then fan out and flush. */
-  private readonly turn = (): void => {
-    this.scheduled = false;
-    const commands = this.queue;
-    this.queue = [];
-    const batches = new Map<string, { offsets: number[]; payloads: string[] }>();
-    const dirty: Client[] = [];
-    const send = (client: Client, reply: ServerReply) => {
-      if (client.state !== 'open') return;
-      if (!client.fullProtocol && !('id' in reply && reply.id !== undefined) && 'channel' in reply) {
-        // The Go original's clients take every frame with a channel for a message: send them only
-        // messages, and errors without the channel key (named in the text instead).
-        if (reply.type !== 'error') return;
-        const { channel, ...rest } = reply;
-        reply = { ...rest, message: `${reply.message} (channel ${channel})` };
-      }
-      client.enqueue(this.codec.encodeBatch([JSON.stringify(reply)]), 1);
-      if (!client.dirty) { client.dirty = true; dirty.push(client); }
-    };
-    for (const command of commands) {
-      switch (command.kind) {
-        case 'register':
-          if (this.closing) command.client.close(CloseCode.GoingAway, 'server shutting down');
-          else if (command.client.state === 'open') this.add(command.client);
-          break;
-        case 'close':
-          command.client.close(command.code, command.reason, true);
-          break;
-        case 'unregister':
-          this.remove(command.client);
-          break;
-        case 'subscribe': {
-          const { client, channel } = command;
-          if (!this.clients.has(client)) break;
-          if (client.channels.has(channel)) {
-            send(client, withId({ type: 'error', code: ErrorCode.AlreadySubscribed, channel, message: `already subscribed to ${channel}; the subscription stands` }, command.id));
-            break;
-          }
-          const full = client.channels.size >= this.options.maxChannelsPerClient;
-          if (channel !== BROADCAST_CHANNEL && !client.channels.has(channel) && full) {
-            send(client, withId({
-              type: 'error', code: ErrorCode.TooManyChannels, channel,
-              message: `at most ${this.options.maxChannelsPerClient} channels per connection`,
-            }, command.id));
-            break;
-          }
-          if (channel === BROADCAST_CHANNEL) {
-            send(client, withId({ type: 'subscribed', channel }, command.id));
-            break;
-          }
-          this.join(client, channel);
-          // Hold live publications for this client until the engine says where the stream stands.
-          client.streams.hold(channel);
-          const { since, id } = command;
-          // Read the position only once this node receives the channel's publications: anything
-          // published after the read then reaches the client live, and nothing falls in between.
-          const ready = this.subscribing.get(channel);
-          after(() => (ready ? ready.then(() => this.engine.history(channel, since ?? null)) : this.engine.history(channel, since ?? null)),
-            (result) => this.enqueue({ kind: 'recovered', client, channel, id, since, result }),
-            (error) => {
-              this.reporter.report('error', 'subscribe_failed', `livehub: subscribe to ${channel} failed reading its stream position: ${error.message}; the client was answered 'unavailable' and retries`, error, `subscribe_failed:${error.message}`);
-              this.enqueue({ kind: 'recovered', client, channel, id, since, result: null });
-            });
-          break;
-        }
-        case 'recovered':
-          this.answerSubscribe(command, send);
-          break;
-        case 'reset': {
-          // The stream broke (history lost, or a gap no longer in history): every local subscriber's
-          // position is void. Tell them where it stands now; the livehub client emits `gap`.
-          const { channel, position } = command;
-          for (const client of this.channels.get(channel) ?? []) {
-            if (client.streams.recovering?.has(channel)) continue; // its subscribe answer comes from the new stream
-            client.streams.forget(channel);
-            client.streams.setFloor(channel, position.offset);
-            send(client, { type: 'reset', channel, offset: position.offset, epoch: position.epoch });
-          }
-          break;
-        }
-        case 'unsubscribe':
-          if (!this.clients.has(command.client)) break;
-          this.leave(command.client, command.channel);
-          send(command.client, withId({ type: 'unsubscribed', channel: command.channel }, command.id));
-          break;
-        case 'publication': {
-          const { channel, offset, payload } = command.publication;
-          if (channel === CONTROL_CHANNEL) {
-            this.control(payload);
-            break;
-          }
-          const batch = batches.get(channel);
-          if (batch) {
-            batch.offsets.push(offset);
-            batch.payloads.push(payload);
-          } else batches.set(channel, { offsets: [offset], payloads: [payload] });
-          break;
-        }
-        case 'reply':
-          send(command.client, command.reply);
-          break;
-      }
-    }
-    for (const [channel, { offsets, payloads }] of batches) {
-      const targets = channel === BROADCAST_CHANNEL ? this.clients : this.channels.get(channel);
-      if (!targets || targets.size === 0) continue;
-      let frames: Buffer | null = null;
-      for (const client of targets) {
-        const streams = client.streams;
-        if (streams.recovering !== null || streams.floors !== null) {
-          const route = streams.route(channel, offsets, payloads);
-          if (route === 'none') continue;
-          if (route !== 'all') {
-            client.enqueue(this.codec.encodeBatch(route), route.length);
-            if (!client.dirty) { client.dirty = true; dirty.push(client); }
-            continue;
-          }
-        }
-        frames ??= this.codec.encodeBatch(payloads);
-        client.enqueue(frames, payloads.length);
-        if (!client.dirty) { client.dirty = true; dirty.push(client); }
-      }
-    }
-    for (const client of dirty) {
-      client.dirty = false;
-      client.flush();
-    }
-  };
-
-  /**
-   * Answers a subscribe once the engine has: `subscribed` with the stream position (and, for a
-   * subscribe with `since`, whether it was recovered), the replayed publications, then those held back
-   * meanwhile that come after them. From then on the client gets nothing at or below what it was given.
-   */
-  private answerSubscribe(command: Extract<Command, { kind: 'recovered' }>, send: (client: Client, reply: ServerReply) => void): void {
-    const { client, channel, id, since, result } = command;
-    const held = client.streams.release(channel);
-    if (held === undefined || !client.channels.has(channel) || client.state !== 'open') return;
-    if (!result) {
-      this.leave(client, channel);
-      send(client, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: 'subscribe failed; retry later' }, id));
-      return;
-    }
-    const { position, publications, recovered } = result;
-    const resumed = since !== undefined && recovered;
-    // Recovered: the replay runs to the position, and held publications continue after it. Otherwise
-    // the client gets everything fanned out since it joined, so its position is just before that.
-    const base = resumed || held.length === 0 ? position.offset : Math.min(position.offset, held[0]!.offset - 1);
-    send(client, withId({
-      type: 'subscribed', channel, offset: base, epoch: position.epoch,
-      ...(since ? { recovered } : {}),
-    }, id));
-    let top = base;
-    const out: string[] = [];
-    if (resumed) for (const p of publications) out.push(p.payload);
-    for (const p of held) {
-      if (p.offset > top) {
-        out.push(p.payload);
-        top = p.offset;
-      }
-    }
-    if (out.length > 0) client.enqueue(this.codec.encodeBatch(out), out.length);
-    client.streams.setFloor(channel, top);
-    if (isPresenceChannel(channel) && !client.presence?.has(channel)) this.presence.join(client, channel);
-  }
-
-  private join(client: Client, channel: string): void {
-    let members = this.channels.get(channel);
-    if (!members) {
-      this.channels.set(channel, (members = new Set()));
-      let pending: unknown;
-      const failed = (error: unknown) => this.reporter.report('error', 'engine_subscribe_failed',
-        `livehub: the engine could not subscribe to ${channel}: ${error instanceof Error ? error.message : String(error)}; its publications from other nodes may be late until the engine repairs it`, error);
-      try {
-        pending = this.engine.subscribe(channel);
-      } catch (error) {
-        failed(error);
-      }
-      if (pending instanceof Promise) {
-        const settled: Promise<unknown> = pending.catch(failed).finally(() => {
-          if (this.subscribing.get(channel) === settled) this.subscribing.delete(channel);
-        });
-        this.subscribing.set(channel, settled);
-      }
-    }
-    members.add(client);
-    client.channels.add(channel);
-  }
-
-  private leave(client: Client, channel: string): void {
-    const members = this.channels.get(channel);
-    client.channels.delete(channel);
-    this.presence.leave(client, channel);
-    client.streams.forget(channel);
-    if (!members) return;
-    members.delete(client);
-    if (members.size === 0) {
-      this.channels.delete(channel);
-      after(() => this.engine.unsubscribe(channel), () => {}, (error) => this.reporter.error(error, 'engine_unsubscribe_failed'));
-    }
-  }
-
-  /** Acts on a message between nodes (`#control`). */
-  private control(payload: string): void {
-    try {
-      const { type, data } = JSON.parse(payload) as { type: string; data: { userId?: string; reason?: string } };
-      if (type === 'disconnect-user' && typeof data.userId === 'string') {
-        for (const client of this.users.get(data.userId) ?? []) client.close(CloseCode.Disconnected, String(data.reason ?? 'disconnected'));
-      }
-    } catch (error) {
-      this.reporter.error(error, 'bad_control_message');
-    }
-  }
-
-  /** Registers a client; an authenticated one joins its personal channel `user:<id>`. */
-  private add(client: Client): void {
-    this.clients.add(client);
-    const userId = client.identity?.userId;
-    if (userId === undefined) return;
-    this.presence.register(client);
-    let mine = this.users.get(userId);
-    if (!mine) this.users.set(userId, (mine = new Set()));
-    mine.add(client);
-    this.join(client, userChannel(userId));
-  }
-
-  private remove(client: Client): void {
-    if (!this.clients.delete(client)) return;
-    for (const channel of client.channels) this.leave(client, channel);
-    const userId = client.identity?.userId;
-    if (userId === undefined) return;
-    this.presence.leave(client, userSet(userId));
-    const mine = this.users.get(userId);
-    mine?.delete(client);
-    if (mine?.size === 0) this.users.delete(userId);
-  }
-
-  /** Pings peers every `pingPeriod`; terminates those silent for longer than `pongWait`. */
-  private sweep(): void {
-    const now = Date.now();
-    const { pongWait, pingPeriod } = this.options;
-    for (const client of this.clients) {
-      if (now - client.lastSeen > pongWait) {
-        client.terminate();
-      } else if (now - client.lastPing >= pingPeriod) {
-        client.lastPing = now;
-        client.ping();
-      }
-    }
   }
 }
 
@@ -729,9 +368,3 @@ function encodeData(data: unknown): string {
   }
 }
 
-/** The parts of the handshake ws would refuse anyway, checked before any authentication work. */
-function isWellFormedHandshake(request: IncomingMessage): boolean {
-  const key = request.headers['sec-websocket-key'];
-  return request.method === 'GET' && request.headers['sec-websocket-version'] === '13' &&
-    typeof key === 'string' && /^[+/0-9A-Za-z]{22}==$/.test(key.trim());
-}

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Engine, HistoryPolicy } from '../engine/engine.js';
 import { checkKnownOptions } from '../options-check.js';
 import type { Authenticate } from './auth.js';
-import type { FrameCodec } from './codec.js';
+import type { FrameCodec } from '../transport/websocket/codec.js';
 import { consoleLogger, isLogger, silentLogger, type Logger } from './logger.js';
 import type { Authorize, AuthorizeRequest } from './policy.js';
 

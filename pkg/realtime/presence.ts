@@ -1,6 +1,6 @@
 import type { Engine, PresenceEntry } from '../engine/engine.js';
 import type { PresenceMember, PresenceStatus, RequestId, ServerReply } from '../protocol.js';
-import type { Client } from './client.js';
+import type { Session as Client } from './session.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 

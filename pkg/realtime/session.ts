@@ -1,127 +1,107 @@
-import type { Socket } from 'node:net';
-import { WebSocket } from 'ws';
-import { clampCloseReason, CloseCode, ErrorCode, withId, type ClientCommand, type PresenceStatus, type ServerReply } from '../protocol.js';
+import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol.js';
+import type { Transport, TransportEvents } from '../transport/transport.js';
 import type { Identity } from './auth.js';
-import { parseCommand } from './inbound.js';
-import { scanJson, takeToken, type Bucket } from './limits.js';
+import { takeToken, type Bucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
-import { decide, type RequestInfo } from './policy.js';
+import type { RequestInfo } from './policy.js';
 import type { Reporter } from './report.js';
 import { ClientStreams } from './streams.js';
 
 /** Running totals a hub keeps for monitoring (`hub.metrics()`). */
 export interface HubCounters {
-  /** Socket writes (a corked batch of frames counts once). */
+  /** Transport writes (a corked batch of frames counts once). */
   writes: number;
-  /** WebSocket frames (messages and replies) handed to sockets. */
+  /** Frames (messages and replies) handed to transports. */
   frames: number;
-  /** Bytes handed to sockets. */
+  /** Bytes handed to transports. */
   bytes: number;
-  /** Clients closed as slow consumers (4001). */
+  /** Sessions closed as slow consumers (4001). */
   evictions: number;
 }
 
-/** What a client needs of its hub. Only the hub's loop mutates hub state; these calls enqueue. */
-export interface ClientHost {
+/** What a session needs of its hub. Only the hub's loop mutates hub state; these calls enqueue. */
+export interface SessionHost {
   readonly options: ResolvedHubOptions;
   readonly counters: HubCounters;
   /** Where failures are logged. */
   readonly reporter: Reporter;
-  /** Queues a command from this client for the hub's loop. */
-  command(client: Client, command: ClientCommand): void;
-  /** Queues a reply to this client, in order with its other frames. */
-  reply(client: Client, reply: ServerReply): void;
-  /** The socket closed: queues the client's removal. */
-  unregister(client: Client): void;
-  /** Queues a close, after the replies already queued for the client (which it flushes first). */
-  closeClient(client: Client, code: number, reason: string): void;
+  /** An inbound message, for the command router. */
+  receive(session: Session, text: string): void;
+  /** Queues a reply to this session, in order with its other frames. */
+  reply(session: Session, reply: ServerReply): void;
+  /** The session is closing or closed: queues its removal. */
+  unregister(session: Session): void;
+  /** Queues a close, after the replies already queued for the session (which it flushes first). */
+  closeSession(session: Session, code: number, reason: string): void;
+  /** A slow consumer was evicted (for events and metrics). */
+  evicted(session: Session, why: string): void;
 }
 
 type Lifecycle = 'open' | 'closing' | 'closed';
-const { OPEN } = WebSocket;
-
-/*
- * The socket's listeners are shared functions that find their client through the socket, not
- * closures: five closures and their context would cost each connection about 300 bytes.
- */
-const kClient = Symbol('livehub.client');
-type Owned = WebSocket & { [kClient]: Client };
-const clientOf = (ws: WebSocket): Client => (ws as Owned)[kClient];
-function onWsMessage(this: WebSocket, data: unknown, isBinary: boolean): void { clientOf(this).onMessage(data as Buffer, isBinary); }
-function onWsPing(this: WebSocket): void { clientOf(this).onPing(); }
-function onWsPong(this: WebSocket): void { clientOf(this).lastSeen = Date.now(); }
-function onWsError(this: WebSocket, error: Error): void { clientOf(this).onError(error); }
-function onWsClose(this: WebSocket): void { clientOf(this).onClose(); }
 
 /**
- * One connection: one reader (the `message` handler, which parses and hands commands to the hub) and
- * one writer (`flush`, which writes queued frames to the socket). Frames are written to the raw socket
- * as whole, pre-encoded WebSocket frames: a turn's frames for this client go out in one corked write.
+ * One connection, whatever carries it: who it is, where it stands in its channels, and its outbound
+ * queue with the slow-consumer policy (at most `sendBuffer` messages and `maxBufferedBytes` bytes
+ * waiting, and no write blocked longer than `writeWait`). Its transport is its one writer: a turn's
+ * frames for this session go out in one corked write. Its one reader is the transport's message
+ * callback, which hands each message to the hub's command router.
  */
-export class Client implements Bucket {
-  /** Channels this client is in. Mutated only by the hub's loop. */
+export class Session implements Bucket, TransportEvents {
+  /** Channels this session is in. Mutated only by the hub's loop. */
   readonly channels = new Set<string>();
   /** When the peer last showed it is alive (a pong or any message), in ms since the epoch. */
   lastSeen = Date.now();
   /** When the hub last pinged the peer. */
   lastPing = Date.now();
-  /** Set by the hub's loop while the client is dirty in the current turn. */
+  /** Set by the hub's loop while the session is dirty in the current turn. */
   dirty = false;
-  /** Where the client stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
+  /** Where the session stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
   readonly streams = new ClientStreams();
-  /** The presence channels the client is in, with its status there (null: none). Owned by the hub's loop. */
+  /** The presence channels the session is in, with its status there (null: none). Owned by the hub's loop. */
   presence: Map<string, PresenceStatus> | null = null;
   state: Lifecycle = 'open';
+  /** The inbound rate limit's token bucket (see `takeToken`). */
+  tokens: number;
+  refilledAt = Date.now();
+  /** Inbound messages dropped by the rate limit since `dropWindow` began (windows of one second). */
+  dropped = 0;
+  private dropWindow = 0;
+  /** The router's chain of this session's messages: each waits for the one before (async policies). */
+  reading: Promise<void> | null = null;
 
-  private readonly socket: Socket;
   private readonly queue: Buffer[] = [];
   private readonly counts: number[] = [];
   private queuedMessages = 0;
   private queuedBytes = 0;
   private blocked = false;
   private writeTimer: NodeJS.Timeout | null = null;
-  private reading: Promise<void> | null = null;
   private afterDrain: (() => void) | null = null;
-  /** The `drain` listener, made the first time the socket pushes back. */
+  /** The drain listener, made the first time the transport pushes back. */
   private drainListener: (() => void) | null = null;
-  /** The inbound rate limit's token bucket (see `takeToken`). */
-  tokens: number;
-  refilledAt = Date.now();
-  /** Inbound messages dropped by the rate limit since `dropWindow` began (windows of one second). */
-  private dropped = 0;
-  private dropWindow = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
+  private whenClosed: Array<() => void> | null = null;
 
   constructor(
     readonly id: string,
-    readonly ws: WebSocket,
+    readonly transport: Transport,
     readonly request: RequestInfo,
-    private readonly host: ClientHost,
+    private readonly host: SessionHost,
     /** Who this connection belongs to (from `authenticate`), or null. */
     readonly identity: Identity | null = null,
     /**
-     * Whether the peer speaks livehub's full protocol (it negotiated the `livehub.v1` subprotocol).
-     * Otherwise it is a client of the Go original, which gets only real messages on frames with a
-     * `channel` key.
+     * Whether the peer speaks livehub's full protocol (the `livehub.v1` subprotocol, or a transport
+     * only livehub's clients use). Otherwise it is a client of the Go original, which gets only real
+     * messages on frames with a `channel` key.
      */
     readonly fullProtocol = true,
   ) {
-    // ws keeps the socket private; livehub writes pre-encoded frames to it directly. ws's own sender
-    // writes only control frames (pings, pongs, close), whole, so writes never interleave.
-    this.socket = (ws as unknown as { _socket: Socket })._socket;
     this.tokens = host.options.rateLimitBurst;
-    (ws as Owned)[kClient] = this;
-    ws.on('message', onWsMessage);
-    ws.on('ping', onWsPing);
-    ws.on('pong', onWsPong);
-    ws.on('error', onWsError);
-    ws.on('close', onWsClose);
     if (identity?.expiresAt !== undefined) this.armExpiry(identity.expiresAt);
   }
 
-  /** Bytes waiting for this client: livehub's queue plus the socket's own buffer. */
+  /** Bytes waiting for this session: livehub's queue plus the transport's own buffer. */
   get bufferedBytes(): number {
-    return this.queuedBytes + (this.socket?.writableLength ?? 0);
+    return this.queuedBytes + this.transport.writableLength;
   }
 
   /** Queues frames (`messages` hub messages encoded in `frames`). Called by the hub's loop. */
@@ -134,52 +114,56 @@ export class Client implements Bucket {
   }
 
   /**
-   * Writes what the socket will take without passing the high-water mark, in one corked write.
-   * What is left waits for `drain`; if that is more than the client's buffer allows, or the socket
-   * does not drain within `writeWait`, the client is evicted as a slow consumer.
+   * Writes what the transport will take without passing the high-water mark, in one corked write.
+   * What is left waits for drain; if that is more than the session's buffer allows, or the transport
+   * does not drain within `writeWait`, the session is evicted as a slow consumer.
    */
   flush(): void {
-    if (this.state !== 'open' || this.ws.readyState !== OPEN) return;
+    if (this.state !== 'open' || !this.transport.writable) return;
     if (this.blocked) {
       this.evictIfOverflowing();
       return;
     }
     if (this.queue.length === 0) return this.runAfterDrain();
     const { highWaterMark } = this.host.options;
-    const socket = this.socket;
+    const transport = this.transport;
     const counters = this.host.counters;
-    let written = 0;
-    socket.cork();
-    while (written < this.queue.length && socket.writableLength < highWaterMark) {
-      const frames = this.queue[written]!;
-      socket.write(frames);
-      this.queuedMessages -= this.counts[written]!;
-      this.queuedBytes -= frames.length;
-      counters.frames += this.counts[written]!;
-      counters.bytes += frames.length;
-      written++;
+    let room = highWaterMark - transport.writableLength;
+    let taken = 0;
+    let frames = 0;
+    while (taken < this.queue.length && room > 0) {
+      const chunk = this.queue[taken]!;
+      room -= chunk.length;
+      this.queuedBytes -= chunk.length;
+      frames += this.counts[taken]!;
+      counters.bytes += chunk.length;
+      taken++;
     }
-    socket.uncork();
-    if (written > 0) counters.writes++;
-    this.queue.splice(0, written);
-    this.counts.splice(0, written);
-    if (this.queue.length > 0 || socket.writableLength >= highWaterMark) this.block();
+    if (taken > 0) {
+      const chunks = taken === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, taken);
+      this.counts.splice(0, taken);
+      this.queuedMessages -= frames;
+      counters.frames += frames;
+      counters.writes++;
+      transport.write(chunks, frames);
+    }
+    if (this.queue.length > 0 || transport.writableLength >= highWaterMark) this.block();
     else this.runAfterDrain();
   }
 
-  /** Pings the peer (a WebSocket ping frame; `ws` answers pongs by itself on the other side). */
+  /** Asks the peer for a sign of life. */
   ping(): void {
-    if (this.ws.readyState === OPEN) this.ws.ping();
+    if (this.state === 'open') this.transport.ping();
   }
 
   /**
    * Closes once every queued frame is written (or after `writeWait`, terminating). Resolves when the
-   * socket is closed. Used by `hub.close()`.
+   * connection is closed. Used by `hub.close()`.
    */
   shutdown(code: number, reason: string): Promise<void> {
-    if (this.state === 'closed' || this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    if (this.state === 'closed') return Promise.resolve();
     return new Promise((resolve) => {
-      this.ws.once('close', () => resolve());
+      (this.whenClosed ??= []).push(resolve);
       if (this.state !== 'open') return;
       if (this.queue.length === 0 && !this.blocked) return this.close(code, reason);
       this.afterDrain = () => this.close(code, reason);
@@ -188,36 +172,36 @@ export class Client implements Bucket {
   }
 
   /**
-   * Closes with a code and reason; the socket is terminated if the close handshake takes too long.
-   * With `flush`, frames already queued (an error frame explaining the close) are written first;
-   * a slow consumer's backlog is dropped instead.
+   * Closes with a code and reason; the connection is terminated if the close takes too long. With
+   * `flush`, frames already queued (an error frame explaining the close) are written first; a slow
+   * consumer's backlog is dropped instead.
    */
   close(code: number, reason: string, flush = false): void {
     if (this.state !== 'open') return;
     if (flush) this.flush();
     this.state = 'closing';
     this.dropQueue();
-    this.host.unregister(this); // no more fan-out to a closing client
+    this.host.unregister(this); // no more fan-out to a closing session
     try {
-      this.ws.close(code, clampCloseReason(reason));
+      this.transport.close(code, clampCloseReason(reason));
     } catch (error) {
-      // Never leave a socket open (or its slot held) because a close threw.
+      // Never leave a connection open (or its slot held) because a close threw.
       this.host.reporter.error(error, 'close_failed', `livehub: closing ${this.id} with ${code} threw (${(error as Error).message}); terminated instead`);
-      this.ws.terminate();
+      this.transport.terminate();
       return;
     }
     const timer = setTimeout(() => this.terminate(), this.host.options.writeWait);
     timer.unref();
-    this.ws.once('close', () => clearTimeout(timer));
+    (this.whenClosed ??= []).push(() => clearTimeout(timer));
   }
 
-  /** Destroys the socket at once (a dead or hopeless peer). */
+  /** Drops the connection at once (a dead or hopeless peer). */
   terminate(): void {
     this.dropQueue();
-    this.ws.terminate();
+    this.transport.terminate();
   }
 
-  /** Evicts the client (close 4001) if what waits for it exceeds `sendBuffer` or `maxBufferedBytes`. */
+  /** Evicts the session (close 4001) if what waits for it exceeds `sendBuffer` or `maxBufferedBytes`. */
   private evictIfOverflowing(): boolean {
     const { sendBuffer, maxBufferedBytes } = this.host.options;
     if (this.queuedMessages <= sendBuffer && this.bufferedBytes <= maxBufferedBytes) return false;
@@ -225,12 +209,10 @@ export class Client implements Bucket {
     return true;
   }
 
-  /** Closes a slow consumer with 4001, and says so in the log. */
+  /** Closes a slow consumer with 4001, and says so. */
   private evict(why: string, reason: string): void {
     this.host.counters.evictions++;
-    this.host.reporter.report('warn', 'slow_consumer',
-      `livehub: evicted ${this.id}${this.identity ? ` (user ${this.identity.userId})` : ''} from ${this.request.socket?.remoteAddress ?? 'unknown'} as a slow consumer (4001): ${why}; ` +
-      'the client reconnects and recovers from history; raise sendBuffer/maxBufferedBytes/writeWait if readers this slow are expected');
+    this.host.evicted(this, why);
     this.close(CloseCode.SlowConsumer, reason);
   }
 
@@ -238,9 +220,9 @@ export class Client implements Bucket {
     if (this.evictIfOverflowing() || this.blocked) return;
     const { writeWait } = this.host.options;
     this.blocked = true;
-    this.socket.once('drain', (this.drainListener ??= () => this.onDrain()));
+    this.transport.onceDrain((this.drainListener ??= () => this.onDrain()));
     this.writeTimer = setTimeout(() => {
-      this.evict(`its socket did not drain for writeWait (${writeWait} ms)`, 'write timeout');
+      this.evict(`its ${this.transport.name} connection did not drain for writeWait (${writeWait} ms)`, 'write timeout');
     }, writeWait);
     this.writeTimer.unref();
   }
@@ -265,28 +247,57 @@ export class Client implements Bucket {
     this.queuedBytes = 0;
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = null;
-    if (this.drainListener) this.socket?.removeListener('drain', this.drainListener);
+    if (this.drainListener) this.transport.offDrain(this.drainListener);
   }
 
-  /** @internal A ping from the peer: it counts against the inbound rate limit. */
-  onPing(): void {
+  // TransportEvents: called by the transport from its network callbacks.
+
+  receive(text: string): void {
+    this.lastSeen = Date.now();
+    if (this.state !== 'open') return;
+    this.host.receive(this, text);
+  }
+
+  alive(): void {
+    this.lastSeen = Date.now();
+  }
+
+  /** A ping from the peer: it counts against the inbound rate limit. */
+  pinged(): void {
     if (this.admitInbound()) this.lastSeen = Date.now();
   }
 
-  /** @internal */
-  onError(error: Error): void {
+  failed(error: Error): void {
     const code = (error as { code?: unknown }).code;
     this.host.reporter.report('warn', 'socket_error',
-      `livehub: connection ${this.id} from ${this.request.socket?.remoteAddress ?? 'unknown'} failed: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}; it was closed`,
+      `livehub: ${this.transport.name} connection ${this.id} from ${this.request.socket?.remoteAddress ?? 'unknown'} failed: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}; it was closed`,
       error, `socket_error:${typeof code === 'string' ? code : error.message}`);
   }
 
-  /** @internal */
-  onClose(): void {
+  closed(): void {
+    if (this.state === 'closed') return;
     this.state = 'closed';
     this.dropQueue();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.host.unregister(this);
+    for (const then of this.whenClosed?.splice(0) ?? []) then();
+  }
+
+  /**
+   * The inbound rate limit (messages and pings): false when the message must be dropped. After
+   * `rateLimitBurst` drops within one second the connection is closed with 4003.
+   */
+  admitInbound(): boolean {
+    const { rateLimit, rateLimitBurst } = this.host.options;
+    if (takeToken(this, rateLimit, rateLimitBurst)) return true;
+    const now = Date.now();
+    if (now - this.dropWindow > 1000) {
+      this.dropWindow = now;
+      this.dropped = 0;
+    }
+    if (++this.dropped === rateLimitBurst) this.host.closeSession(this, CloseCode.RateLimited, 'rate limited');
+    else if (this.dropped === 1) this.host.reply(this, { type: 'error', code: ErrorCode.RateLimited, message: 'too many messages; slow down' });
+    return false;
   }
 
   /** Closes with 4002 when the credential expires, so the client reconnects with a fresh token. */
@@ -302,80 +313,5 @@ export class Client implements Bucket {
       else this.close(CloseCode.TokenExpired, 'token expired');
     }, Math.min(wait, longest));
     this.expiryTimer.unref();
-  }
-
-  /**
-   * The inbound rate limit (messages and pings): false when the message must be dropped. After
-   * `rateLimitBurst` drops within one second the connection is closed with 4003.
-   */
-  private admitInbound(): boolean {
-    const { rateLimit, rateLimitBurst } = this.host.options;
-    if (takeToken(this, rateLimit, rateLimitBurst)) return true;
-    const now = Date.now();
-    if (now - this.dropWindow > 1000) {
-      this.dropWindow = now;
-      this.dropped = 0;
-    }
-    if (++this.dropped === rateLimitBurst) this.host.closeClient(this, CloseCode.RateLimited, 'rate limited');
-    return false;
-  }
-
-  /** @internal The reader. Messages are handled one at a time, in order, even when a policy is async. */
-  onMessage(data: Buffer, isBinary: boolean): void {
-    this.lastSeen = Date.now();
-    if (this.state !== 'open') return;
-    if (isBinary) {
-      this.close(CloseCode.UnsupportedData, 'binary messages are not part of the JSON protocol');
-      return;
-    }
-    if (!this.admitInbound()) {
-      if (this.dropped === 1 && this.state === 'open') {
-        this.host.reply(this, { type: 'error', code: ErrorCode.RateLimited, message: 'too many messages; slow down' });
-      }
-      return;
-    }
-    const text = data.toString('utf8');
-    const run = () => this.handle(text);
-    const pending = this.reading ? this.reading.then(run) : run();
-    if (!pending) return;
-    const tracked: Promise<void> = pending.then(() => { if (this.reading === tracked) this.reading = null; });
-    this.reading = tracked;
-  }
-
-  private handle(text: string): Promise<void> | void {
-    const { maxJsonDepth, maxJsonKeys } = this.host.options;
-    const shape = scanJson(text, maxJsonDepth, maxJsonKeys);
-    if (shape !== 'ok') {
-      const code = shape === 'too_deep' ? ErrorCode.TooDeep : ErrorCode.TooManyKeys;
-      this.host.reply(this, { type: 'error', code, message: shape === 'too_deep' ? `nesting deeper than ${maxJsonDepth}` : `more than ${maxJsonKeys} keys` });
-      return;
-    }
-    const command = parseCommand(text);
-    if ('error' in command) {
-      this.host.reply(this, command.error);
-      return;
-    }
-    if (command.type === 'subscribe' || command.type === 'publish') return this.authorize(command);
-    this.host.command(this, command);
-  }
-
-  /** Asks the channel policy; a denial is an error frame `forbidden`, and the connection stays open. */
-  private authorize(command: Extract<ClientCommand, { type: 'subscribe' | 'publish' }>): Promise<void> | void {
-    const { authorize, canPublish } = this.host.options;
-    const reporter = this.host.reporter;
-    const verdict = decide({
-      action: command.type, channel: command.channel, identity: this.identity, clientId: this.id, request: this.request,
-      ...(command.type === 'publish' ? { event: command.event, data: command.data } : {}),
-    }, { authorize, canPublish }, (error) => reporter.error(error, 'authorize_failed', `livehub: authorize threw for ${command.type} on ${command.channel}: ${error.message}; the request was denied`));
-    const apply = (allowed: boolean) => {
-      if (this.state !== 'open') return;
-      if (allowed) return this.host.command(this, command);
-      this.host.reply(this, withId({
-        type: 'error', code: ErrorCode.Forbidden, channel: command.channel,
-        message: command.type === 'publish' ? 'publishing to this channel is not allowed' : 'subscribing to this channel is not allowed',
-      }, command.id));
-    };
-    if (typeof verdict === 'boolean') return apply(verdict);
-    return verdict.then(apply);
   }
 }

@@ -54,9 +54,10 @@ export class ClientStreams {
 
   /**
    * Routes a batch of one channel's publications for this client: 'all' to send the shared frames,
-   * 'none' to send nothing, or the subset (offsets above the floor) to encode for this client alone.
+   * 'none' to send nothing, or the index from which on the offsets are above the floor (they ascend,
+   * so that is a suffix), to encode for this client alone.
    */
-  route(channel: string, offsets: readonly number[], payloads: readonly string[]): 'all' | 'none' | string[] {
+  route(channel: string, offsets: readonly number[], payloads: readonly string[]): 'all' | 'none' | number {
     const held = this.recovering?.get(channel);
     if (held) {
       for (let i = 0; i < offsets.length; i++) held.push({ channel, offset: offsets[i]!, payload: payloads[i]! });
@@ -69,6 +70,8 @@ export class ClientStreams {
     if (offsets[offsets.length - 1]! <= floor) return 'none';
     this.dropFloorAt(at);
     if (offsets[0]! > floor) return 'all';
-    return payloads.filter((_, i) => offsets[i]! > floor);
+    let from = 1;
+    while (offsets[from]! <= floor) from++;
+    return from;
   }
 }

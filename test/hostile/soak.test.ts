@@ -9,12 +9,13 @@ const LANES = 25;
 /** The hub's own bookkeeping, read through its private fields: what must return to empty. */
 function bookkeeping(hub: Hub) {
   const h = hub as unknown as {
-    clients: Set<unknown>; channels: Map<string, Set<unknown>>; users: Map<string, unknown>; subscribing: Map<string, unknown>;
-    admission: { total: number; byIp: Map<string, number>; byUser: Map<string, number> };
+    sessions: Set<unknown>; channels: Map<string, Set<unknown>>; users: Map<string, unknown>; subscribing: Map<string, unknown>;
+    gate: { admission: { total: number; byIp: Map<string, number>; byUser: Map<string, number> } };
   };
+  const { admission } = h.gate;
   return {
-    clients: h.clients.size, channels: h.channels.size, users: h.users.size, subscribing: h.subscribing.size,
-    admitted: h.admission.total, ips: h.admission.byIp.size, userSlots: h.admission.byUser.size,
+    sessions: h.sessions.size, channels: h.channels.size, users: h.users.size, subscribing: h.subscribing.size,
+    admitted: admission.total, ips: admission.byIp.size, userSlots: admission.byUser.size,
   };
 }
 

@@ -1,42 +1,14 @@
 import { STATUS_CODES, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ResolvedHubOptions } from './options.js';
-import type { Reporter } from './report.js';
 
 /**
- * HTTP-level plumbing of the WebSocket upgrade: the origin check, answers before the upgrade, and
+ * HTTP-level plumbing of the WebSocket upgrade: answers before the upgrade, and
  * the dispatcher that lets `app.get('/ws', hub.handleWebSocket)` see upgrade requests on Express.
  */
 
 /** Marks an upgrade request that the dispatcher routed through the app; holds the head bytes. */
 export const kUpgradeHead = Symbol('livehub.upgradeHead');
 export type UpgradeRequest = IncomingMessage & { [kUpgradeHead]?: Buffer };
-
-/** Whether the request's Origin may connect. Requests without an Origin (non-browser) may. */
-export function originAllowed(options: ResolvedHubOptions, request: IncomingMessage, reporter: Reporter): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  const { origins } = options;
-  if (typeof origins === 'function') {
-    try {
-      return origins(origin, request) === true;
-    } catch (error) {
-      reporter.error(error, 'origins_failed', `livehub: the origins hook threw for ${origin}: ${(error as Error).message}; the origin was refused`);
-      return false;
-    }
-  }
-  if (origins) return origins.includes(origin);
-  // Same origin: the Origin's host (with port) must be the Host the request was sent to.
-  let host: string;
-  try {
-    const url = new URL(origin);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-    host = url.host;
-  } catch {
-    return false; // "null", garbage
-  }
-  return host.toLowerCase() === (request.headers.host ?? '').toLowerCase();
-}
 
 /**
  * The `error` listener of an upgrading socket. A plain function, not a closure: a closure would keep

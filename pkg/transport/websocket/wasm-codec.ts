@@ -22,10 +22,10 @@ export interface CodecExports {
 
 const PAGE = 65536;
 
-/** Where the compiled module is, from source (pkg/realtime) or from the build (dist/pkg/realtime). */
+/** Where the compiled module is: the nearest `build/` above this file (from source or from dist/). */
 function wasmPath(name: string): string {
-  for (const relative of [`../../build/${name}`, `../../../build/${name}`]) {
-    const path = fileURLToPath(new URL(relative, import.meta.url));
+  for (let up = 1; up <= 5; up++) {
+    const path = fileURLToPath(new URL(`${'../'.repeat(up)}build/${name}`, import.meta.url));
     if (existsSync(path)) return path;
   }
   throw new Error(`livehub: build/${name} is missing; run "npm run build:wasm" (asc compiles assembly/)`);

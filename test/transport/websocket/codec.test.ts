@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // ws's own receiver: the parser our frames must satisfy.
 import * as wsModule from 'ws';
-import { encodeFrame, headerLength, jsCodec, OPCODE_BINARY } from '../../pkg/realtime/codec.js';
-import { createWasmCodec, instantiateCodec } from '../../pkg/realtime/wasm-codec.js';
+import { encodeFrame, headerLength, jsCodec, OPCODE_BINARY } from '../../../pkg/transport/websocket/codec.js';
+import { createWasmCodec, instantiateCodec } from '../../../pkg/transport/websocket/wasm-codec.js';
 
 const wasm = createWasmCodec();
 const bytes = (...values: number[]) => Buffer.from(values);

@@ -1,0 +1,89 @@
+/**
+ * Hub events: one typed source of lifecycle events that metrics, logs, health checks and webhooks
+ * listen to. It costs nothing when nobody listens: the hub checks `events.listening.<name>` (a plain
+ * boolean) before it builds an event, so the hot path pays one property read per turn and channel.
+ *
+ * Listeners run synchronously inside the hub's loop: keep them short. A listener that throws is
+ * reported through the hub's logger and never breaks the loop.
+ */
+
+/** What an event says about a connection. */
+export interface SessionInfo {
+  id: string;
+  transport: string;
+  userId: string | null;
+}
+
+export interface HubEventMap {
+  /** A connection joined the hub (after authentication). */
+  'connection.opened': { session: SessionInfo };
+  /** A connection left the hub. */
+  'connection.closed': { session: SessionInfo };
+  /** A subscribe was answered; `recovered` when it asked to resume. */
+  subscribed: { session: SessionInfo; channel: string; recovered?: boolean };
+  unsubscribed: { session: SessionInfo; channel: string };
+  /** A publication got its position (on this node: from `hub.publish` or a client of this node). */
+  'message.published': { channel: string; type: string; offset: number; epoch: string; from?: { user?: string; client: string } };
+  /** A turn's messages of a channel were queued for this node's subscribers. */
+  'message.delivered': { channel: string; messages: number; sessions: number };
+  /** A slow consumer was closed with 4001. */
+  evicted: { session: SessionInfo; reason: string };
+  /** A channel's stream broke (`reset`): its subscribers were told their position is void. */
+  reset: { channel: string; offset: number; epoch: string };
+  /** Something failed (`code` as in the logs). */
+  error: { code: string; message: string; error?: unknown };
+}
+
+export type HubEventName = keyof HubEventMap;
+export type HubEventListener<K extends HubEventName> = (event: HubEventMap[K]) => void;
+
+export class HubEvents {
+  /** Whether anything listens to each event; read on the hot path instead of the listener lists. */
+  readonly listening: Record<HubEventName, boolean> = {
+    'connection.opened': false, 'connection.closed': false, subscribed: false, unsubscribed: false,
+    'message.published': false, 'message.delivered': false, evicted: false, reset: false, error: false,
+  };
+  private readonly listeners = new Map<HubEventName, Array<(event: never) => void>>();
+
+  constructor(private readonly onListenerError: (error: unknown, name: HubEventName) => void) {}
+
+  /** Listens to an event; returns the function that stops listening. */
+  on<K extends HubEventName>(name: K, listener: HubEventListener<K>): () => void {
+    if (!(name in this.listening)) throw new TypeError(`livehub: unknown hub event ${JSON.stringify(name)}; known: ${Object.keys(this.listening).join(', ')}`);
+    if (typeof listener !== 'function') throw new TypeError('livehub: an event listener must be a function');
+    const list = this.listeners.get(name) ?? [];
+    list.push(listener as (event: never) => void);
+    this.listeners.set(name, list);
+    this.listening[name] = true;
+    return () => this.off(name, listener);
+  }
+
+  off<K extends HubEventName>(name: K, listener: HubEventListener<K>): void {
+    const list = this.listeners.get(name);
+    if (!list) return;
+    const at = list.indexOf(listener as (event: never) => void);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) {
+      this.listeners.delete(name);
+      this.listening[name] = false;
+    }
+  }
+
+  /** Calls the event's listeners. Check `listening[name]` first when building the event costs. */
+  emit<K extends HubEventName>(name: K, event: HubEventMap[K]): void {
+    const list = this.listeners.get(name);
+    if (!list) return;
+    for (const listener of list.length === 1 ? list : [...list]) {
+      try {
+        (listener as HubEventListener<K>)(event);
+      } catch (error) {
+        if (name !== 'error') this.onListenerError(error, name);
+      }
+    }
+  }
+}
+
+/** The event view of a session. */
+export function sessionInfo(session: { id: string; transport: { name: string }; identity: { userId: string } | null }): SessionInfo {
+  return { id: session.id, transport: session.transport.name, userId: session.identity?.userId ?? null };
+}

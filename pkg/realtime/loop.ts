@@ -1,0 +1,353 @@
+import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type RequestId, type ServerReply } from '../protocol.js';
+import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
+import type { WireFormat } from '../transport/transport.js';
+import { HubEvents, sessionInfo } from './events.js';
+import { after } from './maybe.js';
+import type { ResolvedHubOptions } from './options.js';
+import { userChannel } from './policy.js';
+import { isPresenceChannel, type Presence, userSet } from './presence.js';
+import type { Reporter } from './report.js';
+import type { HubCounters, Session } from './session.js';
+
+/** The server's own channel between nodes (disconnecting a user everywhere). */
+export const CONTROL_CHANNEL = '#control';
+
+/** Work for the loop. One FIFO keeps register, unregister, subscribe and broadcast in arrival order. */
+export type Command =
+  | { kind: 'register'; session: Session }
+  | { kind: 'unregister'; session: Session }
+  | { kind: 'subscribe'; session: Session; channel: string; id?: RequestId; since?: StreamPosition }
+  | { kind: 'unsubscribe'; session: Session; channel: string; id?: RequestId }
+  | { kind: 'publication'; publication: Publication }
+  | { kind: 'reset'; channel: string; position: StreamPosition }
+  | { kind: 'recovered'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
+  | { kind: 'reply'; session: Session; reply: ServerReply }
+  | { kind: 'close'; session: Session; code: number; reason: string };
+
+type Send = (session: Session, reply: ServerReply) => void;
+
+/**
+ * The hub's loop: a small state machine that only this loop mutates, after gorilla/websocket's chat
+ * hub. Everything that changes state (a session registering or leaving, a subscription, a
+ * publication) is queued; one turn, scheduled with `setImmediate`, drains the queue in order and
+ * then fans out the turn's messages: each channel's messages are encoded once per wire format into
+ * one buffer its sessions share, and each session gets one corked write per turn.
+ */
+export abstract class HubLoop {
+  readonly counters: HubCounters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
+  readonly events: HubEvents;
+  protected readonly sessions = new Set<Session>();
+  protected readonly channels = new Map<string, Set<Session>>();
+  /** Authenticated users' sessions. */
+  protected readonly users = new Map<string, Set<Session>>();
+  /** Engine subscriptions still being set up, per channel: a subscribe's history read waits for it. */
+  protected readonly subscribing = new Map<string, Promise<unknown>>();
+  protected closing: Promise<void> | null = null;
+  private queue: Command[] = [];
+  private scheduled = false;
+
+  abstract readonly options: ResolvedHubOptions;
+  abstract readonly reporter: Reporter;
+  protected abstract readonly engine: Engine;
+  protected abstract readonly presence: Presence;
+
+  constructor() {
+    this.events = new HubEvents((error, name) => this.reporter.error(error, 'event_listener_failed', `livehub: a listener of ${name} threw: ${(error as Error)?.message}`));
+  }
+
+  protected enqueue(command: Command): void {
+    this.queue.push(command);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.turn);
+    }
+  }
+
+  /** One loop turn: apply every queued command in order, then fan out and flush. */
+  protected readonly turn = (): void => {
+    this.scheduled = false;
+    const commands = this.queue;
+    this.queue = [];
+    const batches = new Map<string, { offsets: number[]; payloads: string[] }>();
+    const dirty: Session[] = [];
+    const send: Send = (session, reply) => {
+      if (session.state !== 'open') return;
+      if (!session.fullProtocol && !('id' in reply && reply.id !== undefined) && 'channel' in reply) {
+        // The Go original's clients take every frame with a channel for a message: send them only
+        // messages, and errors without the channel key (named in the text instead).
+        if (reply.type !== 'error') return;
+        const { channel, ...rest } = reply;
+        reply = { ...rest, message: `${reply.message} (channel ${channel})` };
+      }
+      session.enqueue(session.transport.format.encodeReply(JSON.stringify(reply)), 1);
+      if (!session.dirty) { session.dirty = true; dirty.push(session); }
+    };
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'register':
+          if (this.closing) command.session.close(CloseCode.GoingAway, 'server shutting down');
+          else if (command.session.state === 'open') this.add(command.session);
+          break;
+        case 'close':
+          command.session.close(command.code, command.reason, true);
+          break;
+        case 'unregister':
+          this.remove(command.session);
+          break;
+        case 'subscribe':
+          this.subscribe(command, send);
+          break;
+        case 'recovered':
+          this.answerSubscribe(command, send);
+          break;
+        case 'reset':
+          this.reset(command.channel, command.position, send);
+          break;
+        case 'unsubscribe':
+          if (!this.sessions.has(command.session)) break;
+          this.leave(command.session, command.channel);
+          send(command.session, withId({ type: 'unsubscribed', channel: command.channel }, command.id));
+          if (this.events.listening.unsubscribed) this.events.emit('unsubscribed', { session: sessionInfo(command.session), channel: command.channel });
+          break;
+        case 'publication': {
+          const { channel, offset, payload } = command.publication;
+          if (channel === CONTROL_CHANNEL) {
+            this.control(payload);
+            break;
+          }
+          const batch = batches.get(channel);
+          if (batch) {
+            batch.offsets.push(offset);
+            batch.payloads.push(payload);
+          } else batches.set(channel, { offsets: [offset], payloads: [payload] });
+          break;
+        }
+        case 'reply':
+          send(command.session, command.reply);
+          break;
+      }
+    }
+    for (const [channel, { offsets, payloads }] of batches) this.fanOut(channel, offsets, payloads, dirty);
+    for (const session of dirty) {
+      session.dirty = false;
+      session.flush();
+    }
+  };
+
+  /** Queues a channel's messages of this turn for each of its sessions, encoded once per format. */
+  private fanOut(channel: string, offsets: number[], payloads: string[], dirty: Session[]): void {
+    const targets = channel === BROADCAST_CHANNEL ? this.sessions : this.channels.get(channel);
+    if (!targets || targets.size === 0) return;
+    // Most hubs have one wire format in a turn: keep its encoding at hand, the others in a map.
+    let format: WireFormat | null = null;
+    let shared: unknown = null;
+    let others: Map<WireFormat, unknown> | null = null;
+    let reached = 0;
+    for (const session of targets) {
+      const streams = session.streams;
+      let from = 0;
+      if (streams.recovering !== null || streams.floors !== null) {
+        const route = streams.route(channel, offsets, payloads);
+        if (route === 'none') continue;
+        if (route !== 'all') from = route;
+      }
+      const transport = session.transport;
+      let frames: Buffer;
+      if (from > 0) {
+        const subset = offsets.slice(from);
+        frames = transport.frames(transport.format.encodeMessages(channel, subset, payloads.slice(from)), channel, subset);
+      } else {
+        if (transport.format !== format) {
+          if (format === null) {
+            format = transport.format;
+            shared = format.encodeMessages(channel, offsets, payloads);
+          } else {
+            others ??= new Map();
+            if (!others.has(transport.format)) others.set(transport.format, transport.format.encodeMessages(channel, offsets, payloads));
+          }
+        }
+        frames = transport.frames(transport.format === format ? shared : others!.get(transport.format), channel, offsets);
+      }
+      session.enqueue(frames, payloads.length - from);
+      reached++;
+      if (!session.dirty) { session.dirty = true; dirty.push(session); }
+    }
+    if (this.events.listening['message.delivered']) this.events.emit('message.delivered', { channel, messages: payloads.length, sessions: reached });
+  }
+
+  private subscribe(command: Extract<Command, { kind: 'subscribe' }>, send: Send): void {
+    const { session, channel } = command;
+    if (!this.sessions.has(session)) return;
+    if (session.channels.has(channel)) {
+      send(session, withId({ type: 'error', code: ErrorCode.AlreadySubscribed, channel, message: `already subscribed to ${channel}; the subscription stands` }, command.id));
+      return;
+    }
+    const full = session.channels.size >= this.options.maxChannelsPerClient;
+    if (channel !== BROADCAST_CHANNEL && full) {
+      send(session, withId({
+        type: 'error', code: ErrorCode.TooManyChannels, channel,
+        message: `at most ${this.options.maxChannelsPerClient} channels per connection`,
+      }, command.id));
+      return;
+    }
+    if (channel === BROADCAST_CHANNEL) {
+      send(session, withId({ type: 'subscribed', channel }, command.id));
+      return;
+    }
+    this.join(session, channel);
+    // Hold live publications for this session until the engine says where the stream stands.
+    session.streams.hold(channel);
+    const { since, id } = command;
+    // Read the position only once this node receives the channel's publications: anything
+    // published after the read then reaches the session live, and nothing falls in between.
+    const ready = this.subscribing.get(channel);
+    after(() => (ready ? ready.then(() => this.engine.history(channel, since ?? null)) : this.engine.history(channel, since ?? null)),
+      (result) => this.enqueue({ kind: 'recovered', session, channel, id, since, result }),
+      (error) => {
+        this.reporter.report('error', 'subscribe_failed', `livehub: subscribe to ${channel} failed reading its stream position: ${error.message}; the client was answered 'unavailable' and retries`, error, `subscribe_failed:${error.message}`);
+        this.enqueue({ kind: 'recovered', session, channel, id, since, result: null });
+      });
+  }
+
+  /**
+   * Answers a subscribe once the engine has: `subscribed` with the stream position (and, for a
+   * subscribe with `since`, whether it was recovered), the replayed publications, then those held back
+   * meanwhile that come after them. From then on the session gets nothing at or below what it was given.
+   */
+  private answerSubscribe(command: Extract<Command, { kind: 'recovered' }>, send: Send): void {
+    const { session, channel, id, since, result } = command;
+    const held = session.streams.release(channel);
+    if (held === undefined || !session.channels.has(channel) || session.state !== 'open') return;
+    if (!result) {
+      this.leave(session, channel);
+      send(session, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `subscribe to ${channel} failed; retry later` }, id));
+      return;
+    }
+    const { position, publications, recovered } = result;
+    const resumed = since !== undefined && recovered;
+    // Recovered: the replay runs to the position, and held publications continue after it. Otherwise
+    // the session gets everything fanned out since it joined, so its position is just before that.
+    const base = resumed || held.length === 0 ? position.offset : Math.min(position.offset, held[0]!.offset - 1);
+    send(session, withId({
+      type: 'subscribed', channel, offset: base, epoch: position.epoch,
+      ...(since ? { recovered } : {}),
+    }, id));
+    let top = base;
+    const offsets: number[] = [];
+    const payloads: string[] = [];
+    if (resumed) for (const p of publications) { offsets.push(p.offset); payloads.push(p.payload); }
+    for (const p of held) {
+      if (p.offset > top) {
+        offsets.push(p.offset);
+        payloads.push(p.payload);
+        top = p.offset;
+      }
+    }
+    const { format } = session.transport;
+    if (payloads.length > 0) session.enqueue(session.transport.frames(format.encodeMessages(channel, offsets, payloads), channel, offsets), payloads.length);
+    session.streams.setFloor(channel, top);
+    if (this.events.listening.subscribed) this.events.emit('subscribed', { session: sessionInfo(session), channel, ...(since ? { recovered } : {}) });
+    if (isPresenceChannel(channel) && !session.presence?.has(channel)) this.presence.join(session, channel);
+  }
+
+  /**
+   * The stream broke (history lost, or a gap no longer in history): every local subscriber's position
+   * is void. Tell them where it stands now; the livehub client emits `gap`.
+   */
+  private reset(channel: string, position: StreamPosition, send: Send): void {
+    for (const session of this.channels.get(channel) ?? []) {
+      if (session.streams.recovering?.has(channel)) continue; // its subscribe answer comes from the new stream
+      session.streams.forget(channel);
+      session.streams.setFloor(channel, position.offset);
+      send(session, { type: 'reset', channel, offset: position.offset, epoch: position.epoch });
+    }
+    if (this.events.listening.reset) this.events.emit('reset', { channel, offset: position.offset, epoch: position.epoch });
+  }
+
+  protected join(session: Session, channel: string): void {
+    let members = this.channels.get(channel);
+    if (!members) {
+      this.channels.set(channel, (members = new Set()));
+      let pending: unknown;
+      const failed = (error: unknown) => this.reporter.report('error', 'engine_subscribe_failed',
+        `livehub: the engine could not subscribe to ${channel}: ${error instanceof Error ? error.message : String(error)}; its publications from other nodes may be late until the engine repairs it`, error);
+      try {
+        pending = this.engine.subscribe(channel);
+      } catch (error) {
+        failed(error);
+      }
+      if (pending instanceof Promise) {
+        const settled: Promise<unknown> = pending.catch(failed).finally(() => {
+          if (this.subscribing.get(channel) === settled) this.subscribing.delete(channel);
+        });
+        this.subscribing.set(channel, settled);
+      }
+    }
+    members.add(session);
+    session.channels.add(channel);
+  }
+
+  protected leave(session: Session, channel: string): void {
+    const members = this.channels.get(channel);
+    session.channels.delete(channel);
+    this.presence.leave(session, channel);
+    session.streams.forget(channel);
+    if (!members) return;
+    members.delete(session);
+    if (members.size === 0) {
+      this.channels.delete(channel);
+      after(() => this.engine.unsubscribe(channel), () => {}, (error) => this.reporter.error(error, 'engine_unsubscribe_failed'));
+    }
+  }
+
+  /** Acts on a message between nodes (`#control`). */
+  private control(payload: string): void {
+    try {
+      const { type, data } = JSON.parse(payload) as { type: string; data: { userId?: string; reason?: string } };
+      if (type === 'disconnect-user' && typeof data.userId === 'string') {
+        for (const session of this.users.get(data.userId) ?? []) session.close(CloseCode.Disconnected, String(data.reason ?? 'disconnected'));
+      }
+    } catch (error) {
+      this.reporter.error(error, 'bad_control_message');
+    }
+  }
+
+  /** Registers a session; an authenticated one joins its personal channel `user:<id>`. */
+  private add(session: Session): void {
+    this.sessions.add(session);
+    if (this.events.listening['connection.opened']) this.events.emit('connection.opened', { session: sessionInfo(session) });
+    const userId = session.identity?.userId;
+    if (userId === undefined) return;
+    this.presence.register(session);
+    let mine = this.users.get(userId);
+    if (!mine) this.users.set(userId, (mine = new Set()));
+    mine.add(session);
+    this.join(session, userChannel(userId));
+  }
+
+  private remove(session: Session): void {
+    if (!this.sessions.delete(session)) return;
+    for (const channel of session.channels) this.leave(session, channel);
+    if (this.events.listening['connection.closed']) this.events.emit('connection.closed', { session: sessionInfo(session) });
+    const userId = session.identity?.userId;
+    if (userId === undefined) return;
+    this.presence.leave(session, userSet(userId));
+    const mine = this.users.get(userId);
+    mine?.delete(session);
+    if (mine?.size === 0) this.users.delete(userId);
+  }
+
+  /** Pings peers every `pingPeriod`; terminates those silent for longer than `pongWait`. */
+  protected sweep(): void {
+    const now = Date.now();
+    const { pongWait, pingPeriod } = this.options;
+    for (const session of this.sessions) {
+      if (now - session.lastSeen > pongWait) {
+        session.terminate();
+      } else if (now - session.lastPing >= pingPeriod) {
+        session.lastPing = now;
+        session.ping();
+      }
+    }
+  }
+}

@@ -130,6 +130,14 @@ describe('the published package, installed in a fresh app', () => {
     await tsc(dir, '--noEmit');
   }, 120_000);
 
+  it('type-checks every subpath\'s types in a strict browser app (DOM lib)', async () => {
+    await tsc(typesApp('subpaths-dom', 'subpaths.ts', ['ES2023', 'DOM', 'DOM.Iterable']), '--noEmit');
+  }, 120_000);
+
+  it('type-checks the server and client subpaths\' types in a strict Node app (no DOM lib)', async () => {
+    await tsc(typesApp('subpaths-node', 'node-subpaths.ts', ['ES2023']), '--noEmit');
+  }, 120_000);
+
   it('runs a ten-line Express server and Node client that exchange a message over a real socket', async () => {
     const dir = join(app(), 'runner');
     mkdirSync(dir, { recursive: true });
@@ -159,6 +167,17 @@ describe('the published package, installed in a fresh app', () => {
     }
   }, 120_000);
 });
+
+/** A directory of the fresh app holding one fixture, with the consumer tsconfig and these libs. */
+function typesApp(name: string, fixture: string, lib: string[]): string {
+  const dir = join(app(), name);
+  mkdirSync(dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(fixtures, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+  config.compilerOptions.lib = lib;
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config, null, 2));
+  copyFileSync(join(fixtures, fixture), join(dir, fixture));
+  return dir;
+}
 
 /** A directory of the fresh app holding the README's checked `.ts` blocks, with the consumer tsconfig. */
 function readmeApp(name: string): string {

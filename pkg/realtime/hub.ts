@@ -2,8 +2,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, clampCloseReason, ErrorCode, isValidChannel, isValidEventType, NAME_CHARACTERS, withId,
-  type ClientCommand, type HubMessage, type ServerReply,
+  CloseCode, clampCloseReason, ErrorCode, withId,
+  type ClientCommand, type HubMessage, type PresenceMember, type ServerReply,
 } from '../protocol.js';
 import type { Engine, PublishResult, StreamPosition } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory.js';
@@ -17,7 +17,8 @@ import { CONTROL_CHANNEL, HubLoop } from './loop.js';
 import { after } from './maybe.js';
 import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import { userChannel, type RequestInfo } from './policy.js';
-import { isPresenceChannel, Presence, userSet } from './presence.js';
+import { isPresenceChannel, members, Presence, userSet } from './presence.js';
+import { checkChannel, checkType, encodeData, Publisher, type HubPublishOptions } from './publisher.js';
 import { createReporter, LivehubError, type Reporter } from './report.js';
 import { Router } from './router.js';
 import { Session, type HubCounters } from './session.js';
@@ -44,6 +45,8 @@ export class Hub extends HubLoop {
   private readonly webSocket: WebSocketEndpoint;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
+  private readonly startedAt = Date.now();
+  private readonly publisher: Publisher;
   private nextId = 0;
 
   constructor(options: HubOptions = {}) {
@@ -60,6 +63,7 @@ export class Hub extends HubLoop {
     })).then(() => this.engine.subscribe(CONTROL_CHANNEL)).catch((error: Error) =>
       reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
     this.presence = new Presence(this.engine, this, () => this.sessions);
+    this.publisher = new Publisher(this.engine, this.options, reporter, this.events, () => this.closing !== null);
     this.router = new Router(this);
     this.gate = new Gate(this.options, this.reporter);
     this.webSocket = new WebSocketEndpoint(this, this.gate);
@@ -90,10 +94,8 @@ export class Hub extends HubLoop {
    * becomes an unhandled rejection. Throws a TypeError at once for an invalid channel or type, or
    * data that JSON cannot encode (BigInt, a cycle).
    */
-  publish(channel: string, type: string, data?: unknown): Promise<PublishResult> {
-    checkChannel(channel);
-    if (!isValidEventType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}`);
-    return this.publishJson(channel, type, encodeData(data));
+  publish(channel: string, type: string, data?: unknown, options?: HubPublishOptions): Promise<PublishResult> {
+    return this.publisher.publish(channel, type, data, options);
   }
 
   /** The channel's current stream position (for pages that resume from it, see livehub/inertia). */
@@ -108,37 +110,39 @@ export class Hub extends HubLoop {
     return this.publish(message.channel, message.type, message.data);
   }
 
-  private publishJson(channel: string, type: string, dataJson: string): Promise<PublishResult> {
-    let published: Promise<PublishResult>;
-    if (this.closing) {
-      published = Promise.reject(new LivehubError('closed', `livehub: publish to ${channel} after hub.close(); nothing was published`));
-    } else {
-      try {
-        published = Promise.resolve(this.engine.publish(channel, type, dataJson, historyPolicy(this.options, channel)));
-      } catch (error) {
-        published = Promise.reject(error);
-      }
-    }
-    const result = published.then((position) => {
-      if (this.events.listening['message.published']) this.events.emit('message.published', { channel, type, offset: position.offset, epoch: position.epoch });
-      return position;
-    }, (error: unknown) => {
-      throw this.publishFailed(channel, error);
-    });
-    result.catch(() => {}); // awaiting is optional; the failure is logged in publishFailed
-    return result;
+  /**
+   * The channel's last `limit` publications still in history (at most the channel's history size),
+   * oldest first, with its current position. `complete` is false when history no longer holds all
+   * of them (expired by `ttl`): then none are returned, never a partial range.
+   */
+  async history(channel: string, options: { limit?: number } = {}): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }> {
+    checkChannel(channel);
+    const { limit = 100 } = options;
+    if (!Number.isInteger(limit) || limit < 0) throw new TypeError('livehub: history limit must be a whole number');
+    const { position } = await this.engine.history(channel, null);
+    const wanted = Math.min(limit, historyPolicy(this.options, channel).size, position.offset);
+    if (wanted === 0) return { position, messages: [], complete: true };
+    const result = await this.engine.history(channel, { offset: position.offset - wanted, epoch: position.epoch });
+    const messages = result.publications.map((p) => JSON.parse(p.payload) as HubMessage);
+    return { position: result.position, messages, complete: result.recovered };
   }
 
-  /** Logs a failed publish and gives the Error its caller gets (code `unavailable` or `closed`). */
-  private publishFailed(channel: string, error: unknown): LivehubError {
-    const cause = error instanceof Error ? error.message : String(error);
-    const code = error instanceof LivehubError && error.code === 'closed' ? 'closed' : ErrorCode.Unavailable;
-    const failure = error instanceof LivehubError && error.code === code
-      ? error
-      : new LivehubError(code, `livehub: publish to ${channel} failed: ${cause}`, { cause: error });
-    this.reporter.report('error', 'publish_failed', `${failure.message}; the message was not published (check the engine: its connection, REDIS_URL)`, failure, `publish_failed:${cause}`);
-    if (this.events.listening.error) this.events.emit('error', { code: 'publish_failed', message: failure.message, error: failure });
-    return failure;
+  /** The members of a presence channel, across every node sharing the engine. */
+  async presenceOf(channel: string): Promise<PresenceMember[]> {
+    checkChannel(channel);
+    return members(await this.engine.presence(channel));
+  }
+
+  /** This node's channels with local subscribers, and how many each. */
+  channelList(): Array<{ channel: string; subscribers: number }> {
+    return [...this.channels].filter(([name]) => !name.startsWith('#')).map(([channel, sessions]) => ({ channel, subscribers: sessions.size }));
+  }
+
+  /** This node: its id, connections by transport, channels, users, and uptime. */
+  info(): { node: string; connections: Record<string, number>; channels: number; users: number; uptime: number } {
+    const connections: Record<string, number> = {};
+    for (const session of this.sessions) connections[session.transport.name] = (connections[session.transport.name] ?? 0) + 1;
+    return { node: this.idPrefix, connections, channels: this.channels.size, users: this.users.size, uptime: Date.now() - this.startedAt };
   }
 
   /**
@@ -217,11 +221,12 @@ export class Hub extends HubLoop {
 
   /** `sendToUser` for several users; resolves once every publish has. */
   sendToUsers(userIds: Iterable<string>, type: string, data?: unknown): Promise<PublishResult[]> {
+    checkType(type);
     const dataJson = encodeData(data);
     const sent = Promise.all([...userIds].map((userId) => {
       const channel = userChannel(userId);
       checkChannel(channel);
-      return this.publishJson(channel, type, dataJson);
+      return this.publisher.publishJson(channel, type, dataJson);
     }));
     sent.catch(() => {});
     return sent;
@@ -281,7 +286,7 @@ export class Hub extends HubLoop {
         this.enqueue({ kind: 'unsubscribe', session, channel: command.channel, id: command.id });
         break;
       case 'publish':
-        this.publishFrom(session, command);
+        this.publisher.fromClient(session, command, (to, reply) => this.reply(to, reply));
         break;
       case 'ping':
         this.reply(session, withId({ type: 'pong' }, command.id));
@@ -318,53 +323,4 @@ export class Hub extends HubLoop {
       'the client reconnects and recovers from history; raise sendBuffer/maxBufferedBytes/writeWait if readers this slow are expected');
     if (this.events.listening.evicted) this.events.emit('evicted', { session: sessionInfo(session), reason: why });
   }
-
-  /**
-   * A client's publish, stamped with who sent it (`from`). One with a string id is idempotent (per
-   * user, within `publishDedupeWindow`, across reconnects and nodes): the engine claims the id in the
-   * same atomic step as the publish, so a retry of a publish already made is acked again with the
-   * same position and not fanned out twice, and a publish that failed leaves the id free to retry.
-   */
-  private publishFrom(session: Session, command: Extract<ClientCommand, { type: 'publish' }>): void {
-    const { channel, event, id } = command;
-    let dataJson: string;
-    try {
-      dataJson = JSON.stringify(command.data ?? null);
-    } catch {
-      return this.reply(session, withId({ type: 'error', code: ErrorCode.BadData, channel, message: 'data cannot be encoded as JSON' }, id));
-    }
-    const userId = session.identity?.userId;
-    const from = userId === undefined ? { client: session.id } : { user: userId, client: session.id };
-    const idempotency = typeof id === 'string'
-      ? { idempotencyKey: `publish:${userId ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
-      : {};
-    after(() => this.engine.publish(channel, event, dataJson, historyPolicy(this.options, channel), { from, ...idempotency }),
-      (position) => {
-        if (id !== undefined) this.reply(session, { type: 'ack', id, offset: position.offset, epoch: position.epoch });
-        if (this.events.listening['message.published'] && !position.duplicate) {
-          this.events.emit('message.published', { channel, type: event, offset: position.offset, epoch: position.epoch, from });
-        }
-      },
-      (error: Error) => {
-        this.publishFailed(channel, error);
-        this.reply(session, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; retry later` }, id));
-      });
-  }
 }
-
-/** Throws a TypeError naming the allowed characters for an invalid channel name. */
-function checkChannel(channel: string): void {
-  if (!isValidChannel(channel)) {
-    throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}: use 1-255 characters of ${NAME_CHARACTERS}, or "*"`);
-  }
-}
-
-/** Data as JSON, or a TypeError saying why it cannot be (BigInt, a cycle). */
-function encodeData(data: unknown): string {
-  try {
-    return JSON.stringify(data ?? null);
-  } catch (error) {
-    throw new TypeError(`livehub: data cannot be encoded as JSON: ${(error as Error).message}`);
-  }
-}
-

@@ -1,0 +1,125 @@
+import { ErrorCode, isValidChannel, isValidEventType, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol.js';
+import type { Engine, PublishOptions, PublishResult } from '../engine/engine.js';
+import type { HubEvents } from './events.js';
+import { after } from './maybe.js';
+import { historyPolicy, type ResolvedHubOptions } from './options.js';
+import { LivehubError, type Reporter } from './report.js';
+import type { Session } from './session.js';
+
+/** Options of a server-side publish. */
+export interface HubPublishOptions {
+  /**
+   * Makes the publish idempotent: a second publish with the same key (within `publishDedupeWindow`,
+   * on any node) publishes nothing and resolves with the first one's position and `duplicate: true`.
+   */
+  idempotencyKey?: string;
+}
+
+/**
+ * Publishing, from the server and from clients: validation, the engine call with its history policy,
+ * the publisher stamp and idempotency, and failures that are always reported (logged, rejected to
+ * the caller, answered to the client) and never silent.
+ */
+export class Publisher {
+  constructor(
+    private readonly engine: Engine,
+    private readonly options: ResolvedHubOptions,
+    private readonly reporter: Reporter,
+    private readonly events: HubEvents,
+    private readonly closing: () => boolean,
+  ) {}
+
+  /** `hub.publish`: see its documentation in hub.ts. */
+  publish(channel: string, type: string, data: unknown, options: HubPublishOptions = {}): Promise<PublishResult> {
+    checkChannel(channel);
+    checkType(type);
+    if (options === null || typeof options !== 'object') throw new TypeError('livehub: publish options must be an object');
+    const { idempotencyKey } = options;
+    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
+      throw new TypeError('livehub: idempotencyKey must be a string of 1-128 characters');
+    }
+    const extra: PublishOptions = idempotencyKey === undefined ? {} : { idempotencyKey: `server:${idempotencyKey}`, idempotencyTtl: this.options.publishDedupeWindow };
+    return this.publishJson(channel, type, encodeData(data), extra);
+  }
+
+  /** A publish of data already in JSON, to a channel already checked. */
+  publishJson(channel: string, type: string, dataJson: string, extra: PublishOptions = {}): Promise<PublishResult> {
+    let published: Promise<PublishResult>;
+    if (this.closing()) {
+      published = Promise.reject(new LivehubError('closed', `livehub: publish to ${channel} after hub.close(); nothing was published`));
+    } else {
+      try {
+        published = Promise.resolve(this.engine.publish(channel, type, dataJson, historyPolicy(this.options, channel), extra));
+      } catch (error) {
+        published = Promise.reject(error);
+      }
+    }
+    const result = published.then((position) => {
+      if (this.events.listening['message.published'] && !position.duplicate) {
+        this.events.emit('message.published', { channel, type, offset: position.offset, epoch: position.epoch, ...(extra.from ? { from: extra.from } : {}) });
+      }
+      return position;
+    }, (error: unknown) => {
+      throw this.failed(channel, error);
+    });
+    result.catch(() => {}); // awaiting is optional; the failure is logged in failed()
+    return result;
+  }
+
+  /**
+   * A client's publish, stamped with who sent it (`from`). One with a string id is idempotent (per
+   * user, within `publishDedupeWindow`, across reconnects and nodes): the engine claims the id in the
+   * same atomic step as the publish, so a retry of a publish already made is acked again with the
+   * same position and not fanned out twice, and a publish that failed leaves the id free to retry.
+   */
+  fromClient(session: Session, command: Extract<ClientCommand, { type: 'publish' }>, reply: (session: Session, reply: ServerReply) => void): void {
+    const { channel, event, id } = command;
+    let dataJson: string;
+    try {
+      dataJson = JSON.stringify(command.data ?? null);
+    } catch {
+      return reply(session, withId({ type: 'error', code: ErrorCode.BadData, channel, message: 'data cannot be encoded as JSON' }, id));
+    }
+    const userId = session.identity?.userId;
+    const from = userId === undefined ? { client: session.id } : { user: userId, client: session.id };
+    const extra: PublishOptions = typeof id === 'string'
+      ? { from, idempotencyKey: `publish:${userId ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
+      : { from };
+    after(() => this.publishJson(channel, event, dataJson, extra),
+      (position) => { if (id !== undefined) reply(session, { type: 'ack', id, offset: position.offset, epoch: position.epoch }); },
+      () => reply(session, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; retry later` }, id)));
+  }
+
+  /** Logs a failed publish and gives the Error its caller gets (code `unavailable` or `closed`). */
+  private failed(channel: string, error: unknown): LivehubError {
+    const cause = error instanceof Error ? error.message : String(error);
+    const code = error instanceof LivehubError && error.code === 'closed' ? 'closed' : ErrorCode.Unavailable;
+    const failure = error instanceof LivehubError && error.code === code
+      ? error
+      : new LivehubError(code, `livehub: publish to ${channel} failed: ${cause}`, { cause: error });
+    this.reporter.report('error', 'publish_failed', `${failure.message}; the message was not published (check the engine: its connection, REDIS_URL)`, failure, `publish_failed:${cause}`);
+    if (this.events.listening.error) this.events.emit('error', { code: 'publish_failed', message: failure.message, error: failure });
+    return failure;
+  }
+}
+
+/** Throws a TypeError naming the allowed characters for an invalid channel name. */
+export function checkChannel(channel: string): void {
+  if (!isValidChannel(channel)) {
+    throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}: use 1-255 characters of ${NAME_CHARACTERS}, or "*"`);
+  }
+}
+
+/** Throws a TypeError naming the allowed characters for an invalid message type. */
+export function checkType(type: string): void {
+  if (!isValidEventType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}`);
+}
+
+/** Data as JSON, or a TypeError saying why it cannot be (BigInt, a cycle). */
+export function encodeData(data: unknown): string {
+  try {
+    return JSON.stringify(data ?? null);
+  } catch (error) {
+    throw new TypeError(`livehub: data cannot be encoded as JSON: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The HTTP API's rate limit: one token bucket per API key. A request costs one token per command it
+ * carries (a batch of 50 publishes costs 50, a broadcast one per channel), so batching does not get
+ * around the limit. Over it, the request is refused whole (429) and costs nothing.
+ */
+
+interface Bucket {
+  tokens: number;
+  refilledAt: number;
+}
+
+export class KeyRateLimit {
+  private readonly buckets = new Map<number, Bucket>();
+
+  /**
+   * `rate` tokens a second per key (Infinity: no limit), at most `burst` saved up. Each key starts
+   * with a full bucket.
+   */
+  constructor(readonly rate: number, readonly burst: number, private readonly now: () => number = Date.now) {}
+
+  /**
+   * Takes `cost` tokens from the key's bucket. Returns 0 when taken, or the seconds (at least 1) to
+   * wait until the bucket holds them; a cost above `burst` can never be taken and answers -1.
+   */
+  take(key: number, cost: number): number {
+    if (this.rate === Infinity) return 0;
+    if (cost > this.burst) return -1;
+    const now = this.now();
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { tokens: this.burst, refilledAt: now };
+      this.buckets.set(key, bucket);
+    }
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.refilledAt) * this.rate) / 1000);
+    bucket.refilledAt = now;
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((cost - bucket.tokens) / this.rate));
+  }
+}

@@ -10,11 +10,14 @@ import { MemoryEngine } from '../engine/memory.js';
 import type { Transport } from '../transport/transport.js';
 import { Gate } from '../transport/gate.js';
 import { WebSocketEndpoint } from '../transport/websocket/server.js';
+import { EventSourceEndpoint } from '../transport/sse/endpoint.js';
+import { attachRequests, detachRequests } from '../transport/attach.js';
 import type { Identity } from './auth.js';
 import type { HubEventListener, HubEventName } from './events.js';
 import { sessionInfo } from './events.js';
 import { CONTROL_CHANNEL, HubLoop } from './loop.js';
 import { after } from './maybe.js';
+import { checkKnownOptions } from '../options-check.js';
 import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import { userChannel, type RequestInfo } from './policy.js';
 import { isPresenceChannel, members, Presence, userSet } from './presence.js';
@@ -43,6 +46,9 @@ export class Hub extends HubLoop {
   private readonly router: Router;
   private readonly gate: Gate;
   private readonly webSocket: WebSocketEndpoint;
+  private readonly eventSource: EventSourceEndpoint;
+  /** Servers whose plain requests to a path this hub serves (attach's `eventsPath`). */
+  private readonly requestPaths = new Map<Server, string>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
   private readonly startedAt = Date.now();
@@ -60,13 +66,14 @@ export class Hub extends HubLoop {
       deliver: (publication) => this.enqueue({ kind: 'publication', publication }),
       reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
       log: (level, cause, context, message) => reporter.report(level, context.code, message, context.err, cause),
-    })).then(() => this.engine.subscribe(CONTROL_CHANNEL)).catch((error: Error) =>
+    })).then(() => Promise.all([this.engine.subscribe(CONTROL_CHANNEL), this.engine.subscribe(`#node:${this.node}`)])).catch((error: Error) =>
       reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
     this.presence = new Presence(this.engine, this, () => this.sessions);
     this.publisher = new Publisher(this.engine, this.options, reporter, this.events, () => this.closing !== null);
     this.router = new Router(this);
     this.gate = new Gate(this.options, this.reporter);
     this.webSocket = new WebSocketEndpoint(this, this.gate);
+    this.eventSource = new EventSourceEndpoint(this, this.gate);
     const { pingPeriod, pongWait } = this.options;
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(pingPeriod, pongWait - pingPeriod)));
     this.sweepTimer.unref();
@@ -154,17 +161,33 @@ export class Hub extends HubLoop {
   };
 
   /**
+   * Server-Sent Events, for both methods: `app.all('/events', hub.handleEventSource)`. `GET` opens a
+   * stream (`?channel=a&channel=b`), resumed from `Last-Event-ID`; `POST` with the stream's token
+   * sends it a command. See docs/protocol.md, "Server-Sent Events".
+   */
+  readonly handleEventSource = (request: IncomingMessage, response: ServerResponse): void => {
+    this.eventSource.handleRequest(request, response);
+  };
+
+  /**
    * Attaches to a plain `http.Server`. With `path`, upgrades to that path go to this hub. Without
    * one, upgrades are routed through the server's request handler, for `app.get(path,
    * hub.handleWebSocket)` on Express; calling this at startup is optional but saves the first
-   * connection a detour.
+   * connection a detour. With `eventsPath`, requests to that path are the SSE endpoint.
    */
-  attach(server: Server, options: { path?: string } = {}): this {
-    const { path } = options;
-    if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
-      throw new TypeError('livehub: attach path must be a string starting with "/"');
+  attach(server: Server, options: { path?: string; eventsPath?: string } = {}): this {
+    checkKnownOptions(options, ['path', 'eventsPath'], 'hub.attach()');
+    const { path, eventsPath } = options;
+    for (const [name, value] of [['path', path], ['eventsPath', eventsPath]] as const) {
+      if (value !== undefined && (typeof value !== 'string' || !value.startsWith('/'))) {
+        throw new TypeError(`livehub: attach ${name} must be a string starting with "/"`);
+      }
     }
     this.webSocket.watch(server, path);
+    if (eventsPath !== undefined) {
+      attachRequests(server, eventsPath, this.handleEventSource);
+      this.requestPaths.set(server, eventsPath);
+    }
     return this;
   }
 
@@ -254,15 +277,34 @@ export class Hub extends HubLoop {
     const closed = [...this.sessions].map((session) => session.shutdown(CloseCode.GoingAway, 'server shutting down'));
     this.closing = Promise.all(closed).then(async () => {
       this.webSocket.close();
+      for (const [server, path] of this.requestPaths) detachRequests(server, path);
       if (this.ownsEngine) await this.engine.close();
     });
     return this.closing;
   }
 
-  // SessionOpener: called by transports.
+  // SessionOpener and SseHost: called by transports.
 
   get isClosing(): boolean {
     return this.closing !== null;
+  }
+
+  /** This node's id: the first part of its session ids and stream tokens. */
+  get node(): string {
+    return this.idPrefix;
+  }
+
+  forward(node: string, token: string, text: string): Promise<void> {
+    return Promise.resolve()
+      .then(() => this.engine.publish(`#node:${node}`, 'forward', JSON.stringify({ token, text }), { size: 0, ttl: 1000 }))
+      .then(() => {}, (error: unknown) => {
+        this.reporter.report('error', 'forward_failed', `livehub: a command for a stream on node ${node} could not be sent through the engine: ${error instanceof Error ? error.message : String(error)}; the client retries`, error);
+        throw error;
+      });
+  }
+
+  onForwarded(handler: (token: string, text: string) => void): void {
+    this.forwarded = handler;
   }
 
   open(transport: Transport, request: RequestInfo, identity: Identity | null, fullProtocol: boolean): Session {

@@ -79,7 +79,9 @@ export abstract class HubLoop {
         const { channel, ...rest } = reply;
         reply = { ...rest, message: `${reply.message} (channel ${channel})` };
       }
-      session.enqueue(session.transport.format.encodeReply(JSON.stringify(reply)), 1);
+      const { transport } = session;
+      const json = JSON.stringify(reply);
+      session.enqueue(transport.replyFrames ? transport.replyFrames(reply, json) : transport.format.encodeReply(json), 1);
       if (!session.dirty) { session.dirty = true; dirty.push(session); }
     };
     for (const command of commands) {
@@ -111,8 +113,8 @@ export abstract class HubLoop {
           break;
         case 'publication': {
           const { channel, offset, payload } = command.publication;
-          if (channel === CONTROL_CHANNEL) {
-            this.control(payload);
+          if (channel.charCodeAt(0) === 35 /* # */) {
+            this.control(channel, payload);
             break;
           }
           const batch = batches.get(channel);
@@ -300,17 +302,22 @@ export abstract class HubLoop {
     }
   }
 
-  /** Acts on a message between nodes (`#control`). */
-  private control(payload: string): void {
+  /** Acts on a message between nodes: `#control` (to every node) or `#node:<id>` (to this one). */
+  private control(channel: string, payload: string): void {
     try {
-      const { type, data } = JSON.parse(payload) as { type: string; data: { userId?: string; reason?: string } };
-      if (type === 'disconnect-user' && typeof data.userId === 'string') {
+      const { type, data } = JSON.parse(payload) as { type: string; data: { userId?: string; reason?: string; token?: string; text?: string } };
+      if (channel === CONTROL_CHANNEL && type === 'disconnect-user' && typeof data.userId === 'string') {
         for (const session of this.users.get(data.userId) ?? []) session.close(CloseCode.Disconnected, String(data.reason ?? 'disconnected'));
+      } else if (type === 'forward' && typeof data.token === 'string' && typeof data.text === 'string') {
+        this.forwarded?.(data.token, data.text);
       }
     } catch (error) {
       this.reporter.error(error, 'bad_control_message');
     }
   }
+
+  /** Where commands forwarded to this node go (the SSE endpoint's streams). */
+  protected forwarded: ((token: string, text: string) => void) | null = null;
 
   /** Registers a session; an authenticated one joins its personal channel `user:<id>`. */
   private add(session: Session): void {

@@ -165,6 +165,12 @@ export interface HubOptions {
    */
   perMessageDeflate?: boolean;
   /**
+   * Milliseconds an EventSource waits before it reconnects a dropped stream (the SSE `retry:`
+   * field); it then resumes every channel from its last event id.
+   * @default 2000
+   */
+  eventSourceRetry?: number;
+  /**
    * Frame encoder for the fan-out: `'js'`, `'wasm'` or a codec object.
    * @default 'js'
    */
@@ -214,6 +220,7 @@ export interface ResolvedHubOptions {
   presenceTtl: number;
   presenceInfo: ((identity: import('./auth.js').Identity | null, clientId: string, request: import('./policy.js').RequestInfo) => unknown) | null;
   maxFragments: number;
+  eventSourceRetry: number;
   codec: NonNullable<HubOptions['codec']>;
   onError: ((error: Error) => void) | null;
   logger: Logger;
@@ -229,6 +236,7 @@ export const DEFAULTS = {
   writeWait: 10_000,
   maxMessageSize: 64 * 1024,
   maxFragments: 64,
+  eventSourceRetry: 2000,
   maxConnections: 100_000,
   maxConnectionsPerIp: 1000,
   maxConnectionsPerUser: 100,
@@ -252,7 +260,7 @@ export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
   'maxFragments', 'origins', 'canPublish', 'authenticate', 'authorize', 'maxConnections', 'maxConnectionsPerIp',
   'clientIp', 'maxConnectionsPerUser', 'maxChannelsPerClient', 'rateLimit', 'rateLimitBurst', 'maxJsonDepth',
   'maxJsonKeys', 'engine', 'history', 'presenceTtl', 'presenceInfo', 'publishDedupeWindow', 'perMessageDeflate',
-  'codec', 'onError', 'logger',
+  'codec', 'onError', 'logger', 'eventSourceRetry',
 ];
 
 /** The ping period the Go hub derives from the pong wait: 9/10 of it. */
@@ -322,6 +330,7 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     writeWait: positiveInteger(options, 'writeWait', DEFAULTS.writeWait),
     maxMessageSize: positiveInteger(options, 'maxMessageSize', DEFAULTS.maxMessageSize),
     maxFragments: positiveInteger(options, 'maxFragments', DEFAULTS.maxFragments),
+    eventSourceRetry: positiveInteger(options, 'eventSourceRetry', DEFAULTS.eventSourceRetry),
     origins,
     canPublish: optionalFunction(options, 'canPublish'),
     authenticate: optionalFunction(options, 'authenticate'),

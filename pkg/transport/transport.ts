@@ -40,6 +40,11 @@ export interface Transport<Shared = unknown> {
   readonly writableLength: number;
   /** The bytes this session sends for a shared encoding of `channel`'s messages at `offsets`. */
   frames(shared: Shared, channel: string, offsets: readonly number[]): Buffer;
+  /**
+   * The bytes of a reply for this session, when the transport must see replies (SSE tracks stream
+   * positions from `subscribed` and `reset`); without it, the format's `encodeReply` is used.
+   */
+  replyFrames?(reply: { type: string; channel?: string; offset?: number; epoch?: string }, json: string): Buffer;
   /** Writes buffers in order, as one corked write. */
   write(chunks: readonly Buffer[], count: number): void;
   /** Calls `listener` once when the transport's buffer has drained. */

@@ -1,0 +1,159 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isValidChannel } from '../../protocol.js';
+import type { Identity } from '../../realtime/auth.js';
+import { requestInfo } from '../../realtime/policy.js';
+import type { SessionOpener, TransportEvents } from '../transport.js';
+import { Gate, isRefusal } from '../gate.js';
+import { LIVEHUB_EVENT, sseFormat } from './format.js';
+import { parseResumeId } from './positions.js';
+import { SseTransport } from './stream.js';
+
+/** Largest companion POST body: one command, as over WebSocket. */
+const MAX_COMMAND_BYTES = 64 * 1024;
+
+/** What the SSE endpoint needs of the hub besides opening sessions: commands for streams on other nodes. */
+export interface SseHost extends SessionOpener {
+  /** This node's id (the first part of every stream token). */
+  readonly node: string;
+  /** Sends a command to a stream on another node (through the engine); rejects if it could not. */
+  forward(node: string, token: string, text: string): Promise<void>;
+  /** Registers the handler of commands forwarded to this node's streams. */
+  onForwarded(handler: (token: string, text: string) => void): void;
+}
+
+interface Stream {
+  session: TransportEvents & { readonly id: string };
+  secret: Buffer;
+}
+
+/**
+ * The Server-Sent Events endpoint: `GET` opens a stream (channels as repeated `channel` query
+ * parameters, resumed from `Last-Event-ID` or a `lastEventId` parameter); `POST` with the stream's
+ * token in `X-Livehub-Stream` carries a command (a subscribe, a publish…, the same JSON as over
+ * WebSocket) through the hub's router, and its answer comes on the stream. The token names the node
+ * that holds the stream, so a POST that lands on another node is forwarded through the engine: no
+ * sticky sessions. Streams pass the same gate as WebSocket (origin, caps, authentication).
+ */
+export class EventSourceEndpoint {
+  private readonly named = sseFormat(true);
+  private readonly unnamed = sseFormat(false);
+  private readonly streams = new Map<string, Stream>();
+
+  constructor(private readonly hub: SseHost, private readonly gate: Gate) {
+    hub.onForwarded((token, text) => this.deliver(token, text));
+  }
+
+  /** Express (or node:http) handler for both methods: `app.all('/events', hub.handleEventSource)`. */
+  handleRequest(request: IncomingMessage, response: ServerResponse): void {
+    if (request.method === 'GET') return this.open(request, response);
+    if (request.method === 'POST') return this.command(request, response);
+    answer(response, 405, 'method_not_allowed', 'use GET to open a stream and POST to send it a command', { Allow: 'GET, POST' });
+  }
+
+  private open(request: IncomingMessage, response: ServerResponse): void {
+    if (this.hub.isClosing) return answer(response, 503, 'closing', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const channels = url.searchParams.getAll('channel');
+    const invalid = channels.find((channel) => !isValidChannel(channel));
+    if (invalid !== undefined) return answer(response, 400, 'invalid_channel', `invalid channel ${JSON.stringify(invalid)}`);
+    const admitted = this.gate.admit(request, request.socket);
+    const proceed = (verdict: Awaited<typeof admitted>) => {
+      if (request.socket.destroyed) return;
+      if (isRefusal(verdict)) return answer(response, verdict.status, 'refused', 'the connection was refused', verdict.headers);
+      if (this.hub.isClosing) return answer(response, 503, 'closing', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
+      const header = request.headers['last-event-id'];
+      const resume = parseResumeId(typeof header === 'string' ? header : url.searchParams.get('lastEventId'));
+      this.start(request, response, url.searchParams.get('events') !== 'unnamed', channels, resume, verdict.identity);
+    };
+    if (admitted instanceof Promise) admitted.then(proceed, () => answer(response, 500, 'internal', 'the connection failed'));
+    else proceed(admitted);
+  }
+
+  private start(request: IncomingMessage, response: ServerResponse, named: boolean, channels: string[],
+    resume: ReturnType<typeof parseResumeId>, identity: Identity | null): void {
+    request.socket.setNoDelay(true);
+    request.socket.setTimeout(0);
+    response.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      // no-transform keeps compression middleware (and proxies) from buffering the stream.
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    const transport = new SseTransport(response, named ? this.named : this.unnamed);
+    const session = this.hub.open(transport, requestInfo(request), identity, true);
+    const secret = randomBytes(16);
+    const token = `${this.hub.node}.${session.id}.${secret.toString('base64url')}`;
+    this.streams.set(session.id, { session, secret });
+    response.on('close', () => this.streams.delete(session.id));
+    transport.bind(session);
+    response.write(`retry: ${this.hub.options.eventSourceRetry}\n${named ? `event: ${LIVEHUB_EVENT}\n` : ''}data: ${JSON.stringify({ type: 'stream', token })}\n\n`);
+    // Resume every channel the id names, then subscribe to the URL's channels not among them.
+    for (const [channel, since] of resume) session.receive(JSON.stringify({ type: 'subscribe', channel, since }));
+    for (const channel of new Set(channels)) if (!resume.has(channel)) session.receive(JSON.stringify({ type: 'subscribe', channel }));
+  }
+
+  /** A companion POST: the command goes to its stream's session, here or on its node. */
+  private command(request: IncomingMessage, response: ServerResponse): void {
+    const token = request.headers['x-livehub-stream'];
+    const parts = typeof token === 'string' ? token.split('.') : [];
+    if (parts.length !== 3) return answer(response, 400, 'bad_stream', 'send the stream token from the stream\'s first event in X-Livehub-Stream');
+    const type = request.headers['content-type'] ?? '';
+    if (!/^application\/json\b/i.test(type)) return answer(response, 415, 'unsupported_media_type', 'send the command as application/json');
+    readBody(request, MAX_COMMAND_BYTES).then((text) => {
+      if (text === null) return answer(response, 413, 'too_large', `a command is at most ${MAX_COMMAND_BYTES} bytes`);
+      const [node] = parts as [string, string, string];
+      if (node !== this.hub.node) {
+        return this.hub.forward(node, token as string, text).then(
+          () => answer(response, 202, null, 'forwarded to the stream\'s node; the answer comes on the stream'),
+          () => answer(response, 503, 'unavailable', 'the stream\'s node could not be reached; retry', { 'Retry-After': '1' }));
+      }
+      if (!this.deliver(token as string, text)) return answer(response, 404, 'no_stream', 'no such stream here (it closed); reopen it');
+      answer(response, 202, null, 'the answer comes on the stream');
+    }, () => answer(response, 400, 'bad_body', 'the request body could not be read'));
+  }
+
+  /** Hands a command to the stream the token names, if it is here and the secret matches. */
+  private deliver(token: string, text: string): boolean {
+    const [, id, secret] = token.split('.');
+    const stream = this.streams.get(id ?? '');
+    if (!stream || !secret) return false;
+    const given = Buffer.from(secret, 'base64url');
+    if (given.length !== stream.secret.length || !timingSafeEqual(given, stream.secret)) return false;
+    stream.session.receive(text);
+    return true;
+  }
+}
+
+/** A JSON answer with a status (an error when `code` is set). */
+function answer(response: ServerResponse, status: number, code: string | null, message: string, headers: Record<string, string> = {}): void {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  const body = JSON.stringify(code === null ? { accepted: true, message } : { error: { code, message } });
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
+  response.end(body);
+}
+
+/** The body as text, or null when it is larger than `limit` (reading stops there). */
+function readBody(request: IncomingMessage, limit: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // Answer at once; what else comes is read and dropped, and the connection closes after.
+        chunks.length = 0;
+        request.socket.once('finish', () => request.socket.destroy());
+        resolve(null);
+        return;
+      }
+      if (size <= limit) chunks.push(chunk);
+    });
+    request.on('end', () => resolve(size > limit ? null : Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}

@@ -1,0 +1,106 @@
+import type { ServerResponse } from 'node:http';
+import type { Transport, TransportEvents, WireFormat } from '../transport.js';
+import { formatResumeId, type SsePosition } from './positions.js';
+import type { SseShared } from './format.js';
+
+/**
+ * One Server-Sent Events stream as a transport: a streaming HTTP response. Every message event
+ * carries an `id:` with the stream's position in each of its channels (see positions.ts), which the
+ * browser sends back as `Last-Event-ID` when it reconnects. A stream cannot answer pings, so a
+ * heartbeat is a comment line, and a reader that stops reading is found by the session's queue caps
+ * (and `writeWait`), as on WebSocket.
+ */
+export class SseTransport implements Transport<SseShared> {
+  readonly name = 'sse';
+  private events: TransportEvents | null = null;
+  private ended = false;
+  /** Where the stream stands in each channel, in subscription order: the resume id's source. */
+  readonly positions = new Map<string, SsePosition>();
+
+  constructor(readonly response: ServerResponse, readonly format: WireFormat<SseShared>) {}
+
+  bind(events: TransportEvents): void {
+    this.events = events;
+    this.response.on('close', () => {
+      this.ended = true;
+      events.closed();
+    });
+    this.response.on('error', (error) => events.failed(error));
+  }
+
+  get writable(): boolean {
+    return !this.ended && !this.response.writableEnded && !this.response.destroyed;
+  }
+
+  get writableLength(): number {
+    return this.response.writableLength;
+  }
+
+  frames(shared: SseShared, channel: string, offsets: readonly number[]): Buffer {
+    const position = this.positions.get(channel);
+    if (!position) return Buffer.concat(shared.parts.flatMap((part) => [part, Buffer.from('\n')]));
+    // Only this channel's offset moves within the batch: the rest of the id is made once.
+    let before = '';
+    let after = '';
+    let seen = false;
+    for (const [name, { offset, epoch }] of this.positions) {
+      if (name === channel) { seen = true; continue; }
+      const triple = `${name} ${offset} ${epoch}`;
+      if (seen) after += ` ${triple}`;
+      else before += `${triple} `;
+    }
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < shared.parts.length; i++) {
+      position.offset = offsets[i]!;
+      chunks.push(shared.parts[i]!, Buffer.from(`id: ${before}${channel} ${position.offset} ${position.epoch}${after}\n\n`));
+    }
+    return Buffer.concat(chunks);
+  }
+
+  replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, json: string): Buffer {
+    const { channel } = reply;
+    if (channel !== undefined) {
+      if ((reply.type === 'subscribed' || reply.type === 'reset') && reply.offset !== undefined && reply.epoch !== undefined) {
+        this.positions.set(channel, { offset: reply.offset, epoch: reply.epoch });
+        // The new position goes out with the reply, so a reconnect before the next message resumes here.
+        return Buffer.concat([this.format.encodeReply(json).subarray(0, -1), Buffer.from(`id: ${formatResumeId(this.positions)}\n\n`)]);
+      }
+      if (reply.type === 'unsubscribed') {
+        this.positions.delete(channel);
+        return Buffer.concat([this.format.encodeReply(json).subarray(0, -1), Buffer.from(`id: ${formatResumeId(this.positions)}\n\n`)]);
+      }
+    }
+    return this.format.encodeReply(json);
+  }
+
+  write(chunks: readonly Buffer[]): void {
+    this.response.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  }
+
+  onceDrain(listener: () => void): void {
+    this.response.once('drain', listener);
+  }
+
+  offDrain(listener: () => void): void {
+    this.response.removeListener('drain', listener);
+  }
+
+  /** A comment line keeps proxies from closing an idle stream; the stream counts as alive while it takes writes. */
+  ping(): void {
+    if (!this.writable) return;
+    this.response.write(':\n\n');
+    this.events?.alive();
+  }
+
+  /** Ends the stream with a last `livehub` event saying why (code and reason), as a WebSocket close frame would. */
+  close(code: number, reason: string): void {
+    if (!this.writable) return;
+    this.response.end(this.format.encodeReply(JSON.stringify({ type: 'close', code, reason })), () => this.response.socket?.destroy());
+  }
+
+  terminate(): void {
+    this.ended = true;
+    this.response.socket?.destroy();
+    this.response.destroy();
+  }
+}

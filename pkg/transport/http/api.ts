@@ -102,7 +102,11 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
     refuseOverLimit(limiter.take(match.key, 1), rateLimit);
     const input = route.method === 'GET' ? queryInput(url) : await readJsonObject(req, limits());
     const cost = commandCost(route.command, input);
-    if (cost > 1) refuseOverLimit(limiter.take(match.key, cost - 1), rateLimit);
+    if (cost > 1) {
+      const wait = limiter.take(match.key, cost - 1);
+      if (wait !== 0) limiter.refund(match.key, 1);
+      refuseOverLimit(wait, rateLimit);
+    }
     const context = { hub, maxBatch, where: '' };
     const result = route.command === 'batch' ? await runBatch(input, context) : await runCommand(route.command, input, context);
     sendJson(res, 200, result);

@@ -39,4 +39,10 @@ export class KeyRateLimit {
     }
     return Math.max(1, Math.ceil((cost - bucket.tokens) / this.rate));
   }
+
+  /** Gives back tokens taken for a request that was then refused. */
+  refund(key: number, tokens: number): void {
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.burst, bucket.tokens + tokens);
+  }
 }

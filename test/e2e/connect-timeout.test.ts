@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { LiveClient, type LiveStatus } from '../../client/index.js';
 import { gateProxy } from '../client/gate-proxy.js';
 import { closeServer, perTest } from '../helpers.js';
@@ -27,7 +28,7 @@ describe('a connection attempt whose handshake never completes, in Node', () => 
     const s = await start();
     const proxy = await gateProxy(s.port, (n) => (n === 1 ? 'stall' : 'forward'));
     cleanup(() => proxy.close());
-    const c = new LiveClient(`ws://127.0.0.1:${proxy.port}/ws`, { connectTimeout: CONNECT_TIMEOUT, reconnectDelay: RECONNECT_DELAY });
+    const c = new LiveClient(`ws://127.0.0.1:${proxy.port}/ws`, { WebSocket, connectTimeout: CONNECT_TIMEOUT, reconnectDelay: RECONNECT_DELAY });
     cleanup(() => c.dispose());
     const statuses: LiveStatus[] = [];
     const errors: string[] = [];

@@ -1,7 +1,7 @@
 /** livehub/client: the framework-free client. */
-export {
-  LiveClient, LiveError, resolveUrl, SUBPROTOCOL,
-  type GapEvent, type LiveClientEvents, type LiveClientOptions, type LiveStatus, type MessageHandler, type RecoveredEvent,
-  type SubscribeErrorEvent, type WebSocketConstructor, type WebSocketLike,
-} from './live-client.js';
+export { LiveClient } from './live-client.js';
+export { LiveError, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent } from './errors.js';
+export type { LiveClientEvents, LiveStatus, MessageHandler } from './events.js';
+export type { LiveClientOptions } from './options.js';
+export { resolveUrl, SUBPROTOCOL, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 export { BROADCAST_CHANNEL, CloseCode, ErrorCode, shouldReconnect, type HubMessage } from '../pkg/protocol.js';

@@ -14,13 +14,6 @@ import { awaitReply } from './request.js';
 import { detach, findWebSocket, resolveUrl, SUBPROTOCOL, withToken, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 import { Subscriptions } from './subscriptions.js';
 
-export { LiveError, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent } from './errors.js';
-export type { LiveClientOptions } from './options.js';
-export { resolveUrl, SUBPROTOCOL, type WebSocketConstructor, type WebSocketLike } from './socket.js';
-export type { LiveClientEvents, LiveStatus, MessageHandler } from './events.js';
-
-type Timer = 'reconnectTimer' | 'connectTimer';
-
 /**
  * A livehub connection that keeps itself alive: it reconnects with capped exponential backoff and
  * full jitter, gives up on an attempt that does not open within `connectTimeout`, resubscribes every
@@ -63,19 +56,19 @@ export class LiveClient {
     this.outbox = new Outbox({
       send: (frame) => this.send(frame),
       isOpen: () => this.status === 'open',
-      reportError: (error) => this.emit('error', error),
+      reportError: (error) => this.events.emit('error', error),
     }, this.options);
     this.subscriptions = new Subscriptions({
       isOpen: () => this.status === 'open',
       confirms: () => this.ws?.protocol === SUBPROTOCOL,
       send: (command) => this.send(command),
       nextId: () => `${this.idBase}s${++this.nextId}`,
-      recovered: (event) => this.emit('recovered', event),
-      gap: (event) => this.emit('gap', event),
+      recovered: (event) => this.events.emit('recovered', event),
+      gap: (event) => this.events.emit('gap', event),
       subscribeError: (event) => {
         this.lastError = event.error;
-        this.emit('subscribeError', event);
-        this.emit('error', event.error);
+        this.events.emit('subscribeError', event);
+        this.events.emit('error', event.error);
       },
       subscribed: (channel) => {
         if (this.lastError instanceof LiveError && this.lastError.channel === channel) this.lastError = null;
@@ -285,7 +278,7 @@ export class LiveClient {
     this.subscriptions.opened();
     this.outbox.sendAll();
     this.heartbeat.arm();
-    this.emit('open');
+    this.events.emit('open');
   }
 
   private onMessage(raw: unknown): void {
@@ -294,14 +287,14 @@ export class LiveClient {
     try {
       message = JSON.parse(String(raw));
     } catch {
-      this.emit('error', new LiveError('bad_json', 'the server sent a message that is not JSON'));
+      this.events.emit('error', new LiveError('bad_json', 'the server sent a message that is not JSON'));
       return;
     }
     if (message === null || typeof message !== 'object') return;
     if (typeof message.channel === 'string' && 'data' in message) {
       const hubMessage = message as unknown as HubMessage;
       if (!this.subscriptions.accept(hubMessage)) return; // seen already
-      this.emit('message', hubMessage);
+      this.events.emit('message', hubMessage);
       for (const handler of this.handlers.get(hubMessage.channel) ?? []) {
         (handler as MessageHandler)(hubMessage.data, hubMessage);
       }
@@ -309,7 +302,7 @@ export class LiveClient {
     }
     const reply = message as unknown as ServerReply;
     const answeredSubscribe = this.subscriptions.reply(reply);
-    if (reply.type === 'presence' && reply.id === undefined) this.emit('presence', { channel: reply.channel, members: reply.members });
+    if (reply.type === 'presence' && reply.id === undefined) this.events.emit('presence', { channel: reply.channel, members: reply.members });
     if (reply.type === 'ack') this.outbox.settle(reply.id, null);
     if (reply.type === 'error' && !answeredSubscribe) {
       const id = reply.id;
@@ -317,14 +310,14 @@ export class LiveClient {
         this.outbox.settle(id, new LiveError(reply.code, reply.message, reply.channel ?? this.outbox.channelOf(id)));
       } else this.report(new LiveError(reply.code, reply.message, reply.channel));
     }
-    this.emit('reply', reply);
+    this.events.emit('reply', reply);
   }
 
   private onClose(ws: WebSocketLike, code: number, reason: string): void {
     if (ws !== this.ws) return;
     const opened = this.wsOpened;
     this.teardown();
-    this.emit('close', { code, reason });
+    this.events.emit('close', { code, reason });
     if (this.stopped) return;
     if (!opened) this.report(clientErrors.connectFailed(this.url, code, reason));
     if (code === CloseCode.TokenExpired && this.options.reconnect) {
@@ -348,7 +341,7 @@ export class LiveClient {
     this.stopped = true;
     this.lastError = error;
     this.setConnectionStatus('closed');
-    this.emit('error', error);
+    this.events.emit('error', error);
   }
 
   private scheduleReconnect(): void {
@@ -392,20 +385,16 @@ export class LiveClient {
 
   private report(error: Error): void {
     this.lastError = error;
-    this.emit('error', error);
+    this.events.emit('error', error);
   }
 
   private setConnectionStatus(status: LiveStatus): void {
     if (this.status === status) return;
     this.status = status;
-    this.emit('status', status);
+    this.events.emit('status', status);
   }
 
-  private emit<K extends keyof LiveClientEvents>(event: K, ...args: Parameters<LiveClientEvents[K]>): void {
-    this.events.emit(event, ...args);
-  }
-
-  private clearTimer(name: Timer): void {
+  private clearTimer(name: 'reconnectTimer' | 'connectTimer'): void {
     const timer = this[name];
     if (timer) clearTimeout(timer);
     this[name] = null;

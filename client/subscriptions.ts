@@ -136,12 +136,12 @@ export class Subscriptions {
   private onSubscribed(reply: Extract<ServerReply, { type: 'subscribed' }>): void {
     const { channel, offset, epoch, recovered } = reply;
     if (!this.wanted.has(channel)) return;
+    // With nothing in flight, the reply is stale (a second answer after a resend): the position held is newer.
     const attempt = this.attempts.get(channel);
-    if (attempt) {
-      const hadFailed = attempt.failures > 0;
-      this.forget(channel);
-      if (hadFailed) this.host.subscribed(channel);
-    }
+    if (!attempt) return;
+    const hadFailed = attempt.failures > 0;
+    this.forget(channel);
+    if (hadFailed) this.host.subscribed(channel);
     if (typeof offset !== 'number' || typeof epoch !== 'string') return;
     const asked = this.asked.get(channel);
     this.asked.delete(channel);

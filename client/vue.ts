@@ -3,7 +3,9 @@ import {
   type App, type InjectionKey, type Ref,
 } from '@vue/runtime-core';
 import { BROADCAST_CHANNEL, type PresenceMember, type PresenceStatus, type StreamPosition } from '../pkg/protocol.js';
-import { LiveClient, type LiveClientOptions, type LiveStatus, type MessageHandler } from './live-client.js';
+import type { LiveStatus, MessageHandler } from './events.js';
+import { LiveClient } from './live-client.js';
+import type { LiveClientOptions } from './options.js';
 
 /** livehub/vue: `useLiveUpdate`, after the Go original's composable, as vueuse shapes them. */
 

@@ -128,6 +128,23 @@ describe('a subscribe refused by the server (fake socket)', () => {
     c.close();
   });
 
+  it('ignores a second, stale subscribed answer: the position held stays, and what was seen is not taken again', () => {
+    const c = fakeClient({ heartbeatInterval: 1e9 });
+    const seen: number[] = [];
+    c.on<number>('feed', (n) => seen.push(n));
+    const socket = FakeSocket.last();
+    socket.accept(V1);
+    const [subscribe] = socket.frames('subscribe');
+    socket.deliver({ type: 'subscribed', channel: 'feed', offset: 10, epoch: 'E', id: subscribe.id });
+    socket.deliver({ channel: 'feed', type: 'n', data: 11, offset: 11 });
+    socket.deliver({ channel: 'feed', type: 'n', data: 12, offset: 12 });
+    socket.deliver({ type: 'subscribed', channel: 'feed', offset: 10, epoch: 'E', id: subscribe.id });
+    socket.deliver({ channel: 'feed', type: 'n', data: 11, offset: 11 });
+    expect(seen).toEqual([11, 12]);
+    expect(c.position('feed')).toEqual({ offset: 12, epoch: 'E' });
+    c.close();
+  });
+
   it('starts a subscribe afresh on a new connection after failures on the old one', () => {
     const c = fakeClient({ reconnectDelay: 100, random: () => 0.999 });
     c.on('orders', () => {});

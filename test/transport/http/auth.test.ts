@@ -29,7 +29,8 @@ describe('the API key', () => {
   it('with a wrong key, answers 401 without echoing the key, and logs the refusal without it', async () => {
     const api = await startApi();
     const wrong = `${KEY.slice(0, -1)}X`;
-    for (const headers of [{ 'X-API-Key': wrong }, { Authorization: `Bearer ${wrong}` }, { 'X-API-Key': 'short' }]) {
+    const attempts: Array<Record<string, string>> = [{ 'X-API-Key': wrong }, { Authorization: `Bearer ${wrong}` }, { 'X-API-Key': 'short' }];
+    for (const headers of attempts) {
       const answer = await api.call('GET', '/info', undefined, headers);
       expect(answer.status).toBe(401);
       expect(answer.body.error).toEqual({ code: 'unauthorized', message: 'the API key is not valid' });

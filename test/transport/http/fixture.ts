@@ -68,7 +68,7 @@ export async function startApi(options: ApiServerOptions = {}) {
   });
   /** A request with the key (unless `headers` set X-API-Key or Authorization itself); JSON bodies. */
   async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-    const auth = Object.keys(headers).some((h) => /^(x-api-key|authorization)$/i.test(h)) ? {} : { 'X-API-Key': KEY };
+    const auth: Record<string, string> = Object.keys(headers).some((h) => /^(x-api-key|authorization)$/i.test(h)) ? {} : { 'X-API-Key': KEY };
     const init: RequestInit = { method, headers: { ...auth, ...headers } };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);

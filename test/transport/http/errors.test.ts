@@ -1,5 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { startApi } from './fixture.js';
+import type { HistoryPolicy, PublishOptions, PublishResult } from '../../../pkg/engine/engine.js';
+import { MemoryEngine } from '../../../pkg/engine/memory.js';
+import { Hub } from '../../../pkg/index.js';
+import { createHttpApi } from '../../../pkg/transport/http/api.js';
+import { closeServer } from '../../helpers.js';
+import { cleanup, KEY, recordingLogger, startApi, type LogLine } from './fixture.js';
 
 /** Bad requests: each gets a JSON error with a code, a real status, and a message naming what to fix. */
 
@@ -25,11 +32,11 @@ describe('requests the API cannot take', () => {
 
   it('answers 415 for a POST that is not application/json', async () => {
     const api = await startApi();
-    const form = await api.call('POST', '/publish', 'channel=a&type=t', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-API-Key': (await import('./fixture.js')).KEY });
+    const form = await api.call('POST', '/publish', 'channel=a&type=t', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-API-Key': KEY });
     expect(form.status).toBe(415);
     expect(form.body.error.code).toBe('unsupported_media_type');
     expect(form.body.error.message).toContain('Content-Type: application/json; got "application/x-www-form-urlencoded"');
-    const charset = await api.call('POST', '/publish', { channel: 'a', type: 't' }, { 'Content-Type': 'application/json; charset=utf-8', 'X-API-Key': (await import('./fixture.js')).KEY });
+    const charset = await api.call('POST', '/publish', { channel: 'a', type: 't' }, { 'Content-Type': 'application/json; charset=utf-8', 'X-API-Key': KEY });
     expect(charset.status).toBe(200);
   });
 
@@ -40,7 +47,6 @@ describe('requests the API cannot take', () => {
     expect(broken.body.error.code).toBe('bad_json');
     expect(broken.body.error.message).toMatch(/^the body is not valid JSON: /);
     expect((await api.call('POST', '/publish', '')).body.error).toEqual({ code: 'bad_json', message: 'the body is empty: send a JSON object' });
-    const { KEY } = await import('./fixture.js');
     const latin1 = await fetch(`${api.base}/publish`, {
       method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': KEY },
       body: Buffer.from([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d]), // {"é":1} in Latin-1
@@ -85,5 +91,42 @@ describe('requests the API cannot take', () => {
     expect(deep.body.error).toEqual({ code: 'too_deep', message: 'the body nests deeper than 8 levels' });
     const wide = await api.call('POST', '/publish', { channel: 'a', type: 't', data: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i])) });
     expect(wide.body.error).toEqual({ code: 'too_many_keys', message: 'the body has more than 20 object keys' });
+  });
+});
+
+class BrokenChannelEngine extends MemoryEngine {
+  override publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options?: PublishOptions): PublishResult {
+    if (channel === 'broken') throw Object.assign(new Error('the store of "broken" is down'), { code: 'unavailable' });
+    return super.publish(channel, type, dataJson, policy, options);
+  }
+}
+
+describe('failures behind the API', () => {
+  it('answers a broadcast that failed on some channels with each channel\'s result, and 503 when all failed', async () => {
+    const api = await startApi({ hub: { engine: new BrokenChannelEngine() } });
+    const partial = await api.call('POST', '/broadcast', { channels: ['fine', 'broken'], type: 't' });
+    expect(partial.status).toBe(200);
+    expect(partial.body.results[0]).toEqual({ channel: 'fine', offset: 1, epoch: expect.any(String) });
+    expect(partial.body.results[1]).toMatchObject({ channel: 'broken', error: { code: 'unavailable', message: expect.stringContaining('the store of "broken" is down') } });
+    const all = await api.call('POST', '/broadcast', { channels: ['broken'], type: 't' });
+    expect(all.status).toBe(503);
+    expect(all.headers.get('retry-after')).toBe('1');
+    expect(api.logs.some((l) => l.code === 'publish_failed')).toBe(true);
+  });
+
+  it('answers 500 internal without details to an unexpected failure, and logs it with its stack', async () => {
+    const logs: LogLine[] = [];
+    const hub = new Hub({ logger: recordingLogger(logs) });
+    cleanup(() => hub.close());
+    const failing = Object.assign(Object.create(hub) as Hub, {
+      channelList: () => { throw new Error('secret internals broke'); },
+    });
+    const server = createServer(createHttpApi(failing, { key: KEY }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup(() => closeServer(server));
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/channels`, { headers: { 'X-API-Key': KEY } });
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: { code: 'internal', message: 'the request failed on the server; the error is logged there' } });
+    expect(logs).toContainEqual({ level: 'error', code: 'api_failed', message: 'livehub: an HTTP API request failed unexpectedly: secret internals broke' });
   });
 });

@@ -56,7 +56,7 @@ export interface HubMessage<T = unknown> {
   /** The publication's position in the channel's stream. */
   offset?: number;
   /** Who published it, as stamped by the server (only on messages published by clients). */
-  from?: { user?: string; client: string };
+  from?: { user?: string; client: string; echo?: false };
 }
 
 /** A position in a channel's stream: the offset of the last publication seen, and the history's epoch. */
@@ -69,7 +69,8 @@ export interface StreamPosition {
 export type ClientCommand =
   | { type: 'subscribe'; channel: string; id?: RequestId; since?: StreamPosition }
   | { type: 'unsubscribe'; channel: string; id?: RequestId }
-  | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId }
+  /** `exceptSelf`: every subscriber but this connection gets it. */
+  | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId; exceptSelf?: boolean }
   | { type: 'ping'; id?: RequestId }
   /** The member list of a presence channel the client is subscribed to. */
   | { type: 'presence'; channel: string; id?: RequestId }
@@ -98,6 +99,8 @@ export type ServerReply =
   /** The channel's stream broke (history lost): messages may be missing; it continues after `offset`. */
   | { type: 'reset'; channel: string; offset: number; epoch: string }
   | { type: 'pong'; id?: RequestId }
+  /** The answer of a server-side handler (`hub.handle`) to a request with an id. */
+  | { type: 'reply'; id: RequestId; data: unknown }
   | { type: 'error'; code: ErrorCode; message: string; id?: RequestId; channel?: string };
 
 /** Codes carried by `{"type":"error"}` frames. The connection stays open after every one of them. */
@@ -128,6 +131,8 @@ export const ErrorCode = {
   RateLimited: 'rate_limited',
   /** The server failed while handling the request; the request had no effect. */
   Internal: 'internal',
+  /** A server-side handler did not answer within `handlerTimeout`. */
+  Timeout: 'timeout',
   /** The engine (history, Redis) could not be reached; nothing was published or subscribed. Retry. */
   Unavailable: 'unavailable',
 } as const;

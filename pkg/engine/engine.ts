@@ -59,6 +59,8 @@ export interface Publisher {
   user?: string;
   /** The publishing connection's id. */
   client: string;
+  /** `false`: the publishing connection does not get it (except-self); subscribers see it too. */
+  echo?: false;
 }
 
 /** Options of one publish. */
@@ -148,9 +150,22 @@ export interface Engine {
 /** The `from` field's JSON (`,"from":{…}`), or '' without a publisher. */
 export function encodeFrom(from: Publisher | undefined): string {
   if (!from) return '';
-  return from.user === undefined
-    ? `,"from":{"client":${JSON.stringify(from.client)}}`
-    : `,"from":{"user":${JSON.stringify(from.user)},"client":${JSON.stringify(from.client)}}`;
+  const user = from.user === undefined ? '' : `"user":${JSON.stringify(from.user)},`;
+  return `,"from":{${user}"client":${JSON.stringify(from.client)}${from.echo === false ? NO_ECHO : '}'}`;
+}
+
+/** How a payload that its publisher must not get ends: `…,"echo":false}}` (`from` is always last). */
+export const NO_ECHO = ',"echo":false}';
+
+/**
+ * The connection a payload must not go to (except-self), or null. Cheap for every other payload: one
+ * `endsWith`.
+ */
+export function exceptedClient(payload: string): string | null {
+  if (!payload.endsWith(`${NO_ECHO}}`)) return null;
+  const at = payload.lastIndexOf(',"from":{');
+  const start = payload.indexOf('"client":"', at) + 10;
+  return payload.slice(start, payload.indexOf('"', start));
 }
 
 /** Builds a publication's JSON. Channel names and types are validated ASCII without quotes. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, clampCloseReason, ErrorCode, withId,
+  CloseCode, clampCloseReason, ErrorCode, isValidEventType, NAME_CHARACTERS, withId,
   type ClientCommand, type HubMessage, type PresenceMember, type ServerReply,
 } from '../protocol.js';
 import type { Engine, PublishResult, StreamPosition } from '../engine/engine.js';
@@ -21,7 +21,9 @@ import { checkKnownOptions } from '../options-check.js';
 import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import { userChannel, type RequestInfo } from './policy.js';
 import { isPresenceChannel, members, Presence, userSet } from './presence.js';
-import { checkChannel, checkType, encodeData, Publisher, type HubPublishOptions } from './publisher.js';
+import type { Handler, Middleware, Toolkit } from './handlers.js';
+import { isBuiltIn } from './inbound.js';
+import { checkChannel, checkType, encodeData, Publisher, publisherOf, type HubPublishOptions } from './publisher.js';
 import { createReporter, LivehubError, type Reporter } from './report.js';
 import { Router } from './router.js';
 import { Session, type HubCounters } from './session.js';
@@ -82,6 +84,39 @@ export class Hub extends HubLoop {
   /** The frame codec in use (`'js'` or `'wasm'`). */
   get codecName(): 'js' | 'wasm' {
     return this.webSocket.codec.name;
+  }
+
+  /**
+   * Answers the application's own message type from any transport: `{"type": type, "data": …, "id": …}`.
+   * The handler's return value (or `kit.reply`) answers the id with `{"type":"reply","id":…,"data":…}`;
+   * `kit.fail(code)` or an error with a `code` answers with that error; any other error answers
+   * `internal` and is logged with its stack. See handlers.ts for the context and the toolkit.
+   */
+  handle(type: string, handler: Handler): this {
+    if (!isValidEventType(type) || isBuiltIn(type)) {
+      throw new TypeError(`livehub: cannot handle ${JSON.stringify(type)}: ${isBuiltIn(type) ? 'it is a built-in command (use hub.use(type, middleware))' : `use 1-255 characters of ${NAME_CHARACTERS}`}`);
+    }
+    if (typeof handler !== 'function') throw new TypeError('livehub: a handler must be a function');
+    if (this.router.table.handlers.has(type)) throw new TypeError(`livehub: ${JSON.stringify(type)} already has a handler`);
+    this.router.table.handlers.set(type, handler);
+    return this;
+  }
+
+  /**
+   * Middleware, Koa-style (`await next()` continues): `hub.use(mw)` for every message, built-in or
+   * not, and `hub.use(type, mw)` (or `'*'`) for one type. It runs before handlers and before the
+   * built-in commands' channel policy; throwing an error with a `code` answers with that code.
+   */
+  use(typeOrMiddleware: string | Middleware, middleware?: Middleware): this {
+    const [type, fn] = typeof typeOrMiddleware === 'string' ? [typeOrMiddleware, middleware] : ['*', typeOrMiddleware];
+    if (typeof fn !== 'function') throw new TypeError('livehub: middleware must be a function');
+    const { table } = this.router;
+    if (type === '*') table.global.push(fn);
+    else {
+      if (!isValidEventType(type)) throw new TypeError(`livehub: cannot use middleware for ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}, or '*'`);
+      table.byType.set(type, [...(table.byType.get(type) ?? []), fn]);
+    }
+    return this;
   }
 
   /** Listens to a hub event (see events.ts); returns the function that stops listening. */
@@ -357,6 +392,30 @@ export class Hub extends HubLoop {
 
   closeSession(session: Session, code: number, reason: string): void {
     this.enqueue({ kind: 'close', session, code, reason });
+  }
+
+  toolkit(session: Session): Omit<Toolkit, 'reply' | 'fail'> {
+    return {
+      join: async (room) => {
+        checkChannel(room);
+        this.enqueue({ kind: 'subscribe', session, channel: room });
+      },
+      leave: async (room) => {
+        checkChannel(room);
+        this.enqueue({ kind: 'unsubscribe', session, channel: room });
+      },
+      publish: (channel, type, data, options = {}) => {
+        checkChannel(channel);
+        checkType(type);
+        return this.publisher.publishJson(channel, type, encodeData(data), { from: publisherOf(session, options.exceptSelf === true) });
+      },
+      send: (type, data) => {
+        checkType(type);
+        this.reply(session, { type, data: data === undefined ? null : data } as unknown as ServerReply);
+      },
+      sendToUser: (userId, type, data) => this.sendToUser(userId, type, data),
+      broadcast: (type, data) => this.publish('*', type, data),
+    };
   }
 
   evicted(session: Session, why: string): void {

@@ -23,11 +23,25 @@ function isPosition(value: unknown): value is { offset: number; epoch: string } 
     typeof epoch === 'string' && epoch.length > 0 && epoch.length <= 64;
 }
 
+/** A message of one of the application's own types (see `hub.handle`): `{type, data, id}`. */
+export interface AppCommand {
+  app: true;
+  type: string;
+  data?: unknown;
+  id?: RequestId;
+}
+
+/** Whether `type` names a built-in command (which `hub.handle` may not take). */
+export function isBuiltIn(type: string): boolean {
+  return COMMANDS.has(type);
+}
+
 /**
  * Parses one inbound text message into a command, or into the error frame that answers it.
  * Never throws. Only own properties are read, so `__proto__` and friends in the input change nothing.
+ * A type that is not built-in is an application message when `handles(type)` says so.
  */
-export function parseCommand(text: string): ClientCommand | InboundError {
+export function parseCommand(text: string, handles: (type: string) => boolean = () => false): ClientCommand | AppCommand | InboundError {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -46,7 +60,13 @@ export function parseCommand(text: string): ClientCommand | InboundError {
   const id = rawId as RequestId | undefined;
   const type = own('type');
   if (typeof type !== 'string') return fail(ErrorCode.BadRequest, 'type must be a string', id);
-  if (!COMMANDS.has(type)) return fail(ErrorCode.UnknownType, 'unknown message type', id);
+  if (!COMMANDS.has(type)) {
+    if (isValidEventType(type) && handles(type)) {
+      const data = own('data');
+      return id === undefined ? { app: true, type, data } : { app: true, type, data, id };
+    }
+    return fail(ErrorCode.UnknownType, `unknown message type ${JSON.stringify(type.slice(0, 64))}`, id);
+  }
 
   const withId = <T extends object>(command: T): T => (id === undefined ? command : { ...command, id });
   if (type === 'ping') return withId({ type: 'ping' as const });
@@ -55,7 +75,8 @@ export function parseCommand(text: string): ClientCommand | InboundError {
   if (!isValidChannel(channel)) {
     return fail(ErrorCode.InvalidChannel, `channel must be 1-255 characters of ${NAME_CHARACTERS}, or "*"`, id);
   }
-  if (type === 'unsubscribe' || type === 'presence') return withId({ type, channel });
+  if (type === 'unsubscribe' || type === 'presence') return withId({ type, channel } as ClientCommand);
+  const exceptSelf = own('exceptSelf') === true;
   if (type === 'status') {
     const status = own('status');
     if (status !== 'online' && status !== 'away' && status !== 'busy') {
@@ -74,5 +95,5 @@ export function parseCommand(text: string): ClientCommand | InboundError {
   if (!isValidEventType(event)) {
     return fail(ErrorCode.InvalidEvent, `event must be 1-255 characters of ${NAME_CHARACTERS}`, id);
   }
-  return withId({ type: 'publish' as const, channel, event, data: own('data') });
+  return withId({ type: 'publish' as const, channel, event, data: own('data'), ...(exceptSelf ? { exceptSelf } : {}) });
 }

@@ -1,5 +1,5 @@
 import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type RequestId, type ServerReply } from '../protocol.js';
-import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
+import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
 import type { WireFormat } from '../transport/transport.js';
 import { HubEvents, sessionInfo } from './events.js';
 import { after } from './maybe.js';
@@ -25,6 +25,13 @@ export type Command =
   | { kind: 'close'; session: Session; code: number; reason: string };
 
 type Send = (session: Session, reply: ServerReply) => void;
+
+/** A turn's publications of one channel, and the connections that must not get some of them. */
+interface Batch {
+  offsets: number[];
+  payloads: string[];
+  excepted: Set<string> | null;
+}
 
 /**
  * The hub's loop: a small state machine that only this loop mutates, after gorilla/websocket's chat
@@ -68,7 +75,7 @@ export abstract class HubLoop {
     this.scheduled = false;
     const commands = this.queue;
     this.queue = [];
-    const batches = new Map<string, { offsets: number[]; payloads: string[] }>();
+    const batches = new Map<string, Batch>();
     const dirty: Session[] = [];
     const send: Send = (session, reply) => {
       if (session.state !== 'open') return;
@@ -117,11 +124,13 @@ export abstract class HubLoop {
             this.control(channel, payload);
             break;
           }
-          const batch = batches.get(channel);
+          let batch = batches.get(channel);
           if (batch) {
             batch.offsets.push(offset);
             batch.payloads.push(payload);
-          } else batches.set(channel, { offsets: [offset], payloads: [payload] });
+          } else batches.set(channel, (batch = { offsets: [offset], payloads: [payload], excepted: null }));
+          const excepted = exceptedClient(payload);
+          if (excepted !== null) (batch.excepted ??= new Set()).add(excepted);
           break;
         }
         case 'reply':
@@ -129,7 +138,7 @@ export abstract class HubLoop {
           break;
       }
     }
-    for (const [channel, { offsets, payloads }] of batches) this.fanOut(channel, offsets, payloads, dirty);
+    for (const [channel, batch] of batches) this.fanOut(channel, batch, dirty);
     for (const session of dirty) {
       session.dirty = false;
       session.flush();
@@ -137,7 +146,7 @@ export abstract class HubLoop {
   };
 
   /** Queues a channel's messages of this turn for each of its sessions, encoded once per format. */
-  private fanOut(channel: string, offsets: number[], payloads: string[], dirty: Session[]): void {
+  private fanOut(channel: string, { offsets, payloads, excepted }: Batch, dirty: Session[]): void {
     const targets = channel === BROADCAST_CHANNEL ? this.sessions : this.channels.get(channel);
     if (!targets || targets.size === 0) return;
     // Most hubs have one wire format in a turn: keep its encoding at hand, the others in a map.
@@ -155,6 +164,19 @@ export abstract class HubLoop {
       }
       const transport = session.transport;
       let frames: Buffer;
+      if (excepted !== null && excepted.has(session.id)) {
+        // Except-self: this session gets the batch without the messages it published.
+        const own: number[] = [];
+        const mine: string[] = [];
+        for (let i = from; i < payloads.length; i++) {
+          if (exceptedClient(payloads[i]!) !== session.id) { own.push(offsets[i]!); mine.push(payloads[i]!); }
+        }
+        if (mine.length === 0) continue;
+        session.enqueue(transport.frames(transport.format.encodeMessages(channel, own, mine), channel, own), mine.length);
+        reached++;
+        if (!session.dirty) { session.dirty = true; dirty.push(session); }
+        continue;
+      }
       if (from > 0) {
         const subset = offsets.slice(from);
         frames = transport.frames(transport.format.encodeMessages(channel, subset, payloads.slice(from)), channel, subset);
@@ -237,11 +259,11 @@ export abstract class HubLoop {
     let top = base;
     const offsets: number[] = [];
     const payloads: string[] = [];
-    if (resumed) for (const p of publications) { offsets.push(p.offset); payloads.push(p.payload); }
+    // Except-self holds in a replay too: the session does not get back what it published so.
+    if (resumed) for (const p of publications) { if (exceptedClient(p.payload) !== session.id) { offsets.push(p.offset); payloads.push(p.payload); } }
     for (const p of held) {
       if (p.offset > top) {
-        offsets.push(p.offset);
-        payloads.push(p.payload);
+        if (exceptedClient(p.payload) !== session.id) { offsets.push(p.offset); payloads.push(p.payload); }
         top = p.offset;
       }
     }

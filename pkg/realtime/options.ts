@@ -165,6 +165,12 @@ export interface HubOptions {
    */
   perMessageDeflate?: boolean;
   /**
+   * Milliseconds a server-side handler (`hub.handle`) has to answer a request with an id; after it,
+   * the client is answered `timeout` (and a later answer is dropped).
+   * @default 10000
+   */
+  handlerTimeout?: number;
+  /**
    * Milliseconds an EventSource waits before it reconnects a dropped stream (the SSE `retry:`
    * field); it then resumes every channel from its last event id.
    * @default 2000
@@ -221,6 +227,7 @@ export interface ResolvedHubOptions {
   presenceInfo: ((identity: import('./auth.js').Identity | null, clientId: string, request: import('./policy.js').RequestInfo) => unknown) | null;
   maxFragments: number;
   eventSourceRetry: number;
+  handlerTimeout: number;
   codec: NonNullable<HubOptions['codec']>;
   onError: ((error: Error) => void) | null;
   logger: Logger;
@@ -237,6 +244,7 @@ export const DEFAULTS = {
   maxMessageSize: 64 * 1024,
   maxFragments: 64,
   eventSourceRetry: 2000,
+  handlerTimeout: 10_000,
   maxConnections: 100_000,
   maxConnectionsPerIp: 1000,
   maxConnectionsPerUser: 100,
@@ -260,7 +268,7 @@ export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
   'maxFragments', 'origins', 'canPublish', 'authenticate', 'authorize', 'maxConnections', 'maxConnectionsPerIp',
   'clientIp', 'maxConnectionsPerUser', 'maxChannelsPerClient', 'rateLimit', 'rateLimitBurst', 'maxJsonDepth',
   'maxJsonKeys', 'engine', 'history', 'presenceTtl', 'presenceInfo', 'publishDedupeWindow', 'perMessageDeflate',
-  'codec', 'onError', 'logger', 'eventSourceRetry',
+  'codec', 'onError', 'logger', 'eventSourceRetry', 'handlerTimeout',
 ];
 
 /** The ping period the Go hub derives from the pong wait: 9/10 of it. */
@@ -331,6 +339,7 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     maxMessageSize: positiveInteger(options, 'maxMessageSize', DEFAULTS.maxMessageSize),
     maxFragments: positiveInteger(options, 'maxFragments', DEFAULTS.maxFragments),
     eventSourceRetry: positiveInteger(options, 'eventSourceRetry', DEFAULTS.eventSourceRetry),
+    handlerTimeout: positiveInteger(options, 'handlerTimeout', DEFAULTS.handlerTimeout),
     origins,
     canPublish: optionalFunction(options, 'canPublish'),
     authenticate: optionalFunction(options, 'authenticate'),

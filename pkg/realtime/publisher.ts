@@ -1,5 +1,5 @@
 import { ErrorCode, isValidChannel, isValidEventType, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol.js';
-import type { Engine, PublishOptions, PublishResult } from '../engine/engine.js';
+import type { Engine, Publisher as PublisherStamp, PublishOptions, PublishResult } from '../engine/engine.js';
 import type { HubEvents } from './events.js';
 import { after } from './maybe.js';
 import { historyPolicy, type ResolvedHubOptions } from './options.js';
@@ -80,10 +80,9 @@ export class Publisher {
     } catch {
       return reply(session, withId({ type: 'error', code: ErrorCode.BadData, channel, message: 'data cannot be encoded as JSON' }, id));
     }
-    const userId = session.identity?.userId;
-    const from = userId === undefined ? { client: session.id } : { user: userId, client: session.id };
+    const from = publisherOf(session, command.exceptSelf === true);
     const extra: PublishOptions = typeof id === 'string'
-      ? { from, idempotencyKey: `publish:${userId ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
+      ? { from, idempotencyKey: `publish:${from.user ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
       : { from };
     after(() => this.publishJson(channel, event, dataJson, extra),
       (position) => { if (id !== undefined) reply(session, { type: 'ack', id, offset: position.offset, epoch: position.epoch }); },
@@ -101,6 +100,14 @@ export class Publisher {
     if (this.events.listening.error) this.events.emit('error', { code: 'publish_failed', message: failure.message, error: failure });
     return failure;
   }
+}
+
+/** The `from` stamp of a publish made by (or on behalf of) a session; `exceptSelf` keeps it from the session. */
+export function publisherOf(session: Session, exceptSelf: boolean): PublisherStamp {
+  const userId = session.identity?.userId;
+  const from: PublisherStamp = userId === undefined ? { client: session.id } : { user: userId, client: session.id };
+  if (exceptSelf) from.echo = false;
+  return from;
 }
 
 /** Throws a TypeError naming the allowed characters for an invalid channel name. */

@@ -1,5 +1,6 @@
 import { ErrorCode, withId, type ClientCommand, type ServerReply } from '../protocol.js';
-import { parseCommand } from './inbound.js';
+import { APP_CODE, HandlerTable, runChain, type InboundMessage, type MessageContext, type Toolkit } from './handlers.js';
+import { parseCommand, type AppCommand } from './inbound.js';
 import { scanJson } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
 import { decide } from './policy.js';
@@ -10,19 +11,40 @@ import type { Session } from './session.js';
 export interface RouterHost {
   readonly options: ResolvedHubOptions;
   readonly reporter: Reporter;
-  /** Runs a command that passed every check. */
+  /** Runs a built-in command that passed every check. */
   command(session: Session, command: ClientCommand): void;
   reply(session: Session, reply: ServerReply): void;
+  /** A handler's toolkit for one message of a session. */
+  toolkit(session: Session, answer: (reply: ServerReply) => void, id: AppCommand['id']): Omit<Toolkit, 'reply' | 'fail'>;
+}
+
+const contexts = new WeakMap<Session, MessageContext>();
+
+/** The handler context of a session: one per connection, so middleware can keep facts in `state`. */
+export function contextOf(session: Session): MessageContext {
+  let context = contexts.get(session);
+  if (!context) {
+    context = {
+      id: session.id, identity: session.identity, userId: session.identity?.userId ?? null, channels: session.channels,
+      transport: session.transport.name, request: session.request, state: {},
+    };
+    contexts.set(session, context);
+  }
+  return context;
 }
 
 /**
  * The command router: every inbound message, from any transport (a WebSocket message, an SSE
  * companion POST), passes through here once: the inbound rate limit, the JSON shape limits (before
- * parsing), parsing and validation, then the channel policy (`authorize`/`canPublish`) for subscribes
- * and publishes, then the hub. A session's messages are handled one at a time, in arrival order,
- * even when a policy is async.
+ * parsing), parsing and validation, the middleware chain (`hub.use`), then, for built-in commands,
+ * the channel policy (`authorize`/`canPublish`) and the hub, and for the application's own types,
+ * its handler (`hub.handle`). A session's messages go through the chain one at a time, in arrival
+ * order, even when a policy or middleware is async; handlers then run concurrently.
  */
 export class Router {
+  readonly table = new HandlerTable();
+  private readonly handles = (type: string) => this.table.handlers.has(type);
+
   constructor(private readonly host: RouterHost) {}
 
   /** An inbound text message of `session`. Never throws. */
@@ -44,11 +66,19 @@ export class Router {
       this.host.reply(session, { type: 'error', code, message: shape === 'too_deep' ? `nesting deeper than ${maxJsonDepth}` : `more than ${maxJsonKeys} keys` });
       return;
     }
-    const command = parseCommand(text);
+    const command = parseCommand(text, this.handles);
     if ('error' in command) {
       this.host.reply(session, command.error);
       return;
     }
+    const last = () => ('app' in command ? this.runHandler(session, command) : this.builtIn(session, command));
+    if (!this.table.hasMiddleware) return last();
+    const message = command as unknown as InboundMessage;
+    return runChain(this.table.chainFor(command.type), message, contextOf(session), last)
+      .catch((error: unknown) => this.rejected(session, message, error));
+  }
+
+  private builtIn(session: Session, command: ClientCommand): Promise<void> | void {
     if (command.type === 'subscribe' || command.type === 'publish') return this.authorize(session, command);
     this.host.command(session, command);
   }
@@ -71,5 +101,65 @@ export class Router {
     };
     if (typeof verdict === 'boolean') return apply(verdict);
     return verdict.then(apply);
+  }
+
+  /**
+   * Runs the application's handler for the message, without holding up the session's next message.
+   * Its return value (or `kit.reply`) answers the request id; `kit.fail` or an error with a `code`
+   * answers with that code; any other error answers `internal` and is logged with its stack, which
+   * never reaches the client; no answer within `handlerTimeout` answers `timeout`.
+   */
+  private runHandler(session: Session, command: AppCommand): void {
+    const handler = this.table.handlers.get(command.type);
+    if (!handler) return;
+    const { id } = command;
+    let answered = false;
+    let timer: NodeJS.Timeout | null = null;
+    const answer = (reply: ServerReply) => {
+      if (answered) return;
+      answered = true;
+      if (timer) clearTimeout(timer);
+      if (id !== undefined && session.state === 'open') this.host.reply(session, reply);
+    };
+    const kit: Toolkit = {
+      ...this.host.toolkit(session, answer, id),
+      reply: (data) => answer({ type: 'reply', id: id!, data: data === undefined ? null : data }),
+      fail: (code, message) => answer(withId({ type: 'error', code: (APP_CODE.test(code) ? code : ErrorCode.Internal) as ErrorCode, message: message ?? code }, id)),
+    };
+    if (id !== undefined) {
+      const { handlerTimeout } = this.host.options;
+      timer = setTimeout(() => {
+        this.host.reporter.report('warn', 'handler_timeout', `livehub: the handler of ${JSON.stringify(command.type)} did not answer within handlerTimeout (${handlerTimeout} ms); the client was answered 'timeout'`, undefined, `handler_timeout:${command.type}`);
+        answer(withId({ type: 'error', code: ErrorCode.Timeout, message: `no answer within ${handlerTimeout} ms` }, id));
+      }, handlerTimeout);
+      timer.unref();
+    }
+    const message = command as unknown as InboundMessage;
+    let result: unknown;
+    try {
+      result = handler(message, contextOf(session), kit);
+    } catch (error) {
+      return this.rejected(session, message, error, answer);
+    }
+    Promise.resolve(result).then((value) => { if (!answered) kit.reply(value); }, (error: unknown) => this.rejected(session, message, error, answer));
+  }
+
+  /**
+   * A middleware or handler threw: an error with an app `code` answers with it; anything else answers
+   * `internal` (never the error's text or stack) and is logged with its stack.
+   */
+  private rejected(session: Session, message: InboundMessage, error: unknown, answer?: (reply: ServerReply) => void): void {
+    const code = (error as { code?: unknown } | null)?.code;
+    const id = message.id;
+    const channel = typeof message.channel === 'string' ? message.channel : undefined;
+    let reply: ServerReply;
+    if (typeof code === 'string' && APP_CODE.test(code)) {
+      reply = withId({ type: 'error', code: code as ErrorCode, message: (error as Error).message || code, ...(channel ? { channel } : {}) }, id);
+    } else {
+      this.host.reporter.error(error, 'handler_failed', `livehub: the handler or middleware of ${JSON.stringify(message.type)} threw: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      reply = withId({ type: 'error', code: ErrorCode.Internal, message: 'the server failed to handle this message', ...(channel ? { channel } : {}) }, id);
+    }
+    if (answer) return answer(reply);
+    if (session.state === 'open') this.host.reply(session, reply);
   }
 }

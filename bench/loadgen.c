@@ -11,8 +11,10 @@
  *
  * Stdio: prints READY once every subscriber is subscribed, waits for START, prints DRAINED once
  * everything expected arrived (or 5 s after the last publish), waits for FINISH, prints RESULT {json}.
- * Protocols: "livehub" (also the naive hub), "socketio" (Engine.IO 4 over a WebSocket) and "gohub"
- * (gorilla's chat hub, which joins queued messages with '\n' inside one frame: each line counts).
+ * Protocols: "livehub" (also the naive hub), "socketio" (Engine.IO 4 over a WebSocket), "gohub"
+ * (gorilla's chat hub, which joins queued messages with '\n' inside one frame: each line counts) and
+ * "sse": subscribers open Server-Sent Events streams (GET /events?channel=…, read by sse.c) and wait
+ * for a livehub "subscribed" event per channel; the publisher speaks "livehub" over a WebSocket.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,7 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { P_LIVEHUB, P_SOCKETIO, P_GOHUB };
+#include "sse.h"
+
+enum { P_LIVEHUB, P_SOCKETIO, P_GOHUB, P_SSE };
 enum { S_CONNECTING, S_UPGRADING, S_SETUP, S_READY, S_CLOSED };
 
 #define DRAIN_MICROS 5000000LL
@@ -61,6 +65,7 @@ typedef struct conn {
   char ctl[126];                   /* the payload of the current control frame */
   uint64_t lines; /* gohub: newlines seen in the current message, across its fragments */
   uint64_t received;
+  sse_t sse; /* P_SSE subscribers: the event stream */
 } conn_t;
 
 static conn_t *conns;
@@ -99,7 +104,8 @@ static double num(const char *json, const char *key, double fallback) {
 static void parse_config(const char *json) {
   const char *p = field(json, "protocol");
   if (!p) { errno = 0; die("config without protocol"); }
-  cfg.protocol = !strncmp(p, "\"socketio\"", 10) ? P_SOCKETIO : !strncmp(p, "\"gohub\"", 7) ? P_GOHUB : P_LIVEHUB;
+  cfg.protocol = !strncmp(p, "\"socketio\"", 10) ? P_SOCKETIO : !strncmp(p, "\"gohub\"", 7) ? P_GOHUB
+               : !strncmp(p, "\"sse\"", 5) ? P_SSE : P_LIVEHUB;
   p = field(json, "workload");
   if (p) memcpy(cfg.workload, p + 1, 2);
   cfg.port = (int)num(json, "port", 0);
@@ -123,6 +129,8 @@ static const char *path(void) {
   return cfg.protocol == P_SOCKETIO ? "/socket.io/?EIO=4&transport=websocket" : cfg.protocol == P_GOHUB ? "/ws" : "/";
 }
 static int is_w3(void) { return !strcmp(cfg.workload, "W3"); }
+/* Subscribers on SSE streams (the publisher is on a WebSocket whatever the protocol). */
+static int sse_subscriber(const conn_t *c) { return cfg.protocol == P_SSE && !c->publisher; }
 
 /* ---- frames ---- */
 
@@ -173,7 +181,7 @@ static int setup_frames(int i) {
   char names[2][32];
   int count;
   channel_names(i, names, &count);
-  return cfg.protocol == P_SOCKETIO ? 2 + count : cfg.protocol == P_GOHUB ? 0 : count;
+  return cfg.protocol == P_SOCKETIO ? 2 + count : cfg.protocol == P_GOHUB ? 0 : count; /* livehub, sse: "subscribed" each */
 }
 
 static void start_next(void);
@@ -181,6 +189,40 @@ static void mark_ready(conn_t *c) {
   c->state = S_READY;
   ready_count++;
   start_next();
+}
+
+/* A hub message (or `count` of them) arrived; `text` is its first bytes, NUL-terminated. */
+static void count_message(conn_t *c, const char *text, uint64_t count) {
+  if (!running) return;
+  c->received += count;
+  total_received += count;
+  if (!c->sampled) return;
+  const char *at = strstr(text, "\"t\":");
+  if (!at) return;
+  if (nlat == caplat) {
+    caplat = caplat ? caplat * 2 : 65536;
+    latencies = realloc(latencies, caplat * sizeof *latencies);
+  }
+  latencies[nlat++] = now_us() - strtoll(at + 4, NULL, 10);
+}
+
+static int starts_with(const char *s, const char *prefix) { return !strncmp(s, prefix, strlen(prefix)); }
+
+/* One SSE event: a hub message, or livehub's own (a "subscribed" reply counts toward setup). */
+static void on_sse_event(void *ctx, int livehub, const char *data, int len) {
+  conn_t *c = ctx;
+  (void)len;
+  if (!livehub) {
+    if (c->state == S_READY) count_message(c, data, 1);
+    return;
+  }
+  if (c->state != S_SETUP) return;
+  if (starts_with(data, "{\"type\":\"subscribed\"")) {
+    if (--c->setup_left == 0) mark_ready(c);
+  } else if (starts_with(data, "{\"type\":\"error\"")) {
+    fprintf(stderr, "loadgen: the stream refused a subscription: %s\n", data);
+    exit(1);
+  }
 }
 
 static void on_text(conn_t *c) {
@@ -194,21 +236,8 @@ static void on_text(conn_t *c) {
     return;
   }
   if (c->state == S_READY) {
-    if (!running) return;
-    uint64_t count = cfg.protocol == P_GOHUB ? 1 + c->lines : 1;
-    c->received += count;
-    total_received += count;
-    if (c->sampled) {
-      c->prefix[n] = 0;
-      const char *at = strstr(c->prefix, "\"t\":");
-      if (at) {
-        if (nlat == caplat) {
-          caplat = caplat ? caplat * 2 : 65536;
-          latencies = realloc(latencies, caplat * sizeof *latencies);
-        }
-        latencies[nlat++] = now_us() - strtoll(at + 4, NULL, 10);
-      }
-    }
+    c->prefix[n] = 0;
+    count_message(c, c->prefix, cfg.protocol == P_GOHUB ? 1 + c->lines : 1);
     return;
   }
   if (cfg.protocol == P_SOCKETIO && n >= 2 && !memcmp(c->prefix, "40", 2)) send_subscribes(c);
@@ -277,7 +306,8 @@ static void scan(conn_t *c, const uint8_t *p, size_t n) {
   }
 }
 
-/* Reads the HTTP answer to the upgrade; returns bytes of it consumed, or -1 while incomplete. */
+/* Reads the HTTP answer to the upgrade (to the GET, for an SSE stream: a 200, chunked or not);
+ * returns bytes of it consumed, or -1 while incomplete. */
 static int upgrade_reply(conn_t *c, const uint8_t *p, size_t n) {
   size_t room = sizeof c->head - 1 - c->head_len, take = n < room ? n : room;
   memcpy(c->head + c->head_len, p, take);
@@ -289,11 +319,13 @@ static int upgrade_reply(conn_t *c, const uint8_t *p, size_t n) {
     if (c->head_len == sizeof c->head - 1) { errno = 0; die("upgrade answer too long"); }
     return -1;
   }
-  if (strncmp(c->head, "HTTP/1.1 101", 12)) {
+  int sse = sse_subscriber(c);
+  if (strncmp(c->head, sse ? "HTTP/1.1 200" : "HTTP/1.1 101", 12)) {
     *strchr(c->head, '\r') = 0;
-    fprintf(stderr, "loadgen: upgrade refused: %s\n", c->head);
+    fprintf(stderr, "loadgen: %s refused: %s\n", sse ? "event stream" : "upgrade", c->head);
     exit(1);
   }
+  if (sse) sse_init(&c->sse, strcasestr(c->head, "\r\ntransfer-encoding: chunked") != NULL);
   return (int)(end + 4 - c->head) - before;
 }
 
@@ -307,7 +339,19 @@ static int connect_to(int port, int blocking) {
   return fd;
 }
 
+/* An SSE subscriber's request: GET /events?channel=…&channel=… */
+static void write_stream_request(conn_t *c) {
+  char names[2][32], query[128] = "", req[512];
+  int count, q = 0;
+  channel_names(c->index, names, &count);
+  for (int k = 0; k < count; k++) q += snprintf(query + q, sizeof query - q, "%schannel=%s", k ? "&" : "?", names[k]);
+  int n = snprintf(req, sizeof req, "GET /events%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n\r\n", query, c->port);
+  if (write(c->fd, req, n) != n) die("write stream request");
+  c->state = S_UPGRADING;
+}
+
 static void write_upgrade(conn_t *c) {
+  if (sse_subscriber(c)) { write_stream_request(c); return; }
   char req[512];
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -351,9 +395,14 @@ static void on_event(conn_t *c, uint32_t events) {
     if (used < 0) return;
     off = used;
     c->state = S_SETUP;
-    if (cfg.protocol == P_LIVEHUB) send_subscribes(c);
+    if (cfg.protocol == P_LIVEHUB) send_subscribes(c); /* an SSE stream names its channels in the URL */
     else if (cfg.protocol == P_SOCKETIO) send_str(c, "40"); /* connect to the main namespace */
     if (c->setup_left == 0) mark_ready(c);
+  }
+  if (cfg.protocol == P_SSE) {
+    if (sse_feed(&c->sse, rbuf + off, n - off, on_sse_event, c) < 0) { errno = 0; die("malformed chunked encoding"); }
+    if (c->sse.ended) close_conn(c);
+    return;
   }
   scan(c, rbuf + off, n - off);
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { EventStreamConnection, type EventSink } from './sse-wire.js';
 import { nowMicros, WireConnection, type FrameSink } from './wire.js';
 
 /**
@@ -12,8 +13,11 @@ import { nowMicros, WireConnection, type FrameSink } from './wire.js';
  * prints DRAINED, waits for FINISH, prints RESULT {json}.
  */
 
-/** gohub: gorilla's chat hub (bench/servers/gohub), driven by the C generator only. */
-export type Protocol = 'livehub' | 'socketio' | 'gohub';
+/**
+ * gohub: gorilla's chat hub (bench/servers/gohub), driven by the C generator only. sse: subscribers
+ * on Server-Sent Events streams (GET /events?channel=…), the publisher on a livehub WebSocket.
+ */
+export type Protocol = 'livehub' | 'socketio' | 'gohub' | 'sse';
 export interface GenConfig {
   protocol: Protocol;
   port: number;
@@ -33,7 +37,8 @@ export interface GenConfig {
   slowFraction: number;
 }
 
-const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket', gohub: '/ws' };
+/** Where the publisher (and WebSocket subscribers) connect. */
+const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket', gohub: '/ws', sse: '/' };
 const DRAIN_MICROS = 5_000_000;
 const SAMPLED = 64;
 
@@ -49,11 +54,11 @@ function subscribeFrames(protocol: Protocol, channels: string[]): string[] {
 
 /** Frames a connection receives before it is subscribed everywhere. */
 function setupFrames(protocol: Protocol, channels: string[]): number {
-  return protocol === 'livehub' ? channels.length : 2 + channels.length; // socket.io: open, connect, acks
+  return protocol === 'socketio' ? 2 + channels.length : channels.length; // socket.io: open, connect, acks; else subscribed
 }
 
-class Subscriber implements FrameSink {
-  readonly conn = new WireConnection(this);
+class Subscriber implements FrameSink, EventSink {
+  readonly conn: WireConnection | EventStreamConnection;
   setupLeft: number;
   running = false;
   received = 0;
@@ -63,33 +68,54 @@ class Subscriber implements FrameSink {
 
   constructor(readonly config: GenConfig, readonly channels: string[], readonly latencies: number[] | null) {
     this.setupLeft = setupFrames(config.protocol, channels);
-    if (latencies) this.conn.prefixBytes = 120;
+    if (config.protocol === 'sse') this.conn = new EventStreamConnection(this);
+    else {
+      this.conn = new WireConnection(this);
+      if (latencies) this.conn.prefixBytes = 120;
+    }
   }
 
   port = 0;
 
   async open(): Promise<void> {
-    await this.conn.open(this.port || this.config.port, PATHS[this.config.protocol]);
-    if (this.config.protocol === 'livehub') for (const f of subscribeFrames('livehub', this.channels)) this.conn.send(f);
-    else this.conn.send('40');
+    const port = this.port || this.config.port;
+    if (this.conn instanceof EventStreamConnection) {
+      await this.conn.open(port, `/events?${this.channels.map((c) => `channel=${c}`).join('&')}`);
+    } else {
+      await this.conn.open(port, PATHS[this.config.protocol]);
+      if (this.config.protocol === 'livehub') for (const f of subscribeFrames('livehub', this.channels)) this.conn.send(f);
+      else this.conn.send('40');
+    }
     await this.whenReady;
+  }
+
+  /** An SSE event: a hub message, or livehub's own ("subscribed" counts toward setup). */
+  onEvent(livehub: boolean, data: string): void {
+    if (!livehub) {
+      if (this.running) this.count(data);
+    } else if (!this.running && data.startsWith('{"type":"subscribed"')) {
+      if (--this.setupLeft === 0) this.ready();
+    } else if (data.startsWith('{"type":"error"')) {
+      throw new Error(`the stream refused a subscription: ${data}`);
+    }
+  }
+
+  private count(prefix: string): void {
+    this.received++;
+    if (this.latencies) {
+      const at = prefix.indexOf('"t":');
+      if (at >= 0) this.latencies.push(nowMicros() - parseInt(prefix.slice(at + 4, at + 24), 10));
+    }
   }
 
   onText(length: number, prefix: string): void {
     if (this.config.protocol === 'socketio' && length === 1) {
-      if (prefix === '2') this.conn.send('3'); // engine.io ping
+      if (prefix === '2') (this.conn as WireConnection).send('3'); // engine.io ping
       return;
     }
-    if (this.running) {
-      this.received++;
-      if (this.latencies) {
-        const at = prefix.indexOf('"t":');
-        if (at >= 0) this.latencies.push(nowMicros() - parseInt(prefix.slice(at + 4, at + 24), 10));
-      }
-      return;
-    }
+    if (this.running) return this.count(prefix);
     if (this.config.protocol === 'socketio' && prefix.startsWith('40')) {
-      for (const f of subscribeFrames('socketio', this.channels)) this.conn.send(f);
+      for (const f of subscribeFrames('socketio', this.channels)) (this.conn as WireConnection).send(f);
     }
     if (--this.setupLeft === 0) this.ready();
   }
@@ -215,7 +241,7 @@ async function publisher(config: GenConfig, slow: number): Promise<void> {
   const pad = 'x'.repeat(Math.max(0, config.size - 60));
   const frameFor = (channel: string, t: number) => {
     const data = `{"t":${t},"p":"${pad}"}`;
-    return config.protocol === 'livehub'
+    return config.protocol !== 'socketio'
       ? `{"type":"publish","channel":"${channel}","event":"m","data":${data}}`
       : `42["publish",{"channel":"${channel}","event":"m","data":${data}}]`;
   };

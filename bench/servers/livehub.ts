@@ -5,7 +5,8 @@ import { Hub } from '../../pkg/index.js';
 import { announce, portArg, statsHandler } from './stats.js';
 
 /**
- * The bench server: a hub at ws://127.0.0.1:PORT/ speaking the normal protocol, with subscribe and
+ * The bench server: a hub at ws://127.0.0.1:PORT/ speaking the normal protocol (and Server-Sent
+ * Events at http://127.0.0.1:PORT/events?channel=…, commands by POST there), with subscribe and
  * publish allowed on every channel (presence channels too), any origin, and no per-connection caps (a load generator opens thousands
  * of connections from one address and publishes from one of them).
  * `npm run bench:server -- --port 9000 [--codec wasm]`.
@@ -23,6 +24,6 @@ const stats = statsHandler(() => ({ ...hub.metrics() }));
 const server = createServer((req, res) => {
   if (!stats(req, res)) { res.statusCode = 404; res.end(); }
 });
-hub.attach(server, { path: '/' });
+hub.attach(server, { path: '/', eventsPath: '/events' });
 server.listen(portArg(), '127.0.0.1', () => announce((server.address() as AddressInfo).port));
 process.on('SIGTERM', () => hub.close().then(() => process.exit(0)));

@@ -13,6 +13,7 @@ import type { GenConfig, Protocol } from './loadgen.js';
  *   npm run bench -- --only W1,W4       some workloads
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
  *   npm run bench -- --servers js,naive  servers whose name contains one of these
+ *   npm run bench -- --servers sse      the Server-Sent Events rows (livehub's and the naive fan-out's)
  *   npm run bench -- --generator node   the Node load generator (default: the C one, bench/loadgen.c,
  *                                       built with cc on first use; Node's when there is no compiler)
  */
@@ -22,6 +23,8 @@ interface ServerKind {
   /** False for a hub without channels (every message goes to everyone): W3 does not apply. */
   channels?: boolean;
 }
+/** Subscribers on Server-Sent Events streams (protocol 'sse'): only the scenarios marked `sse` run them. */
+const isSse = (kind: ServerKind) => kind.protocol === 'sse';
 const SERVERS: ServerKind[] = [
   { name: 'livehub (wasm)', script: 'bench/servers/livehub.ts', args: ['--codec', 'wasm'], protocol: 'livehub' },
   { name: 'livehub (js)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub' },
@@ -29,6 +32,9 @@ const SERVERS: ServerKind[] = [
   { name: 'Socket.IO 4.8', script: 'bench/servers/socketio.ts', args: [], protocol: 'socketio' },
   // gorilla/websocket's chat hub, the Go hub livehub ports (bench/servers/gohub), on one core.
   { name: 'Go hub (gorilla chat)', script: 'bench/servers/gohub/main.go', args: [], protocol: 'gohub', native: true, channels: false },
+  // Subscribers on Server-Sent Events streams (GET /events), the publisher on a WebSocket as above.
+  { name: 'livehub (sse)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'sse' },
+  { name: 'naive SSE', script: 'bench/servers/naive-sse.ts', args: [], protocol: 'sse' },
   { name: 'livehub (js) ×2 nodes + Redis', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub', nodes: 2, redis: true },
 ];
 /** Servers each workload runs against (W6 compares one node with two nodes sharing Redis). */
@@ -36,12 +42,19 @@ const REDIS_KIND = 'livehub (js) ×2 nodes + Redis';
 function kindsFor(scenario: Scenario, kinds: ServerKind[]): ServerKind[] {
   const { workload } = scenario.config;
   if (workload === 'W6') return kinds.filter((k) => k.name === 'livehub (js)' || k.name === REDIS_KIND);
-  return kinds.filter((k) => k.name !== REDIS_KIND && (workload !== 'W3' || k.channels !== false));
+  return kinds.filter((k) => k.name !== REDIS_KIND && (workload !== 'W3' || k.channels !== false) && (!isSse(k) || scenario.sse === true));
 }
 const NAIVE = 'naive ws';
+/** SSE rows are compared with the naive SSE fan-out. */
+const NAIVE_SSE = 'naive SSE';
 const RSS_GUARD = 3 * 1024 ** 3;
 
-interface Scenario { label: string; config: Omit<GenConfig, 'protocol' | 'port' | 'workload'> & { workload: GenConfig['workload'] | 'W6' } }
+interface Scenario {
+  label: string;
+  config: Omit<GenConfig, 'protocol' | 'port' | 'workload'> & { workload: GenConfig['workload'] | 'W6' };
+  /** Also run with subscribers on SSE streams. */
+  sse?: boolean;
+}
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -50,7 +63,7 @@ function arg(name: string): string | undefined {
 const duration = Number(arg('--duration') ?? 5);
 const base = { duration, burst: 0, rate: 1000, size: 100, slowFraction: 0 };
 const ALL: Scenario[] = [
-  { label: 'W1 1k subs × 1000/s × 100 B', config: { ...base, workload: 'W1', connections: 1000 } },
+  { label: 'W1 1k subs × 1000/s × 100 B', config: { ...base, workload: 'W1', connections: 1000 }, sse: true },
   // 1,000/s to 1k subscribers offers 1M deliveries a second, all of which livehub delivers: this row
   // offers 5M, to show what each server does with more than it can take at that size.
   { label: 'W1 1k subs × 5000/s × 100 B', config: { ...base, workload: 'W1', connections: 1000, rate: 5000 } },
@@ -63,7 +76,8 @@ const ALL: Scenario[] = [
   // 20 s: a reader that stops must first fill the kernel's loopback buffers (several MB) before the
   // hub's own limits (4 MiB or 256 messages waiting) can evict it.
   { label: 'W4 1k subs × 1000/s × 1 KiB for 20 s, 1% stop reading', config: { ...base, workload: 'W4', connections: 1000, size: 1024, slowFraction: 0.01, duration: Math.max(duration, 20) } },
-  { label: 'W5 10k idle subscribed conns', config: { ...base, workload: 'W5', connections: 10_000 } },
+  // For the SSE rows, RSS MB/1k conns is the memory of 1,000 idle streams.
+  { label: 'W5 10k idle subscribed conns', config: { ...base, workload: 'W5', connections: 10_000 }, sse: true },
   { label: 'W6 1k subs × 1000/s × 100 B, one node vs two through Redis', config: { ...base, workload: 'W6', connections: 1000 } },
 ];
 
@@ -83,8 +97,9 @@ function spawnPinned(core: number, args: string[], env: Record<string, string> =
 }
 
 /**
- * The load generator: bench/loadgen.c, compiled once into node_modules/.cache, unless there is no C
- * compiler or `--generator node` asks for bench/loadgen.ts. Both speak the same stdio conversation.
+ * The load generator: bench/loadgen.c (with bench/sse.c, its SSE reader), compiled once into
+ * node_modules/.cache, unless there is no C compiler or `--generator node` asks for bench/loadgen.ts.
+ * Both speak the same stdio conversation.
  */
 const CACHE = 'node_modules/.cache/livehub-bench';
 function loadGenerator(): { name: string; program: string; native: boolean; args: (config: GenConfig) => string[] } {
@@ -92,7 +107,7 @@ function loadGenerator(): { name: string; program: string; native: boolean; args
   if (arg('--generator') === 'node') return node;
   const program = `${CACHE}/loadgen`;
   mkdirSync(CACHE, { recursive: true });
-  const built = spawnSync('cc', ['-O2', '-pthread', '-o', program, 'bench/loadgen.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const built = spawnSync('cc', ['-O2', '-pthread', '-o', program, 'bench/loadgen.c', 'bench/sse.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (built.status !== 0) {
     console.error('livehub bench: no C compiler (cc) or the build failed; using the Node load generator');
     return node;
@@ -160,7 +175,7 @@ function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGKILL'); });
 }
 
-interface Row { scenario: Scenario; server: string; result?: Record<string, number | null>; server0?: Record<string, number>; server1?: Record<string, number>; before?: Record<string, number>; note?: string }
+interface Row { scenario: Scenario; server: string; protocol?: Protocol; result?: Record<string, number | null>; server0?: Record<string, number>; server1?: Record<string, number>; before?: Record<string, number>; note?: string }
 
 async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   const env: Record<string, string> = kind.redis
@@ -211,12 +226,13 @@ const fmt = (n: number | null | undefined, digits = 0) =>
 
 function table(rows: Row[]): string {
   const out = [
-    '| workload | server | delivered msg/s | × naive (W6: × one node) | loss | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB | RSS MB/1k conns | frames/write | loop delay p99 ms | note |',
+    '| workload | server | delivered msg/s | × naive (SSE: × naive SSE; W6: × one node) | loss | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB | RSS MB/1k conns | frames/write | loop delay p99 ms | note |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const row of rows) {
     const r = row.result;
-    const naive = rows.find((x) => x.scenario === row.scenario && (x.server === NAIVE || (row.scenario.config.workload === 'W6' && x.server === 'livehub (js)')))?.result;
+    const peer = row.scenario.config.workload === 'W6' ? 'livehub (js)' : row.protocol === 'sse' ? NAIVE_SSE : NAIVE;
+    const naive = rows.find((x) => x.scenario === row.scenario && x.server === peer)?.result;
     const ratio = r && naive && naive.deliveredPerSecond ? (r.deliveredPerSecond as number) / (naive.deliveredPerSecond as number) : null;
     const s0 = row.server0, s1 = row.server1;
     const cpu = s0 && s1 && r?.received ? (s1.cpuMicros! - s0.cpuMicros!) / (r.received as number) : null;
@@ -249,7 +265,7 @@ async function main(): Promise<void> {
   for (const scenario of scenarios) {
     for (const kind of kindsFor(scenario, kinds())) {
       const began = Date.now();
-      const row = await runOne(scenario, kind);
+      const row: Row = { ...(await runOne(scenario, kind)), protocol: kind.protocol };
       rows.push(row);
       const r = row.result;
       console.error(`  ${scenario.label} — ${kind.name}: ${((Date.now() - began) / 1000).toFixed(1)} s` +

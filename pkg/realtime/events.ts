@@ -17,8 +17,8 @@ export interface SessionInfo {
 export interface HubEventMap {
   /** A connection joined the hub (after authentication). */
   'connection.opened': { session: SessionInfo };
-  /** A connection left the hub. */
-  'connection.closed': { session: SessionInfo };
+  /** A connection left the hub, with the close code and reason when known. */
+  'connection.closed': { session: SessionInfo; code?: number; reason?: string };
   /** A subscribe was answered; `recovered` when it asked to resume. */
   subscribed: { session: SessionInfo; channel: string; recovered?: boolean };
   unsubscribed: { session: SessionInfo; channel: string };
@@ -26,6 +26,10 @@ export interface HubEventMap {
   'message.published': { channel: string; type: string; offset: number; epoch: string; from?: { user?: string; client: string } };
   /** A turn's messages of a channel were queued for this node's subscribers. */
   'message.delivered': { channel: string; messages: number; sessions: number };
+  /** A user's first connection joined a presence channel (on any node; reported by the node that saw it). */
+  'presence.joined': { channel: string; userId: string };
+  /** A user's last connection left a presence channel. */
+  'presence.left': { channel: string; userId: string };
   /** A slow consumer was closed with 4001. */
   evicted: { session: SessionInfo; reason: string };
   /** A channel's stream broke (`reset`): its subscribers were told their position is void. */
@@ -42,6 +46,7 @@ export class HubEvents {
   readonly listening: Record<HubEventName, boolean> = {
     'connection.opened': false, 'connection.closed': false, subscribed: false, unsubscribed: false,
     'message.published': false, 'message.delivered': false, evicted: false, reset: false, error: false,
+    'presence.joined': false, 'presence.left': false,
   };
   private readonly listeners = new Map<HubEventName, Array<(event: never) => void>>();
 

@@ -418,6 +418,11 @@ export class Hub extends HubLoop {
     };
   }
 
+  presenceChanged(channel: string, userId: string, joined: boolean): void {
+    const name = joined ? 'presence.joined' : 'presence.left';
+    if (this.events.listening[name]) this.events.emit(name, { channel, userId });
+  }
+
   evicted(session: Session, why: string): void {
     this.reporter.report('warn', 'slow_consumer',
       `livehub: evicted ${session.id}${session.identity ? ` (user ${session.identity.userId})` : ''} from ${session.request.socket?.remoteAddress ?? 'unknown'} as a slow consumer (4001): ${why}; ` +

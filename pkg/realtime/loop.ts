@@ -357,7 +357,9 @@ export abstract class HubLoop {
   private remove(session: Session): void {
     if (!this.sessions.delete(session)) return;
     for (const channel of session.channels) this.leave(session, channel);
-    if (this.events.listening['connection.closed']) this.events.emit('connection.closed', { session: sessionInfo(session) });
+    if (this.events.listening['connection.closed']) {
+      this.events.emit('connection.closed', { session: sessionInfo(session), ...(session.closeCode === undefined ? {} : { code: session.closeCode, reason: session.closeReason ?? '' }) });
+    }
     const userId = session.identity?.userId;
     if (userId === undefined) return;
     this.presence.leave(session, userSet(userId));

@@ -35,7 +35,9 @@ export function members(entries: readonly PresenceEntry[]): PresenceMember[] {
 interface PresenceHost {
   readonly options: ResolvedHubOptions;
   readonly reporter: import('./report.js').Reporter;
-  publish(channel: string, type: string, data?: unknown): void;
+  publish(channel: string, type: string, data?: unknown): unknown;
+  /** A user joined or left a presence channel (for hub events and webhooks). */
+  presenceChanged(channel: string, userId: string, joined: boolean): void;
   reply(client: Client, reply: ServerReply): void;
 }
 
@@ -74,7 +76,10 @@ export class Presence {
     if (client.presence.size === 0) client.presence = null;
     const userId = this.userOf(client);
     this.run(() => this.engine.removePresence(channel, client.id, userId), (left) => {
-      if (left && !channel.startsWith('#')) this.host.publish(channel, 'leave', { userId });
+      if (left && !channel.startsWith('#')) {
+        this.host.publish(channel, 'leave', { userId });
+        this.host.presenceChanged(channel, userId, false);
+      }
     });
   }
 
@@ -110,7 +115,10 @@ export class Presence {
     for (const channel of channels) {
       this.run(() => this.engine.sweepPresence(channel), (gone) => {
         if (channel.startsWith('#')) return;
-        for (const userId of gone) this.host.publish(channel, 'leave', { userId });
+        for (const userId of gone) {
+          this.host.publish(channel, 'leave', { userId });
+          this.host.presenceChanged(channel, userId, false);
+        }
       });
     }
   }
@@ -122,7 +130,10 @@ export class Presence {
     const info = presenceInfo?.(client.identity, client.id, client.request);
     const entry: PresenceEntry = { clientId: client.id, userId: this.userOf(client), status, ...(info === undefined ? {} : { info }) };
     this.run(() => this.engine.addPresence(channel, entry, presenceTtl), (joined) => {
-      if (joined && announce && !channel.startsWith('#')) this.host.publish(channel, 'join', { userId: entry.userId, status, ...(info === undefined ? {} : { info }) });
+      if (joined && announce && !channel.startsWith('#')) {
+        this.host.publish(channel, 'join', { userId: entry.userId, status, ...(info === undefined ? {} : { info }) });
+        this.host.presenceChanged(channel, entry.userId, true);
+      }
       then();
     });
   }

@@ -60,6 +60,9 @@ export class Session implements Bucket, TransportEvents {
   /** The presence channels the session is in, with its status there (null: none). Owned by the hub's loop. */
   presence: Map<string, PresenceStatus> | null = null;
   state: Lifecycle = 'open';
+  /** How the connection closed (once it is closing or closed), when known. */
+  closeCode: number | undefined = undefined;
+  closeReason: string | undefined = undefined;
   /** The inbound rate limit's token bucket (see `takeToken`). */
   tokens: number;
   refilledAt = Date.now();
@@ -180,6 +183,8 @@ export class Session implements Bucket, TransportEvents {
     if (this.state !== 'open') return;
     if (flush) this.flush();
     this.state = 'closing';
+    this.closeCode = code;
+    this.closeReason = reason;
     this.dropQueue();
     this.host.unregister(this); // no more fan-out to a closing session
     try {
@@ -274,9 +279,11 @@ export class Session implements Bucket, TransportEvents {
       error, `socket_error:${typeof code === 'string' ? code : error.message}`);
   }
 
-  closed(): void {
+  closed(code?: number, reason?: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.closeCode ??= code;
+    this.closeReason ??= reason;
     this.dropQueue();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.host.unregister(this);

@@ -1,5 +1,6 @@
 /** livehub: the server hub. `import { Hub } from 'livehub'`. */
-export { Hub, type HubStats } from './realtime/hub.js';
+export { Hub } from './realtime/hub.js';
+export type { HubStats } from './realtime/api.js';
 export type { HubCounters } from './realtime/session.js';
 export type { HubEventMap, HubEventName, SessionInfo } from './realtime/events.js';
 export type { Logger } from './realtime/logger.js';
@@ -13,3 +14,7 @@ export {
   BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, shouldReconnect,
   type HubMessage, type ClientCommand, type ServerReply, type RequestId,
 } from './protocol.js';
+export type { HttpApiOptions, HttpApiHandler } from './transport/http/api.js';
+export { ApiErrorCode } from './transport/http/errors.js';
+export { HandlerError, type Handler, type Middleware, type Toolkit, type MessageContext, type InboundMessage } from './realtime/handlers.js';
+export type { HubPublishOptions } from './realtime/publisher.js';

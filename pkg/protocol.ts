@@ -159,6 +159,8 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** The server failed; reconnect. */
   InternalError: 1011,
+  /** The node is draining for a restart (`hub.drain()`); reconnect, to another node. */
+  ServiceRestart: 1012,
   /** The server is overloaded; reconnect later. */
   TryAgainLater: 1013,
   /** Reconnect: the client did not read fast enough and its send buffer filled up. */

@@ -34,6 +34,12 @@ export interface HubEventMap {
   evicted: { session: SessionInfo; reason: string };
   /** A channel's stream broke (`reset`): its subscribers were told their position is void. */
   reset: { channel: string; offset: number; epoch: string };
+  /** The engine lost its store (Redis unreachable, frozen): publishes fail with `unavailable` meanwhile. */
+  'engine.down': { code: string; message: string };
+  /** The engine reaches its store again. */
+  'engine.up': Record<string, never>;
+  /** `hub.drain()` began: no new connections; clients are moved elsewhere. */
+  'node.draining': { connections: number };
   /** Something failed (`code` as in the logs). */
   error: { code: string; message: string; error?: unknown };
 }
@@ -46,7 +52,7 @@ export class HubEvents {
   readonly listening: Record<HubEventName, boolean> = {
     'connection.opened': false, 'connection.closed': false, subscribed: false, unsubscribed: false,
     'message.published': false, 'message.delivered': false, evicted: false, reset: false, error: false,
-    'presence.joined': false, 'presence.left': false,
+    'presence.joined': false, 'presence.left': false, 'engine.down': false, 'engine.up': false, 'node.draining': false,
   };
   private readonly listeners = new Map<HubEventName, Array<(event: never) => void>>();
 

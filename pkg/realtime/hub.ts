@@ -1,45 +1,36 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import {
-  CloseCode, clampCloseReason, ErrorCode, isValidEventType, NAME_CHARACTERS, withId,
-  type ClientCommand, type HubMessage, type PresenceMember, type ServerReply,
-} from '../protocol.js';
-import type { Engine, PublishResult, StreamPosition } from '../engine/engine.js';
+import { CloseCode, ErrorCode, isValidEventType, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol.js';
+import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory.js';
-import type { Transport } from '../transport/transport.js';
-import { Gate } from '../transport/gate.js';
-import { WebSocketEndpoint } from '../transport/websocket/server.js';
-import { EventSourceEndpoint } from '../transport/sse/endpoint.js';
-import { attachRequests, detachRequests } from '../transport/attach.js';
-import type { Identity } from './auth.js';
-import type { HubEventListener, HubEventName } from './events.js';
-import { sessionInfo } from './events.js';
-import { CONTROL_CHANNEL, HubLoop } from './loop.js';
-import { after } from './maybe.js';
 import { checkKnownOptions } from '../options-check.js';
-import { historyPolicy, resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
-import { userChannel, type RequestInfo } from './policy.js';
-import { isPresenceChannel, members, Presence, userSet } from './presence.js';
+import type { Transport } from '../transport/transport.js';
+import { attachRequests, detachRequests } from '../transport/attach.js';
+import { Gate } from '../transport/gate.js';
+import { createHttpApi, type HttpApiHandler, type HttpApiOptions } from '../transport/http/api.js';
+import { EventSourceEndpoint } from '../transport/sse/endpoint.js';
+import { WebSocketEndpoint } from '../transport/websocket/server.js';
+import { HubApi } from './api.js';
+import type { Identity } from './auth.js';
+import { sessionInfo, type HubEventListener, type HubEventName } from './events.js';
 import type { Handler, Middleware, Toolkit } from './handlers.js';
 import { isBuiltIn } from './inbound.js';
-import { checkChannel, checkType, encodeData, Publisher, publisherOf, type HubPublishOptions } from './publisher.js';
-import { createReporter, LivehubError, type Reporter } from './report.js';
+import { CONTROL_CHANNEL } from './loop.js';
+import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
+import type { RequestInfo } from './policy.js';
+import { isPresenceChannel, Presence } from './presence.js';
+import { checkChannel, checkType, encodeData, Publisher, publisherOf } from './publisher.js';
+import { createReporter, type Reporter } from './report.js';
 import { Router } from './router.js';
-import { Session, type HubCounters } from './session.js';
-
-/** Counts, for monitoring and tests. */
-export interface HubStats {
-  clients: number;
-  channels: number;
-}
+import { Session } from './session.js';
 
 /**
  * The hub: its loop (see loop.ts), the server-side API (publish, users, presence, close) and the
  * transports it serves. This file is the composition root: the loop, sessions and the router never
  * import a transport; transports reach the hub through `SessionOpener` (see transport.ts).
  */
-export class Hub extends HubLoop {
+export class Hub extends HubApi {
   readonly options: ResolvedHubOptions;
   readonly reporter: Reporter;
   protected readonly engine: Engine;
@@ -53,9 +44,10 @@ export class Hub extends HubLoop {
   private readonly requestPaths = new Map<Server, string>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
-  private readonly startedAt = Date.now();
-  private readonly publisher: Publisher;
+  protected readonly publisher: Publisher;
   private nextId = 0;
+  private drained: Promise<void> | null = null;
+  private engineIsUp = true;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -67,7 +59,10 @@ export class Hub extends HubLoop {
     void Promise.resolve(this.engine.start({
       deliver: (publication) => this.enqueue({ kind: 'publication', publication }),
       reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
-      log: (level, cause, context, message) => reporter.report(level, context.code, message, context.err, cause),
+      log: (level, cause, context, message) => {
+        this.engineState(context.code, message);
+        reporter.report(level, context.code, message, context.err, cause);
+      },
     })).then(() => Promise.all([this.engine.subscribe(CONTROL_CHANNEL), this.engine.subscribe(`#node:${this.node}`)])).catch((error: Error) =>
       reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
     this.presence = new Presence(this.engine, this, () => this.sessions);
@@ -119,72 +114,17 @@ export class Hub extends HubLoop {
     return this;
   }
 
+  /**
+   * The HTTP API for other services (publish, broadcast, history, presence, channels, info,
+   * disconnect, batch), behind an API key: `app.use('/api', hub.api({ key }))`. See docs/http-api.md.
+   */
+  api(options: HttpApiOptions): HttpApiHandler {
+    return createHttpApi(this, options);
+  }
+
   /** Listens to a hub event (see events.ts); returns the function that stops listening. */
   on<K extends HubEventName>(name: K, listener: HubEventListener<K>): () => void {
     return this.events.on(name, listener);
-  }
-
-  /**
-   * Publishes `{channel, type, data}` to the channel's subscribers (`"*"`: to every client). Safe from
-   * any handler at any time; never blocks: the message is serialized now and fanned out on the turn
-   * after the engine gave it its stream position.
-   *
-   * Resolves with that position once the message has it (so a handler that awaits it before answering
-   * orders sequential requests, across nodes too). Rejects with an Error whose `code` is
-   * `unavailable` (the engine failed or timed out; nothing was published) or `closed` (the hub is
-   * closing). Awaiting is optional: a failure is logged either way, and a promise nobody awaits never
-   * becomes an unhandled rejection. Throws a TypeError at once for an invalid channel or type, or
-   * data that JSON cannot encode (BigInt, a cycle).
-   */
-  publish(channel: string, type: string, data?: unknown, options?: HubPublishOptions): Promise<PublishResult> {
-    return this.publisher.publish(channel, type, data, options);
-  }
-
-  /** The channel's current stream position (for pages that resume from it, see livehub/inertia). */
-  async position(channel: string): Promise<StreamPosition> {
-    checkChannel(channel);
-    return (await this.engine.history(channel, null)).position;
-  }
-
-  /** Publishes a whole message, as the Go hub's `Broadcast(msg)`. */
-  broadcast(message: HubMessage): Promise<PublishResult> {
-    if (message === null || typeof message !== 'object') throw new TypeError('livehub: message must be an object');
-    return this.publish(message.channel, message.type, message.data);
-  }
-
-  /**
-   * The channel's last `limit` publications still in history (at most the channel's history size),
-   * oldest first, with its current position. `complete` is false when history no longer holds all
-   * of them (expired by `ttl`): then none are returned, never a partial range.
-   */
-  async history(channel: string, options: { limit?: number } = {}): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }> {
-    checkChannel(channel);
-    const { limit = 100 } = options;
-    if (!Number.isInteger(limit) || limit < 0) throw new TypeError('livehub: history limit must be a whole number');
-    const { position } = await this.engine.history(channel, null);
-    const wanted = Math.min(limit, historyPolicy(this.options, channel).size, position.offset);
-    if (wanted === 0) return { position, messages: [], complete: true };
-    const result = await this.engine.history(channel, { offset: position.offset - wanted, epoch: position.epoch });
-    const messages = result.publications.map((p) => JSON.parse(p.payload) as HubMessage);
-    return { position: result.position, messages, complete: result.recovered };
-  }
-
-  /** The members of a presence channel, across every node sharing the engine. */
-  async presenceOf(channel: string): Promise<PresenceMember[]> {
-    checkChannel(channel);
-    return members(await this.engine.presence(channel));
-  }
-
-  /** This node's channels with local subscribers, and how many each. */
-  channelList(): Array<{ channel: string; subscribers: number }> {
-    return [...this.channels].filter(([name]) => !name.startsWith('#')).map(([channel, sessions]) => ({ channel, subscribers: sessions.size }));
-  }
-
-  /** This node: its id, connections by transport, channels, users, and uptime. */
-  info(): { node: string; connections: Record<string, number>; channels: number; users: number; uptime: number } {
-    const connections: Record<string, number> = {};
-    for (const session of this.sessions) connections[session.transport.name] = (connections[session.transport.name] ?? 0) + 1;
-    return { node: this.idPrefix, connections, channels: this.channels.size, users: this.users.size, uptime: Date.now() - this.startedAt };
   }
 
   /**
@@ -244,63 +184,6 @@ export class Hub extends HubLoop {
   }
 
   /**
-   * Closes every connection of a user with 4503 (terminal: the client does not reconnect), on every
-   * node sharing the engine. Resolves once the command is out; rejects (code `unavailable`) if the
-   * engine could not take it.
-   */
-  disconnectUser(userId: string, reason = 'disconnected by the server'): Promise<void> {
-    if (typeof userId !== 'string' || !userId) throw new TypeError('livehub: userId must be a non-empty string');
-    if (typeof reason !== 'string') throw new TypeError('livehub: reason must be a string');
-    const sent = Promise.resolve()
-      .then(() => this.engine.publish(CONTROL_CHANNEL, 'disconnect-user', JSON.stringify({ userId, reason: clampCloseReason(reason) }), { size: 0, ttl: 1000 }))
-      .then(() => {}, (error: unknown) => {
-        const failure = new LivehubError(ErrorCode.Unavailable, `livehub: disconnectUser(${JSON.stringify(userId)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-        this.reporter.report('error', 'disconnect_failed', `${failure.message}; the user's connections stay open`, failure);
-        throw failure;
-      });
-    sent.catch(() => {});
-    return sent;
-  }
-
-  /** Whether the user has a live connection to any node sharing the engine. */
-  async isUserConnected(userId: string): Promise<boolean> {
-    return (await this.connectedClients(userId)).length > 0;
-  }
-
-  /** Ids of the user's live connections, on every node sharing the engine. */
-  async connectedClients(userId: string): Promise<string[]> {
-    return (await this.engine.presence(userSet(userId))).map((entry) => entry.clientId);
-  }
-
-  /** Publishes to the user's personal channel `user:<id>`, which each of their connections is in. */
-  sendToUser(userId: string, type: string, data?: unknown): Promise<PublishResult> {
-    return this.publish(userChannel(userId), type, data);
-  }
-
-  /** `sendToUser` for several users; resolves once every publish has. */
-  sendToUsers(userIds: Iterable<string>, type: string, data?: unknown): Promise<PublishResult[]> {
-    checkType(type);
-    const dataJson = encodeData(data);
-    const sent = Promise.all([...userIds].map((userId) => {
-      const channel = userChannel(userId);
-      checkChannel(channel);
-      return this.publisher.publishJson(channel, type, dataJson);
-    }));
-    sent.catch(() => {});
-    return sent;
-  }
-
-  /** Counts of connected clients and non-empty channels. */
-  stats(): HubStats {
-    return { clients: this.sessions.size, channels: this.channels.size };
-  }
-
-  /** Running totals since the hub started: transport writes, frames, bytes, slow-consumer evictions. */
-  metrics(): HubCounters & HubStats {
-    return { ...this.counters, ...this.stats() };
-  }
-
-  /**
    * Stops accepting connections, runs what is queued, then closes every client with 1001 once its
    * queued frames are written (or `writeWait` has passed). Resolves when every connection is closed.
    */
@@ -318,13 +201,56 @@ export class Hub extends HubLoop {
     return this.closing;
   }
 
+  /**
+   * Drains this node for a rolling restart: refuses new connections (503 with `Retry-After`, so a
+   * load balancer and the clients go to another node), then closes every connection with 1012
+   * (service restart) spread at random over `spread` ms, each once its queued messages are written,
+   * so clients reconnect elsewhere without a thundering herd and recover what they missed from
+   * history. Resolves when every connection is closed; `hub.close()` then finishes the shutdown.
+   */
+  drain(options: { spread?: number } = {}): Promise<void> {
+    checkKnownOptions(options, ['spread'], 'hub.drain()');
+    const { spread = 5000 } = options;
+    if (!Number.isFinite(spread) || spread < 0) throw new TypeError('livehub: drain spread must be a number of milliseconds >= 0');
+    if (this.drained) return this.drained;
+    if (this.events.listening['node.draining']) this.events.emit('node.draining', { connections: this.sessions.size });
+    this.reporter.report('info', 'draining', `livehub: draining node ${this.node}: ${this.sessions.size} connections move to other nodes over ${spread} ms`);
+    const closes = [...this.sessions].map((session) => new Promise<void>((resolve) => {
+      setTimeout(() => session.shutdown(CloseCode.ServiceRestart, 'node draining; reconnect').then(resolve), Math.random() * spread).unref();
+    }));
+    this.drained = Promise.all(closes).then(() => {});
+    return this.drained;
+  }
+
+  /** True once `drain()` or `close()` was called: readiness checks answer "not ready". */
+  get draining(): boolean {
+    return this.drained !== null || this.closing !== null;
+  }
+
+  /** Whether the engine reaches its store (false after it reported a lost connection, until it recovers). */
+  get engineUp(): boolean {
+    return this.engineIsUp;
+  }
+
+  /** Follows the engine's reports: losses and recoveries become `engine.down` / `engine.up` events. */
+  private engineState(code: string, message: string): void {
+    const down = code === 'engine_unreachable' || code === 'engine_disconnected' || code === 'engine_timeout';
+    const up = code === 'engine_ready';
+    if (down && this.engineIsUp) {
+      this.engineIsUp = false;
+      if (this.events.listening['engine.down']) this.events.emit('engine.down', { code, message });
+    } else if (up && !this.engineIsUp) {
+      this.engineIsUp = true;
+      if (this.events.listening['engine.up']) this.events.emit('engine.up', {});
+    }
+  }
+
   // SessionOpener and SseHost: called by transports.
 
   get isClosing(): boolean {
-    return this.closing !== null;
+    return this.draining;
   }
 
-  /** This node's id: the first part of its session ids and stream tokens. */
   get node(): string {
     return this.idPrefix;
   }

@@ -1,0 +1,147 @@
+import type { PublishResult, StreamPosition } from '../engine/engine.js';
+import { clampCloseReason, ErrorCode, type HubMessage, type PresenceMember } from '../protocol.js';
+import { CONTROL_CHANNEL, HubLoop } from './loop.js';
+import { historyPolicy } from './options.js';
+import { userChannel } from './policy.js';
+import { members, userSet } from './presence.js';
+import { checkChannel, checkType, encodeData, type HubPublishOptions, type Publisher } from './publisher.js';
+import { LivehubError } from './report.js';
+import type { HubCounters } from './session.js';
+
+/** Counts, for monitoring and tests. */
+export interface HubStats {
+  clients: number;
+  channels: number;
+}
+
+/**
+ * The hub's server-side API: publishing, history and presence reads, user targeting and counts. The
+ * Hub class (hub.ts) adds the transports, handlers and lifecycle on top.
+ */
+export abstract class HubApi extends HubLoop {
+  protected abstract readonly publisher: Publisher;
+  /** This node's id: the first part of its session ids and stream tokens. */
+  abstract readonly node: string;
+  protected readonly startedAt = Date.now();
+
+  /**
+   * Publishes `{channel, type, data}` to the channel's subscribers (`"*"`: to every client). Safe from
+   * any handler at any time; never blocks: the message is serialized now and fanned out on the turn
+   * after the engine gave it its stream position.
+   *
+   * Resolves with that position once the message has it (so a handler that awaits it before answering
+   * orders sequential requests, across nodes too). Rejects with an Error whose `code` is
+   * `unavailable` (the engine failed or timed out; nothing was published) or `closed` (the hub is
+   * closing). Awaiting is optional: a failure is logged either way, and a promise nobody awaits never
+   * becomes an unhandled rejection. Throws a TypeError at once for an invalid channel or type, or
+   * data that JSON cannot encode (BigInt, a cycle).
+   */
+  publish(channel: string, type: string, data?: unknown, options?: HubPublishOptions): Promise<PublishResult> {
+    return this.publisher.publish(channel, type, data, options);
+  }
+
+  /** The channel's current stream position (for pages that resume from it, see livehub/inertia). */
+  async position(channel: string): Promise<StreamPosition> {
+    checkChannel(channel);
+    return (await this.engine.history(channel, null)).position;
+  }
+
+  /** Publishes a whole message, as the Go hub's `Broadcast(msg)`. */
+  broadcast(message: HubMessage): Promise<PublishResult> {
+    if (message === null || typeof message !== 'object') throw new TypeError('livehub: message must be an object');
+    return this.publish(message.channel, message.type, message.data);
+  }
+
+  /**
+   * The channel's last `limit` publications still in history (at most the channel's history size),
+   * oldest first, with its current position. `complete` is false when history no longer holds all
+   * of them (expired by `ttl`): then none are returned, never a partial range.
+   */
+  async history(channel: string, options: { limit?: number } = {}): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }> {
+    checkChannel(channel);
+    const { limit = 100 } = options;
+    if (!Number.isInteger(limit) || limit < 0) throw new TypeError('livehub: history limit must be a whole number');
+    const { position } = await this.engine.history(channel, null);
+    const wanted = Math.min(limit, historyPolicy(this.options, channel).size, position.offset);
+    if (wanted === 0) return { position, messages: [], complete: true };
+    const result = await this.engine.history(channel, { offset: position.offset - wanted, epoch: position.epoch });
+    const messages = result.publications.map((p) => JSON.parse(p.payload) as HubMessage);
+    return { position: result.position, messages, complete: result.recovered };
+  }
+
+  /** The members of a presence channel, across every node sharing the engine. */
+  async presenceOf(channel: string): Promise<PresenceMember[]> {
+    checkChannel(channel);
+    return members(await this.engine.presence(channel));
+  }
+
+  /** This node's channels with local subscribers, and how many each. */
+  channelList(): Array<{ channel: string; subscribers: number }> {
+    return [...this.channels].filter(([name]) => !name.startsWith('#')).map(([channel, sessions]) => ({ channel, subscribers: sessions.size }));
+  }
+
+  /** This node: its id, connections by transport, channels, users, and uptime. */
+  info(): { node: string; connections: Record<string, number>; channels: number; users: number; uptime: number } {
+    const connections: Record<string, number> = {};
+    for (const session of this.sessions) connections[session.transport.name] = (connections[session.transport.name] ?? 0) + 1;
+    return { node: this.node, connections, channels: this.channels.size, users: this.users.size, uptime: Date.now() - this.startedAt };
+  }
+
+  /**
+   * Closes every connection of a user with 4503 (terminal: the client does not reconnect), on every
+   * node sharing the engine. Resolves once the command is out; rejects (code `unavailable`) if the
+   * engine could not take it.
+   */
+  disconnectUser(userId: string, reason = 'disconnected by the server'): Promise<void> {
+    if (typeof userId !== 'string' || !userId) throw new TypeError('livehub: userId must be a non-empty string');
+    if (typeof reason !== 'string') throw new TypeError('livehub: reason must be a string');
+    const sent = Promise.resolve()
+      .then(() => this.engine.publish(CONTROL_CHANNEL, 'disconnect-user', JSON.stringify({ userId, reason: clampCloseReason(reason) }), { size: 0, ttl: 1000 }))
+      .then(() => {}, (error: unknown) => {
+        const failure = new LivehubError(ErrorCode.Unavailable, `livehub: disconnectUser(${JSON.stringify(userId)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        this.reporter.report('error', 'disconnect_failed', `${failure.message}; the user's connections stay open`, failure);
+        throw failure;
+      });
+    sent.catch(() => {});
+    return sent;
+  }
+
+  /** Whether the user has a live connection to any node sharing the engine. */
+  async isUserConnected(userId: string): Promise<boolean> {
+    return (await this.connectedClients(userId)).length > 0;
+  }
+
+  /** Ids of the user's live connections, on every node sharing the engine. */
+  async connectedClients(userId: string): Promise<string[]> {
+    return (await this.engine.presence(userSet(userId))).map((entry) => entry.clientId);
+  }
+
+  /** Publishes to the user's personal channel `user:<id>`, which each of their connections is in. */
+  sendToUser(userId: string, type: string, data?: unknown): Promise<PublishResult> {
+    return this.publish(userChannel(userId), type, data);
+  }
+
+  /** `sendToUser` for several users; resolves once every publish has. */
+  sendToUsers(userIds: Iterable<string>, type: string, data?: unknown): Promise<PublishResult[]> {
+    checkType(type);
+    const dataJson = encodeData(data);
+    const sent = Promise.all([...userIds].map((userId) => {
+      const channel = userChannel(userId);
+      checkChannel(channel);
+      return this.publisher.publishJson(channel, type, dataJson);
+    }));
+    sent.catch(() => {});
+    return sent;
+  }
+
+  /** Counts of connected clients and non-empty channels. */
+  stats(): HubStats {
+    return { clients: this.sessions.size, channels: this.channels.size };
+  }
+
+  /** Running totals since the hub started: transport writes, frames, bytes, slow-consumer evictions. */
+  metrics(): HubCounters & HubStats {
+    return { ...this.counters, ...this.stats() };
+  }
+
+}

@@ -1,13 +1,23 @@
 import {
-  computed, getCurrentScope, inject, onScopeDispose, readonly, ref, shallowRef,
-  type App, type InjectionKey, type Ref,
+  computed, getCurrentScope, hasInjectionContext, inject, onScopeDispose, readonly, shallowRef, toValue, watch,
+  type App, type InjectionKey, type MaybeRefOrGetter, type Ref, type ShallowRef,
 } from '@vue/runtime-core';
-import { BROADCAST_CHANNEL, type PresenceMember, type PresenceStatus, type StreamPosition } from '../pkg/protocol.js';
+import type { PresenceMember, PresenceStatus, StreamPosition } from '../pkg/protocol.js';
+import { ChannelSession, channelsOf, dispatchTo, type ChannelListener } from './core/channels.js';
+import { ConnectionStore, type ConnectionState } from './core/connection.js';
+import type { RealtimeEvent } from './core/event-log.js';
+import { presenceOf } from './core/presence.js';
+import { RealtimeFeed, type RealtimeOptions } from './core/realtime.js';
+import type { ReadableStore } from './core/store.js';
 import type { LiveStatus, MessageHandler } from './events.js';
 import { LiveClient } from './live-client.js';
 import type { LiveClientOptions } from './options.js';
 
-/** livehub/vue: `useLiveUpdate`, after the Go original's composable, as vueuse shapes them. */
+/**
+ * livehub/vue: composables over the framework-free client core (client/core). Each works in a
+ * component's setup, in any `effectScope()` (it then ends with the scope), or anywhere with an
+ * explicit `{ client }`; none warns outside a component.
+ */
 
 export interface UseLiveUpdateOptions extends LiveClientOptions {
   /**
@@ -50,7 +60,7 @@ export interface UseLiveUpdateReturn {
 
 const clientKey: InjectionKey<LiveClient> = Symbol('livehub.client');
 
-/** A Vue plugin that shares one connection with every `useLiveUpdate()` in the app. */
+/** A Vue plugin that shares one connection with every composable in the app. */
 export function createLivehub(url: string, options: LiveClientOptions = {}) {
   const client = new LiveClient(url, options);
   return {
@@ -61,98 +71,66 @@ export function createLivehub(url: string, options: LiveClientOptions = {}) {
   };
 }
 
+/** The explicit client, else the provided one (only asked where injection works: no warning). */
+function findClient(explicit: LiveClient | undefined): LiveClient | null {
+  return explicit ?? (hasInjectionContext() ? inject(clientKey, null) : null);
+}
+
+function requireClient(explicit: LiveClient | undefined, name: string): LiveClient {
+  const client = findClient(explicit);
+  if (!client) throw new TypeError(`livehub: ${name} needs a client: app.use(createLivehub(url)), or pass { client }`);
+  return client;
+}
+
+/** Runs `stop` when the current effect scope (a component, an `effectScope()`) ends, if there is one. */
+function onEnd(stop: () => void): void {
+  if (getCurrentScope()) onScopeDispose(stop);
+}
+
+/** A store as a shallowRef, kept current while the scope lives. */
+function fromStore<T>(store: ReadableStore<T>): Readonly<ShallowRef<T>> {
+  const value = shallowRef(store.getSnapshot());
+  onEnd(store.subscribe(() => { value.value = store.getSnapshot(); }));
+  return value;
+}
+
+/** The connection's state: `{ status, connected, error }` as refs (one store shared by the three). */
+export function useConnectionState(options: { client?: LiveClient } = {}) {
+  const client = requireClient(options.client, 'useConnectionState');
+  const store = new ConnectionStore(() => client);
+  const state = shallowRef<ConnectionState>(store.getSnapshot());
+  onEnd(store.subscribe(() => { state.value = store.getSnapshot(); }));
+  state.value = store.getSnapshot();
+  return {
+    status: computed(() => state.value.status),
+    connected: computed(() => state.value.connected),
+    error: computed(() => state.value.error),
+  };
+}
+
 /**
  * Live updates in a component: `const { connected, on } = useLiveUpdate('/ws')`. Handlers, the
  * subscriptions they hold and (when it opened one) the connection end with the component's scope.
  */
 export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}): UseLiveUpdateReturn {
-  const provided = getCurrentScope() ? inject(clientKey, null) : null;
-  const shared = options.client ?? (url === undefined ? provided : null);
+  const shared = options.client ?? (url === undefined ? findClient(undefined) : null);
   if (!shared && url === undefined) throw new TypeError('livehub: useLiveUpdate needs a url or a provided client');
   const { client: _ignored, ...clientOptions } = options;
   const client = shared ?? new LiveClient(url!, clientOptions);
-  const owned = !shared;
-
-  const status = ref<LiveStatus>(client.status);
-  const connected = ref(client.status === 'open');
-  const error = shallowRef<Error | null>(client.lastError);
-  const sync = () => {
-    status.value = client.status;
-    connected.value = client.status === 'open';
-    error.value = client.lastError;
-  };
-  const stops = [
-    client.addEventListener('status', sync),
-    client.addEventListener('error', sync),
-    client.addEventListener('close', sync),
-    client.addEventListener('reply', sync), // a subscribe that succeeds after failing clears its error
-  ];
-
-  const mine = new Set<() => void>();
-  const subscribed = new Map<string, number>();
-
-  /** `"*"` handlers, as in the Go original: every message the connection receives. */
-  const wildcard = new Map<MessageHandler<never>, () => void>();
-
-  function on<T>(channel: string, handler: MessageHandler<T>, onOptions: { since?: StreamPosition } = {}): () => void {
-    const offClient = channel === BROADCAST_CHANNEL ? onEvery(handler) : client.on(channel, handler, onOptions);
-    let done = false;
-    const off = () => {
-      if (done) return;
-      done = true;
-      mine.delete(off);
-      offClient();
-    };
-    mine.add(off);
-    return off;
-  }
-
-  function onEvery<T>(handler: MessageHandler<T>): () => void {
-    const key = handler as MessageHandler<never>;
-    if (wildcard.has(key)) return () => off(BROADCAST_CHANNEL, handler);
-    const stop = client.addEventListener('message', (message) => (handler as MessageHandler)(message.data, message));
-    wildcard.set(key, stop);
-    return () => off(BROADCAST_CHANNEL, handler);
-  }
-
-  function off<T>(channel: string, handler: MessageHandler<T>): void {
-    if (channel !== BROADCAST_CHANNEL) return client.off(channel, handler);
-    const key = handler as MessageHandler<never>;
-    wildcard.get(key)?.();
-    wildcard.delete(key);
-  }
-
-  function subscribe(channel: string): void {
-    subscribed.set(channel, (subscribed.get(channel) ?? 0) + 1);
-    client.subscribe(channel);
-  }
-
-  function unsubscribe(channel: string): void {
-    const count = subscribed.get(channel) ?? 0;
-    if (count === 0) return;
-    if (count === 1) subscribed.delete(channel);
-    else subscribed.set(channel, count - 1);
-    client.unsubscribe(channel);
-  }
-
-  function dispose(): void {
-    for (const off of [...mine]) off();
-    for (const [channel, count] of subscribed) for (let i = 0; i < count; i++) client.unsubscribe(channel);
-    subscribed.clear();
-    for (const stop of stops) stop();
-    if (owned) client.dispose();
-  }
-
-  if (getCurrentScope()) onScopeDispose(dispose);
-
+  const { status, connected, error } = useConnectionState({ client });
+  const session = new ChannelSession(channelsOf(client));
+  onEnd(() => {
+    session.dispose();
+    if (!shared) client.dispose();
+  });
   return {
     connected: readonly(connected),
     status: readonly(status),
     error: readonly(error) as Readonly<Ref<Error | null>>,
-    on,
-    off,
-    subscribe,
-    unsubscribe,
+    on: (channel, handler, onOptions = {}) => session.listen(channel, handler, onOptions),
+    off: (channel, handler) => session.off(channel, handler),
+    subscribe: (channel) => session.subscribe(channel),
+    unsubscribe: (channel) => session.unsubscribe(channel),
     publish: (channel, event, data) => client.publish(channel, event, data),
     disconnect: () => client.close(),
     close: () => client.close(),
@@ -160,9 +138,37 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   };
 }
 
+/**
+ * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { events: { message: add } })`:
+ * listens while the scope lives. `channel` may be a ref or getter (null: nothing); a new name moves
+ * the listener. Returns `publish(event, data)` on that channel.
+ */
+export function useChannel<T = unknown>(
+  channel: MaybeRefOrGetter<string | null | undefined>,
+  listener: ChannelListener<T>,
+  options: { client?: LiveClient; since?: StreamPosition } = {},
+) {
+  const client = requireClient(options.client, 'useChannel');
+  const channels = channelsOf(client);
+  let off: (() => void) | null = null;
+  const listen = (name: string | null | undefined) => {
+    off?.();
+    off = name ? channels.listen<T>(name, (data, message) => dispatchTo(listener, data, message), options.since ? { since: options.since } : {}) : null;
+  };
+  const stopWatch = typeof channel === 'string' ? null : watch(() => toValue(channel), listen);
+  listen(toValue(channel));
+  onEnd(() => { stopWatch?.(); off?.(); });
+  return {
+    publish: (event: string, data?: unknown) => {
+      const name = toValue(channel);
+      return name ? client.publish(name, event, data) : Promise.reject(new TypeError('livehub: useChannel has no channel to publish on'));
+    },
+  };
+}
+
 export interface UsePresenceReturn {
   /** Who is in the channel: one entry per user, kept current by join, leave and update events. */
-  members: Readonly<Ref<PresenceMember[]>>;
+  members: Readonly<Ref<readonly PresenceMember[]>>;
   /** How many users are in the channel. */
   count: Readonly<Ref<number>>;
   /** Sets this connection's status (others see an update). */
@@ -174,24 +180,45 @@ export interface UsePresenceReturn {
  * Subscribes while the component lives; uses the provided client (see `createLivehub`) unless given one.
  */
 export function usePresence(channel: string, options: { client?: LiveClient } = {}): UsePresenceReturn {
-  const live = useLiveUpdate(undefined, options.client ? { client: options.client } : {});
-  const byUser = ref(new Map<string, PresenceMember>());
-  const replace = (list: PresenceMember[]) => { byUser.value = new Map(list.map((m) => [m.userId, m])); };
-  const stopList = live.client.addEventListener('presence', (event) => { if (event.channel === channel) replace(event.members); });
-  live.on<{ userId: string; status?: PresenceStatus; info?: unknown }>(channel, (data, message) => {
-    const next = new Map(byUser.value);
-    const known = next.get(data.userId);
-    if (message.type === 'join') next.set(data.userId, { userId: data.userId, status: data.status ?? 'online', connections: 1, ...(data.info === undefined ? {} : { info: data.info }) });
-    else if (message.type === 'leave') next.delete(data.userId);
-    else if (message.type === 'update' && known) next.set(data.userId, { ...known, status: data.status ?? known.status });
-    else return;
-    byUser.value = next;
-  });
-  if (getCurrentScope()) onScopeDispose(stopList);
-  const members = computed(() => [...byUser.value.values()]);
+  const client = requireClient(options.client, 'usePresence');
+  const store = presenceOf(client, channel);
+  onEnd(store.acquire());
+  const members = fromStore(store);
   return {
     members,
-    count: computed(() => byUser.value.size),
-    setStatus: (status) => live.client.setStatus(channel, status),
+    count: computed(() => members.value.length),
+    setStatus: (status) => store.setStatus(status),
   };
 }
+
+export interface UseRealtimeReturn<T> {
+  /** The kept events, oldest first (a new array on each event). */
+  events: Readonly<ShallowRef<readonly RealtimeEvent<T>[]>>;
+  isConnected: Readonly<Ref<boolean>>;
+  /** Opens the connection again after `disconnect()` (nothing while it is open or opening). */
+  reconnect(): void;
+  /** Closes the connection for good, for every user of this client, until `reconnect()`. */
+  disconnect(): void;
+  clearEvents(): void;
+}
+
+/**
+ * Seed 003's generic hook: `useRealtime({ channel: 'user:42', events: ['message_new'], onEvent })`.
+ * Build specialised ones on it: `const useMessages = (id) => useRealtime({ channel: \`user:${id}\`, events: [...] })`.
+ */
+export function useRealtime<T = unknown>(options: RealtimeOptions<T> & { client?: LiveClient }): UseRealtimeReturn<T> {
+  const { client: explicit, ...feedOptions } = options ?? ({} as typeof options);
+  const feed = new RealtimeFeed<T>(feedOptions);
+  const client = requireClient(explicit, 'useRealtime');
+  onEnd(feed.start(client));
+  const { connected } = useConnectionState({ client });
+  return {
+    events: fromStore(feed.log),
+    isConnected: connected,
+    reconnect: () => client.connect(),
+    disconnect: () => client.close(),
+    clearEvents: () => feed.clear(),
+  };
+}
+
+export type { ChannelListener, ConnectionState, RealtimeEvent, RealtimeOptions };

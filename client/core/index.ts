@@ -1,0 +1,12 @@
+/**
+ * livehub's client core: framework-free stores that the Vue and React bindings (and the Echo
+ * connector) share. Each store has `subscribe(listener)` and `getSnapshot()`.
+ */
+export { Channels, ChannelSession, channelsOf, dispatchTo, type ChannelClient, type ChannelListener, type ListenOptions } from './channels.js';
+export { ClientRef } from './client-ref.js';
+export { ConnectionStore, IDLE_STATE, type ConnectionState } from './connection.js';
+export { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';
+export { DEFAULT_MAX_EVENTS, EventLog, type RealtimeEvent } from './event-log.js';
+export { PresenceStore, presenceOf } from './presence.js';
+export { RealtimeFeed, checkRealtimeOptions, type RealtimeOptions } from './realtime.js';
+export { ValueStore, type ReadableStore } from './store.js';

@@ -1,0 +1,87 @@
+import type { PresenceMember, PresenceStatus } from '../../pkg/protocol.js';
+import type { LiveClient } from '../live-client.js';
+import { channelsOf, type ChannelClient } from './channels.js';
+import { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';
+import { ValueStore } from './store.js';
+
+export type PresenceClient = ChannelClient & Pick<LiveClient, 'setStatus'>;
+
+interface MemberEvent { userId: string; status?: PresenceStatus; info?: unknown }
+
+/**
+ * Who is in a `presence-…` channel, one entry per user: the list the server sends after each
+ * subscribe (and so after each reconnect), kept current by `join`, `leave` and `update` messages.
+ * One store per client and channel, shared by every binding: `acquire()` subscribes (the first),
+ * `release()` lets go (after the last, deferred like channels).
+ */
+export class PresenceStore extends ValueStore<readonly PresenceMember[]> {
+  private byUser = new Map<string, PresenceMember>();
+  private readonly count: DeferredCount;
+
+  constructor(readonly client: PresenceClient, readonly channel: string, releaseDelay = DEFAULT_RELEASE_DELAY) {
+    super(Object.freeze([]));
+    let stops: Array<() => void> = [];
+    this.count = new DeferredCount(() => {
+      stops = [
+        // Listening to the list before subscribing: the server sends it right after `subscribed`.
+        client.addEventListener('presence', (event) => { if (event.channel === channel) this.replace(event.members); }),
+        channelsOf(client).listen<MemberEvent>(channel, (data, message) => this.apply(message.type, data)),
+      ];
+    }, () => {
+      for (const stop of stops) stop();
+      stops = [];
+      this.replace([]);
+    }, releaseDelay);
+  }
+
+  acquire(): () => void {
+    this.count.acquire();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.count.release();
+    };
+  }
+
+  /** Sets this connection's status in the channel (the others get an `update`). */
+  setStatus(status: PresenceStatus): Promise<void> {
+    return this.client.setStatus(this.channel, status);
+  }
+
+  private replace(list: PresenceMember[]): void {
+    this.byUser = new Map(list.map((member) => [member.userId, member]));
+    this.publish();
+  }
+
+  private apply(type: string, data: MemberEvent): void {
+    if (!data || typeof data.userId !== 'string') return;
+    const known = this.byUser.get(data.userId);
+    if (type === 'join') {
+      this.byUser.set(data.userId, {
+        userId: data.userId, status: data.status ?? 'online', connections: 1,
+        ...(data.info === undefined ? {} : { info: data.info }),
+      });
+    } else if (type === 'leave') {
+      if (!this.byUser.delete(data.userId)) return;
+    } else if (type === 'update' && known) {
+      this.byUser.set(data.userId, { ...known, status: data.status ?? known.status });
+    } else return;
+    this.publish();
+  }
+
+  private publish(): void {
+    this.set(Object.freeze([...this.byUser.values()]));
+  }
+}
+
+const stores = new WeakMap<object, Map<string, PresenceStore>>();
+
+/** The presence store of `channel` on `client`, shared by every binding on it. */
+export function presenceOf(client: PresenceClient, channel: string): PresenceStore {
+  let byChannel = stores.get(client);
+  if (!byChannel) stores.set(client, (byChannel = new Map()));
+  let store = byChannel.get(channel);
+  if (!store) byChannel.set(channel, (store = new PresenceStore(client, channel)));
+  return store;
+}

@@ -1,0 +1,82 @@
+import type { HubMessage } from '../../pkg/protocol.js';
+import { channelsOf, type ChannelClient } from './channels.js';
+import { EventLog, type RealtimeEvent } from './event-log.js';
+
+export interface RealtimeOptions<T = unknown> {
+  /** The channel (or channels) to listen on; `"*"` is every message the connection receives. */
+  channel: string | readonly string[];
+  /**
+   * Only these message types are kept and passed to `onEvent`.
+   * @default every type
+   */
+  events?: readonly string[];
+  /** Called for each kept event (read on every event, so it may change without resubscribing). */
+  onEvent?: (event: string, data: T, message: HubMessage<T>) => void;
+  /**
+   * Events kept in the log (the oldest go first).
+   * @default 100
+   */
+  max?: number;
+}
+
+const KNOWN = new Set(['channel', 'events', 'onEvent', 'max', 'client']);
+
+/** Throws a TypeError for an unknown option or a bad value (the bindings' `client` is allowed). */
+export function checkRealtimeOptions(options: RealtimeOptions<never> & { client?: unknown }): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('livehub: useRealtime needs options { channel, events?, onEvent?, max? }');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`livehub: useRealtime: unknown option '${key}'; valid options are ${[...KNOWN].join(', ')}`);
+  }
+  const channels = typeof options.channel === 'string' ? [options.channel] : options.channel;
+  if (!Array.isArray(channels) || channels.length === 0 || !channels.every((c) => typeof c === 'string' && c.length > 0)) {
+    throw new TypeError('livehub: useRealtime: channel must be a channel name or a non-empty array of them');
+  }
+  if (options.events !== undefined && !(Array.isArray(options.events) && options.events.every((e) => typeof e === 'string'))) {
+    throw new TypeError('livehub: useRealtime: events must be an array of message types');
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('livehub: useRealtime: onEvent must be a function');
+}
+
+/**
+ * Seed 003's generic feed, framework-free: the events of some types on some channels, kept in a
+ * capped log and passed to `onEvent`. `start(client)` listens (channels held through the shared
+ * registry), the returned function stops; the log survives a stop and start (a remount).
+ */
+export class RealtimeFeed<T = unknown> {
+  readonly log: EventLog<T>;
+  private options: RealtimeOptions<T>;
+
+  constructor(options: RealtimeOptions<T>) {
+    checkRealtimeOptions(options as RealtimeOptions<never>);
+    this.options = options;
+    this.log = new EventLog<T>(options.max);
+  }
+
+  /** Takes new options (a new `onEvent`, say) without resubscribing; `channel` is read at `start`. */
+  update(options: RealtimeOptions<T>): void {
+    this.options = options;
+  }
+
+  /** A key naming what `start` subscribes to: a binding restarts the feed when it changes. */
+  static key(options: Pick<RealtimeOptions<never>, 'channel' | 'events'>): string {
+    return JSON.stringify([options.channel, options.events ?? null]);
+  }
+
+  start(client: ChannelClient): () => void {
+    const channels = typeof this.options.channel === 'string' ? [this.options.channel] : [...this.options.channel];
+    const wanted = this.options.events ? new Set(this.options.events) : null;
+    const registry = channelsOf(client);
+    const offs = channels.map((channel) => registry.listen<T>(channel, (data, message) => {
+      if (wanted && !wanted.has(message.type)) return;
+      this.log.push(message);
+      this.options.onEvent?.(message.type, data, message);
+    }));
+    return () => { for (const off of offs) off(); };
+  }
+
+  clear(): void {
+    this.log.clear();
+  }
+}
+
+export type { RealtimeEvent };

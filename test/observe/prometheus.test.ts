@@ -27,9 +27,16 @@ async function sse(base: string, channel: string): Promise<{ text: () => string 
   const response = await fetch(`${base}/events?channel=${channel}`, { signal: abort.signal });
   expect(response.status).toBe(200);
   let text = '';
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
   void (async () => {
-    const decoder = new TextDecoder();
-    try { for await (const chunk of response.body!) text += decoder.decode(chunk as Uint8Array, { stream: true }); } catch { /* aborted */ }
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch { /* aborted */ }
   })();
   return { text: () => text };
 }
@@ -97,13 +104,13 @@ describe('GET /metrics', () => {
   });
 
   it('counts a publish the engine refuses as an error and a dropped message, not as published', async () => {
-    class Broken extends MemoryEngine {
-      override publish(...args: Parameters<MemoryEngine['publish']>) {
-        if (args[0] === 'broken') return Promise.reject(Object.assign(new Error('store down'), { code: 'unavailable' }));
-        return super.publish(...args);
-      }
-    }
-    const { hub, base } = await withMetrics({ engine: new Broken(), logger: false });
+    const engine = new MemoryEngine();
+    const publish = engine.publish.bind(engine);
+    engine.publish = (channel, ...rest) => {
+      if (channel === 'broken') throw Object.assign(new Error('store down'), { code: 'unavailable' });
+      return publish(channel, ...rest);
+    };
+    const { hub, base } = await withMetrics({ engine, logger: false });
     await expect(hub.publish('broken', 't', 1)).rejects.toMatchObject({ code: 'unavailable' });
     await expect(hub.publish('broken', 't', 2)).rejects.toMatchObject({ code: 'unavailable' });
     await hub.publish('fine', 't', 3);

@@ -49,10 +49,12 @@ export interface ChatServerOptions {
    * @default 200
    */
   messageRate?: number;
+  /** Mounts the HTTP API at /api with this key (X-API-Key). @default none: no /api */
+  apiKey?: string;
   hub?: HubOptions;
 }
 
-const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'messageRate', 'hub'];
+const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'messageRate', 'apiKey', 'hub'];
 const COOKIE = 'livehub_token';
 const TOKEN_LIFETIME_S = 3600;
 
@@ -136,9 +138,32 @@ export function createChatServer(options: ChatServerOptions = {}) {
     try { return await authenticate(req); } catch { return null; }
   };
 
+  // Server-side handlers (hub.handle): what a page asks the server to do, over WebSocket or SSE.
+  hub.handle('whoami', (_message, ctx) => ({ connection: ctx.id, user: ctx.userId, transport: ctx.transport }));
+  // Posting a message: validated and stamped here, published to the chat, answered with its position.
+  hub.handle('chat:send', async ({ data }, ctx, kit) => {
+    const author = ctx.userId ?? declaredName(ctx.request.url);
+    if (jwt && !ctx.userId) return kit.fail('unauthorized', 'log in first');
+    if (!isValidName(author)) return kit.fail('invalid_name', `declare a name on the socket URL (?name=): ${NAME_RULE}`);
+    const parsed = parseMessage({ id: (data as { id?: unknown } | null)?.id ?? randomUUID(), body: (data as { body?: unknown } | null)?.body });
+    if (!parsed) return kit.fail('invalid_message', 'body must be a non-empty string of at most 2000 characters');
+    const position = await hub.publish(channel, 'message', { ...parsed, author }, { idempotencyKey: `chat:${parsed.id}` });
+    return { id: parsed.id, offset: position.offset, epoch: position.epoch };
+  });
+  // Typing: everyone in the chat but the typist hears it; who types is the server's stamp.
+  hub.handle('chat:typing', async ({ data }, ctx, kit) => {
+    if (jwt && !ctx.userId) return kit.fail('unauthorized', 'log in first');
+    await kit.publish(typingChannel, data === false ? 'typing_stop' : 'typing_start', null, { exceptSelf: true });
+  });
+
   const app = express();
   app.disable('x-powered-by');
   app.use('/assets', express.static(join(distDir, 'assets'), { immutable: true, maxAge: '1y' }));
+  // The HTTP API for other services and scripts (examples/chat/publish.ts), with LIVEHUB_API_KEY.
+  if (options.apiKey) app.use('/api', hub.api({ key: options.apiKey }));
+  // Server-Sent Events: the stream (GET /events?channel=chat) and its commands (POST), for networks
+  // where WebSocket does not pass; the page uses it with ?transport=sse.
+  app.all('/events', hub.handleEventSource);
   app.use(express.json({ limit: '16kb' }));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   app.use(inertia({
@@ -244,16 +269,20 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     secret: process.env.JWT_SECRET,
     ...(process.env.MESSAGE_RATE ? { messageRate: Number(process.env.MESSAGE_RATE) } : {}),
     origins: process.env.ORIGINS ? process.env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
+    apiKey: process.env.LIVEHUB_API_KEY,
   });
   const port = Number(process.env.PORT ?? 3000);
   server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
     const { port: bound } = server.address() as AddressInfo;
     console.log(`livehub chat listening on http://localhost:${bound} (WebSocket at /ws)`);
   });
-  const stop = async () => {
+  // SIGTERM (a rolling restart): drain first, so clients move to the other nodes and recover there.
+  const stop = async (signal: string) => {
+    console.log(`livehub chat: ${signal}, draining`);
+    await hub.drain({ spread: signal === 'SIGTERM' ? 5000 : 0 });
     await hub.close();
     server.close(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -101,7 +101,10 @@ export class EventSourceEndpoint {
     if (parts.length !== 3) return answer(response, 400, 'bad_stream', 'send the stream token from the stream\'s first event in X-Livehub-Stream');
     const type = request.headers['content-type'] ?? '';
     if (!/^application\/json\b/i.test(type)) return answer(response, 415, 'unsupported_media_type', 'send the command as application/json');
-    readBody(request, MAX_COMMAND_BYTES).then((text) => {
+    // Behind a body parser (express.json()), the body is already read: take it from there.
+    const parsed = (request as { body?: unknown }).body;
+    const body = parsed !== undefined && request.readableEnded ? Promise.resolve(JSON.stringify(parsed)) : readBody(request, MAX_COMMAND_BYTES);
+    body.then((text) => {
       if (text === null) return answer(response, 413, 'too_large', `a command is at most ${MAX_COMMAND_BYTES} bytes`);
       const [node] = parts as [string, string, string];
       if (node !== this.hub.node) {

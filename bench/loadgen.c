@@ -352,11 +352,13 @@ static void write_stream_request(conn_t *c) {
 
 static void write_upgrade(conn_t *c) {
   if (sse_subscriber(c)) { write_stream_request(c); return; }
+  /* livehub answers "subscribed" only on connections that negotiated its full protocol. */
+  int full = cfg.protocol == P_LIVEHUB || cfg.protocol == P_SSE;
   char req[512];
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   path(), c->port);
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                   path(), c->port, full ? "Sec-WebSocket-Protocol: livehub.v1\r\n" : "");
   if (write(c->fd, req, n) != n) die("write upgrade");
   c->state = S_UPGRADING;
 }

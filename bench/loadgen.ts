@@ -39,6 +39,8 @@ export interface GenConfig {
 
 /** Where the publisher (and WebSocket subscribers) connect. */
 const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket', gohub: '/ws', sse: '/' };
+/** livehub answers "subscribed" only on connections that negotiated its full protocol. */
+const subprotocolOf = (protocol: Protocol) => (protocol === 'livehub' || protocol === 'sse' ? 'livehub.v1' : undefined);
 const DRAIN_MICROS = 5_000_000;
 const SAMPLED = 64;
 
@@ -82,7 +84,7 @@ class Subscriber implements FrameSink, EventSink {
     if (this.conn instanceof EventStreamConnection) {
       await this.conn.open(port, `/events?${this.channels.map((c) => `channel=${c}`).join('&')}`);
     } else {
-      await this.conn.open(port, PATHS[this.config.protocol]);
+      await this.conn.open(port, PATHS[this.config.protocol], subprotocolOf(this.config.protocol));
       if (this.config.protocol === 'livehub') for (const f of subscribeFrames('livehub', this.channels)) this.conn.send(f);
       else this.conn.send('40');
     }
@@ -231,7 +233,7 @@ async function publisher(config: GenConfig, slow: number): Promise<void> {
     },
     onClose() {},
   });
-  await conn.open(config.port, PATHS[config.protocol]);
+  await conn.open(config.port, PATHS[config.protocol], subprotocolOf(config.protocol));
   if (config.protocol === 'socketio') conn.send('40');
   else connected();
   await ready;

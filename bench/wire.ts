@@ -55,14 +55,16 @@ export class WireConnection {
 
   constructor(private readonly sink: FrameSink) {}
 
-  open(port: number, path: string): Promise<void> {
+  /** `subprotocol`: offered in `Sec-WebSocket-Protocol` (livehub answers "subscribed" only on `livehub.v1`). */
+  open(port: number, path: string, subprotocol?: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port, noDelay: true });
       this.socket = socket;
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+          (subprotocol ? `Sec-WebSocket-Protocol: ${subprotocol}\r\n` : '') + '\r\n');
       });
       socket.on('data', (chunk: Buffer) => {
         if (this.upgraded) return this.scan(chunk);

@@ -2,9 +2,10 @@ import { ErrorCode, type StreamPosition } from '../pkg/protocol.js';
 
 /**
  * An error the client reports: an error frame from the server (its `code`) or one of the client's
- * own (`connect_failed`, `connect_timeout`, `no_websocket`, `closed`, `reconnect_failed`, `timeout`,
- * `queue_full`, `not_connected`, `bad_json`). `channel` is set when the error is about one, and the
- * message then names it.
+ * own (`connect_failed`, `connect_timeout`, `no_websocket`, `no_eventsource`, `closed`,
+ * `reconnect_failed`, `timeout`, `queue_full`, `not_connected`, `connection_lost`, `bad_json`,
+ * `post_failed` and `http_<status>` for a refused SSE command POST). `channel` is set when the error
+ * is about one, and the message then names it.
  */
 export class LiveError extends Error {
   readonly code: string;
@@ -34,6 +35,9 @@ export const clientErrors = {
   /** No global WebSocket and no `ws` package. */
   noWebSocket: (cause: Error) => new LiveError('no_websocket',
     `livehub: no WebSocket implementation: ${cause.message}; install ws (npm install ws) or pass the WebSocket option`),
+  /** `transport: 'sse'` (or a fallback) with no global EventSource and no `EventSource` option. */
+  noEventSource: (cause: Error) => new LiveError('no_eventsource',
+    `livehub: no EventSource implementation: ${cause.message}; install eventsource (npm install eventsource) and pass its EventSource as the EventSource option`),
 };
 
 /** Error codes after which the same subscribe can succeed later: the client retries them with backoff. */

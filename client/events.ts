@@ -1,5 +1,7 @@
 import type { HubMessage, PresenceMember, ServerReply } from '../pkg/protocol.js';
 import type { GapEvent, RecoveredEvent, SubscribeErrorEvent } from './errors.js';
+import type { DirectMessage } from './request.js';
+import type { TransportName } from './transport-connection.js';
 
 export type LiveStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -18,5 +20,9 @@ export interface LiveClientEvents {
   /** Every error: a failed or timed-out connect, an error frame, a refused subscribe, a terminal close. */
   error: (error: Error) => void;
   message: (message: HubMessage) => void;
+  /** A message the server sent to this connection alone (`{type, data}`, no channel); see also `onMessage`. */
+  direct: (message: DirectMessage) => void;
+  /** The transport of the connection or attempt changed (`'websocket'` or `'sse'`); also `client.transport`. */
+  transport: (transport: TransportName) => void;
   reply: (reply: ServerReply) => void;
 }

@@ -1,7 +1,47 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
 import type { WebSocketConstructor } from './socket.js';
+import type { TransportOption } from './transport-connection.js';
+import type { EventSourceConstructor } from './transport-sse.js';
 
 export interface LiveClientOptions {
+  /**
+   * How to reach the hub. `'websocket'`: one WebSocket at the URL. `'sse'`: Server-Sent Events
+   * (an EventSource on `eventsUrl`, commands as POSTs to it), for networks that break WebSocket
+   * upgrades. `'auto'`: WebSocket first; after `fallbackAfter` attempts in a row that cannot open, SSE,
+   * trying WebSocket again in the background every `websocketRetryInterval` ms and when the browser
+   * comes back online, and moving back once it opens. The API is the same on both.
+   * @default 'websocket'
+   */
+  transport?: TransportOption;
+  /**
+   * The hub's SSE endpoint (absolute, or relative to the page).
+   * @default the WebSocket URL's host with `http(s):` and path `/events` (`ws://h/ws` → `http://h/events`)
+   */
+  eventsUrl?: string;
+  /**
+   * EventSource implementation, for `transport: 'sse' | 'auto'`: the browser's, or `EventSource` from
+   * the `eventsource` package (Node has no global one).
+   * @default globalThis.EventSource
+   */
+  EventSource?: EventSourceConstructor;
+  /**
+   * With `transport: 'auto'`: WebSocket attempts in a row that fail before opening (refused, or no
+   * handshake within `connectTimeout`) before falling back to SSE; as many SSE failures in a row go
+   * back to WebSocket (the server may be down rather than the WebSocket path blocked).
+   * @default 2
+   */
+  fallbackAfter?: number;
+  /**
+   * With `transport: 'auto'`, while on SSE: how often, in ms, to try a WebSocket in the background
+   * (also tried when the browser comes back online). Once one opens, the client moves to it.
+   * @default 300000 (5 minutes)
+   */
+  websocketRetryInterval?: number;
+  /**
+   * How long `request()` waits for the reply, in ms, unless its `timeout` says otherwise.
+   * @default 10000
+   */
+  requestTimeout?: number;
   /**
    * WebSocket implementation: the browser's `WebSocket`, `ws`'s, or anything shaped like them.
    * @default globalThis.WebSocket, else the `ws` package (Node 20), loaded on first connect
@@ -49,7 +89,8 @@ export interface LiveClientOptions {
    */
   heartbeatTimeout?: number;
   /**
-   * Publishes kept until acked (sent or waiting for a connection); beyond it, `queueOverflow` applies.
+   * Publishes kept until acked (sent or waiting for a connection), and requests waiting to be sent
+   * or answered; beyond it, `queueOverflow` applies.
    * @default 1000
    */
   maxQueuedPublishes?: number;
@@ -98,16 +139,21 @@ export interface LiveClientOptions {
   random?: () => number;
 }
 
-export type ResolvedOptions = Required<Omit<LiveClientOptions, 'WebSocket' | 'getToken' | 'storage'>> &
-  Pick<LiveClientOptions, 'WebSocket' | 'getToken' | 'storage'>;
+type Optional = 'WebSocket' | 'EventSource' | 'eventsUrl' | 'getToken' | 'storage';
+export type ResolvedOptions = Required<Omit<LiveClientOptions, Optional>> & Pick<LiveClientOptions, Optional>;
 
 const KNOWN = [
   'WebSocket', 'autoConnect', 'reconnect', 'reconnectDelay', 'maxReconnectDelay', 'maxReconnectAttempts',
   'connectTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'maxQueuedPublishes', 'queueOverflow',
   'ackTimeout', 'maxPublishAttempts', 'storage', 'storageKey', 'getToken', 'tokenParameter', 'random',
+  'transport', 'eventsUrl', 'EventSource', 'fallbackAfter', 'websocketRetryInterval', 'requestTimeout',
 ] as const satisfies ReadonlyArray<keyof LiveClientOptions>;
 
-const POSITIVE = ['reconnectDelay', 'maxReconnectDelay', 'connectTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'ackTimeout'] as const;
+const POSITIVE = [
+  'reconnectDelay', 'maxReconnectDelay', 'connectTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'ackTimeout',
+  'websocketRetryInterval', 'requestTimeout',
+] as const;
+const TRANSPORTS = ['websocket', 'sse', 'auto'];
 
 /** The options with their defaults; throws a TypeError for an unknown option or a bad value. */
 export function resolveOptions(url: string, options: LiveClientOptions): ResolvedOptions {
@@ -117,13 +163,26 @@ export function resolveOptions(url: string, options: LiveClientOptions): Resolve
     autoConnect: true, reconnect: true, reconnectDelay: 500, maxReconnectDelay: 30_000,
     maxReconnectAttempts: Infinity, connectTimeout: 10_000, heartbeatInterval: 25_000, heartbeatTimeout: 10_000,
     maxQueuedPublishes: 1000, queueOverflow: 'drop-oldest', ackTimeout: 10_000, maxPublishAttempts: 5,
-    random: Math.random, tokenParameter: 'token', storageKey: `livehub:outbox:${url}`, ...defined,
+    random: Math.random, tokenParameter: 'token', storageKey: `livehub:outbox:${url}`,
+    transport: 'websocket', fallbackAfter: 2, websocketRetryInterval: 300_000, requestTimeout: 10_000, ...defined,
   };
   for (const key of POSITIVE) {
     if (!(typeof resolved[key] === 'number' && resolved[key] > 0)) throw new TypeError(`livehub: option ${key} must be a positive number of ms, got ${String(resolved[key])}`);
   }
   if (resolved.queueOverflow !== 'drop-oldest' && resolved.queueOverflow !== 'reject') {
     throw new TypeError(`livehub: option queueOverflow must be 'drop-oldest' or 'reject', got ${String(resolved.queueOverflow)}`);
+  }
+  if (!TRANSPORTS.includes(resolved.transport)) {
+    throw new TypeError(`livehub: option transport must be 'websocket', 'sse' or 'auto', got ${String(resolved.transport)}`);
+  }
+  if (!(Number.isInteger(resolved.fallbackAfter) && resolved.fallbackAfter > 0)) {
+    throw new TypeError(`livehub: option fallbackAfter must be a positive integer, got ${String(resolved.fallbackAfter)}`);
+  }
+  if (resolved.eventsUrl !== undefined && (typeof resolved.eventsUrl !== 'string' || resolved.eventsUrl.length === 0)) {
+    throw new TypeError('livehub: option eventsUrl must be a non-empty string (the hub\'s SSE endpoint, e.g. \'/events\')');
+  }
+  if (resolved.EventSource !== undefined && typeof resolved.EventSource !== 'function') {
+    throw new TypeError('livehub: option EventSource must be an EventSource class (the browser\'s, or `EventSource` from the eventsource package)');
   }
   if (resolved.WebSocket !== undefined && typeof resolved.WebSocket !== 'function') {
     throw new TypeError('livehub: option WebSocket must be a WebSocket class (the browser\'s, or `WebSocket` from `ws`)');

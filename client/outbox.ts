@@ -11,21 +11,33 @@ export interface OutboxHost {
   reportError(error: Error): void;
 }
 
-interface PendingPublish {
-  channel: string;
+/**
+ * An entry: a publish (sent again with the same id until acked; kept in `storage`), a request (sent
+ * once, settled by its reply or error, or after its timeout), or a queued fire-and-forget message
+ * (done once sent).
+ */
+interface Pending {
+  kind: 'publish' | 'request' | 'message';
+  /** The publish's channel. */
+  channel?: string;
+  /** The request's or message's type (for error messages). */
+  type?: string;
   frame: string;
-  resolve: () => void;
+  resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | null;
   attempts: number;
+  /** A request's reply deadline, in ms from its send. */
+  timeout?: number;
 }
 
 /**
- * Publishes until acked, in publish order: sent on open, sent again with the same id after
- * `ackTimeout` or a reconnect, bounded by `maxQueuedPublishes`, optionally kept in `storage`.
+ * What waits for the connection, in the order it was made: publishes until acked (sent on open,
+ * sent again with the same id after `ackTimeout` or a reconnect, optionally kept in `storage`), and
+ * queued requests and messages. Bounded by `maxQueuedPublishes`.
  */
 export class Outbox {
-  private readonly pending = new Map<RequestId, PendingPublish>();
+  private readonly pending = new Map<RequestId, Pending>();
 
   constructor(private readonly host: OutboxHost, private readonly options: ResolvedOptions) {}
 
@@ -43,53 +55,88 @@ export class Outbox {
   }
 
   /** Queues a publish; throws a TypeError when its data cannot be sent as JSON. */
-  add(id: string, channel: string, event: string, data: unknown): Promise<void> {
-    const frame = encodePublish(id, channel, event, data);
-    return new Promise<void>((resolve, reject) => {
-      if (this.pending.size >= this.options.maxQueuedPublishes) {
-        if (this.options.queueOverflow === 'reject') return reject(new LiveError('queue_full', 'the publish outbox is full', channel));
-        const oldest = this.pending.keys().next().value!;
-        this.settle(oldest, new LiveError('queue_full', 'dropped: the publish outbox is full', this.channelOf(oldest)));
-      }
-      const entry: PendingPublish = { channel, frame, resolve, reject, timer: null, attempts: 0 };
-      this.pending.set(id, entry);
-      this.save();
-      if (this.host.isOpen()) this.transmit(id, entry);
-    });
+  add(id: string, channel: string, event: string, data: unknown, exceptSelf = false): Promise<void> {
+    const frame = encodePublish(id, channel, event, data, exceptSelf);
+    return this.enqueue(id, { kind: 'publish', channel, frame }) as Promise<void>;
+  }
+
+  /**
+   * Sends a request (now, or on open) and resolves with its reply's data; rejects on an error frame,
+   * after `timeout` ms without a reply, or when the connection drops before the reply (the server may
+   * or may not have handled it: requests are never sent twice).
+   */
+  request(id: string, frame: string, type: string, timeout: number): Promise<unknown> {
+    return this.enqueue(id, { kind: 'request', type, frame, timeout });
+  }
+
+  /** Queues a message with no reply; it is done once sent. */
+  message(id: string, frame: string, type: string): void {
+    this.enqueue(id, { kind: 'message', type, frame }).catch((error: Error) => this.host.reportError(error));
   }
 
   /** The connection opened: everything pending goes out, in order. */
   sendAll(): void {
-    for (const [id, entry] of this.pending) this.transmit(id, entry);
+    for (const [id, entry] of [...this.pending]) this.transmit(id, entry);
   }
 
-  /** The connection dropped: stop the ack timers; the publishes go out again (same id) on open. */
+  /**
+   * The connection dropped: stop the ack timers (the publishes go out again, same id, on open);
+   * requests already sent cannot be answered any more and are rejected (`connection_lost`).
+   */
   pause(): void {
-    for (const entry of this.pending.values()) {
+    for (const [id, entry] of [...this.pending]) {
       if (entry.timer) clearTimeout(entry.timer);
       entry.timer = null;
+      if (entry.kind === 'request' && entry.attempts > 0) {
+        this.settle(id, new LiveError('connection_lost', `the connection dropped before the reply to "${entry.type}" came; the server may or may not have handled it`));
+      }
     }
   }
 
-  /** Rejects every pending publish (kept in storage, for the next client). */
+  /** Rejects everything pending (publishes stay in storage, for the next client). */
   rejectAll(error: Error): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, error, false);
+    for (const id of [...this.pending.keys()]) this.settle(id, error, undefined, false);
   }
 
-  /** Ends a publish: resolved (null) or rejected; `forget` also removes it from storage. */
-  settle(id: RequestId, error: Error | null, forget = true): void {
+  /** Ends an entry: resolved with `value` (error null) or rejected; `forget` also removes it from storage. */
+  settle(id: RequestId, error: Error | null, value?: unknown, forget = true): void {
     const entry = this.pending.get(id);
     if (!entry) return;
     this.pending.delete(id);
     if (entry.timer) clearTimeout(entry.timer);
-    if (forget) this.save();
+    if (forget && entry.kind === 'publish') this.save();
     if (error) entry.reject(error);
-    else entry.resolve();
+    else entry.resolve(value);
   }
 
-  /** Sends a publish (again, with the same id, after an ack timeout or a reconnect). */
-  private transmit(id: RequestId, entry: PendingPublish): void {
+  private enqueue(id: string, fields: Pick<Pending, 'kind' | 'channel' | 'type' | 'frame' | 'timeout'>): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      if (this.pending.size >= this.options.maxQueuedPublishes) {
+        const what = fields.kind === 'publish' ? 'publish' : `"${fields.type}"`;
+        if (this.options.queueOverflow === 'reject') return reject(new LiveError('queue_full', `the outbox is full: ${what} was not queued`, fields.channel));
+        const oldest = this.pending.keys().next().value!;
+        this.settle(oldest, new LiveError('queue_full', 'dropped: the outbox is full', this.channelOf(oldest)));
+      }
+      const entry: Pending = { ...fields, resolve, reject, timer: null, attempts: 0 };
+      this.pending.set(id, entry);
+      if (entry.kind === 'publish') this.save();
+      if (this.host.isOpen()) this.transmit(id, entry);
+    });
+  }
+
+  /** Sends an entry: a publish again, with the same id, after an ack timeout or a reconnect. */
+  private transmit(id: RequestId, entry: Pending): void {
     if (entry.timer) clearTimeout(entry.timer);
+    if (entry.kind !== 'publish') {
+      if (entry.attempts > 0) return;
+      entry.attempts++;
+      this.host.send(entry.frame);
+      if (entry.kind === 'message') return this.settle(id, null);
+      entry.timer = setTimeout(() => {
+        this.settle(id, new LiveError('timeout', `no reply to "${entry.type}" within ${entry.timeout} ms`));
+      }, entry.timeout);
+      return;
+    }
     entry.attempts++;
     this.host.send(entry.frame);
     entry.timer = setTimeout(() => {
@@ -104,8 +151,9 @@ export class Outbox {
     const { storage, storageKey } = this.options;
     if (!storage) return;
     try {
-      if (this.pending.size === 0) storage.removeItem(storageKey);
-      else storage.setItem(storageKey, JSON.stringify([...this.pending].map(([id, entry]) => [id, entry.frame])));
+      const publishes = [...this.pending].filter(([, entry]) => entry.kind === 'publish');
+      if (publishes.length === 0) storage.removeItem(storageKey);
+      else storage.setItem(storageKey, JSON.stringify(publishes.map(([id, entry]) => [id, entry.frame])));
     } catch (error) {
       this.host.reportError(error as Error);
     }
@@ -124,7 +172,7 @@ export class Outbox {
     if (!Array.isArray(kept)) return;
     for (const item of kept) {
       if (!Array.isArray(item) || typeof item[0] !== 'string' || typeof item[1] !== 'string') continue;
-      this.pending.set(item[0], { channel: channelOfFrame(item[1]), frame: item[1], resolve: () => {}, reject: () => {}, timer: null, attempts: 0 });
+      this.pending.set(item[0], { kind: 'publish', channel: channelOfFrame(item[1]), frame: item[1], resolve: () => {}, reject: () => {}, timer: null, attempts: 0 });
     }
   }
 }
@@ -133,10 +181,11 @@ export class Outbox {
  * The publish frame. Data that JSON cannot carry (a BigInt, a cycle, a function) is a TypeError
  * naming the channel, thrown at once: sending it could never succeed.
  */
-function encodePublish(id: string, channel: string, event: string, data: unknown): string {
+function encodePublish(id: string, channel: string, event: string, data: unknown, exceptSelf: boolean): string {
   try {
     if (data !== undefined && JSON.stringify(data) === undefined) throw new TypeError(`a ${typeof data} is not JSON`);
-    return JSON.stringify({ type: 'publish', channel, event, data: data ?? null, id });
+    const command = { type: 'publish', channel, event, data: data ?? null, id };
+    return JSON.stringify(exceptSelf ? { ...command, exceptSelf: true } : command);
   } catch (error) {
     throw new TypeError(`livehub: cannot publish to "${channel}": the data cannot be sent as JSON (${(error as Error).message})`);
   }

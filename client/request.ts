@@ -1,9 +1,103 @@
+import { checkKnownOptions } from '../pkg/options-check.js';
 import type { RequestId, ServerReply } from '../pkg/protocol.js';
 import { LiveError } from './errors.js';
 
 /**
- * Sends a request (`send`) and settles with the reply carrying `id`: resolved with `read(reply)`,
- * rejected with a LiveError on an error frame or when nothing answers within `timeout` ms.
+ * The application's own messages: requests answered by the server's handlers (`hub.handle`),
+ * fire-and-forget messages, and direct messages the server sends to this connection alone.
+ */
+
+/** Commands the protocol defines: an app message cannot take their names. */
+const BUILT_IN = new Set(['subscribe', 'unsubscribe', 'publish', 'ping', 'presence', 'status']);
+
+/** Frames without a channel that are the protocol's replies, not direct messages. */
+const REPLY_TYPES = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close']);
+
+const TYPE = /^[A-Za-z0-9_\-:.@/=+,!~#$]{1,255}$/;
+
+export interface RequestOptions {
+  /**
+   * Ms to wait for the reply once sent.
+   * @default the client's requestTimeout (10000)
+   */
+  timeout?: number;
+  /**
+   * Made while not connected: wait in the outbox and go out on the next open (in order with
+   * publishes) instead of rejecting at once with `not_connected`.
+   * @default false
+   */
+  queue?: boolean;
+}
+
+export interface SendOptions {
+  /** Made while not connected: wait in the outbox instead of being dropped. @default false */
+  queue?: boolean;
+}
+
+/** A message the server sent to this connection alone (`kit.send(type, data)`): `{type, data}`, no channel. */
+export interface DirectMessage<T = unknown> {
+  type: string;
+  data: T;
+}
+
+export type DirectHandler<T = unknown> = (data: T, message: DirectMessage<T>) => void;
+
+/**
+ * The frame of an app message; throws a TypeError for a bad type (a built-in command's name, bad
+ * characters), data that JSON cannot carry, or unknown options.
+ */
+export function appFrame(what: 'request' | 'send', type: unknown, data: unknown, id: RequestId | undefined, options: object, known: readonly string[]): string {
+  checkKnownOptions(options, known, `client.${what}()`);
+  if (typeof type !== 'string' || !TYPE.test(type) || type === '*') {
+    throw new TypeError(`livehub: client.${what}() needs a message type of 1-255 characters from A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $, got ${JSON.stringify(type)}`);
+  }
+  if (BUILT_IN.has(type)) throw new TypeError(`livehub: client.${what}(${JSON.stringify(type)}): that is a built-in command; use the client's own method for it`);
+  try {
+    if (data !== undefined && JSON.stringify(data) === undefined) throw new TypeError(`a ${typeof data} is not JSON`);
+    return JSON.stringify(id === undefined ? { type, data: data ?? null } : { type, data: data ?? null, id });
+  } catch (error) {
+    throw new TypeError(`livehub: client.${what}(${JSON.stringify(type)}): the data cannot be sent as JSON (${(error as Error).message})`);
+  }
+}
+
+/** The timeout a request waits for, checked. */
+export function requestTimeout(options: RequestOptions, fallback: number): number {
+  const { timeout = fallback } = options;
+  if (!(typeof timeout === 'number' && timeout > 0)) throw new TypeError(`livehub: client.request() timeout must be a positive number of ms, got ${String(timeout)}`);
+  return timeout;
+}
+
+/** Whether a frame without a channel is a direct message (rather than one of the protocol's replies). */
+export function isDirect(frame: { type?: unknown; channel?: unknown }): frame is DirectMessage {
+  return typeof frame.type === 'string' && frame.channel === undefined && !REPLY_TYPES.has(frame.type);
+}
+
+/** Direct-message handlers by type (`'*'`: every type). */
+export class DirectHandlers {
+  private readonly byType = new Map<string, Set<DirectHandler<never>>>();
+
+  on<T>(type: string, handler: DirectHandler<T>): () => void {
+    if (typeof type !== 'string' || !(TYPE.test(type) || type === '*')) throw new TypeError(`livehub: client.onMessage() needs a message type or '*', got ${JSON.stringify(type)}`);
+    if (typeof handler !== 'function') throw new TypeError('livehub: client.onMessage() needs a handler function');
+    let set = this.byType.get(type);
+    if (!set) this.byType.set(type, (set = new Set()));
+    set.add(handler as DirectHandler<never>);
+    return () => {
+      set!.delete(handler as DirectHandler<never>);
+      if (set!.size === 0 && this.byType.get(type) === set) this.byType.delete(type);
+    };
+  }
+
+  deliver(message: DirectMessage): void {
+    for (const key of [message.type, '*']) {
+      for (const handler of this.byType.get(key) ?? []) (handler as DirectHandler)(message.data, message);
+    }
+  }
+}
+
+/**
+ * Sends a command with an id (`send`) and settles with the reply carrying it: resolved with
+ * `read(reply)`, rejected with a LiveError on an error frame or when nothing answers within `timeout` ms.
  */
 export function awaitReply<T>(
   listen: (listener: (reply: ServerReply) => void) => () => void,

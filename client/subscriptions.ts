@@ -77,13 +77,21 @@ export class Subscriptions {
     else this.host.send({ type: 'unsubscribe', channel });
   }
 
-  /** The connection opened: subscribe every wanted channel, from its last position. */
-  opened(): void {
+  /**
+   * The connection opened: subscribe every wanted channel, from its last position. Channels in
+   * `resumed` the server has subscribed already (an SSE stream resumed from its last event id): their
+   * answer is awaited without a subscribe of ours, and those no longer wanted are unsubscribed.
+   */
+  opened(resumed: ReadonlyMap<string, StreamPosition> = new Map()): void {
     this.asked.clear();
     for (const channel of this.wanted.keys()) {
       this.forget(channel);
-      if (channel !== BROADCAST_CHANNEL) this.subscribe(channel);
+      if (channel === BROADCAST_CHANNEL) continue;
+      const since = resumed.get(channel);
+      if (since) this.awaitResumed(channel, since);
+      else this.subscribe(channel);
     }
+    for (const channel of resumed.keys()) if (!this.wanted.has(channel)) this.host.send({ type: 'unsubscribe', channel });
   }
 
   /** The connection closed: nothing is in flight any more; `opened()` subscribes again. */
@@ -123,13 +131,24 @@ export class Subscriptions {
     if (attempt.timer) clearTimeout(attempt.timer);
     attempt.timer = null;
     this.host.send(since ? { type: 'subscribe', channel, since, id } : { type: 'subscribe', channel, id });
-    if (this.host.confirms()) {
-      // A subscribe the server dropped (rate limited) gets no answer: count it as failed, and retry.
-      attempt.timer = setTimeout(() => {
-        attempt.timer = null;
-        this.failed(channel, new LiveError('timeout', `no answer to subscribe within ${this.options.ackTimeout} ms`, channel));
-      }, this.options.ackTimeout);
-    }
+    this.armAnswerTimer(channel, attempt);
+  }
+
+  /** The server subscribes `channel` from `since` by itself: wait for its answer as for our own subscribe. */
+  private awaitResumed(channel: string, since: StreamPosition): void {
+    this.asked.set(channel, { ...since });
+    const attempt: Attempt = { id: `resumed:${channel}`, failures: 0, timer: null };
+    this.attempts.set(channel, attempt);
+    this.armAnswerTimer(channel, attempt);
+  }
+
+  private armAnswerTimer(channel: string, attempt: Attempt): void {
+    if (!this.host.confirms()) return;
+    // A subscribe the server dropped (rate limited) gets no answer: count it as failed, and retry.
+    attempt.timer = setTimeout(() => {
+      attempt.timer = null;
+      this.failed(channel, new LiveError('timeout', `no answer to subscribe within ${this.options.ackTimeout} ms`, channel));
+    }, this.options.ackTimeout);
   }
 
   /** Records where a channel's stream stands; a subscribe with a position is recovered or a gap. */

@@ -3,6 +3,7 @@
  * connector) share. Each store has `subscribe(listener)` and `getSnapshot()`.
  */
 export { Channels, ChannelSession, channelsOf, dispatchTo, type ChannelClient, type ChannelListener, type ListenOptions } from './channels.js';
+export { BoundStore, type Binding } from './bound-store.js';
 export { ClientRef } from './client-ref.js';
 export { ConnectionStore, IDLE_STATE, type ConnectionState } from './connection.js';
 export { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';

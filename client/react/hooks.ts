@@ -1,0 +1,95 @@
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import type { PresenceMember, PresenceStatus, StreamPosition } from '../../pkg/protocol.js';
+import { BoundStore } from '../core/bound-store.js';
+import { channelsOf, dispatchTo, type ChannelListener } from '../core/channels.js';
+import type { ClientRef } from '../core/client-ref.js';
+import { ConnectionStore, type ConnectionState } from '../core/connection.js';
+import type { RealtimeEvent } from '../core/event-log.js';
+import { presenceOf } from '../core/presence.js';
+import { RealtimeFeed, type RealtimeOptions } from '../core/realtime.js';
+import { useClientRef, type ClientOption } from './provider.js';
+
+/** The connection's state `{ status, connected, error }`, on `useSyncExternalStore` (idle on a server). */
+export function useConnectionState(options: ClientOption = {}): ConnectionState {
+  return useConnectionOf(useClientRef(options.client, 'useConnectionState'));
+}
+
+export function useConnectionOf(ref: ClientRef): ConnectionState {
+  const store = useMemo(() => new ConnectionStore(() => ref.get()), [ref]);
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getServerSnapshot);
+}
+
+/** The latest value, for callbacks that may change on every render without resubscribing. */
+function useLatest<T>(value: T): { readonly current: T } {
+  const ref = useRef(value);
+  useLayoutEffect(() => { ref.current = value; });
+  return ref;
+}
+
+/**
+ * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { events: { message: add } })`:
+ * listens while mounted (`null`: not at all). The callbacks may change on every render: they are
+ * read from a ref, so only a new channel name resubscribes. Returns `publish(event, data)`.
+ */
+export function useChannel<T = unknown>(channel: string | null | undefined, listener: ChannelListener<T>, options: ClientOption & { since?: StreamPosition } = {}) {
+  const ref = useClientRef(options.client, 'useChannel');
+  const latest = useLatest(listener);
+  const since = useRef(options.since);
+  useEffect(() => {
+    if (!channel) return;
+    return channelsOf(ref.get()).listen<T>(channel, (data, message) => dispatchTo(latest.current, data, message), since.current ? { since: since.current } : {});
+  }, [ref, channel, latest]);
+  const publish = useCallback((event: string, data?: unknown) => {
+    if (!channel) return Promise.reject(new TypeError('livehub: useChannel has no channel to publish on'));
+    return ref.get().publish(channel, event, data);
+  }, [ref, channel]);
+  return { publish };
+}
+
+const NO_MEMBERS: readonly PresenceMember[] = Object.freeze([]);
+
+/** Who is online in a `presence-…` channel: `{ members, count, setStatus }`; subscribed while mounted. */
+export function usePresence(channel: string, options: ClientOption = {}) {
+  const ref = useClientRef(options.client, 'usePresence');
+  const store = useMemo(() => new BoundStore(() => {
+    const presence = presenceOf(ref.get(), channel);
+    return { store: presence, hold: () => presence.acquire() };
+  }, NO_MEMBERS), [ref, channel]);
+  const members = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getServerSnapshot);
+  const setStatus = useCallback((status: PresenceStatus) => presenceOf(ref.get(), channel).setStatus(status), [ref, channel]);
+  return { members, count: members.length, setStatus };
+}
+
+export interface UseRealtimeReturn<T> {
+  /** The kept events, oldest first (a new array on each event). */
+  events: readonly RealtimeEvent<T>[];
+  isConnected: boolean;
+  /** Opens the connection again after `disconnect()` (nothing while it is open or opening). */
+  reconnect(): void;
+  /** Closes the connection for good, for every user of this client, until `reconnect()`. */
+  disconnect(): void;
+  clearEvents(): void;
+}
+
+/**
+ * Seed 003's generic hook: `useRealtime({ channel: 'user:42', events: ['message_new'], onEvent })`.
+ * `onEvent` may change on every render; a new `channel` or `events` list restarts the feed (the log
+ * is kept). `max` (default 100) is read once.
+ */
+export function useRealtime<T = unknown>(options: RealtimeOptions<T> & ClientOption): UseRealtimeReturn<T> {
+  const { client, ...feedOptions } = options ?? ({} as typeof options);
+  const ref = useClientRef(client, 'useRealtime');
+  const [feed] = useState(() => new RealtimeFeed<T>(feedOptions));
+  useLayoutEffect(() => feed.update(feedOptions));
+  const key = RealtimeFeed.key(feedOptions);
+  useEffect(() => feed.start(ref.get()), [feed, ref, key]);
+  const events = useSyncExternalStore(feed.log.subscribe, feed.log.getSnapshot, feed.log.getSnapshot);
+  const { connected } = useConnectionOf(ref);
+  return useMemo(() => ({
+    events,
+    isConnected: connected,
+    reconnect: () => ref.get().connect(),
+    disconnect: () => ref.get().close(),
+    clearEvents: () => feed.clear(),
+  }), [events, connected, ref, feed]);
+}

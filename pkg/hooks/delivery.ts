@@ -1,7 +1,8 @@
 /**
- * One attempt at POSTing a signed batch, classified: delivered (2xx, and 1xx/3xx the fetch did not
- * follow count as answers too), retry (network error, timeout, 5xx, 429), or rejected (any other 4xx:
- * the endpoint refused this request and would refuse it again).
+ * One attempt at POSTing a signed batch, classified: delivered (2xx), retry (network error, timeout,
+ * 5xx, 429), or rejected (a 4xx other than 429: the endpoint refused this request and would refuse it
+ * again; or a 3xx: redirects are not followed, since fetch would turn the POST into a GET without the
+ * body).
  */
 import { signWebhook } from './signature.js';
 import type { WebhookFetch } from './options.js';
@@ -42,6 +43,7 @@ export async function attempt(request: AttemptRequest): Promise<Attempt> {
         ...signWebhook(secret, body),
       },
       body,
+      redirect: 'manual',
       signal,
     });
   } catch (error) {
@@ -61,8 +63,8 @@ export async function attempt(request: AttemptRequest): Promise<Attempt> {
   if (status === 429 || status >= 500) {
     return { outcome: 'retry', status, retryAfter: parseRetryAfter(response.headers?.get('retry-after')), reason: `HTTP ${status}` };
   }
-  if (status >= 400) return { outcome: 'rejected', status };
-  return { outcome: 'delivered', status };
+  if (status >= 200 && status < 300) return { outcome: 'delivered', status };
+  return { outcome: 'rejected', status };
 }
 
 function describe(error: unknown): string {

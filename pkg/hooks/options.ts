@@ -10,6 +10,7 @@ export type WebhookFetch = (url: string, init: {
   method: 'POST';
   headers: Record<string, string>;
   body: string;
+  redirect: 'manual';
   signal: AbortSignal;
 }) => Promise<{ status: number; headers: { get(name: string): string | null }; body?: { cancel(): Promise<void> } | null }>;
 

@@ -30,7 +30,7 @@ export interface WebhookCounters {
   delivered: number;
   /** Events not queued because `maxQueue` events were held already. */
   dropped: number;
-  /** Events the endpoint refused with a 4xx other than 429 (not retried). */
+  /** Events the endpoint refused with a 4xx other than 429, or redirected (3xx): not retried. */
   rejected: number;
   /** Events given up after `retries` retries, at close's deadline, or that JSON could not hold. */
   failed: number;
@@ -225,9 +225,12 @@ class WebhookSender implements Webhooks {
       }
       if (result.outcome === 'rejected') {
         this.counts.rejected += count;
+        const hint = result.status < 400
+          ? 'redirects are not followed: set url to the address it redirects to'
+          : 'check its route and its signature verification';
         this.hub.reporter.report('warn', 'webhook_rejected',
-          `livehub: the webhook endpoint ${this.target} answered HTTP ${result.status}: ${count} event(s) dropped, not retried (only network errors, timeouts, 5xx and 429 are); ` +
-          'check its route and its signature verification', undefined, `webhook_rejected:${result.status}`);
+          `livehub: the webhook endpoint ${this.target} answered HTTP ${result.status}: ${count} event(s) dropped, not retried (only network errors, timeouts, 5xx and 429 are); ${hint}`,
+          undefined, `webhook_rejected:${result.status}`);
         return;
       }
       if (this.stop.signal.aborted) return this.giveUp(count, 'webhooks were closed and their close timeout passed');

@@ -145,6 +145,16 @@ describe('webhooks', () => {
     expect(logged[0]!.message).toContain('HTTP 400');
   });
 
+  it('does not follow a redirect: the batch is rejected and the warning says to change url', async () => {
+    const { hub, url, receiver, lines } = await setup((i) => (i === 0 ? { status: 307, headers: { Location: '/elsewhere' } } : { status: 204 }));
+    const hooks = track(webhooks(hub, { url: receiver.url, secret, flushInterval: 600_000, retryDelay: 1 }));
+    await peer(url);
+    await hooks.flush();
+    expect(receiver.requests).toHaveLength(1);
+    expect(hooks.counters).toMatchObject({ rejected: 1, delivered: 0, retried: 0 });
+    expect(lines.find((l) => l.code === 'webhook_rejected')?.message).toMatch(/HTTP 307.*set url/);
+  });
+
   it('gives up on an unreachable endpoint after its retries, counting the events as failed and logging why', async () => {
     const { hub, url, receiver, lines } = await setup();
     await receiver.close();

@@ -15,76 +15,45 @@
  * (gorilla's chat hub, which joins queued messages with '\n' inside one frame: each line counts) and
  * "sse": subscribers open Server-Sent Events streams (GET /events?channel=…, read by sse.c) and wait
  * for a livehub "subscribed" event per channel; the publisher speaks "livehub" over a WebSocket.
+ *
+ * This file holds the subscribers, the stdio conversation and the results; wire.c the connections
+ * and WebSocket frames, publisher.c the publisher thread, sse.c the SSE streams (see loadgen.h).
+ * Built by bench/run.ts: cc -O2 -pthread bench/loadgen.c bench/wire.c bench/publisher.c bench/sse.c
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "sse.h"
-
-enum { P_LIVEHUB, P_SOCKETIO, P_GOHUB, P_SSE };
-enum { S_CONNECTING, S_UPGRADING, S_SETUP, S_READY, S_CLOSED };
+#include "loadgen.h"
 
 #define DRAIN_MICROS 5000000LL
 #define SAMPLED 64
 #define PARALLEL_SETUPS 200
-#define PREFIX_SAMPLED 120
 #define READ_BUF (256 * 1024)
 
-static struct {
-  int protocol, port, nports, ports[64];
-  char workload[4];
-  int connections, size, rate, burst, duration;
-  double slow_fraction;
-} cfg;
-
-typedef struct conn {
-  int fd, state, port, index, setup_left;
-  unsigned sampled : 1, slow : 1, publisher : 1;
-  char head[2048];
-  int head_len;
-  uint8_t hdr[14];
-  int hdr_have, in_frame, opcode, fin, want, have, ctl_have;
-  uint64_t length, remaining;
-  char prefix[PREFIX_SAMPLED + 1]; /* the first bytes of the current message */
-  char ctl[126];                   /* the payload of the current control frame */
-  uint64_t lines; /* gohub: newlines seen in the current message, across its fragments */
-  uint64_t received;
-  sse_t sse; /* P_SSE subscribers: the event stream */
-} conn_t;
-
+struct config cfg;
 static conn_t *conns;
 static int epfd, started_setups, ready_count, running;
 static uint64_t total_received;
 static int64_t *latencies;
 static size_t nlat, caplat;
-static volatile int publisher_done, publisher_stop, publisher_closed;
-static long long pub_sent, pub_expected;
-static int done_pipe[2];
 static uint8_t rbuf[READ_BUF];
 
-static int64_t now_us(void) {
+int64_t now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void die(const char *what) {
+void die(const char *what) {
   fprintf(stderr, "loadgen: %s: %s\n", what, errno ? strerror(errno) : "failed");
   exit(1);
 }
@@ -125,36 +94,9 @@ static void parse_config(const char *json) {
   }
 }
 
-static const char *path(void) {
-  return cfg.protocol == P_SOCKETIO ? "/socket.io/?EIO=4&transport=websocket" : cfg.protocol == P_GOHUB ? "/ws" : "/";
-}
-static int is_w3(void) { return !strcmp(cfg.workload, "W3"); }
-/* Subscribers on SSE streams (the publisher is on a WebSocket whatever the protocol). */
-static int sse_subscriber(const conn_t *c) { return cfg.protocol == P_SSE && !c->publisher; }
+/* ---- subscriptions ---- */
 
-/* ---- frames ---- */
-
-/* A masked client text frame with a zero masking key (valid, and the payload goes as is). */
-static size_t client_frame(uint8_t *out, int opcode, const char *payload, size_t n) {
-  size_t h;
-  out[0] = 0x80 | opcode;
-  if (n < 126) { out[1] = 0x80 | n; h = 2; }
-  else if (n < 65536) { out[1] = 0x80 | 126; out[2] = n >> 8; out[3] = n & 0xff; h = 4; }
-  else { out[1] = 0x80 | 127; for (int k = 0; k < 8; k++) out[2 + k] = (uint8_t)((uint64_t)n >> (56 - 8 * k)); h = 10; }
-  memset(out + h, 0, 4);
-  memcpy(out + h + 4, payload, n);
-  return h + 4 + n;
-}
-
-static void send_text(conn_t *c, int opcode, const char *payload, size_t n) {
-  uint8_t frame[512];
-  if (n > sizeof frame - 14) return;
-  size_t len = client_frame(frame, opcode, payload, n);
-  if (write(c->fd, frame, len) < 0 && errno != EAGAIN) c->state = S_CLOSED;
-}
-static void send_str(conn_t *c, const char *s) { send_text(c, 1, s, strlen(s)); }
-
-static void channel_names(int i, char names[2][32], int *count) {
+void channel_names(int i, char names[2][32], int *count) {
   if (is_w3()) {
     snprintf(names[0], 32, "u%d", i);
     snprintf(names[1], 32, "g%d", i / 10);
@@ -225,7 +167,7 @@ static void on_sse_event(void *ctx, int livehub, const char *data, int len) {
   }
 }
 
-static void on_text(conn_t *c) {
+void on_text(conn_t *c) {
   int n = c->have;
   if (cfg.protocol == P_SOCKETIO && c->length == 1) {
     if (c->prefix[0] == '2') send_str(c, "3"); /* engine.io ping */
@@ -244,123 +186,11 @@ static void on_text(conn_t *c) {
   if (--c->setup_left == 0) mark_ready(c);
 }
 
-static void close_conn(conn_t *c) {
+void close_conn(conn_t *c) {
   if (c->state == S_CLOSED) return;
   epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   c->state = S_CLOSED;
-}
-
-static void end_frame(conn_t *c) {
-  c->in_frame = 0;
-  if (c->opcode < 8) { if (c->fin) on_text(c); } /* a whole message, perhaps in fragments */
-  else if (c->opcode == 0x9) send_text(c, 0xa, c->ctl, c->ctl_have);
-  else if (c->opcode == 0x8) { if (!c->publisher) close_conn(c); else c->state = S_CLOSED; }
-}
-
-/* Walks frame headers; keeps the first bytes of each message (all of a control frame's payload). */
-static void scan(conn_t *c, const uint8_t *p, size_t n) {
-  size_t i = 0;
-  while (i < n && c->state != S_CLOSED) {
-    if (!c->in_frame) {
-      c->hdr[c->hdr_have++] = p[i++];
-      if (c->hdr_have < 2) continue;
-      int b1 = c->hdr[1] & 0x7f;
-      int need = b1 < 126 ? 2 : b1 == 126 ? 4 : 10;
-      if (c->hdr_have < need) continue;
-      c->opcode = c->hdr[0] & 0x0f;
-      c->fin = c->hdr[0] >> 7;
-      if (b1 < 126) c->length = b1;
-      else if (b1 == 126) c->length = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
-      else { c->length = 0; for (int k = 0; k < 8; k++) c->length = c->length << 8 | c->hdr[2 + k]; }
-      c->hdr_have = 0;
-      c->in_frame = 1;
-      c->remaining = c->length;
-      if (c->opcode >= 8) c->ctl_have = 0;
-      else if (c->opcode != 0) { /* a message starts; 0 continues one */
-        int keep = c->sampled || c->publisher ? PREFIX_SAMPLED : 2;
-        c->want = c->length < (uint64_t)keep ? (int)c->length : keep;
-        c->have = 0;
-        c->lines = 0;
-      }
-      if (c->remaining == 0) end_frame(c);
-      continue;
-    }
-    size_t take = c->remaining < n - i ? c->remaining : n - i;
-    if (c->opcode >= 8) {
-      size_t keep = take < sizeof c->ctl - c->ctl_have ? take : sizeof c->ctl - c->ctl_have;
-      memcpy(c->ctl + c->ctl_have, p + i, keep);
-      c->ctl_have += keep;
-    } else if (c->have < c->want) {
-      size_t keep = take < (size_t)(c->want - c->have) ? take : (size_t)(c->want - c->have);
-      memcpy(c->prefix + c->have, p + i, keep);
-      c->have += keep;
-    }
-    if (cfg.protocol == P_GOHUB && c->opcode < 8) {
-      const uint8_t *q = p + i, *end = p + i + take;
-      while ((q = memchr(q, '\n', end - q))) { c->lines++; q++; }
-    }
-    i += take;
-    c->remaining -= take;
-    if (c->remaining == 0) end_frame(c);
-  }
-}
-
-/* Reads the HTTP answer to the upgrade (to the GET, for an SSE stream: a 200, chunked or not);
- * returns bytes of it consumed, or -1 while incomplete. */
-static int upgrade_reply(conn_t *c, const uint8_t *p, size_t n) {
-  size_t room = sizeof c->head - 1 - c->head_len, take = n < room ? n : room;
-  memcpy(c->head + c->head_len, p, take);
-  int before = c->head_len;
-  c->head_len += take;
-  c->head[c->head_len] = 0;
-  char *end = strstr(c->head, "\r\n\r\n");
-  if (!end) {
-    if (c->head_len == sizeof c->head - 1) { errno = 0; die("upgrade answer too long"); }
-    return -1;
-  }
-  int sse = sse_subscriber(c);
-  if (strncmp(c->head, sse ? "HTTP/1.1 200" : "HTTP/1.1 101", 12)) {
-    *strchr(c->head, '\r') = 0;
-    fprintf(stderr, "loadgen: %s refused: %s\n", sse ? "event stream" : "upgrade", c->head);
-    exit(1);
-  }
-  if (sse) sse_init(&c->sse, strcasestr(c->head, "\r\ntransfer-encoding: chunked") != NULL);
-  return (int)(end + 4 - c->head) - before;
-}
-
-static int connect_to(int port, int blocking) {
-  int fd = socket(AF_INET, SOCK_STREAM | (blocking ? 0 : SOCK_NONBLOCK), 0);
-  if (fd < 0) die("socket");
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
-  return fd;
-}
-
-/* An SSE subscriber's request: GET /events?channel=…&channel=… */
-static void write_stream_request(conn_t *c) {
-  char names[2][32], query[128] = "", req[512];
-  int count, q = 0;
-  channel_names(c->index, names, &count);
-  for (int k = 0; k < count; k++) q += snprintf(query + q, sizeof query - q, "%schannel=%s", k ? "&" : "?", names[k]);
-  int n = snprintf(req, sizeof req, "GET /events%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n\r\n", query, c->port);
-  if (write(c->fd, req, n) != n) die("write stream request");
-  c->state = S_UPGRADING;
-}
-
-static void write_upgrade(conn_t *c) {
-  if (sse_subscriber(c)) { write_stream_request(c); return; }
-  /* livehub answers "subscribed" only on connections that negotiated its full protocol. */
-  int full = cfg.protocol == P_LIVEHUB || cfg.protocol == P_SSE;
-  char req[512];
-  int n = snprintf(req, sizeof req,
-                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-                   path(), c->port, full ? "Sec-WebSocket-Protocol: livehub.v1\r\n" : "");
-  if (write(c->fd, req, n) != n) die("write upgrade");
-  c->state = S_UPGRADING;
 }
 
 static void start_next(void) {
@@ -409,115 +239,10 @@ static void on_event(conn_t *c, uint32_t events) {
   scan(c, rbuf + off, n - off);
 }
 
-/* ---- the publisher thread ---- */
-
-typedef struct { uint8_t *data; size_t len, cap; } buf_t;
-static void buf_put(buf_t *b, const uint8_t *p, size_t n) {
-  if (b->len + n > b->cap) {
-    b->cap = (b->len + n) * 2;
-    b->data = realloc(b->data, b->cap);
-  }
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-}
-
-static int slow_count(void) {
+int slow_count(void) {
   if (strcmp(cfg.workload, "W4")) return 0;
   int s = (int)(cfg.connections * cfg.slow_fraction);
   return s < 1 ? 1 : s;
-}
-
-static void pub_read(conn_t *c) {
-  uint8_t in[16384];
-  ssize_t n = read(c->fd, in, sizeof in);
-  if (n == 0) c->state = S_CLOSED;
-  if (n <= 0) return;
-  size_t off = 0;
-  if (c->state == S_UPGRADING) {
-    int used = upgrade_reply(c, in, n);
-    if (used < 0) return;
-    off = used;
-    c->state = cfg.protocol == P_SOCKETIO ? S_SETUP : S_READY;
-    if (cfg.protocol == P_SOCKETIO) send_str(c, "40");
-  }
-  scan(c, in + off, n - off);
-}
-
-static void pub_flush(conn_t *c, buf_t *out, size_t *done) {
-  while (*done < out->len) {
-    ssize_t w = write(c->fd, out->data + *done, out->len - *done);
-    if (w <= 0) return;
-    *done += w;
-  }
-  out->len = *done = 0;
-}
-
-static void *publisher(void *arg) {
-  (void)arg;
-  static conn_t pc;
-  pc.publisher = 1;
-  pc.port = cfg.port;
-  pc.fd = connect_to(cfg.port, 1);
-  write_upgrade(&pc);
-  while (pc.state != S_READY) {
-    if (pc.state == S_CLOSED) { errno = 0; die("publisher connection closed"); }
-    pub_read(&pc);
-  }
-  if (fcntl(pc.fd, F_SETFL, O_NONBLOCK) < 0) die("fcntl");
-
-  int slow = slow_count(), n = cfg.connections, groups = (n + 9) / 10;
-  int bursts = !strcmp(cfg.workload, "W2");
-  long long count = bursts ? (long long)cfg.burst * cfg.duration : (long long)cfg.rate * cfg.duration;
-  int pad_len = cfg.size > 60 ? cfg.size - 60 : 0;
-  char *pad = malloc(pad_len + 1);
-  memset(pad, 'x', pad_len);
-  pad[pad_len] = 0;
-  char *msg = malloc(pad_len + 256);
-  uint8_t *frame = malloc(pad_len + 256 + 14);
-  buf_t out = { 0 };
-  size_t done = 0;
-  int64_t start = now_us() + 20000;
-  long long sent = 0, expected = 0;
-  for (;;) {
-    int64_t now = now_us();
-    while (sent < count) {
-      int64_t at = bursts ? start + (sent / cfg.burst) * 1000000LL : start + sent * 1000000LL / cfg.rate;
-      if (at > now) break;
-      char channel[32];
-      int fanout;
-      if (!is_w3()) { strcpy(channel, "c"); fanout = n - slow; }
-      else if (sent % 2 == 0) {
-        int g = (int)((sent / 2) % groups);
-        snprintf(channel, sizeof channel, "g%d", g);
-        fanout = n - g * 10 < 10 ? n - g * 10 : 10;
-      } else { snprintf(channel, sizeof channel, "u%lld", (sent * 7919) % n); fanout = 1; }
-      int len = cfg.protocol == P_SOCKETIO
-        ? sprintf(msg, "42[\"publish\",{\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"t\":%lld,\"p\":\"%s\"}}]", channel, (long long)at, pad)
-        : sprintf(msg, "{\"type\":\"publish\",\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"t\":%lld,\"p\":\"%s\"}}", channel, (long long)at, pad);
-      buf_put(&out, frame, client_frame(frame, 1, msg, len));
-      expected += fanout;
-      sent++;
-    }
-    pub_flush(&pc, &out, &done);
-    if (sent >= count && !publisher_done) {
-      pub_sent = sent;
-      pub_expected = expected;
-      __atomic_store_n(&publisher_done, 1, __ATOMIC_RELEASE);
-      if (write(done_pipe[1], "d", 1) != 1) die("pipe");
-    }
-    if (pc.state == S_CLOSED && !publisher_closed) { publisher_closed = 1; fprintf(stderr, "loadgen: the server closed the publisher connection after %lld publishes\n", sent); }
-    if (publisher_stop) break;
-    int64_t next = sent < count
-      ? (bursts ? start + (sent / cfg.burst) * 1000000LL : start + sent * 1000000LL / cfg.rate) - now_us()
-      : 10000;
-    if (next > 1000) next = 1000;
-    if (next < 0) next = 0;
-    struct pollfd pfd = { .fd = pc.fd, .events = POLLIN | (out.len ? POLLOUT : 0) };
-    struct timespec ts = { 0, next * 1000 };
-    if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN)) pub_read(&pc);
-  }
-  close(pc.fd);
-  return NULL;
 }
 
 /* ---- the main loop ---- */

@@ -97,17 +97,18 @@ function spawnPinned(core: number, args: string[], env: Record<string, string> =
 }
 
 /**
- * The load generator: bench/loadgen.c (with bench/sse.c, its SSE reader), compiled once into
+ * The load generator: bench/loadgen.c (with wire.c, publisher.c and sse.c), compiled once into
  * node_modules/.cache, unless there is no C compiler or `--generator node` asks for bench/loadgen.ts.
  * Both speak the same stdio conversation.
  */
 const CACHE = 'node_modules/.cache/livehub-bench';
+const C_SOURCES = ['bench/loadgen.c', 'bench/wire.c', 'bench/publisher.c', 'bench/sse.c'];
 function loadGenerator(): { name: string; program: string; native: boolean; args: (config: GenConfig) => string[] } {
   const node = { name: 'one Node process, raw sockets (bench/loadgen.ts)', program: process.execPath, native: false, args: (c: GenConfig) => ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(c)] };
   if (arg('--generator') === 'node') return node;
   const program = `${CACHE}/loadgen`;
   mkdirSync(CACHE, { recursive: true });
-  const built = spawnSync('cc', ['-O2', '-pthread', '-o', program, 'bench/loadgen.c', 'bench/sse.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const built = spawnSync('cc', ['-O2', '-pthread', '-o', program, ...C_SOURCES], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (built.status !== 0) {
     console.error('livehub bench: no C compiler (cc) or the build failed; using the Node load generator');
     return node;

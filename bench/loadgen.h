@@ -1,0 +1,69 @@
+/*
+ * What the parts of the C load generator share (loadgen.c: the subscribers, the stdio conversation and
+ * the results; wire.c: connecting, the WebSocket upgrade or SSE request, WebSocket frames; publisher.c:
+ * the publisher thread; sse.c: SSE streams).
+ */
+#ifndef LIVEHUB_BENCH_LOADGEN_H
+#define LIVEHUB_BENCH_LOADGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sse.h"
+
+enum { P_LIVEHUB, P_SOCKETIO, P_GOHUB, P_SSE };
+enum { S_CONNECTING, S_UPGRADING, S_SETUP, S_READY, S_CLOSED };
+
+#define PREFIX_SAMPLED 120
+
+struct config {
+  int protocol, port, nports, ports[64];
+  char workload[4];
+  int connections, size, rate, burst, duration;
+  double slow_fraction;
+};
+extern struct config cfg;
+
+typedef struct conn {
+  int fd, state, port, index, setup_left;
+  unsigned sampled : 1, slow : 1, publisher : 1;
+  char head[2048];
+  int head_len;
+  uint8_t hdr[14];
+  int hdr_have, in_frame, opcode, fin, want, have, ctl_have;
+  uint64_t length, remaining;
+  char prefix[PREFIX_SAMPLED + 1]; /* the first bytes of the current message */
+  char ctl[126];                   /* the payload of the current control frame */
+  uint64_t lines; /* gohub: newlines seen in the current message, across its fragments */
+  uint64_t received;
+  sse_t sse; /* P_SSE subscribers: the event stream */
+} conn_t;
+
+static inline int is_w3(void) { return !strcmp(cfg.workload, "W3"); }
+/* Subscribers on SSE streams (the publisher is on a WebSocket whatever the protocol). */
+static inline int sse_subscriber(const conn_t *c) { return cfg.protocol == P_SSE && !c->publisher; }
+
+/* loadgen.c */
+int64_t now_us(void);
+void die(const char *what);
+void channel_names(int i, char names[2][32], int *count);
+void on_text(conn_t *c);      /* a whole text message arrived */
+void close_conn(conn_t *c);
+int slow_count(void);
+
+/* wire.c */
+size_t client_frame(uint8_t *out, int opcode, const char *payload, size_t n);
+void send_str(conn_t *c, const char *s);
+void scan(conn_t *c, const uint8_t *p, size_t n);
+int upgrade_reply(conn_t *c, const uint8_t *p, size_t n);
+int connect_to(int port, int blocking);
+void write_upgrade(conn_t *c);
+
+/* publisher.c: the thread, and what it tells the main loop */
+void *publisher(void *arg);
+extern volatile int publisher_done, publisher_stop, publisher_closed;
+extern long long pub_sent, pub_expected;
+extern int done_pipe[2];
+
+#endif

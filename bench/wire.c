@@ -1,0 +1,155 @@
+/*
+ * The C load generator's connections (see loadgen.h): connecting, the WebSocket upgrade (or, for an
+ * SSE subscriber, the stream's GET) and its answer, client frames out, and a frame scanner in that
+ * keeps only the first bytes of each message.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loadgen.h"
+
+static const char *path(void) {
+  return cfg.protocol == P_SOCKETIO ? "/socket.io/?EIO=4&transport=websocket" : cfg.protocol == P_GOHUB ? "/ws" : "/";
+}
+
+/* ---- frames ---- */
+
+/* A masked client text frame with a zero masking key (valid, and the payload goes as is). */
+size_t client_frame(uint8_t *out, int opcode, const char *payload, size_t n) {
+  size_t h;
+  out[0] = 0x80 | opcode;
+  if (n < 126) { out[1] = 0x80 | n; h = 2; }
+  else if (n < 65536) { out[1] = 0x80 | 126; out[2] = n >> 8; out[3] = n & 0xff; h = 4; }
+  else { out[1] = 0x80 | 127; for (int k = 0; k < 8; k++) out[2 + k] = (uint8_t)((uint64_t)n >> (56 - 8 * k)); h = 10; }
+  memset(out + h, 0, 4);
+  memcpy(out + h + 4, payload, n);
+  return h + 4 + n;
+}
+
+static void send_text(conn_t *c, int opcode, const char *payload, size_t n) {
+  uint8_t frame[512];
+  if (n > sizeof frame - 14) return;
+  size_t len = client_frame(frame, opcode, payload, n);
+  if (write(c->fd, frame, len) < 0 && errno != EAGAIN) c->state = S_CLOSED;
+}
+void send_str(conn_t *c, const char *s) { send_text(c, 1, s, strlen(s)); }
+
+static void end_frame(conn_t *c) {
+  c->in_frame = 0;
+  if (c->opcode < 8) { if (c->fin) on_text(c); } /* a whole message, perhaps in fragments */
+  else if (c->opcode == 0x9) send_text(c, 0xa, c->ctl, c->ctl_have);
+  else if (c->opcode == 0x8) { if (!c->publisher) close_conn(c); else c->state = S_CLOSED; }
+}
+
+/* Walks frame headers; keeps the first bytes of each message (all of a control frame's payload). */
+void scan(conn_t *c, const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n && c->state != S_CLOSED) {
+    if (!c->in_frame) {
+      c->hdr[c->hdr_have++] = p[i++];
+      if (c->hdr_have < 2) continue;
+      int b1 = c->hdr[1] & 0x7f;
+      int need = b1 < 126 ? 2 : b1 == 126 ? 4 : 10;
+      if (c->hdr_have < need) continue;
+      c->opcode = c->hdr[0] & 0x0f;
+      c->fin = c->hdr[0] >> 7;
+      if (b1 < 126) c->length = b1;
+      else if (b1 == 126) c->length = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
+      else { c->length = 0; for (int k = 0; k < 8; k++) c->length = c->length << 8 | c->hdr[2 + k]; }
+      c->hdr_have = 0;
+      c->in_frame = 1;
+      c->remaining = c->length;
+      if (c->opcode >= 8) c->ctl_have = 0;
+      else if (c->opcode != 0) { /* a message starts; 0 continues one */
+        int keep = c->sampled || c->publisher ? PREFIX_SAMPLED : 2;
+        c->want = c->length < (uint64_t)keep ? (int)c->length : keep;
+        c->have = 0;
+        c->lines = 0;
+      }
+      if (c->remaining == 0) end_frame(c);
+      continue;
+    }
+    size_t take = c->remaining < n - i ? c->remaining : n - i;
+    if (c->opcode >= 8) {
+      size_t keep = take < sizeof c->ctl - c->ctl_have ? take : sizeof c->ctl - c->ctl_have;
+      memcpy(c->ctl + c->ctl_have, p + i, keep);
+      c->ctl_have += keep;
+    } else if (c->have < c->want) {
+      size_t keep = take < (size_t)(c->want - c->have) ? take : (size_t)(c->want - c->have);
+      memcpy(c->prefix + c->have, p + i, keep);
+      c->have += keep;
+    }
+    if (cfg.protocol == P_GOHUB && c->opcode < 8) {
+      const uint8_t *q = p + i, *end = p + i + take;
+      while ((q = memchr(q, '\n', end - q))) { c->lines++; q++; }
+    }
+    i += take;
+    c->remaining -= take;
+    if (c->remaining == 0) end_frame(c);
+  }
+}
+
+/* Reads the HTTP answer to the upgrade (to the GET, for an SSE stream: a 200, chunked or not);
+ * returns bytes of it consumed, or -1 while incomplete. */
+int upgrade_reply(conn_t *c, const uint8_t *p, size_t n) {
+  size_t room = sizeof c->head - 1 - c->head_len, take = n < room ? n : room;
+  memcpy(c->head + c->head_len, p, take);
+  int before = c->head_len;
+  c->head_len += take;
+  c->head[c->head_len] = 0;
+  char *end = strstr(c->head, "\r\n\r\n");
+  if (!end) {
+    if (c->head_len == sizeof c->head - 1) { errno = 0; die("upgrade answer too long"); }
+    return -1;
+  }
+  int sse = sse_subscriber(c);
+  if (strncmp(c->head, sse ? "HTTP/1.1 200" : "HTTP/1.1 101", 12)) {
+    *strchr(c->head, '\r') = 0;
+    fprintf(stderr, "loadgen: %s refused: %s\n", sse ? "event stream" : "upgrade", c->head);
+    exit(1);
+  }
+  if (sse) sse_init(&c->sse, strcasestr(c->head, "\r\ntransfer-encoding: chunked") != NULL);
+  return (int)(end + 4 - c->head) - before;
+}
+
+int connect_to(int port, int blocking) {
+  int fd = socket(AF_INET, SOCK_STREAM | (blocking ? 0 : SOCK_NONBLOCK), 0);
+  if (fd < 0) die("socket");
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
+  return fd;
+}
+
+/* An SSE subscriber's request: GET /events?channel=…&channel=… */
+static void write_stream_request(conn_t *c) {
+  char names[2][32], query[128] = "", req[512];
+  int count, q = 0;
+  channel_names(c->index, names, &count);
+  for (int k = 0; k < count; k++) q += snprintf(query + q, sizeof query - q, "%schannel=%s", k ? "&" : "?", names[k]);
+  int n = snprintf(req, sizeof req, "GET /events%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n\r\n", query, c->port);
+  if (write(c->fd, req, n) != n) die("write stream request");
+  c->state = S_UPGRADING;
+}
+
+void write_upgrade(conn_t *c) {
+  if (sse_subscriber(c)) { write_stream_request(c); return; }
+  /* livehub answers "subscribed" only on connections that negotiated its full protocol. */
+  int full = cfg.protocol == P_LIVEHUB || cfg.protocol == P_SSE;
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                   path(), c->port, full ? "Sec-WebSocket-Protocol: livehub.v1\r\n" : "");
+  if (write(c->fd, req, n) != n) die("write upgrade");
+  c->state = S_UPGRADING;
+}

@@ -86,7 +86,7 @@ describe('webhooks', () => {
 
   it('holds an incomplete batch until flushInterval, then sends its events in one request', async () => {
     const { hub, url, receiver } = await setup();
-    track(webhooks(hub, { url: receiver.url, secret, batchSize: 100, flushInterval: 300 }));
+    track(webhooks(hub, { url: receiver.url, secret, batchSize: 100, flushInterval: 1000 }));
     const p = await peer(url);
     await p.subscribe('a');
     p.send({ type: 'unsubscribe', channel: 'a', id: 'u' });

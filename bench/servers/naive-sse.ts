@@ -37,7 +37,7 @@ const server = createServer((req, res) => {
     set.add(res);
     res.write(`event: livehub\ndata: ${JSON.stringify({ type: 'subscribed', channel })}\n\n`);
   }
-  req.on('close', () => { for (const channel of mine) channels.get(channel)?.delete(res); });
+  res.on('close', () => { for (const channel of mine) channels.get(channel)?.delete(res); });
 });
 
 const wss = new WebSocketServer({ server, perMessageDeflate: false });

@@ -15,11 +15,18 @@ import type { Connection, ConnectionHandlers } from './transport-connection.js';
  * backoff and a fresh EventSource.
  */
 
+/**
+ * A handler property the browser's and the `eventsource` package's handlers can be assigned to
+ * (declared as a method, its parameter is compared both ways; see socket.ts).
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
 /** The part of the EventSource API the client uses: the browser's, or the `eventsource` package's. */
 export interface EventSourceLike {
   readonly readyState: number;
-  onmessage: ((event: { data: string; lastEventId: string }) => void) | null;
-  onerror: ((event: { code?: number; message?: string }) => void) | null;
+  onmessage: Handler<{ data: string; lastEventId: string }> | null;
+  /** The `eventsource` package adds the HTTP status (`code`) and a message; browsers give neither. */
+  onerror: Handler<{ code?: number; message?: string }> | null;
   close(): void;
 }
 

@@ -9,6 +9,7 @@
  * delays the hub. Nothing here throws into the hub; every failure is counted and logged.
  */
 import { randomUUID } from 'node:crypto';
+import { checkKnownOptions } from '../options-check.js';
 import type { Hub } from '../realtime/hub.js';
 import type { HubEventName } from '../realtime/events.js';
 import { backoffDelay } from './backoff.js';
@@ -112,6 +113,7 @@ class WebhookSender implements Webhooks {
 
   close(options: CloseOptions = {}): Promise<void> {
     if (this.closing) return this.closing;
+    checkKnownOptions(options, ['timeout'], 'webhooks close()');
     const { timeout = 10_000 } = options ?? {};
     if (typeof timeout !== 'number' || !(timeout >= 0)) throw new TypeError(`livehub: webhooks close() option 'timeout' must be a number of milliseconds, got ${String(timeout)}`);
     for (const off of this.offs.splice(0)) off();
@@ -127,7 +129,7 @@ class WebhookSender implements Webhooks {
   /** The hub's listener: O(1), never throws. */
   private enqueue(type: HubEventName, data: unknown): void {
     try {
-      const { maxQueue, batchSize, flushInterval } = this.options;
+      const { maxQueue, batchSize } = this.options;
       if (this.queue.length + this.inFlight >= maxQueue) {
         this.counts.dropped++;
         this.hub.reporter.report('warn', 'webhook_dropped',
@@ -137,14 +139,7 @@ class WebhookSender implements Webhooks {
       }
       this.queue.push({ ...queuedEvent(type, data), seq: ++this.lastSeq });
       if (this.queue.length >= batchSize) this.run();
-      else if (this.timer === null) {
-        this.timer = setTimeout(() => {
-          this.timer = null;
-          this.dueSeq = Math.max(this.dueSeq, this.lastSeq);
-          this.run();
-        }, flushInterval);
-        this.timer.unref();
-      }
+      else this.arm();
     } catch (error) {
       this.hub.reporter.error(error, 'webhook_internal');
     }
@@ -182,14 +177,18 @@ class WebhookSender implements Webhooks {
       }
     }
     // Events left waiting (an incomplete batch) leave after flushInterval.
-    if (this.queue.length > 0 && this.timer === null && !this.closing) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.dueSeq = Math.max(this.dueSeq, this.lastSeq);
-        this.run();
-      }, this.options.flushInterval);
-      this.timer.unref();
-    }
+    if (this.queue.length > 0 && !this.closing) this.arm();
+  }
+
+  /** Unless already set: after flushInterval, the events queued by then are due. */
+  private arm(): void {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.dueSeq = Math.max(this.dueSeq, this.lastSeq);
+      this.run();
+    }, this.options.flushInterval);
+    this.timer.unref();
   }
 
   /** Resolves the flushes whose events were all delivered or given up. */

@@ -51,9 +51,10 @@ describe('webhooks options', () => {
     expect(() => webhooks(undefined as never, base)).toThrow(/needs the Hub/);
   });
 
-  it('close() refuses a bad timeout', async () => {
+  it('close() refuses a bad timeout and unknown options', async () => {
     const hooks = webhooks(hub, base);
     expect(() => hooks.close({ timeout: -1 })).toThrow(TypeError);
+    expect(() => hooks.close({ timout: 5 } as never)).toThrow(/unknown option 'timout' for webhooks close\(\); did you mean 'timeout'\?/);
     await hooks.close();
   });
 });

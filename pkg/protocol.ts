@@ -55,6 +55,8 @@ export interface HubMessage<T = unknown> {
   data: T;
   /** The publication's position in the channel's stream. */
   offset?: number;
+  /** Tags the publisher set (what subscription filters match). */
+  tags?: Record<string, string>;
   /** Who published it, as stamped by the server (only on messages published by clients). */
   from?: { user?: string; client: string; echo?: false };
 }
@@ -67,7 +69,8 @@ export interface StreamPosition {
 
 /** Commands a client sends. */
 export type ClientCommand =
-  | { type: 'subscribe'; channel: string; id?: RequestId; since?: StreamPosition }
+  /** `filter`: only publications whose tags have these values (see `hub.publish(…, { tags })`). */
+  | { type: 'subscribe'; channel: string; id?: RequestId; since?: StreamPosition; filter?: Record<string, string> }
   | { type: 'unsubscribe'; channel: string; id?: RequestId }
   /** `exceptSelf`: every subscriber but this connection gets it. */
   | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId; exceptSelf?: boolean }
@@ -173,6 +176,13 @@ export const CloseCode = {
   Disconnected: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Tags on a publication and filters on a subscription: at most 16 keys of `[A-Za-z0-9_-]`, string values of at most 256 characters. */
+export function isValidTags(value: unknown): value is Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length <= 16 && entries.every(([key, tag]) => /^[A-Za-z0-9_-]{1,64}$/.test(key) && typeof tag === 'string' && tag.length <= 256);
+}
 
 /** Longest close reason RFC 6455 allows, in UTF-8 bytes. */
 export const MAX_CLOSE_REASON_BYTES = 123;

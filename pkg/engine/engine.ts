@@ -76,6 +76,8 @@ export interface PublishOptions {
   idempotencyTtl?: number;
   /** Stamped into the publication's JSON as `"from":{"user":U,"client":C}`. */
   from?: Publisher;
+  /** Publication tags, `"tags":{…}` in the JSON: what subscribers' filters match (string values). */
+  tags?: Record<string, string>;
 }
 
 /** Where a publish landed. */
@@ -152,6 +154,12 @@ export function encodeFrom(from: Publisher | undefined): string {
   if (!from) return '';
   const user = from.user === undefined ? '' : `"user":${JSON.stringify(from.user)},`;
   return `,"from":{${user}"client":${JSON.stringify(from.client)}${from.echo === false ? NO_ECHO : '}'}`;
+}
+
+/** What follows `"offset":N` in a publication's JSON: its tags, then its publisher (always last). */
+export function encodeTail(options: PublishOptions = {}): string {
+  const { tags, from } = options;
+  return (tags && Object.keys(tags).length > 0 ? `,"tags":${JSON.stringify(tags)}` : '') + encodeFrom(from);
 }
 
 /** How a payload that its publisher must not get ends: `…,"echo":false}}` (`from` is always last). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { checkKnownOptions } from '../options-check.js';
 import {
-  encodeFrom, encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  encodeTail, encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
 
@@ -45,7 +45,7 @@ export class MemoryEngine implements Engine {
   }
 
   publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options: PublishOptions = {}): PublishResult {
-    const { idempotencyKey, idempotencyTtl, from } = options;
+    const { idempotencyKey, idempotencyTtl } = options;
     const now = Date.now();
     if (idempotencyKey !== undefined) {
       if (!(typeof idempotencyTtl === 'number' && idempotencyTtl >= 1)) {
@@ -56,7 +56,7 @@ export class MemoryEngine implements Engine {
     }
     const state = this.state(channel);
     const offset = ++state.offset;
-    const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset, encodeFrom(from)), expires: 0 };
+    const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset, encodeTail(options)), expires: 0 };
     if (policy.size > 0) {
       publication.expires = Date.now() + policy.ttl;
       state.entries.push(publication);

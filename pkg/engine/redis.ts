@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { checkKnownOptions } from '../options-check.js';
 import {
-  encodeFrom, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  encodeTail, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
 import { describeHost, ENGINE_CLOSED, RedisHealth } from './redis-health.js';
@@ -157,7 +157,7 @@ export class RedisEngine implements Engine {
   }
 
   async publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options: PublishOptions = {}): Promise<PublishResult> {
-    const { idempotencyKey, idempotencyTtl, from } = options;
+    const { idempotencyKey, idempotencyTtl } = options;
     if (idempotencyKey !== undefined && !(typeof idempotencyTtl === 'number' && idempotencyTtl >= 1)) {
       throw new TypeError('livehub: publish with an idempotencyKey needs idempotencyTtl, a number of milliseconds >= 1');
     }
@@ -165,7 +165,7 @@ export class RedisEngine implements Engine {
       const [offset, epoch, duplicate] = await (await this.redis()).livehubPublish(
         this.key('m', channel), this.key('h', channel), idempotencyKey === undefined ? this.key('m', channel) : `${this.prefix}:idem:${idempotencyKey}`,
         channel, type, dataJson, policy.size, policy.ttl, newEpoch(), this.key('c', channel), Math.max(this.metaTtl, policy.ttl),
-        idempotencyKey === undefined ? 0 : Math.ceil(idempotencyTtl!), encodeFrom(from),
+        idempotencyKey === undefined ? 0 : Math.ceil(idempotencyTtl!), encodeTail(options),
       );
       const position: PublishResult = { offset: Number(offset), epoch: String(epoch) };
       if (Number(duplicate) === 1) position.duplicate = true;

@@ -16,7 +16,7 @@ import type { Identity } from './auth.js';
 import { sessionInfo, type HubEventListener, type HubEventName } from './events.js';
 import type { Handler, Middleware, Toolkit } from './handlers.js';
 import { isBuiltIn } from './inbound.js';
-import { CONTROL_CHANNEL } from './loop.js';
+import { CONTROL_CHANNEL, type OutgoingHook } from './loop.js';
 import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
 import { isPresenceChannel, Presence } from './presence.js';
@@ -120,6 +120,17 @@ export class Hub extends HubApi {
    */
   api(options: HttpApiOptions): HttpApiHandler {
     return createHttpApi(this, options);
+  }
+
+  /**
+   * A hook on every message each connection is about to get (Phoenix's `handle_out`): return it, a
+   * reshaped copy, or null to drop it for that connection. It runs in the loop, once per message
+   * and connection, so keep it quick; without one, the fan-out shares one encoding per channel.
+   */
+  outgoing(hook: OutgoingHook | null): this {
+    if (hook !== null && typeof hook !== 'function') throw new TypeError('livehub: the outgoing hook must be a function or null');
+    this.outgoingHook = hook;
+    return this;
   }
 
   /** Listens to a hub event (see events.ts); returns the function that stops listening. */
@@ -283,7 +294,7 @@ export class Hub extends HubApi {
   command(session: Session, command: ClientCommand): void {
     switch (command.type) {
       case 'subscribe':
-        this.enqueue({ kind: 'subscribe', session, channel: command.channel, id: command.id, since: command.since });
+        this.enqueue({ kind: 'subscribe', session, channel: command.channel, id: command.id, since: command.since, ...(command.filter ? { filter: command.filter } : {}) });
         break;
       case 'unsubscribe':
         this.enqueue({ kind: 'unsubscribe', session, channel: command.channel, id: command.id });

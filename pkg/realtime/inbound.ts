@@ -1,5 +1,5 @@
 import {
-  ErrorCode, NAME_CHARACTERS, isValidChannel, isValidEventType, isValidRequestId,
+  ErrorCode, isValidTags, NAME_CHARACTERS, isValidChannel, isValidEventType, isValidRequestId,
   type ClientCommand, type RequestId,
 } from '../protocol.js';
 
@@ -86,9 +86,14 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
   }
   if (type === 'subscribe') {
     const since = own('since');
-    if (since === undefined || since === null) return withId({ type, channel });
+    const filter = own('filter');
+    if (filter !== undefined && !isValidTags(filter)) {
+      return fail(ErrorCode.BadRequest, 'filter must be an object of at most 16 tags: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters', id);
+    }
+    const filtered = filter === undefined ? {} : { filter: { ...filter } };
+    if (since === undefined || since === null) return withId({ type, channel, ...filtered });
     if (!isPosition(since)) return fail(ErrorCode.BadRequest, 'since must be {"offset": a whole number, "epoch": a string of 1-64 characters}', id);
-    return withId({ type, channel, since: { offset: since.offset, epoch: since.epoch } });
+    return withId({ type, channel, since: { offset: since.offset, epoch: since.epoch }, ...filtered });
   }
 
   const event = own('event');

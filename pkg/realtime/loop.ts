@@ -1,4 +1,6 @@
-import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type RequestId, type ServerReply } from '../protocol.js';
+import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol.js';
+export type { OutgoingHook } from './shaping.js';
+import { shape, type OutgoingHook } from './shaping.js';
 import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
 import type { WireFormat } from '../transport/transport.js';
 import { HubEvents, sessionInfo } from './events.js';
@@ -16,7 +18,7 @@ export const CONTROL_CHANNEL = '#control';
 export type Command =
   | { kind: 'register'; session: Session }
   | { kind: 'unregister'; session: Session }
-  | { kind: 'subscribe'; session: Session; channel: string; id?: RequestId; since?: StreamPosition }
+  | { kind: 'subscribe'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; filter?: Record<string, string> }
   | { kind: 'unsubscribe'; session: Session; channel: string; id?: RequestId }
   | { kind: 'publication'; publication: Publication }
   | { kind: 'reset'; channel: string; position: StreamPosition }
@@ -25,6 +27,7 @@ export type Command =
   | { kind: 'close'; session: Session; code: number; reason: string };
 
 type Send = (session: Session, reply: ServerReply) => void;
+
 
 /** A turn's publications of one channel, and the connections that must not get some of them. */
 interface Batch {
@@ -50,6 +53,8 @@ export abstract class HubLoop {
   /** Engine subscriptions still being set up, per channel: a subscribe's history read waits for it. */
   protected readonly subscribing = new Map<string, Promise<unknown>>();
   protected closing: Promise<void> | null = null;
+  /** `hub.outgoing`: may drop or reshape each message for each session (off the hot path when null). */
+  protected outgoingHook: OutgoingHook | null = null;
   private queue: Command[] = [];
   private scheduled = false;
 
@@ -154,6 +159,7 @@ export abstract class HubLoop {
     let shared: unknown = null;
     let others: Map<WireFormat, unknown> | null = null;
     let reached = 0;
+    let parsed: Array<HubMessage | undefined> | null = null;
     for (const session of targets) {
       const streams = session.streams;
       let from = 0;
@@ -164,12 +170,16 @@ export abstract class HubLoop {
       }
       const transport = session.transport;
       let frames: Buffer;
-      if (excepted !== null && excepted.has(session.id)) {
-        // Except-self: this session gets the batch without the messages it published.
+      const filter = session.filters === null ? undefined : session.filters.get(channel);
+      if ((excepted !== null && excepted.has(session.id)) || filter !== undefined || this.outgoingHook !== null) {
+        // This session gets a batch of its own: without what it published except-self, what its
+        // filter does not match, and what the outgoing hook drops or reshapes for it.
+        parsed ??= new Array(payloads.length);
         const own: number[] = [];
         const mine: string[] = [];
         for (let i = from; i < payloads.length; i++) {
-          if (exceptedClient(payloads[i]!) !== session.id) { own.push(offsets[i]!); mine.push(payloads[i]!); }
+          const payload = shape(session, payloads[i]!, i, parsed, filter, this.outgoingHook, this.reporter);
+          if (payload !== null) { own.push(offsets[i]!); mine.push(payload); }
         }
         if (mine.length === 0) continue;
         session.enqueue(transport.frames(transport.format.encodeMessages(channel, own, mine), channel, own), mine.length);
@@ -219,6 +229,7 @@ export abstract class HubLoop {
       return;
     }
     this.join(session, channel);
+    if (command.filter) (session.filters ??= new Map()).set(channel, command.filter);
     // Hold live publications for this session until the engine says where the stream stands.
     session.streams.hold(channel);
     const { since, id } = command;
@@ -314,6 +325,7 @@ export abstract class HubLoop {
   protected leave(session: Session, channel: string): void {
     const members = this.channels.get(channel);
     session.channels.delete(channel);
+    if (session.filters?.delete(channel) && session.filters.size === 0) session.filters = null;
     this.presence.leave(session, channel);
     session.streams.forget(channel);
     if (!members) return;

@@ -1,7 +1,8 @@
-import { ErrorCode, isValidChannel, isValidEventType, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol.js';
+import { ErrorCode, isValidChannel, isValidEventType, isValidTags, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol.js';
 import type { Engine, Publisher as PublisherStamp, PublishOptions, PublishResult } from '../engine/engine.js';
 import type { HubEvents } from './events.js';
 import { after } from './maybe.js';
+import { checkKnownOptions } from '../options-check.js';
 import { historyPolicy, type ResolvedHubOptions } from './options.js';
 import { LivehubError, type Reporter } from './report.js';
 import type { Session } from './session.js';
@@ -13,6 +14,8 @@ export interface HubPublishOptions {
    * on any node) publishes nothing and resolves with the first one's position and `duplicate: true`.
    */
   idempotencyKey?: string;
+  /** Tags subscribers can filter on (`subscribe` with `filter`): at most 16 string values. */
+  tags?: Record<string, string>;
 }
 
 /**
@@ -34,11 +37,16 @@ export class Publisher {
     checkChannel(channel);
     checkType(type);
     if (options === null || typeof options !== 'object') throw new TypeError('livehub: publish options must be an object');
-    const { idempotencyKey } = options;
+    checkKnownOptions(options, ['idempotencyKey', 'tags'], 'hub.publish()');
+    const { idempotencyKey, tags } = options;
+    if (tags !== undefined && !isValidTags(tags)) {
+      throw new TypeError('livehub: tags must be an object of at most 16 tags: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters');
+    }
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
       throw new TypeError('livehub: idempotencyKey must be a string of 1-128 characters');
     }
     const extra: PublishOptions = idempotencyKey === undefined ? {} : { idempotencyKey: `server:${idempotencyKey}`, idempotencyTtl: this.options.publishDedupeWindow };
+    if (tags !== undefined) extra.tags = tags;
     return this.publishJson(channel, type, encodeData(data), extra);
   }
 

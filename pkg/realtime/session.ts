@@ -57,6 +57,8 @@ export class Session implements Bucket, TransportEvents {
   dirty = false;
   /** Where the session stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
   readonly streams = new ClientStreams();
+  /** Tag filters of the session's subscriptions that have one (null: none). Owned by the hub's loop. */
+  filters: Map<string, Record<string, string>> | null = null;
   /** The presence channels the session is in, with its status there (null: none). Owned by the hub's loop. */
   presence: Map<string, PresenceStatus> | null = null;
   state: Lifecycle = 'open';

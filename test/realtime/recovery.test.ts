@@ -1,12 +1,24 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
+import { LiveClient } from '../../client/index.js';
 import { CloseCode, type Hub } from '../../pkg/index.js';
 import { Peer, perTest, sleep } from '../helpers.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
 const { start, cleanup } = perTest();
+
+/** ws's WebSocket, remembering every socket it opens, so a test can cut or stall the latest one. */
+function recordingWebSocket() {
+  const sockets: WebSocket[] = [];
+  class Recording extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      sockets.push(this);
+    }
+  }
+  const raw = () => (sockets.at(-1) as unknown as { _socket?: Socket } | undefined)?._socket;
+  return { WebSocket: Recording, raw };
+}
 
 /** Publishes n messages to `channel` at `rate` per second; resolves when all are published. */
 async function publishSteadily(s: { hub: Hub }, channel: string, n: number, rate: number) {
@@ -59,7 +71,8 @@ describe('stream positions and recovery', () => {
 
   it('recovers every message once, in order, across repeated forced disconnects at 1,000 messages/s', async () => {
     const s = await start({ history: { size: 5000, ttl: 60_000 } });
-    const client = new LiveClient(s.url, { WebSocket: WS, reconnectDelay: 20, maxReconnectDelay: 100 });
+    const recording = recordingWebSocket();
+    const client = new LiveClient(s.url, { WebSocket: recording.WebSocket, reconnectDelay: 20, maxReconnectDelay: 100 });
     cleanup(() => client.dispose());
     const got: number[] = [];
     client.on<number>('feed', (n) => got.push(n));
@@ -72,7 +85,7 @@ describe('stream positions and recovery', () => {
     const publishing = publishSteadily(s, 'feed', 2000, 1000);
     for (let cut = 0; cut < 15; cut++) {
       await sleep(90);
-      (client as unknown as { ws: { _socket?: Socket } | null }).ws?._socket?.destroy();
+      recording.raw()?.destroy();
     }
     await publishing;
     await expect.poll(() => got.length, { timeout: 10_000 }).toBe(2000);
@@ -83,7 +96,8 @@ describe('stream positions and recovery', () => {
 
   it('lets a slow consumer evicted under load recover the range it missed', async () => {
     const s = await start({ maxBufferedBytes: 256 * 1024, highWaterMark: 32 * 1024, history: { size: 10_000, ttl: 60_000 } });
-    const client = new LiveClient(s.url, { WebSocket: WS, reconnectDelay: 20 });
+    const recording = recordingWebSocket();
+    const client = new LiveClient(s.url, { WebSocket: recording.WebSocket, reconnectDelay: 20 });
     cleanup(() => client.dispose());
     const got: number[] = [];
     client.on<{ i: number }>('big', (d) => got.push(d.i));
@@ -91,7 +105,7 @@ describe('stream positions and recovery', () => {
     client.addEventListener('close', (e) => closes.push(e.code));
     await expect.poll(() => client.status).toBe('open');
     await sleep(50);
-    const socket = (client as unknown as { ws: { _socket: Socket } }).ws._socket;
+    const socket = recording.raw()!;
     socket.pause();
     const pad = 'x'.repeat(16 * 1024); // 600 of them: more than the kernel's loopback buffers hold
     for (let i = 0; i < 600; i++) {

@@ -12,6 +12,7 @@ export const alias = [
   { find: /^livehub\/inertia$/, replacement: here('./pkg/inertia/index.ts') },
   { find: /^livehub\/engine$/, replacement: here('./pkg/engine/index.ts') },
   { find: /^livehub\/redis$/, replacement: here('./pkg/engine/redis-index.ts') },
+  { find: /^livehub\/webhooks$/, replacement: here('./pkg/hooks/index.ts') },
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];
 

@@ -8,6 +8,6 @@ export { ClientRef } from './client-ref.js';
 export { ConnectionStore, IDLE_STATE, type ConnectionState } from './connection.js';
 export { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';
 export { DEFAULT_MAX_EVENTS, EventLog, type RealtimeEvent } from './event-log.js';
-export { PresenceStore, presenceOf } from './presence.js';
+export { PresenceStore, presenceOf, type PresenceChange } from './presence.js';
 export { RealtimeFeed, checkRealtimeOptions, type RealtimeOptions } from './realtime.js';
 export { ValueStore, type ReadableStore } from './store.js';

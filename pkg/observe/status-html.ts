@@ -173,7 +173,11 @@ export function renderPage(config: PageConfig, nonce: string): string {
   }
   function viaEventSource() {
     const source = new EventSource(config.events + (config.events.includes('?') ? '&' : '?') + 'channel=' + encodeURIComponent(config.channel));
-    source.addEventListener('subscribed', () => { attempt = 0; live(true); });
+    source.addEventListener('livehub', (event) => {
+      const reply = JSON.parse(event.data);
+      if (reply.type === 'subscribed' && reply.channel === config.channel) live(true);
+      else if (reply.type === 'error') $('live').textContent = 'refused: ' + reply.code;
+    });
     source.addEventListener('snapshot', (event) => take(JSON.parse(event.data).data));
     source.onerror = () => live(false);
   }

@@ -106,4 +106,15 @@ describe('the status page in Chromium', () => {
     // 2 peers on node two, the page on node one.
     expect(await text(page, 'connections')).toBe('3');
   });
+
+  it('works over Server-Sent Events when given the hub\'s SSE path', async () => {
+    const { hub, url, base } = await start({}, (h) => ({ '/status': statusPage(h, { events: '/events', interval: 200 }) }));
+    const p = await peer(url);
+    await p.subscribe('feed');
+    const page = await open(`${base}/status`);
+    for (let i = 0; i < 4; i++) await hub.publish('feed', 'x', i);
+    await expect.poll(() => text(page, 'published-total'), { timeout: 10_000 }).toBe('4');
+    expect(await text(page, 'delivered-total')).toBe('4');
+    await expect.poll(async () => (await page.locator('#node-table tbody tr td').nth(2).textContent()), { timeout: 10_000 }).toBe('1');
+  });
 });

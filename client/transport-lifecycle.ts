@@ -126,11 +126,11 @@ export abstract class ConnectionLifecycle {
     const attempt = Symbol('attempt');
     this.opening = attempt;
     this.connectTimer = setTimeout(() => this.connectTimedOut(), this.options.connectTimeout);
-    this.setTransport(this.choice.current);
-    const prepared = prepareOpener(this.choice.current, this.url, this.options);
-    if (!(prepared instanceof Promise)) return this.openWith(prepared);
+    const transport = this.choice.current;
+    const prepared = prepareOpener(transport, this.url, this.options);
+    if (!(prepared instanceof Promise)) return this.openWith(transport, prepared);
     prepared.then((opener) => {
-      if (this.opening === attempt && !this.stopped) this.openWith(opener);
+      if (this.opening === attempt && !this.stopped) this.openWith(transport, opener);
     }, (error: Error) => {
       if (this.opening !== attempt) return;
       this.opening = null;
@@ -140,7 +140,7 @@ export abstract class ConnectionLifecycle {
     });
   }
 
-  private openWith(opener: Opener | LiveError): void {
+  private openWith(transport: TransportName, opener: Opener | LiveError): void {
     this.opening = null;
     if (opener instanceof LiveError) {
       this.clearTimer('connectTimer');
@@ -149,6 +149,7 @@ export abstract class ConnectionLifecycle {
       this.report(opener);
       return this.open();
     }
+    this.setTransport(transport);
     let connection: Connection | null = null;
     try {
       connection = opener(this.handlersFor(() => connection));

@@ -135,3 +135,13 @@ export class LivehubConnector extends Connector<AnyDriver, LivehubChannel, Liveh
     this.client.close();
   }
 }
+
+/**
+ * Echo options for a livehub server: `configureEcho(livehubEcho({ url: '/ws' }))` (@laravel/echo-vue,
+ * @laravel/echo-react) or `new Echo(livehubEcho({ url: '/ws' }))`. The hooks' `configureEcho` types
+ * list only Echo's built-in broadcasters; this returns the options typed as one of those, while
+ * `broadcaster` is the `LivehubConnector` class (what Echo checks at run time).
+ */
+export function livehubEcho<T extends Record<string, unknown>>(options: LivehubEchoOptions & T): { broadcaster: 'null' } & T {
+  return { withoutInterceptors: true, ...options, broadcaster: LivehubConnector } as unknown as { broadcaster: 'null' } & T;
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp, defineComponent, h, type Ref } from 'vue';
 import { WebSocket } from 'ws';
 import type { WebSocketConstructor } from '../../client/index.js';
-import { LivehubConnector } from '../../client/echo/index.js';
+import { livehubEcho } from '../../client/echo/index.js';
 import { perTest } from '../helpers.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
@@ -23,7 +23,7 @@ function mount(setup: () => void) {
 describe('@laravel/echo-vue hooks on livehub/echo', () => {
   it('useEcho listens on a private channel while mounted and leaves it on unmount; useConnectionStatus follows', async () => {
     const s = await start({ authorize: () => true });
-    configureEcho({ broadcaster: LivehubConnector, url: s.url, livehub: { WebSocket: WS }, withoutInterceptors: true });
+    configureEcho(livehubEcho({ url: s.url, livehub: { WebSocket: WS } }));
     cleanup(() => echo().disconnect());
     const seen: unknown[] = [];
     let status: Ref<string> | undefined;
@@ -44,7 +44,7 @@ describe('@laravel/echo-vue hooks on livehub/echo', () => {
 
   it('useEchoPresence gives the presence channel: here and joining come from livehub presence', async () => {
     const s = await start({ authorize: () => true });
-    configureEcho({ broadcaster: LivehubConnector, url: s.url, livehub: { WebSocket: WS }, withoutInterceptors: true });
+    configureEcho(livehubEcho({ url: s.url, livehub: { WebSocket: WS } }));
     cleanup(() => echo().disconnect());
     const events: unknown[] = [];
     mount(() => {

@@ -122,8 +122,8 @@ describe('GET /metrics', () => {
 
   it('counts slow consumers by reason: send_buffer when the queue overflows, write_timeout when the socket does not drain', async () => {
     for (const [reason, options] of [
-      ['send_buffer', { maxBufferedBytes: 512 * 1024, highWaterMark: 64 * 1024, writeWait: 10_000 }],
-      ['write_timeout', { maxBufferedBytes: 256 * 1024 * 1024, sendBuffer: 100_000, highWaterMark: 64 * 1024, writeWait: 300 }],
+      ['send_buffer', { logger: false, maxBufferedBytes: 512 * 1024, highWaterMark: 64 * 1024, writeWait: 10_000 }],
+      ['write_timeout', { logger: false, maxBufferedBytes: 256 * 1024 * 1024, sendBuffer: 100_000, highWaterMark: 64 * 1024, writeWait: 300 }],
     ] as const) {
       const { hub, url, base } = await withMetrics(options);
       const slow = await peer(url);
@@ -173,6 +173,8 @@ describe('GET /metrics', () => {
     expect(() => metricsHandler(hub, { registry, prefix: 'chat_' })).toThrow(/already has a metric named chat_/);
     handler.close();
     expect(await registry.metrics()).not.toMatch(/^chat_/m);
+    // Closed, it listens to nothing: the hub builds no event on its hot path again.
+    expect(Object.values(hub.events.listening).some(Boolean)).toBe(false);
   });
 
   it('times commands by type when commandDuration is on', async () => {

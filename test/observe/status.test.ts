@@ -87,6 +87,18 @@ describe('StatusFeed', () => {
     expect(s.top[0]!.rate).toBeGreaterThan(s.top[1]!.rate);
   });
 
+  it('publishes a last snapshot saying draining when the node drains, then stops', async () => {
+    const { hub } = await start();
+    const feed = new StatusFeed(hub, { interval: 100 });
+    cleanups.push(() => feed.close());
+    await expect.poll(async () => (await hub.history('livehub-status')).messages.length).toBeGreaterThan(0);
+    await hub.drain({ spread: 0 });
+    await expect.poll(async () => (await hub.history('livehub-status')).messages.at(-1)?.data).toMatchObject({ node: hub.node, draining: true });
+    const { position } = await hub.history('livehub-status');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await hub.history('livehub-status')).position.offset).toBe(position.offset);
+  });
+
   it('shows every node of a cluster: each node publishes its snapshot through Redis to the status channel', async () => {
     const url = await sharedRedisUrl();
     const prefix = `livehub-status-test-${Math.random().toString(36).slice(2)}:`;

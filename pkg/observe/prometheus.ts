@@ -35,7 +35,11 @@ export function metricsHandler(hub: Hub, options: MetricsHandlerOptions = {}): M
   if (options === null || typeof options !== 'object') throw new TypeError('livehub: metricsHandler options must be an object');
   checkKnownOptions(options, KNOWN, 'metricsHandler()');
   const { registry = new Registry(), prefix = 'livehub_', defaultMetrics = false, commandDuration = false } = options;
-  if (!(registry instanceof Registry)) throw new TypeError('livehub: metricsHandler registry must be a prom-client Registry (from the same prom-client the app uses)');
+  // Duck-typed: the app's Registry may come from another copy of prom-client.
+  const shape = registry as Partial<Record<'registerMetric' | 'getSingleMetric' | 'removeSingleMetric' | 'metrics', unknown>> | null;
+  if (shape === null || typeof shape !== 'object' || !(['registerMetric', 'getSingleMetric', 'removeSingleMetric', 'metrics'] as const).every((m) => typeof shape[m] === 'function')) {
+    throw new TypeError('livehub: metricsHandler registry must be a prom-client Registry');
+  }
   if (typeof prefix !== 'string' || (prefix !== '' && !PREFIX.test(prefix))) throw new TypeError(`livehub: metricsHandler prefix ${JSON.stringify(prefix)} is not a Prometheus name prefix (letters, digits, _ and :, not starting with a digit)`);
   for (const [name, value] of [['defaultMetrics', defaultMetrics], ['commandDuration', commandDuration]] as const) {
     if (typeof value !== 'boolean') throw new TypeError(`livehub: metricsHandler ${name} must be a boolean`);

@@ -310,7 +310,12 @@ export abstract class ConnectionLifecycle {
 
   /** The URL the current transport connects to (for error messages; never with a token). */
   private targetUrl(): string {
-    return this.currentTransport === 'sse' ? eventsUrlOf(this.url, this.options) : this.url;
+    if (this.currentTransport !== 'sse') return this.url;
+    try {
+      return eventsUrlOf(this.url, this.options);
+    } catch {
+      return this.url;
+    }
   }
 
   protected report(error: Error): void {

@@ -35,10 +35,11 @@ function openerFor(transport: TransportName, Ctor: unknown, url: string, options
     const target = token === null ? resolveUrl(url) : withToken(resolveUrl(url), options.tokenParameter, token);
     return (handlers) => openWebSocket(Ctor as Parameters<typeof openWebSocket>[0], target, handlers);
   }
-  const eventsUrl = eventsUrlOf(url, options);
-  const target = streamUrl(eventsUrl, token === null ? null : { parameter: options.tokenParameter, value: token });
   const fetch = (globalThis as { fetch?: typeof globalThis.fetch }).fetch;
   return (handlers) => {
+    // Inside the opener: a URL that cannot be resolved is a failed attempt, reported, as for a WebSocket.
+    const eventsUrl = eventsUrlOf(url, options);
+    const target = streamUrl(eventsUrl, token === null ? null : { parameter: options.tokenParameter, value: token });
     if (!fetch) throw new LiveError('no_fetch', 'livehub: transport \'sse\' sends commands with fetch(), and there is none here');
     return openEventSource(Ctor as Parameters<typeof openEventSource>[0], target, { postUrl: eventsUrl, fetch: fetch.bind(globalThis) }, handlers);
   };

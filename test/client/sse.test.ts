@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
+import { effectScope } from '@vue/runtime-core';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, LiveError, type LiveClientOptions } from '../../client/index.js';
+import { useLiveUpdate } from '../../client/vue.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
 import { closeServer, Peer, perTest, sleep } from '../helpers.js';
 
@@ -204,5 +206,25 @@ describe('LiveClient over Server-Sent Events', () => {
     await expect.poll(() => client.status).toBe('open');
     expect(s.sessions().map((session) => session.transport.name)).toEqual(['sse']);
     expect(client.transport).toBe('sse');
+  });
+
+  it('reports a URL it cannot resolve (relative, in Node) as a failed attempt instead of throwing', async () => {
+    const client = sseClient('/ws', { reconnectDelay: 1000 });
+    expect(client.status).toBe('reconnecting');
+    expect(client.lastError).toBeInstanceOf(TypeError);
+  });
+
+  it('takes transport through useLiveUpdate(url, options) and delivers over SSE', async () => {
+    const s = await sseHub();
+    const scope = effectScope();
+    cleanup(() => scope.stop());
+    const live = scope.run(() => useLiveUpdate(s.url, { transport: 'sse', EventSource }))!;
+    const seen: unknown[] = [];
+    live.on('prices', (data) => seen.push(data));
+    await expect.poll(() => live.connected.value).toBe(true);
+    expect(live.client.transport).toBe('sse');
+    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await s.hub.publish('prices', 'tick', 42);
+    await expect.poll(() => seen).toEqual([42]);
   });
 });

@@ -8,6 +8,8 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export const alias = [
   { find: /^livehub\/client$/, replacement: here('./client/index.ts') },
   { find: /^livehub\/vue$/, replacement: here('./client/vue.ts') },
+  { find: /^livehub\/react$/, replacement: here('./client/react/index.ts') },
+  { find: /^livehub\/echo$/, replacement: here('./client/echo/index.ts') },
   { find: /^livehub\/inertia\/vue$/, replacement: here('./client/inertia.ts') },
   { find: /^livehub\/inertia$/, replacement: here('./pkg/inertia/index.ts') },
   { find: /^livehub\/engine$/, replacement: here('./pkg/engine/index.ts') },

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventSource } from 'eventsource';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { eventsUrlFor, LiveClient, type LiveClientOptions, type TransportName } from '../../client/index.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
@@ -133,6 +133,24 @@ describe("transport: 'auto'", () => {
     expect(client.transport).toBe('websocket');
     expect(transports).toEqual(['websocket']);
     expect(errors.filter((code) => code === 'no_eventsource')).toHaveLength(1);
+  });
+
+  it('tries WebSocket at once when the browser comes back online while on SSE, and moves to it', async () => {
+    const listeners = new Map<string, () => void>();
+    vi.stubGlobal('addEventListener', (name: string, listener: () => void) => listeners.set(name, listener));
+    vi.stubGlobal('removeEventListener', (name: string) => listeners.delete(name));
+    cleanup(() => vi.unstubAllGlobals());
+    const s = await gatedHub();
+    const { client, transports } = autoClient(s.url); // websocketRetryInterval: 5 minutes
+    await expect.poll(() => client.transport).toBe('sse');
+    await expect.poll(() => client.status).toBe('open');
+    s.state.upgrades = 'accept';
+    await sleep(100);
+    expect(client.transport).toBe('sse');
+    listeners.get('online')!();
+    await expect.poll(() => client.transport, { timeout: 3000 }).toBe('websocket');
+    expect(transports).toEqual(['websocket', 'sse', 'websocket']);
+    expect(client.status).toBe('open');
   });
 
   it('uses WebSocket and never SSE while upgrades pass', async () => {

@@ -3,6 +3,11 @@ import type { WireFormat } from '../transport.js';
 /** A turn's messages of one channel, encoded once for every SSE stream: one part per message. */
 export interface SseShared {
   parts: Buffer[];
+  /**
+   * The bytes of a stream in this one channel only, made once for every such stream: their ids are
+   * the same (`channel offset epoch`), so they share the encoding as WebSocket sessions do.
+   */
+  single?: { epoch: string; bytes: Buffer };
 }
 
 /** The `event:` name of livehub's own events (replies, the session, a close). */

@@ -39,6 +39,12 @@ export class SseTransport implements Transport<SseShared> {
   frames(shared: SseShared, channel: string, offsets: readonly number[]): Buffer {
     const position = this.positions.get(channel);
     if (!position) return Buffer.concat(shared.parts.flatMap((part) => [part, Buffer.from('\n')]));
+    if (this.positions.size === 1) {
+      // In this channel only: the same bytes as every other such stream this turn.
+      position.offset = offsets[offsets.length - 1]!;
+      if (shared.single?.epoch !== position.epoch) shared.single = { epoch: position.epoch, bytes: this.build(shared, channel, offsets, '', '', position.epoch) };
+      return shared.single.bytes;
+    }
     // Only this channel's offset moves within the batch: the rest of the id is made once.
     let before = '';
     let after = '';
@@ -49,10 +55,15 @@ export class SseTransport implements Transport<SseShared> {
       if (seen) after += ` ${triple}`;
       else before += `${triple} `;
     }
+    position.offset = offsets[offsets.length - 1]!;
+    return this.build(shared, channel, offsets, before, after, position.epoch);
+  }
+
+  /** Each message's part followed by its id line: the stream's positions with this channel at the message. */
+  private build(shared: SseShared, channel: string, offsets: readonly number[], before: string, after: string, epoch: string): Buffer {
     const chunks: Buffer[] = [];
     for (let i = 0; i < shared.parts.length; i++) {
-      position.offset = offsets[i]!;
-      chunks.push(shared.parts[i]!, Buffer.from(`id: ${before}${channel} ${position.offset} ${position.epoch}${after}\n\n`));
+      chunks.push(shared.parts[i]!, Buffer.from(`id: ${before}${channel} ${offsets[i]!} ${epoch}${after}\n\n`));
     }
     return Buffer.concat(chunks);
   }

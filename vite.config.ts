@@ -15,6 +15,7 @@ export const alias = [
   { find: /^livehub\/engine$/, replacement: here('./pkg/engine/index.ts') },
   { find: /^livehub\/redis$/, replacement: here('./pkg/engine/redis-index.ts') },
   { find: /^livehub\/webhooks$/, replacement: here('./pkg/hooks/index.ts') },
+  { find: /^livehub\/observe$/, replacement: here('./pkg/observe/index.ts') },
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];
 

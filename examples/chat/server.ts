@@ -9,6 +9,7 @@ import { SignJWT } from 'jose';
 import { Hub, jwtAuthenticator, type HubOptions, type Identity } from 'livehub';
 import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
+import { healthHandlers, metricsHandler, statusPage } from 'livehub/observe';
 import { RedisEngine } from 'livehub/redis';
 import { recentMessages } from './history.js';
 import { isValidName, NAME_RULE, parseMessage } from './messages.js';
@@ -51,10 +52,12 @@ export interface ChatServerOptions {
   messageRate?: number;
   /** Mounts the HTTP API at /api with this key (X-API-Key). @default none: no /api */
   apiKey?: string;
+  /** Protects the status page at /status with this key. @default none: open (development) */
+  statusKey?: string;
   hub?: HubOptions;
 }
 
-const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'messageRate', 'apiKey', 'hub'];
+const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'messageRate', 'apiKey', 'statusKey', 'hub'];
 const COOKIE = 'livehub_token';
 const TOKEN_LIFETIME_S = 3600;
 
@@ -256,6 +259,14 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   app.get('/ws', hub.handleWebSocket);
 
+  // Operations: Prometheus metrics, health for the load balancer, a live status page (open without
+  // LIVEHUB_STATUS_KEY, for development; set the key anywhere else).
+  const { live, ready } = healthHandlers(hub);
+  app.get('/metrics', metricsHandler(hub));
+  app.get('/health/live', live);
+  app.get('/health/ready', ready);
+  app.get('/status', statusPage(hub, options.statusKey ? { key: options.statusKey } : {}));
+
   const server = createServer(app);
   hub.attach(server);
   return { app, server, hub, engine, historyKept };
@@ -270,6 +281,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     ...(process.env.MESSAGE_RATE ? { messageRate: Number(process.env.MESSAGE_RATE) } : {}),
     origins: process.env.ORIGINS ? process.env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
     apiKey: process.env.LIVEHUB_API_KEY,
+    statusKey: process.env.LIVEHUB_STATUS_KEY,
   });
   const port = Number(process.env.PORT ?? 3000);
   server.listen(port, process.env.HOST ?? '127.0.0.1', () => {

@@ -62,4 +62,20 @@ describe('the example chat, through handlers, SSE and the HTTP API', () => {
       source.close();
     }
   });
+
+  it('serves /metrics, /health/live, /health/ready and the status page', async () => {
+    const chat = await chats.start({});
+    const peer = await Peer.open(chat.ws);
+    await peer.subscribe('chat');
+    const metrics = await (await fetch(`${chat.base}/metrics`)).text();
+    expect(metrics).toMatch(/^livehub_connections\{transport="websocket"\} 1$/m);
+    expect((await fetch(`${chat.base}/health/live`)).status).toBe(200);
+    expect((await fetch(`${chat.base}/health/ready`)).status).toBe(200);
+    const status = await fetch(`${chat.base}/status`);
+    expect(status.status).toBe(200);
+    expect(status.headers.get('content-type')).toContain('text/html');
+    await chat.hub.drain({ spread: 0 });
+    expect((await fetch(`${chat.base}/health/ready`)).status).toBe(503);
+    peer.close();
+  });
 });

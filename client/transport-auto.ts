@@ -6,6 +6,8 @@ export interface ChoiceHost {
   openWebSocket(handlers: ConnectionHandlers): Promise<Connection | null>;
   /** Whether the client is open over SSE (a WebSocket is worth trying). */
   onSse(): boolean;
+  /** Whether a WebSocket that opened can be taken (the client was not closed meanwhile). */
+  canAdopt(): boolean;
   /** A WebSocket tried in the background opened: the client moves to it. */
   adopt(connection: Connection): void;
   /** The client's handlers for a connection it has adopted (they check it is the current one). */
@@ -27,6 +29,8 @@ export class TransportChoice {
   private readonly missing = new Set<TransportName>();
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
   private probe: { connection: Connection | null; timer: ReturnType<typeof setTimeout> | null } | null = null;
+  /** The network came back while the stream was down: try a WebSocket as soon as the stream is open again. */
+  private probeOnOpen = false;
 
   constructor(
     private readonly option: TransportOption,
@@ -59,12 +63,15 @@ export class TransportChoice {
     this.current = transport;
     if (!this.auto) return;
     this.stopProbe();
-    if (transport === 'sse' && !this.missing.has('websocket')) this.scheduleProbe(this.retryInterval);
+    if (transport === 'sse' && !this.missing.has('websocket')) this.scheduleProbe(this.probeOnOpen ? 0 : this.retryInterval);
+    this.probeOnOpen = false;
   }
 
-  /** The network came back: while on SSE, try a WebSocket now. */
+  /** The network came back: while on SSE, try a WebSocket now (or once the stream is open again). */
   networkBack(): void {
-    if (this.auto && this.current === 'sse' && !this.probe && !this.missing.has('websocket')) this.scheduleProbe(0);
+    if (!this.auto || this.current !== 'sse' || this.probe || this.missing.has('websocket')) return;
+    if (this.host.onSse()) this.scheduleProbe(0);
+    else this.probeOnOpen = true;
   }
 
   stop(): void {
@@ -98,7 +105,8 @@ export class TransportChoice {
     probe.timer = setTimeout(failed, this.host.connectTimeout);
     this.host.openWebSocket({
       open: (resumed) => {
-        if (this.probe !== probe || !this.host.onSse()) return failed();
+        // Taken even if the stream dropped meanwhile: the WebSocket is the better way back.
+        if (this.probe !== probe || !this.host.canAdopt()) return failed();
         this.probe = null;
         if (probe.timer) clearTimeout(probe.timer);
         adopted = true;

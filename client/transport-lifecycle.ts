@@ -60,8 +60,11 @@ export abstract class ConnectionLifecycle {
         return opener instanceof LiveError || this.stopped ? null : opener(handlers);
       },
       onSse: () => this.status === 'open' && this.connection?.transport === 'sse',
+      canAdopt: () => !this.stopped && this.choice.current === 'sse',
       adopt: (connection) => {
-        // The stream goes without a close event: the status stays open while the WebSocket subscribes.
+        // The stream (or an attempt at one) goes without a close event: an open status stays open.
+        this.clearTimer('reconnectTimer');
+        this.waitingForNetwork = false;
         this.teardown()?.close();
         this.connection = connection;
         this.connectionOpened = false;

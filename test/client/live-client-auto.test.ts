@@ -153,6 +153,26 @@ describe("transport: 'auto'", () => {
     expect(client.status).toBe('open');
   });
 
+  it('coming back online while the stream is down, reopens it and then tries WebSocket at once', async () => {
+    const listeners = new Map<string, () => void>();
+    vi.stubGlobal('addEventListener', (name: string, listener: () => void) => listeners.set(name, listener));
+    vi.stubGlobal('removeEventListener', (name: string) => listeners.delete(name));
+    cleanup(() => vi.unstubAllGlobals());
+    const s = await gatedHub();
+    const { client, transports } = autoClient(s.url, { reconnectDelay: 2000, maxReconnectDelay: 2000, random: () => 0.25 });
+    await expect.poll(() => client.transport, { timeout: 5000 }).toBe('sse');
+    await expect.poll(() => client.status).toBe('open');
+    s.state.streams = false;
+    for (const session of (s.hub as unknown as { sessions: Set<{ terminate(): void }> }).sessions) session.terminate();
+    await expect.poll(() => client.status).toBe('reconnecting');
+    s.state.streams = true;
+    s.state.upgrades = 'accept';
+    listeners.get('online')!();
+    await expect.poll(() => client.transport, { timeout: 1500 }).toBe('websocket');
+    expect(transports).toEqual(['websocket', 'sse', 'websocket']);
+    await expect.poll(() => client.status).toBe('open');
+  });
+
   it('uses WebSocket and never SSE while upgrades pass', async () => {
     const s = await gatedHub();
     s.state.upgrades = 'accept';

@@ -192,4 +192,18 @@ describe('the SSE transport', () => {
     await vi.waitFor(() => expect(errors).toEqual([expect.objectContaining({ code: 'unavailable' })]));
     expect(c.status).toBe('open');
   });
+
+  it('pings through a POST after heartbeatInterval of silence, and replaces a stream that does not answer', async () => {
+    const c = client({ heartbeatInterval: 30, heartbeatTimeout: 30 });
+    const source = FakeEventSource.last();
+    source.emit({ type: 'stream', token: 't1' });
+    await vi.waitFor(() => expect(posts.map((p) => p.body)).toEqual([{ type: 'ping' }]));
+    posts[0]!.resolve();
+    source.emit({ type: 'pong' }); // answered: still the same stream
+    await vi.waitFor(() => expect(posts).toHaveLength(2));
+    posts[1]!.resolve(); // not answered on the stream
+    await vi.waitFor(() => expect(FakeEventSource.all).toHaveLength(2));
+    expect(source.closed).toBe(true);
+    expect(c.status).not.toBe('open');
+  });
 });

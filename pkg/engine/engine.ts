@@ -78,6 +78,11 @@ export interface PublishOptions {
   from?: Publisher;
   /** Publication tags, `"tags":{…}` in the JSON: what subscribers' filters match (string values). */
   tags?: Record<string, string>;
+  /**
+   * When it was published (ms since the epoch) and its publish span's W3C traceparent: `"trace":{…}`
+   * in the JSON, so every node can measure publish-to-delivery and link its delivery span.
+   */
+  trace?: { ts: number; tp?: string };
 }
 
 /** Where a publish landed. */
@@ -158,8 +163,21 @@ export function encodeFrom(from: Publisher | undefined): string {
 
 /** What follows `"offset":N` in a publication's JSON: its tags, then its publisher (always last). */
 export function encodeTail(options: PublishOptions = {}): string {
-  const { tags, from } = options;
-  return (tags && Object.keys(tags).length > 0 ? `,"tags":${JSON.stringify(tags)}` : '') + encodeFrom(from);
+  const { tags, from, trace } = options;
+  return (tags && Object.keys(tags).length > 0 ? `,"tags":${JSON.stringify(tags)}` : '') +
+    (trace ? `,"trace":{"ts":${Math.floor(trace.ts)}${trace.tp ? `,"tp":${JSON.stringify(trace.tp)}` : ''}}` : '') + encodeFrom(from);
+}
+
+/** A publication's trace stamp (see `PublishOptions.trace`), or null. Looked for only when someone measures. */
+export function traceOf(payload: string): { ts: number; tp?: string } | null {
+  const at = payload.lastIndexOf(',"trace":{"ts":');
+  if (at < 0) return null;
+  const end = payload.indexOf('}', at);
+  try {
+    return JSON.parse(payload.slice(at + 9, end + 1)) as { ts: number; tp?: string };
+  } catch {
+    return null;
+  }
 }
 
 /** How a payload that its publisher must not get ends: `…,"echo":false}}` (`from` is always last). */

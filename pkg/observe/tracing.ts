@@ -30,18 +30,20 @@ export function traceHub(hub: Hub, options: TraceHubOptions = {}): () => void {
   checkKnownOptions(options, ['tracer'], 'traceHub()');
   const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
   if (typeof tracer?.startSpan !== 'function') throw new TypeError('livehub: traceHub tracer must be an OpenTelemetry Tracer');
-  return listen(hub, {
-    'message.published': (e: { channel: string; type: string; offset: number; epoch: string }) => {
-      const span = tracer.startSpan('livehub publish', {
-        kind: SpanKind.PRODUCER,
-        attributes: { ...messaging(e.channel, 'publish'), 'livehub.type': e.type, 'livehub.offset': e.offset, 'livehub.epoch': e.epoch },
-      }, context.active());
-      span.end();
-    },
+  // A span around each publish, its traceparent carried in the publication to every node.
+  hub.tracePublishes((channel, type) => {
+    const { span, traceparent } = startPublishSpan(channel, type, tracer);
+    return { traceparent, done: (outcome) => endPublishSpan(span, outcome) };
+  });
+  const stop = listen(hub, {
     'message.delivered': (e: { channel: string; messages: number; sessions: number; traceparents?: Array<string | undefined> }) => {
       deliverySpan(tracer, e.channel, e.messages, e.sessions, e.traceparents ?? []).end();
     },
   });
+  return () => {
+    hub.tracePublishes(null);
+    stop();
+  };
 }
 
 /**

@@ -13,14 +13,14 @@ import { EventSourceEndpoint } from '../transport/sse/endpoint.js';
 import { WebSocketEndpoint } from '../transport/websocket/server.js';
 import { HubApi } from './api.js';
 import type { Identity } from './auth.js';
-import { sessionInfo, type HubEventListener, type HubEventName } from './events.js';
+import { sessionInfo, type HubEventListener, type HubEventMap, type HubEventName } from './events.js';
 import type { Handler, Middleware, Toolkit } from './handlers.js';
 import { isBuiltIn } from './inbound.js';
 import { CONTROL_CHANNEL, type OutgoingHook } from './loop.js';
 import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
 import { isPresenceChannel, Presence } from './presence.js';
-import { checkChannel, checkType, encodeData, Publisher, publisherOf } from './publisher.js';
+import { checkChannel, checkType, encodeData, Publisher, publisherOf, type PublishTracer } from './publisher.js';
 import { createReporter, type Reporter } from './report.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
@@ -63,7 +63,10 @@ export class Hub extends HubApi {
         this.engineState(context.code, message);
         reporter.report(level, context.code, message, context.err, cause);
       },
-    })).then(() => Promise.all([this.engine.subscribe(CONTROL_CHANNEL), this.engine.subscribe(`#node:${this.node}`)])).catch((error: Error) =>
+    })).then(() => {
+      if (this.events.listening['node.started']) this.events.emit('node.started', { node: this.node });
+      return Promise.all([this.engine.subscribe(CONTROL_CHANNEL), this.engine.subscribe(`#node:${this.node}`)]);
+    }).catch((error: Error) =>
       reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
     this.presence = new Presence(this.engine, this, () => this.sessions);
     this.publisher = new Publisher(this.engine, this.options, reporter, this.events, () => this.closing !== null);
@@ -131,6 +134,21 @@ export class Hub extends HubApi {
     if (hook !== null && typeof hook !== 'function') throw new TypeError('livehub: the outgoing hook must be a function or null');
     this.outgoingHook = hook;
     return this;
+  }
+
+  /** Listens to every hub event, `(name, event) => …` (seed 001's onEvent); returns the function that stops. */
+  onEvent(listener: (name: HubEventName, event: HubEventMap[HubEventName]) => void): () => void {
+    return this.events.onEvent(listener);
+  }
+
+  /**
+   * Traces publishes: `tracer(channel, type)` starts a span and gives its traceparent, which travels
+   * in the publication (across Redis too) so every node's delivery can link to it. livehub/observe's
+   * `traceHub` sets it; null stops.
+   */
+  tracePublishes(tracer: PublishTracer | null): void {
+    if (tracer !== null && typeof tracer !== 'function') throw new TypeError('livehub: the publish tracer must be a function or null');
+    this.publisher.tracer = tracer;
   }
 
   /** Listens to a hub event (see events.ts); returns the function that stops listening. */
@@ -353,6 +371,16 @@ export class Hub extends HubApi {
       sendToUser: (userId, type, data) => this.sendToUser(userId, type, data),
       broadcast: (type, data) => this.publish('*', type, data),
     };
+  }
+
+  received(session: Session, text: string): void {
+    if (!this.events.listening['message.received']) return;
+    const type = /^\s*\{\s*"type"\s*:\s*"([^"]{1,64})"/.exec(text)?.[1] ?? 'unknown';
+    this.events.emit('message.received', { session: sessionInfo(session), type });
+  }
+
+  pushedBack(session: Session): void {
+    if (this.events.listening.backpressure) this.events.emit('backpressure', { session: sessionInfo(session), bufferedBytes: session.bufferedBytes });
   }
 
   presenceChanged(channel: string, userId: string, joined: boolean): void {

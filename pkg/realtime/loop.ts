@@ -3,7 +3,7 @@ export type { OutgoingHook } from './shaping.js';
 import { shape, type OutgoingHook } from './shaping.js';
 import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
 import type { WireFormat } from '../transport/transport.js';
-import { HubEvents, sessionInfo } from './events.js';
+import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 import { userChannel } from './policy.js';
@@ -206,7 +206,7 @@ export abstract class HubLoop {
       reached++;
       if (!session.dirty) { session.dirty = true; dirty.push(session); }
     }
-    if (this.events.listening['message.delivered']) this.events.emit('message.delivered', { channel, messages: payloads.length, sessions: reached });
+    if (this.events.listening['message.delivered']) this.events.emit('message.delivered', deliveredEvent(channel, payloads, reached));
   }
 
   private subscribe(command: Extract<Command, { kind: 'subscribe' }>, send: Send): void {

@@ -18,6 +18,9 @@ export interface HubPublishOptions {
   tags?: Record<string, string>;
 }
 
+/** Traces publishes (set by `traceHub` in livehub/observe): a span per publish, ended with its outcome. */
+export type PublishTracer = (channel: string, type: string) => { traceparent: string | undefined; done(outcome: PublishResult | Error): void };
+
 /**
  * Publishing, from the server and from clients: validation, the engine call with its history policy,
  * the publisher stamp and idempotency, and failures that are always reported (logged, rejected to
@@ -31,6 +34,9 @@ export class Publisher {
     private readonly events: HubEvents,
     private readonly closing: () => boolean,
   ) {}
+
+  /** Set by `hub.tracePublishes`. */
+  tracer: PublishTracer | null = null;
 
   /** `hub.publish`: see its documentation in hub.ts. */
   publish(channel: string, type: string, data: unknown, options: HubPublishOptions = {}): Promise<PublishResult> {
@@ -53,6 +59,12 @@ export class Publisher {
   /** A publish of data already in JSON, to a channel already checked. */
   publishJson(channel: string, type: string, dataJson: string, extra: PublishOptions = {}): Promise<PublishResult> {
     let published: Promise<PublishResult>;
+    // Stamped only when measured: a publish time for the delivery latency, a traceparent for traces.
+    let traced: ReturnType<PublishTracer> | null = null;
+    if (this.tracer !== null || this.events.listening['message.delivered']) {
+      traced = this.tracer?.(channel, type) ?? null;
+      extra = { ...extra, trace: traced?.traceparent ? { ts: Date.now(), tp: traced.traceparent } : { ts: Date.now() } };
+    }
     if (this.closing()) {
       published = Promise.reject(new LivehubError('closed', `livehub: publish to ${channel} after hub.close(); nothing was published`));
     } else {
@@ -62,6 +74,7 @@ export class Publisher {
         published = Promise.reject(error);
       }
     }
+    if (traced) published.then((position) => traced.done(position), (error: unknown) => traced.done(error instanceof Error ? error : new Error(String(error))));
     const result = published.then((position) => {
       if (this.events.listening['message.published'] && !position.duplicate) {
         this.events.emit('message.published', { channel, type, offset: position.offset, epoch: position.epoch, ...(extra.from ? { from: extra.from } : {}) });

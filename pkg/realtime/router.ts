@@ -14,6 +14,8 @@ export interface RouterHost {
   /** Runs a built-in command that passed every check. */
   command(session: Session, command: ClientCommand): void;
   reply(session: Session, reply: ServerReply): void;
+  /** A message arrived (for the `message.received` event); optional. */
+  received?(session: Session, text: string): void;
   /** A handler's toolkit for one message of a session. */
   toolkit(session: Session, answer: (reply: ServerReply) => void, id: AppCommand['id']): Omit<Toolkit, 'reply' | 'fail'>;
 }
@@ -49,6 +51,7 @@ export class Router {
 
   /** An inbound text message of `session`. Never throws. */
   receive(session: Session, text: string): void {
+    this.host.received?.(session, text);
     if (!session.admitInbound()) return;
     const run = () => this.handle(session, text);
     const pending = session.reading ? session.reading.then(run) : run();

@@ -35,6 +35,8 @@ export interface SessionHost {
   closeSession(session: Session, code: number, reason: string): void;
   /** A slow consumer was evicted (for events and metrics). */
   evicted(session: Session, why: string): void;
+  /** The session's transport pushed back (for the `backpressure` event). */
+  pushedBack?(session: Session): void;
 }
 
 type Lifecycle = 'open' | 'closing' | 'closed';
@@ -227,6 +229,7 @@ export class Session implements Bucket, TransportEvents {
     if (this.evictIfOverflowing() || this.blocked) return;
     const { writeWait } = this.host.options;
     this.blocked = true;
+    this.host.pushedBack?.(this);
     this.transport.onceDrain((this.drainListener ??= () => this.onDrain()));
     this.writeTimer = setTimeout(() => {
       this.evict(`its ${this.transport.name} connection did not drain for writeWait (${writeWait} ms)`, 'write timeout');

@@ -76,6 +76,9 @@ describe('GET /metrics', () => {
     expect(after.value('livehub_engine_up')).toBe(1);
     expect(after.value('livehub_draining')).toBe(0);
     expect(after.value('livehub_node_info', { node: hub.node })).toBe(1);
+    // Publish-to-delivery: one observation per message and fan-out, each stamped at publish.
+    expect(delta('livehub_publish_delivery_seconds_count')).toBe(5);
+    expect(after.value('livehub_publish_delivery_seconds_sum')).toBeLessThan(5);
 
     subscribers[0]!.ws.close(1000);
     subscribers[1]!.ws.close(4321, 'a code livehub does not name');

@@ -108,3 +108,29 @@ describe('trace context across nodes', () => {
     expect(formatTraceparent(trace.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 1 }).spanContext())).toBeUndefined();
   });
 });
+
+describe('traces across nodes', () => {
+  it('links each node\'s delivery span to the publish span on another node, through Redis', async () => {
+    const { RedisEngine } = await import('../../pkg/engine/redis.js');
+    const { sharedRedisUrl } = await import('../redis.js');
+    const url = await sharedRedisUrl();
+    const prefix = `trace-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const a = node();
+    const b = node();
+    const nodeA = await start({ engine: new RedisEngine({ url, prefix }) });
+    const nodeB = await start({ engine: new RedisEngine({ url, prefix }) });
+    stops.push(traceHub(nodeA.hub, { tracer: a.tracer }), traceHub(nodeB.hub, { tracer: b.tracer }));
+    const reader = await Peer.open(nodeB.url);
+    peers.push(reader);
+    await reader.subscribe('orders');
+    await nodeA.hub.publish('orders', 'created', { id: 1 });
+    await reader.next((m) => m.channel === 'orders' && m.type === 'created');
+    await expect.poll(() => b.exporter.getFinishedSpans().filter((s) => s.name === 'livehub deliver').length).toBeGreaterThan(0);
+    const published = a.exporter.getFinishedSpans().find((s) => s.name === 'livehub publish')!;
+    expect(published.kind).toBe(SpanKind.PRODUCER);
+    const delivered = b.exporter.getFinishedSpans().find((s) => s.name === 'livehub deliver')!;
+    const related = [delivered.parentSpanContext?.spanId, ...delivered.links.map((l) => l.context.spanId)];
+    expect(related).toContain(published.spanContext().spanId);
+    expect(delivered.spanContext().traceId === published.spanContext().traceId || delivered.links.some((l) => l.context.traceId === published.spanContext().traceId)).toBe(true);
+  });
+});

@@ -16,6 +16,11 @@ export interface HubPublishOptions {
   idempotencyKey?: string;
   /** Tags subscribers can filter on (`subscribe` with `filter`): at most 16 string values. */
   tags?: Record<string, string>;
+  /**
+   * A connection id (a message's `from.client`, a handler's `ctx.id`) that must not get this message:
+   * except-self for a publish made on a connection's behalf (the HTTP API, a server handler).
+   */
+  exceptClient?: string;
 }
 
 /** Traces publishes (set by `traceHub` in livehub/observe): a span per publish, ended with its outcome. */
@@ -43,8 +48,11 @@ export class Publisher {
     checkChannel(channel);
     checkType(type);
     if (options === null || typeof options !== 'object') throw new TypeError('livehub: publish options must be an object');
-    checkKnownOptions(options, ['idempotencyKey', 'tags'], 'hub.publish()');
-    const { idempotencyKey, tags } = options;
+    checkKnownOptions(options, ['idempotencyKey', 'tags', 'exceptClient'], 'hub.publish()');
+    const { idempotencyKey, tags, exceptClient } = options;
+    if (exceptClient !== undefined && (typeof exceptClient !== 'string' || exceptClient.length === 0 || exceptClient.includes('"'))) {
+      throw new TypeError('livehub: exceptClient must be a connection id');
+    }
     if (tags !== undefined && !isValidTags(tags)) {
       throw new TypeError('livehub: tags must be an object of at most 16 tags: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters');
     }
@@ -53,6 +61,7 @@ export class Publisher {
     }
     const extra: PublishOptions = idempotencyKey === undefined ? {} : { idempotencyKey: `server:${idempotencyKey}`, idempotencyTtl: this.options.publishDedupeWindow };
     if (tags !== undefined) extra.tags = tags;
+    if (exceptClient !== undefined) extra.from = { client: exceptClient, echo: false };
     return this.publishJson(channel, type, encodeData(data), extra);
   }
 

@@ -14,7 +14,7 @@ import { ApiError, ApiErrorCode, fromHubError } from './errors.js';
 export interface HttpApiHub {
   readonly reporter: Reporter;
   readonly options: { readonly maxJsonDepth: number; readonly maxJsonKeys: number };
-  publish(channel: string, type: string, data?: unknown, options?: { idempotencyKey?: string }): Promise<PublishResult>;
+  publish(channel: string, type: string, data?: unknown, options?: { idempotencyKey?: string; exceptClient?: string }): Promise<PublishResult>;
   history(channel: string, options?: { limit?: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
   presenceOf(channel: string): Promise<PresenceMember[]>;
   channelList(): Array<{ channel: string; subscribers: number }>;
@@ -48,13 +48,17 @@ interface Command {
 
 export const COMMANDS: Record<CommandName, Command> = {
   publish: {
-    fields: ['channel', 'type', 'data', 'id'],
+    fields: ['channel', 'type', 'data', 'id', 'exceptClient'],
     cost: () => 1,
     async run(input, context) {
       const channel = channelField(input.channel, `${context.where}channel`);
       const type = typeField(input.type, context.where);
       const id = idField(input.id, context.where);
-      return { channel, ...position(await publishOne(context.hub, channel, type, input.data, id)) };
+      const { exceptClient } = input;
+      if (exceptClient !== undefined && (typeof exceptClient !== 'string' || exceptClient.length === 0 || exceptClient.length > 128)) {
+        throw badRequest(`${context.where}exceptClient must be a connection id (a string of 1-128 characters, as in a message's from.client)`);
+      }
+      return { channel, ...position(await publishOne(context.hub, channel, type, input.data, id, exceptClient)) };
     },
   },
   broadcast: {
@@ -196,8 +200,11 @@ export function checkFields(input: Input, known: readonly string[], where: strin
 }
 
 /** Publishes, idempotently when there is an id. */
-function publishOne(hub: HttpApiHub, channel: string, type: string, data: unknown, id: string | undefined): Promise<PublishResult> {
-  return hub.publish(channel, type, data, id === undefined ? {} : { idempotencyKey: idempotencyKey(channel, id) });
+function publishOne(hub: HttpApiHub, channel: string, type: string, data: unknown, id: string | undefined, exceptClient?: string): Promise<PublishResult> {
+  return hub.publish(channel, type, data, {
+    ...(id === undefined ? {} : { idempotencyKey: idempotencyKey(channel, id) }),
+    ...(exceptClient === undefined ? {} : { exceptClient }),
+  });
 }
 
 /**

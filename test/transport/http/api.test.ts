@@ -25,6 +25,19 @@ describe('POST /publish', () => {
     expect(await peer.next((m) => m.channel === 'news')).toMatchObject({ channel: 'news', type: 'headline', data: { title: 'Hello' }, offset: 1 });
   });
 
+  it('with exceptClient, reaches every subscriber but that connection', async () => {
+    const api = await startApi({ hub: { canPublish: () => true } });
+    const sender = await subscriber(api.ws, 'room');
+    const other = await subscriber(api.ws, 'room');
+    sender.send({ type: 'publish', channel: 'room', event: 'hello', data: 'who am i', id: 'w' });
+    const id = (await other.next((m) => m.channel === 'room' && m.type === 'hello')).from.client as string;
+    expect((await api.call('POST', '/publish', { channel: 'room', type: 'note', data: 1, exceptClient: id })).status).toBe(200);
+    await other.next((m) => m.channel === 'room' && m.type === 'note');
+    await sleep(50);
+    expect(delivered(sender, 'room').filter((m) => m.type === 'note')).toEqual([]);
+    expect((await api.call('POST', '/publish', { channel: 'room', type: 'note', exceptClient: '' })).status).toBe(400);
+  });
+
   it('publishes null when data is left out', async () => {
     const api = await startApi();
     const peer = await subscriber(api.ws, 'news');

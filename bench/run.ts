@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
+import { goServer, type GoServer } from './go-servers.js';
 import type { GenConfig, Protocol } from './loadgen.js';
 
 /**
@@ -10,28 +11,50 @@ import type { GenConfig, Protocol } from './loadgen.js';
  *
  *   npm run bench                       the default matrix
  *   npm run bench -- --quick            W1 at 1k subscribers and W5 only
- *   npm run bench -- --only W1,W4       some workloads
+ *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label: --only "W1 1k subs × 1000/s × 100 B")
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
  *   npm run bench -- --servers js,naive  servers whose name contains one of these
  *   npm run bench -- --servers sse      the Server-Sent Events rows (livehub's and the naive fan-out's)
+ *   npm run bench -- --only W3 --servers js,naive,centrifuge
  *   npm run bench -- --generator node   the Node load generator (default: the C one, bench/loadgen.c,
  *                                       built with cc on first use; Node's when there is no compiler)
  */
 
 interface ServerKind {
-  name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean; native?: boolean;
+  name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean;
+  /** A Go server (bench/go-servers.ts), on one core. */
+  go?: GoServer;
   /** False for a hub without channels (every message goes to everyone): W3 does not apply. */
   channels?: boolean;
+  /** The workloads it runs in (default: all but W6). */
+  only?: (scenario: Scenario) => boolean;
+  /** Load generator settings of its own. */
+  gen?: Partial<GenConfig>;
+  /** A feature turned on: the row's note compares it with this server's row (the feature off). */
+  versus?: string;
 }
 /** Subscribers on Server-Sent Events streams (protocol 'sse'): only the scenarios marked `sse` run them. */
 const isSse = (kind: ServerKind) => kind.protocol === 'sse';
+const W1_1K = 'W1 1k subs × 1000/s × 100 B';
+const isW1k = (s: Scenario) => s.label === W1_1K;
+const JS = 'livehub (js)';
 const SERVERS: ServerKind[] = [
   { name: 'livehub (wasm)', script: 'bench/servers/livehub.ts', args: ['--codec', 'wasm'], protocol: 'livehub' },
-  { name: 'livehub (js)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub' },
+  { name: JS, script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub' },
+  // What features cost, against livehub (js): Prometheus metrics mounted and scraped once a second;
+  // tag filters on half the subscriptions; the outgoing hook on every delivery (bench/servers/livehub.ts).
+  { name: 'livehub (js, metrics)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--metrics'], protocol: 'livehub', versus: JS,
+    only: (s) => isW1k(s) || s.config.workload === 'W3' },
+  { name: 'livehub (js, filter)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--tags'], protocol: 'livehub', versus: JS,
+    only: isW1k, gen: { filterHalf: true } },
+  { name: 'livehub (js, outgoing hook)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--outgoing'], protocol: 'livehub', versus: JS,
+    only: isW1k },
   { name: 'naive ws', script: 'bench/servers/naive-ws.ts', args: [], protocol: 'livehub' },
   { name: 'Socket.IO 4.8', script: 'bench/servers/socketio.ts', args: [], protocol: 'socketio' },
   // gorilla/websocket's chat hub, the Go hub livehub ports (bench/servers/gohub), on one core.
-  { name: 'Go hub (gorilla chat)', script: 'bench/servers/gohub/main.go', args: [], protocol: 'gohub', native: true, channels: false },
+  { name: 'Go hub (gorilla chat)', script: 'bench/servers/gohub/main.go', args: [], protocol: 'gohub', go: 'gohub', channels: false },
+  // Centrifuge 0.15 (Debian's), the Go library behind Centrifugo, on one core (bench/servers/centrifuge).
+  { name: 'Centrifuge 0.15 (Go)', script: 'bench/servers/centrifuge/main.go', args: [], protocol: 'centrifuge', go: 'centrifuge' },
   // Subscribers on Server-Sent Events streams (GET /events), the publisher on a WebSocket as above.
   { name: 'livehub (sse)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'sse' },
   { name: 'naive SSE', script: 'bench/servers/naive-sse.ts', args: [], protocol: 'sse' },
@@ -41,8 +64,9 @@ const SERVERS: ServerKind[] = [
 const REDIS_KIND = 'livehub (js) ×2 nodes + Redis';
 function kindsFor(scenario: Scenario, kinds: ServerKind[]): ServerKind[] {
   const { workload } = scenario.config;
-  if (workload === 'W6') return kinds.filter((k) => k.name === 'livehub (js)' || k.name === REDIS_KIND);
-  return kinds.filter((k) => k.name !== REDIS_KIND && (workload !== 'W3' || k.channels !== false) && (!isSse(k) || scenario.sse === true));
+  if (workload === 'W6') return kinds.filter((k) => k.name === JS || k.name === REDIS_KIND);
+  return kinds.filter((k) => k.name !== REDIS_KIND && (workload !== 'W3' || k.channels !== false) && (!isSse(k) || scenario.sse === true) &&
+    (k.only === undefined || k.only(scenario)));
 }
 const NAIVE = 'naive ws';
 /** SSE rows are compared with the naive SSE fan-out. */
@@ -84,7 +108,7 @@ const ALL: Scenario[] = [
 function selected(): Scenario[] {
   if (process.argv.includes('--quick')) return ALL.filter((s) => s.label.startsWith('W1 1k subs × 1000/s × 100') || s.config.workload === 'W5');
   const only = arg('--only')?.split(',');
-  return only ? ALL.filter((s) => only.includes(s.config.workload)) : ALL;
+  return only ? ALL.filter((s) => only.some((o) => o === s.config.workload || s.label.startsWith(o))) : ALL;
 }
 
 const cores = cpus().length;
@@ -102,7 +126,7 @@ function spawnPinned(core: number, args: string[], env: Record<string, string> =
  * Both speak the same stdio conversation.
  */
 const CACHE = 'node_modules/.cache/livehub-bench';
-const C_SOURCES = ['bench/loadgen.c', 'bench/wire.c', 'bench/publisher.c', 'bench/sse.c'];
+const C_SOURCES = ['bench/loadgen.c', 'bench/wire.c', 'bench/publisher.c', 'bench/sse.c', 'bench/centrifuge.c'];
 function loadGenerator(): { name: string; program: string; native: boolean; args: (config: GenConfig) => string[] } {
   const node = { name: 'one Node process, raw sockets (bench/loadgen.ts)', program: process.execPath, native: false, args: (c: GenConfig) => ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(c)] };
   if (arg('--generator') === 'node') return node;
@@ -116,20 +140,6 @@ function loadGenerator(): { name: string; program: string; native: boolean; args
   return { name: 'C, epoll, one thread receiving and one publishing (bench/loadgen.c)', program, native: true, args: (c: GenConfig) => [JSON.stringify(c)] };
 }
 const generatorKind = loadGenerator();
-
-/**
- * The Go hub, built once into node_modules/.cache with Debian's golang-go and
- * golang-github-gorilla-websocket-dev (GOPATH mode: nothing is downloaded). Null when it cannot be
- * built; its rows then say so.
- */
-function goHub(): string | null {
-  if (!generatorKind.native) return null; // the Node generator does not read its newline-joined frames
-  const program = `${CACHE}/gohub`;
-  const built = spawnSync('go', ['build', '-o', program, 'bench/servers/gohub/main.go'], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GO111MODULE: 'off', GOPATH: process.env.GOPATH ?? '/usr/share/gocode' },
-  });
-  return built.status === 0 ? program : null;
-}
 
 function lineReader(child: ChildProcess) {
   const lines = createInterface({ input: child.stdout! });
@@ -182,9 +192,10 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   const env: Record<string, string> = kind.redis
     ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LIVEHUB_PREFIX: `lhbench-${Date.now().toString(36)}` }
     : {};
-  if (kind.native && !goProgram) return { scenario, server: kind.name, note: 'skipped: no Go toolchain (apt-get install golang-go golang-github-gorilla-websocket-dev) or the C load generator' };
-  const nodes = Array.from({ length: kind.nodes ?? 1 }, () => kind.native
-    ? spawnPinned(0, ['--port', '0'], { GOMAXPROCS: '1' }, goProgram!)
+  const go = kind.go ? goServer(kind.go, CACHE, generatorKind.native) : null;
+  if (go && 'skipped' in go) return { scenario, server: kind.name, note: go.skipped };
+  const nodes = Array.from({ length: kind.nodes ?? 1 }, () => go
+    ? spawnPinned(0, ['--port', '0'], { GOMAXPROCS: '1' }, go.program)
     : spawnPinned(0, ['--expose-gc', '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
   const server = nodes[0]!;
   let generator: ChildProcess | null = null;
@@ -196,7 +207,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
     const stats = async (p: number, first: number) => merge(await Promise.all(nodes.map((n, i) => statsOf(i === 0 ? p : ports[i]!, i === 0 ? first : n.pid!))));
     const before = await stats(port, pid);
     const workload = scenario.config.workload === 'W6' ? 'W1' : scenario.config.workload;
-    const config: GenConfig = { ...scenario.config, workload, protocol: kind.protocol, port, ...(ports.length > 1 ? { ports } : {}) };
+    const config: GenConfig = { ...scenario.config, ...kind.gen, workload, protocol: kind.protocol, port, ...(ports.length > 1 ? { ports } : {}) };
     generator = spawnPinned(pinning ? 1 : 0, generatorKind.args(config), {}, generatorKind.program);
     const genLine = lineReader(generator);
     await genLine('READY', 180_000);
@@ -225,6 +236,24 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
 const fmt = (n: number | null | undefined, digits = 0) =>
   n === null || n === undefined || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** Server CPU per delivered message (µs). */
+function cpuPerMessage(row: Row | undefined): number | null {
+  const s0 = row?.server0, s1 = row?.server1, received = row?.result?.received as number | undefined;
+  return s0 && s1 && received ? (s1.cpuMicros! - s0.cpuMicros!) / received : null;
+}
+
+/** A feature's cost: this row over the row without it (`versus`), as ratios. */
+function versusNote(row: Row, rows: Row[]): string {
+  const versus = SERVERS.find((k) => k.name === row.server)?.versus;
+  const off = versus ? rows.find((x) => x.scenario === row.scenario && x.server === versus) : undefined;
+  if (!versus || !off?.result || !row.result) return '';
+  const ratio = (on: number | null | undefined, base: number | null | undefined) => (on != null && base ? `${fmt(on / base, 2)}×` : '–');
+  const w5 = row.scenario.config.workload === 'W5';
+  return `on/off vs ${versus}: ${w5 ? '' : `msg/s ${ratio(row.result.deliveredPerSecond, off.result.deliveredPerSecond)}, ` +
+    `CPU/msg ${ratio(cpuPerMessage(row), cpuPerMessage(off))}, `}p99 ${ratio(row.result.p99, off.result.p99)}, ` +
+    `RSS ${ratio(row.server1?.rss, off.server1?.rss)}`;
+}
+
 function table(rows: Row[]): string {
   const out = [
     '| workload | server | delivered msg/s | × naive (SSE: × naive SSE; W6: × one node) | loss | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB | RSS MB/1k conns | frames/write | loop delay p99 ms | note |',
@@ -236,13 +265,15 @@ function table(rows: Row[]): string {
     const naive = rows.find((x) => x.scenario === row.scenario && x.server === peer)?.result;
     const ratio = r && naive && naive.deliveredPerSecond ? (r.deliveredPerSecond as number) / (naive.deliveredPerSecond as number) : null;
     const s0 = row.server0, s1 = row.server1;
-    const cpu = s0 && s1 && r?.received ? (s1.cpuMicros! - s0.cpuMicros!) / (r.received as number) : null;
+    const cpu = cpuPerMessage(row);
     const rss = s1 ? s1.rss! / 2 ** 20 : null;
     const perK = s1 && row.before ? ((s1.rss! - row.before.rss!) / 2 ** 20) / (row.scenario.config.connections / 1000) : null;
     const fpw = s0 && s1 && s1.writes !== undefined ? (s1.frames! - s0.frames!) / Math.max(1, s1.writes - s0.writes!) : null;
     // Evictions as the server counts them: a paused reader never sees its close frame.
-    const evicted = s0 && s1 && s1.evictions !== undefined ? `${s1.evictions - s0.evictions!}/${r?.slow} slow evicted (4001)` : `${r?.slow} slow, no eviction`;
-    const note = row.note ?? (r && (r.slow as number) > 0 ? evicted : '');
+    // The Go servers count none (gorilla's hub drops a client whose queue is full; Centrifuge past 10 MB queued).
+    const evicted = s0 && s1 && s1.evictions !== undefined ? `${s1.evictions - s0.evictions!}/${r?.slow} slow evicted (4001)`
+      : SERVERS.find((k) => k.name === row.server)?.go ? `${r?.slow} slow (evictions not counted)` : `${r?.slow} slow, no eviction`;
+    const note = row.note ?? (r && (r.slow as number) > 0 ? evicted : versusNote(row, rows));
     const w5 = row.scenario.config.workload === 'W5';
     out.push(`| ${row.scenario.label} | ${row.server} | ${w5 ? '–' : fmt(r?.deliveredPerSecond as number)} | ${w5 ? '–' : fmt(ratio, 1)} | ${w5 || !r ? '–' : `${fmt(r.lossPct as number, 2)}%`} | ${fmt(r?.p50 as number, 1)} | ${fmt(r?.p99 as number, 1)} | ${fmt(r?.p999 as number, 1)} | ${w5 ? '–' : fmt(cpu, 2)} | ${fmt(rss)} | ${fmt(perK, 2)} | ${fmt(fpw, 1)} | ${fmt(s1?.eldP99Ms, 1)} | ${note} |`);
   }
@@ -253,11 +284,9 @@ function kinds(): ServerKind[] {
   const names = arg('--servers')?.split(',');
   return names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
 }
-let goProgram: string | null = null;
 
 async function main(): Promise<void> {
   const scenarios = selected();
-  goProgram = kinds().some((k) => k.native) ? goHub() : null;
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.error(`livehub bench: ${cores} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ` +
     (pinning ? 'servers on core 0, load generator on core 1 (taskset)' : 'no pinning (taskset unavailable or one core)') +

@@ -1,7 +1,8 @@
-import { createServer } from 'node:http';
+import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RedisEngine } from '../../pkg/engine/redis.js';
 import { Hub } from '../../pkg/index.js';
+import { metricsHandler } from '../../pkg/observe/index.js';
 import { announce, portArg, statsHandler } from './stats.js';
 
 /**
@@ -9,8 +10,16 @@ import { announce, portArg, statsHandler } from './stats.js';
  * Events at http://127.0.0.1:PORT/events?channel=…, commands by POST there), with subscribe and
  * publish allowed on every channel (presence channels too), any origin, and no per-connection caps (a load generator opens thousands
  * of connections from one address and publishes from one of them).
- * `npm run bench:server -- --port 9000 [--codec wasm]`.
+ * `npm run bench:server -- --port 9000 [--codec wasm] [--metrics] [--tags] [--outgoing]`.
+ *
+ * - `--metrics`: Prometheus metrics mounted as an app mounts them (`metricsHandler(hub)` at
+ *   GET /metrics), scraped over HTTP once a second by the server itself, so the scrape costs too.
+ * - `--tags`: every client publish is published by a `hub.use('publish', …)` middleware with
+ *   `hub.publish(channel, event, data, { tags: { region: 'eu' } })` instead of the built-in command
+ *   (a client publish cannot carry tags), so subscriptions with `"filter":{"region":"eu"}` match it.
+ * - `--outgoing`: `hub.outgoing((message) => message)`, the per-connection hook, on every delivery.
  */
+const flag = (name: string) => process.argv.includes(name);
 const codecAt = process.argv.indexOf('--codec');
 const codec = codecAt >= 0 ? (process.argv[codecAt + 1] as 'js' | 'wasm') : 'js';
 const hub = new Hub({
@@ -20,10 +29,32 @@ const hub = new Hub({
   // REDIS_URL: run as one node of several sharing Redis.
   ...(process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX }) } : {}),
 });
+if (flag('--tags')) {
+  const tags = { region: 'eu' };
+  hub.use('publish', (message) => {
+    hub.publish(message.channel!, message.event as string, message.data, { tags }).catch((error: unknown) => {
+      console.error(`bench server: a tagged publish failed: ${(error as Error).message}`);
+    });
+  });
+}
+if (flag('--outgoing')) hub.outgoing((message) => message);
+const metrics = flag('--metrics') ? metricsHandler(hub) : null;
 const stats = statsHandler(() => ({ ...hub.metrics() }));
 const server = createServer((req, res) => {
+  if (metrics && req.url === '/metrics') return metrics(req, res);
   if (!stats(req, res)) { res.statusCode = 404; res.end(); }
 });
 hub.attach(server, { path: '/', eventsPath: '/events' });
-server.listen(portArg(), '127.0.0.1', () => announce((server.address() as AddressInfo).port));
+server.listen(portArg(), '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  if (metrics) {
+    setInterval(() => {
+      get(`http://127.0.0.1:${port}/metrics`, (res) => {
+        if (res.statusCode !== 200) console.error(`bench server: GET /metrics answered ${res.statusCode}`);
+        res.resume();
+      }).on('error', (error) => console.error(`bench server: GET /metrics failed: ${error.message}`));
+    }, 1000).unref();
+  }
+  announce(port);
+});
 process.on('SIGTERM', () => hub.close().then(() => process.exit(0)));

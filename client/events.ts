@@ -25,4 +25,6 @@ export interface LiveClientEvents {
   /** The transport of the connection or attempt changed (`'websocket'` or `'sse'`); also `client.transport`. */
   transport: (transport: TransportName) => void;
   reply: (reply: ServerReply) => void;
+  /** Publishes and requests that waited while disconnected were sent on (re)connect (seed 001). */
+  'offline.queue.flushed': (event: { count: number }) => void;
 }

@@ -209,7 +209,10 @@ export class LiveClient extends ConnectionLifecycle {
 
   protected sessionOpened(resumed: ReadonlyMap<string, StreamPosition>): void {
     this.subscriptions.opened(resumed);
+    const waiting = this.outbox.size;
     this.outbox.sendAll();
+    // Seed 001's offline.queue.flushed: what waited while disconnected went out, in order.
+    if (waiting > 0) this.events.emit('offline.queue.flushed', { count: waiting });
   }
 
   /** Unacked publishes stay in the outbox and go out again (same id) on the next open. */

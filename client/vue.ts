@@ -48,8 +48,16 @@ export interface UseLiveUpdateReturn {
   off<T = unknown>(channel: string, handler: MessageHandler<T>): void;
   subscribe(channel: string): void;
   unsubscribe(channel: string): void;
-  /** Publishes (the server must allow it); resolves on the server's ack. */
-  publish(channel: string, event: string, data?: unknown): Promise<void>;
+  /** Publishes (the server must allow it); resolves on the server's ack. `exceptSelf`: not back to this connection. */
+  publish(channel: string, event: string, data?: unknown, options?: { exceptSelf?: boolean }): Promise<void>;
+  /** Asks a server-side handler (`hub.handle(type)`); resolves with its reply (see `LiveClient.request`). */
+  request: LiveClient['request'];
+  /** Sends a message of the app's own type, fire-and-forget (see `LiveClient.send`). */
+  send: LiveClient['send'];
+  /** Listens to messages the server sends this connection alone; off on scope dispose. Returns `off`. */
+  onMessage: LiveClient['onMessage'];
+  /** `'websocket'` or `'sse'` (with `transport: 'auto'` it can change); null before the first attempt. */
+  transport: Readonly<Ref<LiveClient['transport']>>;
   /** Closes the connection for good (nothing reconnects until `client.connect()`); as the Go original names it. */
   disconnect(): void;
   /** The same as `disconnect()`. */
@@ -118,6 +126,9 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const { client: _ignored, ...clientOptions } = options;
   const client = shared ?? new LiveClient(url!, clientOptions);
   const { status, connected, error } = useConnectionState({ client });
+  const transport = shallowRef(client.transport);
+  const onTransport = () => { transport.value = client.transport; };
+  onEnd(client.addEventListener('transport', onTransport));
   const session = new ChannelSession(channelsOf(client));
   onEnd(() => {
     session.dispose();
@@ -131,7 +142,15 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
     off: (channel, handler) => session.off(channel, handler),
     subscribe: (channel) => session.subscribe(channel),
     unsubscribe: (channel) => session.unsubscribe(channel),
-    publish: (channel, event, data) => client.publish(channel, event, data),
+    publish: (channel, event, data, publishOptions) => (publishOptions ? client.publish(channel, event, data, publishOptions) : client.publish(channel, event, data)),
+    request: ((type: string, data?: unknown, requestOptions?: object) => client.request(type, data, requestOptions as never)) as LiveClient['request'],
+    send: ((type: string, data?: unknown, sendOptions?: object) => client.send(type, data, sendOptions as never)) as LiveClient['send'],
+    onMessage: ((type: string, handler: never) => {
+      const off = client.onMessage(type, handler);
+      onEnd(off);
+      return off;
+    }) as LiveClient['onMessage'],
+    transport: readonly(transport),
     disconnect: () => client.close(),
     close: () => client.close(),
     client,

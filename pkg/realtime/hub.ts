@@ -25,6 +25,9 @@ import { createReporter, type Reporter } from './report.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 
+/** Types clients read as protocol replies, which a direct message may not use. */
+const REPLY_TYPES = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close']);
+
 /**
  * The hub: its loop (see loop.ts), the server-side API (publish, users, presence, close) and the
  * transports it serves. This file is the composition root: the loop, sessions and the router never
@@ -366,6 +369,7 @@ export class Hub extends HubApi {
       },
       send: (type, data) => {
         checkType(type);
+        if (REPLY_TYPES.has(type)) throw new TypeError(`livehub: kit.send cannot use ${JSON.stringify(type)}: clients read it as a protocol reply; pick another type`);
         this.reply(session, { type, data: data === undefined ? null : data } as unknown as ServerReply);
       },
       sendToUser: (userId, type, data) => this.sendToUser(userId, type, data),

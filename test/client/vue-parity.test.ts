@@ -120,3 +120,24 @@ describe('livehub/vue parity hooks, outside components', () => {
     scope.stop();
   });
 });
+
+describe('useLiveUpdate and server-side handlers', () => {
+  it('requests a handler, sends to it, hears direct messages, and shows the transport', async () => {
+    const { hub, url } = await start({ logger: false });
+    const sent: unknown[] = [];
+    hub.handle('sum', ({ data }) => (data as number[]).reduce((a, b) => a + b, 0));
+    hub.handle('note', ({ data }, _ctx, kit) => { sent.push(data); kit.send('noted', data); });
+    const scope = effectScope();
+    const { useLiveUpdate } = await import('../../client/vue.js');
+    const live = scope.run(() => useLiveUpdate(url, { WebSocket }))!;
+    cleanup(() => scope.stop());
+    const direct: unknown[] = [];
+    live.onMessage('noted', (data) => direct.push(data));
+    await expect.poll(() => live.connected.value).toBe(true);
+    expect(live.transport.value).toBe('websocket');
+    expect(await live.request('sum', [1, 2, 3])).toBe(6);
+    expect(live.send('note', 'hello')).toBe(true);
+    await expect.poll(() => direct).toEqual(['hello']);
+    expect(sent).toEqual(['hello']);
+  });
+});

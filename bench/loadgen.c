@@ -12,13 +12,14 @@
  * Stdio: prints READY once every subscriber is subscribed, waits for START, prints DRAINED once
  * everything expected arrived (or 5 s after the last publish), waits for FINISH, prints RESULT {json}.
  * Protocols: "livehub" (also the naive hub), "socketio" (Engine.IO 4 over a WebSocket), "gohub"
- * (gorilla's chat hub, which joins queued messages with '\n' inside one frame: each line counts) and
+ * (gorilla's chat hub, which joins queued messages with '\n' inside one frame: each line counts),
+ * "centrifuge" (Centrifuge's JSON protocol, see centrifuge.c: one message a line too) and
  * "sse": subscribers open Server-Sent Events streams (GET /events?channel=…, read by sse.c) and wait
  * for a livehub "subscribed" event per channel; the publisher speaks "livehub" over a WebSocket.
  *
  * This file holds the subscribers, the stdio conversation and the results; wire.c the connections
  * and WebSocket frames, publisher.c the publisher thread, sse.c the SSE streams (see loadgen.h).
- * Built by bench/run.ts: cc -O2 -pthread bench/loadgen.c bench/wire.c bench/publisher.c bench/sse.c
+ * Built by bench/run.ts: cc -O2 -pthread bench/loadgen.c bench/wire.c bench/publisher.c bench/sse.c bench/centrifuge.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -74,7 +75,7 @@ static void parse_config(const char *json) {
   const char *p = field(json, "protocol");
   if (!p) { errno = 0; die("config without protocol"); }
   cfg.protocol = !strncmp(p, "\"socketio\"", 10) ? P_SOCKETIO : !strncmp(p, "\"gohub\"", 7) ? P_GOHUB
-               : !strncmp(p, "\"sse\"", 5) ? P_SSE : P_LIVEHUB;
+               : !strncmp(p, "\"sse\"", 5) ? P_SSE : !strncmp(p, "\"centrifuge\"", 12) ? P_CENTRIFUGE : P_LIVEHUB;
   p = field(json, "workload");
   if (p) memcpy(cfg.workload, p + 1, 2);
   cfg.port = (int)num(json, "port", 0);
@@ -84,6 +85,8 @@ static void parse_config(const char *json) {
   cfg.burst = (int)num(json, "burst", 0);
   cfg.duration = (int)num(json, "duration", 5);
   cfg.slow_fraction = num(json, "slowFraction", 0);
+  p = field(json, "filterHalf");
+  cfg.filter_half = p && !strncmp(p, "true", 4);
   p = field(json, "ports");
   if (p && *p == '[') {
     char *end;
@@ -111,9 +114,11 @@ static void send_subscribes(conn_t *c) {
   char names[2][32], msg[128];
   int count;
   channel_names(c->index, names, &count);
+  if (cfg.protocol == P_CENTRIFUGE) { cf_subscribe(c, names, count); return; }
   for (int k = 0; k < count; k++) {
     if (cfg.protocol == P_SOCKETIO) snprintf(msg, sizeof msg, "42%d[\"subscribe\",\"%s\"]", k + 1, names[k]);
-    else snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"channel\":\"%s\"}", names[k]);
+    else snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"channel\":\"%s\"%s}", names[k],
+                  cfg.filter_half && c->index % 2 ? ",\"filter\":{\"region\":\"eu\"}" : "");
     send_str(c, msg);
   }
 }
@@ -123,6 +128,7 @@ static int setup_frames(int i) {
   char names[2][32];
   int count;
   channel_names(i, names, &count);
+  if (cfg.protocol == P_CENTRIFUGE) return 1 + count; /* the connect reply, then a reply per subscribe */
   return cfg.protocol == P_SOCKETIO ? 2 + count : cfg.protocol == P_GOHUB ? 0 : count; /* livehub, sse: "subscribed" each */
 }
 
@@ -175,11 +181,27 @@ void on_text(conn_t *c) {
   }
   if (c->publisher) {
     if (cfg.protocol == P_SOCKETIO && n >= 2 && !memcmp(c->prefix, "40", 2)) c->state = S_READY;
+    if (cfg.protocol == P_CENTRIFUGE && c->state == S_SETUP) { /* the connect reply */
+      c->prefix[n] = 0;
+      cf_check_reply(c);
+      c->state = S_READY;
+    }
     return;
   }
+  /* gohub joins messages with '\n'; Centrifuge ends each one with it. */
+  uint64_t lines = cfg.protocol == P_GOHUB ? 1 + c->lines : cfg.protocol == P_CENTRIFUGE && c->lines ? c->lines : 1;
   if (c->state == S_READY) {
     c->prefix[n] = 0;
-    count_message(c, c->prefix, cfg.protocol == P_GOHUB ? 1 + c->lines : 1);
+    count_message(c, c->prefix, lines);
+    return;
+  }
+  if (cfg.protocol == P_CENTRIFUGE) { /* replies: the connect's, then the subscribes' */
+    c->prefix[n] = 0;
+    cf_check_reply(c);
+    int connected = c->setup_left == setup_frames(c->index); /* nothing else comes before it */
+    c->setup_left -= (int)lines;
+    if (connected) send_subscribes(c);
+    else if (c->setup_left <= 0) mark_ready(c);
     return;
   }
   if (cfg.protocol == P_SOCKETIO && n >= 2 && !memcmp(c->prefix, "40", 2)) send_subscribes(c);
@@ -229,6 +251,7 @@ static void on_event(conn_t *c, uint32_t events) {
     c->state = S_SETUP;
     if (cfg.protocol == P_LIVEHUB) send_subscribes(c); /* an SSE stream names its channels in the URL */
     else if (cfg.protocol == P_SOCKETIO) send_str(c, "40"); /* connect to the main namespace */
+    else if (cfg.protocol == P_CENTRIFUGE) cf_connect(c);
     if (c->setup_left == 0) mark_ready(c);
   }
   if (cfg.protocol == P_SSE) {

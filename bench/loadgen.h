@@ -12,7 +12,7 @@
 
 #include "sse.h"
 
-enum { P_LIVEHUB, P_SOCKETIO, P_GOHUB, P_SSE };
+enum { P_LIVEHUB, P_SOCKETIO, P_GOHUB, P_SSE, P_CENTRIFUGE };
 enum { S_CONNECTING, S_UPGRADING, S_SETUP, S_READY, S_CLOSED };
 
 #define PREFIX_SAMPLED 120
@@ -22,6 +22,7 @@ struct config {
   char workload[4];
   int connections, size, rate, burst, duration;
   double slow_fraction;
+  int filter_half; /* livehub: odd subscribers subscribe with "filter":{"region":"eu"} */
 };
 extern struct config cfg;
 
@@ -35,7 +36,7 @@ typedef struct conn {
   uint64_t length, remaining;
   char prefix[PREFIX_SAMPLED + 1]; /* the first bytes of the current message */
   char ctl[126];                   /* the payload of the current control frame */
-  uint64_t lines; /* gohub: newlines seen in the current message, across its fragments */
+  uint64_t lines; /* gohub, centrifuge: newlines seen in the current message, across its fragments */
   uint64_t received;
   sse_t sse; /* P_SSE subscribers: the event stream */
 } conn_t;
@@ -43,6 +44,8 @@ typedef struct conn {
 static inline int is_w3(void) { return !strcmp(cfg.workload, "W3"); }
 /* Subscribers on SSE streams (the publisher is on a WebSocket whatever the protocol). */
 static inline int sse_subscriber(const conn_t *c) { return cfg.protocol == P_SSE && !c->publisher; }
+/* Protocols whose frames hold several messages, one a line (see centrifuge.c for Centrifuge's). */
+static inline int line_protocol(void) { return cfg.protocol == P_GOHUB || cfg.protocol == P_CENTRIFUGE; }
 
 /* loadgen.c */
 int64_t now_us(void);
@@ -59,6 +62,12 @@ void scan(conn_t *c, const uint8_t *p, size_t n);
 int upgrade_reply(conn_t *c, const uint8_t *p, size_t n);
 int connect_to(int port, int blocking);
 void write_upgrade(conn_t *c);
+
+/* centrifuge.c: Centrifuge's JSON protocol */
+void cf_connect(conn_t *c);
+void cf_subscribe(conn_t *c, const char names[2][32], int count);
+int cf_publish(char *out, long long id, const char *channel, long long at, const char *pad);
+void cf_check_reply(const conn_t *c);
 
 /* publisher.c: the thread, and what it tells the main loop */
 void *publisher(void *arg);

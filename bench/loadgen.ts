@@ -14,10 +14,11 @@ import { nowMicros, WireConnection, type FrameSink } from './wire.js';
  */
 
 /**
- * gohub: gorilla's chat hub (bench/servers/gohub), driven by the C generator only. sse: subscribers
- * on Server-Sent Events streams (GET /events?channel=…), the publisher on a livehub WebSocket.
+ * gohub: gorilla's chat hub (bench/servers/gohub) and centrifuge: Centrifuge's JSON protocol
+ * (bench/servers/centrifuge), both driven by the C generator only. sse: subscribers on Server-Sent
+ * Events streams (GET /events?channel=…), the publisher on a livehub WebSocket.
  */
-export type Protocol = 'livehub' | 'socketio' | 'gohub' | 'sse';
+export type Protocol = 'livehub' | 'socketio' | 'gohub' | 'sse' | 'centrifuge';
 export interface GenConfig {
   protocol: Protocol;
   port: number;
@@ -35,10 +36,12 @@ export interface GenConfig {
   duration: number;
   /** W4: share of subscribers that stop reading. */
   slowFraction: number;
+  /** livehub: every second subscriber (odd index) subscribes with `"filter":{"region":"eu"}`. */
+  filterHalf?: boolean;
 }
 
 /** Where the publisher (and WebSocket subscribers) connect. */
-const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket', gohub: '/ws', sse: '/' };
+const PATHS: Record<Protocol, string> = { livehub: '/', socketio: '/socket.io/?EIO=4&transport=websocket', gohub: '/ws', sse: '/', centrifuge: '/connection/websocket' };
 /** livehub answers "subscribed" only on connections that negotiated its full protocol. */
 const subprotocolOf = (protocol: Protocol) => (protocol === 'livehub' || protocol === 'sse' ? 'livehub.v1' : undefined);
 const DRAIN_MICROS = 5_000_000;
@@ -48,9 +51,12 @@ function channelsOf(config: GenConfig, i: number): string[] {
   return config.workload === 'W3' ? [`u${i}`, `g${Math.floor(i / 10)}`] : ['c'];
 }
 
-function subscribeFrames(protocol: Protocol, channels: string[]): string[] {
+/** The tag filter of `filterHalf` subscribers (the bench server's `--tags` publishes match it). */
+export const BENCH_FILTER = '{"region":"eu"}';
+
+function subscribeFrames(protocol: Protocol, channels: string[], filtered = false): string[] {
   return protocol === 'livehub'
-    ? channels.map((c) => `{"type":"subscribe","channel":"${c}"}`)
+    ? channels.map((c) => `{"type":"subscribe","channel":"${c}"${filtered ? `,"filter":${BENCH_FILTER}` : ''}}`)
     : channels.map((c, k) => `42${k + 1}["subscribe","${c}"]`);
 }
 
@@ -78,6 +84,8 @@ class Subscriber implements FrameSink, EventSink {
   }
 
   port = 0;
+  /** Subscribes with the tag filter (`filterHalf`). */
+  filtered = false;
 
   async open(): Promise<void> {
     const port = this.port || this.config.port;
@@ -85,7 +93,7 @@ class Subscriber implements FrameSink, EventSink {
       await this.conn.open(port, `/events?${this.channels.map((c) => `channel=${c}`).join('&')}`);
     } else {
       await this.conn.open(port, PATHS[this.config.protocol], subprotocolOf(this.config.protocol));
-      if (this.config.protocol === 'livehub') for (const f of subscribeFrames('livehub', this.channels)) this.conn.send(f);
+      if (this.config.protocol === 'livehub') for (const f of subscribeFrames('livehub', this.channels, this.filtered)) this.conn.send(f);
       else this.conn.send('40');
     }
     await this.whenReady;
@@ -152,6 +160,7 @@ async function main(config: GenConfig): Promise<void> {
   const subscribers = Array.from({ length: config.connections }, (_, i) => {
     const s = new Subscriber(config, channelsOf(config, i), i % every === 0 ? latencies : null);
     if (config.ports?.length) s.port = config.ports[i % config.ports.length]!;
+    s.filtered = config.filterHalf === true && i % 2 === 1;
     return s;
   });
   const setupStart = nowMicros();

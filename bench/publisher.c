@@ -38,8 +38,9 @@ static void pub_read(conn_t *c) {
     int used = upgrade_reply(c, in, n);
     if (used < 0) return;
     off = used;
-    c->state = cfg.protocol == P_SOCKETIO ? S_SETUP : S_READY;
+    c->state = cfg.protocol == P_SOCKETIO || cfg.protocol == P_CENTRIFUGE ? S_SETUP : S_READY;
     if (cfg.protocol == P_SOCKETIO) send_str(c, "40");
+    if (cfg.protocol == P_CENTRIFUGE) cf_connect(c);
   }
   scan(c, in + off, n - off);
 }
@@ -92,7 +93,8 @@ void *publisher(void *arg) {
         snprintf(channel, sizeof channel, "g%d", g);
         fanout = n - g * 10 < 10 ? n - g * 10 : 10;
       } else { snprintf(channel, sizeof channel, "u%lld", (sent * 7919) % n); fanout = 1; }
-      int len = cfg.protocol == P_SOCKETIO
+      int len = cfg.protocol == P_CENTRIFUGE ? cf_publish(msg, sent + 2, channel, (long long)at, pad)
+        : cfg.protocol == P_SOCKETIO
         ? sprintf(msg, "42[\"publish\",{\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"t\":%lld,\"p\":\"%s\"}}]", channel, (long long)at, pad)
         : sprintf(msg, "{\"type\":\"publish\",\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"t\":%lld,\"p\":\"%s\"}}", channel, (long long)at, pad);
       buf_put(&out, frame, client_frame(frame, 1, msg, len));

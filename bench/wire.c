@@ -17,7 +17,8 @@
 #include "loadgen.h"
 
 static const char *path(void) {
-  return cfg.protocol == P_SOCKETIO ? "/socket.io/?EIO=4&transport=websocket" : cfg.protocol == P_GOHUB ? "/ws" : "/";
+  return cfg.protocol == P_SOCKETIO ? "/socket.io/?EIO=4&transport=websocket" : cfg.protocol == P_GOHUB ? "/ws"
+       : cfg.protocol == P_CENTRIFUGE ? "/connection/websocket" : "/";
 }
 
 /* ---- frames ---- */
@@ -69,7 +70,7 @@ void scan(conn_t *c, const uint8_t *p, size_t n) {
       c->remaining = c->length;
       if (c->opcode >= 8) c->ctl_have = 0;
       else if (c->opcode != 0) { /* a message starts; 0 continues one */
-        int keep = c->sampled || c->publisher ? PREFIX_SAMPLED : 2;
+        int keep = c->sampled || c->publisher || c->state != S_READY ? PREFIX_SAMPLED : 2; /* setup replies are read */
         c->want = c->length < (uint64_t)keep ? (int)c->length : keep;
         c->have = 0;
         c->lines = 0;
@@ -87,7 +88,7 @@ void scan(conn_t *c, const uint8_t *p, size_t n) {
       memcpy(c->prefix + c->have, p + i, keep);
       c->have += keep;
     }
-    if (cfg.protocol == P_GOHUB && c->opcode < 8) {
+    if (line_protocol() && c->opcode < 8) {
       const uint8_t *q = p + i, *end = p + i + take;
       while ((q = memchr(q, '\n', end - q))) { c->lines++; q++; }
     }

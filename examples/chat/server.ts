@@ -121,8 +121,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
     authorize: ({ action, channel: wanted, identity, event, data, request }) => {
       if (jwt && !identity) return false;
       if (wanted === presenceChannel) return action === 'subscribe';
-      // Typing carries nothing: who is typing is the stamped publisher.
-      if (wanted === typingChannel) return action === 'subscribe' || event === 'typing_start' || event === 'typing_stop';
+      // Typing goes through the chat:typing handler (exceptSelf); pages only listen.
+      if (wanted === typingChannel) return action === 'subscribe';
       if (wanted !== channel) return false;
       if (action === 'subscribe') return true;
       if (event !== 'message' || !parseMessage(data)) return false;

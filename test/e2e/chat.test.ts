@@ -146,6 +146,35 @@ describe('the example chat as two nodes sharing Redis', () => {
   }, 90_000);
 });
 
+describe('the example chat over Server-Sent Events', () => {
+  it('lets a page on ?transport=sse and a page on WebSocket chat, see each other online and typing', async () => {
+    const page = async (query: string, name: string) => {
+      const context = await browser.newContext();
+      await context.addInitScript((n) => localStorage.setItem('livehub.author', n), name);
+      const p = await context.newPage();
+      await p.goto(`http://127.0.0.1:${server.port}/${query}`);
+      await waitConnected(p);
+      return p;
+    };
+    const sse = await page('?transport=sse', 'sara');
+    const ws = await page('', 'will');
+    try {
+      await sse.locator('[data-testid="online"]', { hasText: 'will' }).waitFor({ timeout: 10_000 });
+      await ws.locator('[data-testid="online"]', { hasText: 'sara' }).waitFor({ timeout: 10_000 });
+      await sse.locator('input[name="body"]').pressSequentially('over sse', { delay: 20 });
+      await ws.locator('[data-testid="typing"]', { hasText: 'sara is typing' }).waitFor({ timeout: 5000 });
+      await sse.click('button[type="submit"]');
+      await ws.getByText('over sse', { exact: true }).waitFor({ timeout: 3000 });
+      await say(ws, 'over websocket');
+      await sse.getByText('over websocket', { exact: true }).waitFor({ timeout: 3000 });
+      expect(await sse.evaluate(() => performance.getEntriesByType('resource').some((r) => r.name.includes('/events')))).toBe(true);
+    } finally {
+      await sse.context().close();
+      await ws.context().close();
+    }
+  }, 60_000);
+});
+
 describe('the example chat after a gap', () => {
   it('replaces its list from the server in order and says messages were skipped when it was away longer than the history covers', async () => {
     // At 0.1 message/s the history holds 8 messages (timing.ts): 30 while offline are more than that.

@@ -99,8 +99,12 @@ describe('the example chat in JWT mode', () => {
     expect(message.from).toMatchObject({ user: 'alice' });
     expect(toChatMessage(message)).toMatchObject({ author: 'alice', body: 'hi bob' });
 
+    // Typing goes through the chat:typing handler: a page cannot publish it, let alone as someone else.
     alice.send({ type: 'publish', channel: 'typing:chat', event: 'typing_start', data: { name: 'bob' }, id: 3 });
-    expect((await bob.next((m) => m.channel === 'typing:chat')).from).toMatchObject({ user: 'alice' });
+    expect(await alice.next((m) => m.id === 3)).toMatchObject({ type: 'error', code: 'forbidden' });
+    alice.send({ type: 'chat:typing', data: true, id: 4 });
+    await alice.next((m) => m.id === 4);
+    expect((await bob.next((m) => m.channel === 'typing:chat' && m.type === 'typing_start')).from).toMatchObject({ user: 'alice', echo: false });
 
     const { messages } = await (await fetch(`${chat.base}/messages`, { headers: { Cookie: await login(chat.base, 'bob') } })).json();
     expect(messages).toEqual([expect.objectContaining({ author: 'alice', body: 'hi bob' })]);

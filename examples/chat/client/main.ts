@@ -13,7 +13,12 @@ const pages: Record<string, DefineComponent> = { Chat: Chat as DefineComponent }
 let name = localStorage.getItem('livehub.author');
 if (!isValidName(name)) localStorage.setItem('livehub.author', (name = `guest-${Math.random().toString(36).slice(2, 6)}`));
 // The timings the server sizes its history against (timing.ts): set here so they cannot drift.
+// ?transport=sse (or auto) on the page: the same chat over Server-Sent Events (/events).
+const wanted = new URLSearchParams(location.search).get('transport');
+const transport = wanted === 'sse' || wanted === 'auto' ? wanted : 'websocket';
 const livehub = createLivehub(`/ws?name=${encodeURIComponent(name)}`, {
+  transport,
+  eventsUrl: `/events?name=${encodeURIComponent(name)}`,
   autoConnect: false,
   storage: localStorage,
   heartbeatInterval: HEARTBEAT_INTERVAL,

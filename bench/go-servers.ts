@@ -33,7 +33,7 @@ export function goServer(name: GoServer, cache: string, nativeGenerator: boolean
     if (build.status === 0) result = { program };
     else {
       const why = build.error ? 'no Go toolchain' : (build.stderr?.toString().trim().split('\n').find((l) => !l.startsWith('#')) ?? 'go build failed');
-      result = { skipped: `skipped: ${why.replaceAll('|', '/').slice(0, 160)} (apt-get install ${PACKAGES[name]})` };
+      result = { skipped: `skipped: ${why.replace(/ in any of:$/, '').replaceAll('|', '/').slice(0, 160)} (apt-get install ${PACKAGES[name]})` };
     }
   }
   built.set(name, result);

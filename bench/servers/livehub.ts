@@ -13,7 +13,8 @@ import { announce, portArg, statsHandler } from './stats.js';
  * `npm run bench:server -- --port 9000 [--codec wasm] [--metrics] [--tags] [--outgoing]`.
  *
  * - `--metrics`: Prometheus metrics mounted as an app mounts them (`metricsHandler(hub)` at
- *   GET /metrics), scraped over HTTP once a second by the server itself, so the scrape costs too.
+ *   GET /metrics), scraped over HTTP once a second by the server itself, so the scrape costs too
+ *   (`--scrape-every MS` to change that, 0 for never: what the hub's event listeners alone cost).
  * - `--tags`: every client publish is published by a `hub.use('publish', …)` middleware with
  *   `hub.publish(channel, event, data, { tags: { region: 'eu' } })` instead of the built-in command
  *   (a client publish cannot carry tags), so subscriptions with `"filter":{"region":"eu"}` match it.
@@ -47,13 +48,16 @@ const server = createServer((req, res) => {
 hub.attach(server, { path: '/', eventsPath: '/events' });
 server.listen(portArg(), '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
-  if (metrics) {
+  const at = process.argv.indexOf('--scrape-every');
+  const every = at >= 0 ? Number(process.argv[at + 1]) : 1000;
+  if (!Number.isInteger(every) || every < 0) throw new TypeError(`bench server: --scrape-every takes milliseconds (0: never), not ${process.argv[at + 1]}`);
+  if (metrics && every > 0) {
     setInterval(() => {
       get(`http://127.0.0.1:${port}/metrics`, (res) => {
         if (res.statusCode !== 200) console.error(`bench server: GET /metrics answered ${res.statusCode}`);
         res.resume();
       }).on('error', (error) => console.error(`bench server: GET /metrics failed: ${error.message}`));
-    }, 1000).unref();
+    }, every).unref();
   }
   announce(port);
 });

@@ -31,10 +31,17 @@ int cf_publish(char *out, long long id, const char *channel, long long at, const
   return sprintf(out, "{\"id\":%lld,\"method\":3,\"params\":{\"channel\":\"%s\",\"data\":{\"t\":%lld,\"p\":\"%s\"}}}", id, channel, at, pad);
 }
 
-/* A reply during setup (its first bytes in c->prefix): an error ends the run with it. */
-void cf_check_reply(const conn_t *c) {
-  if (!strstr(c->prefix, "\"error\"")) return;
-  fprintf(stderr, "loadgen: Centrifuge refused a command: %s\n", c->prefix);
-  errno = 0;
-  exit(1);
+/*
+ * `lines` replies during setup (the first bytes in c->prefix): an error ends the run with it; else
+ * they count off c->setup_left. Returns 1 for the connect reply (setup_left was `first`).
+ */
+int cf_setup_reply(conn_t *c, int lines, int first) {
+  if (strstr(c->prefix, "\"error\"")) {
+    fprintf(stderr, "loadgen: Centrifuge refused a command: %s\n", c->prefix);
+    errno = 0;
+    exit(1);
+  }
+  int connected = c->setup_left == first;
+  c->setup_left -= lines;
+  return connected;
 }

@@ -183,7 +183,7 @@ void on_text(conn_t *c) {
     if (cfg.protocol == P_SOCKETIO && n >= 2 && !memcmp(c->prefix, "40", 2)) c->state = S_READY;
     if (cfg.protocol == P_CENTRIFUGE && c->state == S_SETUP) { /* the connect reply */
       c->prefix[n] = 0;
-      cf_check_reply(c);
+      cf_setup_reply(c, 1, 0);
       c->state = S_READY;
     }
     return;
@@ -195,12 +195,9 @@ void on_text(conn_t *c) {
     count_message(c, c->prefix, lines);
     return;
   }
-  if (cfg.protocol == P_CENTRIFUGE) { /* replies: the connect's, then the subscribes' */
+  if (cfg.protocol == P_CENTRIFUGE) { /* replies: the connect's (nothing comes before it), then the subscribes' */
     c->prefix[n] = 0;
-    cf_check_reply(c);
-    int connected = c->setup_left == setup_frames(c->index); /* nothing else comes before it */
-    c->setup_left -= (int)lines;
-    if (connected) send_subscribes(c);
+    if (cf_setup_reply(c, (int)lines, setup_frames(c->index))) send_subscribes(c);
     else if (c->setup_left <= 0) mark_ready(c);
     return;
   }

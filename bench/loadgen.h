@@ -67,7 +67,7 @@ void write_upgrade(conn_t *c);
 void cf_connect(conn_t *c);
 void cf_subscribe(conn_t *c, const char names[2][32], int count);
 int cf_publish(char *out, long long id, const char *channel, long long at, const char *pad);
-void cf_check_reply(const conn_t *c);
+int cf_setup_reply(conn_t *c, int lines, int first);
 
 /* publisher.c: the thread, and what it tells the main loop */
 void *publisher(void *arg);

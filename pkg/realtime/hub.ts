@@ -20,13 +20,11 @@ import { CONTROL_CHANNEL, type OutgoingHook } from './loop.js';
 import { resolveOptions, type HubOptions, type ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
 import { isPresenceChannel, Presence } from './presence.js';
-import { checkChannel, checkType, encodeData, Publisher, publisherOf, type PublishTracer } from './publisher.js';
+import { Publisher, type PublishTracer } from './publisher.js';
+import { makeToolkit } from './toolkit.js';
 import { createReporter, type Reporter } from './report.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
-
-/** Types clients read as protocol replies, which a direct message may not use. */
-const REPLY_TYPES = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close']);
 
 /**
  * The hub: its loop (see loop.ts), the server-side API (publish, users, presence, close) and the
@@ -353,28 +351,13 @@ export class Hub extends HubApi {
   }
 
   toolkit(session: Session): Omit<Toolkit, 'reply' | 'fail'> {
-    return {
-      join: async (room) => {
-        checkChannel(room);
-        this.enqueue({ kind: 'subscribe', session, channel: room });
-      },
-      leave: async (room) => {
-        checkChannel(room);
-        this.enqueue({ kind: 'unsubscribe', session, channel: room });
-      },
-      publish: (channel, type, data, options = {}) => {
-        checkChannel(channel);
-        checkType(type);
-        return this.publisher.publishJson(channel, type, encodeData(data), { from: publisherOf(session, options.exceptSelf === true) });
-      },
-      send: (type, data) => {
-        checkType(type);
-        if (REPLY_TYPES.has(type)) throw new TypeError(`livehub: kit.send cannot use ${JSON.stringify(type)}: clients read it as a protocol reply; pick another type`);
-        this.reply(session, { type, data: data === undefined ? null : data } as unknown as ServerReply);
-      },
+    return makeToolkit(session, {
+      enqueue: (command) => this.enqueue(command),
+      publisher: this.publisher,
+      reply: (to, reply) => this.reply(to, reply),
       sendToUser: (userId, type, data) => this.sendToUser(userId, type, data),
-      broadcast: (type, data) => this.publish('*', type, data),
-    };
+      publish: (channel, type, data) => this.publish(channel, type, data),
+    });
   }
 
   received(session: Session, text: string): void {

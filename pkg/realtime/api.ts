@@ -81,10 +81,11 @@ export abstract class HubApi extends HubLoop {
   }
 
   /** This node: its id, connections by transport, channels, users, and uptime. */
-  info(): { node: string; connections: Record<string, number>; channels: number; users: number; uptime: number } {
-    const connections: Record<string, number> = {};
-    for (const session of this.sessions) connections[session.transport.name] = (connections[session.transport.name] ?? 0) + 1;
-    return { node: this.node, connections, channels: this.channels.size, users: this.users.size, uptime: Date.now() - this.startedAt };
+  info(): { node: string; connections: Record<string, number>; channels: number; users: number; subscriptions: number; uptime: number } {
+    return {
+      node: this.node, connections: Object.fromEntries(this.connectionCounts), channels: this.channels.size, users: this.users.size,
+      subscriptions: this.subscriptionCount, uptime: Date.now() - this.startedAt,
+    };
   }
 
   /**

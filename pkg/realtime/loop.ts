@@ -53,6 +53,9 @@ export abstract class HubLoop {
   /** Engine subscriptions still being set up, per channel: a subscribe's history read waits for it. */
   protected readonly subscribing = new Map<string, Promise<unknown>>();
   protected closing: Promise<void> | null = null;
+  /** Open sessions by transport name, and (session, channel) pairs: kept as they change, read by `info()`. */
+  protected readonly connectionCounts = new Map<string, number>();
+  protected subscriptionCount = 0;
   /** `hub.outgoing`: may drop or reshape each message for each session (off the hot path when null). */
   protected outgoingHook: OutgoingHook | null = null;
   private queue: Command[] = [];
@@ -320,6 +323,7 @@ export abstract class HubLoop {
     }
     members.add(session);
     session.channels.add(channel);
+    this.subscriptionCount++;
   }
 
   protected leave(session: Session, channel: string): void {
@@ -329,7 +333,7 @@ export abstract class HubLoop {
     this.presence.leave(session, channel);
     session.streams.forget(channel);
     if (!members) return;
-    members.delete(session);
+    if (members.delete(session)) this.subscriptionCount--;
     if (members.size === 0) {
       this.channels.delete(channel);
       after(() => this.engine.unsubscribe(channel), () => {}, (error) => this.reporter.error(error, 'engine_unsubscribe_failed'));
@@ -356,6 +360,8 @@ export abstract class HubLoop {
   /** Registers a session; an authenticated one joins its personal channel `user:<id>`. */
   private add(session: Session): void {
     this.sessions.add(session);
+    const { name } = session.transport;
+    this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 0) + 1);
     if (this.events.listening['connection.opened']) this.events.emit('connection.opened', { session: sessionInfo(session) });
     const userId = session.identity?.userId;
     if (userId === undefined) return;
@@ -368,6 +374,8 @@ export abstract class HubLoop {
 
   private remove(session: Session): void {
     if (!this.sessions.delete(session)) return;
+    const { name } = session.transport;
+    this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 1) - 1);
     for (const channel of session.channels) this.leave(session, channel);
     if (this.events.listening['connection.closed']) {
       this.events.emit('connection.closed', { session: sessionInfo(session), ...(session.closeCode === undefined ? {} : { code: session.closeCode, reason: session.closeReason ?? '' }) });

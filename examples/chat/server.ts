@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response } from 'express';
 import { SignJWT } from 'jose';
-import { Hub, jwtAuthenticator, type HubOptions, type Identity } from 'livehub';
+import { HandlerError, Hub, jwtAuthenticator, type HubOptions, type Identity } from 'livehub';
 import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
 import { healthHandlers, metricsHandler, statusPage } from 'livehub/observe';
@@ -125,7 +125,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
       if (wanted === typingChannel) return action === 'subscribe';
       if (wanted !== channel) return false;
       if (action === 'subscribe') return true;
-      if (event !== 'message' || !parseMessage(data)) return false;
+      if (event !== 'message') return false;
       const author = (data as { author?: unknown }).author;
       // JWT mode: the author is `from.user`; a message claiming another one is refused.
       if (identity) return author === undefined || author === identity.userId;
@@ -140,6 +140,15 @@ export function createChatServer(options: ChatServerOptions = {}) {
     if (!authenticate) return null;
     try { return await authenticate(req); } catch { return null; }
   };
+
+  // A message a page publishes must be a chat message: middleware answers a malformed one with
+  // `invalid_message` before the channel policy (authorize) is asked who may publish it.
+  hub.use('publish', async (message, _ctx, next) => {
+    if (message.channel === channel && message.event === 'message' && !parseMessage(message.data)) {
+      throw new HandlerError('invalid_message', 'a chat message is {id, body}: body a non-empty string of at most 2000 characters');
+    }
+    await next();
+  });
 
   // Server-side handlers (hub.handle): what a page asks the server to do, over WebSocket or SSE.
   hub.handle('whoami', (_message, ctx) => ({ connection: ctx.id, user: ctx.userId, transport: ctx.transport }));

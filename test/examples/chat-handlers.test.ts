@@ -31,6 +31,18 @@ describe('the example chat, through handlers, SSE and the HTTP API', () => {
     for (const p of [reader, writer, nameless]) p.close();
   });
 
+  it('answers a malformed chat message with invalid_message from middleware, before authorize decides who may publish', async () => {
+    const chat = await chats.start({});
+    const peer = await Peer.open(`${chat.ws}?name=ann`);
+    peer.send({ type: 'publish', channel: 'chat', event: 'message', data: { id: 'message-x1', body: '' }, id: 1 });
+    expect(await peer.next((m) => m.id === 1)).toMatchObject({ type: 'error', code: 'invalid_message', channel: 'chat' });
+    peer.send({ type: 'publish', channel: 'chat', event: 'message', data: { id: 'message-x2', body: 'hi', author: 'bob' }, id: 2 });
+    expect(await peer.next((m) => m.id === 2)).toMatchObject({ type: 'error', code: 'forbidden' });
+    peer.send({ type: 'publish', channel: 'chat', event: 'message', data: { id: 'message-x3', body: 'hi', author: 'ann' }, id: 3 });
+    expect(await peer.next((m) => m.id === 3)).toMatchObject({ type: 'ack' });
+    peer.close();
+  });
+
   it('tells everyone but the typist that someone types', async () => {
     const chat = await chats.start({});
     const typist = await Peer.open(`${chat.ws}?name=ann`);

@@ -73,6 +73,17 @@ describe('hub.handle', () => {
     expect(await peer.next((m) => m.id === 3)).toMatchObject({ type: 'error', code: 'unknown_type' });
   });
 
+  it('closes a connection that sends a handler a payload over maxMessageSize with 1009, and others keep their answers', async () => {
+    const { hub, url } = await start({ logger: false, maxMessageSize: 4096 });
+    hub.handle('echo', ({ data }) => data);
+    const big = await open(url);
+    const other = await open(url);
+    big.send({ type: 'echo', data: 'x'.repeat(10_000), id: 1 });
+    expect((await big.whenClosed()).code).toBe(1009);
+    other.send({ type: 'echo', data: 'small', id: 2 });
+    expect(await other.next((m) => m.id === 2)).toEqual({ type: 'reply', id: 2, data: 'small' });
+  });
+
   it('rate limits a flood of requests like any other message', async () => {
     const { hub, url } = await start({ logger: false, rateLimit: 10, rateLimitBurst: 20 });
     let calls = 0;

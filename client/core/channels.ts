@@ -37,13 +37,7 @@ export class Channels {
   hold(channel: string, options: ListenOptions = {}): () => void {
     const entry = this.entry(channel);
     if (options.since && entry.count.holders === 0) entry.since = options.since;
-    entry.count.acquire();
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      entry.count.release();
-    };
+    return entry.count.hold();
   }
 
   /** Calls `handler(data, message)` for messages on `channel` and holds it; returns `off` (idempotent). */

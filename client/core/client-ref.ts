@@ -46,12 +46,6 @@ export class ClientRef {
 
   /** Keeps the client alive until the returned release (idempotent). */
   retain(): () => void {
-    this.count.acquire();
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.count.release();
-    };
+    return this.count.hold();
   }
 }

@@ -29,6 +29,17 @@ export class DeferredCount {
     }
   }
 
+  /** `acquire()`, returning the matching `release` (calling it more than once releases once). */
+  hold(): () => void {
+    this.acquire();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.release();
+    };
+  }
+
   release(): void {
     if (this.count === 0) return;
     this.count--;

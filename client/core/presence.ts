@@ -44,13 +44,7 @@ export class PresenceStore extends ValueStore<readonly PresenceMember[]> {
   }
 
   acquire(): () => void {
-    this.count.acquire();
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.count.release();
-    };
+    return this.count.hold();
   }
 
   /** Calls `listener` for each change of the list (see `PresenceChange`); returns a remover. */

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -48,4 +49,17 @@ export function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): P
     child.once('exit', () => resolve());
     child.kill(signal);
   });
+}
+
+/** The framework-free client as one script that sets `window.livehub` (for pages served by a test). */
+export async function bundleClient(): Promise<string> {
+  const entry = fileURLToPath(new URL('../../client/index.ts', import.meta.url));
+  const output = await build({
+    configFile: false, logLevel: 'silent',
+    build: { write: false, minify: false, lib: { entry, formats: ['iife'], name: 'livehub' } },
+  });
+  const chunks = (Array.isArray(output) ? output : [output]).flatMap((o) => ('output' in o ? o.output : []));
+  const code = chunks.find((chunk) => chunk.type === 'chunk');
+  if (!code || code.type !== 'chunk') throw new Error('vite produced no bundle of client/index.ts');
+  return code.code;
 }

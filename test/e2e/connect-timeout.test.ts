@@ -1,14 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type LiveStatus } from '../../client/index.js';
 import { gateProxy } from '../client/gate-proxy.js';
 import { closeServer, perTest } from '../helpers.js';
-import { launchChromium } from './browser.js';
+import { bundleClient, launchChromium } from './browser.js';
 
 /**
  * A reconnect whose TCP connection is accepted but whose handshake is never answered (a half-dead
@@ -111,16 +109,3 @@ describe('a connection attempt whose handshake never completes, in Chromium', ()
     expect(await log(page)).toEqual(['open']);
   }, 60_000);
 });
-
-/** The framework-free client as one script that sets `window.livehub`. */
-async function bundleClient(): Promise<string> {
-  const entry = fileURLToPath(new URL('../../client/index.ts', import.meta.url));
-  const output = await build({
-    configFile: false, logLevel: 'silent',
-    build: { write: false, minify: false, lib: { entry, formats: ['iife'], name: 'livehub' } },
-  });
-  const chunks = (Array.isArray(output) ? output : [output]).flatMap((o) => ('output' in o ? o.output : []));
-  const code = chunks.find((chunk) => chunk.type === 'chunk');
-  if (!code || code.type !== 'chunk') throw new Error('vite produced no bundle of client/index.ts');
-  return code.code;
-}

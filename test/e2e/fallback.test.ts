@@ -1,13 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../../pkg/index.js';
 import { closeServer, sleep } from '../helpers.js';
-import { launchChromium } from './browser.js';
+import { bundleClient, launchChromium } from './browser.js';
 
 /**
  * Issue 12: a page whose WebSocket upgrades are refused (as by a proxy that breaks them) falls back to
@@ -129,16 +127,3 @@ describe('a page whose WebSocket upgrades are refused, in Chromium', () => {
     }
   }, 90_000);
 });
-
-/** The framework-free client as one script that sets `window.livehub`. */
-async function bundleClient(): Promise<string> {
-  const entry = fileURLToPath(new URL('../../client/index.ts', import.meta.url));
-  const output = await build({
-    configFile: false, logLevel: 'silent',
-    build: { write: false, minify: false, lib: { entry, formats: ['iife'], name: 'livehub' } },
-  });
-  const chunks = (Array.isArray(output) ? output : [output]).flatMap((o) => ('output' in o ? o.output : []));
-  const code = chunks.find((chunk) => chunk.type === 'chunk');
-  if (!code || code.type !== 'chunk') throw new Error('vite produced no bundle of client/index.ts');
-  return code.code;
-}

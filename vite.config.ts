@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
 import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'vite';
 
@@ -19,15 +20,17 @@ export const alias = [
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];
 
-// `vite build` builds the example chat's page; vitest reads `test`.
+// `vite build` builds the example chat's pages (Vue at /, React at /react); vitest reads `test`.
 export default defineConfig({
-  plugins: [vue()],
+  plugins: [vue(), react()],
   resolve: { alias },
   build: {
     outDir: here('./examples/chat/dist'),
     emptyOutDir: true,
     manifest: true,
-    rollupOptions: { input: here('./examples/chat/client/main.ts') },
+    rollupOptions: {
+      input: { main: here('./examples/chat/client/main.ts'), react: here('./examples/chat/react/main.tsx') },
+    },
   },
   test: {
     include: ['test/**/*.test.ts'],

@@ -21,15 +21,22 @@ export type { ChatMessage } from './messages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The built page's entry script and stylesheets, from Vite's manifest. */
+/** The built pages' entry scripts and stylesheets, from Vite's manifest: the Vue page and the React page. */
 function readAssets(distDir: string) {
   const manifestPath = join(distDir, '.vite', 'manifest.json');
   if (!existsSync(manifestPath)) throw new Error(`${manifestPath} is missing: run "npm run build:example" first`);
   const raw = readFileSync(manifestPath, 'utf8');
   const manifest = JSON.parse(raw) as Record<string, { file: string; css?: string[]; isEntry?: boolean }>;
-  const entry = Object.values(manifest).find((chunk) => chunk.isEntry);
-  if (!entry) throw new Error('the Vite manifest has no entry');
-  return { script: `/${entry.file}`, styles: (entry.css ?? []).map((css) => `/${css}`), version: createHash('sha256').update(raw).digest('hex').slice(0, 16) };
+  const entry = (src: string) => {
+    const chunk = manifest[src];
+    if (!chunk?.isEntry) throw new Error(`the Vite manifest has no entry ${src}: run "npm run build:example" again`);
+    return { script: `/${chunk.file}`, styles: (chunk.css ?? []).map((css) => `/${css}`) };
+  };
+  return {
+    ...entry('examples/chat/client/main.ts'),
+    react: entry('examples/chat/react/main.tsx'),
+    version: createHash('sha256').update(raw).digest('hex').slice(0, 16),
+  };
 }
 
 export interface ChatServerOptions {
@@ -213,6 +220,25 @@ export function createChatServer(options: ChatServerOptions = {}) {
       return fail(res, 503, 'unavailable', `the messages cannot be read: ${(error as Error).message}`);
     }
     void res.inertia('Chat', { ...common, ...recent });
+  });
+
+  // The React page (examples/chat/react): a plain HTML page on the same channels (open mode); it
+  // reads its history from GET /messages.
+  app.get('/react', (_req, res) => {
+    if (jwt) return fail(res, 404, 'not_found', 'the React page runs in open mode only');
+    res.type('html').send(`<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>livehub chat (React)</title>
+  ${assets.react.styles.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n  ')}
+</head>
+<body>
+  <div id="app"></div>
+  <script type="module" src="${assets.react.script}"></script>
+</body>
+</html>`);
   });
 
   // The same, as JSON: what a page reloads after a gap (it replaces its list with it).

@@ -1,0 +1,120 @@
+import { useChannel, useConnectionState, useLiveUpdate, usePresence } from 'livehub/react';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { toChatMessage, type ChatMessage } from '../messages.js';
+
+export interface Position { offset: number; epoch: string }
+type MemberInfo = { name?: string; client?: string } | undefined;
+
+const CHANNEL = 'chat';
+const PRESENCE = 'presence-chat';
+const TYPING = 'typing:chat';
+
+/** Inserts in stream order (offset), once per id. */
+function withMessage(list: ChatMessage[], message: ChatMessage): ChatMessage[] {
+  if (list.some((m) => m.id === message.id)) return list;
+  let at = list.length;
+  while (at > 0 && list[at - 1]!.offset > message.offset) at--;
+  return [...list.slice(0, at), message, ...list.slice(at)];
+}
+
+/** The chat in React: messages on `chat`, who is online on `presence-chat`, typing on `typing:chat`. */
+export function Chat({ author, history, position }: { author: string; history: ChatMessage[]; position: Position }) {
+  const [messages, setMessages] = useState(() => history.reduce(withMessage, [] as ChatMessage[]));
+  const { status, connected } = useConnectionState();
+  const { getClient } = useLiveUpdate();
+
+  // Live from where the history ended.
+  useChannel(CHANNEL, (_data, message) => {
+    const chat = toChatMessage(message);
+    if (chat) setMessages((list) => withMessage(list, chat));
+  }, { since: position });
+
+  const { members } = usePresence(PRESENCE);
+  const online = members.map((m) => (m.info as MemberInfo)?.name ?? m.userId);
+  const membersRef = useRef(members);
+  membersRef.current = members;
+
+  // Typing: the server stamps who (`from`); an anonymous typist's name comes from presence.
+  const [typing, setTyping] = useState<ReadonlyMap<string, number>>(new Map());
+  useChannel(TYPING, (_data, message) => {
+    const client = message.from?.client;
+    const member = membersRef.current.find((m) => (m.info as MemberInfo)?.client === client);
+    const who = message.from?.user ?? (member?.info as MemberInfo)?.name;
+    if (!who) return;
+    setTyping((current) => {
+      const next = new Map(current);
+      if (message.type === 'typing_start') next.set(who, Date.now() + 5000);
+      else next.delete(who);
+      return next;
+    });
+  });
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const clock = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(clock);
+  }, []);
+  const typists = useMemo(() => [...typing].filter(([who, until]) => until > now && who !== author).map(([who]) => who), [typing, now, author]);
+
+  const typingSent = useRef(0);
+  const typingStop = useRef<ReturnType<typeof setTimeout>>(undefined);
+  function stopTyping() {
+    clearTimeout(typingStop.current);
+    if (!typingSent.current || !connected) return;
+    typingSent.current = 0;
+    getClient().send('chat:typing', false);
+  }
+  function onTyping() {
+    if (!connected) return; // typing is live only: never queued
+    if (Date.now() - typingSent.current > 2000) {
+      typingSent.current = Date.now();
+      getClient().send('chat:typing', true); // the server tells everyone but this page
+    }
+    clearTimeout(typingStop.current);
+    typingStop.current = setTimeout(stopTyping, 3000);
+  }
+  useEffect(() => () => clearTimeout(typingStop.current), []);
+
+  const [body, setBody] = useState('');
+  const [failure, setFailure] = useState('');
+  async function send(event: FormEvent) {
+    event.preventDefault();
+    const text = body.trim();
+    if (!text) return;
+    setFailure('');
+    stopTyping();
+    setBody('');
+    try {
+      // The server's chat:send handler stamps the author this connection declared (?name=).
+      await getClient().request('chat:send', { id: crypto.randomUUID(), body: text });
+    } catch (error) {
+      setFailure(`Not sent: ${(error as Error).message}`);
+    }
+  }
+
+  return (
+    <main>
+      <header>
+        <h1>livehub chat (React)</h1>
+        <span className="status" data-testid="status" data-status={status}>
+          {connected ? 'Connected' : status === 'closed' ? 'Disconnected' : 'Reconnecting…'}
+        </span>
+      </header>
+      <p className="who">You are <strong data-testid="me">{author}</strong></p>
+      <p className="online" data-testid="online">Online: {online.join(', ') || '—'}</p>
+      <ol className="messages" data-testid="messages">
+        {messages.map((message) => (
+          <li key={message.id} data-testid="message">
+            <strong>{message.author}</strong> <span>{message.body}</span>
+          </li>
+        ))}
+      </ol>
+      <form onSubmit={send}>
+        <input name="body" aria-label="Message" placeholder="Say something" autoComplete="off" maxLength={2000}
+          value={body} onChange={(e) => { setBody(e.target.value); onTyping(); }} />
+        <button type="submit" disabled={!body.trim()}>Send</button>
+      </form>
+      <p className="typing" data-testid="typing">{typists.length ? `${typists.join(', ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : ''}</p>
+      {failure && <p className="failure" role="alert">{failure}</p>}
+    </main>
+  );
+}

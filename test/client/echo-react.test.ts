@@ -41,7 +41,7 @@ describe('@laravel/echo-react hooks on livehub/echo', () => {
     renderHook(() => {
       const { channel } = useEchoPresence('lobby', '.message', (data: unknown) => events.push(['message', data]));
       return channel;
-    }).result.current().here((members: unknown[]) => events.push(['here', members.length])).joining(() => events.push(['joining']));
+    }).result.current()!.here((members: unknown[]) => events.push(['here', members.length])).joining(() => events.push(['joining']));
     await expect.poll(() => events).toEqual([['here', 1]]);
     const other = new WS(s.url, ['livehub.v1']);
     cleanup(() => other.close());

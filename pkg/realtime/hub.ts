@@ -69,7 +69,14 @@ export class Hub extends HubApi {
       return Promise.all([this.engine.subscribe(CONTROL_CHANNEL), this.engine.subscribe(`#node:${this.node}`)]);
     }).catch((error: Error) =>
       reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
-    this.presence = new Presence(this.engine, this, () => this.sessions);
+    this.presence = new Presence(this.engine, {
+      options: this.options,
+      reporter: this.reporter,
+      // Joins and leaves are announced even while the hub closes, so other nodes see users go.
+      publish: (channel, type, data) => this.publisher.publishJson(channel, type, JSON.stringify(data ?? null), {}, true),
+      reply: (session, reply) => this.reply(session, reply),
+      presenceChanged: (channel, userId, joined) => this.presenceChanged(channel, userId, joined),
+    }, () => this.sessions);
     this.publisher = new Publisher(this.engine, this.options, reporter, this.events, () => this.closing !== null);
     this.router = new Router(this);
     this.gate = new Gate(this.options, this.reporter);

@@ -65,8 +65,12 @@ export class Publisher {
     return this.publishJson(channel, type, encodeData(data), extra);
   }
 
-  /** A publish of data already in JSON, to a channel already checked. */
-  publishJson(channel: string, type: string, dataJson: string, extra: PublishOptions = {}): Promise<PublishResult> {
+  /**
+   * A publish of data already in JSON, to a channel already checked. `announce`: the hub's own
+   * announcement (a presence leave while connections close), tried even while the hub closes, and
+   * only noted (info) if the engine is gone by then.
+   */
+  publishJson(channel: string, type: string, dataJson: string, extra: PublishOptions = {}, announce = false): Promise<PublishResult> {
     let published: Promise<PublishResult>;
     // Stamped only when measured: a publish time for the delivery latency, a traceparent for traces.
     let traced: ReturnType<PublishTracer> | null = null;
@@ -74,7 +78,7 @@ export class Publisher {
       traced = this.tracer?.(channel, type) ?? null;
       extra = { ...extra, trace: traced?.traceparent ? { ts: Date.now(), tp: traced.traceparent } : { ts: Date.now() } };
     }
-    if (this.closing()) {
+    if (this.closing() && !announce) {
       published = Promise.reject(new LivehubError('closed', `livehub: publish to ${channel} after hub.close(); nothing was published`));
     } else {
       try {
@@ -90,6 +94,10 @@ export class Publisher {
       }
       return position;
     }, (error: unknown) => {
+      if (announce && this.closing()) {
+        this.reporter.report('info', 'announce_skipped', `livehub: a ${type} announcement on ${channel} was not published while the hub closed: ${error instanceof Error ? error.message : String(error)}`);
+        throw error;
+      }
       throw this.failed(channel, error);
     });
     result.catch(() => {}); // awaiting is optional; the failure is logged in failed()

@@ -69,3 +69,32 @@ describe('presence on one node', () => {
     scope.stop();
   });
 });
+
+describe('presence when a node closes', () => {
+  it('announces the leave of its users to the other nodes as its connections close', async () => {
+    const { createServer } = await import('node:http');
+    const { RedisEngine } = await import('../../pkg/engine/redis.js');
+    const { Hub } = await import('../../pkg/index.js');
+    const { closeServer } = await import('../helpers.js');
+    const { sharedRedisUrl } = await import('../redis.js');
+    const url = await sharedRedisUrl();
+    const prefix = `presence-close-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const nodes = await Promise.all([0, 1].map(async () => {
+      const hub = new Hub({ logger: false, authorize: () => true, engine: new RedisEngine({ url, prefix }) });
+      const server = createServer();
+      hub.attach(server, { path: '/ws' });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { hub, server, url: `ws://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/ws` };
+    }));
+    cleanup(async () => { for (const n of nodes) { await n.hub.close(); await closeServer(n.server); } });
+    const leaving = await Peer.open(nodes[0]!.url);
+    const watcher = await Peer.open(nodes[1]!.url);
+    watcher.send({ type: 'subscribe', channel: 'presence-room' });
+    const own = (await watcher.next((m) => m.channel === 'presence-room' && m.type === 'join')).data.userId;
+    leaving.send({ type: 'subscribe', channel: 'presence-room' });
+    const joined = await watcher.next((m) => m.channel === 'presence-room' && m.type === 'join' && m.data.userId !== own, 5000);
+    await nodes[0]!.hub.close();
+    expect(await watcher.next((m) => m.channel === 'presence-room' && m.type === 'leave', 5000)).toMatchObject({ data: { userId: joined.data.userId } });
+    watcher.close();
+  });
+});

@@ -1,5 +1,6 @@
 import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol.js';
 export type { OutgoingHook } from './shaping.js';
+import { control } from './control.js';
 import { shape, type OutgoingHook } from './shaping.js';
 import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
 import type { WireFormat } from '../transport/transport.js';
@@ -11,8 +12,7 @@ import { isPresenceChannel, type Presence, userSet } from './presence.js';
 import type { Reporter } from './report.js';
 import type { HubCounters, Session } from './session.js';
 
-/** The server's own channel between nodes (disconnecting a user everywhere). */
-export const CONTROL_CHANNEL = '#control';
+export { CONTROL_CHANNEL } from './control.js';
 
 /** Work for the loop. One FIFO keeps register, unregister, subscribe and broadcast in arrival order. */
 export type Command =
@@ -129,7 +129,7 @@ export abstract class HubLoop {
         case 'publication': {
           const { channel, offset, payload } = command.publication;
           if (channel.charCodeAt(0) === 35 /* # */) {
-            this.control(channel, payload);
+            control(channel, payload, this.users, this.forwarded, this.reporter);
             break;
           }
           let batch = batches.get(channel);
@@ -337,20 +337,6 @@ export abstract class HubLoop {
     if (members.size === 0) {
       this.channels.delete(channel);
       after(() => this.engine.unsubscribe(channel), () => {}, (error) => this.reporter.error(error, 'engine_unsubscribe_failed'));
-    }
-  }
-
-  /** Acts on a message between nodes: `#control` (to every node) or `#node:<id>` (to this one). */
-  private control(channel: string, payload: string): void {
-    try {
-      const { type, data } = JSON.parse(payload) as { type: string; data: { userId?: string; reason?: string; token?: string; text?: string } };
-      if (channel === CONTROL_CHANNEL && type === 'disconnect-user' && typeof data.userId === 'string') {
-        for (const session of this.users.get(data.userId) ?? []) session.close(CloseCode.Disconnected, String(data.reason ?? 'disconnected'));
-      } else if (type === 'forward' && typeof data.token === 'string' && typeof data.text === 'string') {
-        this.forwarded?.(data.token, data.text);
-      }
-    } catch (error) {
-      this.reporter.error(error, 'bad_control_message');
     }
   }
 

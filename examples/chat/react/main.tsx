@@ -4,7 +4,7 @@ import { createRoot } from 'react-dom/client';
 import { isValidName, type ChatMessage } from '../messages.js';
 import { CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
 import { Chat, type Position } from './Chat.js';
-import './chat.css';
+import '../chat.css';
 
 // The React page of the example chat (GET /react), on the same channels as the Vue page, open mode.
 // The name rides on the socket URL, as on the Vue page; the server shows it in who-is-online.

@@ -11,7 +11,8 @@ import type { GenConfig, Protocol } from './loadgen.js';
  *
  *   npm run bench                       the default matrix
  *   npm run bench -- --quick            W1 at 1k subscribers and W5 only
- *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label: --only "W1 1k subs × 1000/s × 100 B")
+ *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label, several
+ *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
  *   npm run bench -- --servers js,naive  servers whose name contains one of these
  *   npm run bench -- --servers sse      the Server-Sent Events rows (livehub's and the naive fan-out's)
@@ -73,8 +74,11 @@ const NAIVE = 'naive ws';
 const NAIVE_SSE = 'naive SSE';
 const RSS_GUARD = 3 * 1024 ** 3;
 
+const W3_SATURATED = 'W3 10k conns, personal + group of 10, 200000/s offered';
 interface Scenario {
   label: string;
+  /** Offered at half of livehub (js)'s capacity in that scenario (run before it in the same run). */
+  halfOf?: string;
   config: Omit<GenConfig, 'protocol' | 'port' | 'workload'> & { workload: GenConfig['workload'] | 'W6' };
   /** Also run with subscribers on SSE streams. */
   sse?: boolean;
@@ -97,6 +101,10 @@ const ALL: Scenario[] = [
   { label: 'W1 1k subs × 100/s × 16 KiB', config: { ...base, workload: 'W1', connections: 1000, size: 16_384, rate: 100 } },
   { label: 'W2 1k subs, bursts of 2000/s × 100 B', config: { ...base, workload: 'W2', connections: 1000, burst: 2000 } },
   { label: 'W3 10k conns, personal + group of 10, 5000/s', config: { ...base, workload: 'W3', connections: 10_000, rate: 5000 } },
+  // Saturation: 200,000 publishes/s (1.1M deliveries/s) offered, far beyond what any server here takes.
+  { label: W3_SATURATED, config: { ...base, workload: 'W3', connections: 10_000, rate: 200_000 } },
+  // Half of what livehub (js) delivered in the row above, in publishes/s (the rate is set from that row).
+  { label: 'W3 10k conns, personal + group of 10, half of livehub\'s capacity', config: { ...base, workload: 'W3', connections: 10_000, rate: 0 }, halfOf: W3_SATURATED },
   // 20 s: a reader that stops must first fill the kernel's loopback buffers (several MB) before the
   // hub's own limits (4 MiB or 256 messages waiting) can evict it.
   { label: 'W4 1k subs × 1000/s × 1 KiB for 20 s, 1% stop reading', config: { ...base, workload: 'W4', connections: 1000, size: 1024, slowFraction: 0.01, duration: Math.max(duration, 20) } },
@@ -107,7 +115,7 @@ const ALL: Scenario[] = [
 
 function selected(): Scenario[] {
   if (process.argv.includes('--quick')) return ALL.filter((s) => s.label.startsWith('W1 1k subs × 1000/s × 100') || s.config.workload === 'W5');
-  const only = arg('--only')?.split(',');
+  const only = arg('--only')?.split(';').flatMap((o) => (/^W\d+(,W\d+)*$/.test(o) ? o.split(',') : [o]));
   return only ? ALL.filter((s) => only.some((o) => o === s.config.workload || s.label.startsWith(o))) : ALL;
 }
 
@@ -140,6 +148,12 @@ function loadGenerator(): { name: string; program: string; native: boolean; args
   return { name: 'C, epoll, one thread receiving and one publishing (bench/loadgen.c)', program, native: true, args: (c: GenConfig) => [JSON.stringify(c)] };
 }
 const generatorKind = loadGenerator();
+
+/** livehub's servers run the compiled package (dist/), as users do: built once per run. */
+function buildPackage(): void {
+  const built = spawnSync('npm', ['run', 'build:lib'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error('livehub bench: npm run build:lib failed; the livehub servers run the compiled package (dist/)');
+}
 
 function lineReader(child: ChildProcess) {
   const lines = createInterface({ input: child.stdout! });
@@ -285,14 +299,28 @@ function kinds(): ServerKind[] {
   return names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
 }
 
+/** A scenario offered at half of the publishes/s livehub (js) handled in `halfOf` (null without that row). */
+function halfCapacity(scenario: Scenario, rows: Row[]): Scenario | null {
+  const r = rows.find((x) => x.scenario.label === scenario.halfOf && x.server === JS)?.result;
+  if (!r || !r.deliveredPerSecond || !r.sent || !r.expected) return null;
+  const rate = Math.round(((r.deliveredPerSecond as number) * (r.sent as number)) / (r.expected as number) / 2);
+  return { ...scenario, label: `${scenario.label.replace(/, half of.*$/, '')}, ${rate}/s (half of livehub's capacity)`, config: { ...scenario.config, rate } };
+}
+
 async function main(): Promise<void> {
   const scenarios = selected();
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.error(`livehub bench: ${cores} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ` +
     (pinning ? 'servers on core 0, load generator on core 1 (taskset)' : 'no pinning (taskset unavailable or one core)') +
     `; load generator: ${generatorKind.name}`);
+  if (kinds().some((k) => k.script.endsWith('livehub.ts'))) buildPackage();
   const rows: Row[] = [];
-  for (const scenario of scenarios) {
+  for (const listed of scenarios) {
+    const scenario = listed.halfOf ? halfCapacity(listed, rows) : listed;
+    if (!scenario) {
+      console.error(`  ${listed.label}: skipped (it needs livehub (js)'s row of "${listed.halfOf}" in the same run)`);
+      continue;
+    }
     for (const kind of kindsFor(scenario, kinds())) {
       const began = Date.now();
       const row: Row = { ...(await runOne(scenario, kind)), protocol: kind.protocol };

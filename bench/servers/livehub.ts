@@ -1,9 +1,14 @@
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RedisEngine } from '../../pkg/engine/redis.js';
-import { Hub } from '../../pkg/index.js';
-import { metricsHandler } from '../../pkg/observe/index.js';
 import { announce, portArg, statsHandler } from './stats.js';
+
+// What users run: the package as compiled by `npm run build:lib` (dist/), which the runner builds
+// first. LIVEHUB_BENCH_SOURCES=1 runs the TypeScript sources instead, through tsx, whose transform
+// wraps every function it creates in a naming helper (a few percent of the CPU in W3).
+const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : '../../dist/pkg';
+const { Hub } = await import(`${lib}/index.js`) as typeof import('../../pkg/index.js');
+const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import('../../pkg/engine/redis.js');
+const { metricsHandler } = await import(`${lib}/observe/index.js`) as typeof import('../../pkg/observe/index.js');
 
 /**
  * The bench server: a hub at ws://127.0.0.1:PORT/ speaking the normal protocol (and Server-Sent

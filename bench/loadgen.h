@@ -42,6 +42,8 @@ typedef struct conn {
 } conn_t;
 
 static inline int is_w3(void) { return !strcmp(cfg.workload, "W3"); }
+/* W7: many idle connections, each in "c" and its own "u<i>", from source addresses over 127.0.0.0/8. */
+static inline int is_w7(void) { return !strcmp(cfg.workload, "W7"); }
 /* Subscribers on SSE streams (the publisher is on a WebSocket whatever the protocol). */
 static inline int sse_subscriber(const conn_t *c) { return cfg.protocol == P_SSE && !c->publisher; }
 /* Protocols whose frames hold several messages, one a line (see centrifuge.c for Centrifuge's). */
@@ -61,6 +63,9 @@ void send_str(conn_t *c, const char *s);
 void scan(conn_t *c, const uint8_t *p, size_t n);
 int upgrade_reply(conn_t *c, const uint8_t *p, size_t n);
 int connect_to(int port, int blocking);
+int connect_from(int port, int blocking, uint32_t source); /* source: an IPv4 address, host order */
+uint32_t source_address(int i);                            /* subscriber i's, in 127.0.0.0/8 */
+int raise_file_limit(long needed);                         /* 0, or -1 having said what to run */
 void write_upgrade(conn_t *c);
 
 /* centrifuge.c: Centrifuge's JSON protocol */

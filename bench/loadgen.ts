@@ -24,7 +24,8 @@ export interface GenConfig {
   port: number;
   /** Several nodes: subscriber i connects to ports[i % n], the publisher to the first. */
   ports?: number[];
-  workload: 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
+  /** W7 (100k idle connections, source addresses over 127.0.0.0/8) is the C generator's only. */
+  workload: 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W7';
   connections: number;
   /** Approximate bytes of each delivered message. */
   size: number;
@@ -150,6 +151,10 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 async function main(config: GenConfig): Promise<void> {
+  if (config.workload === 'W7') {
+    throw new Error('loadgen.ts: W7 needs the C load generator (bench/loadgen.c, built with cc): it binds each connection to its own ' +
+      '127.0.0.0/8 source address and raises its open-files limit, which this generator does not; install a C compiler (apt-get install gcc)');
+  }
   const lines = createInterface({ input: process.stdin });
   const waitFor = (word: string) => new Promise<void>((resolve) => {
     const on = (line: string) => { if (line.trim() === word) { lines.off('line', on); resolve(); } };

@@ -1,7 +1,8 @@
 /*
  * The C load generator's connections (see loadgen.h): connecting, the WebSocket upgrade (or, for an
  * SSE subscriber, the stream's GET) and its answer, client frames out, and a frame scanner in that
- * keeps only the first bytes of each message.
+ * keeps only the first bytes of each message; source addresses over 127.0.0.0/8 and the open-files
+ * limit for many connections.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -121,14 +123,62 @@ int upgrade_reply(conn_t *c, const uint8_t *p, size_t n) {
   return (int)(end + 4 - c->head) - before;
 }
 
-int connect_to(int port, int blocking) {
+/* Connects to 127.0.0.1:port from `source` (host order; 0: the kernel's choice, 127.0.0.1). */
+static int connect_source(int port, int blocking, uint32_t source) {
   int fd = socket(AF_INET, SOCK_STREAM | (blocking ? 0 : SOCK_NONBLOCK), 0);
-  if (fd < 0) die("socket");
+  if (fd < 0) die(errno == EMFILE ? "socket (out of file descriptors: see the open-files limit above)" : "socket");
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (source) {
+    /* The port is then picked at connect(), unique per 4-tuple rather than per address. */
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in from = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(source) };
+    if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0) die("bind to a 127.0.0.0/8 source address");
+  }
   struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS)
+    die(errno == EADDRNOTAVAIL ? "connect (no ephemeral port left on the source address: see net.ipv4.ip_local_port_range)" : "connect");
   return fd;
+}
+
+int connect_to(int port, int blocking) { return connect_source(port, blocking, 0); }
+
+int connect_from(int port, int blocking, uint32_t source) { return connect_source(port, blocking, source); }
+
+/*
+ * Subscriber i's source address: 127.1.0.1 + i / CONNS_PER_SOURCE (all of 127.0.0.0/8 is loopback on
+ * Linux), so no address comes near the ~28k ephemeral ports of ip_local_port_range and a run's
+ * 4-tuples do not meet an earlier run's in TIME_WAIT. 100k connections use 127.1.0.1 to 127.1.0.100.
+ */
+#define CONNS_PER_SOURCE 1000
+uint32_t source_address(int i) { return 0x7f010001u + (uint32_t)(i / CONNS_PER_SOURCE); }
+
+/*
+ * Raises RLIMIT_NOFILE to at least `needed`: the soft limit up to the hard one, and the hard one too
+ * when it is lower and the process may (root with CAP_SYS_RESOURCE, up to fs.nr_open). Returns 0, or
+ * -1 after saying on stderr what limits it and what to run.
+ */
+int raise_file_limit(long needed) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) die("getrlimit");
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)needed) {
+    struct rlimit want = { (rlim_t)needed, (rlim_t)needed };
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) return 0;
+    long nr_open = 0;
+    FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+    if (f) { if (fscanf(f, "%ld", &nr_open) != 1) nr_open = 0; fclose(f); }
+    fprintf(stderr, "loadgen: %ld open files needed, but the hard limit is %llu and cannot be raised here (%s)%s; "
+                    "run the bench from a shell whose limit is high enough: as root, `prlimit --pid $$ --nofile=%ld:%ld` "
+                    "(or `docker run --ulimit nofile=%ld:%ld`)\n",
+            needed, (unsigned long long)rl.rlim_max, strerror(errno),
+            nr_open && nr_open < needed ? ", and fs.nr_open is lower still (sysctl -w fs.nr_open=...)" : "", needed, needed, needed, needed);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    return -1;
+  }
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0) die("setrlimit");
+  return 0;
 }
 
 /* An SSE subscriber's request: GET /events?channel=…&channel=… */

@@ -17,11 +17,18 @@ export function statsHandler(extra: () => Record<string, number> = () => ({})) {
     if (req.url !== '/__bench/stats') return false;
     if (typeof globalThis.gc === 'function') globalThis.gc();
     const cpu = process.cpuUsage();
+    const memory = process.memoryUsage();
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({
       cpuMicros: cpu.user + cpu.system,
-      rss: process.memoryUsage.rss(),
-      heapUsed: process.memoryUsage().heapUsed,
+      // After a full GC: V8's heap (used, and committed), memory outside it held by JS objects
+      // (external, of which Buffers' arrayBuffers), and the process's RSS (the rest is native: libuv,
+      // Node's C++ wrappers, malloc, code).
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
+      arrayBuffers: memory.arrayBuffers,
       eldP99Ms: delay.percentile(99) / 1e6,
       eldMaxMs: delay.max / 1e6,
       ...extra(),

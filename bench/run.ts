@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import { goServer, type GoServer } from './go-servers.js';
 import type { GenConfig, Protocol } from './loadgen.js';
+import { planW7, w7Note } from './w7.js';
 
 /**
  * `npm run bench`: starts each server on one core and the load generator on the other, runs the
@@ -110,6 +111,9 @@ const ALL: Scenario[] = [
   { label: 'W4 1k subs × 1000/s × 1 KiB for 20 s, 1% stop reading', config: { ...base, workload: 'W4', connections: 1000, size: 1024, slowFraction: 0.01, duration: Math.max(duration, 20) } },
   // For the SSE rows, RSS MB/1k conns is the memory of 1,000 idle streams.
   { label: 'W5 10k idle subscribed conns', config: { ...base, workload: 'W5', connections: 10_000 }, sse: true },
+  // 100k connections, each in a shared channel and its own, idle; then 5 publishes to the shared one, a
+  // second apart, every delivery timed. Needs ~101k open files per process (bench/file-limit.ts).
+  { label: 'W7 100k idle conns in c + their own channel, 5 broadcasts to all', config: { ...base, workload: 'W7', connections: 100_000, rate: 1, duration: 5 } },
   { label: 'W6 1k subs × 1000/s × 100 B, one node vs two through Redis', config: { ...base, workload: 'W6', connections: 1000 } },
 ];
 
@@ -287,7 +291,8 @@ function table(rows: Row[]): string {
     // The Go servers count none (gorilla's hub drops a client whose queue is full; Centrifuge past 10 MB queued).
     const evicted = s0 && s1 && s1.evictions !== undefined ? `${s1.evictions - s0.evictions!}/${r?.slow} slow evicted (4001)`
       : SERVERS.find((k) => k.name === row.server)?.go ? `${r?.slow} slow (evictions not counted)` : `${r?.slow} slow, no eviction`;
-    const note = row.note ?? (r && (r.slow as number) > 0 ? evicted : versusNote(row, rows));
+    const note = row.note ?? (r && (r.slow as number) > 0 ? evicted : row.scenario.config.workload === 'W7'
+      ? w7Note(row.scenario.config.connections, r, row.before, s1) : versusNote(row, rows));
     const w5 = row.scenario.config.workload === 'W5';
     out.push(`| ${row.scenario.label} | ${row.server} | ${w5 ? '–' : fmt(r?.deliveredPerSecond as number)} | ${w5 ? '–' : fmt(ratio, 1)} | ${w5 || !r ? '–' : `${fmt(r.lossPct as number, 2)}%`} | ${fmt(r?.p50 as number, 1)} | ${fmt(r?.p99 as number, 1)} | ${fmt(r?.p999 as number, 1)} | ${w5 ? '–' : fmt(cpu, 2)} | ${fmt(rss)} | ${fmt(perK, 2)} | ${fmt(fpw, 1)} | ${fmt(s1?.eldP99Ms, 1)} | ${note} |`);
   }
@@ -316,10 +321,17 @@ async function main(): Promise<void> {
   if (kinds().some((k) => k.script.endsWith('livehub.ts'))) buildPackage();
   const rows: Row[] = [];
   for (const listed of scenarios) {
-    const scenario = listed.halfOf ? halfCapacity(listed, rows) : listed;
+    let scenario = listed.halfOf ? halfCapacity(listed, rows) : listed;
     if (!scenario) {
       console.error(`  ${listed.label}: skipped (it needs livehub (js)'s row of "${listed.halfOf}" in the same run)`);
       continue;
+    }
+    if (scenario.config.workload === 'W7') { // open-file limits: skipped rows say what to run, then the largest count allowed
+      const plan = planW7(scenario, generatorKind.native);
+      if (plan.skipped) for (const kind of kindsFor(scenario, kinds())) rows.push({ scenario, server: kind.name, protocol: kind.protocol, note: plan.skipped });
+      if (plan.skipped) console.error(`  ${scenario.label}: ${plan.skipped}`);
+      if (!plan.run) continue;
+      scenario = plan.run;
     }
     for (const kind of kindsFor(scenario, kinds())) {
       const began = Date.now();

@@ -27,16 +27,22 @@ type Stats = Record<string, number> | undefined;
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
 const rate = (n: number, seconds: number) => Math.round(n / seconds).toLocaleString('en-US');
 
-/** Setup and connect rate, and the memory per 1,000 connections split by where it is (after a GC). */
-export function w7Note(connections: number, result: Record<string, number | null> | undefined, before: Stats, after: Stats): string {
+/**
+ * Setup and connect rate, and the memory per 1,000 connections (after a GC): RSS while idle (before
+ * the broadcasts; the table's RSS MB/1k is after them), and after them split by where it is.
+ */
+export function w7Note(connections: number, result: Record<string, number | null> | undefined, before: Stats, idle: Stats, after: Stats): string {
   if (!result) return '';
   const setup = Number(result.setupSeconds), connect = Number(result.connectSeconds);
-  const parts = [`setup ${setup.toFixed(1)} s: ${connect > 0 ? `${rate(connections, connect)} upgrades/s, ` : ''}${rate(connections, setup)} subscribed/s (2 channels each)`];
+  // Setups overlap (200 at a time), so the last upgrade is answered just before the last subscribe unless subscribing lags.
+  const upgrades = connect > 0 && connect < setup * 0.95 ? `${rate(connections, connect)} upgrades/s, ` : '';
+  const parts = [`setup ${setup.toFixed(1)} s: ${upgrades}${rate(connections, setup)} conns/s upgraded and subscribed (2 channels each)`];
+  const k = connections / 1000;
+  if (before && idle) parts.push(`idle RSS ${mb((idle.rss! - before.rss!) / k)} MB/1k`);
   if (before && after && after.heapTotal !== undefined) {
-    const k = connections / 1000;
     const per = (key: string) => (after[key]! - before[key]!) / k;
     const native = per('rss') - per('heapTotal') - per('external');
-    parts.push(`per 1k: heap ${mb(per('heapUsed'))} MB used (${mb(per('heapTotal'))} committed), external ${mb(per('external'))} MB, ` +
+    parts.push(`after, per 1k: heap ${mb(per('heapUsed'))} MB used (${mb(per('heapTotal'))} committed), external ${mb(per('external'))} MB, ` +
       `other native ${mb(native)} MB`);
   }
   return parts.join('; ');

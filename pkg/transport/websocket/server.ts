@@ -8,7 +8,7 @@ import type { SessionOpener } from '../transport.js';
 import { Gate, isRefusal } from '../gate.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import {
-  adoptFromRequestPath, dispatcherFor, isUpgradeRequest, kUpgradeHead, rejectUpgrade, releaseDispatcher, serverOf,
+  adoptFromRequestPath, dispatcherFor, handedOver, isUpgradeRequest, kUpgradeHead, rejectUpgrade, releaseDispatcher, serverOf,
   type UpgradeRequest,
 } from './upgrade.js';
 import { loadWasmCodec } from './wasm-codec.js';
@@ -96,7 +96,10 @@ export class WebSocketEndpoint {
       if (socket.destroyed) return;
       if (isRefusal(verdict)) return rejectUpgrade(socket, verdict.status, verdict.headers);
       if (this.hub.isClosing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.adopt(ws, request, verdict.identity));
+      this.wss.handleUpgrade(request, socket, head, (ws) => {
+        handedOver(socket);
+        this.adopt(ws, request, verdict.identity);
+      });
     };
     if (admitted instanceof Promise) admitted.then(proceed, () => rejectUpgrade(socket, 500));
     else proceed(admitted);

@@ -18,6 +18,14 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
+/**
+ * Once ws owns an upgraded socket (its own `error` listener is on), ours goes: an idle connection
+ * then keeps one `error` listener instead of an array of two (about 64 bytes a connection).
+ */
+export function handedOver(socket: Duplex): void {
+  socket.removeListener('error', destroySocket);
+}
+
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
 export function rejectUpgrade(socket: Duplex, status: number, headers: Record<string, string> = {}): void {
   if (!socket.writable || socket.destroyed) {

@@ -1,0 +1,43 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { announce, portArg, statsHandler } from './stats.js';
+
+// The compiled package (dist/), as bench/servers/livehub.ts runs it; LIVEHUB_BENCH_SOURCES=1 for the sources.
+const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : '../../dist/pkg';
+const { Hub } = await import(`${lib}/index.js`) as typeof import('../../pkg/index.js');
+const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import('../../pkg/engine/redis.js');
+
+/**
+ * W8's livehub node (bench/storm-run.ts): the bench server's hub (every channel open to subscribe
+ * and publish, no per-connection caps, default history: 100 messages and 5 minutes per channel) that
+ * shuts down as the README's Operations section does, so a restart is what a real deploy does:
+ * SIGTERM drains (new connections refused with 503, every connection closed with 1012 spread over
+ * `--spread` ms, 5000 by default), then closes and exits. SIGKILL is the crash.
+ * With REDIS_URL, it is one node of several sharing Redis (LIVEHUB_PREFIX: the key prefix).
+ *
+ *   node --import tsx bench/servers/livehub-storm.ts --port P [--spread MS]
+ */
+const at = process.argv.indexOf('--spread');
+const spread = at >= 0 ? Number(process.argv[at + 1]) : 5000;
+if (!Number.isFinite(spread) || spread < 0) throw new TypeError(`livehub-storm: --spread takes milliseconds >= 0, not ${process.argv[at + 1]}`);
+const hub = new Hub({
+  codec: 'js', authorize: () => true, origins: () => true, canPublish: () => true,
+  rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
+  ...(process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX }) } : {}),
+});
+const stats = statsHandler(() => ({ ...hub.metrics() }));
+const server = createServer((req, res) => { if (!stats(req, res)) { res.statusCode = 404; res.end(); } });
+hub.attach(server, { path: '/' });
+server.listen(portArg(), '127.0.0.1', () => announce((server.address() as AddressInfo).port));
+process.once('SIGTERM', () => {
+  const began = Date.now();
+  hub.drain({ spread })
+    .then(() => hub.close())
+    .then(() => {
+      console.error(`livehub-storm: drained and closed in ${Date.now() - began} ms`);
+      process.exit(0);
+    }, (error: unknown) => {
+      console.error(`livehub-storm: the shutdown failed: ${(error as Error).stack}`);
+      process.exit(1);
+    });
+});

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { goServer, type GoServer } from './go-servers.js';
 import type { GenConfig, Protocol } from './loadgen.js';
 import { planW7, w7Note } from './w7.js';
+import { runStorms, stormTable } from './storm-run.js';
 
 /**
  * `npm run bench`: starts each server on one core and the load generator on the other, runs the
@@ -12,6 +13,7 @@ import { planW7, w7Note } from './w7.js';
  *
  *   npm run bench                       the default matrix
  *   npm run bench -- --quick            W1 at 1k subscribers and W5 only
+ *   npm run bench -- --only W8          W8, the reconnect storm (bench/storm-run.ts; also run by --storm after the others)
  *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label, several
  *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
@@ -344,7 +346,19 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain.\n`);
-  console.log(table(rows));
+  if (rows.length > 0 || !wantsStorm()) console.log(table(rows));
+  if (wantsStorm()) {
+    const storm = await runStorms({
+      connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100,
+      spawnOn: (core, args, env, program) => spawnPinned(core, args, env, program), generatorCore: pinning ? 1 : 0, prof: arg('--storm-prof'),
+    }, arg('--servers')?.split(','), arg('--storm-signal'));
+    console.log(`\n${stormTable(storm)}`);
+  }
+}
+
+/** W8 (bench/storm-run.ts): with --only naming it, or --storm. */
+function wantsStorm(): boolean {
+  return process.argv.includes('--storm') || (arg('--only')?.split(/[;,]/).includes('W8') ?? false);
 }
 
 await main();

@@ -182,13 +182,14 @@ export function traceOf(payload: string): { ts: number; tp?: string } | null {
 
 /** How a payload that its publisher must not get ends: `…,"echo":false}}` (`from` is always last). */
 export const NO_ECHO = ',"echo":false}';
+const NO_ECHO_END = `${NO_ECHO}}`;
 
 /**
  * The connection a payload must not go to (except-self), or null. Cheap for every other payload: one
  * `endsWith`.
  */
 export function exceptedClient(payload: string): string | null {
-  if (!payload.endsWith(`${NO_ECHO}}`)) return null;
+  if (payload.charCodeAt(payload.length - 2) !== 125 /* } */ || !payload.endsWith(NO_ECHO_END)) return null;
   const at = payload.lastIndexOf(',"from":{');
   const start = payload.indexOf('"client":"', at) + 10;
   return payload.slice(start, payload.indexOf('"', start));

@@ -52,53 +52,63 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
     return fail(ErrorCode.BadRequest, 'message must be a JSON object');
   }
   const message = value as Record<string, unknown>;
-  const own = (key: string): unknown => (Object.hasOwn(message, key) ? message[key] : undefined);
-  const rawId = own('id');
+  const rawId = own(message, 'id');
   if (rawId !== undefined && !isValidRequestId(rawId)) {
     return fail(ErrorCode.BadRequest, 'id must be a non-empty string of at most 64 characters or a safe integer');
   }
   const id = rawId as RequestId | undefined;
-  const type = own('type');
+  const type = own(message, 'type');
   if (typeof type !== 'string') return fail(ErrorCode.BadRequest, 'type must be a string', id);
   if (!COMMANDS.has(type)) {
     if (isValidEventType(type) && handles(type)) {
-      const data = own('data');
+      const data = own(message, 'data');
       return id === undefined ? { app: true, type, data } : { app: true, type, data, id };
     }
     return fail(ErrorCode.UnknownType, `unknown message type ${JSON.stringify(type.slice(0, 64))}`, id);
   }
 
-  const withId = <T extends object>(command: T): T => (id === undefined ? command : { ...command, id });
-  if (type === 'ping') return withId({ type: 'ping' as const });
+  if (type === 'ping') return withId({ type: 'ping' as const }, id);
 
-  const channel = own('channel');
+  const channel = own(message, 'channel');
   if (!isValidChannel(channel)) {
     return fail(ErrorCode.InvalidChannel, `channel must be 1-255 characters of ${NAME_CHARACTERS}, or "*"`, id);
   }
-  if (type === 'unsubscribe' || type === 'presence') return withId({ type, channel } as ClientCommand);
-  const exceptSelf = own('exceptSelf') === true;
+  if (type === 'unsubscribe' || type === 'presence') return withId({ type, channel } as ClientCommand, id);
+  const exceptSelf = own(message, 'exceptSelf') === true;
   if (type === 'status') {
-    const status = own('status');
+    const status = own(message, 'status');
     if (status !== 'online' && status !== 'away' && status !== 'busy') {
       return fail(ErrorCode.BadRequest, 'status must be "online", "away" or "busy"', id);
     }
-    return withId({ type, channel, status });
+    return withId({ type, channel, status }, id);
   }
   if (type === 'subscribe') {
-    const since = own('since');
-    const filter = own('filter');
+    const since = own(message, 'since');
+    const filter = own(message, 'filter');
     if (filter !== undefined && !isValidTags(filter)) {
       return fail(ErrorCode.BadRequest, 'filter must be an object of at most 16 tags: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters', id);
     }
     const filtered = filter === undefined ? {} : { filter: { ...filter } };
-    if (since === undefined || since === null) return withId({ type, channel, ...filtered });
+    if (since === undefined || since === null) return withId({ type, channel, ...filtered }, id);
     if (!isPosition(since)) return fail(ErrorCode.BadRequest, 'since must be {"offset": a whole number, "epoch": a string of 1-64 characters}', id);
-    return withId({ type, channel, since: { offset: since.offset, epoch: since.epoch }, ...filtered });
+    return withId({ type, channel, since: { offset: since.offset, epoch: since.epoch }, ...filtered }, id);
   }
 
-  const event = own('event');
+  const event = own(message, 'event');
   if (!isValidEventType(event)) {
     return fail(ErrorCode.InvalidEvent, `event must be 1-255 characters of ${NAME_CHARACTERS}`, id);
   }
-  return withId({ type: 'publish' as const, channel, event, data: own('data'), ...(exceptSelf ? { exceptSelf } : {}) });
+  const publish: Extract<ClientCommand, { type: 'publish' }> = { type: 'publish', channel, event, data: own(message, 'data') };
+  if (exceptSelf) publish.exceptSelf = true;
+  if (id !== undefined) publish.id = id;
+  return publish;
+}
+
+/** A property of the parsed message only if it is its own (never one inherited through `__proto__`). */
+function own(message: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(message, key) ? message[key] : undefined;
+}
+
+function withId<T extends object>(command: T, id: RequestId | undefined): T {
+  return id === undefined ? command : { ...command, id };
 }

@@ -71,37 +71,51 @@ export class Publisher {
    * only noted (info) if the engine is gone by then.
    */
   publishJson(channel: string, type: string, dataJson: string, extra: PublishOptions = {}, announce = false): Promise<PublishResult> {
-    let published: Promise<PublishResult>;
+    let result: Promise<PublishResult>;
+    try {
+      result = Promise.resolve(this.publishNow(channel, type, dataJson, extra, announce));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.catch(() => {}); // awaiting is optional; the failure is logged in failed()
+    return result;
+  }
+
+  /**
+   * The engine's publish with its outcome reported (the `message.published` event, a trace span, a
+   * logged failure, thrown or rejected as a LivehubError): synchronous when the engine answers at
+   * once (the memory engine), so a client's publish costs no promise; a promise otherwise (Redis).
+   */
+  private publishNow(channel: string, type: string, dataJson: string, extra: PublishOptions, announce: boolean): PublishResult | Promise<PublishResult> {
     // Stamped only when measured: a publish time for the delivery latency, a traceparent for traces.
     let traced: ReturnType<PublishTracer> | null = null;
     if (this.tracer !== null || this.events.listening['message.delivered']) {
       traced = this.tracer?.(channel, type) ?? null;
       extra = { ...extra, trace: traced?.traceparent ? { ts: Date.now(), tp: traced.traceparent } : { ts: Date.now() } };
     }
-    if (this.closing() && !announce) {
-      published = Promise.reject(new LivehubError('closed', `livehub: publish to ${channel} after hub.close(); nothing was published`));
-    } else {
-      try {
-        published = Promise.resolve(this.engine.publish(channel, type, dataJson, historyPolicy(this.options, channel), extra));
-      } catch (error) {
-        published = Promise.reject(error);
-      }
-    }
-    if (traced) published.then((position) => traced.done(position), (error: unknown) => traced.done(error instanceof Error ? error : new Error(String(error))));
-    const result = published.then((position) => {
+    const done = (position: PublishResult): PublishResult => {
+      traced?.done(position);
       if (this.events.listening['message.published'] && !position.duplicate) {
         this.events.emit('message.published', { channel, type, offset: position.offset, epoch: position.epoch, ...(extra.from ? { from: extra.from } : {}) });
       }
       return position;
-    }, (error: unknown) => {
+    };
+    const failed = (error: unknown): never => {
+      traced?.done(error instanceof Error ? error : new Error(String(error)));
       if (announce && this.closing()) {
         this.reporter.report('info', 'announce_skipped', `livehub: a ${type} announcement on ${channel} was not published while the hub closed: ${error instanceof Error ? error.message : String(error)}`);
         throw error;
       }
       throw this.failed(channel, error);
-    });
-    result.catch(() => {}); // awaiting is optional; the failure is logged in failed()
-    return result;
+    };
+    let position: PublishResult | Promise<PublishResult>;
+    try {
+      if (this.closing() && !announce) throw new LivehubError('closed', `livehub: publish to ${channel} after hub.close(); nothing was published`);
+      position = this.engine.publish(channel, type, dataJson, historyPolicy(this.options, channel), extra);
+    } catch (error) {
+      return failed(error);
+    }
+    return position instanceof Promise ? position.then(done, failed) : done(position);
   }
 
   /**
@@ -122,7 +136,7 @@ export class Publisher {
     const extra: PublishOptions = typeof id === 'string'
       ? { from, idempotencyKey: `publish:${from.user ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
       : { from };
-    after(() => this.publishJson(channel, event, dataJson, extra),
+    after(() => this.publishNow(channel, event, dataJson, extra, false),
       (position) => { if (id !== undefined) reply(session, { type: 'ack', id, offset: position.offset, epoch: position.epoch }); },
       () => reply(session, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; retry later` }, id)));
   }

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Hub } from '../../pkg/index.js';
 import { Peer, sleep, startHub } from '../helpers.js';
 
 type Started = Awaited<ReturnType<typeof startHub>>;
@@ -64,5 +65,70 @@ describe.each(['js', 'wasm'] as const)('fan-out hot path (codec %s)', (codec) =>
     await expect.poll(() => p.messages.filter((m) => m.channel === 'big').length, { timeout: 15_000 }).toBe(sizes.length);
     const got = p.messages.filter((m) => m.channel === 'big').map((m) => m.data);
     got.forEach((text: string, i: number) => expect(text === expected[i]).toBe(true));
+  });
+});
+
+describe('writes under load (maxWriteDelay)', () => {
+  /** Makes the first socket write of the server's sockets take `ms` (a flush to many slow sockets). */
+  function slowFirstWrite(ms: number) {
+    const original = (Socket.prototype as unknown as { _write: (...args: unknown[]) => void })._write;
+    let first = true;
+    return vi.spyOn(Socket.prototype as unknown as { _write: (...args: unknown[]) => void }, '_write').mockImplementation(function (this: Socket, ...args: unknown[]) {
+      if (first) {
+        first = false;
+        const until = Date.now() + ms;
+        while (Date.now() < until) { /* a flush that takes ms */ }
+      }
+      return original.apply(this, args);
+    });
+  }
+  /** Publishes `count` messages on `channel`, each in a turn of its own. */
+  async function publishInTurns(hub: Started['hub'], channel: string, count: number) {
+    for (let i = 0; i < count; i++) {
+      hub.publish(channel, 'n', i);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  it('after a slow flush, sends each client what arrived meanwhile in one write, in order', async () => {
+    const { hub, url } = await start({ maxWriteDelay: 5000 });
+    const p = await peer(url);
+    await p.subscribe('busy');
+    await sleep(20);
+    const write = slowFirstWrite(300);
+    await publishInTurns(hub, 'busy', 5);
+    await expect.poll(() => p.messages.filter((m) => m.channel === 'busy' && 'data' in m).map((m) => m.data)).toEqual([0, 1, 2, 3, 4]);
+    // The first write took 300 ms, so the next four turns' messages waited and went out together.
+    expect(write.mock.calls.length).toBe(2);
+  });
+
+  it('with maxWriteDelay 0, writes at the end of every turn however long the last flush took', async () => {
+    const { hub, url } = await start({ maxWriteDelay: 0 });
+    const p = await peer(url);
+    await p.subscribe('busy');
+    await sleep(20);
+    const write = slowFirstWrite(300);
+    await publishInTurns(hub, 'busy', 5);
+    await expect.poll(() => p.messages.filter((m) => m.channel === 'busy' && 'data' in m).map((m) => m.data)).toEqual([0, 1, 2, 3, 4]);
+    expect(write.mock.calls.length).toBe(5);
+  });
+
+  it('writes what a held flush kept before hub.close() closes the connections', async () => {
+    const { hub, url } = await start({ maxWriteDelay: 5000 });
+    const p = await peer(url);
+    await p.subscribe('busy');
+    await sleep(20);
+    slowFirstWrite(300);
+    await publishInTurns(hub, 'busy', 3);
+    const closed = new Promise<number>((resolve) => p.ws.once('close', resolve));
+    await hub.close();
+    expect(await closed).toBe(1001);
+    expect(p.messages.filter((m) => m.channel === 'busy' && 'data' in m).map((m) => m.data)).toEqual([0, 1, 2]);
+  });
+
+  it('refuses a maxWriteDelay that is not a whole number of milliseconds', () => {
+    for (const bad of [-1, 1.5, '10', Infinity]) {
+      expect(() => new Hub({ maxWriteDelay: bad as number, logger: false })).toThrow(/option maxWriteDelay must be a whole number of milliseconds/);
+    }
   });
 });

@@ -51,6 +51,9 @@ const SERVERS: ServerKind[] = [
     only: (s) => isW1k(s) || s.config.workload === 'W3' },
   { name: 'livehub (js, filter)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--tags'], protocol: 'livehub', versus: JS,
     only: isW1k, gen: { filterHalf: true } },
+  // The write hold off (maxWriteDelay 0: every turn writes), against livehub (js) with its default.
+  { name: 'livehub (js, maxWriteDelay 0)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--max-write-delay', '0'], protocol: 'livehub', versus: JS,
+    only: (s) => s.config.workload === 'W3' },
   { name: 'livehub (js, outgoing hook)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--outgoing'], protocol: 'livehub', versus: JS,
     only: isW1k },
   { name: 'naive ws', script: 'bench/servers/naive-ws.ts', args: [], protocol: 'livehub' },

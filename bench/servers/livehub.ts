@@ -30,6 +30,8 @@ const codecAt = process.argv.indexOf('--codec');
 const codec = codecAt >= 0 ? (process.argv[codecAt + 1] as 'js' | 'wasm') : 'js';
 const hub = new Hub({
   codec, authorize: () => true, origins: () => true,
+  // `--max-write-delay MS`: the hub option (0: write at the end of every turn, as before it existed).
+  ...(process.argv.includes('--max-write-delay') ? { maxWriteDelay: Number(process.argv[process.argv.indexOf('--max-write-delay') + 1]) } : {}),
   ...(process.env.PRESENCE_TTL ? { presenceTtl: Number(process.env.PRESENCE_TTL) } : {}),
   rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
   // REDIS_URL: run as one node of several sharing Redis.

@@ -54,11 +54,11 @@ export class MemoryEngine implements Engine {
       const done = this.published.get(idempotencyKey);
       if (done && done.expires > now) return { offset: done.offset, epoch: done.epoch, duplicate: true };
     }
-    const state = this.state(channel);
+    const state = this.state(channel, now);
     const offset = ++state.offset;
     const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset, encodeTail(options)), expires: 0 };
     if (policy.size > 0) {
-      publication.expires = Date.now() + policy.ttl;
+      publication.expires = now + policy.ttl;
       state.entries.push(publication);
       if (state.entries.length - state.head > policy.size) state.head = state.entries.length - policy.size;
       this.compact(state);
@@ -138,13 +138,13 @@ export class MemoryEngine implements Engine {
     return { offset: state.offset, epoch: state.epoch };
   }
 
-  private state(channel: string): ChannelState {
+  private state(channel: string, now = Date.now()): ChannelState {
     let state = this.channels.get(channel);
     if (!state) {
-      state = { offset: 0, epoch: `${this.id}.${(++this.epochs).toString(36)}`, entries: [], head: 0, lastUsed: Date.now() };
+      state = { offset: 0, epoch: `${this.id}.${(++this.epochs).toString(36)}`, entries: [], head: 0, lastUsed: now };
       this.channels.set(channel, state);
     }
-    state.lastUsed = Date.now();
+    state.lastUsed = now;
     return state;
   }
 

@@ -88,6 +88,7 @@ static void parse_config(const char *json) {
   cfg.slow_fraction = num(json, "slowFraction", 0);
   p = field(json, "filterHalf");
   cfg.filter_half = p && !strncmp(p, "true", 4);
+  cfg.first = (int)num(json, "first", 0);
   p = field(json, "ports");
   if (p && *p == '[') {
     char *end;
@@ -331,7 +332,7 @@ int main(int argc, char **argv) {
   int n = cfg.connections, every = n / SAMPLED > 1 && !is_w7() ? n / SAMPLED : 1; /* W7: every delivery timed */
   conns = calloc(n, sizeof *conns);
   for (int i = 0; i < n; i++) {
-    conns[i].index = i;
+    conns[i].index = cfg.first + i;
     conns[i].port = cfg.nports ? cfg.ports[i % cfg.nports] : cfg.port;
     conns[i].sampled = i % every == 0;
     conns[i].setup_left = setup_frames(i);

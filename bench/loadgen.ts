@@ -39,6 +39,8 @@ export interface GenConfig {
   slowFraction: number;
   /** livehub: every second subscriber (odd index) subscribes with `"filter":{"region":"eu"}`. */
   filterHalf?: boolean;
+  /** C generator: the first subscriber's index (its channel u<index>), for a second generator on the same server. */
+  first?: number;
 }
 
 /** Where the publisher (and WebSocket subscribers) connect. */

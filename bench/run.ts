@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import { goServer, type GoServer } from './go-servers.js';
 import type { GenConfig, Protocol } from './loadgen.js';
+import { breakdownTable, takeProfile } from './profile.js';
 import { planW7, w7Note } from './w7.js';
 import { runStorms, stormTable } from './storm-run.js';
 
@@ -20,6 +21,8 @@ import { runStorms, stormTable } from './storm-run.js';
  *   npm run bench -- --servers js,naive  servers whose name contains one of these
  *   npm run bench -- --servers sse      the Server-Sent Events rows (livehub's and the naive fan-out's)
  *   npm run bench -- --only W3 --servers js,naive,centrifuge
+ *   npm run bench -- --profile          livehub's servers under V8's CPU profiler; after the table, where
+ *                                       each row's CPU went per publish, delivery and write (bench/profile.ts)
  *   npm run bench -- --generator node   the Node load generator (default: the C one, bench/loadgen.c,
  *                                       built with cc on first use; Node's when there is no compiler)
  */
@@ -204,10 +207,20 @@ async function statsOf(port: number, pid: number): Promise<Record<string, number
   return { ...own, ...procStats(pid) };
 }
 
-function stop(child: ChildProcess): Promise<void> {
+function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGKILL'); });
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+    // A server asked to exit (SIGTERM, to write its profile) that does not within 20 s is killed.
+    if (signal !== 'SIGKILL') setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+  });
 }
+
+/** `--profile`: livehub's servers run with V8's CPU profiler; each row is followed by where the CPU went (bench/profile.ts). */
+const PROFILE_DIR = `${CACHE}/profiles`;
+const profiling = process.argv.includes('--profile');
+const profiles: Array<{ row: Row; table: string }> = [];
 
 interface Row { scenario: Scenario; server: string; protocol?: Protocol; result?: Record<string, number | null>; server0?: Record<string, number>; server1?: Record<string, number>; before?: Record<string, number>; note?: string }
 
@@ -219,7 +232,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   if (go && 'skipped' in go) return { scenario, server: kind.name, note: go.skipped };
   const nodes = Array.from({ length: kind.nodes ?? 1 }, () => go
     ? spawnPinned(0, ['--port', '0'], { GOMAXPROCS: '1' }, go.program)
-    : spawnPinned(0, ['--expose-gc', '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
+    : spawnPinned(0, ['--expose-gc', ...(profiled(kind) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
   const server = nodes[0]!;
   let generator: ChildProcess | null = null;
   let guard: NodeJS.Timeout | null = null;
@@ -252,8 +265,20 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   } finally {
     if (guard) clearInterval(guard);
     if (generator) await stop(generator);
-    await Promise.all(nodes.map(stop));
+    await Promise.all(nodes.map((n) => stop(n, profiled(kind) ? 'SIGTERM' : 'SIGKILL')));
   }
+}
+
+const profiled = (kind: ServerKind) => profiling && !kind.go && kind.script === 'bench/servers/livehub.ts' && (kind.nodes ?? 1) === 1;
+
+/** After a profiled row: its breakdown, with the run's counts (the profile also covers connecting). */
+function keepProfile(row: Row): void {
+  const profile = takeProfile(PROFILE_DIR);
+  const r = row.result, s0 = row.server0, s1 = row.server1;
+  if (!profile || !r || !s0 || !s1 || !r.received || !r.expected) return;
+  const deliveries = r.received as number;
+  const publishes = Math.round((deliveries * (r.sent as number)) / (r.expected as number));
+  profiles.push({ row, table: breakdownTable(profile, { publishes, deliveries, writes: s1.writes! - s0.writes! }) });
 }
 
 const fmt = (n: number | null | undefined, digits = 0) =>
@@ -342,6 +367,7 @@ async function main(): Promise<void> {
       const began = Date.now();
       const row: Row = { ...(await runOne(scenario, kind)), protocol: kind.protocol };
       rows.push(row);
+      if (profiled(kind)) keepProfile(row);
       const r = row.result;
       console.error(`  ${scenario.label} — ${kind.name}: ${((Date.now() - began) / 1000).toFixed(1)} s` +
         (r ? ` (setup ${Number(r.setupSeconds).toFixed(1)} s, ${Math.round(r.deliveredPerSecond as number)} msg/s, loss ${Number(r.lossPct).toFixed(2)}%)` : '') +
@@ -350,6 +376,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain.\n`);
   if (rows.length > 0 || !wantsStorm()) console.log(table(rows));
+  for (const { row, table: costs } of profiles) console.log(`\nWhere ${row.server}'s CPU went in ${row.scenario.label} (--profile):\n\n${costs}`);
   if (wantsStorm()) {
     const storm = await runStorms({
       connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100,

@@ -322,7 +322,7 @@ function table(rows: Row[]): string {
     const evicted = s0 && s1 && s1.evictions !== undefined ? `${s1.evictions - s0.evictions!}/${r?.slow} slow evicted (4001)`
       : SERVERS.find((k) => k.name === row.server)?.go ? `${r?.slow} slow (evictions not counted)` : `${r?.slow} slow, no eviction`;
     const note = row.note ?? (r && (r.slow as number) > 0 ? evicted : row.scenario.config.workload === 'W7'
-      ? w7Note(row.scenario.config.connections, r, row.before, s0, s1) : versusNote(row, rows));
+      ? w7Note(row.scenario.config.connections, r, row.before, s0, s1, SERVERS.find((k) => k.name === row.server)?.channels !== false) : versusNote(row, rows));
     const w5 = row.scenario.config.workload === 'W5';
     out.push(`| ${row.scenario.label} | ${row.server} | ${w5 ? '–' : fmt(r?.deliveredPerSecond as number)} | ${w5 ? '–' : fmt(ratio, 1)} | ${w5 || !r ? '–' : `${fmt(r.lossPct as number, 2)}%`} | ${fmt(r?.p50 as number, 1)} | ${fmt(r?.p99 as number, 1)} | ${fmt(r?.p999 as number, 1)} | ${w5 ? '–' : fmt(cpu, 2)} | ${fmt(rss)} | ${fmt(perK, 2)} | ${fmt(fpw, 1)} | ${fmt(s1?.eldP99Ms, 1)} | ${note} |`);
   }

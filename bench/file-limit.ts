@@ -43,13 +43,13 @@ export function ensureFileLimit(needed: number): FilePlan {
   const nrOpen = sysctl('fs.nr_open');
   const cause = run.error
     ? 'prlimit (util-linux) is not installed'
-    : `prlimit --pid: ${(run.stderr || 'failed').trim().replace(/^prlimit: /, '')}` +
-      (nrOpen !== null && nrOpen < needed ? `; fs.nr_open is ${nrOpen} (sysctl -w fs.nr_open=${needed})` : ' (raising it needs root with CAP_SYS_RESOURCE)');
+    : `prlimit: ${(run.stderr || 'failed').trim().replace(/^prlimit: (failed to set the NOFILE resource limit: )?/, '')}` +
+      (nrOpen !== null && nrOpen < needed ? `; fs.nr_open is ${nrOpen}: sysctl -w fs.nr_open=${needed}` : '; raising it needs CAP_SYS_RESOURCE');
   return {
     ok: false,
     limit: before,
-    why: `needs ${needed.toLocaleString('en-US')} open files per process, the hard limit here is ${before.toLocaleString('en-US')} and cannot be raised (${cause}); ` +
-      `run the bench from a shell allowed more: \`prlimit --pid $$ --nofile=${needed}:${needed}\` as root, or \`docker run --ulimit nofile=${needed}:${needed}\``,
+    why: `${needed.toLocaleString('en-US')} open files needed per process, hard limit ${before.toLocaleString('en-US')} (${cause}); ` +
+      `run the bench from a shell allowed more: as root \`prlimit --pid $$ --nofile=${needed}:${needed}\`, in Docker \`--ulimit nofile=${needed}:${needed}\``,
   };
 }
 

@@ -31,12 +31,13 @@ const rate = (n: number, seconds: number) => Math.round(n / seconds).toLocaleStr
  * Setup and connect rate, and the memory per 1,000 connections (after a GC): RSS while idle (before
  * the broadcasts; the table's RSS MB/1k is after them), and after them split by where it is.
  */
-export function w7Note(connections: number, result: Record<string, number | null> | undefined, before: Stats, idle: Stats, after: Stats): string {
+export function w7Note(connections: number, result: Record<string, number | null> | undefined, before: Stats, idle: Stats, after: Stats, channels = true): string {
   if (!result) return '';
   const setup = Number(result.setupSeconds), connect = Number(result.connectSeconds);
   // Setups overlap (200 at a time), so the last upgrade is answered just before the last subscribe unless subscribing lags.
   const upgrades = connect > 0 && connect < setup * 0.95 ? `${rate(connections, connect)} upgrades/s, ` : '';
-  const parts = [`setup ${setup.toFixed(1)} s: ${upgrades}${rate(connections, setup)} conns/s upgraded and subscribed (2 channels each)`];
+  const what = channels ? 'upgraded and subscribed (2 channels each)' : 'upgraded (a hub without channels: every message to everyone)';
+  const parts = [`setup ${setup.toFixed(1)} s: ${upgrades}${rate(connections, setup)} conns/s ${what}`];
   const k = connections / 1000;
   if (before && idle) parts.push(`idle RSS ${mb((idle.rss! - before.rss!) / k)} MB/1k`);
   if (before && after && after.heapTotal !== undefined) {

@@ -1,4 +1,4 @@
-import { ensureFileLimit, SPARE_FILES } from './file-limit.js';
+import { connectionLimits, ensureFileLimit, SPARE_FILES } from './file-limit.js';
 
 /**
  * W7, many idle subscribed connections on one node: the row as this machine can run it (open-file
@@ -14,6 +14,8 @@ interface W7Scenario { label: string; config: { connections: number } }
  */
 export function planW7<T extends W7Scenario>(scenario: T, nativeGenerator: boolean): { run: T | null; skipped?: string } {
   if (!nativeGenerator) return { run: null, skipped: 'skipped: W7 needs the C load generator (bench/loadgen.c; apt-get install gcc)' };
+  const limits = connectionLimits(scenario.config.connections);
+  if (limits) console.error(`  W7: this machine may hold back ${scenario.config.connections} loopback connections: ${limits}`);
   const plan = ensureFileLimit(scenario.config.connections + SPARE_FILES);
   if (plan.ok) return { run: scenario };
   const skipped = `skipped: ${plan.why}`;

@@ -10,17 +10,22 @@
 
 #include "storm.h"
 
-long long pub_count, pub_acked, pub_skipped, dup_total, sub_errors, resets, gaps_total;
+long long pub_count, pub_acked, pub_queued, pub_resent, dup_total, sub_errors, resets, gaps_total;
 gap_t *gaps;
 long long ngaps;
 static long long capgaps;
 
-/* The publisher: publish k goes to a group (k even, round robin) or a user's channel (k odd). */
-typedef struct { int channel; long long s; } rec_t;
+/*
+ * The publisher, a service with an outbox as livehub's client has: publish k goes to a group (k even,
+ * round robin) or a user's channel (k odd), with a string id; what is published while its connection
+ * is down waits, and what was sent but not acked when it dropped is sent again, with the same id, once
+ * it is back (livehub deduplicates by id; Socket.IO cannot, so there a resend may double).
+ */
+typedef struct { int channel; long long s; int acked, sent; } rec_t;
 static rec_t *recs;
-static long long nrecs, caprecs, due;
+static long long nrecs, caprecs, due, first_unacked;
 static int64_t pub_began;
-
+static int pub_was_open;
 static const char *after(const char *text, const char *key) {
   const char *at = strstr(text, key);
   return at ? at + strlen(key) : NULL;
@@ -190,16 +195,17 @@ void proto_opened(conn_t *c) {
 static void pub_text(conn_t *c, const char *t, int n) {
   long long id = -1;
   if (cfg.protocol == P_LIVEHUB) {
-    if (!strncmp(t, "{\"type\":\"ack\"", 13)) id = num_after(t, "\"id\":", -1);
+    if (!strncmp(t, "{\"type\":\"ack\"", 13)) id = num_after(t, "\"id\":\"p", -1);
     else if (!strncmp(t, "{\"type\":\"error\"", 15)) fprintf(stderr, "storm: the publisher got an error frame: %s\n", t);
   } else if (n == 1 && t[0] == '2') send_msg(c, "3");
   else if (t[0] == '0') send_msg(c, "40");
   else if (!strncmp(t, "40", 2)) became_ready(c);
   else if (!strncmp(t, "43", 2)) id = strtoll(t + 2, NULL, 10);
-  if (id >= 0 && id < nrecs && recs[id].s > 0) {
+  if (id >= 0 && id < nrecs && !recs[id].acked) {
     channel_acked(recs[id].channel, recs[id].s, pub_generation);
-    recs[id].s = -recs[id].s; /* acked once */
+    recs[id].acked = 1;
     pub_acked++;
+    while (first_unacked < nrecs && recs[first_unacked].acked) first_unacked++;
   }
 }
 
@@ -209,23 +215,38 @@ void proto_text(conn_t *c, char *text, int n) {
   else sio_text(c, text, n);
 }
 
+static void pub_send(long long id) {
+  char name[32], msg[200];
+  channel_name(recs[id].channel, name, sizeof name);
+  if (recs[id].sent++) pub_resent++;
+  if (cfg.protocol == P_LIVEHUB) snprintf(msg, sizeof msg, "{\"type\":\"publish\",\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"s\":%lld},\"id\":\"p%lld\"}", name, recs[id].s, id);
+  else snprintf(msg, sizeof msg, "42%lld[\"publish\",{\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"s\":%lld}}]", id, name, recs[id].s);
+  send_msg(&pub, msg);
+}
+
 void pub_start(void) { pub_began = now_us(); }
 void pub_stop(void) {}
+
+/* The publisher's connection is (again) ready: what was not acked goes out, in order. */
+void pub_opened(void) {
+  if (pub_was_open) {
+    for (long long id = first_unacked; id < nrecs && ex(&pub)->phase == PH_READY; id++) {
+      if (recs[id].acked) continue;
+      pub_send(id);
+    }
+  }
+  pub_was_open = 1;
+}
 
 void pub_tick(int64_t now) {
   long long want = (now - pub_began) * scfg.rate / 1000000;
   int groups = (nconns + scfg.group - 1) / scfg.group;
   for (; due < want; due++) {
-    if (ex(&pub)->phase != PH_READY) { pub_skipped++; continue; }
     int channel = due % 2 == 0 ? nconns + (int)((due / 2) % groups) : (int)(((due / 2) * 7919) % nconns);
-    long long s = channel_sent(channel), id = nrecs;
     if (nrecs == caprecs) { caprecs = caprecs ? caprecs * 2 : 65536; recs = realloc(recs, caprecs * sizeof *recs); }
-    recs[nrecs++] = (rec_t){ channel, s };
-    char name[32], msg[200];
-    channel_name(channel, name, sizeof name);
-    if (cfg.protocol == P_LIVEHUB) snprintf(msg, sizeof msg, "{\"type\":\"publish\",\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"s\":%lld},\"id\":%lld}", name, s, id);
-    else snprintf(msg, sizeof msg, "42%lld[\"publish\",{\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"s\":%lld}}]", id, name, s);
+    recs[nrecs++] = (rec_t){ channel, channel_sent(channel), 0, 0 };
     pub_count++;
-    if (send_msg(&pub, msg) < 0) continue;
+    if (ex(&pub)->phase == PH_READY) pub_send(nrecs - 1);
+    else pub_queued++;
   }
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -13,7 +14,7 @@ import { createInterface } from 'node:readline';
  *
  *   npm run bench -- --only W8 [--servers js,socket] [--storm-connections 10000] [--storm-rate 500] [--storm-signal SIGTERM]
  *   node --import tsx bench/storm-run.ts [the same options]   W8 alone
- *   --storm-prof DIR: the server nodes run with --cpu-prof (profiles in DIR, written as they exit)
+ *   --storm-prof DIR: the server nodes run with --cpu-prof (profiles in DIR, written as they exit: SIGUSR2 at the end)
  */
 
 export interface StormCase {
@@ -49,16 +50,27 @@ export interface StormOptions {
   /** Spawns a program on a core (the runner's pinning). */
   spawnOn: (core: number, args: string[], env: Record<string, string>, program?: string) => ChildProcess;
   generatorCore: number;
+  /** Extra arguments for the server nodes (e.g. livehub-storm.ts's --backlog). */
+  serverArgs?: string[];
   /** A directory: the server nodes run with --cpu-prof and exit by SIGTERM at the end, writing their profiles there. */
   prof?: string;
 }
 
+/** What bench/storm.c prints after RESULT (deliveries: one message to one subscriber). */
+export interface StormResult {
+  connections: number; t99Ms: number; t100Ms: number; back: number; stillDown: number; recovered: number; notRecovered: number;
+  lost: number; lostBeforeRestart: number; lostAfterRestart: number; unackedMissing: number; doubled: number; gaps: number;
+  published: number; acked: number; queued: number; resent: number; attempts: number; refused: number; httpRefused: number; connectTimeouts: number;
+  subscribeErrors: number; subscribeTimeouts: number; resets: number; redrops: number; generatorCpuSeconds: number;
+}
+
 export interface StormRow {
-  label: string; server: string; signal: string; result?: Record<string, number>; peakRssMb?: number; cpuSeconds?: number;
+  label: string; server: string; signal: string; result?: StormResult; peakRssMb?: number; cpuSeconds?: number;
   generatorCpuPct?: number; restartMs?: number; listenOverflows?: number; note?: string;
 }
 
 const CACHE = 'node_modules/.cache/livehub-bench';
+const SNAPSHOT = `${CACHE}/dist-w8`;
 const SOURCES = ['bench/storm.c', 'bench/storm-proto.c', 'bench/wire.c', 'bench/sse.c'];
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const WARM_MS = 3000, AFTER_MS = 3000, STORM_TIMEOUT_MS = 90_000;
@@ -130,9 +142,10 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
   const tag = `storm-${Date.now().toString(36)}`;
   const env: Record<string, string> = c.nodes === 2
     ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LIVEHUB_PREFIX: tag, SIO_STREAM: tag } : {};
+  env.LIVEHUB_STORM_LIB = resolve(SNAPSHOT, 'pkg');
   const ports = await Promise.all(Array.from({ length: c.nodes }, () => freePort()));
   const prof = o.prof ? ['--cpu-prof', `--cpu-prof-dir=${o.prof}`] : [];
-  const startNode = (port: number) => o.spawnOn(0, [...prof, '--import', 'tsx', `bench/servers/${c.script}`, '--port', String(port)], env);
+  const startNode = (port: number) => o.spawnOn(0, [...prof, '--import', 'tsx', `bench/servers/${c.script}`, '--port', String(port), ...(o.serverArgs ?? [])], env);
   const nodes = ports.map(startNode);
   let generator: ChildProcess | null = null;
   let sampler: NodeJS.Timeout | null = null;
@@ -190,7 +203,7 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
     row.generatorCpuPct = (100 * ((proc(generator.pid!)?.cpu ?? genAtMark) - genAtMark)) / wall;
     await sleep(AFTER_MS);
     generator.stdin!.write('STOP\n');
-    row.result = JSON.parse((await gen('RESULT', 30_000)).slice(7));
+    row.result = JSON.parse((await gen('RESULT', 30_000)).slice(7)) as StormResult;
     const notes = [c.note, timedOut ? `not all back within ${STORM_TIMEOUT_MS / 1000} s` : undefined].filter(Boolean);
     if (notes.length) row.note = notes.join('; ');
   } catch (error) {
@@ -198,8 +211,8 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
   } finally {
     if (sampler) clearInterval(sampler);
     if (generator) await stop(generator);
-    if (o.prof) { // a clean exit writes the profile
-      for (const n of nodes) n.kill('SIGTERM');
+    if (o.prof) { // an exit writes the profile
+      for (const n of nodes) n.kill('SIGUSR2');
       await Promise.race([Promise.all(nodes.map(exited)), sleep(20_000)]);
     }
     await Promise.all(nodes.map(stop));
@@ -225,9 +238,11 @@ export function stormTable(rows: StormRow[]): string {
       r && r.stillDown > 0 ? `${fmt(r.stillDown)} never back` : '',
       r && row.signal && r.lost > 0 && !row.server.includes('×2') ? `lost: ${fmt(r.lostBeforeRestart)} published on the old node after the subscriber left it, ${fmt(r.lostAfterRestart)} on the new node before it resubscribed` : '',
       r && r.redrops > 0 ? `${fmt(r.redrops)} dropped again after coming back` : '',
-      r && r.unackedMissing > 0 ? `${fmt(r.unackedMissing)} missing deliveries of publishes never acked (in flight when the publisher's node went)` : '',
-      r && r.subscribeErrors > 0 ? `${fmt(r.subscribeErrors)} subscribe errors or timeouts` : '',
-      r ? `${fmt(r.acked)} publishes acked` + (r.skipped ? `, ${fmt(r.skipped)} not sent while the publisher was cut off` : '') : '',
+      r && r.unackedMissing > 0 ? `${fmt(r.unackedMissing)} missing deliveries of publishes never acked` : '',
+      r && r.subscribeErrors > 0 ? `${fmt(r.subscribeErrors)} error frames (subscribes retried)` : '',
+      r && r.subscribeTimeouts > 0 ? `${fmt(r.subscribeTimeouts)} subscribe answers later than 10 s (resent)` : '',
+      r ? `${fmt(r.acked)}/${fmt(r.published)} publishes acked` + (r.queued ? `, ${fmt(r.queued)} waited while the publisher was cut off` : '') +
+        (r.resent ? `, ${fmt(r.resent)} resent unacked` : '') : '',
       r ? `${fmt(r.attempts)} connection attempts (${fmt(r.refused)} refused, ${fmt(r.httpRefused)} answered non-101, ${fmt(r.connectTimeouts)} timed out)` : '',
       row.listenOverflows ? `${fmt(row.listenOverflows)} SYNs dropped on a full listen queue` : '',
       row.restartMs !== undefined ? `node back up ${fmt(row.restartMs / 1000, 1)} s after it exited` : '',
@@ -244,6 +259,13 @@ export async function runStorms(o: StormOptions, servers?: string[], signal?: st
     (!signal || c.signal === signal));
   const program = buildGenerator();
   const rows: StormRow[] = [];
+  if (cases.some((c) => c.script.startsWith('livehub'))) {
+    // A copy of dist/ taken now (under node_modules, so its imports resolve): a node restarted mid-run must not load
+    // a dist/ that another `npm run build:lib` is replacing at that moment.
+    if (!existsSync('dist/pkg/index.js')) throw new Error('livehub bench W8: dist/ is missing; run npm run build:lib first');
+    rmSync(SNAPSHOT, { recursive: true, force: true });
+    cpSync('dist', SNAPSHOT, { recursive: true });
+  }
   for (const c of cases) {
     if (typeof program !== 'string') { rows.push({ label: 'W8', server: c.server, signal: c.signal, note: program.skipped }); continue; }
     const began = Date.now();
@@ -270,6 +292,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = await runStorms({
     connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100,
     spawnOn: spawnWith(pinning), generatorCore: pinning ? 1 : 0, prof: arg('--storm-prof'),
+    serverArgs: arg('--storm-server-args')?.split(' '),
   }, arg('--servers')?.split(','), arg('--storm-signal'));
   console.log(stormTable(rows));
 }

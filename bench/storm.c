@@ -188,7 +188,7 @@ void became_ready(conn_t *c) {
   ext_t *e = ex(c);
   e->phase = PH_READY;
   arm(c, 0);
-  if (c == &pub) { if (marked) pub_generation = 1; return; }
+  if (c == &pub) { if (marked) pub_generation = 1; pub_opened(); return; }
   if (!e->ever_ready) { e->ever_ready = 1; ready_count++; }
   if (!marked) return;
   if (e->down && !e->back) {
@@ -361,11 +361,11 @@ static void result(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   printf("RESULT {\"connections\":%d,\"t99Ms\":%lld,\"t100Ms\":%lld,\"back\":%d,\"stillDown\":%lld,\"recovered\":%lld,\"notRecovered\":%lld,"
-         "\"lost\":%lld,\"lostBeforeRestart\":%lld,\"lostAfterRestart\":%lld,\"unackedMissing\":%lld,\"doubled\":%lld,\"gaps\":%lld,\"published\":%lld,\"acked\":%lld,\"skipped\":%lld,"
+         "\"lost\":%lld,\"lostBeforeRestart\":%lld,\"lostAfterRestart\":%lld,\"unackedMissing\":%lld,\"doubled\":%lld,\"gaps\":%lld,\"published\":%lld,\"acked\":%lld,\"queued\":%lld,\"resent\":%lld,"
          "\"attempts\":%lld,\"refused\":%lld,\"httpRefused\":%lld,\"connectTimeouts\":%lld,\"subscribeErrors\":%lld,\"subscribeTimeouts\":%lld,\"resets\":%lld,\"redrops\":%lld,"
          "\"generatorCpuSeconds\":%.2f}\n",
          nconns, (long long)t99, (long long)t100, back_count, still_down, recovered, not_recovered, lost[1] + lost[2], lost[1], lost[2], lost[0], dup_total, gaps_total,
-         pub_count, pub_acked, pub_skipped, attempts_total, refused, http_refused, connect_timeouts, sub_errors, sub_timeouts, resets, redrops,
+         pub_count, pub_acked, pub_queued, pub_resent, attempts_total, refused, http_refused, connect_timeouts, sub_errors, sub_timeouts, resets, redrops,
          ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 

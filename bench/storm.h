@@ -63,8 +63,9 @@ void proto_retry(conn_t *c);               /* a subscribe deadline or retry fire
 int64_t backoff(int attempts);              /* the client's reconnect (and subscribe retry) delay, µs */
 void pub_tick(int64_t now);                /* publishes what the schedule says is due */
 void pub_start(void);
+void pub_opened(void);                      /* the publisher's connection is ready (again) */
 void pub_stop(void);
-extern long long pub_count, pub_acked, pub_skipped, dup_total, sub_errors, resets;
+extern long long pub_count, pub_acked, pub_queued, pub_resent, dup_total, sub_errors, resets;
 extern long long gaps_total;
 typedef struct { int conn, slot; long long from, to; } gap_t; /* s values in (from, to) never arrived */
 extern gap_t *gaps;

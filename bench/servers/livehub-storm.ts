@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { announce, portArg, statsHandler } from './stats.js';
 
 // The compiled package (dist/), as bench/servers/livehub.ts runs it; LIVEHUB_BENCH_SOURCES=1 for the sources.
-const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : '../../dist/pkg';
+// LIVEHUB_STORM_LIB: a copy of dist/pkg (an absolute path) that bench/storm-run.ts takes when it starts, so a
+// node restarted mid-run does not load a dist/ that another build is replacing at that moment.
+const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : process.env.LIVEHUB_STORM_LIB ?? '../../dist/pkg';
 const { Hub } = await import(`${lib}/index.js`) as typeof import('../../pkg/index.js');
 const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import('../../pkg/engine/redis.js');
 
@@ -15,8 +17,9 @@ const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import(
  * `--spread` ms, 5000 by default), then closes and exits. SIGKILL is the crash.
  * With REDIS_URL, it is one node of several sharing Redis (LIVEHUB_PREFIX: the key prefix).
  *
- *   node --import tsx bench/servers/livehub-storm.ts --port P [--spread MS]
+ *   node --import tsx bench/servers/livehub-storm.ts --port P [--spread MS] [--backlog N]
  */
+const option = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
 const at = process.argv.indexOf('--spread');
 const spread = at >= 0 ? Number(process.argv[at + 1]) : 5000;
 if (!Number.isFinite(spread) || spread < 0) throw new TypeError(`livehub-storm: --spread takes milliseconds >= 0, not ${process.argv[at + 1]}`);
@@ -28,7 +31,10 @@ const hub = new Hub({
 const stats = statsHandler(() => ({ ...hub.metrics() }));
 const server = createServer((req, res) => { if (!stats(req, res)) { res.statusCode = 404; res.end(); } });
 hub.attach(server, { path: '/' });
-server.listen(portArg(), '127.0.0.1', () => announce((server.address() as AddressInfo).port));
+// --backlog N: the listen queue (Node's default: 511), for measuring what a full one costs a storm.
+const backlog = option('--backlog') === undefined ? undefined : Number(option('--backlog'));
+if (backlog !== undefined && !(Number.isInteger(backlog) && backlog > 0)) throw new TypeError(`livehub-storm: --backlog takes a positive integer, not ${option('--backlog')}`);
+server.listen({ port: portArg(), host: '127.0.0.1', ...(backlog ? { backlog } : {}) }, () => announce((server.address() as AddressInfo).port));
 process.once('SIGTERM', () => {
   const began = Date.now();
   hub.drain({ spread })
@@ -41,3 +47,5 @@ process.once('SIGTERM', () => {
       process.exit(1);
     });
 });
+// SIGUSR2: exit at once (bench/storm-run.ts --storm-prof ends nodes so, and --cpu-prof writes the profile on exit).
+process.once('SIGUSR2', () => process.exit(0));

@@ -56,3 +56,5 @@ process.once('SIGTERM', () => {
       process.exit(1);
     });
 });
+// SIGUSR2: exit at once (bench/storm-run.ts --storm-prof ends nodes so, and --cpu-prof writes the profile on exit).
+process.once('SIGUSR2', () => process.exit(0));

@@ -35,10 +35,15 @@ export class ClientStreams {
 
   /** Records that the client has everything of `channel` up to `offset`. */
   setFloor(channel: string, offset: number): void {
-    const floors = (this.floors ??= []);
+    // Built at its exact size: a push would give every idle subscriber room for 16 more elements.
+    const floors = this.floors;
+    if (floors === null) {
+      this.floors = [channel, offset];
+      return;
+    }
     const at = floors.indexOf(channel);
     if (at >= 0) floors[at + 1] = offset;
-    else floors.push(channel, offset);
+    else this.floors = floors.concat(channel, offset);
   }
 
   forget(channel: string): void {

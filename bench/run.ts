@@ -378,11 +378,12 @@ async function main(): Promise<void> {
   if (rows.length > 0 || !wantsStorm()) console.log(table(rows));
   for (const { row, table: costs } of profiles) console.log(`\nWhere ${row.server}'s CPU went in ${row.scenario.label} (--profile):\n\n${costs}`);
   if (wantsStorm()) {
+    const load = { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100 };
     const storm = await runStorms({
-      connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100,
+      ...load,
       spawnOn: (core, args, env, program) => spawnPinned(core, args, env, program), generatorCore: pinning ? 1 : 0, prof: arg('--storm-prof'),
     }, arg('--servers')?.split(','), arg('--storm-signal'));
-    console.log(`\n${stormTable(storm)}`);
+    console.log(`\n${stormTable(storm, load)}`);
   }
 }
 

@@ -24,6 +24,8 @@ export interface StormCase {
   protocol: 'livehub' | 'socketio';
   nodes: 1 | 2;
   signal: 'SIGTERM' | 'SIGKILL';
+  /** Server arguments of its own (livehub-storm.ts's --backlog). */
+  args?: string[];
   note?: string;
 }
 
@@ -36,6 +38,10 @@ export const STORM_CASES: StormCase[] = [
   { server: LH, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 1, signal: 'SIGKILL' },
   { server: LH2, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 2, signal: 'SIGTERM' },
   { server: LH2, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 2, signal: 'SIGKILL' },
+  // The same with a listen queue of 4096 (Node's default is 511; Linux caps it at net.core.somaxconn): a full queue
+  // drops SYNs, which the clients' kernels resend after 1, 3, 7 s, and some attempts pass the client's 10 s deadline.
+  { server: `${LH2}, listen backlog 4096`, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 2, signal: 'SIGTERM', args: ['--backlog', '4096'] },
+  { server: `${LH2}, listen backlog 4096`, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 2, signal: 'SIGKILL', args: ['--backlog', '4096'] },
   { server: SIO, script: 'socketio-recovery.ts', protocol: 'socketio', nodes: 1, signal: 'SIGTERM',
     note: 'recovery does not apply: a restarted node has lost its sessions (in-memory adapter); clients get new sessions and subscribe again' },
   { server: SIO2, script: 'socketio-recovery.ts', protocol: 'socketio', nodes: 2, signal: 'SIGTERM' },
@@ -66,7 +72,7 @@ export interface StormResult {
 
 export interface StormRow {
   label: string; server: string; signal: string; result?: StormResult; peakRssMb?: number; cpuSeconds?: number;
-  generatorCpuPct?: number; restartMs?: number; listenOverflows?: number; note?: string;
+  generatorCpuPct?: number; restartMs?: number; listenOverflows?: number; cpuSplit?: string; note?: string;
 }
 
 const CACHE = 'node_modules/.cache/livehub-bench';
@@ -145,7 +151,7 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
   env.LIVEHUB_STORM_LIB = resolve(SNAPSHOT, 'pkg');
   const ports = await Promise.all(Array.from({ length: c.nodes }, () => freePort()));
   const prof = o.prof ? ['--cpu-prof', `--cpu-prof-dir=${o.prof}`] : [];
-  const startNode = (port: number) => o.spawnOn(0, [...prof, '--import', 'tsx', `bench/servers/${c.script}`, '--port', String(port), ...(o.serverArgs ?? [])], env);
+  const startNode = (port: number) => o.spawnOn(0, [...prof, '--import', 'tsx', `bench/servers/${c.script}`, '--port', String(port), ...(c.args ?? []), ...(o.serverArgs ?? [])], env);
   const nodes = ports.map(startNode);
   let generator: ChildProcess | null = null;
   let sampler: NodeJS.Timeout | null = null;
@@ -193,9 +199,10 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
     row.listenOverflows = listenOverflows() - overflows;
     clearInterval(sampler);
     sampler = null;
-    let cpu = 0;
-    for (const [pid, at] of cpuAtMark) cpu += (lastCpu.get(pid) ?? at) - at;
-    cpu += lastCpu.get(nodes[0]!.pid!) ?? 0; // the restarted process, from its start
+    const used = [...cpuAtMark].map(([pid, at]) => (lastCpu.get(pid) ?? at) - at); // [old node, other node]
+    const restarted = lastCpu.get(nodes[0]!.pid!) ?? 0; // the restarted process, from its start
+    const cpu = used.reduce((a, b) => a + b, 0) + restarted;
+    row.cpuSplit = `CPU s: stopped node ${fmt(used[0], 1)}, restarted ${fmt(restarted, 1)}` + (used.length > 1 ? `, other node ${fmt(used[1], 1)}` : '');
     for (const n of taking()) peak = Math.max(peak, proc(n.pid!)?.hwm ?? 0);
     row.peakRssMb = peak;
     row.cpuSeconds = cpu;
@@ -224,8 +231,16 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
 const fmt = (n: number | undefined | null, digits = 0) =>
   n === undefined || n === null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-export function stormTable(rows: StormRow[]): string {
+export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections' | 'rate' | 'group'>): string {
   const out = [
+    ...(o ? [`W8, the reconnect storm (bench/storm-run.ts): ${o.connections} connections, each on its own channel and its group's ` +
+      `(${o.group} members), all on the node that is stopped, ${o.rate} publishes/s (half to groups) from a publisher on the other ` +
+      'node where there is one; the node is stopped (SIGTERM: livehub drains, 1012 spread over 5 s; Socket.IO io.close(); SIGKILL: a crash) ' +
+      'and started again on its port. Clients reconnect as theirs do: livehub\'s client waits random [0, min(30 s, 500 ms × 2^n)) ' +
+      '(full jitter), connect deadline 10 s, resubscribes with since; socket.io-client waits 1 s × 2^n ± 50%, at most 5 s, ' +
+      'open deadline 20 s, reconnects with its session id and last offset; with two nodes, each new attempt goes to the next node ' +
+      '(a load balancer routing around the dead one). Back: subscribed on both channels again. Lost / doubled: deliveries of acked ' +
+      'publishes (by per-channel sequence numbers) that never came / came twice. Servers on core 0, generator (bench/storm.c, C, epoll) on core 1.', ''] : []),
     '| workload | server | restart | back 99% s | back 100% s | recovered | lost | doubled | peak RSS MB | server CPU s | note |',
     '| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
   ];
@@ -246,6 +261,7 @@ export function stormTable(rows: StormRow[]): string {
       r ? `${fmt(r.attempts)} connection attempts (${fmt(r.refused)} refused, ${fmt(r.httpRefused)} answered non-101, ${fmt(r.connectTimeouts)} timed out)` : '',
       row.listenOverflows ? `${fmt(row.listenOverflows)} SYNs dropped on a full listen queue` : '',
       row.restartMs !== undefined ? `node back up ${fmt(row.restartMs / 1000, 1)} s after it exited` : '',
+      row.cpuSplit ?? '',
       row.generatorCpuPct !== undefined ? `generator ${fmt(row.generatorCpuPct)}% of a core` : '',
     ].filter(Boolean).join('; ');
     out.push(`| ${row.label} | ${row.server} | ${row.signal} | ${fmt(r && r.t99Ms >= 0 ? r.t99Ms / 1000 : null, 1)} | ${fmt(r && r.t100Ms >= 0 ? r.t100Ms / 1000 : null, 1)} | ${recovered} | ${fmt(r?.lost)} | ${fmt(r?.doubled)} | ${fmt(row.peakRssMb)} | ${fmt(row.cpuSeconds, 1)} | ${notes} |`);
@@ -294,5 +310,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     spawnOn: spawnWith(pinning), generatorCore: pinning ? 1 : 0, prof: arg('--storm-prof'),
     serverArgs: arg('--storm-server-args')?.split(' '),
   }, arg('--servers')?.split(','), arg('--storm-signal'));
-  console.log(stormTable(rows));
+  console.log(stormTable(rows, { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100 }));
 }

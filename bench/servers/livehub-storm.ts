@@ -17,7 +17,7 @@ const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import(
  * `--spread` ms, 5000 by default), then closes and exits. SIGKILL is the crash.
  * With REDIS_URL, it is one node of several sharing Redis (LIVEHUB_PREFIX: the key prefix).
  *
- *   node --import tsx bench/servers/livehub-storm.ts --port P [--spread MS] [--backlog N]
+ *   node --import tsx bench/servers/livehub-storm.ts --port P [--spread MS] [--backlog N] [--auto-pipeline]
  */
 const option = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
 const at = process.argv.indexOf('--spread');
@@ -26,7 +26,13 @@ if (!Number.isFinite(spread) || spread < 0) throw new TypeError(`livehub-storm: 
 const hub = new Hub({
   codec: 'js', authorize: () => true, origins: () => true, canPublish: () => true,
   rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
-  ...(process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX }) } : {}),
+  // --auto-pipeline: ioredis joins the commands issued in one tick into one write (enableAutoPipelining).
+  ...(process.env.REDIS_URL ? {
+    engine: new RedisEngine({
+      url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX,
+      ...(process.argv.includes('--auto-pipeline') ? { redis: { enableAutoPipelining: true } } : {}),
+    }),
+  } : {}),
 });
 const stats = statsHandler(() => ({ ...hub.metrics() }));
 const server = createServer((req, res) => { if (!stats(req, res)) { res.statusCode = 404; res.end(); } });

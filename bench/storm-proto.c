@@ -10,10 +10,7 @@
 
 #include "storm.h"
 
-long long pub_count, pub_acked, pub_queued, pub_resent, dup_total, sub_errors, resets, gaps_total;
-gap_t *gaps;
-long long ngaps;
-static long long capgaps;
+long long pub_count, pub_acked, pub_queued, pub_resent, sub_errors, resets;
 
 /*
  * The publisher, a service with an outbox as livehub's client has: publish k goes to a group (k even,
@@ -51,20 +48,6 @@ static int slot_of(conn_t *c, const char *name) {
     if (!strncmp(name, own, len) && name[len] == '"') return k;
   }
   return -1;
-}
-
-static void account(conn_t *c, int slot, long long s, long long offset) {
-  sub_t *sb = &ext[c->index].sub[slot];
-  if (s <= sb->last_s) dup_total++;
-  else {
-    if (s > sb->last_s + 1) {
-      if (ngaps == capgaps) { capgaps = capgaps ? capgaps * 2 : 4096; gaps = realloc(gaps, capgaps * sizeof *gaps); }
-      gaps[ngaps++] = (gap_t){ c->index, slot, sb->last_s, s };
-      gaps_total++;
-    }
-    sb->last_s = s;
-  }
-  if (offset > sb->last_offset) sb->last_offset = offset;
 }
 
 /* ---- livehub ---- */

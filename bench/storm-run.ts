@@ -77,7 +77,7 @@ export interface StormRow {
 
 const CACHE = 'node_modules/.cache/livehub-bench';
 const SNAPSHOT = `${CACHE}/dist-w8`;
-const SOURCES = ['bench/storm.c', 'bench/storm-proto.c', 'bench/wire.c', 'bench/sse.c'];
+const SOURCES = ['bench/storm.c', 'bench/storm-proto.c', 'bench/storm-count.c', 'bench/wire.c', 'bench/sse.c'];
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const WARM_MS = 3000, AFTER_MS = 3000, STORM_TIMEOUT_MS = 90_000;
 
@@ -85,7 +85,9 @@ function buildGenerator(): string | { skipped: string } {
   mkdirSync(CACHE, { recursive: true });
   const program = `${CACHE}/storm`;
   const built = spawnSync('cc', ['-O2', '-o', program, ...SOURCES], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return built.status === 0 ? program : { skipped: 'skipped: the storm generator (bench/storm.c) needs cc' };
+  if (built.status === 0) return program;
+  return { skipped: built.error ? 'skipped: the storm generator (bench/storm.c) needs a C compiler (cc)'
+    : `skipped: building the storm generator failed (cc ${SOURCES.join(' ')}; its errors are above)` };
 }
 
 function freePort(): Promise<number> {

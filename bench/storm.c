@@ -15,7 +15,7 @@
  * is about to stop the node: time zero), STOP (publishing ends; RESULT {json} follows after 2 s).
  * After MARK it prints "BACK <pct> <ms>" when 99% and 100% of the connections are back and subscribed.
  *
- * Built by bench/storm-run.ts: cc -O2 -o storm bench/storm.c bench/storm-proto.c bench/wire.c bench/sse.c
+ * Built by bench/storm-run.ts: cc -O2 -o storm bench/storm.c bench/storm-proto.c bench/storm-count.c bench/wire.c bench/sse.c
  * (wire.c's frame scanner and client frames; its connect and upgrade-answer functions end the process
  * on a refused connection or a 503, which a storm meets by design, so this file has its own).
  */
@@ -63,30 +63,6 @@ void channel_names(int i, char names[2][32], int *count) { (void)i; (void)names;
 int slow_count(void) { return 0; }
 
 ext_t *ex(conn_t *c) { return c == &pub ? &pub_ext : &ext[c->index]; }
-
-/* ---- channels: 0..n-1 personal (u<i>), n.. groups (g<k>); per channel, what the publisher sent and had acked ---- */
-
-typedef struct { long long sent, cap; uint8_t *acked; } chan_t;
-static chan_t *chans;
-static int nchans;
-
-int channel_name(int channel, char *out, int size) {
-  return channel < nconns ? snprintf(out, size, "u%d", channel) : snprintf(out, size, "g%d", channel - nconns);
-}
-long long channel_sent(int channel) { return ++chans[channel].sent; }
-void channel_acked(int channel, long long s, int after_mark) {
-  chan_t *ch = &chans[channel];
-  if (s >= ch->cap) {
-    long long cap = ch->cap ? ch->cap : 16;
-    while (cap <= s) cap *= 2;
-    ch->acked = realloc(ch->acked, cap);
-    memset(ch->acked + ch->cap, 0, cap - ch->cap);
-    ch->cap = cap;
-  }
-  ch->acked[s] = 1 + (after_mark != 0);
-}
-/* 0: never acked; 1: acked on the publisher's first connection; 2: on one it opened after MARK (the restarted node). */
-static int was_acked(int channel, long long s) { return s < chans[channel].cap ? chans[channel].acked[s] : 0; }
 
 /* ---- deadlines: a binary heap of (time, connection), stale entries skipped when popped ---- */
 
@@ -345,15 +321,8 @@ static void parse_config(const char *json) {
 
 static void result(void) {
   long long lost[3] = { 0 }, still_down = 0, recovered = 0, not_recovered = 0;
-  for (long long g = 0; g < ngaps; g++) {
-    int ch = ext[gaps[g].conn].sub[gaps[g].slot].channel;
-    for (long long s = gaps[g].from + 1; s < gaps[g].to; s++) lost[was_acked(ch, s)]++;
-  }
+  count_lost(lost);
   for (int i = 0; i < nconns; i++) {
-    for (int k = 0; k < 2; k++) { /* the tail: sent, never seen */
-      sub_t *sb = &ext[i].sub[k];
-      for (long long s = sb->last_s + 1; s <= chans[sb->channel].sent; s++) lost[was_acked(sb->channel, s)]++;
-    }
     if (ext[i].down && !ext[i].back) still_down++;
     recovered += ext[i].recovered;
     not_recovered += ext[i].not_recovered;
@@ -377,9 +346,7 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);
   srandom((unsigned)now_us());
-  int groups = (nconns + scfg.group - 1) / scfg.group;
-  nchans = nconns + groups;
-  chans = calloc(nchans, sizeof *chans);
+  channels_init(nconns + (nconns + scfg.group - 1) / scfg.group);
   conns = calloc(nconns, sizeof *conns);
   ext = calloc(nconns, sizeof *ext);
   for (int i = 0; i < nconns; i++) {

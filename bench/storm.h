@@ -45,16 +45,22 @@ extern conn_t pub;     /* the publisher's connection (index -1) */
 extern int nconns, marked;
 extern int64_t mark_at;
 
+/* storm-count.c: the channel table (what the publisher sent and had acked), each subscriber's gaps */
+void channels_init(int count);
+void account(conn_t *c, int slot, long long s, long long offset); /* a message with sequence number s arrived */
+void count_lost(long long lost[3]);
+int channel_name(int channel, char *out, int size);
+long long channel_sent(int channel);  /* the next sequence number of a channel */
+void channel_acked(int channel, long long s, int after_mark);   /* missing deliveries: [0] never acked, [1] acked before, [2] after the restart */
+extern long long dup_total, gaps_total;
+
 /* storm.c */
 void storm_close(conn_t *c, int failed);   /* closes and schedules the reconnect */
 void arm(conn_t *c, int64_t at);           /* sets the connection's one deadline */
 void became_ready(conn_t *c);
 ext_t *ex(conn_t *c);                        /* a connection's storm state (the publisher's too) */
 int send_msg(conn_t *c, const char *s);      /* one text frame; -1 (and closed) if the socket could not take it */
-int channel_name(int channel, char *out, int size);
-void channel_acked(int channel, long long s, int after_mark);
 extern int pub_generation; /* 1 once the publisher's connection was opened after MARK */
-long long channel_sent(int channel);
 
 /* storm-proto.c */
 void proto_opened(conn_t *c);              /* the upgrade was answered 101 */
@@ -65,10 +71,6 @@ void pub_tick(int64_t now);                /* publishes what the schedule says i
 void pub_start(void);
 void pub_opened(void);                      /* the publisher's connection is ready (again) */
 void pub_stop(void);
-extern long long pub_count, pub_acked, pub_queued, pub_resent, dup_total, sub_errors, resets;
-extern long long gaps_total;
-typedef struct { int conn, slot; long long from, to; } gap_t; /* s values in (from, to) never arrived */
-extern gap_t *gaps;
-extern long long ngaps;
+extern long long pub_count, pub_acked, pub_queued, pub_resent, sub_errors, resets;
 
 #endif

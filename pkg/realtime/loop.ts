@@ -28,6 +28,9 @@ export type Command =
 
 type Send = (session: Session, reply: ServerReply) => void;
 
+/** Frames per write from which a flush counts as full: the next one is not held back. */
+const FULL_WRITE = 8;
+
 
 /** A turn's publications of one channel, and the connections that must not get some of them. */
 interface Batch {
@@ -159,10 +162,10 @@ export abstract class HubLoop {
 
   /**
    * Writes every dirty session's frames, one write each. A flush that took long (many sessions to
-   * write to: the hub is under load) holds the next one back for as long, up to `maxWriteDelay`,
-   * so the hub spends at most about half its time in writes, and what arrives meanwhile reaches each
-   * connection in the same write: fewer, fuller writes exactly when writes are what costs. An idle
-   * or lightly loaded hub flushes at the end of every turn.
+   * write to: the hub is under load) and wrote few frames per write holds the next one back for as
+   * long, up to `maxWriteDelay`, so the hub spends at most about half its time in writes, and what
+   * arrives meanwhile reaches each connection in the same write: fewer, fuller writes exactly when
+   * writes are what costs. An idle or lightly loaded hub flushes at the end of every turn.
    */
   protected readonly flushWrites = (): void => {
     if (this.flushTimer !== null) {
@@ -171,13 +174,19 @@ export abstract class HubLoop {
     }
     const dirty = this.dirty;
     this.dirty = [];
+    const { counters } = this;
+    const writes = counters.writes;
+    const frames = counters.frames;
     const began = performance.now();
     for (const session of dirty) {
       session.dirty = false;
       session.flush();
     }
     const ended = performance.now();
-    this.flushAt = ended + Math.min(ended - began, this.options.maxWriteDelay);
+    // Writes already full (a broadcast's turn gives each connection many frames) gain little from
+    // waiting: hold only when the flush wrote few frames per write.
+    const full = counters.frames - frames >= FULL_WRITE * (counters.writes - writes);
+    this.flushAt = full ? ended : ended + Math.min(ended - began, this.options.maxWriteDelay);
   };
 
   /** Queues a channel's messages of this turn for each of its sessions, encoded once per format. */

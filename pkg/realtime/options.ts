@@ -47,11 +47,11 @@ export interface HubOptions {
   writeWait?: number;
   /**
    * Milliseconds the hub may hold a connection's frames to send it more in one write, under load
-   * only: after a flush that took t ms (writing to many connections), the next waits min(t,
-   * maxWriteDelay), so writes take at most about half the hub's time and connections get fuller
-   * writes. An idle or lightly loaded hub writes at the end of every turn whatever this is. 0: never
-   * hold (each turn writes, as gorilla's hub does).
-   * @default 50
+   * only: after a flush that took t ms (writing to many connections) with fewer than 8 frames per
+   * write, the next waits min(t, maxWriteDelay), so writes take at most about half the hub's time and
+   * connections get fuller writes. An idle or lightly loaded hub writes at the end of every turn
+   * whatever this is. 0: never hold (each turn writes, as gorilla's hub does).
+   * @default 200
    */
   maxWriteDelay?: number;
   /**
@@ -251,7 +251,7 @@ export const DEFAULTS = {
   pingPeriod: 25_000,
   pongWait: 25_000 + 8_000,
   writeWait: 10_000,
-  maxWriteDelay: 50,
+  maxWriteDelay: 200,
   maxMessageSize: 64 * 1024,
   maxFragments: 64,
   eventSourceRetry: 2000,

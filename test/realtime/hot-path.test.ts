@@ -102,6 +102,22 @@ describe('writes under load (maxWriteDelay)', () => {
     expect(write.mock.calls.length).toBe(2);
   });
 
+  it('does not hold back the next write after a slow flush whose writes were already full', async () => {
+    const { hub, url } = await start({ maxWriteDelay: 5000 });
+    const p = await peer(url);
+    await p.subscribe('busy');
+    await sleep(20);
+    const write = slowFirstWrite(300);
+    for (let i = 0; i < 8; i++) hub.publish('busy', 'n', i); // one turn: 8 frames in the slow write
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 8; i < 11; i++) {
+      hub.publish('busy', 'n', i);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await expect.poll(() => p.messages.filter((m) => m.channel === 'busy' && 'data' in m).length).toBe(11);
+    expect(write.mock.calls.length).toBe(4);
+  });
+
   it('with maxWriteDelay 0, writes at the end of every turn however long the last flush took', async () => {
     const { hub, url } = await start({ maxWriteDelay: 0 });
     const p = await peer(url);

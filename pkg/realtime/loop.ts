@@ -28,8 +28,9 @@ export type Command =
 
 type Send = (session: Session, reply: ServerReply) => void;
 
-/** Frames per write from which a flush counts as full: the next one is not held back. */
+/** Frames, or bytes, per write from which a flush counts as full: the next one is not held back. */
 const FULL_WRITE = 8;
+const FULL_WRITE_BYTES = 16 * 1024;
 
 
 /** A turn's publications of one channel, and the connections that must not get some of them. */
@@ -175,17 +176,18 @@ export abstract class HubLoop {
     const dirty = this.dirty;
     this.dirty = [];
     const { counters } = this;
-    const writes = counters.writes;
-    const frames = counters.frames;
+    const { writes, frames, bytes } = counters;
     const began = performance.now();
     for (const session of dirty) {
       session.dirty = false;
       session.flush();
     }
     const ended = performance.now();
-    // Writes already full (a broadcast's turn gives each connection many frames) gain little from
-    // waiting: hold only when the flush wrote few frames per write.
-    const full = counters.frames - frames >= FULL_WRITE * (counters.writes - writes);
+    // Writes already full (a broadcast's turn gives each connection many frames, or large messages
+    // make each write cost its bytes, not its syscall) gain nothing from waiting: hold only when the
+    // flush wrote few, small frames per write.
+    const written = counters.writes - writes;
+    const full = counters.frames - frames >= FULL_WRITE * written || counters.bytes - bytes >= FULL_WRITE_BYTES * written;
     this.flushAt = full ? ended : ended + Math.min(ended - began, this.options.maxWriteDelay);
   };
 

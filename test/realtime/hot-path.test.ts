@@ -85,7 +85,7 @@ describe('writes under load (maxWriteDelay)', () => {
   /** Publishes `count` messages on `channel`, each in a turn of its own. */
   async function publishInTurns(hub: Started['hub'], channel: string, count: number) {
     for (let i = 0; i < count; i++) {
-      hub.publish(channel, 'n', i);
+      hub.publish(channel, 'n', channel === 'big' ? 'x'.repeat(20_000) : i);
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
@@ -115,6 +115,17 @@ describe('writes under load (maxWriteDelay)', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     await expect.poll(() => p.messages.filter((m) => m.channel === 'busy' && 'data' in m).length).toBe(11);
+    expect(write.mock.calls.length).toBe(4);
+  });
+
+  it('does not hold back the next write after a slow flush of large messages (each write costs its bytes)', async () => {
+    const { hub, url } = await start({ maxWriteDelay: 5000 });
+    const p = await peer(url);
+    await p.subscribe('big');
+    await sleep(20);
+    const write = slowFirstWrite(300);
+    await publishInTurns(hub, 'big', 4);
+    await expect.poll(() => p.messages.filter((m) => m.channel === 'big' && 'data' in m).length).toBe(4);
     expect(write.mock.calls.length).toBe(4);
   });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * are matched by function name, so the rows follow the source: inbound (`socketOnData`: ws's frame
  * parser, the router's limits, JSON parse and validation, the policy), the engine's append
  * (`publish` in engine/memory), the per-channel encode (`encodeMessages`), the fan-out's per-client
- * queueing (`fanOut`), the flush (`flushWrites`) split into the kernel's write (`writeBuffer`,
+ * queueing (`fanOut`), the flush (`flush` in writes.ts) split into the kernel's write (`writeBuffer`,
  * `writev`) and the JavaScript around it, and the garbage collector.
  */
 
@@ -56,8 +56,8 @@ export function breakdown(profile: CpuProfile, counts: Counts): Array<{ what: st
     { what: 'engine append (memory engine)', ms: time(/^publish engine\/memory/), per: 'publishes' },
     { what: 'per-channel encode', ms: time(/^encodeMessages /), per: 'publishes' },
     { what: 'fan-out: per-client queueing', ms: time(/^fanOut /, /^encodeMessages /), per: 'deliveries' },
-    { what: 'the turn besides fan-out and flush (batches, except-self, replies)', ms: time(/^turn realtime/, /^(fanOut|flushWrites) /), per: 'publishes' },
-    { what: 'flush, JavaScript: queue, concat, Node\'s stream', ms: time(/^flushWrites /) - kernel, per: 'writes' },
+    { what: 'the turn besides fan-out and flush (batches, except-self, replies)', ms: time(/^turn realtime/, /^fanOut |^flush realtime\/writes/), per: 'publishes' },
+    { what: 'flush, JavaScript: queue, concat, Node\'s stream', ms: time(/^flush realtime\/writes/) - kernel, per: 'writes' },
     { what: 'flush, the kernel\'s write (loopback TCP, receive side included)', ms: kernel, per: 'writes' },
     { what: 'garbage collector', ms: selfOf(/^\(garbage collector\)/), per: 'deliveries' },
   ];

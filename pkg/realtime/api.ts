@@ -1,7 +1,7 @@
 import type { PublishResult, StreamPosition } from '../engine/engine.js';
 import { clampCloseReason, ErrorCode, type HubMessage, type PresenceMember } from '../protocol.js';
 import { CONTROL_CHANNEL, HubLoop } from './loop.js';
-import { historyPolicy } from './options.js';
+import { historyPolicy } from './history-policy.js';
 import { userChannel } from './policy.js';
 import { members, userSet } from './presence.js';
 import { checkChannel, checkType, encodeData, type HubPublishOptions, type Publisher } from './publisher.js';

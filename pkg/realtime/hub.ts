@@ -229,7 +229,7 @@ export class Hub extends HubApi {
     clearInterval(this.sweepTimer);
     this.presence.close();
     this.turn();
-    this.flushWrites();
+    this.writes.flush();
     const closed = [...this.sessions].map((session) => session.shutdown(CloseCode.GoingAway, 'server shutting down'));
     this.closing = Promise.all(closed).then(async () => {
       this.webSocket.close();

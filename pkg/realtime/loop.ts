@@ -11,6 +11,7 @@ import { userChannel } from './policy.js';
 import { isPresenceChannel, type Presence, userSet } from './presence.js';
 import type { Reporter } from './report.js';
 import type { HubCounters, Session } from './session.js';
+import { WriteScheduler } from './writes.js';
 
 export { CONTROL_CHANNEL } from './control.js';
 
@@ -28,10 +29,6 @@ export type Command =
 
 type Send = (session: Session, reply: ServerReply) => void;
 
-/** Frames, or bytes, per write from which a flush counts as full: the next one is not held back. */
-const FULL_WRITE = 8;
-const FULL_WRITE_BYTES = 16 * 1024;
-
 
 /** A turn's publications of one channel, and the connections that must not get some of them. */
 interface Batch {
@@ -45,7 +42,8 @@ interface Batch {
  * hub. Everything that changes state (a session registering or leaving, a subscription, a
  * publication) is queued; one turn, scheduled with `setImmediate`, drains the queue in order and
  * then fans out the turn's messages: each channel's messages are encoded once per wire format into
- * one buffer its sessions share, and each session gets one corked write per turn.
+ * one buffer its sessions share, and each session gets one write per flush (at the end of the turn,
+ * or held back under load: writes.ts).
  */
 export abstract class HubLoop {
   readonly counters: HubCounters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
@@ -64,10 +62,8 @@ export abstract class HubLoop {
   protected outgoingHook: OutgoingHook | null = null;
   private queue: Command[] = [];
   private scheduled = false;
-  /** Sessions with frames queued since the last flush, and when the next flush may run. */
-  private dirty: Session[] = [];
-  private flushAt = 0;
-  private flushTimer: NodeJS.Timeout | null = null;
+  /** When queued frames go out: at the end of a turn, or held under load (writes.ts). */
+  protected readonly writes = new WriteScheduler(this.counters, () => this.options.maxWriteDelay);
 
   abstract readonly options: ResolvedHubOptions;
   abstract readonly reporter: Reporter;
@@ -92,7 +88,7 @@ export abstract class HubLoop {
     const commands = this.queue;
     this.queue = [];
     const batches = new Map<string, Batch>();
-    const dirty = this.dirty;
+    const dirty = this.writes.dirty;
     const send: Send = (session, reply) => {
       if (session.state !== 'open') return;
       if (!session.fullProtocol && !('id' in reply && reply.id !== undefined) && 'channel' in reply) {
@@ -155,40 +151,7 @@ export abstract class HubLoop {
       }
     }
     for (const [channel, batch] of batches) this.fanOut(channel, batch, dirty);
-    if (dirty.length === 0 || this.flushTimer !== null) return;
-    const wait = this.flushAt - performance.now();
-    if (wait < 1) this.flushWrites();
-    else this.flushTimer = setTimeout(this.flushWrites, wait);
-  };
-
-  /**
-   * Writes every dirty session's frames, one write each. A flush that took long (many sessions to
-   * write to: the hub is under load) and wrote few frames per write holds the next one back for as
-   * long, up to `maxWriteDelay`, so the hub spends at most about half its time in writes, and what
-   * arrives meanwhile reaches each connection in the same write: fewer, fuller writes exactly when
-   * writes are what costs. An idle or lightly loaded hub flushes at the end of every turn.
-   */
-  protected readonly flushWrites = (): void => {
-    if (this.flushTimer !== null) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = null;
-    }
-    const dirty = this.dirty;
-    this.dirty = [];
-    const { counters } = this;
-    const { writes, frames, bytes } = counters;
-    const began = performance.now();
-    for (const session of dirty) {
-      session.dirty = false;
-      session.flush();
-    }
-    const ended = performance.now();
-    // Writes already full (a broadcast's turn gives each connection many frames, or large messages
-    // make each write cost its bytes, not its syscall) gain nothing from waiting: hold only when the
-    // flush wrote few, small frames per write.
-    const written = counters.writes - writes;
-    const full = counters.frames - frames >= FULL_WRITE * written || counters.bytes - bytes >= FULL_WRITE_BYTES * written;
-    this.flushAt = full ? ended : ended + Math.min(ended - began, this.options.maxWriteDelay);
+    this.writes.turnEnded();
   };
 
   /** Queues a channel's messages of this turn for each of its sessions, encoded once per format. */

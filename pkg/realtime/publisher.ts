@@ -3,7 +3,8 @@ import type { Engine, Publisher as PublisherStamp, PublishOptions, PublishResult
 import type { HubEvents } from './events.js';
 import { after } from './maybe.js';
 import { checkKnownOptions } from '../options-check.js';
-import { historyPolicy, type ResolvedHubOptions } from './options.js';
+import { historyPolicy } from './history-policy.js';
+import type { ResolvedHubOptions } from './options.js';
 import { LivehubError, type Reporter } from './report.js';
 import type { Session } from './session.js';
 

@@ -90,67 +90,57 @@ describe('writes under load (maxWriteDelay)', () => {
     }
   }
 
-  it('after a slow flush, sends each client what arrived meanwhile in one write, in order', async () => {
-    const { hub, url } = await start({ maxWriteDelay: 5000 });
+  /** A hub with `maxWriteDelay`, a client subscribed to `channel`, and the server's first write made slow. */
+  async function slowHub(maxWriteDelay: number, channel: string) {
+    const { hub, url } = await start({ maxWriteDelay });
     const p = await peer(url);
-    await p.subscribe('busy');
+    await p.subscribe(channel);
     await sleep(20);
-    const write = slowFirstWrite(300);
+    return { hub, p, write: slowFirstWrite(300) };
+  }
+  const data = (p: Peer, channel: string) => p.messages.filter((m) => m.channel === channel && 'data' in m).map((m) => m.data);
+
+  it('after a slow flush, sends each client what arrived meanwhile in one write, in order', async () => {
+    const { hub, p, write } = await slowHub(5000, 'busy');
     await publishInTurns(hub, 'busy', 5);
-    await expect.poll(() => p.messages.filter((m) => m.channel === 'busy' && 'data' in m).map((m) => m.data)).toEqual([0, 1, 2, 3, 4]);
+    await expect.poll(() => data(p, 'busy')).toEqual([0, 1, 2, 3, 4]);
     // The first write took 300 ms, so the next four turns' messages waited and went out together.
     expect(write.mock.calls.length).toBe(2);
   });
 
   it('does not hold back the next write after a slow flush whose writes were already full', async () => {
-    const { hub, url } = await start({ maxWriteDelay: 5000 });
-    const p = await peer(url);
-    await p.subscribe('busy');
-    await sleep(20);
-    const write = slowFirstWrite(300);
+    const { hub, p, write } = await slowHub(5000, 'busy');
     for (let i = 0; i < 8; i++) hub.publish('busy', 'n', i); // one turn: 8 frames in the slow write
     await new Promise((resolve) => setImmediate(resolve));
     for (let i = 8; i < 11; i++) {
       hub.publish('busy', 'n', i);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await expect.poll(() => p.messages.filter((m) => m.channel === 'busy' && 'data' in m).length).toBe(11);
+    await expect.poll(() => data(p, 'busy').length).toBe(11);
     expect(write.mock.calls.length).toBe(4);
   });
 
   it('does not hold back the next write after a slow flush of large messages (each write costs its bytes)', async () => {
-    const { hub, url } = await start({ maxWriteDelay: 5000 });
-    const p = await peer(url);
-    await p.subscribe('big');
-    await sleep(20);
-    const write = slowFirstWrite(300);
+    const { hub, p, write } = await slowHub(5000, 'big');
     await publishInTurns(hub, 'big', 4);
-    await expect.poll(() => p.messages.filter((m) => m.channel === 'big' && 'data' in m).length).toBe(4);
+    await expect.poll(() => data(p, 'big').length).toBe(4);
     expect(write.mock.calls.length).toBe(4);
   });
 
   it('with maxWriteDelay 0, writes at the end of every turn however long the last flush took', async () => {
-    const { hub, url } = await start({ maxWriteDelay: 0 });
-    const p = await peer(url);
-    await p.subscribe('busy');
-    await sleep(20);
-    const write = slowFirstWrite(300);
+    const { hub, p, write } = await slowHub(0, 'busy');
     await publishInTurns(hub, 'busy', 5);
-    await expect.poll(() => p.messages.filter((m) => m.channel === 'busy' && 'data' in m).map((m) => m.data)).toEqual([0, 1, 2, 3, 4]);
+    await expect.poll(() => data(p, 'busy')).toEqual([0, 1, 2, 3, 4]);
     expect(write.mock.calls.length).toBe(5);
   });
 
   it('writes what a held flush kept before hub.close() closes the connections', async () => {
-    const { hub, url } = await start({ maxWriteDelay: 5000 });
-    const p = await peer(url);
-    await p.subscribe('busy');
-    await sleep(20);
-    slowFirstWrite(300);
+    const { hub, p } = await slowHub(5000, 'busy');
     await publishInTurns(hub, 'busy', 3);
     const closed = new Promise<number>((resolve) => p.ws.once('close', resolve));
     await hub.close();
     expect(await closed).toBe(1001);
-    expect(p.messages.filter((m) => m.channel === 'busy' && 'data' in m).map((m) => m.data)).toEqual([0, 1, 2]);
+    expect(data(p, 'busy')).toEqual([0, 1, 2]);
   });
 
   it('refuses a maxWriteDelay that is not a whole number of milliseconds', () => {

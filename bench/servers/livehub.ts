@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { announce, portArg, statsHandler } from './stats.js';
@@ -6,6 +7,10 @@ import { announce, portArg, statsHandler } from './stats.js';
 // first. LIVEHUB_BENCH_SOURCES=1 runs the TypeScript sources instead, through tsx, whose transform
 // wraps every function it creates in a naming helper (a few percent of the CPU in W3).
 const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : '../../dist/pkg';
+if (!existsSync(new URL(`${lib}/index.js`, import.meta.url)) && lib.includes('dist')) {
+  console.error('bench server: dist/ is missing: run `npm run build:lib` (npm run bench does), or set LIVEHUB_BENCH_SOURCES=1 to run the sources');
+  process.exit(1);
+}
 const { Hub } = await import(`${lib}/index.js`) as typeof import('../../pkg/index.js');
 const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import('../../pkg/engine/redis.js');
 const { metricsHandler } = await import(`${lib}/observe/index.js`) as typeof import('../../pkg/observe/index.js');

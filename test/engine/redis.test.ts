@@ -287,7 +287,7 @@ describe('presence across nodes', () => {
     const p = prefix();
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/livehub.ts', '--port', '0'], {
-      env: { ...process.env, REDIS_URL: shared, PRESENCE_TTL: '1500', LIVEHUB_PREFIX: p }, stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, REDIS_URL: shared, PRESENCE_TTL: '1500', LIVEHUB_PREFIX: p, LIVEHUB_BENCH_SOURCES: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     cleanups.push(() => child.kill('SIGKILL'));
     const port = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
@@ -351,7 +351,7 @@ describe('three hub processes', () => {
     const { spawn } = await import('node:child_process');
     const start = async () => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/livehub.ts', '--port', '0'], {
-        env: { ...process.env, REDIS_URL: shared, LIVEHUB_PREFIX: p }, stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, REDIS_URL: shared, LIVEHUB_PREFIX: p, LIVEHUB_BENCH_SOURCES: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
       });
       cleanups.push(() => child.kill('SIGKILL'));
       const port = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));

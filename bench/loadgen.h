@@ -62,7 +62,8 @@ int slow_count(void);
 size_t client_frame(uint8_t *out, int opcode, const char *payload, size_t n);
 void send_str(conn_t *c, const char *s);
 void scan(conn_t *c, const uint8_t *p, size_t n);
-int upgrade_reply(conn_t *c, const uint8_t *p, size_t n);
+int upgrade_head(conn_t *c, const uint8_t *p, size_t n);  /* -1 incomplete, -2 refused */
+int upgrade_reply(conn_t *c, const uint8_t *p, size_t n); /* the same, exiting on a refusal */
 int connect_to(int port, int blocking);
 int connect_from(int port, int blocking, uint32_t source); /* source: an IPv4 address, host order */
 uint32_t source_address(int i);                            /* subscriber i's, in 127.0.0.0/8 */

@@ -176,19 +176,6 @@ void became_ready(conn_t *c) {
   }
 }
 
-/* The HTTP answer to the upgrade: 101 opens; anything else (503 while a node drains) is a failed attempt. */
-static int upgrade_answer(conn_t *c, const uint8_t *p, size_t n) {
-  size_t room = sizeof c->head - 1 - c->head_len, take = n < room ? n : room;
-  memcpy(c->head + c->head_len, p, take);
-  int before = c->head_len;
-  c->head_len += take;
-  c->head[c->head_len] = 0;
-  char *end = strstr(c->head, "\r\n\r\n");
-  if (!end) return c->head_len == sizeof c->head - 1 ? -2 : -1;
-  if (strncmp(c->head, "HTTP/1.1 101", 12)) return -2;
-  return (int)(end + 4 - c->head) - before;
-}
-
 /* Sends one text frame; a socket that cannot take it whole is closed (and reconnects). Returns -1 then. */
 int send_msg(conn_t *c, const char *s) {
   uint8_t frame[600];
@@ -234,7 +221,7 @@ static void on_event(conn_t *c, uint32_t events) {
   if (n <= 0) { storm_close(c, e->phase != PH_READY); return; }
   size_t off = 0;
   if (e->phase == PH_UPGRADING) {
-    int used = upgrade_answer(c, rbuf, n);
+    int used = upgrade_head(c, rbuf, n); /* a 503 while a node drains is a failed attempt */
     if (used == -1) return;
     if (used == -2) { http_refused++; storm_close(c, 1); return; }
     off = used;

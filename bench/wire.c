@@ -101,26 +101,30 @@ void scan(conn_t *c, const uint8_t *p, size_t n) {
 }
 
 /* Reads the HTTP answer to the upgrade (to the GET, for an SSE stream: a 200, chunked or not);
- * returns bytes of it consumed, or -1 while incomplete. */
-int upgrade_reply(conn_t *c, const uint8_t *p, size_t n) {
+ * returns bytes of it consumed, -1 while incomplete, or -2 for a refusal (any other status) or an
+ * answer too long to hold. Ends nothing: the storm generator retries a refused connection. */
+int upgrade_head(conn_t *c, const uint8_t *p, size_t n) {
   size_t room = sizeof c->head - 1 - c->head_len, take = n < room ? n : room;
   memcpy(c->head + c->head_len, p, take);
   int before = c->head_len;
   c->head_len += take;
   c->head[c->head_len] = 0;
   char *end = strstr(c->head, "\r\n\r\n");
-  if (!end) {
-    if (c->head_len == sizeof c->head - 1) { errno = 0; die("upgrade answer too long"); }
-    return -1;
-  }
+  if (!end) return c->head_len == sizeof c->head - 1 ? -2 : -1;
   int sse = sse_subscriber(c);
-  if (strncmp(c->head, sse ? "HTTP/1.1 200" : "HTTP/1.1 101", 12)) {
-    *strchr(c->head, '\r') = 0;
-    fprintf(stderr, "loadgen: %s refused: %s\n", sse ? "event stream" : "upgrade", c->head);
-    exit(1);
-  }
+  if (strncmp(c->head, sse ? "HTTP/1.1 200" : "HTTP/1.1 101", 12)) return -2;
   if (sse) sse_init(&c->sse, strcasestr(c->head, "\r\ntransfer-encoding: chunked") != NULL);
   return (int)(end + 4 - c->head) - before;
+}
+
+/* upgrade_head for the load generator, which stops at a refusal: every connection must open. */
+int upgrade_reply(conn_t *c, const uint8_t *p, size_t n) {
+  int used = upgrade_head(c, p, n);
+  if (used != -2) return used;
+  if (!strstr(c->head, "\r\n\r\n")) { errno = 0; die("upgrade answer too long"); }
+  *strchr(c->head, '\r') = 0;
+  fprintf(stderr, "loadgen: %s refused: %s\n", sse_subscriber(c) ? "event stream" : "upgrade", c->head);
+  exit(1);
 }
 
 /* Connects to 127.0.0.1:port from `source` (host order; 0: the kernel's choice, 127.0.0.1). */

@@ -2,6 +2,7 @@ import type { PublishResult, StreamPosition } from '../engine/engine.js';
 import { clampCloseReason, ErrorCode, type HubMessage, type PresenceMember } from '../protocol.js';
 import { CONTROL_CHANNEL, HubLoop } from './loop.js';
 import { historyPolicy } from './history-policy.js';
+import { memberCount } from './members.js';
 import { userChannel } from './policy.js';
 import { members, userSet } from './presence.js';
 import { checkChannel, checkType, encodeData, type HubPublishOptions, type Publisher } from './publisher.js';
@@ -77,7 +78,7 @@ export abstract class HubApi extends HubLoop {
 
   /** This node's channels with local subscribers, and how many each. */
   channelList(): Array<{ channel: string; subscribers: number }> {
-    return [...this.channels].filter(([name]) => !name.startsWith('#')).map(([channel, sessions]) => ({ channel, subscribers: sessions.size }));
+    return [...this.channels].filter(([name]) => !name.startsWith('#')).map(([channel, members]) => ({ channel, subscribers: memberCount(members) }));
   }
 
   /** This node: its id, connections by transport, channels, users, and uptime. */

@@ -70,7 +70,26 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
   else map.set(key, next);
 }
 
-/** A token bucket's state, kept by its owner (each Client) rather than in an object of its own. */
+const EPOCH = Date.now();
+
+/**
+ * Milliseconds since livehub loaded: what connections keep their times in. For 24 days these are
+ * small integers, which V8 keeps in the object's own field; epoch milliseconds would be a 16-byte
+ * heap number per field per connection (after that they are heap numbers, and still right).
+ */
+export function clock(): number {
+  const ms = Date.now() - EPOCH;
+  // A difference of two heap numbers is a heap number even when whole; `| 0` makes it a small integer.
+  return ms < 0x7fffffff ? ms | 0 : ms;
+}
+
+/** Thousandths of a token: whole numbers, so a bucket's count stays a small integer too. */
+export const TOKEN = 1000;
+
+/**
+ * A token bucket's state, kept by its owner (each session) rather than in an object of its own:
+ * `tokens` in thousandths of a token (start it at `burst * TOKEN`), `refilledAt` on `clock()`.
+ */
 export interface Bucket {
   tokens: number;
   refilledAt: number;
@@ -79,11 +98,14 @@ export interface Bucket {
 /** Takes one token from a bucket refilled at `rate` a second and holding at most `burst`; false when empty. */
 export function takeToken(bucket: Bucket, rate: number, burst: number): boolean {
   if (rate === Infinity) return true;
-  const now = Date.now();
-  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.refilledAt) * rate) / 1000);
+  const now = clock();
+  // rate is whole tokens a second, so a millisecond refills `rate` thousandths exactly.
+  const full = burst * TOKEN;
+  const tokens = bucket.tokens + (now - bucket.refilledAt) * rate;
+  bucket.tokens = tokens > full ? full : tokens; // not Math.min, whose answer may be a heap number
   bucket.refilledAt = now;
-  if (bucket.tokens < 1) return false;
-  bucket.tokens -= 1;
+  if (bucket.tokens < TOKEN) return false;
+  bucket.tokens -= TOKEN;
   return true;
 }
 

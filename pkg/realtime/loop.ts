@@ -5,6 +5,7 @@ import { shape, type OutgoingHook } from './shaping.js';
 import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
 import type { WireFormat } from '../transport/transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
+import { clock } from './limits.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 import { userChannel } from './policy.js';
@@ -12,6 +13,7 @@ import { isPresenceChannel, type Presence, userSet } from './presence.js';
 import type { Reporter } from './report.js';
 import type { HubCounters, Session } from './session.js';
 import { WriteScheduler } from './writes.js';
+import { addMember, membersOf, removeMember, type Members } from './members.js';
 
 export { CONTROL_CHANNEL } from './control.js';
 
@@ -49,9 +51,10 @@ export abstract class HubLoop {
   readonly counters: HubCounters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
   readonly events: HubEvents;
   protected readonly sessions = new Set<Session>();
-  protected readonly channels = new Map<string, Set<Session>>();
-  /** Authenticated users' sessions. */
-  protected readonly users = new Map<string, Set<Session>>();
+  /** Each channel's sessions on this node (members.ts: one session is kept without a Set). */
+  protected readonly channels = new Map<string, Members>();
+  /** Authenticated users' sessions (members.ts). */
+  protected readonly users = new Map<string, Members>();
   /** Engine subscriptions still being set up, per channel: a subscribe's history read waits for it. */
   protected readonly subscribing = new Map<string, Promise<unknown>>();
   protected closing: Promise<void> | null = null;
@@ -156,8 +159,9 @@ export abstract class HubLoop {
 
   /** Queues a channel's messages of this turn for each of its sessions, encoded once per format. */
   private fanOut(channel: string, { offsets, payloads, excepted }: Batch, dirty: Session[]): void {
-    const targets = channel === BROADCAST_CHANNEL ? this.sessions : this.channels.get(channel);
-    if (!targets || targets.size === 0) return;
+    const members = channel === BROADCAST_CHANNEL ? this.sessions : this.channels.get(channel);
+    if (members === undefined || (members instanceof Set && members.size === 0)) return;
+    const targets = members instanceof Set ? members : [members];
     // Most hubs have one wire format in a turn: keep its encoding at hand, the others in a map.
     let format: WireFormat | null = null;
     let shared: unknown = null;
@@ -294,7 +298,7 @@ export abstract class HubLoop {
    * is void. Tell them where it stands now; the livehub client emits `gap`.
    */
   private reset(channel: string, position: StreamPosition, send: Send): void {
-    for (const session of this.channels.get(channel) ?? []) {
+    for (const session of membersOf(this.channels.get(channel))) {
       if (session.streams.recovering?.has(channel)) continue; // its subscribe answer comes from the new stream
       session.streams.forget(channel);
       session.streams.setFloor(channel, position.offset);
@@ -304,9 +308,7 @@ export abstract class HubLoop {
   }
 
   protected join(session: Session, channel: string): void {
-    let members = this.channels.get(channel);
-    if (!members) {
-      this.channels.set(channel, (members = new Set()));
+    if (addMember(this.channels, channel, session)) {
       let pending: unknown;
       const failed = (error: unknown) => this.reporter.report('error', 'engine_subscribe_failed',
         `livehub: the engine could not subscribe to ${channel}: ${error instanceof Error ? error.message : String(error)}; its publications from other nodes may be late until the engine repairs it`, error);
@@ -322,21 +324,18 @@ export abstract class HubLoop {
         this.subscribing.set(channel, settled);
       }
     }
-    members.add(session);
     session.channels.add(channel);
     this.subscriptionCount++;
   }
 
   protected leave(session: Session, channel: string): void {
-    const members = this.channels.get(channel);
     session.channels.delete(channel);
     if (session.filters?.delete(channel) && session.filters.size === 0) session.filters = null;
     this.presence.leave(session, channel);
     session.streams.forget(channel);
-    if (!members) return;
-    if (members.delete(session)) this.subscriptionCount--;
-    if (members.size === 0) {
-      this.channels.delete(channel);
+    if (!removeMember(this.channels, channel, session)) return;
+    this.subscriptionCount--;
+    if (!this.channels.has(channel)) {
       after(() => this.engine.unsubscribe(channel), () => {}, (error) => this.reporter.error(error, 'engine_unsubscribe_failed'));
     }
   }
@@ -353,9 +352,7 @@ export abstract class HubLoop {
     const userId = session.identity?.userId;
     if (userId === undefined) return;
     this.presence.register(session);
-    let mine = this.users.get(userId);
-    if (!mine) this.users.set(userId, (mine = new Set()));
-    mine.add(session);
+    addMember(this.users, userId, session);
     this.join(session, userChannel(userId));
   }
 
@@ -370,14 +367,12 @@ export abstract class HubLoop {
     const userId = session.identity?.userId;
     if (userId === undefined) return;
     this.presence.leave(session, userSet(userId));
-    const mine = this.users.get(userId);
-    mine?.delete(session);
-    if (mine?.size === 0) this.users.delete(userId);
+    removeMember(this.users, userId, session);
   }
 
   /** Pings peers every `pingPeriod`; terminates those silent for longer than `pongWait`. */
   protected sweep(): void {
-    const now = Date.now();
+    const now = clock();
     const { pongWait, pingPeriod } = this.options;
     for (const session of this.sessions) {
       if (now - session.lastSeen > pongWait) {

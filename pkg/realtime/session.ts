@@ -1,7 +1,7 @@
 import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol.js';
 import type { Transport, TransportEvents } from '../transport/transport.js';
 import type { Identity } from './auth.js';
-import { takeToken, type Bucket } from './limits.js';
+import { clock, takeToken, TOKEN, type Bucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
 import type { Reporter } from './report.js';
@@ -51,10 +51,10 @@ type Lifecycle = 'open' | 'closing' | 'closed';
 export class Session implements Bucket, TransportEvents {
   /** Channels this session is in. Mutated only by the hub's loop. */
   readonly channels = new Set<string>();
-  /** When the peer last showed it is alive (a pong or any message), in ms since the epoch. */
-  lastSeen = Date.now();
-  /** When the hub last pinged the peer. */
-  lastPing = Date.now();
+  /** When the peer last showed it is alive (a pong or any message), on `clock()` (limits.ts). */
+  lastSeen = clock();
+  /** When the hub last pinged the peer, on `clock()`. */
+  lastPing = clock();
   /** Set by the hub's loop while the session is dirty in the current turn. */
   dirty = false;
   /** Where the session stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
@@ -67,17 +67,18 @@ export class Session implements Bucket, TransportEvents {
   /** How the connection closed (once it is closing or closed), when known. */
   closeCode: number | undefined = undefined;
   closeReason: string | undefined = undefined;
-  /** The inbound rate limit's token bucket (see `takeToken`). */
+  /** The inbound rate limit's token bucket (see `takeToken`): thousandths of a token. */
   tokens: number;
-  refilledAt = Date.now();
+  refilledAt = clock();
   /** Inbound messages dropped by the rate limit since `dropWindow` began (windows of one second). */
   dropped = 0;
   private dropWindow = 0;
   /** The router's chain of this session's messages: each waits for the one before (async policies). */
   reading: Promise<void> | null = null;
 
-  private readonly queue: Buffer[] = [];
-  private readonly counts: number[] = [];
+  /** Frames waiting, and how many messages each holds; null while none wait (most of a session's life). */
+  private queue: Buffer[] | null = null;
+  private counts: number[] | null = null;
   private queuedMessages = 0;
   private queuedBytes = 0;
   private blocked = false;
@@ -102,7 +103,7 @@ export class Session implements Bucket, TransportEvents {
      */
     readonly fullProtocol = true,
   ) {
-    this.tokens = host.options.rateLimitBurst;
+    this.tokens = host.options.rateLimitBurst * TOKEN;
     if (identity?.expiresAt !== undefined) this.armExpiry(identity.expiresAt);
   }
 
@@ -114,8 +115,13 @@ export class Session implements Bucket, TransportEvents {
   /** Queues frames (`messages` hub messages encoded in `frames`). Called by the hub's loop. */
   enqueue(frames: Buffer, messages: number): void {
     if (this.state !== 'open') return;
-    this.queue.push(frames);
-    this.counts.push(messages);
+    if (this.queue === null) {
+      this.queue = [frames];
+      this.counts = [messages];
+    } else {
+      this.queue.push(frames);
+      this.counts!.push(messages);
+    }
     this.queuedMessages += messages;
     this.queuedBytes += frames.length;
   }
@@ -131,30 +137,37 @@ export class Session implements Bucket, TransportEvents {
       this.evictIfOverflowing();
       return;
     }
-    if (this.queue.length === 0) return this.runAfterDrain();
+    const queue = this.queue;
+    if (queue === null) return this.runAfterDrain();
+    const counts = this.counts!;
     const { highWaterMark } = this.host.options;
     const transport = this.transport;
     const counters = this.host.counters;
     let room = highWaterMark - transport.writableLength;
     let taken = 0;
     let frames = 0;
-    while (taken < this.queue.length && room > 0) {
-      const chunk = this.queue[taken]!;
+    while (taken < queue.length && room > 0) {
+      const chunk = queue[taken]!;
       room -= chunk.length;
       this.queuedBytes -= chunk.length;
-      frames += this.counts[taken]!;
+      frames += counts[taken]!;
       counters.bytes += chunk.length;
       taken++;
     }
     if (taken > 0) {
-      const chunks = taken === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, taken);
-      this.counts.splice(0, taken);
+      let chunks = queue;
+      if (taken === queue.length) {
+        this.queue = this.counts = null;
+      } else {
+        chunks = queue.splice(0, taken);
+        counts.splice(0, taken);
+      }
       this.queuedMessages -= frames;
       counters.frames += frames;
       counters.writes++;
       transport.write(chunks, frames);
     }
-    if (this.queue.length > 0 || transport.writableLength >= highWaterMark) this.block();
+    if (this.queue !== null || transport.writableLength >= highWaterMark) this.block();
     else this.runAfterDrain();
   }
 
@@ -172,7 +185,7 @@ export class Session implements Bucket, TransportEvents {
     return new Promise((resolve) => {
       (this.whenClosed ??= []).push(resolve);
       if (this.state !== 'open') return;
-      if (this.queue.length === 0 && !this.blocked) return this.close(code, reason);
+      if (this.queue === null && !this.blocked) return this.close(code, reason);
       this.afterDrain = () => this.close(code, reason);
       setTimeout(() => this.terminate(), this.host.options.writeWait).unref();
     });
@@ -251,8 +264,7 @@ export class Session implements Bucket, TransportEvents {
   }
 
   private dropQueue(): void {
-    this.queue.length = 0;
-    this.counts.length = 0;
+    this.queue = this.counts = null;
     this.queuedMessages = 0;
     this.queuedBytes = 0;
     if (this.writeTimer) clearTimeout(this.writeTimer);
@@ -263,18 +275,18 @@ export class Session implements Bucket, TransportEvents {
   // TransportEvents: called by the transport from its network callbacks.
 
   receive(text: string): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = clock();
     if (this.state !== 'open') return;
     this.host.receive(this, text);
   }
 
   alive(): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = clock();
   }
 
   /** A ping from the peer: it counts against the inbound rate limit. */
   pinged(): void {
-    if (this.admitInbound()) this.lastSeen = Date.now();
+    if (this.admitInbound()) this.lastSeen = clock();
   }
 
   failed(error: Error): void {
@@ -302,7 +314,7 @@ export class Session implements Bucket, TransportEvents {
   admitInbound(): boolean {
     const { rateLimit, rateLimitBurst } = this.host.options;
     if (takeToken(this, rateLimit, rateLimitBurst)) return true;
-    const now = Date.now();
+    const now = clock();
     if (now - this.dropWindow > 1000) {
       this.dropWindow = now;
       this.dropped = 0;

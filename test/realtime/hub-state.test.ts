@@ -158,6 +158,37 @@ describe('Hub as a state machine', () => {
     expect(ws.closedWith).toEqual({ code: CloseCode.SlowConsumer, reason: 'write timeout' });
   });
 
+  it('delivers to every subscriber as a channel goes from one subscriber to three and back to none', async () => {
+    const { hub, connect } = setup();
+    const [a, b, c] = [connect(), connect(), connect()];
+    const got = (ws: FakeWs) => ws.received().filter((m) => m.channel === 'c' && m.type === 't').map((m) => m.data);
+    const step = async (n: number) => { hub.publish('c', 't', n); await turn(); };
+    a.say({ type: 'subscribe', channel: 'c' });
+    await settle();
+    await step(1);
+    b.say({ type: 'subscribe', channel: 'c' });
+    c.say({ type: 'subscribe', channel: 'c' });
+    await settle();
+    await step(2);
+    expect(hub.channelList()).toEqual([{ channel: 'c', subscribers: 3 }]);
+    a.say({ type: 'unsubscribe', channel: 'c' });
+    c.terminate();
+    await settle();
+    await step(3);
+    expect(hub.channelList()).toEqual([{ channel: 'c', subscribers: 1 }]);
+    a.say({ type: 'subscribe', channel: 'c' }); // back to two
+    await settle();
+    await step(4);
+    b.say({ type: 'unsubscribe', channel: 'c' });
+    await settle();
+    await step(5);
+    expect([got(a), got(b), got(c)]).toEqual([[1, 2, 4, 5], [2, 3, 4], [2]]);
+    a.say({ type: 'unsubscribe', channel: 'c' });
+    await settle();
+    expect(hub.channelList()).toEqual([]);
+    expect(hub.info()).toMatchObject({ channels: 0, subscriptions: 0 });
+  });
+
   it('removes a client from the channel index when its socket closes', async () => {
     const { hub, connect } = setup();
     const ws = connect();

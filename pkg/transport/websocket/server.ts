@@ -12,7 +12,7 @@ import {
   type UpgradeRequest,
 } from './upgrade.js';
 import { loadWasmCodec } from './wasm-codec.js';
-import { webSocketFormat, WebSocketTransport } from './websocket.js';
+import { HubWebSocket, webSocketFormat, WebSocketTransport } from './websocket.js';
 
 /** Socket reads ws may buffer before parsing them; a flood of tiny TCP segments beyond closes (1008). */
 const MAX_BUFFERED_CHUNKS = 1024;
@@ -40,6 +40,10 @@ export class WebSocketEndpoint {
       maxBufferedChunks: MAX_BUFFERED_CHUNKS,
       perMessageDeflate: options.perMessageDeflate,
       clientTracking: false,
+      // Connections hand their events to their sessions without listeners, and livehub answers pings
+      // itself (only those the inbound rate limit admits): see HubWebSocket.
+      WebSocket: HubWebSocket,
+      autoPong: false,
       // livehub's own clients ask for the full protocol; others get the Go original's.
       handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     } as ConstructorParameters<typeof WebSocketServer>[0]);

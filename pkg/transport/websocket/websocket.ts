@@ -16,16 +16,91 @@ export function webSocketFormat(codec: FrameCodec = jsCodec): WireFormat<Buffer>
   };
 }
 
+const { OPEN } = WebSocket;
+
+/** Pongs handed to the socket and not yet written past which a pinging peer is terminated (ws's `maxPendingAutoPongs`). */
+export const MAX_PENDING_PONGS = 60;
+const BINARY_REASON = 'binary messages are not part of the JSON protocol';
+
+/** Pongs a connection has handed to its socket and not yet seen written. */
+class PongBudget {
+  pending = 0;
+  readonly written = (): void => { this.pending--; };
+}
+
+/**
+ * The connection object of livehub's own WebSocketServer (its `WebSocket` option), with
+ * `autoPong: false`. It holds its session in a field of its own, where ws's emitter would have
+ * needed five listeners (a dictionary of them on every idle connection) and a symbol property added
+ * after construction, and hands ws's events straight to that session; listeners that others add
+ * still get every event. livehub answers the peer's pings itself (`answer`), so ws needs no
+ * per-connection auto-pong closure either.
+ */
+export class HubWebSocket extends WebSocket {
+  /** The session this connection reports to, once bound. */
+  events: TransportEvents | undefined = undefined;
+  /** Made at the peer's first ping: browsers never send one, so most connections never pay for it. */
+  private pongs: PongBudget | undefined = undefined;
+
+  override emit(event: string | symbol, a?: any, b?: any): boolean {
+    const events = this.events;
+    if (events === undefined) return Reflect.apply(super.emit, this, arguments) as boolean;
+    switch (event) {
+      case 'message':
+        if (b === true) this.close(1003, BINARY_REASON);
+        else events.receive((a as Buffer).toString('utf8'));
+        if (this.listenerCount(event) > 0) super.emit(event, a, b);
+        return true;
+      case 'ping':
+        // Every ping is answered, as ws did, unless the session says its rate limit refused it (false).
+        if ((events.pinged() as unknown) !== false) this.answer(a as Buffer);
+        if (this.listenerCount(event) > 0) super.emit(event, a);
+        return true;
+      case 'pong':
+        events.alive();
+        if (this.listenerCount(event) > 0) super.emit(event, a);
+        return true;
+      case 'error':
+        events.failed(a as Error);
+        if (this.listenerCount(event) > 0) super.emit(event, a); // never unheard: EventEmitter would throw
+        return true;
+      case 'close':
+        events.closed(a as number, (b as Buffer).toString());
+        if (this.listenerCount(event) > 0) super.emit(event, a, b);
+        return true;
+      default:
+        return Reflect.apply(super.emit, this, arguments) as boolean;
+    }
+  }
+
+  /**
+   * Answers a ping with a pong carrying its data, as ws's auto-pong did: while open, and with at most
+   * `MAX_PENDING_PONGS` pongs not yet written, past which the peer (pinging without reading, or a
+   * burst of pings in one read) is terminated.
+   */
+  private answer(data: Buffer): void {
+    if (this.readyState !== OPEN) return;
+    const pongs = (this.pongs ??= new PongBudget());
+    if (pongs.pending >= MAX_PENDING_PONGS) {
+      this.terminate();
+      return;
+    }
+    pongs.pending++;
+    this.pong(data, false, pongs.written);
+  }
+}
+
 /*
- * The socket's listeners are shared functions that find their session through the socket, not
- * closures: five closures and their context would cost each connection about 300 bytes.
+ * A connection from an app's own WebSocketServer (`hub.addConnection`) gets listeners: shared
+ * functions that find their session through the socket, not closures (five closures and their
+ * context would cost each connection about 300 bytes). ws answers its pings.
  */
 const kEvents = Symbol('livehub.session');
 type Owned = WebSocket & { [kEvents]: TransportEvents };
 const eventsOf = (ws: WebSocket): TransportEvents => (ws as Owned)[kEvents];
 function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   if (isBinary) {
-    this.close(1003, 'binary messages are not part of the JSON protocol');
+    this.close(1003, BINARY_REASON);
     return;
   }
   eventsOf(this).receive(data.toString('utf8'));
@@ -34,8 +109,6 @@ function onWsPing(this: WebSocket): void { eventsOf(this).pinged(); }
 function onWsPong(this: WebSocket): void { eventsOf(this).alive(); }
 function onWsError(this: WebSocket, error: Error): void { eventsOf(this).failed(error); }
 function onWsClose(this: WebSocket, code: number, reason: Buffer): void { eventsOf(this).closed(code, reason.toString()); }
-
-const { OPEN } = WebSocket;
 
 /**
  * One WebSocket connection as a transport. Frames are written to the raw socket as whole,
@@ -54,6 +127,10 @@ export class WebSocketTransport implements Transport<Buffer> {
   /** Starts handing the connection's events to its session. */
   bind(events: TransportEvents): void {
     const ws = this.ws;
+    if (ws instanceof HubWebSocket) {
+      ws.events = events;
+      return;
+    }
     (ws as Owned)[kEvents] = events;
     ws.on('message', onWsMessage);
     ws.on('ping', onWsPing);

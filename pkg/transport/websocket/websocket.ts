@@ -49,15 +49,18 @@ export class HubWebSocket extends WebSocket {
       case 'message':
         if (b === true) this.close(1003, BINARY_REASON);
         else events.receive((a as Buffer).toString('utf8'));
+        releaseChunks(this);
         if (this.listenerCount(event) > 0) super.emit(event, a, b);
         return true;
       case 'ping':
         // Every ping is answered, as ws did, unless the session says its rate limit refused it (false).
         if ((events.pinged() as unknown) !== false) this.answer(a as Buffer);
+        releaseChunks(this);
         if (this.listenerCount(event) > 0) super.emit(event, a);
         return true;
       case 'pong':
         events.alive();
+        releaseChunks(this);
         if (this.listenerCount(event) > 0) super.emit(event, a);
         return true;
       case 'error':
@@ -88,6 +91,18 @@ export class HubWebSocket extends WebSocket {
     pongs.pending++;
     this.pong(data, false, pongs.written);
   }
+}
+
+/**
+ * ws's receiver queues socket reads in an array that keeps its grown backing store (17 slots) for
+ * the connection's life; once a frame has emptied it, an empty array takes its place. Only the
+ * receiver's own methods touch `_buffers`, always through the field, so the swap is invisible to the
+ * parse (which is what ws itself does with `_fragments` after each message).
+ */
+function releaseChunks(ws: WebSocket): void {
+  const receiver = (ws as unknown as { _receiver?: { _buffers?: unknown } | null })._receiver;
+  const buffers = receiver?._buffers;
+  if (Array.isArray(buffers) && buffers.length === 0) receiver!._buffers = []; // a ws without the field: nothing to do
 }
 
 /*

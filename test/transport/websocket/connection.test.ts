@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode, ErrorCode, Hub } from '../../../pkg/index.js';
 import { HubWebSocket, MAX_PENDING_PONGS, type WebSocketTransport } from '../../../pkg/transport/websocket/websocket.js';
 import { closeServer, Peer, perTest, sleep } from '../../helpers.js';
-import { RawPeer, until } from '../../hostile/raw.js';
+import { encodeClientFrame, RawPeer, until } from '../../hostile/raw.js';
 
 /**
  * The server side of a WebSocket connection: livehub's own connection class hands ws's events to
@@ -150,6 +150,23 @@ describe('a WebSocket connection of livehub\'s own server', () => {
       ['pong', 'q'],
       ['close', 4000, 'done'],
     ]);
+  });
+
+  it('parses frames split across reads and several frames in one read', async () => {
+    const { port } = await watchedHub();
+    const peer = await RawPeer.open(port);
+    cleanup(() => peer.destroy());
+    const frame = (id: string) => encodeClientFrame({ opcode: 1, payload: JSON.stringify({ type: 'ping', id }) });
+    const [a, b, c, d] = [frame('a'), frame('b'), frame('c'), frame('d')];
+    peer.socket.write(a.subarray(0, 5));
+    await sleep(20);
+    peer.socket.write(Buffer.concat([a.subarray(5), b, c.subarray(0, 9)]));
+    await sleep(20);
+    peer.socket.write(c.subarray(9));
+    await peer.next((m) => m.id === 'c');
+    peer.socket.write(d);
+    await peer.next((m) => m.id === 'd');
+    expect(peer.messages().filter((m) => m.type === 'pong').map((m) => m.id)).toEqual(['a', 'b', 'c', 'd']);
   });
 });
 

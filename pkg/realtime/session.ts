@@ -284,9 +284,11 @@ export class Session implements Bucket, TransportEvents {
     this.lastSeen = clock();
   }
 
-  /** A ping from the peer: it counts against the inbound rate limit. */
-  pinged(): void {
-    if (this.admitInbound()) this.lastSeen = clock();
+  /** A ping from the peer: it counts against the inbound rate limit. False: refused (leave it unanswered). */
+  pinged(): boolean {
+    if (!this.admitInbound()) return false;
+    this.lastSeen = clock();
+    return true;
   }
 
   failed(error: Error): void {

@@ -67,8 +67,8 @@ export interface TransportEvents {
   receive(text: string): void;
   /** The peer showed it is alive (a pong). */
   alive(): void;
-  /** The peer pinged (counts against the inbound rate limit). */
-  pinged(): void;
+  /** The peer pinged (counts against the inbound rate limit); false when the limit refused it, which then goes unanswered. */
+  pinged(): boolean;
   /** The connection failed. */
   failed(error: Error): void;
   /** The connection is closed (whoever closed it); `code` and `reason` when known. */

@@ -53,8 +53,8 @@ export class HubWebSocket extends WebSocket {
         if (this.listenerCount(event) > 0) super.emit(event, a, b);
         return true;
       case 'ping':
-        // Every ping is answered, as ws did, unless the session says its rate limit refused it (false).
-        if ((events.pinged() as unknown) !== false) this.answer(a as Buffer);
+        // A ping the inbound rate limit refuses goes unanswered.
+        if (events.pinged()) this.answer(a as Buffer);
         releaseChunks(this);
         if (this.listenerCount(event) > 0) super.emit(event, a);
         return true;

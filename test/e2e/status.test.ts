@@ -77,7 +77,8 @@ describe('the status page in Chromium', () => {
     expect(await text(page, 'evictions')).toBe('0');
     expect(await text(page, 'errors')).toBe('0');
     expect(await page.locator('#node-table tbody tr').getAttribute('data-node')).toBe(hub.node);
-    expect((await page.locator('#line-published').getAttribute('points'))!.split(' ').length).toBeGreaterThan(3);
+    // The chart gains a point every interval (200 ms): more than 3 once enough have passed, however fast the steps above ran.
+    await expect.poll(async () => (await page.locator('#line-published').getAttribute('points'))!.split(' ').length, { timeout: 10_000 }).toBeGreaterThan(3);
     // Once traffic stops, the rates fall back to 0 and the busiest list empties.
     await expect.poll(() => text(page, 'publish-rate'), { timeout: 10_000 }).toBe('0');
     await expect.poll(() => page.locator('#top-channels tbody tr').count(), { timeout: 10_000 }).toBe(0);

@@ -4,6 +4,7 @@ import { AuthError, type Identity } from '../realtime/auth.js';
 import { Admission } from '../realtime/limits.js';
 import type { ResolvedHubOptions } from '../realtime/options.js';
 import type { Reporter } from '../realtime/report.js';
+import { fileLimitMessage, fileLimitWarnAt, openFiles, openFilesLimit } from './file-limit.js';
 
 /** Whether the request's Origin may connect. Requests without an Origin (non-browser) may. */
 export function originAllowed(options: ResolvedHubOptions, request: IncomingMessage, reporter: Reporter): boolean {
@@ -45,9 +46,13 @@ export interface Refusal {
  */
 export class Gate {
   private readonly admission: Admission;
+  private readonly fileLimit = openFilesLimit();
+  /** Connections at which the open-files limit is near (file-limit.ts). */
+  private readonly fileWarnAt: number;
 
   constructor(private readonly options: ResolvedHubOptions, private readonly reporter: Reporter) {
     this.admission = new Admission(options);
+    this.fileWarnAt = fileLimitWarnAt(this.fileLimit, options.maxConnections, this.fileLimit === null ? 0 : openFiles());
   }
 
   /** Connections currently admitted. */
@@ -69,6 +74,7 @@ export class Gate {
     const refusal = this.admission.refuseIp(ip);
     if (refusal) return { status: refusal, headers: { 'Retry-After': '5' } };
     this.admission.admit(socket, ip);
+    if (this.admission.connections >= this.fileWarnAt) this.reporter.report('warn', 'file_limit', fileLimitMessage(this.admission.connections, this.fileLimit!));
     const { authenticate } = this.options;
     if (!authenticate) return { identity: null };
     let pending: Identity | null | Promise<Identity | null>;

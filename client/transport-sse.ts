@@ -31,7 +31,7 @@ export interface EventSourceLike {
 }
 
 /** `EventSource` of the browser or of the `eventsource` package (Node 20 has none). */
-export type EventSourceConstructor = new (url: string) => EventSourceLike;
+export type EventSourceConstructor = new (url: string, init?: { withCredentials?: boolean }) => EventSourceLike;
 
 const CLOSED = 2;
 /** The close code of a connection that ended without saying why (as a WebSocket's). */
@@ -78,9 +78,19 @@ export interface SseSetup {
   fetch: typeof fetch;
 }
 
-/** Opens a stream. Throws what the EventSource constructor throws (a bad URL). */
+/** Whether `url` is on another origin than the page (never outside a browser). */
+function crossOrigin(url: string): boolean {
+  const location = (globalThis as { location?: Location }).location;
+  return location?.origin !== undefined && new URL(url).origin !== location.origin;
+}
+
+/**
+ * Opens a stream. Throws what the EventSource constructor throws (a bad URL). A stream on another
+ * origin (which the hub's `origins` must allow) is opened with credentials, so the page's cookies
+ * for the hub's site go along as they would to a WebSocket; commands are sent with them too.
+ */
 export function openEventSource(Ctor: EventSourceConstructor, url: string, setup: SseSetup, handlers: ConnectionHandlers): Connection {
-  const source = new Ctor(url);
+  const source = crossOrigin(url) ? new Ctor(url, { withCredentials: true }) : new Ctor(url);
   let phase: 'connecting' | 'open' | 'done' = 'connecting';
   /** The stream's token (from its first event); null between streams. */
   let token: string | null = null;
@@ -154,6 +164,7 @@ export function openEventSource(Ctor: EventSourceConstructor, url: string, setup
 
   const post = (text: string, streamToken: string): Promise<void> => setup.fetch(setup.postUrl, {
     method: 'POST',
+    credentials: 'include',
     headers: { 'Content-Type': 'application/json', 'X-Livehub-Stream': streamToken },
     body: text,
   }).then(async (response) => {

@@ -50,7 +50,7 @@ export class Gate {
   /** Connections at which the open-files limit is near (file-limit.ts). */
   private readonly fileWarnAt: number;
 
-  constructor(private readonly options: ResolvedHubOptions, private readonly reporter: Reporter) {
+  constructor(private readonly options: ResolvedHubOptions, readonly reporter: Reporter) {
     this.admission = new Admission(options);
     this.fileWarnAt = fileLimitWarnAt(this.fileLimit, options.maxConnections, this.fileLimit === null ? 0 : openFiles());
   }
@@ -119,7 +119,8 @@ export class Gate {
     return { status: 401 };
   }
 
-  private refusedOrigin(request: IncomingMessage): void {
+  /** Logs a refused origin with the setting that would allow it. */
+  refusedOrigin(request: IncomingMessage): void {
     const origin = String(request.headers.origin);
     this.reporter.report('warn', 'origin_refused',
       `livehub: refused a connection from origin ${origin} (host ${request.headers.host ?? 'none'}) with 403; ` +

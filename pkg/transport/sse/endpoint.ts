@@ -4,7 +4,7 @@ import { isValidChannel } from '../../protocol.js';
 import type { Identity } from '../../realtime/auth.js';
 import { requestInfo } from '../../realtime/policy.js';
 import type { SessionOpener, TransportEvents } from '../transport.js';
-import { Gate, isRefusal } from '../gate.js';
+import { Gate, isRefusal, originAllowed } from '../gate.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
 import { parseResumeId } from './positions.js';
 import { SseTransport } from './stream.js';
@@ -44,11 +44,31 @@ export class EventSourceEndpoint {
     hub.onForwarded((token, text) => this.deliver(token, text));
   }
 
-  /** Express (or node:http) handler for both methods: `app.all('/events', hub.handleEventSource)`. */
+  /**
+   * Express (or node:http) handler for every method: `app.all('/events', hub.handleEventSource)`.
+   * A page on another origin the `origins` option allows gets CORS answers: the stream and the
+   * commands carry `Access-Control-Allow-Origin` (with credentials, for cookies), and the commands'
+   * preflight (`OPTIONS`, for their JSON body and `X-Livehub-Stream` header) is answered here.
+   */
   handleRequest(request: IncomingMessage, response: ServerResponse): void {
+    const cors = this.cors(request);
+    if (cors === null) {
+      this.gate.refusedOrigin(request);
+      return answer(response, 403, 'origin_refused', 'this origin may not use the stream (the hub\'s origins option)');
+    }
+    for (const name in cors) response.setHeader(name, cors[name]!);
     if (request.method === 'GET') return this.open(request, response);
     if (request.method === 'POST') return this.command(request, response);
-    answer(response, 405, 'method_not_allowed', 'use GET to open a stream and POST to send it a command', { Allow: 'GET, POST' });
+    if (request.method === 'OPTIONS') return preflight(request, response);
+    answer(response, 405, 'method_not_allowed', 'use GET to open a stream and POST to send it a command', { Allow: 'GET, POST, OPTIONS' });
+  }
+
+  /** CORS headers for an allowed Origin (none without one), or null for an origin `origins` refuses. */
+  private cors(request: IncomingMessage): Record<string, string> | null {
+    const origin = request.headers.origin;
+    if (origin === undefined) return {};
+    if (!originAllowed(this.hub.options, request, this.gate.reporter)) return null;
+    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
   }
 
   private open(request: IncomingMessage, response: ServerResponse): void {
@@ -127,6 +147,22 @@ export class EventSourceEndpoint {
     stream.session.receive(text);
     return true;
   }
+}
+
+/** Request headers a cross-origin command may carry (its preflight asks for them). */
+const COMMAND_HEADERS = new Set(['content-type', 'x-livehub-stream']);
+
+/** The answer to a command's CORS preflight from an allowed origin: POST with its two headers. */
+function preflight(request: IncomingMessage, response: ServerResponse): void {
+  const asked = String(request.headers['access-control-request-headers'] ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const unknown = asked.filter((h) => !COMMAND_HEADERS.has(h));
+  if (unknown.length > 0) return answer(response, 400, 'bad_preflight', `a command carries only Content-Type and X-Livehub-Stream, not ${unknown.join(', ')}`);
+  response.writeHead(204, {
+    'Access-Control-Allow-Methods': 'GET, POST',
+    'Access-Control-Allow-Headers': 'Content-Type, X-Livehub-Stream',
+    'Access-Control-Max-Age': '600',
+  });
+  response.end();
 }
 
 /** A JSON answer with a status (an error when `code` is set). */

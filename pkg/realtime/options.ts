@@ -5,7 +5,7 @@ import { resolveHistory } from './history-policy.js';
 import type { Authenticate } from './auth.js';
 import type { FrameCodec } from '../transport/websocket/codec.js';
 import { consoleLogger, isLogger, silentLogger, type Logger } from './logger.js';
-import type { Authorize, AuthorizeRequest } from './policy.js';
+import { resolveKeepHeaders, type Authorize, type AuthorizeRequest } from './policy.js';
 
 /** What `canPublish` is asked about (an `AuthorizeRequest` with `action: 'publish'`). */
 export type PublishRequest = AuthorizeRequest;
@@ -89,6 +89,13 @@ export interface HubOptions {
    * @default subscribe anywhere but `private-`/`presence-`; publish as `canPublish` says
    */
   authorize?: Authorize;
+  /**
+   * Request headers each connection keeps for its life, for `authorize`, `canPublish`,
+   * `presenceInfo` and handlers (`request.headers`); `authenticate` sees them all either way.
+   * Browsers send 0.5–1.5 KB (cookies, user agent): with many connections, name the ones you read.
+   * @default 'all' (but the WebSocket handshake's own)
+   */
+  keepHeaders?: readonly string[] | 'all';
   /**
    * Connections the hub holds at most; beyond, HTTP 503 before the upgrade.
    * @default 100000
@@ -220,6 +227,7 @@ export interface ResolvedHubOptions {
   canPublish: NonNullable<HubOptions['canPublish']> | null;
   authenticate: Authenticate | null;
   authorize: Authorize | null;
+  keepHeaders: ReadonlySet<string> | null;
   maxConnections: number;
   maxConnectionsPerIp: number;
   clientIp: ((request: IncomingMessage) => string) | null;
@@ -280,7 +288,7 @@ export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
   'maxFragments', 'origins', 'canPublish', 'authenticate', 'authorize', 'maxConnections', 'maxConnectionsPerIp',
   'clientIp', 'maxConnectionsPerUser', 'maxChannelsPerClient', 'rateLimit', 'rateLimitBurst', 'maxJsonDepth',
   'maxJsonKeys', 'engine', 'history', 'presenceTtl', 'presenceInfo', 'publishDedupeWindow', 'perMessageDeflate',
-  'codec', 'onError', 'logger', 'eventSourceRetry', 'handlerTimeout',
+  'codec', 'onError', 'logger', 'eventSourceRetry', 'handlerTimeout', 'keepHeaders',
 ];
 
 /** The ping period the Go hub derives from the pong wait: 9/10 of it. */
@@ -366,6 +374,7 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     canPublish: optionalFunction(options, 'canPublish'),
     authenticate: optionalFunction(options, 'authenticate'),
     authorize: optionalFunction(options, 'authorize'),
+    keepHeaders: resolveKeepHeaders(options.keepHeaders),
     maxConnections: positiveInteger(options, 'maxConnections', DEFAULTS.maxConnections),
     maxConnectionsPerIp: positiveInteger(options, 'maxConnectionsPerIp', DEFAULTS.maxConnectionsPerIp),
     clientIp: optionalFunction(options, 'clientIp'),

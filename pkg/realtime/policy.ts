@@ -40,6 +40,35 @@ export function requestInfo(request: IncomingMessage): RequestInfo {
   return { headers: request.headers, url: request.url, method: request.method, socket: request.socket };
 }
 
+/**
+ * Headers of the HTTP/1.1 upgrade itself. They tell policies nothing about the client, and each
+ * connection would keep them for its whole life: about 140 bytes of V8 heap a connection.
+ */
+const HANDSHAKE_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'upgrade', 'connection']);
+
+/**
+ * What a connection keeps of its request for policies and handlers, for its whole life: its request
+ * info with the headers `keep` names (the `keepHeaders` option; null: all), never the handshake's own.
+ */
+export function keptRequestInfo(request: IncomingMessage, keep: ReadonlySet<string> | null): RequestInfo {
+  const info = requestInfo(request);
+  const headers: IncomingMessage['headers'] = {};
+  for (const name in request.headers) {
+    if (keep === null ? !HANDSHAKE_HEADERS.has(name) : keep.has(name)) headers[name] = request.headers[name];
+  }
+  info.headers = headers;
+  return info;
+}
+
+/** The `keepHeaders` option, resolved: a set of lower-case names, or null for all. */
+export function resolveKeepHeaders(value: unknown): ReadonlySet<string> | null {
+  if (value === undefined || value === 'all') return null;
+  if (!Array.isArray(value) || !value.every((name) => typeof name === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))) {
+    throw new TypeError(`livehub: option keepHeaders must be 'all' or an array of header names, got ${JSON.stringify(value)}`);
+  }
+  return new Set(value.map((name: string) => name.toLowerCase()));
+}
+
 export type Authorize = (request: AuthorizeRequest) => boolean | Promise<boolean>;
 
 export const USER_CHANNEL_PREFIX = 'user:';

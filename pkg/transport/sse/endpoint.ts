@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isValidChannel } from '../../protocol.js';
 import type { Identity } from '../../realtime/auth.js';
-import { requestInfo } from '../../realtime/policy.js';
+import { keptRequestInfo } from '../../realtime/policy.js';
 import type { SessionOpener, TransportEvents } from '../transport.js';
 import { Gate, isRefusal, originAllowed } from '../gate.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
@@ -102,7 +102,7 @@ export class EventSourceEndpoint {
       'X-Accel-Buffering': 'no',
     });
     const transport = new SseTransport(response, named ? this.named : this.unnamed);
-    const session = this.hub.open(transport, requestInfo(request), identity, true);
+    const session = this.hub.open(transport, keptRequestInfo(request, this.hub.options.keepHeaders), identity, true);
     const secret = randomBytes(16);
     const token = `${this.hub.node}.${session.id}.${secret.toString('base64url')}`;
     this.streams.set(session.id, { session, secret });

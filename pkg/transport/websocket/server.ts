@@ -1,9 +1,9 @@
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SUBPROTOCOL } from '../../protocol.js';
 import type { Identity } from '../../realtime/auth.js';
-import { requestInfo, type RequestInfo } from '../../realtime/policy.js';
+import { keptRequestInfo } from '../../realtime/policy.js';
 import type { SessionOpener } from '../transport.js';
 import { Gate, isRefusal } from '../gate.js';
 import { jsCodec, type FrameCodec } from './codec.js';
@@ -112,7 +112,7 @@ export class WebSocketEndpoint {
   /** Hands an open `ws` connection to the hub as a session. */
   adopt(ws: WebSocket, request: IncomingMessage, identity: Identity | null): void {
     const transport = new WebSocketTransport(ws, this.format);
-    const session = this.hub.open(transport, keptRequest(request), identity, ws.protocol === SUBPROTOCOL);
+    const session = this.hub.open(transport, keptRequestInfo(request, this.hub.options.keepHeaders), identity, ws.protocol === SUBPROTOCOL);
     transport.bind(session);
   }
 
@@ -121,21 +121,6 @@ export class WebSocketEndpoint {
     for (const [server, mine] of this.servers) releaseDispatcher(server, mine.paths, mine.viaApp);
     this.wss.close();
   }
-}
-
-/**
- * Headers of the HTTP/1.1 upgrade itself. They tell policies nothing about the client, and each
- * connection would keep them for its whole life: about 140 bytes of V8 heap a connection.
- */
-const HANDSHAKE_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'upgrade', 'connection']);
-
-/** What a WebSocket connection keeps of its upgrade request for policies: its request info without the handshake's headers. */
-function keptRequest(request: IncomingMessage): RequestInfo {
-  const info = requestInfo(request);
-  const headers: IncomingHttpHeaders = {};
-  for (const name in request.headers) if (!HANDSHAKE_HEADERS.has(name)) headers[name] = request.headers[name];
-  info.headers = headers;
-  return info;
 }
 
 /** The parts of the handshake ws would refuse anyway, checked before any authentication work. */

@@ -1,7 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Peer, perTest } from '../../helpers.js';
+import { Hub } from '../../../pkg/index.js';
+import { closeServer, Peer, perTest } from '../../helpers.js';
 
 /**
  * What every open WebSocket connection keeps for its whole life, beyond what ws and Node keep: at
@@ -34,5 +37,38 @@ describe('what an upgraded connection keeps', () => {
     expect(headers.host).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(headers['sec-websocket-protocol']).toBe('livehub.v1'); // some apps carry a token there
     for (const name of ['sec-websocket-key', 'sec-websocket-version', 'upgrade', 'connection']) expect(headers[name]).toBeUndefined();
+  });
+
+  it('keeps only the headers keepHeaders names, whatever their case, while authenticate sees them all', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const cookies: Array<string | undefined> = [];
+    const { url } = await start({
+      keepHeaders: ['X-Tenant'],
+      authenticate: (request) => { cookies.push(request.headers.cookie); return null; },
+      authorize: ({ request }) => { seen.push(request.headers); return true; },
+    });
+    const peer = await Peer.open(url, { headers: { 'x-tenant': 'acme', cookie: 'sid=1', 'user-agent': 'a browser' } });
+    cleanup(() => peer.close());
+    await peer.subscribe('room');
+    expect(cookies).toEqual(['sid=1']);
+    expect(seen).toEqual([{ 'x-tenant': 'acme' }]);
+  });
+
+  it('keeps the same headers for a Server-Sent Events stream', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const hub = new Hub({ keepHeaders: ['x-tenant'], logger: false, authorize: ({ request }) => { seen.push(request.headers); return true; } });
+    const server = createServer((request, response) => hub.handleEventSource(request, response));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup(async () => { await hub.close(); await closeServer(server); });
+    const stream = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/events?channel=room`, { headers: { 'x-tenant': 'acme', cookie: 'sid=1' } });
+    cleanup(() => stream.body?.cancel());
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]).toEqual({ 'x-tenant': 'acme' });
+  });
+
+  it('refuses a keepHeaders that is not \'all\' or a list of header names with a TypeError', () => {
+    for (const bad of ['none', [1], ['x tenant'], 'X-Tenant']) {
+      expect(() => new Hub({ keepHeaders: bad as never })).toThrow(new TypeError(`livehub: option keepHeaders must be 'all' or an array of header names, got ${JSON.stringify(bad)}`));
+    }
   });
 });

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * The open-files limit, which caps connections below any option: every connection is a file, and a
- * process at its limit cannot accept another. libuv then takes the connection and closes it at once
- * (the client sees a reset), and Node reports nothing. The gate warns before that happens.
+ * process at its limit cannot accept another: the client waits in the listen queue or is reset, and
+ * Node reports nothing. The gate warns before that happens.
  */
 
 /** The share of the limit at which the gate warns. */
@@ -44,7 +44,7 @@ export function fileLimitWarnAt(limit: number | null, maxConnections: number, op
 
 export function fileLimitMessage(connections: number, limit: number): string {
   return `livehub: ${connections} connections are open and this process may open at most ${limit} files (ulimit -n); ` +
-    'past that the kernel refuses new connections and Node logs nothing (clients see a reset). Raise the limit where the ' +
+    'past that it cannot accept new connections and Node logs nothing (clients hang or are reset). Raise the limit where the ' +
     'process starts (systemd LimitNOFILE, docker --ulimit nofile, ulimit -n), or set maxConnections below it so that ' +
     'refusals are 503s that say why';
 }

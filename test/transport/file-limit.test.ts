@@ -63,12 +63,12 @@ async function connect(port: number, count: number): Promise<number> {
 }
 
 describe('a hub near its open-files limit', () => {
-  it('says so, naming the limit and what to change, before the kernel starts refusing', async () => {
+  it('says so, naming the limit and what to change, before connections start failing', async () => {
     const { port, log } = await limitedHub(150, {});
     const open = await connect(port, 140);
     await expect.poll(() => log.text, { timeout: 5000 }).toContain('connections are open and this process may open at most 150 files (ulimit -n)');
     expect(log.text).toContain('LimitNOFILE');
-    expect(open).toBeLessThan(140); // past the limit the kernel refused, and only the warning said so
+    expect(open).toBeLessThan(140); // past the limit connections failed, and only the warning said so
   });
 
   it('stays quiet when maxConnections refuses with 503 before the limit is near', async () => {

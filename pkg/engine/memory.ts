@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { clock } from '../clock.js';
 import { checkKnownOptions } from '../options-check.js';
 import {
   encodeTail, encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
@@ -9,6 +10,10 @@ interface Stored extends Publication {
   expires: number;
 }
 
+/** A channel's history before its first kept publication: shared, so an idle channel holds no array. */
+const NO_ENTRIES: Stored[] = Object.freeze([]) as unknown as Stored[];
+
+/** Times (`expires`, `lastUsed`) are on `clock()`: small integers, not a heap number each. */
 interface ChannelState {
   offset: number;
   epoch: string;
@@ -46,7 +51,7 @@ export class MemoryEngine implements Engine {
 
   publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options: PublishOptions = {}): PublishResult {
     const { idempotencyKey, idempotencyTtl } = options;
-    const now = Date.now();
+    const now = clock();
     if (idempotencyKey !== undefined) {
       if (!(typeof idempotencyTtl === 'number' && idempotencyTtl >= 1)) {
         throw new TypeError('livehub: publish with an idempotencyKey needs idempotencyTtl, a number of milliseconds >= 1');
@@ -59,7 +64,8 @@ export class MemoryEngine implements Engine {
     const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset, encodeTail(options)), expires: 0 };
     if (policy.size > 0) {
       publication.expires = now + policy.ttl;
-      state.entries.push(publication);
+      if (state.entries === NO_ENTRIES) state.entries = [publication];
+      else state.entries.push(publication);
       if (state.entries.length - state.head > policy.size) state.head = state.entries.length - policy.size;
       this.compact(state);
     }
@@ -90,7 +96,7 @@ export class MemoryEngine implements Engine {
   addPresence(channel: string, entry: PresenceEntry, ttl: number): boolean {
     let members = this.members.get(channel);
     if (!members) this.members.set(channel, (members = new Map()));
-    const now = Date.now();
+    const now = clock();
     const first = ![...members.values()].some((m) => m.userId === entry.userId && m.clientId !== entry.clientId && m.expires > now);
     const known = members.has(entry.clientId);
     members.set(entry.clientId, { ...entry, expires: now + ttl });
@@ -101,12 +107,12 @@ export class MemoryEngine implements Engine {
     const members = this.members.get(channel);
     if (!members?.delete(clientId)) return false;
     if (members.size === 0) this.members.delete(channel);
-    const now = Date.now();
+    const now = clock();
     return ![...(members.values())].some((m) => m.userId === userId && m.expires > now);
   }
 
   presence(channel: string): PresenceEntry[] {
-    const now = Date.now();
+    const now = clock();
     return [...(this.members.get(channel)?.values() ?? [])]
       .filter((m) => m.expires > now)
       .map(({ expires: _expires, ...entry }) => entry);
@@ -115,7 +121,7 @@ export class MemoryEngine implements Engine {
   sweepPresence(channel: string): string[] {
     const members = this.members.get(channel);
     if (!members) return [];
-    const now = Date.now();
+    const now = clock();
     const gone = new Set<string>();
     for (const [clientId, m] of members) {
       if (m.expires <= now) {
@@ -138,10 +144,10 @@ export class MemoryEngine implements Engine {
     return { offset: state.offset, epoch: state.epoch };
   }
 
-  private state(channel: string, now = Date.now()): ChannelState {
+  private state(channel: string, now = clock()): ChannelState {
     let state = this.channels.get(channel);
     if (!state) {
-      state = { offset: 0, epoch: `${this.id}.${(++this.epochs).toString(36)}`, entries: [], head: 0, lastUsed: now };
+      state = { offset: 0, epoch: `${this.id}.${(++this.epochs).toString(36)}`, entries: NO_ENTRIES, head: 0, lastUsed: now };
       this.channels.set(channel, state);
     }
     state.lastUsed = now;
@@ -149,7 +155,7 @@ export class MemoryEngine implements Engine {
   }
 
   private expire(state: ChannelState): void {
-    const now = Date.now();
+    const now = clock();
     while (state.head < state.entries.length && state.entries[state.head]!.expires <= now) state.head++;
     this.compact(state);
   }
@@ -163,7 +169,7 @@ export class MemoryEngine implements Engine {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = clock();
     const idle = this.options.idleTtl ?? 5 * 60_000;
     for (const [channel, state] of this.channels) {
       this.expire(state);

@@ -3,6 +3,7 @@
  * that refuses over-deep or over-wide JSON before `JSON.parse` builds it.
  */
 import type { Duplex } from 'node:stream';
+import { clock } from '../clock.js';
 
 const kIp = Symbol('livehub.admittedIp');
 const kUser = Symbol('livehub.admittedUser');
@@ -68,19 +69,6 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
   const next = (map.get(key) ?? 0) + delta;
   if (next <= 0) map.delete(key);
   else map.set(key, next);
-}
-
-const EPOCH = Date.now();
-
-/**
- * Milliseconds since livehub loaded: what connections keep their times in. For 24 days these are
- * small integers, which V8 keeps in the object's own field; epoch milliseconds would be a 16-byte
- * heap number per field per connection (after that they are heap numbers, and still right).
- */
-export function clock(): number {
-  const ms = Date.now() - EPOCH;
-  // A difference of two heap numbers is a heap number even when whole; `| 0` makes it a small integer.
-  return ms < 0x7fffffff ? ms | 0 : ms;
 }
 
 /** Thousandths of a token: whole numbers, so a bucket's count stays a small integer too. */

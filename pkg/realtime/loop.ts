@@ -5,7 +5,7 @@ import { shape, type OutgoingHook } from './shaping.js';
 import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
 import type { WireFormat } from '../transport/transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
-import { clock } from './limits.js';
+import { clock } from '../clock.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 import { userChannel } from './policy.js';

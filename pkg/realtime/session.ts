@@ -1,7 +1,8 @@
 import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol.js';
 import type { Transport, TransportEvents } from '../transport/transport.js';
 import type { Identity } from './auth.js';
-import { clock, takeToken, TOKEN, type Bucket } from './limits.js';
+import { clock } from '../clock.js';
+import { takeToken, TOKEN, type Bucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
 import type { Reporter } from './report.js';

@@ -63,10 +63,10 @@ export class Gate {
   /**
    * Admits `request` on `socket`: resolves with the identity (null: anonymous), or with a refusal.
    * Synchronous (no promise) when there is no `authenticate` hook, so the common upgrade stays in
-   * one tick.
+   * one tick. `originChecked`: the caller has already checked (and answered) the Origin.
    */
-  admit(request: IncomingMessage, socket: Duplex): { identity: Identity | null } | Refusal | Promise<{ identity: Identity | null } | Refusal> {
-    if (!originAllowed(this.options, request, this.reporter)) {
+  admit(request: IncomingMessage, socket: Duplex, originChecked = false): { identity: Identity | null } | Refusal | Promise<{ identity: Identity | null } | Refusal> {
+    if (!originChecked && !originAllowed(this.options, request, this.reporter)) {
       this.refusedOrigin(request);
       return { status: 403 };
     }

@@ -77,7 +77,7 @@ export class EventSourceEndpoint {
     const channels = url.searchParams.getAll('channel');
     const invalid = channels.find((channel) => !isValidChannel(channel));
     if (invalid !== undefined) return answer(response, 400, 'invalid_channel', `invalid channel ${JSON.stringify(invalid)}`);
-    const admitted = this.gate.admit(request, request.socket);
+    const admitted = this.gate.admit(request, request.socket, true); // handleRequest checked the origin
     const proceed = (verdict: Awaited<typeof admitted>) => {
       if (request.socket.destroyed) return;
       if (isRefusal(verdict)) return answer(response, verdict.status, 'refused', 'the connection was refused', verdict.headers);

@@ -88,6 +88,8 @@ static void parse_config(const char *json) {
   cfg.slow_fraction = num(json, "slowFraction", 0);
   p = field(json, "filterHalf");
   cfg.filter_half = p && !strncmp(p, "true", 4);
+  p = field(json, "browserHeaders");
+  cfg.browser_headers = p && !strncmp(p, "true", 4);
   cfg.first = (int)num(json, "first", 0);
   p = field(json, "ports");
   if (p && *p == '[') {

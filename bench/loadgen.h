@@ -23,6 +23,7 @@ struct config {
   int connections, size, rate, burst, duration;
   double slow_fraction;
   int filter_half; /* livehub: odd subscribers subscribe with "filter":{"region":"eu"} */
+  int browser_headers; /* upgrades carry the ~1 KB of headers a browser sends (user agent, cookies...) */
   int first;       /* the first subscriber's index (channel u<index>, source address): a second generator goes on from the first's */
 };
 extern struct config cfg;

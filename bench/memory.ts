@@ -19,7 +19,11 @@ import { diff, format, groups } from './heap-diff.js';
  * compared by class (bench/heap-diff.ts).
  *
  *   node --import tsx bench/memory.ts [--server bench/servers/livehub.ts] [--connections 4000,16000]
- *     [--workload W7|W5] [--snapshot [--keep]] [--top 40] [-- server args, e.g. --codec js]
+ *     [--workload W7|W5] [--browser-headers] [--snapshot [--keep]] [--top 40] [-- server args, e.g. --codec js]
+ *
+ * --browser-headers: each upgrade carries the ~0.8 KB of headers a browser on a signed-in page sends
+ * (user agent, languages, session cookies; bench/wire.c), where the generator otherwise sends only the
+ * handshake's. With livehub's server, `-- --keep-headers x-tenant` sets the hub's keepHeaders option.
  *
  * --keep leaves the snapshots in the temporary directory it names (for Chrome's DevTools).
  */
@@ -35,6 +39,7 @@ const workload = opt('--workload', 'W7');
 const top = Number(opt('--top', '40'));
 const snapshot = own.includes('--snapshot');
 const keep = own.includes('--keep');
+const browserHeaders = own.includes('--browser-headers');
 if (counts.length > 2 || counts.some((n) => !Number.isInteger(n) || n < 1) || (counts.length === 2 && counts[1]! <= counts[0]!)) {
   throw new TypeError(`memory.ts: --connections takes a count, or two ascending counts (4000,16000), not ${opt('--connections', '')}`);
 }
@@ -94,7 +99,7 @@ try {
   };
   /** Opens `connections` more (subscribers numbered from `first`); resolves once all are subscribed. */
   const open = async (first: number, connections: number) => {
-    const config = { protocol: 'livehub', port, workload, connections, first, size: 100, rate: 1, burst: 0, duration: 5, slowFraction: 0 };
+    const config = { protocol: 'livehub', port, workload, connections, first, size: 100, rate: 1, burst: 0, duration: 5, slowFraction: 0, browserHeaders };
     const generator = spawn('taskset', ['-c', '1', loadgen, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] });
     generators.push(generator);
     const began = Date.now();

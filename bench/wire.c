@@ -196,15 +196,28 @@ static void write_stream_request(conn_t *c) {
   c->state = S_UPGRADING;
 }
 
+/* What a browser adds to a WebSocket upgrade from a signed-in app page (Chromium's headers, a
+ * Laravel app's session and XSRF cookies, analytics): 779 bytes, 709 of them outside the handshake's own. */
+#define BROWSER_HEADERS \
+  "Pragma: no-cache\r\nCache-Control: no-cache\r\n" \
+  "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36\r\n" \
+  "Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-GB,en-US;q=0.9,en;q=0.8,de;q=0.7\r\n" \
+  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" \
+  "Cookie: XSRF-TOKEN=eyJpdiI6IkR4b2FqQ0tWZ3JQb2l6d1FjZ0x0d2c9PSIsInZhbHVlIjoiS2x0aDNOV3BkR0xXRm5aZ2ZqN0Rj" \
+  "UEtTbm1hV2V3dGJnZ1FkNnBMT2RzbHJmU0ZYQmF1Ym5ZQ0ZpdE1kQ2J2In0%3D; app_session=eyJpdiI6IjZ1Q0VoSWtaV0JkbTRx" \
+  "T2xmbGpTVkE9PSIsInZhbHVlIjoiR3JqbWhZc1dXcE5sb0xyQ2x1cUhGRk1GZ3FmZ1Y0T2J0a3pGZFhNc0xqWHZwZm0zaWJ2In0%3D; " \
+  "_ga=GA1.1.1873412291.1795900000; _ga_ABCDEF1234=GS1.1.1795900000.3.1.1795900500.0.0.0; " \
+  "consent=necessary%2Canalytics; theme=dark; locale=en-GB\r\n"
+
 void write_upgrade(conn_t *c) {
   if (sse_subscriber(c)) { write_stream_request(c); return; }
   /* livehub answers "subscribed" only on connections that negotiated its full protocol. */
   int full = cfg.protocol == P_LIVEHUB || cfg.protocol == P_SSE;
-  char req[512];
+  char req[2048];
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-                   path(), c->port, full ? "Sec-WebSocket-Protocol: livehub.v1\r\n" : "");
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s%s\r\n",
+                   path(), c->port, full ? "Sec-WebSocket-Protocol: livehub.v1\r\n" : "", cfg.browser_headers ? BROWSER_HEADERS : "");
   if (write(c->fd, req, n) != n) die("write upgrade");
   c->state = S_UPGRADING;
 }

@@ -2,6 +2,7 @@ import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type Serve
 import type { Transport, TransportEvents } from '../transport/transport.js';
 import type { Identity } from './auth.js';
 import { clock } from '../clock.js';
+import { expiries, type Expiring } from './expiry.js';
 import { takeToken, TOKEN, type Bucket } from './limits.js';
 import type { ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
@@ -49,7 +50,7 @@ type Lifecycle = 'open' | 'closing' | 'closed';
  * frames for this session go out in one corked write. Its one reader is the transport's message
  * callback, which hands each message to the hub's command router.
  */
-export class Session implements Bucket, TransportEvents {
+export class Session implements Bucket, TransportEvents, Expiring {
   /** Channels this session is in. Mutated only by the hub's loop. */
   readonly channels = new Set<string>();
   /** When the peer last showed it is alive (a pong or any message), on `clock()` (limits.ts). */
@@ -87,7 +88,6 @@ export class Session implements Bucket, TransportEvents {
   private afterDrain: (() => void) | null = null;
   /** The drain listener, made the first time the transport pushes back. */
   private drainListener: (() => void) | null = null;
-  private expiryTimer: NodeJS.Timeout | null = null;
   private whenClosed: Array<() => void> | null = null;
 
   constructor(
@@ -105,7 +105,8 @@ export class Session implements Bucket, TransportEvents {
     readonly fullProtocol = true,
   ) {
     this.tokens = host.options.rateLimitBurst * TOKEN;
-    if (identity?.expiresAt !== undefined) this.armExpiry(identity.expiresAt);
+    // Closed with 4002 when the credential expires (expiry.ts: one timer for every connection).
+    if (identity?.expiresAt !== undefined) expiries.add(this, identity.expiresAt);
   }
 
   /** Bytes waiting for this session: livehub's queue plus the transport's own buffer. */
@@ -305,7 +306,7 @@ export class Session implements Bucket, TransportEvents {
     this.closeCode ??= code;
     this.closeReason ??= reason;
     this.dropQueue();
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.identity?.expiresAt !== undefined) expiries.remove(this, this.identity.expiresAt);
     this.host.unregister(this);
     for (const then of this.whenClosed?.splice(0) ?? []) then();
   }
@@ -327,18 +328,8 @@ export class Session implements Bucket, TransportEvents {
     return false;
   }
 
-  /** Closes with 4002 when the credential expires, so the client reconnects with a fresh token. */
-  private armExpiry(expiresAt: number): void {
-    const wait = expiresAt - Date.now();
-    const longest = 2 ** 31 - 1; // setTimeout's limit; longer waits re-arm
-    if (wait <= 0) {
-      queueMicrotask(() => this.close(CloseCode.TokenExpired, 'token expired'));
-      return;
-    }
-    this.expiryTimer = setTimeout(() => {
-      if (wait > longest) this.armExpiry(expiresAt);
-      else this.close(CloseCode.TokenExpired, 'token expired');
-    }, Math.min(wait, longest));
-    this.expiryTimer.unref();
+  /** The credential expired: closes with 4002, so the client reconnects with a fresh token. */
+  expire(): void {
+    this.close(CloseCode.TokenExpired, 'token expired');
   }
 }

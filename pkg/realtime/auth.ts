@@ -13,7 +13,7 @@ export interface Identity {
   userId: string;
   /** Claims or any facts the app wants to keep with the connection (never logged by livehub). */
   claims?: Record<string, unknown>;
-  /** When the credential expires (ms since the epoch): the connection is closed with 4002 then. */
+  /** When the credential expires (ms since the epoch): the connection is closed with 4002 then (by the end of that second). */
   expiresAt?: number;
 }
 

@@ -24,11 +24,17 @@ export class ExpiryWheel<T extends Expiring = Expiring> {
   /** The bucket the timer is armed for (Infinity: none). */
   private armed = Infinity;
 
-  /** Closes `item` once `expiresAt` (ms since the epoch) has passed; at once (next microtask) if it has. */
-  add(item: T, expiresAt: number): void {
+  /** `failed`: what to do with an error an `expire()` threw (by default, it is thrown again, uncaught, as a timer's would be). */
+  constructor(private readonly failed: (error: unknown) => void = (error) => queueMicrotask(() => { throw error; })) {}
+
+  /**
+   * Closes `item` once `expiresAt` (ms since the epoch, finite) has passed; at once (next microtask)
+   * if it has. Returns the bucket to `remove` it from (0: none, it expires now).
+   */
+  add(item: T, expiresAt: number): number {
     if (expiresAt <= Date.now()) {
       queueMicrotask(() => item.expire());
-      return;
+      return 0;
     }
     const slot = Math.ceil(expiresAt / EXPIRY_STEP);
     let bucket = this.buckets.get(slot);
@@ -38,13 +44,16 @@ export class ExpiryWheel<T extends Expiring = Expiring> {
     }
     bucket.add(item);
     if (slot < this.armed) this.arm(slot);
+    return slot;
   }
 
-  /** Forgets `item` (it closed first), given the `expiresAt` it was added with. */
-  remove(item: T, expiresAt: number): void {
-    const slot = Math.ceil(expiresAt / EXPIRY_STEP);
-    const bucket = this.buckets.get(slot);
-    if (bucket?.delete(item) && bucket.size === 0) this.buckets.delete(slot);
+  /**
+   * Forgets `item` (it closed first), given the bucket `add` returned. An emptied bucket stays until
+   * its second comes, so a reconnect in the same second reuses it rather than adding its second to
+   * the heap again.
+   */
+  remove(item: T, slot: number): void {
+    this.buckets.get(slot)?.delete(item);
   }
 
   /** Connections waiting for their expiry (for tests and stats). */
@@ -73,9 +82,15 @@ export class ExpiryWheel<T extends Expiring = Expiring> {
         return;
       }
       this.pop();
-      if (!bucket) continue; // emptied by remove
+      if (!bucket) continue;
       this.buckets.delete(slot);
-      for (const item of bucket) item.expire();
+      for (const item of bucket) {
+        try {
+          item.expire();
+        } catch (error) {
+          this.failed(error); // the others in the bucket still expire
+        }
+      }
     }
   };
 

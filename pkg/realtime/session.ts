@@ -89,6 +89,8 @@ export class Session implements Bucket, TransportEvents, Expiring {
   /** The drain listener, made the first time the transport pushes back. */
   private drainListener: (() => void) | null = null;
   private whenClosed: Array<() => void> | null = null;
+  /** The expiry wheel's bucket this session is in (0: none). The app's Identity may change meanwhile. */
+  private expirySlot = 0;
 
   constructor(
     readonly id: string,
@@ -106,7 +108,7 @@ export class Session implements Bucket, TransportEvents, Expiring {
   ) {
     this.tokens = host.options.rateLimitBurst * TOKEN;
     // Closed with 4002 when the credential expires (expiry.ts: one timer for every connection).
-    if (identity?.expiresAt !== undefined) expiries.add(this, identity.expiresAt);
+    if (identity?.expiresAt !== undefined) this.expirySlot = expiries.add(this, identity.expiresAt);
   }
 
   /** Bytes waiting for this session: livehub's queue plus the transport's own buffer. */
@@ -306,7 +308,7 @@ export class Session implements Bucket, TransportEvents, Expiring {
     this.closeCode ??= code;
     this.closeReason ??= reason;
     this.dropQueue();
-    if (this.identity?.expiresAt !== undefined) expiries.remove(this, this.identity.expiresAt);
+    if (this.expirySlot !== 0) expiries.remove(this, this.expirySlot);
     this.host.unregister(this);
     for (const then of this.whenClosed?.splice(0) ?? []) then();
   }

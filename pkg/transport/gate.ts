@@ -88,6 +88,10 @@ export class Gate {
         this.reporter.error(new TypeError('livehub: authenticate must return an Identity with a userId, or null'), 'bad_identity');
         return { status: 500 };
       }
+      if (identity && identity.expiresAt !== undefined && !Number.isFinite(identity.expiresAt)) {
+        this.reporter.error(new TypeError(`livehub: an Identity's expiresAt must be milliseconds since the epoch (a finite number), got ${String(identity.expiresAt)}`), 'bad_identity');
+        return { status: 500 };
+      }
       if (identity) {
         const refused = this.admission.refuseUser(identity.userId);
         if (refused) return { status: refused };

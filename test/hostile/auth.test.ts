@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
 import { AuthError, CloseCode, jwtAuthenticator } from '../../pkg/index.js';
-import { closeServer, Peer, sleep } from '../helpers.js';
+import { closeServer, Peer, sleep, startHub } from '../helpers.js';
 import { hostileHub } from './fixture.js';
 import { RawPeer } from './raw.js';
 
@@ -109,6 +109,21 @@ describe('authentication on the upgrade', () => {
 });
 
 describe('token lifetime', () => {
+  it('refuses with 500 an Identity whose expiresAt is not a time, and logs why, rather than never expiring it', async () => {
+    const logged: string[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (_c: unknown, message: string) => { logged.push(message); } };
+    const h = await startHub({ logger, authenticate: (request) => (request.url?.includes('bad') ? { userId: 'erin', expiresAt: '2026-12-01T00:00:00Z' as unknown as number } : null) });
+    try {
+      await expect(Peer.open(`${h.url}?bad`)).rejects.toThrow('HTTP 500');
+      expect(logged.some((line) => line.includes("an Identity's expiresAt must be milliseconds since the epoch") && line.includes('2026-12-01'))).toBe(true);
+      const other = await Peer.open(h.url); // the hub serves everyone else
+      await other.subscribe('room');
+      other.close();
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('closes a connection whose token expires with 4002; the client fetches a new token and resubscribes', async () => {
     const h = await hostileHub({ authenticate: jwtAuthenticator({ key: SECRET, clockTolerance: 0 }) },
       { canaryQuery: `token=${await sign({ sub: 'canary' }, { exp: '1h' })}` });

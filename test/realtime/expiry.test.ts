@@ -33,9 +33,9 @@ describe('the expiry wheel', () => {
     const log: string[] = [];
     const wheel = new ExpiryWheel();
     const gone = item('gone', log);
-    wheel.add(gone, T0 + 1000);
+    const slot = wheel.add(gone, T0 + 1000);
     wheel.add(item('later', log), T0 + 5000);
-    wheel.remove(gone, T0 + 1000);
+    wheel.remove(gone, slot);
     expect(wheel.size).toBe(1);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(log).toEqual(['later@5000']);
@@ -68,5 +68,18 @@ describe('the expiry wheel', () => {
     wheel.add(item('1', log), T0 + 500); // earlier than the bucket armed for: in the second that ends at 1 s
     await vi.advanceTimersByTimeAsync(11_000);
     expect(log).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((s) => `${s}@${s * 1000}`));
+  });
+
+  it('expires the rest of a bucket when one item throws, and hands the error on', async () => {
+    const log: string[] = [];
+    const errors: unknown[] = [];
+    const wheel = new ExpiryWheel((error) => errors.push(error));
+    wheel.add(item('a', log), T0 + 1000);
+    wheel.add({ expire: () => { throw new Error('close failed'); } }, T0 + 1000);
+    wheel.add(item('c', log), T0 + 1000);
+    wheel.add(item('d', log), T0 + 2000);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(log).toEqual(['a@1000', 'c@1000', 'd@2000']);
+    expect(errors).toEqual([new Error('close failed')]);
   });
 });

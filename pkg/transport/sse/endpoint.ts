@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isValidChannel } from '../../protocol.js';
 import type { Identity } from '../../realtime/auth.js';
-import { keptRequestInfo } from '../../realtime/policy.js';
+import { keptRequestInfo, requestInfo } from '../../realtime/policy.js';
 import type { SessionOpener, TransportEvents } from '../transport.js';
 import { Gate, isRefusal, originAllowed } from '../gate.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
@@ -51,6 +51,7 @@ export class EventSourceEndpoint {
    * preflight (`OPTIONS`, for their JSON body and `X-Livehub-Stream` header) is answered here.
    */
   handleRequest(request: IncomingMessage, response: ServerResponse): void {
+    response.appendHeader('Vary', 'Origin'); // every answer depends on the Origin (kept with any Vary set before)
     const cors = this.cors(request);
     if (cors === null) {
       this.gate.refusedOrigin(request);
@@ -68,7 +69,7 @@ export class EventSourceEndpoint {
     const origin = request.headers.origin;
     if (origin === undefined) return {};
     if (!originAllowed(this.hub.options, request, this.gate.reporter)) return null;
-    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
+    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true' };
   }
 
   private open(request: IncomingMessage, response: ServerResponse): void {
@@ -102,7 +103,9 @@ export class EventSourceEndpoint {
       'X-Accel-Buffering': 'no',
     });
     const transport = new SseTransport(response, named ? this.named : this.unnamed);
-    const session = this.hub.open(transport, keptRequestInfo(request, this.hub.options.keepHeaders), identity, true);
+    // The stream's request lives as long as the stream: a copy of all its headers would only add to it.
+    const { keepHeaders } = this.hub.options;
+    const session = this.hub.open(transport, keepHeaders === null ? requestInfo(request) : keptRequestInfo(request, keepHeaders), identity, true);
     const secret = randomBytes(16);
     const token = `${this.hub.node}.${session.id}.${secret.toString('base64url')}`;
     this.streams.set(session.id, { session, secret });

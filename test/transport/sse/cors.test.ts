@@ -60,6 +60,9 @@ describe('the SSE endpoint for a page on another origin', () => {
     });
     expect(command.status).toBe(202);
     expect(command.headers.get('access-control-allow-origin')).toBe(APP);
+    const sameSite = await fetch(`${url}?channel=news`); // no Origin: no CORS headers, but the answer still varies by it
+    expect([sameSite.status, sameSite.headers.get('access-control-allow-origin'), sameSite.headers.get('vary')]).toEqual([200, null, 'Origin']);
+    await sameSite.body?.cancel();
   });
 
   it('refuses another origin with 403 on every method, and logs the origins setting that would allow it', async () => {
@@ -71,6 +74,7 @@ describe('the SSE endpoint for a page on another origin', () => {
     expect([preflight.status, stream.status, command.status]).toEqual([403, 403, 403]);
     expect(await command.json()).toEqual({ error: { code: 'origin_refused', message: expect.stringContaining('origins') } });
     expect(stream.headers.get('access-control-allow-origin')).toBeNull();
+    expect([preflight, stream, command].map((r) => r.headers.get('vary'))).toEqual(['Origin', 'Origin', 'Origin']); // caches key on it
     expect(logged.some((line) => line.includes(`origin ${evil}`) && line.includes(`origins: ["${evil}"]`))).toBe(true);
   });
 

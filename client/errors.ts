@@ -1,4 +1,4 @@
-import { ErrorCode, type StreamPosition } from '../pkg/protocol.js';
+import { ErrorCode, type StreamPosition } from '../pkg/protocol/index.js';
 
 /**
  * An error the client reports: an error frame from the server (its `code`) or one of the client's

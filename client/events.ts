@@ -1,4 +1,4 @@
-import type { HubMessage, PresenceMember, ServerReply } from '../pkg/protocol.js';
+import type { HubMessage, PresenceMember, ServerReply } from '../pkg/protocol/index.js';
 import type { GapEvent, RecoveredEvent, SubscribeErrorEvent } from './errors.js';
 import type { DirectMessage } from './request.js';
 import type { TransportName } from './transport-connection.js';

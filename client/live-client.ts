@@ -1,5 +1,5 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
-import type { HubMessage, PresenceMember, PresenceStatus, ServerReply, StreamPosition } from '../pkg/protocol.js';
+import type { HubMessage, PresenceMember, PresenceStatus, ServerReply, StreamPosition } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 import type { LiveClientEvents, MessageHandler } from './events.js';
 import type { LiveClientOptions } from './options.js';

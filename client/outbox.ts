@@ -1,4 +1,4 @@
-import type { RequestId } from '../pkg/protocol.js';
+import type { RequestId } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 

@@ -1,5 +1,5 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
-import type { RequestId, ServerReply } from '../pkg/protocol.js';
+import type { RequestId, ServerReply } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import { BROADCAST_CHANNEL, type HubMessage, type ServerReply, type StreamPosition } from '../pkg/protocol.js';
+import { BROADCAST_CHANNEL, type HubMessage, type ServerReply, type StreamPosition } from '../pkg/protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { LiveError, RETRYABLE_CODES, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent } from './errors.js';
 import type { ResolvedOptions } from './options.js';

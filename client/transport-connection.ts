@@ -1,4 +1,4 @@
-import type { StreamPosition } from '../pkg/protocol.js';
+import type { StreamPosition } from '../pkg/protocol/index.js';
 
 /** The transports the client speaks: one WebSocket, or a Server-Sent Events stream plus POSTs. */
 export type TransportName = 'websocket' | 'sse';

@@ -1,4 +1,4 @@
-import { CloseCode, shouldReconnect, type StreamPosition } from '../pkg/protocol.js';
+import { CloseCode, shouldReconnect, type StreamPosition } from '../pkg/protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { isOnline, watchEnvironment } from './environment.js';

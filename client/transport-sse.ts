@@ -1,5 +1,5 @@
-import { CloseCode, shouldReconnect, type StreamPosition } from '../pkg/protocol.js';
-import { parseResumeId } from '../pkg/transport/sse/positions.js';
+import { CloseCode, shouldReconnect, type StreamPosition } from '../pkg/protocol/index.js';
+import { parseResumeId } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 import type { Connection, ConnectionHandlers } from './transport-connection.js';
 

@@ -2,7 +2,7 @@ import {
   computed, getCurrentScope, hasInjectionContext, inject, onScopeDispose, readonly, shallowRef, toValue, watch,
   type App, type InjectionKey, type MaybeRefOrGetter, type Ref, type ShallowRef,
 } from '@vue/runtime-core';
-import type { PresenceMember, PresenceStatus, StreamPosition } from '../pkg/protocol.js';
+import type { PresenceMember, PresenceStatus, StreamPosition } from '../pkg/protocol/index.js';
 import { ChannelSession, channelsOf, dispatchTo, type ChannelListener } from './core/channels.js';
 import { ConnectionStore, type ConnectionState } from './core/connection.js';
 import type { RealtimeEvent } from './core/event-log.js';

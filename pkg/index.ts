@@ -13,7 +13,7 @@ export type { Transport, WireFormat, TransportEvents, SessionOpener } from './tr
 export {
   BROADCAST_CHANNEL, CloseCode, ErrorCode, isValidChannel, shouldReconnect,
   type HubMessage, type ClientCommand, type ServerReply, type RequestId,
-} from './protocol.js';
+} from './protocol/index.js';
 export type { HttpApiOptions, HttpApiHandler } from './transport/http/api.js';
 export { ApiErrorCode } from './transport/http/errors.js';
 export { HandlerError, type Handler, type Middleware, type Toolkit, type MessageContext, type InboundMessage } from './realtime/handlers.js';

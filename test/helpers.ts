@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { Hub, type HubOptions } from '../pkg/index.js';
-import { SUBPROTOCOL } from '../pkg/protocol.js';
+import { SUBPROTOCOL } from '../pkg/protocol/index.js';
 
 /** A hub attached to a real http.Server on 127.0.0.1, port 0. */
 export async function startHub(options: HubOptions = {}, path = '/ws') {

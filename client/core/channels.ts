@@ -1,4 +1,4 @@
-import { BROADCAST_CHANNEL, type HubMessage, type StreamPosition } from '../../pkg/protocol.js';
+import { BROADCAST_CHANNEL, type HubMessage, type StreamPosition } from '../../pkg/protocol/index.js';
 import type { MessageHandler } from '../events.js';
 import type { LiveClient } from '../live-client.js';
 import { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';

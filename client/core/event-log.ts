@@ -1,4 +1,4 @@
-import type { HubMessage } from '../../pkg/protocol.js';
+import type { HubMessage } from '../../pkg/protocol/index.js';
 import { ValueStore } from './store.js';
 
 /** One received event, as seed 003's `useRealtime` lists them. */

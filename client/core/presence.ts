@@ -1,4 +1,4 @@
-import type { PresenceMember, PresenceStatus } from '../../pkg/protocol.js';
+import type { PresenceMember, PresenceStatus } from '../../pkg/protocol/index.js';
 import type { LiveClient } from '../live-client.js';
 import { channelsOf, type ChannelClient } from './channels.js';
 import { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';

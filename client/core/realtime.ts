@@ -1,4 +1,4 @@
-import type { HubMessage } from '../../pkg/protocol.js';
+import type { HubMessage } from '../../pkg/protocol/index.js';
 import { channelsOf, type ChannelClient } from './channels.js';
 import { EventLog, type RealtimeEvent } from './event-log.js';
 

@@ -1,5 +1,5 @@
 import { Channel, EventFormatter } from 'laravel-echo';
-import type { HubMessage, PresenceMember } from '../../pkg/protocol.js';
+import type { HubMessage, PresenceMember } from '../../pkg/protocol/index.js';
 import { channelsOf } from '../core/channels.js';
 import { presenceOf, type PresenceChange } from '../core/presence.js';
 import type { LiveClient } from '../live-client.js';

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import type { PresenceMember, PresenceStatus, StreamPosition } from '../../pkg/protocol.js';
+import type { PresenceMember, PresenceStatus, StreamPosition } from '../../pkg/protocol/index.js';
 import { BoundStore } from '../core/bound-store.js';
 import { channelsOf, dispatchTo, type ChannelListener } from '../core/channels.js';
 import type { ClientRef } from '../core/client-ref.js';

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef } from 'react';
-import type { StreamPosition } from '../../pkg/protocol.js';
+import type { StreamPosition } from '../../pkg/protocol/index.js';
 import { ChannelSession, channelsOf } from '../core/channels.js';
 import type { LiveStatus, MessageHandler } from '../events.js';
 import type { LiveClient } from '../live-client.js';

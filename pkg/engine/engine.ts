@@ -18,13 +18,8 @@
  *   as the publish: one that failed claims nothing.
  */
 
-/** A position in a channel's stream. */
-export interface StreamPosition {
-  /** The offset of the last publication (0 before the first). */
-  offset: number;
-  /** The name of this history; changes when history is lost. */
-  epoch: string;
-}
+import type { PresenceStatus, StreamPosition } from '../protocol/index.js';
+export type { PresenceStatus, StreamPosition };
 
 /** One publication, as engines store and deliver it. */
 export interface Publication {
@@ -108,8 +103,6 @@ export interface EngineHandlers {
   reset(channel: string, position: StreamPosition): void;
 }
 
-/** A member status in a presence channel; `offline` is implied when a user's last connection leaves. */
-export type PresenceStatus = 'online' | 'away' | 'busy';
 
 /** One connection in a presence channel. */
 export interface PresenceEntry {

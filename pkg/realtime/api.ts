@@ -1,5 +1,5 @@
 import type { PublishResult, StreamPosition } from '../engine/engine.js';
-import { clampCloseReason, ErrorCode, type HubMessage, type PresenceMember } from '../protocol.js';
+import { clampCloseReason, ErrorCode, type HubMessage, type PresenceMember } from '../protocol/index.js';
 import { CONTROL_CHANNEL, HubLoop } from './loop.js';
 import { historyPolicy } from './history-policy.js';
 import { memberCount } from './members.js';

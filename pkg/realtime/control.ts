@@ -1,4 +1,4 @@
-import { CloseCode } from '../protocol.js';
+import { CloseCode } from '../protocol/index.js';
 import type { Reporter } from './report.js';
 import { membersOf, type Members } from './members.js';
 

@@ -1,5 +1,5 @@
 import type { PublishResult } from '../engine/engine.js';
-import type { RequestId } from '../protocol.js';
+import type { RequestId } from '../protocol/index.js';
 import type { Identity } from './auth.js';
 import type { RequestInfo } from './policy.js';
 

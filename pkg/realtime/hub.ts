@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { CloseCode, ErrorCode, isValidEventType, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol.js';
+import { CloseCode, ErrorCode, isValidType, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory.js';
 import { checkKnownOptions } from '../options-check.js';
@@ -99,7 +99,7 @@ export class Hub extends HubApi {
    * `internal` and is logged with its stack. See handlers.ts for the context and the toolkit.
    */
   handle(type: string, handler: Handler): this {
-    if (!isValidEventType(type) || isBuiltIn(type)) {
+    if (!isValidType(type) || isBuiltIn(type)) {
       throw new TypeError(`livehub: cannot handle ${JSON.stringify(type)}: ${isBuiltIn(type) ? 'it is a built-in command (use hub.use(type, middleware))' : `use 1-255 characters of ${NAME_CHARACTERS}`}`);
     }
     if (typeof handler !== 'function') throw new TypeError('livehub: a handler must be a function');
@@ -119,7 +119,7 @@ export class Hub extends HubApi {
     const { table } = this.router;
     if (type === '*') table.global.push(fn);
     else {
-      if (!isValidEventType(type)) throw new TypeError(`livehub: cannot use middleware for ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}, or '*'`);
+      if (!isValidType(type)) throw new TypeError(`livehub: cannot use middleware for ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}, or '*'`);
       table.byType.set(type, [...(table.byType.get(type) ?? []), fn]);
     }
     return this;

@@ -1,16 +1,13 @@
 import {
-  ErrorCode, isValidTags, NAME_CHARACTERS, isValidChannel, isValidEventType, isValidRequestId,
-  type ClientCommand, type RequestId,
-} from '../protocol.js';
+  BUILT_IN_COMMANDS, ErrorCode, isValidTags, NAME_CHARACTERS, isValidChannel, isValidType, isValidRequestId,
+  withId, type ClientCommand, type RequestId,
+} from '../protocol/index.js';
 
 /** A command that failed validation, with the error frame to answer it with. */
 export interface InboundError {
   error: { type: 'error'; code: ErrorCode; message: string; id?: RequestId };
 }
 
-const COMMANDS = new Map<string, true>([
-  ['subscribe', true], ['unsubscribe', true], ['publish', true], ['ping', true], ['presence', true], ['status', true],
-]);
 
 function fail(code: ErrorCode, message: string, id?: RequestId): InboundError {
   return { error: id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id } };
@@ -33,7 +30,7 @@ export interface AppCommand {
 
 /** Whether `type` names a built-in command (which `hub.handle` may not take). */
 export function isBuiltIn(type: string): boolean {
-  return COMMANDS.has(type);
+  return BUILT_IN_COMMANDS.has(type);
 }
 
 /**
@@ -59,8 +56,8 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
   const id = rawId as RequestId | undefined;
   const type = own(message, 'type');
   if (typeof type !== 'string') return fail(ErrorCode.BadRequest, 'type must be a string', id);
-  if (!COMMANDS.has(type)) {
-    if (isValidEventType(type) && handles(type)) {
+  if (!BUILT_IN_COMMANDS.has(type)) {
+    if (isValidType(type) && handles(type)) {
       const data = own(message, 'data');
       return id === undefined ? { app: true, type, data } : { app: true, type, data, id };
     }
@@ -95,8 +92,8 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
   }
 
   const event = own(message, 'event');
-  if (!isValidEventType(event)) {
-    return fail(ErrorCode.InvalidEvent, `event must be 1-255 characters of ${NAME_CHARACTERS}`, id);
+  if (!isValidType(event)) {
+    return fail(ErrorCode.InvalidType, `event (the published message's type) must be 1-255 characters of ${NAME_CHARACTERS}`, id);
   }
   const publish: Extract<ClientCommand, { type: 'publish' }> = { type: 'publish', channel, event, data: own(message, 'data') };
   if (exceptSelf) publish.exceptSelf = true;
@@ -107,8 +104,4 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
 /** A property of the parsed message only if it is its own (never one inherited through `__proto__`). */
 function own(message: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(message, key) ? message[key] : undefined;
-}
-
-function withId<T extends object>(command: T, id: RequestId | undefined): T {
-  return id === undefined ? command : { ...command, id };
 }

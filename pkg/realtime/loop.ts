@@ -1,4 +1,4 @@
-import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol.js';
+import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol/index.js';
 export type { OutgoingHook } from './shaping.js';
 import { control } from './control.js';
 import { shape, type OutgoingHook } from './shaping.js';

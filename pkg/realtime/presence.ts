@@ -1,5 +1,5 @@
 import type { Engine, PresenceEntry } from '../engine/engine.js';
-import type { PresenceMember, PresenceStatus, RequestId, ServerReply } from '../protocol.js';
+import type { PresenceMember, PresenceStatus, RequestId, ServerReply } from '../protocol/index.js';
 import type { Session as Client } from './session.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';

@@ -1,4 +1,4 @@
-import { ErrorCode, isValidChannel, isValidEventType, isValidTags, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol.js';
+import { ErrorCode, isValidChannel, isValidType, isValidTags, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
 import type { Engine, Publisher as PublisherStamp, PublishOptions, PublishResult } from '../engine/engine.js';
 import type { HubEvents } from './events.js';
 import { after } from './maybe.js';
@@ -172,7 +172,7 @@ export function checkChannel(channel: string): void {
 
 /** Throws a TypeError naming the allowed characters for an invalid message type. */
 export function checkType(type: string): void {
-  if (!isValidEventType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}`);
+  if (!isValidType(type)) throw new TypeError(`livehub: invalid message type ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}`);
 }
 
 /** Data as JSON, or a TypeError saying why it cannot be (BigInt, a cycle). */

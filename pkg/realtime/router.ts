@@ -1,4 +1,4 @@
-import { ErrorCode, withId, type ClientCommand, type ServerReply } from '../protocol.js';
+import { ErrorCode, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
 import { APP_CODE, HandlerTable, runChain, type InboundMessage, type MessageContext, type Toolkit } from './handlers.js';
 import { parseCommand, type AppCommand } from './inbound.js';
 import { scanJson } from './limits.js';

@@ -1,4 +1,4 @@
-import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol.js';
+import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol/index.js';
 import type { Transport, TransportEvents } from '../transport/transport.js';
 import type { Identity } from './auth.js';
 import { clock } from '../clock.js';

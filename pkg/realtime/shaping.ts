@@ -1,5 +1,5 @@
 import { exceptedClient } from '../engine/engine.js';
-import type { HubMessage } from '../protocol.js';
+import type { HubMessage } from '../protocol/index.js';
 import type { MessageContext } from './handlers.js';
 import type { Reporter } from './report.js';
 import { contextOf } from './router.js';

@@ -1,5 +1,5 @@
 import type { PublishResult } from '../engine/engine.js';
-import type { ServerReply } from '../protocol.js';
+import type { ServerReply } from '../protocol/index.js';
 import type { Toolkit } from './handlers.js';
 import type { Command } from './loop.js';
 import { checkChannel, checkType, encodeData, publisherOf, type Publisher } from './publisher.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Channels, ConnectionStore, DeferredCount, EventLog, IDLE_STATE, RealtimeFeed } from '../../client/core/index.js';
 import type { MessageHandler } from '../../client/index.js';
-import type { HubMessage } from '../../pkg/protocol.js';
+import type { HubMessage } from '../../pkg/protocol/index.js';
 
 afterEach(() => { vi.useRealTimers(); });
 

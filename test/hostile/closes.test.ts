@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../pkg/index.js';
-import { clampCloseReason } from '../../pkg/protocol.js';
+import { clampCloseReason } from '../../pkg/protocol/index.js';
 import { Peer, perTest, sleep } from '../helpers.js';
 
 const { start, cleanup } = perTest();

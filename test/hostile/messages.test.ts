@@ -11,7 +11,7 @@ describe('hostile messages', () => {
     ['null', 'null', 'bad_request'],
     ['a number type', '{"type":1}', 'bad_request'],
     ['an array channel', '{"type":"subscribe","channel":["a"]}', 'invalid_channel'],
-    ['an object event', '{"type":"publish","channel":"a","event":{}}', 'invalid_event'],
+    ['an object event', '{"type":"publish","channel":"a","event":{}}', 'invalid_type'],
     ['a 100-character id', JSON.stringify({ type: 'ping', id: 'i'.repeat(100) }), 'bad_request'],
     ['an unsafe integer id', '{"type":"ping","id":9007199254740993}', 'bad_request'],
   ])('answers %s with %s and stays usable', async (_name, text, code) => {

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEngine } from '../../pkg/engine/memory.js';
-import { CloseCode } from '../../pkg/protocol.js';
+import { CloseCode } from '../../pkg/protocol/index.js';
 import { metricsHandler } from '../../pkg/observe/prometheus.js';
 import { Peer, sleep } from '../helpers.js';
 import { observedHubs, scrape } from './serve.js';

@@ -128,7 +128,7 @@ describe('Hub over real sockets', () => {
     ['a missing channel', 'invalid_channel', '{"type":"subscribe","id":3}'],
     ['a channel with a space', 'invalid_channel', '{"type":"subscribe","channel":"a b"}'],
     ['a 256-character channel', 'invalid_channel', JSON.stringify({ type: 'subscribe', channel: 'c'.repeat(256) })],
-    ['a publish without event', 'invalid_event', '{"type":"publish","channel":"c"}'],
+    ['a publish without event', 'invalid_type', '{"type":"publish","channel":"c"}'],
     ['an object id', 'bad_request', '{"type":"ping","id":{}}'],
   ])('answers %s with error code %s, with the request id, and stays usable', async (_name, code, text) => {
     const { url } = await start();

@@ -13,7 +13,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkKnownOptions } from '../../options-check.js';
 import { hasBody, readJsonObject } from './body.js';
 import { apiError, commandCost, runBatch, runCommand, type CommandName, type HttpApiHub, type Input } from './commands.js';
-import { ApiError, ApiErrorCode, sendError, sendJson } from './errors.js';
+import { ErrorCode } from '../../protocol/index.js';
+import { ApiError, sendError, sendJson } from './errors.js';
 import { ApiKeys } from './keys.js';
 import { KeyRateLimit } from './rate-limit.js';
 
@@ -85,16 +86,16 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/$/, '') : url.pathname;
     const route = ROUTES.get(path);
-    if (!route) throw new ApiError(404, ApiErrorCode.NotFound, `no endpoint ${req.method} ${path.slice(0, 100)}; the endpoints are ${ENDPOINTS}`);
+    if (!route) throw new ApiError(404, ErrorCode.NotFound, `no endpoint ${req.method} ${path.slice(0, 100)}; the endpoints are ${ENDPOINTS}`);
     if (req.method !== route.method) {
-      throw new ApiError(405, ApiErrorCode.MethodNotAllowed, `${path} takes ${route.method}, not ${req.method}`, { Allow: route.method });
+      throw new ApiError(405, ErrorCode.MethodNotAllowed, `${path} takes ${route.method}, not ${req.method}`, { Allow: route.method });
     }
     const match = keys.match(req);
     if ('refused' in match) {
       const ip = req.socket?.remoteAddress ?? 'unknown';
       const what = match.refused === 'missing' ? 'no API key' : 'a wrong API key';
       hub.reporter.report('warn', 'api_key_refused', `livehub: HTTP API refused a request from ${ip} to ${path} with ${what} (401)`, undefined, `api_key_refused:${ip}`);
-      throw new ApiError(401, ApiErrorCode.Unauthorized, match.refused === 'missing'
+      throw new ApiError(401, ErrorCode.Unauthorized, match.refused === 'missing'
         ? 'send the API key in the X-API-Key header (or Authorization: Bearer <key>)'
         : 'the API key is not valid', { 'WWW-Authenticate': 'Bearer realm="livehub"' });
     }
@@ -125,7 +126,7 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
 /** Throws the 429 for a refused take (`wait`: seconds until the tokens are there, -1: never). */
 function refuseOverLimit(wait: number, rate: number): void {
   if (wait === 0) return;
-  throw new ApiError(429, ApiErrorCode.RateLimited, `this key sent more than its rate limit of ${rate} commands a second; retry after ${Math.max(1, wait)} s`,
+  throw new ApiError(429, ErrorCode.RateLimited, `this key sent more than its rate limit of ${rate} commands a second; retry after ${Math.max(1, wait)} s`,
     { 'Retry-After': String(Math.max(1, wait)) });
 }
 
@@ -134,7 +135,7 @@ function queryInput(url: URL): Input {
   const input: Input = {};
   for (const name of new Set(url.searchParams.keys())) {
     const values = url.searchParams.getAll(name);
-    if (values.length > 1) throw new ApiError(400, ApiErrorCode.BadRequest, `the query parameter '${name}' is given ${values.length} times; give it once`);
+    if (values.length > 1) throw new ApiError(400, ErrorCode.BadRequest, `the query parameter '${name}' is given ${values.length} times; give it once`);
     const value = values[0]!;
     input[name] = name === 'limit' && /^\d{1,9}$/.test(value) ? Number(value) : value;
   }

@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { scanJson } from '../../realtime/limits.js';
-import { ApiError, ApiErrorCode } from './errors.js';
+import { ErrorCode } from '../../protocol/index.js';
+import { ApiError } from './errors.js';
 
 /** The limits a body is read under. */
 export interface BodyLimits {
@@ -35,7 +36,7 @@ export function isJson(req: IncomingMessage): boolean {
 export async function readJsonObject(req: IncomingMessage, limits: BodyLimits): Promise<Record<string, unknown>> {
   if (!isJson(req)) {
     const got = req.headers['content-type'];
-    throw new ApiError(415, ApiErrorCode.UnsupportedMediaType,
+    throw new ApiError(415, ErrorCode.UnsupportedMediaType,
       `send the body as JSON with Content-Type: application/json${got ? `; got ${JSON.stringify(got.slice(0, 100))}` : ' (the request had no Content-Type)'}`);
   }
   const parsed = (req as ParsedRequest).body;
@@ -73,8 +74,8 @@ function readCapped(req: IncomingMessage, limit: number): Promise<Buffer> {
       else chunks.push(chunk);
     };
     const onEnd = () => done(null);
-    const onError = (error: Error) => done(new ApiError(400, ApiErrorCode.BadRequest, `the request body could not be read: ${error.message}`));
-    const onClose = () => done(new ApiError(400, ApiErrorCode.BadRequest, 'the connection closed before the request body ended'));
+    const onError = (error: Error) => done(new ApiError(400, ErrorCode.BadRequest, `the request body could not be read: ${error.message}`));
+    const onClose = () => done(new ApiError(400, ErrorCode.BadRequest, 'the connection closed before the request body ended'));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
@@ -83,7 +84,7 @@ function readCapped(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(limit: number, detail: string): ApiError {
-  return new ApiError(413, ApiErrorCode.TooLarge, `the request body may be at most ${limit} bytes (maxBodySize); ${detail}`);
+  return new ApiError(413, ErrorCode.TooLarge, `the request body may be at most ${limit} bytes (maxBodySize); ${detail}`);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -92,20 +93,20 @@ function decode(bytes: Buffer): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new ApiError(400, ApiErrorCode.BadJson, 'the body is not valid UTF-8');
+    throw new ApiError(400, ErrorCode.BadJson, 'the body is not valid UTF-8');
   }
 }
 
 function parseObject(text: string, limits: BodyLimits): Record<string, unknown> {
-  if (text.trim() === '') throw new ApiError(400, ApiErrorCode.BadJson, 'the body is empty: send a JSON object');
+  if (text.trim() === '') throw new ApiError(400, ErrorCode.BadJson, 'the body is empty: send a JSON object');
   const shape = scanJson(text, limits.maxJsonDepth, limits.maxJsonKeys);
-  if (shape === 'too_deep') throw new ApiError(400, ApiErrorCode.TooDeep, `the body nests deeper than ${limits.maxJsonDepth} levels`);
-  if (shape === 'too_many_keys') throw new ApiError(400, ApiErrorCode.TooManyKeys, `the body has more than ${limits.maxJsonKeys} object keys`);
+  if (shape === 'too_deep') throw new ApiError(400, ErrorCode.TooDeep, `the body nests deeper than ${limits.maxJsonDepth} levels`);
+  if (shape === 'too_many_keys') throw new ApiError(400, ErrorCode.TooManyKeys, `the body has more than ${limits.maxJsonKeys} object keys`);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ApiError(400, ApiErrorCode.BadJson, `the body is not valid JSON: ${(error as Error).message}`);
+    throw new ApiError(400, ErrorCode.BadJson, `the body is not valid JSON: ${(error as Error).message}`);
   }
   return checkObject(value);
 }
@@ -113,7 +114,7 @@ function parseObject(text: string, limits: BodyLimits): Record<string, unknown> 
 function checkObject(value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-    throw new ApiError(400, ApiErrorCode.BadRequest, `the body must be a JSON object, got ${kind}`);
+    throw new ApiError(400, ErrorCode.BadRequest, `the body must be a JSON object, got ${kind}`);
   }
   return value as Record<string, unknown>;
 }

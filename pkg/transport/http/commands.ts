@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { PublishResult, StreamPosition } from '../../engine/engine.js';
 import { closestOption } from '../../options-check.js';
-import { isValidChannel, isValidEventType, NAME_CHARACTERS, type HubMessage, type PresenceMember } from '../../protocol.js';
 import type { Reporter } from '../../realtime/report.js';
-import { ApiError, ApiErrorCode, fromHubError } from './errors.js';
+import { ErrorCode, isValidChannel, isValidType, NAME_CHARACTERS, type HubMessage, type PresenceMember } from '../../protocol/index.js';
+import { ApiError, fromHubError } from './errors.js';
 
 /** What the HTTP API needs of the hub: its public methods (see pkg/realtime/hub.ts). */
 export interface HttpApiHub {
@@ -105,7 +105,7 @@ export const COMMANDS: Record<CommandName, Command> = {
     async run(input, context) {
       const channel = channelField(input.channel, `${context.where}channel`);
       if (!channel.startsWith('presence-')) {
-        throw new ApiError(400, ApiErrorCode.InvalidChannel, `${context.where}channel ${show(channel)} has no presence: only channels named presence-… keep who is in them`);
+        throw new ApiError(400, ErrorCode.InvalidChannel, `${context.where}channel ${show(channel)} has no presence: only channels named presence-… keep who is in them`);
       }
       return { channel, members: await context.hub.presenceOf(channel) };
     },
@@ -221,16 +221,16 @@ function position(result: PublishResult): object {
 
 function channelField(value: unknown, name: string): string {
   const rule = `1-255 characters of ${NAME_CHARACTERS}, or "*" for every client`;
-  if (value === undefined) throw new ApiError(400, ApiErrorCode.InvalidChannel, `${name} is required: ${rule}`);
-  if (!isValidChannel(value)) throw new ApiError(400, ApiErrorCode.InvalidChannel, `${name} ${show(value)} is not a valid channel name: use ${rule}`);
-  if (value.startsWith('#')) throw new ApiError(400, ApiErrorCode.InvalidChannel, `${name} ${show(value)} starts with "#": those channels are the hub's own`);
+  if (value === undefined) throw new ApiError(400, ErrorCode.InvalidChannel, `${name} is required: ${rule}`);
+  if (!isValidChannel(value)) throw new ApiError(400, ErrorCode.InvalidChannel, `${name} ${show(value)} is not a valid channel name: use ${rule}`);
+  if (value.startsWith('#')) throw new ApiError(400, ErrorCode.InvalidChannel, `${name} ${show(value)} starts with "#": those channels are the hub's own`);
   return value;
 }
 
 function typeField(value: unknown, where: string): string {
   const rule = `1-255 characters of ${NAME_CHARACTERS}`;
-  if (value === undefined) throw new ApiError(400, ApiErrorCode.InvalidType, `${where}type is required: ${rule}`);
-  if (!isValidEventType(value)) throw new ApiError(400, ApiErrorCode.InvalidType, `${where}type ${show(value)} is not a valid message type: use ${rule}`);
+  if (value === undefined) throw new ApiError(400, ErrorCode.InvalidType, `${where}type is required: ${rule}`);
+  if (!isValidType(value)) throw new ApiError(400, ErrorCode.InvalidType, `${where}type ${show(value)} is not a valid message type: use ${rule}`);
   return value;
 }
 
@@ -243,7 +243,7 @@ function idField(value: unknown, where: string): string | undefined {
 }
 
 function badRequest(message: string): ApiError {
-  return new ApiError(400, ApiErrorCode.BadRequest, message);
+  return new ApiError(400, ErrorCode.BadRequest, message);
 }
 
 /** A value for an error message, cut short. */
@@ -257,5 +257,5 @@ export function apiError(hub: HttpApiHub, error: unknown): ApiError {
   const known = fromHubError(error);
   if (known) return known;
   hub.reporter.error(error, 'api_failed', `livehub: an HTTP API request failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`);
-  return new ApiError(500, ApiErrorCode.Internal, 'the request failed on the server; the error is logged there');
+  return new ApiError(500, ErrorCode.Internal, 'the request failed on the server; the error is logged there');
 }

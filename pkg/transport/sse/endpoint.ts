@@ -1,12 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isValidChannel } from '../../protocol.js';
+import { isValidChannel } from '../../protocol/index.js';
 import type { Identity } from '../../realtime/auth.js';
 import { keptRequestInfo, requestInfo } from '../../realtime/policy.js';
 import type { SessionOpener, TransportEvents } from '../transport.js';
 import { Gate, isRefusal, originAllowed } from '../gate.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
-import { parseResumeId } from './positions.js';
+import { parseResumeId } from '../../protocol/index.js';
 import { SseTransport } from './stream.js';
 
 /** Largest companion POST body: one command, as over WebSocket. */
@@ -73,7 +73,7 @@ export class EventSourceEndpoint {
   }
 
   private open(request: IncomingMessage, response: ServerResponse): void {
-    if (this.hub.isClosing) return answer(response, 503, 'closing', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
+    if (this.hub.isClosing) return answer(response, 503, 'closed', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
     const url = new URL(request.url ?? '/', 'http://localhost');
     const channels = url.searchParams.getAll('channel');
     const invalid = channels.find((channel) => !isValidChannel(channel));
@@ -82,7 +82,7 @@ export class EventSourceEndpoint {
     const proceed = (verdict: Awaited<typeof admitted>) => {
       if (request.socket.destroyed) return;
       if (isRefusal(verdict)) return answer(response, verdict.status, 'refused', 'the connection was refused', verdict.headers);
-      if (this.hub.isClosing) return answer(response, 503, 'closing', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
+      if (this.hub.isClosing) return answer(response, 503, 'closed', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
       const header = request.headers['last-event-id'];
       const resume = parseResumeId(typeof header === 'string' ? header : url.searchParams.get('lastEventId'));
       this.start(request, response, url.searchParams.get('events') !== 'unnamed', channels, resume, verdict.identity);

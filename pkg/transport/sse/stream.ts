@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Transport, TransportEvents, WireFormat } from '../transport.js';
-import { formatResumeId, type SsePosition } from './positions.js';
+import { formatResumeId, type StreamPosition } from '../../protocol/index.js';
 import type { SseShared } from './format.js';
 
 /**
@@ -15,7 +15,7 @@ export class SseTransport implements Transport<SseShared> {
   private events: TransportEvents | null = null;
   private ended = false;
   /** Where the stream stands in each channel, in subscription order: the resume id's source. */
-  readonly positions = new Map<string, SsePosition>();
+  readonly positions = new Map<string, StreamPosition>();
 
   constructor(readonly response: ServerResponse, readonly format: WireFormat<SseShared>) {}
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { SUBPROTOCOL } from '../../protocol.js';
+import { SUBPROTOCOL } from '../../protocol/index.js';
 import type { Identity } from '../../realtime/auth.js';
 import { keptRequestInfo } from '../../realtime/policy.js';
 import type { SessionOpener } from '../transport.js';

@@ -5,15 +5,12 @@
  * channels' `name offset epoch` triples joined by spaces: `chat 12 k3x.1 news 5 k3x.2`.
  */
 
-export interface SsePosition {
-  offset: number;
-  epoch: string;
-}
+import type { StreamPosition } from './messages.js';
 
 /** Longest `Last-Event-ID` accepted (128 channels of 255-character names, with room to spare). */
 export const MAX_RESUME_ID = 64 * 1024;
 
-export function formatResumeId(positions: ReadonlyMap<string, SsePosition>): string {
+export function formatResumeId(positions: ReadonlyMap<string, StreamPosition>): string {
   let id = '';
   for (const [channel, { offset, epoch }] of positions) id += `${id ? ' ' : ''}${channel} ${offset} ${epoch}`;
   return id;
@@ -23,8 +20,8 @@ export function formatResumeId(positions: ReadonlyMap<string, SsePosition>): str
  * Parses a resume id; channels that do not parse are left out (the stream then subscribes to them
  * afresh). Never throws.
  */
-export function parseResumeId(id: string | undefined | null): Map<string, SsePosition> {
-  const positions = new Map<string, SsePosition>();
+export function parseResumeId(id: string | undefined | null): Map<string, StreamPosition> {
+  const positions = new Map<string, StreamPosition>();
   if (!id || id.length > MAX_RESUME_ID) return positions;
   const parts = id.trim().split(/ +/);
   for (let i = 0; i + 2 < parts.length; i += 3) {

@@ -13,6 +13,7 @@ export const alias = [
   { find: /^livehub\/echo$/, replacement: here('./client/echo/index.ts') },
   { find: /^livehub\/inertia\/vue$/, replacement: here('./client/inertia.ts') },
   { find: /^livehub\/inertia$/, replacement: here('./pkg/inertia/index.ts') },
+  { find: /^livehub\/transport$/, replacement: here('./pkg/transport/index.ts') },
   { find: /^livehub\/engine$/, replacement: here('./pkg/engine/index.ts') },
   { find: /^livehub\/redis$/, replacement: here('./pkg/engine/redis-index.ts') },
   { find: /^livehub\/webhooks$/, replacement: here('./pkg/hooks/index.ts') },

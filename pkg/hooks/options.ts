@@ -3,7 +3,7 @@
  * bad value into a TypeError naming the option (an unknown option names the closest valid one).
  */
 import { checkKnownOptions } from '../options-check.js';
-import type { HubEventName } from '../realtime/events.js';
+import type { HubEventName } from '../core/events.js';
 
 /** The `fetch` webhooks call: the global one, or any function with its signature (undici, a mock). */
 export type WebhookFetch = (url: string, init: {

@@ -4,7 +4,7 @@
  * the `node` that emitted it, and its `data` (the hub event's fields, see events.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { HubEventMap, HubEventName } from '../realtime/events.js';
+import type { HubEventMap, HubEventName } from '../core/events.js';
 
 export interface WebhookEvent<K extends HubEventName = HubEventName> {
   id: string;

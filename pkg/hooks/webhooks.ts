@@ -10,16 +10,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { checkKnownOptions } from '../options-check.js';
-import type { Hub } from '../realtime/hub.js';
-import type { HubEventName } from '../realtime/events.js';
+import { coreOf, Hub } from '../hub.js';
+import type { Reporter } from '../core/report.js';
+import type { HubEventName } from '../core/events.js';
 import { backoffDelay } from './backoff.js';
 import { attempt } from './delivery.js';
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from './options.js';
 import { queuedEvent, serializeBatch, type QueuedEvent } from './payload.js';
 import { EventQueue } from './queue.js';
 
-/** What webhooks need of a hub. */
-export type WebhookHub = Pick<Hub, 'on' | 'reporter' | 'node'>;
+/** The hub whose events webhooks send. */
+export type WebhookHub = Hub;
 
 /** Events counted since `webhooks()` was called (requests and retries count requests). */
 export interface WebhookCounters {
@@ -87,7 +88,10 @@ class WebhookSender implements Webhooks {
   private running = false;
   private closing: Promise<void> | null = null;
 
+  private readonly reporter: Reporter;
+
   constructor(private readonly hub: WebhookHub, private readonly options: ResolvedWebhookOptions) {
+    this.reporter = coreOf(hub).reporter;
     const url = new URL(options.url);
     this.target = `${url.origin}${url.pathname}`;
     try {
@@ -132,7 +136,7 @@ class WebhookSender implements Webhooks {
       const { maxQueue, batchSize } = this.options;
       if (this.queue.length + this.inFlight >= maxQueue) {
         this.counts.dropped++;
-        this.hub.reporter.report('warn', 'webhook_dropped',
+        this.reporter.report('warn', 'webhook_dropped',
           `livehub: webhook events for ${this.target} are dropped: ${maxQueue} are held already (maxQueue), the endpoint is down or slower than the events come; ` +
           `${this.counts.dropped} dropped so far; fix the endpoint, or raise maxQueue`);
         return;
@@ -141,7 +145,7 @@ class WebhookSender implements Webhooks {
       if (this.queue.length >= batchSize) this.run();
       else this.arm();
     } catch (error) {
-      this.hub.reporter.error(error, 'webhook_internal');
+      this.reporter.error(error, 'webhook_internal');
     }
   }
 
@@ -150,7 +154,7 @@ class WebhookSender implements Webhooks {
     if (this.running) return;
     this.running = true;
     setImmediate(() => {
-      this.drain().catch((error: unknown) => this.hub.reporter.error(error, 'webhook_internal')).finally(() => {
+      this.drain().catch((error: unknown) => this.reporter.error(error, 'webhook_internal')).finally(() => {
         this.running = false;
         this.settle();
         if (this.ready()) this.run();
@@ -208,7 +212,7 @@ class WebhookSender implements Webhooks {
     const { body, skipped } = serializeBatch(batch, this.hub.node);
     if (skipped > 0) {
       this.counts.failed += skipped;
-      this.hub.reporter.report('error', 'webhook_unserializable', `livehub: ${skipped} webhook event(s) for ${this.target} could not be encoded as JSON and were dropped`);
+      this.reporter.report('error', 'webhook_unserializable', `livehub: ${skipped} webhook event(s) for ${this.target} could not be encoded as JSON and were dropped`);
     }
     const count = batch.length - skipped;
     if (count === 0) return;
@@ -227,7 +231,7 @@ class WebhookSender implements Webhooks {
         const hint = result.status < 400
           ? 'redirects are not followed: set url to the address it redirects to'
           : 'check its route and its signature verification';
-        this.hub.reporter.report('warn', 'webhook_rejected',
+        this.reporter.report('warn', 'webhook_rejected',
           `livehub: the webhook endpoint ${this.target} answered HTTP ${result.status}: ${count} event(s) dropped, not retried (only network errors, timeouts, 5xx and 429 are); ${hint}`,
           undefined, `webhook_rejected:${result.status}`);
         return;
@@ -235,14 +239,14 @@ class WebhookSender implements Webhooks {
       if (this.stop.signal.aborted) return this.giveUp(count, 'webhooks were closed and their close timeout passed');
       if (tries >= retries) return this.giveUp(count, `${tries + 1} attempt(s) failed (retries: ${retries}), the last: ${result.reason}`);
       const wait = result.retryAfter !== null ? Math.min(result.retryAfter, maxRetryDelay) : backoffDelay(tries + 1, retryDelay, maxRetryDelay);
-      this.hub.reporter.report('debug', 'webhook_retry', `livehub: webhook request to ${this.target} failed (${result.reason}); retrying in ${wait} ms`);
+      this.reporter.report('debug', 'webhook_retry', `livehub: webhook request to ${this.target} failed (${result.reason}); retrying in ${wait} ms`);
       await sleep(wait, this.stop.signal);
     }
   }
 
   private giveUp(count: number, why: string): void {
     this.counts.failed += count;
-    this.hub.reporter.report('error', 'webhook_failed', `livehub: ${count} webhook event(s) for ${this.target} were given up: ${why}`);
+    this.reporter.report('error', 'webhook_failed', `livehub: ${count} webhook event(s) for ${this.target} were given up: ${why}`);
   }
 }
 
@@ -251,7 +255,7 @@ class WebhookSender implements Webhooks {
  * the payload and how to verify it). Throws a TypeError for a bad option.
  */
 export function webhooks(hub: WebhookHub, options: WebhookOptions): Webhooks {
-  if (hub === null || typeof hub !== 'object' || typeof hub.on !== 'function' || !hub.reporter) {
+  if (!(hub instanceof Hub)) {
     throw new TypeError('livehub: webhooks(hub, options) needs the Hub as its first argument');
   }
   return new WebhookSender(hub, resolveWebhookOptions(options));

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkKnownOptions } from '../options-check.js';
-import type { Hub } from '../realtime/hub.js';
+import type { Hub } from '../hub.js';
 import { hubState } from './listen.js';
 
 /**

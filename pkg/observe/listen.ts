@@ -1,4 +1,4 @@
-import type { Hub } from '../realtime/hub.js';
+import { coreOf, type Hub } from '../hub.js';
 
 /**
  * Listening to a hub's events from the observe package: every listener of one observer is removed
@@ -9,10 +9,11 @@ export type AnyListener = (event: any) => void;
 
 export function listen(hub: Hub, listeners: Record<string, AnyListener>): () => void {
   const offs: Array<() => void> = [];
-  const known = hub.events.listening as Record<string, boolean>;
+  const { events } = coreOf(hub);
+  const known = events.listening as Record<string, boolean>;
   for (const [name, listener] of Object.entries(listeners)) {
     if (!(name in known)) continue;
-    offs.push(hub.events.on(name as never, listener as never));
+    offs.push(events.on(name as never, listener as never));
   }
   return () => { for (const off of offs.splice(0)) off(); };
 }

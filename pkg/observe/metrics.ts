@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CloseCode } from '../protocol/index.js';
-import type { Hub } from '../realtime/hub.js';
+import type { Hub } from '../hub.js';
 import { BoundedLabel, hubState, listen } from './listen.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { checkKnownOptions } from '../options-check.js';
-import type { Hub } from '../realtime/hub.js';
+import { coreOf, type Hub } from '../hub.js';
 import { HubMetrics } from './metrics.js';
 
 /**
@@ -57,7 +57,7 @@ export function metricsHandler(hub: Hub, options: MetricsHandlerOptions = {}): M
       response.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
       response.end(request.method === 'HEAD' ? undefined : text);
     }, (error: unknown) => {
-      hub.reporter.report('error', 'metrics_failed', `livehub: collecting /metrics failed: ${error instanceof Error ? error.message : String(error)}; the scrape was answered 500`, error);
+      coreOf(hub).reporter.report('error', 'metrics_failed', `livehub: collecting /metrics failed: ${error instanceof Error ? error.message : String(error)}; the scrape was answered 500`, error);
       if (!response.headersSent) response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
       response.end('metrics collection failed; see the server log (metrics_failed)\n');
     });

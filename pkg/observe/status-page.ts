@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkKnownOptions } from '../options-check.js';
-import type { Hub } from '../realtime/hub.js';
+import type { Hub } from '../hub.js';
 import { STATUS_CHANNEL, StatusFeed } from './status.js';
 import { renderPage } from './status-html.js';
 

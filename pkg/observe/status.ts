@@ -1,5 +1,5 @@
 import { checkKnownOptions } from '../options-check.js';
-import type { Hub } from '../realtime/hub.js';
+import type { Hub } from '../hub.js';
 import { hubState, listen } from './listen.js';
 
 /**

@@ -1,6 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { checkKnownOptions } from '../options-check.js';
-import type { Hub } from '../realtime/hub.js';
+import type { Hub } from '../hub.js';
 import { listen } from './listen.js';
 
 /**

@@ -8,3 +8,4 @@ export * from './messages.js';
 export * from './errors.js';
 export * from './close-codes.js';
 export * from './resume-id.js';
+export * from './json-shape.js';

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Hub } from '../../pkg/index.js';
 import { webhooks, type WebhookOptions } from '../../pkg/hooks/index.js';
+import { coreOf } from '../../pkg/hub.js';
 
 const base = { url: 'https://app.example/hooks', secret: 'a-webhook-secret-of-some-length' };
 
@@ -43,7 +44,7 @@ describe('webhooks options', () => {
     throws({ ...base, events: [] }, /'events' must be a non-empty array/);
     throws({ ...base, events: 'subscribed' }, /'events' must be a non-empty array/);
     throws({ ...base, events: ['subscribed', 'connection.open'] }, /unknown hub event "connection\.open"/);
-    expect(hub['events'].listening.subscribed).toBe(false);
+    expect(coreOf(hub).events.listening.subscribed).toBe(false);
   });
 
   it('refuses a fetch that is not a function, and a missing hub', () => {

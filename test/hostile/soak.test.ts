@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { Hub } from '../../pkg/index.js';
 import { Peer, sleep } from '../helpers.js';
 import { gc, hostileHub } from './fixture.js';
+import { coreOf } from '../../pkg/hub.js';
 
 const CYCLES = 10_000;
 const LANES = 25;
 
 /** The hub's own bookkeeping, read through its private fields: what must return to empty. */
 function bookkeeping(hub: Hub) {
-  const h = hub as unknown as {
+  const h = coreOf(hub) as unknown as {
     sessions: Set<unknown>; channels: Map<string, Set<unknown>>; users: Map<string, unknown>; subscribing: Map<string, unknown>;
     gate: { admission: { total: number; byIp: Map<string, number>; byUser: Map<string, number> } };
   };

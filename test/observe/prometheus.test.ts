@@ -5,6 +5,7 @@ import { CloseCode } from '../../pkg/protocol/index.js';
 import { metricsHandler } from '../../pkg/observe/prometheus.js';
 import { Peer, sleep } from '../helpers.js';
 import { observedHubs, scrape } from './serve.js';
+import { coreOf } from '../../pkg/hub.js';
 
 const start = observedHubs();
 const peers: Peer[] = [];
@@ -177,7 +178,7 @@ describe('GET /metrics', () => {
     handler.close();
     expect(await registry.metrics()).not.toMatch(/^chat_/m);
     // Closed, it listens to nothing: the hub builds no event on its hot path again.
-    expect(Object.values(hub.events.listening).some(Boolean)).toBe(false);
+    expect(Object.values(coreOf(hub).events.listening).some(Boolean)).toBe(false);
   });
 
   it('times commands by type when commandDuration is on', async () => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { fileLimitWarnAt, openFiles, openFilesLimit } from '../../pkg/transport/file-limit.js';
+import { fileLimitWarnAt, openFiles, openFilesLimit } from '../../pkg/core/file-limit.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds

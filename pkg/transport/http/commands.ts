@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PublishResult, StreamPosition } from '../../engine/engine.js';
 import { closestOption } from '../../options-check.js';
-import type { Reporter } from '../../realtime/report.js';
+import type { Reporter } from '../../core/report.js';
 import { ErrorCode, isValidChannel, isValidType, NAME_CHARACTERS, type HubMessage, type PresenceMember } from '../../protocol/index.js';
 import { ApiError, fromHubError } from './errors.js';
 

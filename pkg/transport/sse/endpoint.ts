@@ -1,10 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isValidChannel } from '../../protocol/index.js';
-import type { Identity } from '../../realtime/auth.js';
-import { keptRequestInfo, requestInfo } from '../../realtime/policy.js';
-import type { SessionOpener, TransportEvents } from '../transport.js';
-import { Gate, isRefusal, originAllowed } from '../gate.js';
+import { isRefusal, type Identity, type TransportEndpoint, type TransportEvents, type TransportHost } from '../index.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
 import { parseResumeId } from '../../protocol/index.js';
 import { SseTransport } from './stream.js';
@@ -12,18 +9,11 @@ import { SseTransport } from './stream.js';
 /** Largest companion POST body: one command, as over WebSocket. */
 const MAX_COMMAND_BYTES = 64 * 1024;
 
-/** What the SSE endpoint needs of the hub besides opening sessions: commands for streams on other nodes. */
-export interface SseHost extends SessionOpener {
-  /** This node's id (the first part of every stream token). */
-  readonly node: string;
-  /** Sends a command to a stream on another node (through the engine); rejects if it could not. */
-  forward(node: string, token: string, text: string): Promise<void>;
-  /** Registers the handler of commands forwarded to this node's streams. */
-  onForwarded(handler: (token: string, text: string) => void): void;
-}
+/** The topic of commands sent between nodes for a stream held by another node. */
+const FORWARD_TOPIC = 'sse';
 
 interface Stream {
-  session: TransportEvents & { readonly id: string };
+  session: TransportEvents;
   secret: Buffer;
 }
 
@@ -35,14 +25,27 @@ interface Stream {
  * that holds the stream, so a POST that lands on another node is forwarded through the engine: no
  * sticky sessions. Streams pass the same gate as WebSocket (origin, caps, authentication).
  */
-export class EventSourceEndpoint {
+export class EventSourceEndpoint implements TransportEndpoint {
+  readonly name = 'sse';
   private readonly named = sseFormat(true);
   private readonly unnamed = sseFormat(false);
   private readonly streams = new Map<string, Stream>();
+  private hub!: TransportHost;
 
-  constructor(private readonly hub: SseHost, private readonly gate: Gate) {
-    hub.onForwarded((token, text) => this.deliver(token, text));
+  start(hub: TransportHost): void {
+    this.hub = hub;
+    hub.onNodeMessage(FORWARD_TOPIC, (data) => {
+      try {
+        const { token, text } = JSON.parse(data) as { token?: unknown; text?: unknown };
+        if (typeof token === 'string' && typeof text === 'string') this.deliver(token, text);
+      } catch (error) {
+        hub.reporter.error(error, 'bad_node_message', `livehub: a forwarded SSE command could not be read: ${(error as Error).message}`);
+      }
+    });
   }
+
+  /** Streams close with their sessions; nothing else to stop. */
+  stop(): void {}
 
   /**
    * Express (or node:http) handler for every method: `app.all('/events', hub.handleEventSource)`.
@@ -54,7 +57,7 @@ export class EventSourceEndpoint {
     response.appendHeader('Vary', 'Origin'); // every answer depends on the Origin (kept with any Vary set before)
     const cors = this.cors(request);
     if (cors === null) {
-      this.gate.refusedOrigin(request);
+      this.hub.refusedOrigin(request);
       return answer(response, 403, 'origin_refused', 'this origin may not use the stream (the hub\'s origins option)');
     }
     for (const name in cors) response.setHeader(name, cors[name]!);
@@ -68,30 +71,30 @@ export class EventSourceEndpoint {
   private cors(request: IncomingMessage): Record<string, string> | null {
     const origin = request.headers.origin;
     if (origin === undefined) return {};
-    if (!originAllowed(this.hub.options, request, this.gate.reporter)) return null;
+    if (!this.hub.originAllowed(request)) return null;
     return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true' };
   }
 
   private open(request: IncomingMessage, response: ServerResponse): void {
-    if (this.hub.isClosing) return answer(response, 503, 'closed', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
+    if (this.hub.closing) return answer(response, 503, 'closed', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
     const url = new URL(request.url ?? '/', 'http://localhost');
     const channels = url.searchParams.getAll('channel');
     const invalid = channels.find((channel) => !isValidChannel(channel));
     if (invalid !== undefined) return answer(response, 400, 'invalid_channel', `invalid channel ${JSON.stringify(invalid)}`);
-    const admitted = this.gate.admit(request, request.socket, true); // handleRequest checked the origin
+    const admitted = this.hub.admit(request, request.socket, { originChecked: true }); // handleRequest checked the origin
     const proceed = (verdict: Awaited<typeof admitted>) => {
       if (request.socket.destroyed) return;
-      if (isRefusal(verdict)) return answer(response, verdict.status, 'refused', 'the connection was refused', verdict.headers);
-      if (this.hub.isClosing) return answer(response, 503, 'closed', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
+      if (isRefusal(verdict)) return answer(response, verdict.status, verdict.code, 'the connection was refused', verdict.headers);
+      if (this.hub.closing) return answer(response, 503, 'closed', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
       const header = request.headers['last-event-id'];
       const resume = parseResumeId(typeof header === 'string' ? header : url.searchParams.get('lastEventId'));
-      this.start(request, response, url.searchParams.get('events') !== 'unnamed', channels, resume, verdict.identity);
+      this.stream(request, response, url.searchParams.get('events') !== 'unnamed', channels, resume, verdict.identity);
     };
     if (admitted instanceof Promise) admitted.then(proceed, () => answer(response, 500, 'internal', 'the connection failed'));
     else proceed(admitted);
   }
 
-  private start(request: IncomingMessage, response: ServerResponse, named: boolean, channels: string[],
+  private stream(request: IncomingMessage, response: ServerResponse, named: boolean, channels: string[],
     resume: ReturnType<typeof parseResumeId>, identity: Identity | null): void {
     request.socket.setNoDelay(true);
     request.socket.setTimeout(0);
@@ -104,8 +107,7 @@ export class EventSourceEndpoint {
     });
     const transport = new SseTransport(response, named ? this.named : this.unnamed);
     // The stream's request lives as long as the stream: a copy of all its headers would only add to it.
-    const { keepHeaders } = this.hub.options;
-    const session = this.hub.open(transport, keepHeaders === null ? requestInfo(request) : keptRequestInfo(request, keepHeaders), identity, true);
+    const session = this.hub.open(transport, this.hub.requestInfo(request, { live: true }), identity);
     const secret = randomBytes(16);
     const token = `${this.hub.node}.${session.id}.${secret.toString('base64url')}`;
     this.streams.set(session.id, { session, secret });
@@ -131,7 +133,7 @@ export class EventSourceEndpoint {
       if (text === null) return answer(response, 413, 'too_large', `a command is at most ${MAX_COMMAND_BYTES} bytes`);
       const [node] = parts as [string, string, string];
       if (node !== this.hub.node) {
-        return this.hub.forward(node, token as string, text).then(
+        return this.hub.sendToNode(node, FORWARD_TOPIC, JSON.stringify({ token, text })).then(
           () => answer(response, 202, null, 'forwarded to the stream\'s node; the answer comes on the stream'),
           () => answer(response, 503, 'unavailable', 'the stream\'s node could not be reached; retry', { 'Retry-After': '1' }));
       }

@@ -7,18 +7,13 @@
  * produce identical bytes.
  */
 
+import type { FrameCodec } from '../index.js';
+
+export type { FrameCodec };
+
 export const OPCODE_TEXT = 0x1;
 export const OPCODE_BINARY = 0x2;
 
-export interface FrameCodec {
-  /** Which implementation this is. */
-  readonly name: 'js' | 'wasm';
-  /**
-   * Encodes each string as its own text frame (UTF-8) into one new buffer, in order. The buffer is
-   * the caller's: it is never reused or changed by the codec afterwards.
-   */
-  encodeBatch(payloads: readonly string[]): Buffer;
-}
 
 /** Bytes of the header of an unmasked frame carrying `length` payload bytes: 2, 4 or 10. */
 export function headerLength(length: number): number {

@@ -2,10 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SUBPROTOCOL } from '../../protocol/index.js';
-import type { Identity } from '../../realtime/auth.js';
-import { keptRequestInfo } from '../../realtime/policy.js';
-import type { SessionOpener } from '../transport.js';
-import { Gate, isRefusal } from '../gate.js';
+import { isRefusal, type Identity, type TransportEndpoint, type TransportHost } from '../index.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 import {
   adoptFromRequestPath, dispatcherFor, handedOver, isUpgradeRequest, kUpgradeHead, rejectUpgrade, releaseDispatcher, serverOf,
@@ -18,18 +15,21 @@ import { HubWebSocket, webSocketFormat, WebSocketTransport } from './websocket.j
 const MAX_BUFFERED_CHUNKS = 1024;
 
 /**
- * The WebSocket endpoint of a hub: the upgrade (through Express routes or an attached path), the
- * handshake checks, the gate (origin, caps, authentication), and one `WebSocketTransport` per
- * connection handed to the hub as a session.
+ * The WebSocket endpoint of a hub, a transport on the public transport API: the upgrade (through
+ * Express routes or an attached path), the handshake checks, the hub's gate (origin, caps,
+ * authentication), and one `WebSocketTransport` per connection handed to the hub as a session.
  */
-export class WebSocketEndpoint {
-  readonly format;
-  readonly codec: FrameCodec;
-  private readonly wss: WebSocketServer;
+export class WebSocketEndpoint implements TransportEndpoint {
+  readonly name = 'websocket';
+  format!: ReturnType<typeof webSocketFormat>;
+  codec!: FrameCodec;
+  private hub!: TransportHost;
+  private wss!: WebSocketServer;
   /** Servers this endpoint listens on, with the paths it attached and whether it routes via the app. */
   private readonly servers = new Map<Server, { paths: Set<string>; viaApp: boolean }>();
 
-  constructor(private readonly hub: SessionOpener, private readonly gate: Gate) {
+  start(hub: TransportHost): void {
+    this.hub = hub;
     const { options } = hub;
     this.codec = options.codec === 'wasm' ? loadWasmCodec() : typeof options.codec === 'object' ? options.codec : jsCodec;
     this.format = webSocketFormat(this.codec);
@@ -93,13 +93,13 @@ export class WebSocketEndpoint {
    * malformed handshake, then the gate's answers (403 origin, 429/503 caps, 401 credentials).
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.hub.isClosing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
+    if (this.hub.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
     if (!isWellFormedHandshake(request)) return rejectUpgrade(socket, 400);
-    const admitted = this.gate.admit(request, socket);
+    const admitted = this.hub.admit(request, socket);
     const proceed = (verdict: Awaited<typeof admitted>) => {
       if (socket.destroyed) return;
       if (isRefusal(verdict)) return rejectUpgrade(socket, verdict.status, verdict.headers);
-      if (this.hub.isClosing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
+      if (this.hub.closing) return rejectUpgrade(socket, 503, { 'Retry-After': '1' });
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         handedOver(socket);
         this.adopt(ws, request, verdict.identity);
@@ -112,12 +112,12 @@ export class WebSocketEndpoint {
   /** Hands an open `ws` connection to the hub as a session. */
   adopt(ws: WebSocket, request: IncomingMessage, identity: Identity | null): void {
     const transport = new WebSocketTransport(ws, this.format);
-    const session = this.hub.open(transport, keptRequestInfo(request, this.hub.options.keepHeaders), identity, ws.protocol === SUBPROTOCOL);
+    const session = this.hub.open(transport, this.hub.requestInfo(request), identity, { fullProtocol: ws.protocol === SUBPROTOCOL });
     transport.bind(session);
   }
 
   /** Stops taking upgrades. */
-  close(): void {
+  stop(): void {
     for (const [server, mine] of this.servers) releaseDispatcher(server, mine.paths, mine.viaApp);
     this.wss.close();
   }

@@ -67,27 +67,25 @@ describe('the API key', () => {
 
 describe('hub.api options', () => {
   it('throw a TypeError for a missing, short or non-string key', async () => {
-    const { createHttpApi } = await import('../../../pkg/transport/http/api.js');
     const { Hub } = await import('../../../pkg/index.js');
     const hub = new Hub({ logger: false });
     cleanup(() => hub.close());
-    expect(() => createHttpApi(hub, {} as never)).toThrow(new TypeError('livehub: hub.api() needs a key: { key: process.env.LIVEHUB_API_KEY } (a string of at least 16 characters, or an array of them to rotate keys)'));
-    expect(() => createHttpApi(hub, { key: 'secret' })).toThrow('key is too short (6 characters): use at least 16');
-    expect(() => createHttpApi(hub, { key: [KEY, 'x'] })).toThrow('key[1] is too short');
-    expect(() => createHttpApi(hub, { key: [] })).toThrow(TypeError);
-    expect(() => createHttpApi(hub, { key: 12345678901234567 as never })).toThrow('key must be a string, got number');
-    expect(() => createHttpApi(hub, undefined as never)).toThrow(TypeError);
+    expect(() => hub.api({} as never)).toThrow(new TypeError('livehub: hub.api() needs a key: { key: process.env.LIVEHUB_API_KEY } (a string of at least 16 characters, or an array of them to rotate keys)'));
+    expect(() => hub.api({ key: 'secret' })).toThrow('key is too short (6 characters): use at least 16');
+    expect(() => hub.api({ key: [KEY, 'x'] })).toThrow('key[1] is too short');
+    expect(() => hub.api({ key: [] })).toThrow(TypeError);
+    expect(() => hub.api({ key: 12345678901234567 as never })).toThrow('key must be a string, got number');
+    expect(() => hub.api(undefined as never)).toThrow(TypeError);
   });
 
   it('throw a TypeError for an unknown option, naming the closest, and for bad limits', async () => {
-    const { createHttpApi } = await import('../../../pkg/transport/http/api.js');
     const { Hub } = await import('../../../pkg/index.js');
     const hub = new Hub({ logger: false });
     cleanup(() => hub.close());
-    expect(() => createHttpApi(hub, { key: KEY, maxBodysize: 10 } as never)).toThrow(new TypeError("livehub: unknown option 'maxBodysize' for hub.api(); did you mean 'maxBodySize'?"));
-    expect(() => createHttpApi(hub, { key: KEY, maxBodySize: 0 })).toThrow('maxBodySize must be a whole number of at least 1, got 0');
-    expect(() => createHttpApi(hub, { key: KEY, rateLimit: -1 })).toThrow('rateLimit must be a number of commands per second above 0');
-    expect(() => createHttpApi(hub, { key: KEY, maxBatch: 50, rateLimitBurst: 10 })).toThrow('rateLimitBurst must be a number at least maxBatch (50)');
-    expect(() => createHttpApi(hub, { key: KEY, rateLimit: Infinity })).not.toThrow();
+    expect(() => hub.api({ key: KEY, maxBodysize: 10 } as never)).toThrow(new TypeError("livehub: unknown option 'maxBodysize' for hub.api(); did you mean 'maxBodySize'?"));
+    expect(() => hub.api({ key: KEY, maxBodySize: 0 })).toThrow('maxBodySize must be a whole number of at least 1, got 0');
+    expect(() => hub.api({ key: KEY, rateLimit: -1 })).toThrow('rateLimit must be a number of commands per second above 0');
+    expect(() => hub.api({ key: KEY, maxBatch: 50, rateLimitBurst: 10 })).toThrow('rateLimitBurst must be a number at least maxBatch (50)');
+    expect(() => hub.api({ key: KEY, rateLimit: Infinity })).not.toThrow();
   });
 });

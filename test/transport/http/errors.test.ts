@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { coreOf } from '../../../pkg/hub.js';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { HistoryPolicy, PublishOptions, PublishResult } from '../../../pkg/engine/engine.js';
@@ -118,10 +119,8 @@ describe('failures behind the API', () => {
     const logs: LogLine[] = [];
     const hub = new Hub({ logger: recordingLogger(logs) });
     cleanup(() => hub.close());
-    const failing = Object.assign(Object.create(hub) as Hub, {
-      channelList: () => { throw new Error('secret internals broke'); },
-    });
-    const server = createServer(createHttpApi(failing, { key: KEY }));
+    coreOf(hub).channelList = () => { throw new Error('secret internals broke'); };
+    const server = createServer(hub.api({ key: KEY }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanup(() => closeServer(server));
     const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/channels`, { headers: { 'X-API-Key': KEY } });

@@ -48,7 +48,7 @@ export interface ApiServerOptions {
 export async function startApi(options: ApiServerOptions = {}) {
   const logs: LogLine[] = [];
   const hub = new Hub({ logger: recordingLogger(logs), ...options.hub });
-  const api = createHttpApi(hub, { key: KEY, ...options.api });
+  const api = hub.api({ key: KEY, ...options.api });
   let server: Server;
   if (options.mount === 'standalone') {
     server = createServer(api);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { coreOf } from '../../../pkg/hub.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -19,8 +20,9 @@ const EVENTS = ['message', 'ping', 'pong', 'error', 'close'] as const;
 async function watchedHub(options: Parameters<typeof start>[0] = {}) {
   const started = await start({ logger: false, ...options });
   const transports: WebSocketTransport[] = [];
-  const open = started.hub.open.bind(started.hub);
-  started.hub.open = (transport, ...rest) => {
+  const core = coreOf(started.hub);
+  const open = core.open.bind(core);
+  core.open = (transport, ...rest) => {
     transports.push(transport as WebSocketTransport);
     return open(transport, ...rest);
   };

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EXPIRY_STEP, ExpiryWheel } from '../../pkg/realtime/expiry.js';
+import { EXPIRY_STEP, ExpiryWheel } from '../../pkg/core/expiry.js';
 
 /** The expiry wheel: every connection's credential expiry on one timer, by the second. */
 

@@ -1,5 +1,5 @@
 import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol/index.js';
-import type { Transport, TransportEvents } from '../transport/transport.js';
+import type { Transport, TransportEvents } from './transport.js';
 import type { Identity } from './auth.js';
 import { clock } from '../clock.js';
 import { expiries, type Expiring } from './expiry.js';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../pkg/engine/redis.js';
 import { Hub } from '../../pkg/index.js';
-import { HandlerError } from '../../pkg/realtime/handlers.js';
+import { HandlerError } from '../../pkg/core/handlers.js';
 import { closeServer, Peer, perTest, sleep } from '../helpers.js';
 import { sharedRedisUrl } from '../redis.js';
 

@@ -7,13 +7,8 @@ import { userChannel } from './policy.js';
 import { members, userSet } from './presence.js';
 import { checkChannel, checkType, encodeData, type HubPublishOptions, type Publisher } from './publisher.js';
 import { LivehubError } from './report.js';
-import type { HubCounters } from './session.js';
+import type { HubInfo } from '../hub.js';
 
-/** Counts, for monitoring and tests. */
-export interface HubStats {
-  clients: number;
-  channels: number;
-}
 
 /**
  * The hub's server-side API: publishing, history and presence reads, user targeting and counts. The
@@ -47,11 +42,6 @@ export abstract class HubApi extends HubLoop {
     return (await this.engine.history(channel, null)).position;
   }
 
-  /** Publishes a whole message, as the Go hub's `Broadcast(msg)`. */
-  broadcast(message: HubMessage): Promise<PublishResult> {
-    if (message === null || typeof message !== 'object') throw new TypeError('livehub: message must be an object');
-    return this.publish(message.channel, message.type, message.data);
-  }
 
   /**
    * The channel's last `limit` publications still in history (at most the channel's history size),
@@ -81,11 +71,11 @@ export abstract class HubApi extends HubLoop {
     return [...this.channels].filter(([name]) => !name.startsWith('#')).map(([channel, members]) => ({ channel, subscribers: memberCount(members) }));
   }
 
-  /** This node: its id, connections by transport, channels, users, and uptime. */
-  info(): { node: string; connections: Record<string, number>; channels: number; users: number; subscriptions: number; uptime: number } {
+  /** This node: its id, connections, channels, users, uptime and transport totals (`HubInfo`). */
+  info(): HubInfo {
     return {
-      node: this.node, connections: Object.fromEntries(this.connectionCounts), channels: this.channels.size, users: this.users.size,
-      subscriptions: this.subscriptionCount, uptime: Date.now() - this.startedAt,
+      node: this.node, clients: this.sessions.size, connections: Object.fromEntries(this.connectionCounts), channels: this.channels.size,
+      users: this.users.size, subscriptions: this.subscriptionCount, uptime: Date.now() - this.startedAt, ...this.counters,
     };
   }
 
@@ -135,15 +125,4 @@ export abstract class HubApi extends HubLoop {
     sent.catch(() => {});
     return sent;
   }
-
-  /** Counts of connected clients and non-empty channels. */
-  stats(): HubStats {
-    return { clients: this.sessions.size, channels: this.channels.size };
-  }
-
-  /** Running totals since the hub started: transport writes, frames, bytes, slow-consumer evictions. */
-  metrics(): HubCounters & HubStats {
-    return { ...this.counters, ...this.stats() };
-  }
-
 }

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Engine, HistoryPolicy } from '../engine/engine.js';
 import { checkKnownOptions } from '../options-check.js';
-import { resolveHistory } from './history-policy.js';
+import { DEFAULTS, derivePingPeriod, PONG_TIMEOUT } from './defaults.js';
+import { resolveHistory, type HistoryOption, type HistoryRule } from './history-policy.js';
 import type { Authenticate } from './auth.js';
-import type { FrameCodec } from '../transport/websocket/codec.js';
+import type { FrameCodec } from './transport.js';
 import { consoleLogger, isLogger, silentLogger, type Logger } from './logger.js';
 import { resolveKeepHeaders, type Authorize, type AuthorizeRequest } from './policy.js';
 
@@ -157,7 +158,7 @@ export interface HubOptions {
    * in `*` to match a prefix), e.g. `{ match: 'typing:*', size: 0 }`.
    * @default { size: 100, ttl: 300000 }
    */
-  history?: Partial<HistoryPolicy> & { channels?: Array<{ match: string | RegExp } & Partial<HistoryPolicy>> };
+  history?: HistoryOption;
   /**
    * Milliseconds a connection stays in a presence channel without its node refreshing it (every third
    * of this): a dead node's users leave after at most this long.
@@ -240,7 +241,7 @@ export interface ResolvedHubOptions {
   perMessageDeflate: boolean;
   engine: Engine | null;
   history: HistoryPolicy;
-  historyRules: Array<{ test: (channel: string) => boolean } & HistoryPolicy>;
+  historyRules: HistoryRule[];
   publishDedupeWindow: number;
   presenceTtl: number;
   presenceInfo: ((identity: import('./auth.js').Identity | null, clientId: string, request: import('./policy.js').RequestInfo) => unknown) | null;
@@ -252,36 +253,6 @@ export interface ResolvedHubOptions {
   logger: Logger;
 }
 
-/** Defaults, as documented above and in the README. */
-export const DEFAULTS = {
-  sendBuffer: 256,
-  maxBufferedBytes: 4 * 1024 * 1024,
-  highWaterMark: 256 * 1024,
-  pingPeriod: 25_000,
-  pongWait: 25_000 + 8_000,
-  writeWait: 10_000,
-  maxWriteDelay: 200,
-  maxMessageSize: 64 * 1024,
-  maxFragments: 64,
-  eventSourceRetry: 2000,
-  handlerTimeout: 10_000,
-  maxConnections: 100_000,
-  maxConnectionsPerIp: 1000,
-  maxConnectionsPerUser: 100,
-  maxChannelsPerClient: 128,
-  rateLimit: 100,
-  rateLimitBurst: 200,
-  maxJsonDepth: 32,
-  maxJsonKeys: 1024,
-  publishDedupeWindow: 120_000,
-  presenceTtl: 30_000,
-  historySize: 100,
-  historyTtl: 300_000,
-} as const;
-
-/** How long a pong may take after a ping: with the default ping period, Centrifugo's 8 s. */
-export const PONG_TIMEOUT = DEFAULTS.pongWait - DEFAULTS.pingPeriod;
-
 /** Every option `new Hub()` knows (an unknown one is a TypeError). */
 export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
   'sendBuffer', 'maxBufferedBytes', 'highWaterMark', 'pongWait', 'pingPeriod', 'writeWait', 'maxWriteDelay', 'maxMessageSize',
@@ -291,10 +262,6 @@ export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
   'codec', 'onError', 'logger', 'eventSourceRetry', 'handlerTimeout', 'keepHeaders',
 ];
 
-/** The ping period the Go hub derives from the pong wait: 9/10 of it. */
-export function derivePingPeriod(pongWait: number): number {
-  return Math.floor((pongWait * 9) / 10);
-}
 
 function positiveInteger(options: HubOptions, key: Exclude<keyof typeof DEFAULTS, 'historySize' | 'historyTtl'>, fallback: number): number {
   const value = options[key];
@@ -390,3 +357,5 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     logger: logger === false ? silentLogger : logger,
   };
 }
+
+export { DEFAULTS, derivePingPeriod, PONG_TIMEOUT };

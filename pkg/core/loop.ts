@@ -3,7 +3,7 @@ export type { OutgoingHook } from './shaping.js';
 import { control } from './control.js';
 import { shape, type OutgoingHook } from './shaping.js';
 import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
-import type { WireFormat } from '../transport/transport.js';
+import type { WireFormat } from './transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
 import { clock } from '../clock.js';
 import { after } from './maybe.js';
@@ -62,7 +62,7 @@ export abstract class HubLoop {
   protected readonly connectionCounts = new Map<string, number>();
   protected subscriptionCount = 0;
   /** `hub.outgoing`: may drop or reshape each message for each session (off the hot path when null). */
-  protected outgoingHook: OutgoingHook | null = null;
+  outgoingHook: OutgoingHook | null = null;
   private queue: Command[] = [];
   private scheduled = false;
   /** When queued frames go out: at the end of a turn, or held under load (writes.ts). */
@@ -136,7 +136,7 @@ export abstract class HubLoop {
         case 'publication': {
           const { channel, offset, payload } = command.publication;
           if (channel.charCodeAt(0) === 35 /* # */) {
-            control(channel, payload, this.users, this.forwarded, this.reporter);
+            control(channel, payload, this.users, this.nodeTopics, this.reporter);
             break;
           }
           let batch = batches.get(channel);
@@ -340,8 +340,8 @@ export abstract class HubLoop {
     }
   }
 
-  /** Where commands forwarded to this node go (the SSE endpoint's streams). */
-  protected forwarded: ((token: string, text: string) => void) | null = null;
+  /** Handlers of messages other nodes send this node, by topic (`TransportHost.onNodeMessage`). */
+  protected readonly nodeTopics = new Map<string, (data: string) => void>();
 
   /** Registers a session; an authenticated one joins its personal channel `user:<id>`. */
   private add(session: Session): void {

@@ -3,7 +3,7 @@ import { effectScope } from '@vue/runtime-core';
 import { WebSocket } from 'ws';
 import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
 import { usePresence } from '../../client/vue.js';
-import { members } from '../../pkg/realtime/presence.js';
+import { members } from '../../pkg/core/presence.js';
 import { Peer, perTest } from '../helpers.js';
 
 const { start, cleanup } = perTest();

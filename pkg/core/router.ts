@@ -1,7 +1,7 @@
-import { ErrorCode, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
-import { APP_CODE, HandlerTable, runChain, type InboundMessage, type MessageContext, type Toolkit } from './handlers.js';
-import { parseCommand, type AppCommand } from './inbound.js';
-import { scanJson } from './limits.js';
+import { ErrorCode, isValidType, NAME_CHARACTERS, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
+import { APP_CODE, HandlerTable, runChain, type Handler, type InboundMessage, type MessageContext, type Middleware, type Toolkit } from './handlers.js';
+import { isBuiltIn, parseCommand, type AppCommand } from './inbound.js';
+import { scanJson } from '../protocol/index.js';
 import type { ResolvedHubOptions } from './options.js';
 import { decide } from './policy.js';
 import type { Reporter } from './report.js';
@@ -48,6 +48,27 @@ export class Router {
   private readonly handles = (type: string) => this.table.handlers.has(type);
 
   constructor(private readonly host: RouterHost) {}
+
+  /** Registers the handler of an application message type (`hub.handle`). */
+  addHandler(type: string, handler: Handler): void {
+    if (!isValidType(type) || isBuiltIn(type)) {
+      throw new TypeError(`livehub: cannot handle ${JSON.stringify(type)}: ${isBuiltIn(type) ? 'it is a built-in command (use hub.use(type, middleware))' : `use 1-255 characters of ${NAME_CHARACTERS}`}`);
+    }
+    if (typeof handler !== 'function') throw new TypeError('livehub: a handler must be a function');
+    if (this.table.handlers.has(type)) throw new TypeError(`livehub: ${JSON.stringify(type)} already has a handler`);
+    this.table.handlers.set(type, handler);
+  }
+
+  /** Adds middleware for every message (`'*'`) or for one type (`hub.use`). */
+  addMiddleware(type: string, middleware: unknown): void {
+    if (typeof middleware !== 'function') throw new TypeError('livehub: middleware must be a function');
+    const { table } = this;
+    if (type === '*') table.global.push(middleware as Middleware);
+    else {
+      if (!isValidType(type)) throw new TypeError(`livehub: cannot use middleware for ${JSON.stringify(type)}: use 1-255 characters of ${NAME_CHARACTERS}, or '*'`);
+      table.byType.set(type, [...(table.byType.get(type) ?? []), middleware as Middleware]);
+    }
+  }
 
   /** An inbound text message of `session`. Never throws. */
   receive(session: Session, text: string): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClientStreams } from '../../pkg/realtime/streams.js';
+import { ClientStreams } from '../../pkg/core/streams.js';
 
 describe('ClientStreams', () => {
   it('sends everything to a client with no hold and no floor', () => {

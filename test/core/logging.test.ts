@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Hub } from '../../pkg/index.js';
-import { hubLogger, type Logger } from '../../pkg/realtime/logger.js';
+import { hubLogger, type Logger } from '../../pkg/core/logger.js';
 import { Peer, perTest, sleep } from '../helpers.js';
+import { coreOf } from '../../pkg/hub.js';
 
 const { start, cleanup } = perTest();
 
@@ -95,6 +96,6 @@ describe('hub options', () => {
   it('default to a 25 s ping and an 8 s pong allowance, and derive one from the other when given alone', () => {
     const hubs = [new Hub({ logger: false }), new Hub({ logger: false, pongWait: 60_000 }), new Hub({ logger: false, pingPeriod: 10_000 })];
     cleanup(() => Promise.all(hubs.map((h) => h.close())));
-    expect(hubs.map((h) => [h.options.pingPeriod, h.options.pongWait])).toEqual([[25_000, 33_000], [54_000, 60_000], [10_000, 18_000]]);
+    expect(hubs.map((h) => [coreOf(h).options.pingPeriod, coreOf(h).options.pongWait])).toEqual([[25_000, 33_000], [54_000, 60_000], [10_000, 18_000]]);
   });
 });

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AuthError, type Identity } from '../realtime/auth.js';
-import { Admission } from '../realtime/limits.js';
-import type { ResolvedHubOptions } from '../realtime/options.js';
-import type { Reporter } from '../realtime/report.js';
+import { AuthError, type Identity } from './auth.js';
+import { Admission } from './limits.js';
+import type { ResolvedHubOptions } from './options.js';
+import type { Reporter } from './report.js';
+import type { Admitted, Refusal } from './transport.js';
 import { fileLimitMessage, fileLimitWarnAt, openFiles, openFilesLimit } from './file-limit.js';
 
 /** Whether the request's Origin may connect. Requests without an Origin (non-browser) may. */
@@ -30,12 +31,6 @@ export function originAllowed(options: ResolvedHubOptions, request: IncomingMess
     return false; // "null", garbage
   }
   return host.toLowerCase() === (request.headers.host ?? '').toLowerCase();
-}
-
-/** Why a connection was refused: the HTTP status to answer with, and headers. */
-export interface Refusal {
-  status: number;
-  headers?: Record<string, string>;
 }
 
 /**
@@ -65,14 +60,14 @@ export class Gate {
    * Synchronous (no promise) when there is no `authenticate` hook, so the common upgrade stays in
    * one tick. `originChecked`: the caller has already checked (and answered) the Origin.
    */
-  admit(request: IncomingMessage, socket: Duplex, originChecked = false): { identity: Identity | null } | Refusal | Promise<{ identity: Identity | null } | Refusal> {
+  admit(request: IncomingMessage, socket: Duplex, originChecked = false): Admitted | Refusal | Promise<Admitted | Refusal> {
     if (!originChecked && !originAllowed(this.options, request, this.reporter)) {
       this.refusedOrigin(request);
-      return { status: 403 };
+      return { status: 403, code: 'origin_refused' };
     }
     const ip = this.clientIp(request);
     const refusal = this.admission.refuseIp(ip);
-    if (refusal) return { status: refusal, headers: { 'Retry-After': '5' } };
+    if (refusal) return { status: refusal, code: 'refused', headers: { 'Retry-After': '5' } };
     this.admission.admit(socket, ip);
     if (this.admission.connections >= this.fileWarnAt) this.reporter.report('warn', 'file_limit', fileLimitMessage(this.admission.connections, this.fileLimit!));
     const { authenticate } = this.options;
@@ -86,15 +81,15 @@ export class Gate {
     return Promise.resolve(pending).then((identity) => {
       if (identity !== null && (typeof identity !== 'object' || typeof identity.userId !== 'string' || !identity.userId)) {
         this.reporter.error(new TypeError('livehub: authenticate must return an Identity with a userId, or null'), 'bad_identity');
-        return { status: 500 };
+        return { status: 500, code: 'internal' };
       }
       if (identity && identity.expiresAt !== undefined && !Number.isFinite(identity.expiresAt)) {
         this.reporter.error(new TypeError(`livehub: an Identity's expiresAt must be milliseconds since the epoch (a finite number), got ${String(identity.expiresAt)}`), 'bad_identity');
-        return { status: 500 };
+        return { status: 500, code: 'internal' };
       }
       if (identity) {
         const refused = this.admission.refuseUser(identity.userId);
-        if (refused) return { status: refused };
+        if (refused) return { status: refused, code: 'refused' };
         this.admission.admitUser(socket, identity.userId);
       }
       return { identity };
@@ -118,9 +113,9 @@ export class Gate {
 
   /** A refused credential: its status; never says why, and never echoes the token. */
   private refuse(error: unknown): Refusal {
-    if (error instanceof AuthError) return { status: error.status };
+    if (error instanceof AuthError) return { status: error.status, code: error.status === 401 ? 'unauthorized' : 'refused' };
     this.reporter.error(error, 'authenticate_failed', `livehub: authenticate threw (${error instanceof Error ? error.message : String(error)}); the connection was refused with 401`);
-    return { status: 401 };
+    return { status: 401, code: 'unauthorized' };
   }
 
   /** Logs a refused origin with the setting that would allow it. */
@@ -130,8 +125,4 @@ export class Gate {
       `livehub: refused a connection from origin ${origin} (host ${request.headers.host ?? 'none'}) with 403; ` +
       `if that page is yours, allow it: new Hub({ origins: [${JSON.stringify(origin)}] })`, undefined, `origin_refused:${origin}`);
   }
-}
-
-export function isRefusal(value: { identity: Identity | null } | Refusal): value is Refusal {
-  return 'status' in value;
 }

@@ -1,7 +1,10 @@
 import type { HistoryPolicy } from '../engine/engine.js';
-import { DEFAULTS, type HubOptions, type ResolvedHubOptions } from './options.js';
+import { DEFAULTS } from './defaults.js';
 
-// The `history` option: a default policy and per-channel rules (`{ match, size, ttl }`).
+/** The `history` option: a default policy, and per-channel rules (the first that matches wins). */
+export type HistoryOption = Partial<HistoryPolicy> & { channels?: Array<{ match: string | RegExp } & Partial<HistoryPolicy>> };
+/** A resolved per-channel rule. */
+export type HistoryRule = { test: (channel: string) => boolean } & HistoryPolicy;
 
 function policyOf(value: Partial<HistoryPolicy>, base: HistoryPolicy, where: string): HistoryPolicy {
   const { size = base.size, ttl = base.ttl } = value;
@@ -10,7 +13,7 @@ function policyOf(value: Partial<HistoryPolicy>, base: HistoryPolicy, where: str
   return { size, ttl };
 }
 
-export function resolveHistory(history: HubOptions['history'] = {}) {
+export function resolveHistory(history: HistoryOption = {}): { base: HistoryPolicy; rules: HistoryRule[] } {
   if (history === null || typeof history !== 'object') throw new TypeError('livehub: option history must be an object');
   const base = policyOf(history, { size: DEFAULTS.historySize, ttl: DEFAULTS.historyTtl }, 'history');
   const rules = (history.channels ?? []).map((rule, i) => {
@@ -26,7 +29,7 @@ export function resolveHistory(history: HubOptions['history'] = {}) {
 }
 
 /** The history policy of a channel: the first matching rule, else the default. */
-export function historyPolicy(options: ResolvedHubOptions, channel: string): HistoryPolicy {
+export function historyPolicy(options: { readonly history: HistoryPolicy; readonly historyRules: readonly HistoryRule[] }, channel: string): HistoryPolicy {
   for (const rule of options.historyRules) if (rule.test(channel)) return rule;
   return options.history;
 }

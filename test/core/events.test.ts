@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Hub } from '../../pkg/index.js';
 import { Peer, perTest, sleep } from '../helpers.js';
+import { coreOf } from '../../pkg/hub.js';
 
 const { start, cleanup } = perTest();
 
@@ -44,7 +45,7 @@ describe('hub events', () => {
     await expect.poll(() => pressed.length, { timeout: 5000 }).toBeGreaterThan(0);
     expect(pressed[0]).toBeGreaterThan(0);
     off();
-    expect(hub.events.listening.backpressure).toBe(false);
+    expect(coreOf(hub).events.listening.backpressure).toBe(false);
   });
 
   it('refuses unknown event names and listeners that are not functions', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryEngine } from '../../pkg/engine/memory.js';
-import type { Logger } from '../../pkg/realtime/logger.js';
+import type { Logger } from '../../pkg/core/logger.js';
 import { Hub } from '../../pkg/index.js';
 import { Peer, perTest, sleep } from '../helpers.js';
 

@@ -1,0 +1,252 @@
+import type { Engine } from '../engine/engine.js';
+import { CloseCode, ErrorCode, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
+import { HubApi } from './api.js';
+import type { Identity } from './auth.js';
+import { nodeChannel } from './control.js';
+import { sessionInfo } from './events.js';
+import { Gate } from './gate.js';
+import type { Toolkit } from './handlers.js';
+import { CONTROL_CHANNEL } from './loop.js';
+import type { ResolvedHubOptions } from './options.js';
+import type { RequestInfo } from './policy.js';
+import { isPresenceChannel, Presence } from './presence.js';
+import { Publisher } from './publisher.js';
+import { createReporter, type Reporter } from './report.js';
+import { Router } from './router.js';
+import { Session } from './session.js';
+import { makeToolkit } from './toolkit.js';
+import { transportHost } from './host.js';
+import type { Transport, TransportEndpoint, TransportHost } from './transport.js';
+
+/**
+ * The hub's core: the loop (loop.ts) and the server-side API (api.ts), with the engine, presence,
+ * publisher, router and gate they use, and the transports added to it. It imports no transport and
+ * no engine implementation: the composition root (pkg/hub.ts) hands it the engine and adds the
+ * built-in transports, which reach it through `host` (the public transport API) like any other.
+ * Everything here is wiring for sessions, transports and the facade; users see `Hub`.
+ */
+export class HubCore extends HubApi {
+  readonly reporter: Reporter;
+  readonly engine: Engine;
+  readonly presence: Presence;
+  readonly publisher: Publisher;
+  readonly router: Router;
+  readonly gate: Gate;
+  /** What transports get: admission, sessions, node messages (the public transport API). */
+  readonly host: TransportHost;
+  readonly node = Math.random().toString(36).slice(2, 8);
+  private readonly endpoints = new Map<string, TransportEndpoint>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private nextId = 0;
+  private drained: Promise<void> | null = null;
+  private engineIsUp = true;
+
+  constructor(readonly options: ResolvedHubOptions, engine: Engine, private readonly ownsEngine: boolean) {
+    super();
+    this.reporter = createReporter(options);
+    this.engine = engine;
+    const { reporter } = this;
+    void Promise.resolve(engine.start({
+      deliver: (publication) => this.enqueue({ kind: 'publication', publication }),
+      reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
+      log: (level, cause, context, message) => {
+        this.engineState(context.code, message);
+        reporter.report(level, context.code, message, context.err, cause);
+      },
+    })).then(() => {
+      if (this.events.listening['node.started']) this.events.emit('node.started', { node: this.node });
+      return Promise.all([engine.subscribe(CONTROL_CHANNEL), engine.subscribe(nodeChannel(this.node))]);
+    }).catch((error: Error) =>
+      reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
+    this.presence = new Presence(engine, {
+      options,
+      reporter,
+      // Joins and leaves are announced even while the hub closes, so other nodes see users go.
+      publish: (channel, type, data) => this.publisher.publishJson(channel, type, JSON.stringify(data ?? null), {}, true),
+      reply: (session, reply) => this.reply(session, reply),
+      presenceChanged: (channel, userId, joined) => this.presenceChanged(channel, userId, joined),
+    }, () => this.sessions);
+    this.publisher = new Publisher(engine, options, reporter, this.events, () => this.closing !== null);
+    this.router = new Router(this);
+    this.gate = new Gate(options, reporter);
+    this.host = transportHost(this);
+    const { pingPeriod, pongWait } = options;
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(pingPeriod, pongWait - pingPeriod)));
+    this.sweepTimer.unref();
+  }
+
+  /** Starts a transport endpoint with the transport API; its name must be new to this hub. */
+  addTransport(endpoint: TransportEndpoint): void {
+    if (endpoint === null || typeof endpoint !== 'object' || typeof endpoint.start !== 'function' || typeof endpoint.stop !== 'function' || typeof endpoint.name !== 'string' || !endpoint.name) {
+      throw new TypeError('livehub: a transport endpoint has a name, and start(host) and stop() methods (see livehub/transport)');
+    }
+    if (this.endpoints.has(endpoint.name)) throw new TypeError(`livehub: the hub already has a transport named ${JSON.stringify(endpoint.name)}`);
+    if (this.closing) throw new TypeError('livehub: the hub is closed; it takes no new transport');
+    this.endpoints.set(endpoint.name, endpoint);
+    const failed = (error: unknown) => this.reporter.error(error, 'transport_start_failed',
+      `livehub: the ${endpoint.name} transport did not start: ${error instanceof Error ? error.message : String(error)}; its clients cannot connect`);
+    try {
+      const started = endpoint.start(this.host);
+      if (started instanceof Promise) started.catch(failed);
+    } catch (error) {
+      this.endpoints.delete(endpoint.name);
+      failed(error);
+      throw error;
+    }
+  }
+
+  /** Closes every session (1001, after its queued frames), stops the transports, then the engine it owns. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    clearInterval(this.sweepTimer);
+    this.presence.close();
+    this.turn();
+    this.writes.flush();
+    const closed = [...this.sessions].map((session) => session.shutdown(CloseCode.GoingAway, 'server shutting down'));
+    this.closing = Promise.all(closed).then(async () => {
+      await Promise.all([...this.endpoints.values()].map(async (endpoint) => {
+        try {
+          await endpoint.stop();
+        } catch (error) {
+          this.reporter.error(error, 'transport_stop_failed', `livehub: the ${endpoint.name} transport failed to stop: ${(error as Error)?.message}`);
+        }
+      }));
+      if (this.ownsEngine) await this.engine.close();
+    });
+    return this.closing;
+  }
+
+  /** Refuses new connections, then closes every session with 1012 spread over `spread` ms. */
+  drain(spread: number): Promise<void> {
+    if (this.drained) return this.drained;
+    if (this.events.listening['node.draining']) this.events.emit('node.draining', { connections: this.sessions.size });
+    this.reporter.report('info', 'draining', `livehub: draining node ${this.node}: ${this.sessions.size} connections move to other nodes over ${spread} ms`);
+    const closes = [...this.sessions].map((session) => new Promise<void>((resolve) => {
+      setTimeout(() => session.shutdown(CloseCode.ServiceRestart, 'node draining; reconnect').then(resolve), Math.random() * spread).unref();
+    }));
+    this.drained = Promise.all(closes).then(() => {});
+    return this.drained;
+  }
+
+  /** True once `drain()` or `close()` was called: new connections are refused. */
+  get draining(): boolean {
+    return this.drained !== null || this.closing !== null;
+  }
+
+  get engineUp(): boolean {
+    return this.engineIsUp;
+  }
+
+  /** Follows the engine's reports: losses and recoveries become `engine.down` / `engine.up` events. */
+  private engineState(code: string, message: string): void {
+    const down = code === 'engine_unreachable' || code === 'engine_disconnected' || code === 'engine_timeout';
+    const up = code === 'engine_ready';
+    if (down && this.engineIsUp) {
+      this.engineIsUp = false;
+      if (this.events.listening['engine.down']) this.events.emit('engine.down', { code, message });
+    } else if (up && !this.engineIsUp) {
+      this.engineIsUp = true;
+      if (this.events.listening['engine.up']) this.events.emit('engine.up', {});
+    }
+  }
+
+  // The transport API (host.ts): sessions and node messages.
+
+  open(transport: Transport, request: RequestInfo, identity: Identity | null, fullProtocol: boolean): Session {
+    const session = new Session(`${this.node}-${++this.nextId}`, transport, request, this, identity, fullProtocol);
+    this.enqueue({ kind: 'register', session });
+    return session;
+  }
+
+  sendToNode(node: string, topic: string, data: string): Promise<void> {
+    return Promise.resolve()
+      .then(() => this.engine.publish(nodeChannel(node), topic, JSON.stringify(data), { size: 0, ttl: 1000 }))
+      .then(() => {}, (error: unknown) => {
+        this.reporter.report('error', 'node_message_failed', `livehub: a ${topic} message for node ${node} could not be sent through the engine: ${error instanceof Error ? error.message : String(error)}; the sender is told`, error);
+        throw error;
+      });
+  }
+
+  onNodeMessage(topic: string, handler: (data: string) => void): void {
+    if (this.nodeTopics.has(topic)) throw new TypeError(`livehub: node messages of topic ${JSON.stringify(topic)} already have a handler`);
+    this.nodeTopics.set(topic, handler);
+  }
+
+  // SessionHost and RouterHost: called by sessions and the router; each only queues.
+
+  receive(session: Session, text: string): void {
+    this.router.receive(session, text);
+  }
+
+  command(session: Session, command: ClientCommand): void {
+    switch (command.type) {
+      case 'subscribe':
+        this.enqueue({ kind: 'subscribe', session, channel: command.channel, id: command.id, since: command.since, ...(command.filter ? { filter: command.filter } : {}) });
+        break;
+      case 'unsubscribe':
+        this.enqueue({ kind: 'unsubscribe', session, channel: command.channel, id: command.id });
+        break;
+      case 'publish':
+        this.publisher.fromClient(session, command, (to, reply) => this.reply(to, reply));
+        break;
+      case 'ping':
+        this.reply(session, withId({ type: 'pong' }, command.id));
+        break;
+      case 'presence':
+      case 'status': {
+        const { channel, id } = command;
+        if (!isPresenceChannel(channel) || !session.presence?.has(channel)) {
+          this.reply(session, withId({ type: 'error', code: ErrorCode.Forbidden, channel, message: `subscribe to ${channel} first` }, id));
+          break;
+        }
+        if (command.type === 'presence') this.presence.list(session, channel, id);
+        else this.presence.status(session, channel, command.status, id);
+        break;
+      }
+    }
+  }
+
+  reply(session: Session, reply: ServerReply): void {
+    this.enqueue({ kind: 'reply', session, reply });
+  }
+
+  unregister(session: Session): void {
+    this.enqueue({ kind: 'unregister', session });
+  }
+
+  closeSession(session: Session, code: number, reason: string): void {
+    this.enqueue({ kind: 'close', session, code, reason });
+  }
+
+  toolkit(session: Session): Omit<Toolkit, 'reply' | 'fail'> {
+    return makeToolkit(session, {
+      enqueue: (command) => this.enqueue(command),
+      publisher: this.publisher,
+      reply: (to, reply) => this.reply(to, reply),
+      sendToUser: (userId, type, data) => this.sendToUser(userId, type, data),
+      publish: (channel, type, data) => this.publish(channel, type, data),
+    });
+  }
+
+  received(session: Session, text: string): void {
+    if (!this.events.listening['message.received']) return;
+    const type = /^\s*\{\s*"type"\s*:\s*"([^"]{1,64})"/.exec(text)?.[1] ?? 'unknown';
+    this.events.emit('message.received', { session: sessionInfo(session), type });
+  }
+
+  pushedBack(session: Session): void {
+    if (this.events.listening.backpressure) this.events.emit('backpressure', { session: sessionInfo(session), bufferedBytes: session.bufferedBytes });
+  }
+
+  presenceChanged(channel: string, userId: string, joined: boolean): void {
+    const name = joined ? 'presence.joined' : 'presence.left';
+    if (this.events.listening[name]) this.events.emit(name, { channel, userId });
+  }
+
+  evicted(session: Session, why: string): void {
+    this.reporter.report('warn', 'slow_consumer',
+      `livehub: evicted ${session.id}${session.identity ? ` (user ${session.identity.userId})` : ''} from ${session.request.socket?.remoteAddress ?? 'unknown'} as a slow consumer (4001): ${why}; ` +
+      'the client reconnects and recovers from history; raise sendBuffer/maxBufferedBytes/writeWait if readers this slow are expected');
+    if (this.events.listening.evicted) this.events.emit('evicted', { session: sessionInfo(session), reason: why });
+  }
+}

@@ -1,0 +1,35 @@
+/** The hub's defaults, as documented on each option (options.ts) and in docs. */
+
+export const DEFAULTS = {
+  sendBuffer: 256,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  highWaterMark: 256 * 1024,
+  pingPeriod: 25_000,
+  pongWait: 25_000 + 8_000,
+  writeWait: 10_000,
+  maxWriteDelay: 200,
+  maxMessageSize: 64 * 1024,
+  maxFragments: 64,
+  eventSourceRetry: 2000,
+  handlerTimeout: 10_000,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 1000,
+  maxConnectionsPerUser: 100,
+  maxChannelsPerClient: 128,
+  rateLimit: 100,
+  rateLimitBurst: 200,
+  maxJsonDepth: 32,
+  maxJsonKeys: 1024,
+  publishDedupeWindow: 120_000,
+  presenceTtl: 30_000,
+  historySize: 100,
+  historyTtl: 300_000,
+} as const;
+
+/** How long a pong may take after a ping: with the default ping period, Centrifugo's 8 s. */
+export const PONG_TIMEOUT = DEFAULTS.pongWait - DEFAULTS.pingPeriod;
+
+/** The ping period derived from the pong wait, as gorilla/websocket's chat hub derives it: 9/10 of it. */
+export function derivePingPeriod(pongWait: number): number {
+  return Math.floor((pongWait * 9) / 10);
+}

@@ -1,0 +1,164 @@
+/**
+ * The transport seam: what a transport implements, and what the hub gives it. Public as
+ * `livehub/transport` (pkg/transport/index.ts); the built-in WebSocket and SSE transports use exactly
+ * this and nothing else of the hub.
+ *
+ * The hub's loop knows sessions, not sockets. A session owns everything that is the same whatever
+ * carries it (identity, channels, stream positions, the outbound queue and its slow-consumer policy,
+ * the inbound rate limit); its transport owns the wire: WebSocket frames on an upgraded socket,
+ * Server-Sent Events on a streaming HTTP response, or an app's own. A transport endpoint is added
+ * with `hub.addTransport(endpoint)`: the hub calls `start(host)`, and from then on the endpoint
+ * admits each connection through `host.admit` and hands it to `host.open`, which returns the
+ * session it reports the connection's events to.
+ *
+ * The fan-out encodes a turn's messages of a channel once per wire format (`encodeMessages`), and
+ * every session of that format gets the same encoding through `frames`: the WebSocket transport
+ * hands the shared buffer on as it is; SSE adds the one line each of its streams needs of its own
+ * (the resume id). Nothing is encoded once per subscriber unless the format needs it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Identity } from './auth.js';
+import type { ResolvedHubOptions } from './options.js';
+import type { RequestInfo } from './policy.js';
+import type { Reporter } from './report.js';
+
+/** How one kind of transport lays hub messages and replies on its wire. */
+export interface WireFormat<Shared = unknown> {
+  /** A stable name, for logs and metrics (`websocket`, `sse`). */
+  readonly name: string;
+  /**
+   * A turn's messages of one channel (JSON payloads, with their stream offsets, ascending), encoded
+   * once for every session of this format.
+   */
+  encodeMessages(channel: string, offsets: readonly number[], payloads: readonly string[]): Shared;
+  /** One reply (a JSON object that is not a hub message: `subscribed`, `ack`, an error…). */
+  encodeReply(json: string): Buffer;
+}
+
+/** What a session may ask of its transport: one writer per connection. */
+export interface Transport<Shared = unknown> {
+  /** The transport's name (`websocket`, `sse`), for logs, metrics and the handler context. */
+  readonly name: string;
+  /** Its wire format, shared by all its connections (the fan-out groups encodings by it). */
+  readonly format: WireFormat<Shared>;
+  /** Whether writes are still taken (false once closing or closed). */
+  readonly writable: boolean;
+  /** Bytes handed to the transport and not yet sent (its own buffer): the backpressure signal. */
+  readonly writableLength: number;
+  /** The bytes this session sends for a shared encoding of `channel`'s messages at `offsets`. */
+  frames(shared: Shared, channel: string, offsets: readonly number[]): Buffer;
+  /**
+   * The bytes of a reply for this session, when the transport must see replies (SSE tracks stream
+   * positions from `subscribed` and `reset`); without it, the format's `encodeReply` is used.
+   */
+  replyFrames?(reply: { type: string; channel?: string; offset?: number; epoch?: string }, json: string): Buffer;
+  /** Writes buffers in order, as one write. */
+  write(chunks: readonly Buffer[], count: number): void;
+  /** Calls `listener` once when the transport's buffer has drained. */
+  onceDrain(listener: () => void): void;
+  offDrain(listener: () => void): void;
+  /** Asks the peer for a sign of life (a WebSocket ping; an SSE comment). */
+  ping(): void;
+  /** Closes with a code and reason (already clamped to 123 UTF-8 bytes). May throw; the session then terminates. */
+  close(code: number, reason: string): void;
+  /** Drops the connection at once. */
+  terminate(): void;
+}
+
+/**
+ * What a transport tells its session (the value `host.open` returns). The transport calls these from
+ * its network callbacks; none of them throws.
+ */
+export interface TransportEvents {
+  /** The session's id (`<node>-<n>`), as handlers, events and `from.client` know it. */
+  readonly id: string;
+  /** An inbound text message (a JSON command). */
+  receive(text: string): void;
+  /** The peer showed it is alive (a pong). */
+  alive(): void;
+  /** The peer pinged (counts against the inbound rate limit); false when the limit refused it, which then goes unanswered. */
+  pinged(): boolean;
+  /** The connection failed. */
+  failed(error: Error): void;
+  /** The connection is closed (whoever closed it); `code` and `reason` when known. */
+  closed(code?: number, reason?: string): void;
+}
+
+/** A connection the gate admitted: who it is (null: anonymous). */
+export interface Admitted {
+  identity: Identity | null;
+}
+
+/** Why a connection was refused: the HTTP status to answer with, the error code, and headers. */
+export interface Refusal {
+  status: number;
+  /** `origin_refused`, `unauthorized`, `refused` (a connection cap) or `internal`. */
+  code: string;
+  headers?: Record<string, string>;
+}
+
+export function isRefusal(value: Admitted | Refusal): value is Refusal {
+  return 'status' in value;
+}
+
+/** What the hub gives a transport endpoint when it starts it. */
+export interface TransportHost {
+  /** The hub's resolved options (read-only): limits, keepHeaders, codec, pingPeriod… */
+  readonly options: Readonly<ResolvedHubOptions>;
+  /** Where a transport logs: each line names the cause and what to change. */
+  readonly reporter: Reporter;
+  /** This node's id: the first part of its session ids. */
+  readonly node: string;
+  /** True once the hub drains or closes: refuse new connections (503 with Retry-After). */
+  readonly closing: boolean;
+  /**
+   * The gate every connection passes: the origin check (unless `originChecked`), the connection caps
+   * (in all, per IP, per user) and authentication. An admitted connection holds its slot until
+   * `socket` closes. Synchronous when the hub has no `authenticate` hook.
+   */
+  admit(request: IncomingMessage, socket: Duplex, options?: { originChecked?: boolean }): Admitted | Refusal | Promise<Admitted | Refusal>;
+  /** Whether the request's Origin may connect (requests without one may). */
+  originAllowed(request: IncomingMessage): boolean;
+  /** Logs a refused origin with the setting that would allow it. */
+  refusedOrigin(request: IncomingMessage): void;
+  /**
+   * What the session keeps of its request (the `keepHeaders` option applied): policies and handlers
+   * see it. `live`: the request lives as long as the session (an SSE stream), so it is not copied.
+   */
+  requestInfo(request: IncomingMessage, options?: { live?: boolean }): RequestInfo;
+  /**
+   * Starts a session for an admitted connection; the transport then reports its events to it.
+   * `fullProtocol` (default true): whether the peer speaks livehub's full protocol rather than the
+   * plain one (see docs/protocol.md).
+   */
+  open(transport: Transport, request: RequestInfo, identity: Identity | null, options?: { fullProtocol?: boolean }): TransportEvents;
+  /**
+   * Sends a message to another node's endpoint of the same `topic`, through the engine (never stored,
+   * never fanned out to clients). Rejects when the engine could not take it.
+   */
+  sendToNode(node: string, topic: string, data: string): Promise<void>;
+  /** Receives the messages other nodes send this node under `topic`. One handler per topic. */
+  onNodeMessage(topic: string, handler: (data: string) => void): void;
+}
+
+/** A transport an app adds with `hub.addTransport`: the hub starts it, and stops it on `hub.close()`. */
+export interface TransportEndpoint {
+  /** A stable name, unique in the hub (`websocket`, `sse`, `mqtt`…). */
+  readonly name: string;
+  /** Starts taking connections; may resolve later (a listening port). */
+  start(host: TransportHost): void | Promise<void>;
+  /** Stops taking connections (the hub closes the sessions itself). */
+  stop(): void | Promise<void>;
+}
+
+/** A WebSocket frame codec (the `codec` option): the JavaScript one, the WebAssembly one, or an app's. */
+export interface FrameCodec {
+  /** Which implementation this is. */
+  readonly name: 'js' | 'wasm';
+  /**
+   * Encodes each string as its own text frame (UTF-8) into one new buffer, in order. The buffer is
+   * the caller's: it is never reused or changed by the codec afterwards.
+   */
+  encodeBatch(payloads: readonly string[]): Buffer;
+}

@@ -357,6 +357,6 @@ export class Hub {
   #deprecated(old: string, now: string): void {
     if (this.#warned.has(old)) return;
     this.#warned.add(old);
-    this.#core.reporter.report('warn', 'deprecated', `livehub: ${old} is deprecated; use ${now}`);
+    this.#core.reporter.report('warn', 'deprecated', `livehub: ${old} is deprecated; use ${now}`, undefined, `deprecated:${old}`);
   }
 }

@@ -34,7 +34,7 @@ const hub = new Hub({
     }),
   } : {}),
 });
-const stats = statsHandler(() => ({ ...hub.metrics() }));
+const stats = statsHandler(() => { const { node: _node, connections: _connections, ...totals } = hub.info(); return totals; });
 const server = createServer((req, res) => { if (!stats(req, res)) { res.statusCode = 404; res.end(); } });
 hub.attach(server, { path: '/' });
 // --backlog N: the listen queue (Node's default: 511), for measuring what a full one costs a storm.

@@ -55,7 +55,7 @@ if (flag('--tags')) {
 }
 if (flag('--outgoing')) hub.outgoing((message) => message);
 const metrics = flag('--metrics') ? metricsHandler(hub) : null;
-const stats = statsHandler(() => ({ ...hub.metrics() }));
+const stats = statsHandler(() => { const { node: _node, connections: _connections, ...totals } = hub.info(); return totals; });
 const server = createServer((req, res) => {
   if (metrics && req.url === '/metrics') return metrics(req, res);
   if (!stats(req, res)) { res.statusCode = 404; res.end(); }

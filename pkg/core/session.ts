@@ -9,7 +9,7 @@ import type { RequestInfo } from './policy.js';
 import type { Reporter } from './report.js';
 import { ClientStreams } from './streams.js';
 
-/** Running totals a hub keeps for monitoring (`hub.metrics()`). */
+/** Running totals a hub keeps for monitoring (`hub.info()`). */
 export interface HubCounters {
   /** Transport writes (a corked batch of frames counts once). */
   writes: number;

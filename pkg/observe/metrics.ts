@@ -54,9 +54,9 @@ export class HubMetrics {
     gauge('uptime_seconds', 'Seconds since the hub started.', (g) => g.set(hub.info().uptime / 1000));
     gauge('node_info', 'This node (always 1), labelled with its id.', (g) => g.set({ node: hub.node }, 1), ['node']);
 
-    total('writes_total', 'Transport writes (a corked batch of frames counts once).', () => hub.metrics().writes);
-    total('frames_total', 'Frames (messages and replies) handed to transports.', () => hub.metrics().frames);
-    total('bytes_total', 'Bytes handed to transports.', () => hub.metrics().bytes);
+    total('writes_total', 'Transport writes (a corked batch of frames counts once).', () => hub.info().writes);
+    total('frames_total', 'Frames (messages and replies) handed to transports.', () => hub.info().frames);
+    total('bytes_total', 'Bytes handed to transports.', () => hub.info().bytes);
 
     const opened = counter('connections_opened_total', 'Connections opened, by transport.', ['transport']);
     const closed = counter('connections_closed_total', 'Connections closed, by close code (`other`: a code livehub does not name; `none`: no close frame).', ['code']);

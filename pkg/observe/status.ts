@@ -88,7 +88,7 @@ export class StatusFeed {
     const { hub } = this;
     const now = Date.now();
     const info = hub.info();
-    const counters = hub.metrics();
+    const counters = info;
     const window = this.window;
     const seconds = Math.max(0.001, (now - window.since) / 1000);
     let subscriptions = 0;

@@ -22,12 +22,12 @@ describe('@laravel/echo-react hooks on livehub/echo', () => {
       useEcho('orders.1', '.OrderShipped', (event: unknown) => seen.push(event));
       return useConnectionStatus();
     });
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     await expect.poll(() => result.current).toBe('connected');
     s.hub.publish('private-orders.1', 'OrderShipped', { id: 7 });
     await expect.poll(() => seen).toEqual([{ id: 7 }]);
     unmount();
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
     s.hub.publish('private-orders.1', 'OrderShipped', { id: 8 });
     await new Promise((r) => setTimeout(r, 50));
     expect(seen).toEqual([{ id: 7 }]);

@@ -31,12 +31,12 @@ describe('@laravel/echo-vue hooks on livehub/echo', () => {
       useEcho('orders.1', '.OrderShipped', (event: unknown) => seen.push(event));
       status = useConnectionStatus();
     });
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     await expect.poll(() => status!.value).toBe('connected');
     s.hub.publish('private-orders.1', 'OrderShipped', { id: 7 });
     await expect.poll(() => seen).toEqual([{ id: 7 }]);
     unmount();
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
     s.hub.publish('private-orders.1', 'OrderShipped', { id: 8 });
     await new Promise((r) => setTimeout(r, 50));
     expect(seen).toEqual([{ id: 7 }]);

@@ -29,7 +29,7 @@ describe('livehub/echo: Laravel Echo 2 on a livehub hub', () => {
     const seen: unknown[] = [];
     const callback = (order: unknown) => seen.push(order);
     echo.channel('orders').listen('OrderShipped', callback);
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('orders', 'OrderShipped', { id: 1 });
     s.hub.publish('orders', 'OrderPaid', { id: 2 });
     await expect.poll(() => seen).toEqual([{ id: 1 }]);
@@ -39,7 +39,7 @@ describe('livehub/echo: Laravel Echo 2 on a livehub hub', () => {
     s.hub.publish('orders', 'OrderPaid', { id: 4 });
     await expect.poll(() => seen).toEqual([{ id: 1 }, { id: 4 }]);
     echo.leaveChannel('orders');
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
   });
 
   it('maps an event namespace to dotted types, and a leading dot to the type as it is', async () => {
@@ -47,7 +47,7 @@ describe('livehub/echo: Laravel Echo 2 on a livehub hub', () => {
     const echo = echoOn(s.url, { namespace: 'App.Events' });
     const seen: string[] = [];
     echo.channel('n').listen('OrderShipped', () => seen.push('namespaced')).listen('.raw', () => seen.push('raw'));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('n', 'OrderShipped', null);
     s.hub.publish('n', 'App.Events.OrderShipped', null);
     s.hub.publish('n', 'raw', null);
@@ -99,7 +99,7 @@ describe('livehub/echo: Laravel Echo 2 on a livehub hub', () => {
     const watcher = echoOn(s.url);
     watcher.channel('stamp').listen('.hello', (_data: unknown) => {});
     watcher.connector.client.on('stamp', (_data, message) => stamped.push(message.from?.client));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     await expect.poll(() => watcher.connectionStatus()).toBe('connected');
     await echo.connector.client.publish('stamp', 'hello', 1);
     await expect.poll(() => stamped).toEqual([echo.socketId()]);

@@ -66,7 +66,7 @@ describe("transport: 'auto'", () => {
     expect(transports).toEqual(['websocket', 'sse']);
     expect(errors).toEqual(['connect_failed', 'connect_failed']);
     expect(s.state.refused).toBe(2);
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     const ws = await peer(s.url);
     await ws.subscribe('room');
     await client.publish('room', 'said', 'from the fallback');
@@ -90,7 +90,7 @@ describe("transport: 'auto'", () => {
     const seen: number[] = [];
     client.on('ticks', (n: number) => seen.push(n));
     await expect.poll(() => client.transport).toBe('sse');
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     let sent = 0;
     const publisher = setInterval(() => { for (let i = 0; i < 5; i++) s.hub.publish('ticks', 'tick', sent++); }, 10);
     cleanup(() => clearInterval(publisher));

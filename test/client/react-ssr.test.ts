@@ -41,6 +41,6 @@ describe('livehub/react on a server', () => {
     expect(html).toBe('<p>idle idle false 0 0 0</p>');
     expect(trap.touched).toEqual([]);
     await new Promise((r) => setTimeout(r, 100));
-    expect(s.hub.stats().clients).toBe(0);
+    expect(s.hub.info().clients).toBe(0);
   });
 });

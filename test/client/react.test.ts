@@ -38,11 +38,11 @@ describe('livehub/react', () => {
     const view = render(createElement(App, { show: false }), { wrapper });
     await expect.poll(() => view.container.textContent).toBe('open');
     view.rerender(createElement(App, { show: true }));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('prices', 'tick', 1);
     await expect.poll(() => seen).toEqual([1]);
     expect(sockets).toHaveLength(1);
-    expect(s.hub.stats().clients).toBe(1);
+    expect(s.hub.info().clients).toBe(1);
     expect(frames('subscribe', 'prices')).toHaveLength(1);
     expect(frames('unsubscribe')).toHaveLength(0);
   });
@@ -60,10 +60,10 @@ describe('livehub/react', () => {
     const s = await start();
     const { wrapper, frames } = wrapperFor(s.url);
     const view = renderHook(() => useChannel('news', () => {}), { wrapper });
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     view.unmount();
-    await expect.poll(() => s.hub.stats().clients).toBe(0);
-    expect(s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().clients).toBe(0);
+    expect(s.hub.info().channels).toBe(0);
     expect(frames('subscribe', 'news')).toHaveLength(1);
   });
 
@@ -72,7 +72,7 @@ describe('livehub/react', () => {
     const { wrapper, frames } = wrapperFor(s.url);
     const calls: string[] = [];
     const view = renderHook(({ tag }) => useChannel('c', { events: { t: (data) => calls.push(`${tag}:${String(data)}`) } }), { wrapper, initialProps: { tag: 'first' } });
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     view.rerender({ tag: 'second' });
     view.rerender({ tag: 'third' });
     s.hub.publish('c', 't', 1);
@@ -89,7 +89,7 @@ describe('livehub/react', () => {
     await expect.poll(() => frames('subscribe', 'room-a')).toHaveLength(1);
     view.rerender({ channel: 'room-b' });
     await expect.poll(() => frames('unsubscribe', 'room-a')).toHaveLength(1);
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('room-a', 'x', 1);
     s.hub.publish('room-b', 'x', 2);
     await expect.poll(() => seen).toEqual([['room-b', 2]]);
@@ -122,7 +122,7 @@ describe('livehub/react', () => {
       onEvent: (event, data) => calls.push(`${tag}:${event}:${data}`),
     }), { wrapper, initialProps: { tag: 'a' } });
     await expect.poll(() => view.result.current.isConnected).toBe(true);
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     view.rerender({ tag: 'b' });
     s.hub.publish('inbox:42', 'message_new', 1);
     s.hub.publish('inbox:42', 'typing', 2);
@@ -142,10 +142,10 @@ describe('livehub/react', () => {
     await expect.poll(() => view.result.current.isConnected).toBe(true);
     act(() => view.result.current.disconnect());
     expect(view.result.current.isConnected).toBe(false);
-    await expect.poll(() => s.hub.stats().clients).toBe(0);
+    await expect.poll(() => s.hub.info().clients).toBe(0);
     act(() => view.result.current.reconnect());
     await expect.poll(() => view.result.current.isConnected).toBe(true);
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('feed', 'e', 'back');
     await expect.poll(() => view.result.current.events.map((e) => e.data)).toEqual(['back']);
   });
@@ -155,7 +155,7 @@ describe('livehub/react', () => {
     const { wrapper } = wrapperFor(s.url);
     const useRealtimeMessages = (userId: string) => useRealtime<{ text: string }>({ channel: `inbox:${userId}`, events: ['message_new', 'typing_start'] });
     const view = renderHook(() => useRealtimeMessages('7'), { wrapper });
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('inbox:7', 'message_new', { text: 'hi' });
     await expect.poll(() => view.result.current.events.map((e) => e.data.text)).toEqual(['hi']);
   });
@@ -172,12 +172,12 @@ describe('livehub/react', () => {
     }
     const view = render(createElement(StrictMode, null, createElement(Listener)));
     await expect.poll(() => view.container.textContent).toBe('open');
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('orders', 'created', 9);
     await expect.poll(() => seen).toEqual([9]);
     expect(sockets).toHaveLength(1);
     view.unmount();
-    await expect.poll(() => s.hub.stats().clients).toBe(0);
+    await expect.poll(() => s.hub.info().clients).toBe(0);
   });
 
   it('uses an explicit client without a provider, and leaves it open after unmount', async () => {
@@ -186,9 +186,9 @@ describe('livehub/react', () => {
     const client = new LiveClient(s.url, { WebSocket });
     cleanup(() => client.dispose());
     const view = renderHook(() => useChannel('direct', () => {}, { client }));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     view.unmount();
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
     expect(client.status).toBe('open');
   });
 

@@ -132,7 +132,7 @@ for (const transport of ['websocket', 'sse'] as const) {
       const peer = await Peer.open(s.url);
       cleanup(() => peer.close());
       await peer.subscribe('room');
-      await expect.poll(() => s.hub.stats().channels).toBe(1);
+      await expect.poll(() => s.hub.info().channels).toBe(1);
       await client.publish('room', 'typing', 'not to me', { exceptSelf: true });
       await client.publish('room', 'said', 'to all');
       expect((await peer.next((m) => m.channel === 'room')).data).toBe('not to me');

@@ -67,7 +67,7 @@ describe('LiveClient over Server-Sent Events', () => {
     client.on('room', (data) => seen.push(data));
     await expect.poll(() => client.status).toBe('open');
     expect(client.transport).toBe('sse');
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     const ws = await peer(s.url);
     await ws.subscribe('room');
     await client.publish('room', 'said', { text: 'from sse' });
@@ -86,7 +86,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const errors: string[] = [];
     client.addEventListener('error', (error) => errors.push((error as LiveError).code));
     client.on('ticks', (n: number) => seen.push(n));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     let sent = 0;
     const publisher = setInterval(() => { for (let i = 0; i < 5; i++) s.hub.publish('ticks', 'tick', sent++); }, 10);
     cleanup(() => clearInterval(publisher));
@@ -109,7 +109,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const client = sseClient(s.url);
     const seen: number[] = [];
     client.on('feed', (n: number) => seen.push(n));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     await s.hub.publish('feed', 'item', 1);
     await expect.poll(() => seen).toEqual([1]);
     s.state.blockStreams = true;
@@ -139,7 +139,7 @@ describe('LiveClient over Server-Sent Events', () => {
     s.hub.handle('echo', (message) => ({ echoed: message.data }));
     const client = sseClient(s.url);
     client.subscribe('room');
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     const ws = await peer(s.url);
     await ws.subscribe('room');
     s.state.blockStreams = true;
@@ -223,7 +223,7 @@ describe('LiveClient over Server-Sent Events', () => {
     live.on('prices', (data) => seen.push(data));
     await expect.poll(() => live.connected.value).toBe(true);
     expect(live.client.transport).toBe('sse');
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     await s.hub.publish('prices', 'tick', 42);
     await expect.poll(() => seen).toEqual([42]);
   });

@@ -26,13 +26,13 @@ describe('livehub/vue parity hooks, outside components', () => {
     const scope = effectScope();
     const seen: unknown[] = [];
     const { publish } = scope.run(() => useChannel('c', { events: { a: (data) => seen.push(['a', data]) } }, { client }))!;
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('c', 'a', 1);
     s.hub.publish('c', 'b', 2);
     await expect.poll(() => seen).toEqual([['a', 1]]);
     await expect(publish('a', 3)).rejects.toMatchObject({ code: 'forbidden' });
     scope.stop();
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
   });
 
   it('useChannel follows a ref channel name, letting go of the old one', async () => {
@@ -48,13 +48,13 @@ describe('livehub/vue parity hooks, outside components', () => {
     name.value = 'room-b';
     await nextTick();
     await expect.poll(() => counting.frames('unsubscribe', 'room-a')).toHaveLength(1);
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('room-a', 'x', 1);
     s.hub.publish('room-b', 'x', 2);
     await expect.poll(() => seen).toEqual([['room-b', 2]]);
     name.value = null;
     await nextTick();
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
   });
 
   it('useRealtime uses the app\'s provided client inside runWithContext, keeps events in a shallowRef, and clears them', async () => {
@@ -68,7 +68,7 @@ describe('livehub/vue parity hooks, outside components', () => {
     cleanup(() => scope.stop());
     expect(isShallow(feed.events)).toBe(true);
     await expect.poll(() => feed.isConnected.value).toBe(true);
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     for (const [type, data] of [['message_new', 1], ['typing', 2], ['message_new', 3], ['message_new', 4]] as const) s.hub.publish('inbox:1', type, data);
     await expect.poll(() => feed.events.value.map((e) => e.data)).toEqual([3, 4]);
     expect(calls).toEqual(['message_new:1', 'message_new:3', 'message_new:4']);
@@ -109,7 +109,7 @@ describe('livehub/vue parity hooks, outside components', () => {
     expect(b.count.value).toBe(1);
     first.stop();
     second.stop();
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
     expect(counting.frames('subscribe', 'presence-y')).toHaveLength(1);
   });
 

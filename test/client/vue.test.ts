@@ -19,7 +19,7 @@ describe('useLiveUpdate', () => {
     expect(live.connected.value).toBe(false);
     await expect.poll(() => live.connected.value).toBe(true);
     expect(live.status.value).toBe('open');
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('prices', 'tick', 42);
     await expect.poll(() => seen).toEqual([[42, 'tick']]);
     scope.stop();
@@ -30,11 +30,11 @@ describe('useLiveUpdate', () => {
     const scope = effectScope();
     const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS, reconnectDelay: 10 }))!;
     live.on('a', () => {});
-    await expect.poll(() => s.hub.stats().clients).toBe(1);
+    await expect.poll(() => s.hub.info().clients).toBe(1);
     scope.stop();
-    await expect.poll(() => s.hub.stats().clients).toBe(0);
+    await expect.poll(() => s.hub.info().clients).toBe(0);
     await new Promise((r) => setTimeout(r, 100));
-    expect(s.hub.stats().clients).toBe(0);
+    expect(s.hub.info().clients).toBe(0);
     expect(live.client.status).toBe('closed');
   });
 
@@ -45,13 +45,13 @@ describe('useLiveUpdate', () => {
     const second = effectScope();
     first.run(() => useLiveUpdate(undefined, { client }).on('shared', () => {}));
     second.run(() => useLiveUpdate(undefined, { client }).on('shared', () => {}));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     first.stop();
     await nextTick();
     await new Promise((r) => setTimeout(r, 50));
-    expect(s.hub.stats().channels).toBe(1);
+    expect(s.hub.info().channels).toBe(1);
     second.stop();
-    await expect.poll(() => s.hub.stats().channels).toBe(0);
+    await expect.poll(() => s.hub.info().channels).toBe(0);
     expect(client.status).toBe('open'); // not owned: left open for others
     client.dispose();
   });
@@ -63,7 +63,7 @@ describe('useLiveUpdate', () => {
     const seen: unknown[] = [];
     const keep = live.on('c', (d) => seen.push(['keep', d]));
     const off = live.on('c', (d) => seen.push(['off', d]));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     off();
     s.hub.publish('c', 't', 1);
     await expect.poll(() => seen).toEqual([['keep', 1]]);
@@ -84,9 +84,9 @@ describe('useLiveUpdate', () => {
     live.disconnect();
     expect(live.connected.value).toBe(false);
     expect(live.status.value).toBe('closed');
-    await expect.poll(() => s.hub.stats().clients).toBe(0);
+    await expect.poll(() => s.hub.info().clients).toBe(0);
     await new Promise((r) => setTimeout(r, 100));
-    expect(s.hub.stats().clients).toBe(0);
+    expect(s.hub.info().clients).toBe(0);
   });
 
   it('sets error when the connection cannot be made, and clears it once the connection opens', async () => {
@@ -115,7 +115,7 @@ describe('useLiveUpdate', () => {
     const offAll = live.on('*', (data, message) => all.push([message.channel, message.type, data]));
     live.on('a', (data) => onA.push(data));
     live.subscribe('b');
-    await expect.poll(() => s.hub.stats().channels).toBe(2);
+    await expect.poll(() => s.hub.info().channels).toBe(2);
     s.hub.publish('a', 'x', 1);
     s.hub.publish('b', 'y', 2);
     s.hub.publish('*', 'z', 3);
@@ -138,7 +138,7 @@ describe('useLiveUpdate', () => {
     const handler = (data: unknown) => all.push(data);
     live.on('*', handler);
     live.on('a', (data) => kept.push(data));
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     live.off('*', handler);
     s.hub.publish('a', 'x', 1);
     await expect.poll(() => kept).toEqual([1]);

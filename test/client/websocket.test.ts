@@ -73,7 +73,7 @@ describe('the WebSocket implementation', () => {
     const seen: unknown[] = [];
     c.on('news', (data) => seen.push(data));
     await expect.poll(() => c.status).toBe('open');
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('news', 'item', 'hello');
     await expect.poll(() => seen).toEqual(['hello']);
   });

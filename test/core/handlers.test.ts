@@ -145,7 +145,7 @@ describe('hub.use', () => {
     peer.send({ type: 'subscribe', channel: 'open', id: 2 });
     expect(await peer.next((m) => m.id === 2)).toMatchObject({ type: 'subscribed' });
     expect(peer.messages.find((m) => m.id === 1)).toBeUndefined();
-    expect(hub.stats().channels).toBe(1);
+    expect(hub.info().channels).toBe(1);
   });
 });
 

@@ -72,9 +72,9 @@ describe('Hub as a state machine', () => {
   it('registers a connection on the next turn, not before', async () => {
     const { hub, connect } = setup();
     connect();
-    expect(hub.stats().clients).toBe(0);
+    expect(hub.info().clients).toBe(0);
     await turn();
-    expect(hub.stats().clients).toBe(1);
+    expect(hub.info().clients).toBe(1);
   });
 
   it('applies subscribe, publish and unsubscribe of one turn in arrival order', async () => {
@@ -91,7 +91,7 @@ describe('Hub as a state machine', () => {
     hub.publish('a', 't', 2);
     await turn();
     expect(ws.received().slice(2)).toEqual([{ type: 'unsubscribed', channel: 'a' }]);
-    expect(hub.stats().channels).toBe(0);
+    expect(hub.info().channels).toBe(0);
   });
 
   it('encodes a channel\'s messages of a turn once, into one buffer all its subscribers share', async () => {
@@ -109,7 +109,7 @@ describe('Hub as a state machine', () => {
     expect(a._socket.written).toHaveLength(1);
     expect(a._socket.written[0]).toBe(b._socket.written[0]);
     expect(decodeFrames(a._socket.written[0]!)).toEqual(['{"channel":"c","type":"t","data":1,"offset":1}', '{"channel":"c","type":"t","data":2,"offset":2}']);
-    expect(hub.metrics()).toMatchObject({ writes: 4, frames: 6, evictions: 0 }); // 1 reply + 1 batch each
+    expect(hub.info()).toMatchObject({ writes: 4, frames: 6, evictions: 0 }); // 1 reply + 1 batch each
   });
 
   it('holds frames while the socket is full and writes them, in order, on drain', async () => {
@@ -134,9 +134,9 @@ describe('Hub as a state machine', () => {
     slow._socket.full = true;
     for (let i = 0; i < 7; i++) { hub.publish('c', 't', i); await turn(); }
     expect(slow.closedWith).toEqual({ code: CloseCode.SlowConsumer, reason: 'slow consumer' });
-    expect(hub.metrics().evictions).toBe(1);
+    expect(hub.info().evictions).toBe(1);
     await turn();
-    expect(hub.stats().clients).toBe(1);
+    expect(hub.info().clients).toBe(1);
     expect(fine.received().filter((m) => 'data' in m).map((m) => m.data)).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
@@ -195,10 +195,10 @@ describe('Hub as a state machine', () => {
     ws.say({ type: 'subscribe', channel: 'a' });
     ws.say({ type: 'subscribe', channel: 'b' });
     await settle();
-    expect(hub.stats()).toEqual({ clients: 1, channels: 2 });
+    expect(hub.info()).toMatchObject({ clients: 1, channels: 2 });
     ws.terminate();
     await turn();
-    expect(hub.stats()).toEqual({ clients: 0, channels: 0 });
+    expect(hub.info()).toMatchObject({ clients: 0, channels: 0 });
   });
 
   it('pings every pingPeriod and terminates a client silent for longer than pongWait', async () => {
@@ -231,7 +231,7 @@ describe('Hub as a state machine', () => {
     hub.publish('__proto__', 't', 1);
     await turn();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(hub.stats().channels).toBe(3);
+    expect(hub.info().channels).toBe(3);
     expect(ws.received().filter((m) => m.channel === '__proto__' && 'data' in m)).toHaveLength(1);
   });
 });

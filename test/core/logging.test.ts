@@ -43,7 +43,7 @@ describe('the hub logs what it refuses or loses', () => {
     await slow.subscribe('firehose');
     (slow.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
     const payload = 'x'.repeat(8 * 1024);
-    for (let i = 0; i < 2000 && hub.metrics().evictions === 0; i++) {
+    for (let i = 0; i < 2000 && hub.info().evictions === 0; i++) {
       hub.publish('firehose', 'blob', payload);
       if (i % 50 === 0) await sleep(1);
     }

@@ -112,7 +112,7 @@ describe('stream positions and recovery', () => {
       s.hub.publish('big', 'blob', { i, pad });
       if (i % 50 === 0) await sleep(1);
     }
-    await expect.poll(() => s.hub.metrics().evictions, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => s.hub.info().evictions, { timeout: 10_000 }).toBe(1);
     socket.resume();
     await expect.poll(() => got.length, { timeout: 15_000 }).toBe(600);
     expect(got).toEqual([...Array(600).keys()]);

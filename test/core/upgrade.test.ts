@@ -76,7 +76,7 @@ describe('Express mounting', () => {
     await expect(Peer.open(`ws://127.0.0.1:${port}/ws`, { headers: { 'x-token': 'nope' } })).rejects.toThrow('HTTP 401');
     const ok = await Peer.open(`ws://127.0.0.1:${port}/ws`, { headers: { 'x-token': 'fine' } });
     cleanups.push(() => ok.close());
-    expect(hub.stats().clients).toBeLessThanOrEqual(1);
+    expect(hub.info().clients).toBeLessThanOrEqual(1);
   });
 
   it('answers an upgrade to a path no route takes with 404, and a plain GET of the endpoint with 426', async () => {

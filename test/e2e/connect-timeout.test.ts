@@ -38,7 +38,7 @@ describe('a connection attempt whose handshake never completes, in Node', () => 
     expect(proxy.seen).toEqual(['stall', 'forward']);
     expect(errors).toEqual(['connect_timeout']);
     expect(statuses).toEqual(['reconnecting', 'open']); // 'connecting' was set in the constructor
-    await expect.poll(() => s.hub.stats().channels).toBe(1);
+    await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('news', 'item', 'after the stall');
     await expect.poll(() => seen).toEqual(['after the stall']);
   }, DEADLINE + 10_000);

@@ -88,7 +88,7 @@ describe('a page whose WebSocket upgrades are refused, in Chromium', () => {
       expect(await transport(open)).toBe('websocket');
       expect((await state(blocked)).transports).toEqual(['websocket', 'sse']);
       expect(refused.length).toBeGreaterThanOrEqual(2);
-      await expect.poll(() => hub.stats().channels).toBe(1);
+      await expect.poll(() => hub.info().channels).toBe(1);
       await sleep(200); // both subscribed
 
       await say(blocked, 'hello from SSE');

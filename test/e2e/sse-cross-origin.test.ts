@@ -73,7 +73,7 @@ describe('a page using the hub on another origin over SSE, in Chromium', () => {
         client.on('room', (data: unknown, message: { type: string }) => w.state.got.push({ type: message.type, data }));
         w.client = client;
       }, hubOrigin);
-      await expect.poll(() => hub.stats().channels, { timeout: 10_000 }).toBe(2); // room, and ann's own channel
+      await expect.poll(() => hub.info().channels, { timeout: 10_000 }).toBe(2); // room, and ann's own channel
       expect(users).toEqual(['ann']);
       await page.evaluate(() => (window as unknown as { client: { publish(c: string, t: string, d: unknown): Promise<unknown> } }).client.publish('room', 'said', 'from the page'));
       await hub.publish('room', 'said', 'from the server');
@@ -105,7 +105,7 @@ describe('a page using the hub on another origin over SSE, in Chromium', () => {
       await expect.poll(() => page.evaluate(() => (window as unknown as { statuses: string[] }).statuses.filter((s) => s === 'reconnecting').length), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
       await new Promise((resolve) => setTimeout(resolve, 500)); // more attempts, none of them let in
       expect(await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses)).not.toContain('open');
-      expect(hub.stats().clients).toBe(0);
+      expect(hub.info().clients).toBe(0);
     } finally {
       await context.close();
       await stop();

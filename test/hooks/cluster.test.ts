@@ -40,7 +40,7 @@ describe('webhooks on two nodes sharing Redis', () => {
     }
     for (const peer of peers) {
       peer.close();
-      await expect.poll(() => nodes.reduce((n, node) => n + node.hub.stats().clients, 0)).toBe(peers.length - peers.indexOf(peer) - 1);
+      await expect.poll(() => nodes.reduce((n, node) => n + node.hub.info().clients, 0)).toBe(peers.length - peers.indexOf(peer) - 1);
     }
     const everything = () => Promise.all(nodes.map((node) => node.hooks.flush())).then(() => receiver.events);
     await expect.poll(async () => (await everything()).filter((e) => e.type === 'presence.left').length).toBe(1);

@@ -258,6 +258,6 @@ describe('webhooks', () => {
     expect(calls).toBe(2);
     expect(receiver.requests).toHaveLength(1);
     expect(hooks.counters).toMatchObject({ delivered: 1, retried: 1 });
-    expect(hub.stats().clients).toBe(1);
+    expect(hub.info().clients).toBe(1);
   });
 });

@@ -26,7 +26,7 @@ describe('close reasons', () => {
       expect(reason.startsWith(close.reason)).toBe(true);
       expect(close.reason).not.toContain('\uFFFD');
     }
-    await expect.poll(() => hub.stats().clients).toBe(1);
+    await expect.poll(() => hub.info().clients).toBe(1);
     // No zombie: mallory's slots are free again and sendToUser reaches only new sockets.
     const back = await Peer.open(`${url}?user=mallory`);
     cleanup(() => back.close());

@@ -18,7 +18,7 @@ describe('hostile resource use', () => {
       h.hub.publish('firehose', 'blob', { i, payload });
       if (i % 50 === 0) await sleep(1);
     }
-    await expect.poll(() => h.hub.metrics().evictions, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => h.hub.info().evictions, { timeout: 10_000 }).toBe(1);
     (slow.ws as unknown as { _socket: Socket })._socket.resume();
     expect((await slow.whenClosed(10_000)).code).toBe(CloseCode.SlowConsumer);
     await sleep(100);

@@ -72,8 +72,8 @@ describe('GET /metrics', () => {
     expect(after.value('livehub_connections', { transport: 'sse' })).toBe(1);
     expect(after.value('livehub_channels')).toBe(1);
     expect(after.value('livehub_subscriptions')).toBe(4);
-    expect(after.value('livehub_bytes_total')).toBe(hub.metrics().bytes);
-    expect(after.value('livehub_frames_total')).toBe(hub.metrics().frames);
+    expect(after.value('livehub_bytes_total')).toBe(hub.info().bytes);
+    expect(after.value('livehub_frames_total')).toBe(hub.info().frames);
     expect(after.value('livehub_engine_up')).toBe(1);
     expect(after.value('livehub_draining')).toBe(0);
     expect(after.value('livehub_node_info', { node: hub.node })).toBe(1);
@@ -134,11 +134,11 @@ describe('GET /metrics', () => {
       await slow.subscribe('firehose');
       (slow.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
       const payload = 'x'.repeat(16 * 1024);
-      for (let i = 0; i < 600 && hub.stats().clients > 0; i++) {
+      for (let i = 0; i < 600 && hub.info().clients > 0; i++) {
         hub.publish('firehose', 'blob', { i, payload });
         if (i % 20 === 0) await sleep(2);
       }
-      await expect.poll(() => hub.stats().clients, { timeout: 10_000 }).toBe(0);
+      await expect.poll(() => hub.info().clients, { timeout: 10_000 }).toBe(0);
       const s = await scrape(`${base}/metrics`);
       expect(s.value('livehub_evictions_total', { reason })).toBe(1);
       expect(s.value('livehub_evictions_total', { reason: reason === 'send_buffer' ? 'write_timeout' : 'send_buffer' })).toBe(0);

@@ -131,12 +131,12 @@ describe('Server-Sent Events', () => {
     expect(response.status).toBe(200); // and never read
     await sleep(50);
     const payload = 'x'.repeat(8 * 1024);
-    for (let i = 0; i < 2000 && hub.metrics().evictions === 0; i++) {
+    for (let i = 0; i < 2000 && hub.info().evictions === 0; i++) {
       hub.publish('firehose', 'blob', payload);
       if (i % 50 === 0) await sleep(1);
     }
-    await expect.poll(() => hub.metrics().evictions, { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => hub.stats().clients).toBe(0);
+    await expect.poll(() => hub.info().evictions, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => hub.info().clients).toBe(0);
   });
 
   it('caps a flood of streams from one address at maxConnectionsPerIp with 429', async () => {

@@ -50,7 +50,7 @@ describe('a WebSocket connection of livehub\'s own server', () => {
     peer.ws.close(4321, 'bye');
     await until(() => closes.length === 1);
     expect(closes).toEqual([{ code: 4321, reason: 'bye' }]);
-    expect(hub.stats().clients).toBe(0);
+    expect(hub.info().clients).toBe(0);
   });
 
   it('answers each ping once, with a pong carrying the ping\'s data', async () => {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { Hub } from '../../pkg/index.js';
+import { perTest } from '../helpers.js';
+import { recordingLogger, type LogLine } from '../transport/http/fixture.js';
+
+const { cleanup } = perTest();
+
+describe('the hub\'s deprecated names', () => {
+  it('still answer stats(), metrics() and broadcast(message), each warning once with the name to use', async () => {
+    const lines: LogLine[] = [];
+    const hub = new Hub({ logger: recordingLogger(lines) });
+    cleanup(() => hub.close());
+    expect(hub.stats()).toEqual({ clients: 0, channels: 0 });
+    expect(hub.stats()).toEqual({ clients: 0, channels: 0 });
+    expect(hub.metrics()).toEqual({ writes: 0, frames: 0, bytes: 0, evictions: 0, clients: 0, channels: 0 });
+    const position = await hub.broadcast({ channel: 'news', type: 'headline', data: 1 });
+    await hub.broadcast({ channel: 'news', type: 'headline', data: 2 });
+    expect(position.offset).toBe(1);
+    expect((await hub.history('news')).messages.map((m) => m.data)).toEqual([1, 2]);
+    const warnings = lines.filter((line) => line.code === 'deprecated').map((line) => line.message);
+    expect(warnings).toEqual([
+      'livehub: hub.stats() is deprecated; use hub.info()',
+      'livehub: hub.metrics() is deprecated; use hub.info()',
+      'livehub: hub.broadcast(message) is deprecated; use hub.publish(channel, type, data)',
+    ]);
+  });
+
+  it('give info() every figure stats() and metrics() gave', () => {
+    const hub = new Hub({ logger: false });
+    cleanup(() => hub.close());
+    expect(Object.keys(hub.info()).sort()).toEqual(
+      ['bytes', 'channels', 'clients', 'connections', 'evictions', 'frames', 'node', 'subscriptions', 'uptime', 'users', 'writes']);
+  });
+});

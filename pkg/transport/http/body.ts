@@ -6,8 +6,7 @@
  * already read is taken as it parsed it.
  */
 import type { IncomingMessage } from 'node:http';
-import { scanJson } from '../../protocol/index.js';
-import { ErrorCode } from '../../protocol/index.js';
+import { ErrorCode, scanJson } from '../../protocol/index.js';
 import { ApiError } from './errors.js';
 
 /** The limits a body is read under. */

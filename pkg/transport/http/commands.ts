@@ -4,10 +4,10 @@
  * hub's public methods; the same code serves the endpoints and the entries of a batch.
  */
 import { createHash } from 'node:crypto';
-import type { PublishResult, StreamPosition } from '../../engine/engine.js';
+import type { PublishResult } from '../../engine/engine.js';
 import { closestOption } from '../../options-check.js';
-import type { Reporter } from '../../core/report.js';
-import { ErrorCode, isValidChannel, isValidType, NAME_CHARACTERS, type HubMessage, type PresenceMember } from '../../protocol/index.js';
+import type { Reporter } from '../index.js';
+import { ErrorCode, isValidChannel, isValidType, NAME_CHARACTERS, type HubMessage, type PresenceMember, type StreamPosition } from '../../protocol/index.js';
 import { ApiError, fromHubError } from './errors.js';
 
 /** What the HTTP API needs of the hub: its public methods (see pkg/realtime/hub.ts). */

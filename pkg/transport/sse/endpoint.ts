@@ -1,9 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isValidChannel } from '../../protocol/index.js';
 import { isRefusal, type Identity, type TransportEndpoint, type TransportEvents, type TransportHost } from '../index.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
-import { parseResumeId } from '../../protocol/index.js';
+import { isValidChannel, parseResumeId } from '../../protocol/index.js';
 import { SseTransport } from './stream.js';
 
 /** Largest companion POST body: one command, as over WebSocket. */

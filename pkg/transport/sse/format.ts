@@ -1,4 +1,4 @@
-import type { WireFormat } from '../../core/transport.js';
+import type { WireFormat } from '../index.js';
 
 /** A turn's messages of one channel, encoded once for every SSE stream: one part per message. */
 export interface SseShared {

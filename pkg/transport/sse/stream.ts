@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Transport, TransportEvents, WireFormat } from '../../core/transport.js';
+import type { Transport, TransportEvents, WireFormat } from '../index.js';
 import { formatResumeId, type StreamPosition } from '../../protocol/index.js';
 import type { SseShared } from './format.js';
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import type { Transport, TransportEvents, WireFormat } from '../../core/transport.js';
+import type { Transport, TransportEvents, WireFormat } from '../index.js';
 import { jsCodec, type FrameCodec } from './codec.js';
 
 /**

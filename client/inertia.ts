@@ -52,7 +52,7 @@ export function reloadOn(channel: string, options: ReloadOnOptions = {}): () => 
     if (!events || events.includes(message.type)) schedule();
   });
   const client = 'client' in live ? live.client : (live as LiveClient);
-  const offGap = client?.addEventListener?.('gap', (event) => { if (event.channel === channel) schedule(); });
+  const offGap = client?.events?.on('gap', (event) => { if (event.channel === channel) schedule(); });
   return () => {
     if (timer) clearTimeout(timer);
     timer = null;

@@ -1,6 +1,6 @@
 import { CloseCode, shouldReconnect, type StreamPosition } from '../pkg/protocol.js';
 import { backoffDelay } from './backoff.js';
-import { Emitter } from './emitter.js';
+import { Emitter, type Listeners } from './emitter.js';
 import { isOnline, watchEnvironment } from './environment.js';
 import { clientErrors, LiveError } from './errors.js';
 import type { LiveClientEvents, LiveStatus } from './events.js';
@@ -25,7 +25,13 @@ export abstract class ConnectionLifecycle {
   lastError: Error | null = null;
 
   protected readonly options: ResolvedOptions;
-  protected readonly events = new Emitter<LiveClientEvents>();
+  protected readonly emitter = new Emitter<LiveClientEvents>();
+  /**
+   * The client's own events (not a channel's messages): `client.events.on('status', fn)` returns
+   * the function that stops it, `client.events.off('status', fn)` stops it too. Apart from the
+   * channels' namespace, so a channel may be called `open` or `error`.
+   */
+  readonly events: Listeners<LiveClientEvents> = this.emitter.view;
   protected connection: Connection | null = null;
   /** Whether `connection` has opened (a close before that is a failed connect). */
   private connectionOpened = false;
@@ -114,7 +120,7 @@ export abstract class ConnectionLifecycle {
   dispose(): void {
     this.close();
     this.detachGlobal();
-    this.events.clear();
+    this.emitter.clear();
   }
 
   /** Starts an attempt: finds the transport's class, asks `getToken()`, opens; all within `connectTimeout`. */
@@ -219,7 +225,7 @@ export abstract class ConnectionLifecycle {
     this.setConnectionStatus('open');
     this.sessionOpened(resumed);
     this.heartbeat.arm();
-    this.events.emit('open');
+    this.emitter.emit('open');
   }
 
   /**
@@ -230,7 +236,7 @@ export abstract class ConnectionLifecycle {
     const opened = this.connectionOpened;
     const url = this.targetUrl();
     this.teardown();
-    this.events.emit('close', { code, reason });
+    this.emitter.emit('close', { code, reason });
     if (this.stopped) return;
     if (!opened) {
       this.report(clientErrors.connectFailed(url, code, reason));
@@ -257,7 +263,7 @@ export abstract class ConnectionLifecycle {
   private onInterrupted(code: number, reason: string): void {
     this.pauseSession();
     this.connectionOpened = false;
-    this.events.emit('close', { code, reason });
+    this.emitter.emit('close', { code, reason });
     this.setConnectionStatus('reconnecting');
     this.clearTimer('connectTimer');
     this.connectTimer = setTimeout(() => this.connectTimedOut(), this.options.connectTimeout);
@@ -270,7 +276,7 @@ export abstract class ConnectionLifecycle {
     this.stopped = true;
     this.lastError = error;
     this.setConnectionStatus('closed');
-    this.events.emit('error', error);
+    this.emitter.emit('error', error);
   }
 
   private scheduleReconnect(): void {
@@ -323,19 +329,19 @@ export abstract class ConnectionLifecycle {
 
   protected report(error: Error): void {
     this.lastError = error;
-    this.events.emit('error', error);
+    this.emitter.emit('error', error);
   }
 
   private setTransport(transport: TransportName): void {
     if (this.currentTransport === transport) return;
     this.currentTransport = transport;
-    this.events.emit('transport', transport);
+    this.emitter.emit('transport', transport);
   }
 
   private setConnectionStatus(status: LiveStatus): void {
     if (this.status === status) return;
     this.status = status;
-    this.events.emit('status', status);
+    this.emitter.emit('status', status);
   }
 
   private clearTimer(name: 'reconnectTimer' | 'connectTimer'): void {

@@ -128,7 +128,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const { status, connected, error } = useConnectionState({ client });
   const transport = shallowRef(client.transport);
   const onTransport = () => { transport.value = client.transport; };
-  onEnd(client.addEventListener('transport', onTransport));
+  onEnd(client.events.on('transport', onTransport));
   const session = new ChannelSession(channelsOf(client));
   onEnd(() => {
     session.dispose();
@@ -146,7 +146,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
     request: ((type: string, data?: unknown, requestOptions?: object) => client.request(type, data, requestOptions as never)) as LiveClient['request'],
     send: ((type: string, data?: unknown, sendOptions?: object) => client.send(type, data, sendOptions as never)) as LiveClient['send'],
     onMessage: ((type: string, handler: never) => {
-      const off = client.onMessage(type, handler);
+      const off = client.direct.on(type, handler);
       onEnd(off);
       return off;
     }) as LiveClient['onMessage'],

@@ -4,7 +4,7 @@ import type { LiveClient } from '../live-client.js';
 import { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';
 
 /** What the channel registry needs of a client (a `LiveClient`, or anything shaped like one). */
-export type ChannelClient = Pick<LiveClient, 'on' | 'off' | 'addEventListener'>;
+export type ChannelClient = Pick<LiveClient, 'on' | 'off' | 'events'>;
 
 export interface ListenOptions {
   /** Resume the channel from this position (e.g. from Inertia props), unless it is held already. */
@@ -90,7 +90,7 @@ export class Channels {
       count: new DeferredCount(
         () => {
           stop = channel === BROADCAST_CHANNEL
-            ? this.client.addEventListener('message', (message) => dispatch(message.data, message))
+            ? this.client.events.on('message', (message) => dispatch(message.data, message))
             : this.client.on(channel, dispatch, created.since ? { since: created.since } : {});
           created.since = undefined;
         },

@@ -31,8 +31,8 @@ describe('connecting', () => {
     const c = fakeClient({ connectTimeout: 3000, reconnectDelay: 1000, random: () => 0.5 });
     const statuses: LiveStatus[] = [];
     const errors: LiveError[] = [];
-    c.addEventListener('status', (s) => statuses.push(s));
-    c.addEventListener('error', (e) => errors.push(e as LiveError));
+    c.events.on('status', (s) => statuses.push(s));
+    c.events.on('error', (e) => errors.push(e as LiveError));
     const stuck = FakeSocket.last();
     vi.advanceTimersByTime(2999);
     expect(stuck.closedWith).toBeNull();
@@ -104,7 +104,7 @@ describe('connecting', () => {
   it('shows an error naming the URL and the likely fixes when a connection closes before it opens, and clears it on open', () => {
     const c = fakeClient({ reconnectDelay: 10 });
     const errors: Error[] = [];
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('error', (e) => errors.push(e));
     FakeSocket.last().drop(1006);
     expect(c.lastError).toMatchObject({ code: 'connect_failed' });
     expect(c.lastError!.message).toContain('ws://hub.test/ws');

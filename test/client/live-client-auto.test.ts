@@ -43,8 +43,8 @@ function autoClient(url: string, options: LiveClientOptions = {}) {
   cleanup(() => client.dispose());
   const transports: TransportName[] = [];
   const errors: string[] = [];
-  client.addEventListener('transport', (name) => transports.push(name));
-  client.addEventListener('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
+  client.events.on('transport', (name) => transports.push(name));
+  client.events.on('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
   client.connect();
   return { client, transports, errors };
 }

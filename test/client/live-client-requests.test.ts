@@ -90,13 +90,13 @@ describe('LiveClient requests and messages in the outbox', () => {
 });
 
 describe('LiveClient frames without a channel', () => {
-  it('hands frames of other types to onMessage, and keeps the protocol\'s replies for itself', () => {
+  it('hands frames of other types to direct.on, and keeps the protocol\'s replies for itself', () => {
     const c = fakeClient();
     FakeSocket.last().accept('livehub.v1');
     const direct: string[] = [];
     const replies: string[] = [];
-    c.onMessage('*', (_data, message) => direct.push(message.type));
-    c.addEventListener('reply', (reply) => replies.push(reply.type));
+    c.direct.on('*', (_data, message) => direct.push(message.type));
+    c.events.on('reply', (reply) => replies.push(reply.type));
     const socket = FakeSocket.last();
     socket.deliver({ type: 'pong' });
     socket.deliver({ type: 'ack', id: 'x' });

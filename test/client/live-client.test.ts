@@ -213,7 +213,7 @@ describe('LiveClient', () => {
     const c = client();
     FakeSocket.last().accept();
     const errors: Error[] = [];
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('error', (e) => errors.push(e));
     const seen: unknown[] = [];
     c.on('logs', (data) => seen.push(data));
     FakeSocket.last().deliver({ channel: 'logs', type: 'error', data: 'disk full' });
@@ -225,7 +225,7 @@ describe('LiveClient', () => {
     const c = client();
     FakeSocket.last().accept();
     const errors: Error[] = [];
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('error', (e) => errors.push(e));
     const seen: unknown[] = [];
     c.on('c', (data) => seen.push(data));
     FakeSocket.last().deliver('{"channel":"c","type":"t","data":1}\n{"channel":"c","type":"t","data":2}');
@@ -309,8 +309,8 @@ describe('LiveClient', () => {
   it('emits recovered and keeps the replay; emits gap and takes the new position when not recovered', () => {
     const c = client();
     const events: unknown[] = [];
-    c.addEventListener('recovered', (e) => events.push(['recovered', e]));
-    c.addEventListener('gap', (e) => events.push(['gap', e]));
+    c.events.on('recovered', (e) => events.push(['recovered', e]));
+    c.events.on('gap', (e) => events.push(['gap', e]));
     const seen: number[] = [];
     c.on<number>('a', (n) => seen.push(n), { since: { offset: 5, epoch: 'E' } });
     FakeSocket.last().accept();

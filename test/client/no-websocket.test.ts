@@ -15,8 +15,8 @@ it('shows an error naming the fix, and never throws, when there is neither a glo
   const c = client!;
   const statuses: LiveStatus[] = [];
   const errors: Error[] = [];
-  c.addEventListener('status', (s) => statuses.push(s));
-  c.addEventListener('error', (e) => errors.push(e));
+  c.events.on('status', (s) => statuses.push(s));
+  c.events.on('error', (e) => errors.push(e));
   await expect.poll(() => c.status).toBe('closed');
   expect(c.lastError).toMatchObject({ code: 'no_websocket' });
   expect(c.lastError!.message).toMatch(/npm install ws/);

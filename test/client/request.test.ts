@@ -61,7 +61,7 @@ for (const transport of ['websocket', 'sse'] as const) {
       const s = await handlerHub();
       const client = await open(s.url);
       const errors: Error[] = [];
-      client.addEventListener('error', (error) => errors.push(error));
+      client.events.on('error', (error) => errors.push(error));
       await expect(client.request('slow', null, { timeout: 50 })).rejects.toMatchObject({ code: 'timeout', message: expect.stringContaining('"slow"') });
       await sleep(250);
       expect(errors).toEqual([]);
@@ -102,17 +102,17 @@ for (const transport of ['websocket', 'sse'] as const) {
       await expect.poll(() => s.sent).toEqual([0, 1, 2, 3, 4]);
     });
 
-    it('hands direct messages to onMessage handlers by type and to \'*\', and emits direct', async () => {
+    it('hands direct messages to direct.on handlers by type and to \'*\', and emits direct', async () => {
       const s = await handlerHub();
       const client = await open(s.url);
       const notices: unknown[] = [];
       const every: string[] = [];
       const events: DirectMessage[] = [];
-      const stop = client.onMessage('notice', (data) => notices.push(data));
-      client.onMessage('*', (_data, message) => every.push(message.type));
-      client.addEventListener('direct', (message) => events.push(message));
+      const stop = client.direct.on('notice', (data) => notices.push(data));
+      client.direct.on('*', (_data, message) => every.push(message.type));
+      client.events.on('direct', (message) => events.push(message));
       const replies: string[] = [];
-      client.addEventListener('reply', (reply) => replies.push(reply.type));
+      client.events.on('reply', (reply) => replies.push(reply.type));
       await expect(client.request('poke', 'x')).resolves.toBe('poked');
       await expect.poll(() => every).toEqual(['notice', 'other']);
       expect(notices).toEqual([{ about: 'x' }]);
@@ -142,7 +142,7 @@ for (const transport of ['websocket', 'sse'] as const) {
   });
 }
 
-describe('client.request, send, onMessage and publish: bad input', () => {
+describe('client.request, send, direct.on and publish: bad input', () => {
   it('throws a TypeError for a bad or built-in type, data that is not JSON, and unknown options', () => {
     const client = new LiveClient('ws://127.0.0.1:1/ws', { autoConnect: false });
     cleanup(() => client.dispose());
@@ -155,7 +155,7 @@ describe('client.request, send, onMessage and publish: bad input', () => {
     expect(() => client.request('ok', null, { timeout: 0 })).toThrow(/timeout must be a positive number/);
     expect(() => client.send('ok', null, { queued: true } as never)).toThrow(/unknown option 'queued'/);
     expect(() => client.publish('room', 'said', 1, { exceptself: true } as never)).toThrow(/unknown option 'exceptself'.*'exceptSelf'/);
-    expect(() => client.onMessage('bad type', () => {})).toThrow(TypeError);
-    expect(() => client.onMessage('ok', 'nope' as never)).toThrow(/handler function/);
+    expect(() => client.direct.on('bad type', () => {})).toThrow(TypeError);
+    expect(() => client.direct.on('ok', 'nope' as never)).toThrow(/handler function/);
   });
 });

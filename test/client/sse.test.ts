@@ -62,7 +62,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const s = await sseHub();
     const client = sseClient(s.url);
     const transports: string[] = [];
-    client.addEventListener('transport', (name) => transports.push(name));
+    client.events.on('transport', (name) => transports.push(name));
     const seen: unknown[] = [];
     client.on('room', (data) => seen.push(data));
     await expect.poll(() => client.status).toBe('open');
@@ -82,9 +82,9 @@ describe('LiveClient over Server-Sent Events', () => {
     const client = sseClient(s.url);
     const seen: number[] = [];
     let recovered = 0;
-    client.addEventListener('recovered', () => recovered++);
+    client.events.on('recovered', () => recovered++);
     const errors: string[] = [];
-    client.addEventListener('error', (error) => errors.push((error as LiveError).code));
+    client.events.on('error', (error) => errors.push((error as LiveError).code));
     client.on('ticks', (n: number) => seen.push(n));
     await expect.poll(() => s.hub.stats().channels).toBe(1);
     let sent = 0;
@@ -162,7 +162,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const client = sseClient(`${s.url}?user=ann`);
     await expect.poll(() => client.status).toBe('open');
     const closes: Array<{ code: number; reason: string }> = [];
-    client.addEventListener('close', (event) => closes.push(event));
+    client.events.on('close', (event) => closes.push(event));
     await s.hub.disconnectUser('ann', 'banned');
     await expect.poll(() => client.status).toBe('closed');
     expect(closes).toEqual([{ code: 4503, reason: 'banned' }]);
@@ -193,7 +193,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const s = await sseHub({ authenticate: (request: IncomingMessage) => ({ userId: new URL(request.url!, 'http://x').searchParams.get('user') ?? 'anon' }), authorize: () => true });
     const client = sseClient(`${s.url}?user=ann`);
     const lists: unknown[] = [];
-    client.addEventListener('presence', (event) => lists.push(event));
+    client.events.on('presence', (event) => lists.push(event));
     client.subscribe('presence-team');
     await expect.poll(() => lists.length).toBeGreaterThan(0);
     await client.setStatus('presence-team', 'away');

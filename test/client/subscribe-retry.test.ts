@@ -23,7 +23,7 @@ describe('a subscribe refused by the server (fake socket)', () => {
   it.each(['unavailable', 'internal', 'rate_limited'])('retries a subscribe refused with %s, with full-jitter backoff capped at maxReconnectDelay, and shows it', (code) => {
     const c = fakeClient({ reconnectDelay: 100, maxReconnectDelay: 500, random: () => 0.999, heartbeatInterval: 1e9 });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     c.on('orders', () => {});
     const socket = FakeSocket.last();
     socket.accept(V1);
@@ -56,8 +56,8 @@ describe('a subscribe refused by the server (fake socket)', () => {
     const c = fakeClient({ heartbeatInterval: 1e9 });
     const events: SubscribeErrorEvent[] = [];
     const errors: Error[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
+    c.events.on('error', (e) => errors.push(e));
     c.on('orders', () => {});
     const socket = FakeSocket.last();
     socket.accept(V1);
@@ -74,7 +74,7 @@ describe('a subscribe refused by the server (fake socket)', () => {
   it('matches an error without an id to the subscribe in flight on its channel', () => {
     const c = fakeClient({ reconnectDelay: 100, random: () => 0.5 });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     c.on('orders', () => {});
     FakeSocket.last().accept(V1);
     FakeSocket.last().deliver({ type: 'error', code: 'unavailable', message: 'subscribe failed; retry later', channel: 'orders' });
@@ -100,7 +100,7 @@ describe('a subscribe refused by the server (fake socket)', () => {
   it('subscribes again when a server that confirms subscribes (livehub.v1) does not answer within ackTimeout', () => {
     const c = fakeClient({ ackTimeout: 1000, reconnectDelay: 100, random: () => 0.5 });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     c.on('orders', () => {});
     const socket = FakeSocket.last();
     socket.accept(V1);
@@ -181,7 +181,7 @@ describe('a subscribe refused by a real hub', () => {
     const { LiveClient } = await import('../../client/index.js');
     const c = new LiveClient(s.url, { reconnectDelay: 20, maxReconnectDelay: 100 });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     const seen: unknown[] = [];
     c.on('orders', (data) => seen.push(data));
     try {

@@ -91,7 +91,7 @@ export class LiveClient extends ConnectionLifecycle {
 
   /**
    * Publishes to a channel (the server must allow it). Resolves when the server acks; rejects on an
-   * error frame, after `maxPublishAttempts` sends without an ack, on overflow, or on `close()`. Made
+   * error frame, after `outbox.maxAttempts` sends without an ack, on overflow, or on `close()`. Made
    * while disconnected, it waits in the outbox and goes out, in order, on the next open; one sent but
    * not acked when the connection drops is sent again with the same id. `exceptSelf`: every
    * subscriber but this connection gets it. Throws a TypeError at once when `data` cannot be sent as

@@ -78,7 +78,7 @@ export abstract class ConnectionLifecycle {
       handlersFor: (current) => this.handlersFor(current),
       connectTimeout: this.options.connectTimeout,
     });
-    this.heartbeat = new Heartbeat(this.options.heartbeatInterval, this.options.heartbeatTimeout,
+    this.heartbeat = new Heartbeat(this.options.heartbeat.interval, this.options.heartbeat.timeout,
       () => this.write('{"type":"ping"}'), () => this.dropDeadConnection());
     this.detachGlobal = watchEnvironment({
       online: () => { this.reconnectNow(); this.choice.networkBack(); },
@@ -104,7 +104,7 @@ export abstract class ConnectionLifecycle {
 
   /**
    * Closes for good: nothing reconnects until `connect()` is called. Pending publishes and requests
-   * are rejected (publishes in `storage` stay there, for the next client).
+   * are rejected (publishes in `outbox.storage` stay there, for the next client).
    */
   close(): void {
     this.stopped = true;
@@ -242,14 +242,14 @@ export abstract class ConnectionLifecycle {
       this.report(clientErrors.connectFailed(url, code, reason));
       if (countFailure) this.choice.failed();
     }
-    if (code === CloseCode.TokenExpired && this.options.reconnect) {
+    if (code === CloseCode.TokenExpired && this.options.reconnect.enabled) {
       // The credential expired: reconnect now, fetching a fresh token.
       this.clearTimer('reconnectTimer');
       this.setConnectionStatus('reconnecting');
       this.open();
       return;
     }
-    if (!this.options.reconnect || !shouldReconnect(code)) {
+    if (!this.options.reconnect.enabled || !shouldReconnect(code)) {
       this.giveUp(new LiveError('closed', `closed by the server: ${code} ${reason}`.trim()));
       return;
     }
@@ -281,14 +281,14 @@ export abstract class ConnectionLifecycle {
 
   private scheduleReconnect(): void {
     if (this.stopped) return;
-    const { reconnectDelay, maxReconnectDelay, maxReconnectAttempts, random } = this.options;
-    if (this.attempts >= maxReconnectAttempts) {
+    const { delay, maxDelay, maxAttempts } = this.options.reconnect;
+    if (this.attempts >= maxAttempts) {
       return this.giveUp(new LiveError('reconnect_failed', `gave up after ${this.attempts} reconnect attempts`));
     }
-    const delay = backoffDelay(this.attempts, reconnectDelay, maxReconnectDelay, random);
+    const wait = backoffDelay(this.attempts, delay, maxDelay, this.options.random);
     this.attempts++;
     this.setConnectionStatus('reconnecting');
-    this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; this.open(); }, delay);
+    this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; this.open(); }, wait);
   }
 
   /**

@@ -39,7 +39,7 @@ async function gatedHub(options: HubOptions = {}) {
 }
 
 function autoClient(url: string, options: LiveClientOptions = {}) {
-  const client = new LiveClient(url, { transport: 'auto', WebSocket, EventSource, reconnectDelay: 20, maxReconnectDelay: 100, autoConnect: false, ...options });
+  const client = new LiveClient(url, { transport: 'auto', WebSocket, EventSource, reconnect: { delay: 20, maxDelay: 100 }, autoConnect: false, ...options });
   cleanup(() => client.dispose());
   const transports: TransportName[] = [];
   const errors: string[] = [];
@@ -159,7 +159,7 @@ describe("transport: 'auto'", () => {
     vi.stubGlobal('removeEventListener', (name: string) => listeners.delete(name));
     cleanup(() => vi.unstubAllGlobals());
     const s = await gatedHub();
-    const { client, transports } = autoClient(s.url, { reconnectDelay: 2000, maxReconnectDelay: 2000, random: () => 0.25 });
+    const { client, transports } = autoClient(s.url, { reconnect: { delay: 2000, maxDelay: 2000 }, random: () => 0.25 });
     await expect.poll(() => client.transport, { timeout: 5000 }).toBe('sse');
     await expect.poll(() => client.status).toBe('open');
     s.state.streams = false;

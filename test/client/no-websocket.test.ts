@@ -11,7 +11,7 @@ afterEach(() => {
 it('shows an error naming the fix, and never throws, when there is neither a global WebSocket nor ws', async () => {
   vi.stubGlobal('WebSocket', undefined);
   let client: LiveClient | undefined;
-  expect(() => { client = new LiveClient('ws://127.0.0.1:9/ws', { reconnectDelay: 10 }); }).not.toThrow();
+  expect(() => { client = new LiveClient('ws://127.0.0.1:9/ws', { reconnect: { delay: 10 } }); }).not.toThrow();
   const c = client!;
   const statuses: LiveStatus[] = [];
   const errors: Error[] = [];

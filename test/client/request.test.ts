@@ -32,7 +32,7 @@ async function handlerHub(options: HubOptions = {}) {
 
 for (const transport of ['websocket', 'sse'] as const) {
   const open = async (url: string, options: LiveClientOptions = {}) => {
-    const client = new LiveClient(url, { transport, WebSocket, EventSource, reconnectDelay: 20, ...options });
+    const client = new LiveClient(url, { transport, WebSocket, EventSource, reconnect: { delay: 20 }, ...options });
     cleanup(() => client.dispose());
     await expect.poll(() => client.status).toBe('open');
     expect(client.transport).toBe(transport);

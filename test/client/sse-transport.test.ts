@@ -45,7 +45,7 @@ const clients: LiveClient[] = [];
 afterEach(() => { for (const c of clients.splice(0)) c.dispose(); });
 
 function client(options: LiveClientOptions = {}) {
-  const c = new LiveClient('ws://hub.test/ws', { transport: 'sse', EventSource: FakeEventSource, random: () => 0.5, reconnectDelay: 10, ...options });
+  const c = new LiveClient('ws://hub.test/ws', { transport: 'sse', EventSource: FakeEventSource, random: () => 0.5, reconnect: { delay: 10 }, ...options });
   clients.push(c);
   return c;
 }
@@ -193,8 +193,8 @@ describe('the SSE transport', () => {
     expect(c.status).toBe('open');
   });
 
-  it('pings through a POST after heartbeatInterval of silence, and replaces a stream that does not answer', async () => {
-    const c = client({ heartbeatInterval: 30, heartbeatTimeout: 30 });
+  it('pings through a POST after heartbeat.interval of silence, and replaces a stream that does not answer', async () => {
+    const c = client({ heartbeat: { interval: 30, timeout: 30 } });
     const source = FakeEventSource.last();
     source.emit({ type: 'stream', token: 't1' });
     await vi.waitFor(() => expect(posts.map((p) => p.body)).toEqual([{ type: 'ping' }]));

@@ -46,7 +46,7 @@ async function sseHub(options: HubOptions = {}) {
 }
 
 function sseClient(url: string, options: LiveClientOptions = {}) {
-  const client = new LiveClient(url, { transport: 'sse', EventSource, reconnectDelay: 20, maxReconnectDelay: 200, ...options });
+  const client = new LiveClient(url, { transport: 'sse', EventSource, reconnect: { delay: 20, maxDelay: 200 }, ...options });
   cleanup(() => client.dispose());
   return client;
 }
@@ -209,7 +209,7 @@ describe('LiveClient over Server-Sent Events', () => {
   });
 
   it('reports a URL it cannot resolve (relative, in Node) as a failed attempt instead of throwing', async () => {
-    const client = sseClient('/ws', { reconnectDelay: 1000 });
+    const client = sseClient('/ws', { reconnect: { delay: 1000, maxDelay: 200 } });
     expect(client.status).toBe('reconnecting');
     expect(client.lastError).toBeInstanceOf(TypeError);
   });

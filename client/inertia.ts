@@ -24,12 +24,24 @@ export interface ReloadOnOptions {
    * The connection to listen on.
    * @default the client provided by `createLivehub` (through `useLiveUpdate()`)
    */
-  live?: Pick<UseLiveUpdateReturn, 'on' | 'client'> | LiveClient;
+  live?: Pick<UseLiveUpdateReturn, 'on' | 'getClient'> | LiveClient | LegacyLive;
   /**
    * The Inertia router.
    * @default `router` from `@inertiajs/vue3`
    */
   router?: { reload(options: { only?: string[] }): void };
+}
+
+/** A connection given the way it was before `getClient()`: `{ on, client }`, the client with `addEventListener` alone. */
+type LegacyLive = Pick<UseLiveUpdateReturn, 'on'> & { client?: Partial<Pick<LiveClient, 'events' | 'addEventListener'>> };
+
+/** How to listen to the connection's `gap` events, whatever form `live` takes (nothing when it cannot). */
+function gapsOf(live: NonNullable<ReloadOnOptions['live']>): LiveClient['events']['on'] | undefined {
+  type ClientLike = Partial<Pick<LiveClient, 'events' | 'addEventListener'>>;
+  const client: ClientLike | undefined = 'getClient' in live ? live.getClient() : 'client' in live ? live.client : (live as LiveClient);
+  if (client?.events) return client.events.on;
+  // A stand-in shaped like the old client (only `addEventListener`): a real LiveClient has `events`, so nothing warns.
+  return client?.addEventListener?.bind(client) as LiveClient['events']['on'] | undefined;
 }
 
 /**
@@ -51,8 +63,7 @@ export function reloadOn(channel: string, options: ReloadOnOptions = {}): () => 
   const off = live.on(channel, (_data, message) => {
     if (!events || events.includes(message.type)) schedule();
   });
-  const client = 'client' in live ? live.client : (live as LiveClient);
-  const offGap = client?.events?.on('gap', (event) => { if (event.channel === channel) schedule(); });
+  const offGap = gapsOf(live)?.('gap', (event) => { if (event.channel === channel) schedule(); });
   return () => {
     if (timer) clearTimeout(timer);
     timer = null;

@@ -121,7 +121,7 @@ describe('livehub/react', () => {
       channel: 'inbox:42', events: ['message_new', 'message_read'], max: 2,
       onEvent: (event, data) => calls.push(`${tag}:${event}:${data}`),
     }), { wrapper, initialProps: { tag: 'a' } });
-    await expect.poll(() => view.result.current.isConnected).toBe(true);
+    await expect.poll(() => view.result.current.connected).toBe(true);
     await expect.poll(() => s.hub.stats().channels).toBe(1);
     view.rerender({ tag: 'b' });
     s.hub.publish('inbox:42', 'message_new', 1);
@@ -139,12 +139,12 @@ describe('livehub/react', () => {
     const s = await start();
     const { wrapper } = wrapperFor(s.url, false);
     const view = renderHook(() => useRealtime({ channel: 'feed' }), { wrapper });
-    await expect.poll(() => view.result.current.isConnected).toBe(true);
+    await expect.poll(() => view.result.current.connected).toBe(true);
     act(() => view.result.current.disconnect());
-    expect(view.result.current.isConnected).toBe(false);
+    expect(view.result.current.connected).toBe(false);
     await expect.poll(() => s.hub.stats().clients).toBe(0);
     act(() => view.result.current.reconnect());
-    await expect.poll(() => view.result.current.isConnected).toBe(true);
+    await expect.poll(() => view.result.current.connected).toBe(true);
     await expect.poll(() => s.hub.stats().channels).toBe(1);
     s.hub.publish('feed', 'e', 'back');
     await expect.poll(() => view.result.current.events.map((e) => e.data)).toEqual(['back']);

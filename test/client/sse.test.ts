@@ -222,7 +222,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const seen: unknown[] = [];
     live.on('prices', (data) => seen.push(data));
     await expect.poll(() => live.connected.value).toBe(true);
-    expect(live.client.transport).toBe('sse');
+    expect(live.getClient().transport).toBe('sse');
     await expect.poll(() => s.hub.stats().channels).toBe(1);
     await s.hub.publish('prices', 'tick', 42);
     await expect.poll(() => seen).toEqual([42]);

@@ -35,7 +35,7 @@ describe('useLiveUpdate', () => {
     await expect.poll(() => s.hub.stats().clients).toBe(0);
     await new Promise((r) => setTimeout(r, 100));
     expect(s.hub.stats().clients).toBe(0);
-    expect(live.client.status).toBe('closed');
+    expect(live.getClient().status).toBe('closed');
   });
 
   it('shares one client between components and holds a channel while any of them listens', async () => {

@@ -11,8 +11,13 @@ export interface ReloadOnOptions {
    */
   only?: string[];
   /**
-   * Only these message types trigger a reload.
+   * Only messages of these types trigger a reload.
    * @default every message on the channel
+   */
+  types?: string[];
+  /**
+   * The same as `types` (giving both is a TypeError).
+   * @deprecated Use `types`.
    */
   events?: string[];
   /**
@@ -50,7 +55,11 @@ function gapsOf(live: NonNullable<ReloadOnOptions['live']>): LiveClient['events'
  * shows stale data. Returns a function that stops it; inside a component it stops with the component.
  */
 export function reloadOn(channel: string, options: ReloadOnOptions = {}): () => void {
-  const { only, events, debounce = 0, router = inertiaRouter } = options;
+  const { only, debounce = 0, router = inertiaRouter } = options;
+  if (options.types !== undefined && options.events !== undefined) {
+    throw new TypeError('livehub: reloadOn: options types and events are the same option; give only types (events is deprecated)');
+  }
+  const types = options.types ?? options.events;
   const live = options.live ?? useLiveUpdate();
   let timer: ReturnType<typeof setTimeout> | null = null;
   const schedule = () => {
@@ -61,7 +70,7 @@ export function reloadOn(channel: string, options: ReloadOnOptions = {}): () => 
     }, debounce);
   };
   const off = live.on(channel, (_data, message) => {
-    if (!events || events.includes(message.type)) schedule();
+    if (!types || types.includes(message.type)) schedule();
   });
   const offGap = gapsOf(live)?.('gap', (event) => { if (event.channel === channel) schedule(); });
   return () => {

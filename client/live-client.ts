@@ -90,16 +90,16 @@ export class LiveClient extends ConnectionLifecycle {
   }
 
   /**
-   * Publishes to a channel (the server must allow it). Resolves when the server acks; rejects on an
-   * error frame, after `outbox.maxAttempts` sends without an ack, on overflow, or on `close()`. Made
-   * while disconnected, it waits in the outbox and goes out, in order, on the next open; one sent but
+   * Publishes a message of `type` to a channel (the server must allow it). Resolves when the server
+   * acks; rejects on an error frame, after `outbox.maxAttempts` sends without an ack, on overflow,
+   * or on `close()`. Made while disconnected, it waits in the outbox and goes out, in order, on the next open; one sent but
    * not acked when the connection drops is sent again with the same id. `exceptSelf`: every
    * subscriber but this connection gets it. Throws a TypeError at once when `data` cannot be sent as
    * JSON (a BigInt, a cycle, a function) or for an unknown option.
    */
-  publish(channel: string, event: string, data?: unknown, options: { exceptSelf?: boolean } = {}): Promise<void> {
+  publish(channel: string, type: string, data?: unknown, options: { exceptSelf?: boolean } = {}): Promise<void> {
     checkKnownOptions(options, ['exceptSelf'], 'client.publish()');
-    return this.outbox.add(`${this.idBase}${++this.nextId}`, channel, event, data, options.exceptSelf === true);
+    return this.outbox.add(`${this.idBase}${++this.nextId}`, channel, type, data, options.exceptSelf === true);
   }
 
   /**

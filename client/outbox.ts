@@ -55,8 +55,8 @@ export class Outbox {
   }
 
   /** Queues a publish; throws a TypeError when its data cannot be sent as JSON. */
-  add(id: string, channel: string, event: string, data: unknown, exceptSelf = false): Promise<void> {
-    const frame = encodePublish(id, channel, event, data, exceptSelf);
+  add(id: string, channel: string, type: string, data: unknown, exceptSelf = false): Promise<void> {
+    const frame = encodePublish(id, channel, type, data, exceptSelf);
     return this.enqueue(id, { kind: 'publish', channel, frame }) as Promise<void>;
   }
 
@@ -181,10 +181,11 @@ export class Outbox {
  * The publish frame. Data that JSON cannot carry (a BigInt, a cycle, a function) is a TypeError
  * naming the channel, thrown at once: sending it could never succeed.
  */
-function encodePublish(id: string, channel: string, event: string, data: unknown, exceptSelf: boolean): string {
+function encodePublish(id: string, channel: string, type: string, data: unknown, exceptSelf: boolean): string {
   try {
     if (data !== undefined && JSON.stringify(data) === undefined) throw new TypeError(`a ${typeof data} is not JSON`);
-    const command = { type: 'publish', channel, event, data: data ?? null, id };
+    // The wire's publish frame carries the message's type as `event` (the frame's own `type` is `publish`).
+    const command = { type: 'publish', channel, event: type, data: data ?? null, id };
     return JSON.stringify(exceptSelf ? { ...command, exceptSelf: true } : command);
   } catch (error) {
     throw new TypeError(`livehub: cannot publish to "${channel}": the data cannot be sent as JSON (${(error as Error).message})`);

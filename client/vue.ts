@@ -157,7 +157,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
 }
 
 /**
- * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { events: { message: add } })`:
+ * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { types: { message: add } })`:
  * listens while the scope lives. `channel` may be a ref or getter (null: nothing); a new name moves
  * the listener. Returns `publish(type, data)` on that channel.
  */
@@ -207,8 +207,8 @@ export function usePresence(channel: string, options: { client?: LiveClient } = 
 export type UseRealtimeReturn<T> = VueShape<RealtimeState<T>, RealtimeActions>;
 
 /**
- * A generic feed: `useRealtime({ channel: 'user:42', events: ['message_new'], onEvent })`.
- * Build specialised ones on it: `const useMessages = (id) => useRealtime({ channel: \`user:${id}\`, events: [...] })`.
+ * A generic feed: `useRealtime({ channel: 'user:42', types: ['message_new'], onEvent })`.
+ * Build specialised ones on it: `const useMessages = (id) => useRealtime({ channel: \`user:${id}\`, types: [...] })`.
  */
 export function useRealtime<T = unknown>(options: RealtimeOptions<T> & { client?: LiveClient }): UseRealtimeReturn<T> {
   const { client: explicit, ...feedOptions } = options ?? ({} as typeof options);

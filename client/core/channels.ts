@@ -107,13 +107,22 @@ export class Channels {
   }
 }
 
-/** A handler for every message, or one per message type (`{ events: { message: add } }`). */
-export type ChannelListener<T = unknown> = MessageHandler<T> | { events: Record<string, MessageHandler<T>> };
+/**
+ * A handler for every message, or one per message type (`{ types: { message: add } }`); `events`
+ * is the deprecated name of `types`.
+ */
+export type ChannelListener<T = unknown> =
+  | MessageHandler<T>
+  | { types: Record<string, MessageHandler<T>> }
+  | {
+    /** @deprecated Use `types`. */
+    events: Record<string, MessageHandler<T>>;
+  };
 
 /** Calls the listener for a message: the handler, or the one named by the message's type. */
 export function dispatchTo<T>(listener: ChannelListener<T>, data: T, message: HubMessage<T>): void {
   if (typeof listener === 'function') listener(data, message);
-  else listener.events[message.type]?.(data, message);
+  else ('types' in listener ? listener.types : listener.events)[message.type]?.(data, message);
 }
 
 const registries = new WeakMap<object, Channels>();

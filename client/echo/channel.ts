@@ -6,7 +6,7 @@ import type { LiveClient } from '../live-client.js';
 
 /** What the Echo channels need of a client: `LiveClient` (whisper uses publish's `exceptSelf`). */
 export type EchoClient = Pick<LiveClient, 'on' | 'off' | 'events' | 'status' | 'lastError' | 'connect' | 'close' | 'setStatus'> & {
-  publish(channel: string, event: string, data?: unknown, options?: { exceptSelf?: boolean }): Promise<void>;
+  publish(channel: string, type: string, data?: unknown, options?: { exceptSelf?: boolean }): Promise<void>;
   request?<T = unknown>(type: string, data?: unknown): Promise<T>;
 };
 

@@ -27,7 +27,7 @@ function useLatest<T>(value: T): { readonly current: T } {
 }
 
 /**
- * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { events: { message: add } })`:
+ * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { types: { message: add } })`:
  * listens while mounted (`null`: not at all). The callbacks may change on every render: they are
  * read from a ref, so only a new channel name resubscribes. Returns `publish(type, data)`.
  */
@@ -69,8 +69,8 @@ export function usePresence(channel: string, options: ClientOption = {}): UsePre
 export type UseRealtimeReturn<T> = ReactShape<RealtimeState<T>, RealtimeActions>;
 
 /**
- * A generic feed: `useRealtime({ channel: 'user:42', events: ['message_new'], onEvent })`.
- * `onEvent` may change on every render; a new `channel` or `events` list restarts the feed (the log
+ * A generic feed: `useRealtime({ channel: 'user:42', types: ['message_new'], onEvent })`.
+ * `onEvent` may change on every render; a new `channel` or `types` list restarts the feed (the log
  * is kept). `max` (default 100) is read once.
  */
 export function useRealtime<T = unknown>(options: RealtimeOptions<T> & ClientOption): UseRealtimeReturn<T> {

@@ -20,12 +20,12 @@ async function clientOn(url: string, WebSocket = WS) {
 }
 
 describe('livehub/vue parity hooks, outside components', () => {
-  it('useChannel in a bare effectScope with an explicit client listens, dispatches by event, and ends with the scope', async () => {
+  it('useChannel in a bare effectScope with an explicit client listens, dispatches by message type, and ends with the scope', async () => {
     const s = await start();
     const client = await clientOn(s.url);
     const scope = effectScope();
     const seen: unknown[] = [];
-    const { publish } = scope.run(() => useChannel('c', { events: { a: (data) => seen.push(['a', data]) } }, { client }))!;
+    const { publish } = scope.run(() => useChannel('c', { types: { a: (data) => seen.push(['a', data]) } }, { client }))!;
     await expect.poll(() => s.hub.stats().channels).toBe(1);
     s.hub.publish('c', 'a', 1);
     s.hub.publish('c', 'b', 2);
@@ -64,7 +64,7 @@ describe('livehub/vue parity hooks, outside components', () => {
     const app = createApp({ render: () => null }).use(livehub);
     const scope = effectScope();
     const calls: string[] = [];
-    const feed = app.runWithContext(() => scope.run(() => useRealtime<number>({ channel: 'inbox:1', events: ['message_new'], max: 2, onEvent: (event, data) => calls.push(`${event}:${data}`) })))!;
+    const feed = app.runWithContext(() => scope.run(() => useRealtime<number>({ channel: 'inbox:1', types: ['message_new'], max: 2, onEvent: (type, data) => calls.push(`${type}:${data}`) })))!;
     cleanup(() => scope.stop());
     expect(isShallow(feed.events)).toBe(true);
     await expect.poll(() => feed.connected.value).toBe(true);

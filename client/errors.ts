@@ -42,7 +42,7 @@ export const clientErrors = {
 
 /** Error codes after which the same subscribe can succeed later: the client retries them with backoff. */
 export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
-  ErrorCode.Unavailable, ErrorCode.Internal, ErrorCode.RateLimited, 'timeout',
+  ErrorCode.Unavailable, ErrorCode.Internal, ErrorCode.RateLimited, ErrorCode.Timeout,
 ]);
 
 /** A subscribe with a position was answered: what was missed is replayed next. */

@@ -20,11 +20,11 @@ export interface LiveClientEvents {
   /** Every error: a failed or timed-out connect, an error frame, a refused subscribe, a terminal close. */
   error: (error: Error) => void;
   message: (message: HubMessage) => void;
-  /** A message the server sent to this connection alone (`{type, data}`, no channel); see also `onMessage`. */
+  /** A message the server sent to this connection alone (`{type, data}`, no channel); also `client.direct.on(type, handler)`. */
   direct: (message: DirectMessage) => void;
   /** The transport of the connection or attempt changed (`'websocket'` or `'sse'`); also `client.transport`. */
   transport: (transport: TransportName) => void;
   reply: (reply: ServerReply) => void;
-  /** Publishes and requests that waited while disconnected were sent on (re)connect (seed 001). */
+  /** Publishes and requests that waited while disconnected were sent on (re)connect. */
   'offline.queue.flushed': (event: { count: number }) => void;
 }

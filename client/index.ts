@@ -2,8 +2,9 @@
 export { LiveClient } from './live-client.js';
 export { LiveError, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent } from './errors.js';
 export type { LiveClientEvents, LiveStatus, MessageHandler } from './events.js';
-export type { LiveClientOptions } from './options.js';
-export type { DirectHandler, DirectMessage, RequestOptions, SendOptions } from './request.js';
+export type { HeartbeatOptions, LiveClientOptions, OutboxOptions, ReconnectOptions } from './options.js';
+export type { Listeners } from './emitter.js';
+export type { DirectHandler, DirectListeners, DirectMessage, RequestOptions, SendOptions } from './request.js';
 export { resolveUrl, SUBPROTOCOL, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 export type { TransportName, TransportOption } from './transport-connection.js';
 export { eventsUrlFor, type EventSourceConstructor, type EventSourceLike } from './transport-sse.js';

@@ -4,7 +4,8 @@ import { LiveError } from './errors.js';
 import type { LiveClientEvents, MessageHandler } from './events.js';
 import type { LiveClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
-import { appFrame, awaitReply, DirectHandlers, isDirect, requestTimeout, type DirectHandler, type RequestOptions, type SendOptions } from './request.js';
+import { deprecated } from './deprecated.js';
+import { appFrame, awaitReply, DirectHandlers, isDirect, requestTimeout, type DirectHandler, type DirectListeners, type RequestOptions, type SendOptions } from './request.js';
 import { Subscriptions } from './subscriptions.js';
 import { ConnectionLifecycle } from './transport-lifecycle.js';
 
@@ -18,7 +19,13 @@ import { ConnectionLifecycle } from './transport-lifecycle.js';
  */
 export class LiveClient extends ConnectionLifecycle {
   private readonly handlers = new Map<string, Set<MessageHandler<never>>>();
-  private readonly direct = new DirectHandlers();
+  private readonly directHandlers = new DirectHandlers();
+  /**
+   * Direct messages, which the server sends this connection alone (`kit.send(type, data)`: a frame
+   * with no channel): `client.direct.on(type, (data, message) => …)` (`'*'`: every type) returns
+   * the function that stops it; `client.direct.off(type, handler)` stops it too.
+   */
+  readonly direct: DirectListeners = this.directHandlers.view;
   private readonly outbox: Outbox;
   private readonly subscriptions: Subscriptions;
   private readonly idBase = `${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}-`;
@@ -36,12 +43,12 @@ export class LiveClient extends ConnectionLifecycle {
       confirms: () => this.connection?.confirms === true,
       send: (command) => this.write(JSON.stringify(command)),
       nextId: () => `${this.idBase}s${++this.nextId}`,
-      recovered: (event) => this.events.emit('recovered', event),
-      gap: (event) => this.events.emit('gap', event),
+      recovered: (event) => this.emitter.emit('recovered', event),
+      gap: (event) => this.emitter.emit('gap', event),
       subscribeError: (event) => {
         this.lastError = event.error;
-        this.events.emit('subscribeError', event);
-        this.events.emit('error', event.error);
+        this.emitter.emit('subscribeError', event);
+        this.emitter.emit('error', event.error);
       },
       subscribed: (channel) => {
         if (this.lastError instanceof LiveError && this.lastError.channel === channel) this.lastError = null;
@@ -83,16 +90,16 @@ export class LiveClient extends ConnectionLifecycle {
   }
 
   /**
-   * Publishes to a channel (the server must allow it). Resolves when the server acks; rejects on an
-   * error frame, after `maxPublishAttempts` sends without an ack, on overflow, or on `close()`. Made
-   * while disconnected, it waits in the outbox and goes out, in order, on the next open; one sent but
+   * Publishes a message of `type` to a channel (the server must allow it). Resolves when the server
+   * acks; rejects on an error frame, after `outbox.maxAttempts` sends without an ack, on overflow,
+   * or on `close()`. Made while disconnected, it waits in the outbox and goes out, in order, on the next open; one sent but
    * not acked when the connection drops is sent again with the same id. `exceptSelf`: every
    * subscriber but this connection gets it. Throws a TypeError at once when `data` cannot be sent as
    * JSON (a BigInt, a cycle, a function) or for an unknown option.
    */
-  publish(channel: string, event: string, data?: unknown, options: { exceptSelf?: boolean } = {}): Promise<void> {
+  publish(channel: string, type: string, data?: unknown, options: { exceptSelf?: boolean } = {}): Promise<void> {
     checkKnownOptions(options, ['exceptSelf'], 'client.publish()');
-    return this.outbox.add(`${this.idBase}${++this.nextId}`, channel, event, data, options.exceptSelf === true);
+    return this.outbox.add(`${this.idBase}${++this.nextId}`, channel, type, data, options.exceptSelf === true);
   }
 
   /**
@@ -130,11 +137,11 @@ export class LiveClient extends ConnectionLifecycle {
   }
 
   /**
-   * Calls `handler(data, message)` for each direct message of `type` (`'*'`: every type) the server
-   * sends this connection alone (`kit.send(type, data)`: a frame with no channel). Returns a
-   * function that removes the handler.
+   * Calls `handler(data, message)` for each direct message of `type`; returns the function that stops it.
+   * @deprecated Use `client.direct.on(type, handler)` (and `client.direct.off`); this warns once.
    */
   onMessage<T = unknown>(type: string, handler: DirectHandler<T>): () => void {
+    deprecated('client.onMessage()', 'client.direct.on()');
     return this.direct.on(type, handler);
   }
 
@@ -152,7 +159,7 @@ export class LiveClient extends ConnectionLifecycle {
   private command<T>(channel: string, command: object, read: (reply: ServerReply) => T): Promise<T> {
     if (this.status !== 'open') return Promise.reject(new LiveError('not_connected', 'not connected', channel));
     const id = `${this.idBase}r${++this.nextId}`;
-    return awaitReply((listener) => this.addEventListener('reply', listener), id, channel, this.options.ackTimeout, read, () => this.write(JSON.stringify({ ...command, id })));
+    return awaitReply((listener) => this.events.on('reply', listener), id, channel, this.options.ackTimeout, read, () => this.write(JSON.stringify({ ...command, id })));
   }
 
   /** The last position seen on `channel` (what a reconnect resumes from). */
@@ -160,7 +167,12 @@ export class LiveClient extends ConnectionLifecycle {
     return this.subscriptions.position(channel);
   }
 
+  /**
+   * Listens to one of the client's own events; returns the function that stops it.
+   * @deprecated Use `client.events.on(event, listener)` (and `client.events.off`); this warns once.
+   */
   addEventListener<K extends keyof LiveClientEvents>(event: K, listener: LiveClientEvents[K]): () => void {
+    deprecated('client.addEventListener()', 'client.events.on()');
     return this.events.on(event, listener);
   }
 
@@ -174,14 +186,14 @@ export class LiveClient extends ConnectionLifecycle {
     try {
       message = JSON.parse(text);
     } catch {
-      this.events.emit('error', new LiveError('bad_json', 'the server sent a message that is not JSON'));
+      this.emitter.emit('error', new LiveError('bad_json', 'the server sent a message that is not JSON'));
       return;
     }
     if (message === null || typeof message !== 'object') return;
     if (typeof message.channel === 'string' && 'data' in message) {
       const hubMessage = message as unknown as HubMessage;
       if (!this.subscriptions.accept(hubMessage)) return; // seen already
-      this.events.emit('message', hubMessage);
+      this.emitter.emit('message', hubMessage);
       for (const handler of this.handlers.get(hubMessage.channel) ?? []) {
         (handler as MessageHandler)(hubMessage.data, hubMessage);
       }
@@ -189,13 +201,13 @@ export class LiveClient extends ConnectionLifecycle {
     }
     if (isDirect(message)) {
       const direct = { type: message.type, data: message.data ?? null };
-      this.events.emit('direct', direct);
-      this.direct.deliver(direct);
+      this.emitter.emit('direct', direct);
+      this.directHandlers.deliver(direct);
       return;
     }
     const reply = message as unknown as ServerReply;
     const answeredSubscribe = this.subscriptions.reply(reply);
-    if (reply.type === 'presence' && reply.id === undefined) this.events.emit('presence', { channel: reply.channel, members: reply.members });
+    if (reply.type === 'presence' && reply.id === undefined) this.emitter.emit('presence', { channel: reply.channel, members: reply.members });
     if (reply.type === 'ack') this.outbox.settle(reply.id, null);
     if (reply.type === 'reply') this.outbox.settle(reply.id, null, reply.data);
     if (reply.type === 'error' && !answeredSubscribe) {
@@ -204,15 +216,15 @@ export class LiveClient extends ConnectionLifecycle {
         this.outbox.settle(id, new LiveError(reply.code, reply.message, reply.channel ?? this.outbox.channelOf(id)));
       } else this.report(new LiveError(reply.code, reply.message, reply.channel));
     }
-    this.events.emit('reply', reply);
+    this.emitter.emit('reply', reply);
   }
 
   protected sessionOpened(resumed: ReadonlyMap<string, StreamPosition>): void {
     this.subscriptions.opened(resumed);
     const waiting = this.outbox.size;
     this.outbox.sendAll();
-    // Seed 001's offline.queue.flushed: what waited while disconnected went out, in order.
-    if (waiting > 0) this.events.emit('offline.queue.flushed', { count: waiting });
+    // What waited while disconnected went out, in order.
+    if (waiting > 0) this.emitter.emit('offline.queue.flushed', { count: waiting });
   }
 
   /** Unacked publishes stay in the outbox and go out again (same id) on the next open. */

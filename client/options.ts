@@ -2,8 +2,9 @@ import { checkKnownOptions } from '../pkg/options-check.js';
 import type { WebSocketConstructor } from './socket.js';
 import type { TransportOption } from './transport-connection.js';
 import type { EventSourceConstructor } from './transport-sse.js';
+import { groupOptions, FLAT_NAMES, type FlatOptions } from './options-flat.js';
 
-export interface LiveClientOptions {
+export interface LiveClientOptions extends FlatOptions {
   /**
    * How to reach the hub. `'websocket'`: one WebSocket at the URL. `'sse'`: Server-Sent Events
    * (an EventSource on `eventsUrl`, commands as POSTs to it), for networks that break WebSocket
@@ -53,25 +54,16 @@ export interface LiveClientOptions {
    */
   autoConnect?: boolean;
   /**
-   * Reconnect after the connection drops (unless the close code is terminal, see docs/protocol.md).
+   * Reconnecting after the connection drops (unless the close code is terminal, see
+   * docs/protocol.md): `false` never reconnects, `true` reconnects with the defaults, an object
+   * reconnects with its backoff (`{ delay, maxDelay, maxAttempts }`).
    * @default true
    */
-  reconnect?: boolean;
-  /**
-   * Base of the exponential backoff, in ms: attempt n waits a random time in [0, min(max, base * 2^n)).
-   * @default 500
-   */
-  reconnectDelay?: number;
-  /**
-   * Cap of the backoff, in ms.
-   * @default 30000
-   */
-  maxReconnectDelay?: number;
-  /**
-   * Reconnect attempts in a row before giving up (status `closed`).
-   * @default Infinity
-   */
-  maxReconnectAttempts?: number;
+  reconnect?: boolean | ReconnectOptions;
+  /** Watching an open connection: a `ping` after `interval` ms of silence, dropped after `timeout` more. */
+  heartbeat?: HeartbeatOptions;
+  /** Publishes and requests kept until the server has them: how many, what happens when full, where kept. */
+  outbox?: OutboxOptions;
   /**
    * An attempt whose handshake has not completed (opened) within this many ms, `getToken()`
    * included, is closed and tried again with backoff (error `connect_timeout`, status `reconnecting`).
@@ -79,47 +71,12 @@ export interface LiveClientOptions {
    */
   connectTimeout?: number;
   /**
-   * While open, a `ping` is sent after this many ms without traffic.
-   * @default 25000
-   */
-  heartbeatInterval?: number;
-  /**
-   * After a `ping`, the connection is dropped and reopened if nothing arrives within this many ms.
-   * @default 10000
-   */
-  heartbeatTimeout?: number;
-  /**
-   * Publishes kept until acked (sent or waiting for a connection), and requests waiting to be sent
-   * or answered; beyond it, `queueOverflow` applies.
-   * @default 1000
-   */
-  maxQueuedPublishes?: number;
-  /**
-   * When the outbox is full: `'drop-oldest'` rejects the oldest publish, `'reject'` the new one.
-   * @default 'drop-oldest'
-   */
-  queueOverflow?: 'drop-oldest' | 'reject';
-  /**
-   * A publish not acked within this many ms is sent again with the same id (the server acks a retry
-   * without publishing twice).
+   * How long to wait for the server's answer to a publish (then sent again, with the same id: the
+   * server acks a retry without publishing twice), a subscribe (then retried), `presence()` and
+   * `setStatus()` (then rejected with `timeout`), in ms.
    * @default 10000
    */
   ackTimeout?: number;
-  /**
-   * Sends of one publish before it is rejected with `timeout`.
-   * @default 5
-   */
-  maxPublishAttempts?: number;
-  /**
-   * Where to keep unacked publishes across page loads, e.g. `localStorage`. Kept entries are sent on
-   * the next connect of a client with the same `storageKey`.
-   * @default none (memory only)
-   */
-  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
-  /**
-   * @default `livehub:outbox:<url>`
-   */
-  storageKey?: string;
   /**
    * Called before every connect and reconnect; the token goes in the `tokenParameter` query parameter
    * (browsers cannot set headers on a WebSocket). After close 4002 (token expired) the client
@@ -139,38 +96,133 @@ export interface LiveClientOptions {
   random?: () => number;
 }
 
-type Optional = 'WebSocket' | 'EventSource' | 'eventsUrl' | 'getToken' | 'storage';
-export type ResolvedOptions = Required<Omit<LiveClientOptions, Optional>> & Pick<LiveClientOptions, Optional>;
+export interface ReconnectOptions {
+  /**
+   * Base of the exponential backoff, in ms: attempt n waits a random time in [0, min(maxDelay, delay * 2^n)).
+   * A refused subscribe is retried on the same backoff.
+   * @default 500
+   */
+  delay?: number;
+  /**
+   * Cap of the backoff, in ms.
+   * @default 30000
+   */
+  maxDelay?: number;
+  /**
+   * Reconnect attempts in a row before giving up (status `closed`, error `reconnect_failed`).
+   * @default Infinity
+   */
+  maxAttempts?: number;
+}
+
+export interface HeartbeatOptions {
+  /**
+   * While open, a `ping` is sent after this many ms without traffic.
+   * @default 25000
+   */
+  interval?: number;
+  /**
+   * After a `ping`, the connection is dropped and reopened if nothing arrives within this many ms.
+   * @default 10000
+   */
+  timeout?: number;
+}
+
+export interface OutboxOptions {
+  /**
+   * Publishes kept until acked (sent or waiting for a connection), and requests waiting to be sent
+   * or answered; beyond it, `overflow` applies.
+   * @default 1000
+   */
+  maxSize?: number;
+  /**
+   * When the outbox is full: `'drop-oldest'` rejects the oldest publish, `'reject'` the new one.
+   * @default 'drop-oldest'
+   */
+  overflow?: 'drop-oldest' | 'reject';
+  /**
+   * Sends of one publish (one every `ackTimeout` ms without an ack) before it is rejected with `timeout`.
+   * @default 5
+   */
+  maxAttempts?: number;
+  /**
+   * Where to keep unacked publishes across page loads, e.g. `localStorage`. Kept entries are sent on
+   * the next connect of a client with the same `storageKey`.
+   * @default none (memory only)
+   */
+  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+  /**
+   * The storage key the publishes are kept under.
+   * @default `livehub:outbox:<url>`
+   */
+  storageKey?: string;
+}
+
+/** The options with their defaults, grouped. */
+export interface ResolvedOptions {
+  transport: TransportOption;
+  eventsUrl?: string;
+  EventSource?: EventSourceConstructor;
+  fallbackAfter: number;
+  websocketRetryInterval: number;
+  requestTimeout: number;
+  WebSocket?: WebSocketConstructor;
+  autoConnect: boolean;
+  reconnect: Required<ReconnectOptions> & { enabled: boolean };
+  heartbeat: Required<HeartbeatOptions>;
+  outbox: Required<Omit<OutboxOptions, 'storage'>> & Pick<OutboxOptions, 'storage'>;
+  connectTimeout: number;
+  ackTimeout: number;
+  getToken?: () => string | null | Promise<string | null>;
+  tokenParameter: string;
+  random: () => number;
+}
 
 const KNOWN = [
-  'WebSocket', 'autoConnect', 'reconnect', 'reconnectDelay', 'maxReconnectDelay', 'maxReconnectAttempts',
-  'connectTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'maxQueuedPublishes', 'queueOverflow',
-  'ackTimeout', 'maxPublishAttempts', 'storage', 'storageKey', 'getToken', 'tokenParameter', 'random',
-  'transport', 'eventsUrl', 'EventSource', 'fallbackAfter', 'websocketRetryInterval', 'requestTimeout',
+  'WebSocket', 'autoConnect', 'reconnect', 'heartbeat', 'outbox', 'connectTimeout', 'ackTimeout', 'getToken',
+  'tokenParameter', 'random', 'transport', 'eventsUrl', 'EventSource', 'fallbackAfter', 'websocketRetryInterval',
+  'requestTimeout', ...FLAT_NAMES,
 ] as const satisfies ReadonlyArray<keyof LiveClientOptions>;
 
-const POSITIVE = [
-  'reconnectDelay', 'maxReconnectDelay', 'connectTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'ackTimeout',
-  'websocketRetryInterval', 'requestTimeout',
-] as const;
 const TRANSPORTS = ['websocket', 'sse', 'auto'];
 
-/** The options with their defaults; throws a TypeError for an unknown option or a bad value. */
+function positiveMs(name: string, value: unknown): void {
+  if (!(typeof value === 'number' && value > 0)) throw new TypeError(`livehub: option ${name} must be a positive number of ms, got ${String(value)}`);
+}
+
+function count(name: string, value: unknown, min: number, infinite = false): void {
+  if ((typeof value === 'number' && Number.isInteger(value) && value >= min) || (infinite && value === Infinity)) return;
+  throw new TypeError(`livehub: option ${name} must be an integer of at least ${min}${infinite ? ' (or Infinity)' : ''}, got ${String(value)}`);
+}
+
+/**
+ * The options with their defaults; throws a TypeError for an unknown option, a bad value, or a
+ * deprecated flat name given with its grouped field.
+ */
 export function resolveOptions(url: string, options: LiveClientOptions): ResolvedOptions {
   checkKnownOptions(options, KNOWN, 'new LiveClient()');
-  const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as LiveClientOptions;
+  const groups = groupOptions(options);
+  const given = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && !(FLAT_NAMES as readonly string[]).includes(key)));
   const resolved: ResolvedOptions = {
-    autoConnect: true, reconnect: true, reconnectDelay: 500, maxReconnectDelay: 30_000,
-    maxReconnectAttempts: Infinity, connectTimeout: 10_000, heartbeatInterval: 25_000, heartbeatTimeout: 10_000,
-    maxQueuedPublishes: 1000, queueOverflow: 'drop-oldest', ackTimeout: 10_000, maxPublishAttempts: 5,
-    random: Math.random, tokenParameter: 'token', storageKey: `livehub:outbox:${url}`,
-    transport: 'websocket', fallbackAfter: 2, websocketRetryInterval: 300_000, requestTimeout: 10_000, ...defined,
+    autoConnect: true, connectTimeout: 10_000, ackTimeout: 10_000, random: Math.random, tokenParameter: 'token',
+    transport: 'websocket', fallbackAfter: 2, websocketRetryInterval: 300_000, requestTimeout: 10_000, ...given,
+    reconnect: { enabled: groups.reconnectEnabled, delay: 500, maxDelay: 30_000, maxAttempts: Infinity, ...groups.reconnect },
+    heartbeat: { interval: 25_000, timeout: 10_000, ...groups.heartbeat },
+    outbox: { maxSize: 1000, overflow: 'drop-oldest', maxAttempts: 5, storageKey: `livehub:outbox:${url}`, ...groups.outbox },
   };
-  for (const key of POSITIVE) {
-    if (!(typeof resolved[key] === 'number' && resolved[key] > 0)) throw new TypeError(`livehub: option ${key} must be a positive number of ms, got ${String(resolved[key])}`);
+  for (const key of ['connectTimeout', 'ackTimeout', 'websocketRetryInterval', 'requestTimeout'] as const) positiveMs(key, resolved[key]);
+  positiveMs('reconnect.delay', resolved.reconnect.delay);
+  positiveMs('reconnect.maxDelay', resolved.reconnect.maxDelay);
+  count('reconnect.maxAttempts', resolved.reconnect.maxAttempts, 0, true);
+  positiveMs('heartbeat.interval', resolved.heartbeat.interval);
+  positiveMs('heartbeat.timeout', resolved.heartbeat.timeout);
+  count('outbox.maxSize', resolved.outbox.maxSize, 1);
+  count('outbox.maxAttempts', resolved.outbox.maxAttempts, 1);
+  if (resolved.outbox.overflow !== 'drop-oldest' && resolved.outbox.overflow !== 'reject') {
+    throw new TypeError(`livehub: option outbox.overflow must be 'drop-oldest' or 'reject', got ${String(resolved.outbox.overflow)}`);
   }
-  if (resolved.queueOverflow !== 'drop-oldest' && resolved.queueOverflow !== 'reject') {
-    throw new TypeError(`livehub: option queueOverflow must be 'drop-oldest' or 'reject', got ${String(resolved.queueOverflow)}`);
+  if (typeof resolved.outbox.storageKey !== 'string' || resolved.outbox.storageKey.length === 0) {
+    throw new TypeError('livehub: option outbox.storageKey must be a non-empty string');
   }
   if (!TRANSPORTS.includes(resolved.transport)) {
     throw new TypeError(`livehub: option transport must be 'websocket', 'sse' or 'auto', got ${String(resolved.transport)}`);

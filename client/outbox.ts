@@ -12,7 +12,7 @@ export interface OutboxHost {
 }
 
 /**
- * An entry: a publish (sent again with the same id until acked; kept in `storage`), a request (sent
+ * An entry: a publish (sent again with the same id until acked; kept in `outbox.storage`), a request (sent
  * once, settled by its reply or error, or after its timeout), or a queued fire-and-forget message
  * (done once sent).
  */
@@ -33,8 +33,8 @@ interface Pending {
 
 /**
  * What waits for the connection, in the order it was made: publishes until acked (sent on open,
- * sent again with the same id after `ackTimeout` or a reconnect, optionally kept in `storage`), and
- * queued requests and messages. Bounded by `maxQueuedPublishes`.
+ * sent again with the same id after `ackTimeout` or a reconnect, optionally kept in `outbox.storage`), and
+ * queued requests and messages. Bounded by `outbox.maxSize`.
  */
 export class Outbox {
   private readonly pending = new Map<RequestId, Pending>();
@@ -55,8 +55,8 @@ export class Outbox {
   }
 
   /** Queues a publish; throws a TypeError when its data cannot be sent as JSON. */
-  add(id: string, channel: string, event: string, data: unknown, exceptSelf = false): Promise<void> {
-    const frame = encodePublish(id, channel, event, data, exceptSelf);
+  add(id: string, channel: string, type: string, data: unknown, exceptSelf = false): Promise<void> {
+    const frame = encodePublish(id, channel, type, data, exceptSelf);
     return this.enqueue(id, { kind: 'publish', channel, frame }) as Promise<void>;
   }
 
@@ -111,9 +111,9 @@ export class Outbox {
 
   private enqueue(id: string, fields: Pick<Pending, 'kind' | 'channel' | 'type' | 'frame' | 'timeout'>): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
-      if (this.pending.size >= this.options.maxQueuedPublishes) {
+      if (this.pending.size >= this.options.outbox.maxSize) {
         const what = fields.kind === 'publish' ? 'publish' : `"${fields.type}"`;
-        if (this.options.queueOverflow === 'reject') return reject(new LiveError('queue_full', `the outbox is full: ${what} was not queued`, fields.channel));
+        if (this.options.outbox.overflow === 'reject') return reject(new LiveError('queue_full', `the outbox is full: ${what} was not queued`, fields.channel));
         const oldest = this.pending.keys().next().value!;
         this.settle(oldest, new LiveError('queue_full', 'dropped: the outbox is full', this.channelOf(oldest)));
       }
@@ -141,14 +141,14 @@ export class Outbox {
     this.host.send(entry.frame);
     entry.timer = setTimeout(() => {
       entry.timer = null;
-      if (entry.attempts >= this.options.maxPublishAttempts) {
+      if (entry.attempts >= this.options.outbox.maxAttempts) {
         this.settle(id, new LiveError('timeout', `no ack after ${entry.attempts} attempts`, entry.channel));
       } else if (this.host.isOpen()) this.transmit(id, entry);
     }, this.options.ackTimeout);
   }
 
   private save(): void {
-    const { storage, storageKey } = this.options;
+    const { storage, storageKey } = this.options.outbox;
     if (!storage) return;
     try {
       const publishes = [...this.pending].filter(([, entry]) => entry.kind === 'publish');
@@ -161,7 +161,7 @@ export class Outbox {
 
   /** Takes publishes kept by an earlier page or client; they go out on the next open. */
   restore(): void {
-    const { storage, storageKey } = this.options;
+    const { storage, storageKey } = this.options.outbox;
     if (!storage) return;
     let kept: unknown;
     try {
@@ -181,10 +181,11 @@ export class Outbox {
  * The publish frame. Data that JSON cannot carry (a BigInt, a cycle, a function) is a TypeError
  * naming the channel, thrown at once: sending it could never succeed.
  */
-function encodePublish(id: string, channel: string, event: string, data: unknown, exceptSelf: boolean): string {
+function encodePublish(id: string, channel: string, type: string, data: unknown, exceptSelf: boolean): string {
   try {
     if (data !== undefined && JSON.stringify(data) === undefined) throw new TypeError(`a ${typeof data} is not JSON`);
-    const command = { type: 'publish', channel, event, data: data ?? null, id };
+    // The wire's publish frame carries the message's type as `event` (the frame's own `type` is `publish`).
+    const command = { type: 'publish', channel, event: type, data: data ?? null, id };
     return JSON.stringify(exceptSelf ? { ...command, exceptSelf: true } : command);
   } catch (error) {
     throw new TypeError(`livehub: cannot publish to "${channel}": the data cannot be sent as JSON (${(error as Error).message})`);

@@ -72,20 +72,38 @@ export function isDirect(frame: { type?: unknown; channel?: unknown }): frame is
   return typeof frame.type === 'string' && frame.channel === undefined && !REPLY_TYPES.has(frame.type);
 }
 
+/**
+ * Listening to direct messages by type, the same idiom as every other listener: `on(type, handler)`
+ * returns the function that stops it, `off(type, handler)` stops it by reference. `'*'`: every type.
+ */
+export interface DirectListeners {
+  on<T = unknown>(type: string, handler: DirectHandler<T>): () => void;
+  off<T = unknown>(type: string, handler: DirectHandler<T>): void;
+}
+
 /** Direct-message handlers by type (`'*'`: every type). */
-export class DirectHandlers {
+export class DirectHandlers implements DirectListeners {
   private readonly byType = new Map<string, Set<DirectHandler<never>>>();
 
+  /** The listening half alone (`on`, `off`), for `client.direct`: only the client delivers. */
+  readonly view: DirectListeners = Object.freeze({
+    on: <T>(type: string, handler: DirectHandler<T>) => this.on(type, handler),
+    off: <T>(type: string, handler: DirectHandler<T>) => this.off(type, handler),
+  });
+
   on<T>(type: string, handler: DirectHandler<T>): () => void {
-    if (typeof type !== 'string' || !(TYPE.test(type) || type === '*')) throw new TypeError(`livehub: client.onMessage() needs a message type or '*', got ${JSON.stringify(type)}`);
-    if (typeof handler !== 'function') throw new TypeError('livehub: client.onMessage() needs a handler function');
+    if (typeof type !== 'string' || !(TYPE.test(type) || type === '*')) throw new TypeError(`livehub: client.direct.on() needs a message type or '*', got ${JSON.stringify(type)}`);
+    if (typeof handler !== 'function') throw new TypeError('livehub: client.direct.on() needs a handler function');
     let set = this.byType.get(type);
     if (!set) this.byType.set(type, (set = new Set()));
     set.add(handler as DirectHandler<never>);
-    return () => {
-      set!.delete(handler as DirectHandler<never>);
-      if (set!.size === 0 && this.byType.get(type) === set) this.byType.delete(type);
-    };
+    return () => this.off(type, handler);
+  }
+
+  off<T>(type: string, handler: DirectHandler<T>): void {
+    const set = this.byType.get(type);
+    if (!set?.delete(handler as DirectHandler<never>)) return;
+    if (set.size === 0) this.byType.delete(type);
   }
 
   deliver(message: DirectMessage): void {

@@ -199,8 +199,8 @@ export class Subscriptions {
       this.host.subscribeError({ channel, error, retrying: false });
       return;
     }
-    const { reconnectDelay, maxReconnectDelay, random } = this.options;
-    const retryIn = backoffDelay(attempt.failures++, reconnectDelay, maxReconnectDelay, random);
+    const { delay, maxDelay } = this.options.reconnect;
+    const retryIn = backoffDelay(attempt.failures++, delay, maxDelay, this.options.random);
     attempt.timer = setTimeout(() => {
       attempt.timer = null;
       if (this.wanted.has(channel) && this.host.isOpen()) this.subscribe(channel);

@@ -1,6 +1,6 @@
 import { CloseCode, shouldReconnect, type StreamPosition } from '../pkg/protocol/index.js';
 import { backoffDelay } from './backoff.js';
-import { Emitter } from './emitter.js';
+import { Emitter, type Listeners } from './emitter.js';
 import { isOnline, watchEnvironment } from './environment.js';
 import { clientErrors, LiveError } from './errors.js';
 import type { LiveClientEvents, LiveStatus } from './events.js';
@@ -25,7 +25,13 @@ export abstract class ConnectionLifecycle {
   lastError: Error | null = null;
 
   protected readonly options: ResolvedOptions;
-  protected readonly events = new Emitter<LiveClientEvents>();
+  protected readonly emitter = new Emitter<LiveClientEvents>();
+  /**
+   * The client's own events (not a channel's messages): `client.events.on('status', fn)` returns
+   * the function that stops it, `client.events.off('status', fn)` stops it too. Apart from the
+   * channels' namespace, so a channel may be called `open` or `error`.
+   */
+  readonly events: Listeners<LiveClientEvents> = this.emitter.view;
   protected connection: Connection | null = null;
   /** Whether `connection` has opened (a close before that is a failed connect). */
   private connectionOpened = false;
@@ -72,7 +78,7 @@ export abstract class ConnectionLifecycle {
       handlersFor: (current) => this.handlersFor(current),
       connectTimeout: this.options.connectTimeout,
     });
-    this.heartbeat = new Heartbeat(this.options.heartbeatInterval, this.options.heartbeatTimeout,
+    this.heartbeat = new Heartbeat(this.options.heartbeat.interval, this.options.heartbeat.timeout,
       () => this.write('{"type":"ping"}'), () => this.dropDeadConnection());
     this.detachGlobal = watchEnvironment({
       online: () => { this.reconnectNow(); this.choice.networkBack(); },
@@ -98,7 +104,7 @@ export abstract class ConnectionLifecycle {
 
   /**
    * Closes for good: nothing reconnects until `connect()` is called. Pending publishes and requests
-   * are rejected (publishes in `storage` stay there, for the next client).
+   * are rejected (publishes in `outbox.storage` stay there, for the next client).
    */
   close(): void {
     this.stopped = true;
@@ -114,7 +120,7 @@ export abstract class ConnectionLifecycle {
   dispose(): void {
     this.close();
     this.detachGlobal();
-    this.events.clear();
+    this.emitter.clear();
   }
 
   /** Starts an attempt: finds the transport's class, asks `getToken()`, opens; all within `connectTimeout`. */
@@ -219,7 +225,7 @@ export abstract class ConnectionLifecycle {
     this.setConnectionStatus('open');
     this.sessionOpened(resumed);
     this.heartbeat.arm();
-    this.events.emit('open');
+    this.emitter.emit('open');
   }
 
   /**
@@ -230,20 +236,20 @@ export abstract class ConnectionLifecycle {
     const opened = this.connectionOpened;
     const url = this.targetUrl();
     this.teardown();
-    this.events.emit('close', { code, reason });
+    this.emitter.emit('close', { code, reason });
     if (this.stopped) return;
     if (!opened) {
       this.report(clientErrors.connectFailed(url, code, reason));
       if (countFailure) this.choice.failed();
     }
-    if (code === CloseCode.TokenExpired && this.options.reconnect) {
+    if (code === CloseCode.TokenExpired && this.options.reconnect.enabled) {
       // The credential expired: reconnect now, fetching a fresh token.
       this.clearTimer('reconnectTimer');
       this.setConnectionStatus('reconnecting');
       this.open();
       return;
     }
-    if (!this.options.reconnect || !shouldReconnect(code)) {
+    if (!this.options.reconnect.enabled || !shouldReconnect(code)) {
       this.giveUp(new LiveError('closed', `closed by the server: ${code} ${reason}`.trim()));
       return;
     }
@@ -257,7 +263,7 @@ export abstract class ConnectionLifecycle {
   private onInterrupted(code: number, reason: string): void {
     this.pauseSession();
     this.connectionOpened = false;
-    this.events.emit('close', { code, reason });
+    this.emitter.emit('close', { code, reason });
     this.setConnectionStatus('reconnecting');
     this.clearTimer('connectTimer');
     this.connectTimer = setTimeout(() => this.connectTimedOut(), this.options.connectTimeout);
@@ -270,19 +276,19 @@ export abstract class ConnectionLifecycle {
     this.stopped = true;
     this.lastError = error;
     this.setConnectionStatus('closed');
-    this.events.emit('error', error);
+    this.emitter.emit('error', error);
   }
 
   private scheduleReconnect(): void {
     if (this.stopped) return;
-    const { reconnectDelay, maxReconnectDelay, maxReconnectAttempts, random } = this.options;
-    if (this.attempts >= maxReconnectAttempts) {
+    const { delay, maxDelay, maxAttempts } = this.options.reconnect;
+    if (this.attempts >= maxAttempts) {
       return this.giveUp(new LiveError('reconnect_failed', `gave up after ${this.attempts} reconnect attempts`));
     }
-    const delay = backoffDelay(this.attempts, reconnectDelay, maxReconnectDelay, random);
+    const wait = backoffDelay(this.attempts, delay, maxDelay, this.options.random);
     this.attempts++;
     this.setConnectionStatus('reconnecting');
-    this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; this.open(); }, delay);
+    this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; this.open(); }, wait);
   }
 
   /**
@@ -302,8 +308,8 @@ export abstract class ConnectionLifecycle {
   private dropDeadConnection(countFailure = true): void {
     const connection = this.connection;
     if (!connection) return;
-    connection.close(4000, 'heartbeat timeout');
-    this.onClose(4000, 'heartbeat timeout', countFailure);
+    connection.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+    this.onClose(CloseCode.HeartbeatTimeout, 'heartbeat timeout', countFailure);
   }
 
   /** Sends a frame when the connection is open (else drops it: what must go out goes out on open). */
@@ -323,19 +329,19 @@ export abstract class ConnectionLifecycle {
 
   protected report(error: Error): void {
     this.lastError = error;
-    this.events.emit('error', error);
+    this.emitter.emit('error', error);
   }
 
   private setTransport(transport: TransportName): void {
     if (this.currentTransport === transport) return;
     this.currentTransport = transport;
-    this.events.emit('transport', transport);
+    this.emitter.emit('transport', transport);
   }
 
   private setConnectionStatus(status: LiveStatus): void {
     if (this.status === status) return;
     this.status = status;
-    this.events.emit('status', status);
+    this.emitter.emit('status', status);
   }
 
   private clearTimer(name: 'reconnectTimer' | 'connectTimer'): void {

@@ -2,16 +2,20 @@ import {
   computed, getCurrentScope, hasInjectionContext, inject, onScopeDispose, readonly, shallowRef, toValue, watch,
   type App, type InjectionKey, type MaybeRefOrGetter, type Ref, type ShallowRef,
 } from '@vue/runtime-core';
-import type { PresenceMember, PresenceStatus, StreamPosition } from '../pkg/protocol/index.js';
+import type { StreamPosition } from '../pkg/protocol/index.js';
 import { ChannelSession, channelsOf, dispatchTo, type ChannelListener } from './core/channels.js';
 import { ConnectionStore, type ConnectionState } from './core/connection.js';
 import type { RealtimeEvent } from './core/event-log.js';
 import { presenceOf } from './core/presence.js';
 import { RealtimeFeed, type RealtimeOptions } from './core/realtime.js';
+import type {
+  ChannelActions, ConnectionShape, LiveUpdateActions, LiveUpdateState, Nothing, PresenceActions, PresenceState, RealtimeActions, RealtimeState,
+} from './core/shapes.js';
 import type { ReadableStore } from './core/store.js';
-import type { LiveStatus, MessageHandler } from './events.js';
+import { TransportStore } from './core/transport-store.js';
 import { LiveClient } from './live-client.js';
 import type { LiveClientOptions } from './options.js';
+import type { DirectHandler, DirectListeners } from './request.js';
 
 /**
  * livehub/vue: composables over the framework-free client core (client/core). Each works in a
@@ -27,44 +31,30 @@ export interface UseLiveUpdateOptions extends LiveClientOptions {
   client?: LiveClient;
 }
 
-export interface UseLiveUpdateReturn {
-  /** True while the connection is open. */
-  connected: Readonly<Ref<boolean>>;
-  /** `idle`, `connecting`, `open`, `reconnecting` or `closed`. */
-  status: Readonly<Ref<LiveStatus>>;
+/** Vue's form of a hook's return (see client/core/shapes.ts): each state field as a read-only ref, and the actions. */
+export type VueShape<State, Actions> = { readonly [K in keyof State]: Readonly<Ref<State[K]>> } & Actions;
+
+/** Names `useLiveUpdate` kept from before the bindings shared one shape; Vue only, and they never warn. */
+export interface LiveUpdateAliases {
   /**
-   * The last error (a `LiveError` with a `code`): the connection cannot be made (`connect_failed`,
-   * `connect_timeout`), a refused subscribe (also a `subscribeError` event on `client`), an error
-   * frame, a terminal close. Null again once the connection opens.
+   * The underlying client.
+   * @deprecated Use `getClient()`, which every binding has.
    */
-  error: Readonly<Ref<Error | null>>;
+  readonly client: LiveClient;
   /**
-   * Calls `handler(data, message)` for messages on `channel` (subscribing while any is on); returns
-   * `off`. `since` resumes from a server position (e.g. Inertia props) so nothing is missed or doubled.
-   * `on('*', handler)`, as in the Go original, gets every message the connection receives, on any
-   * channel, and the `"*"` broadcast.
+   * The same as `disconnect()`.
+   * @deprecated Use `disconnect()`.
    */
-  on<T = unknown>(channel: string, handler: MessageHandler<T>, options?: { since?: StreamPosition }): () => void;
-  off<T = unknown>(channel: string, handler: MessageHandler<T>): void;
-  subscribe(channel: string): void;
-  unsubscribe(channel: string): void;
-  /** Publishes (the server must allow it); resolves on the server's ack. `exceptSelf`: not back to this connection. */
-  publish(channel: string, event: string, data?: unknown, options?: { exceptSelf?: boolean }): Promise<void>;
-  /** Asks a server-side handler (`hub.handle(type)`); resolves with its reply (see `LiveClient.request`). */
-  request: LiveClient['request'];
-  /** Sends a message of the app's own type, fire-and-forget (see `LiveClient.send`). */
-  send: LiveClient['send'];
-  /** Listens to messages the server sends this connection alone; off on scope dispose. Returns `off`. */
-  onMessage: LiveClient['onMessage'];
-  /** `'websocket'` or `'sse'` (with `transport: 'auto'` it can change); null before the first attempt. */
-  transport: Readonly<Ref<LiveClient['transport']>>;
-  /** Closes the connection for good (nothing reconnects until `client.connect()`); as the Go original names it. */
-  disconnect(): void;
-  /** The same as `disconnect()`. */
   close(): void;
-  /** The underlying client. */
-  client: LiveClient;
+  /**
+   * Listens to direct messages of `type`; returns the function that stops it.
+   * @deprecated Use `direct.on(type, handler)`.
+   */
+  onMessage<T = unknown>(type: string, handler: DirectHandler<T>): () => void;
 }
+
+/** `useLiveUpdate()`: the shared shape (client/core/shapes.ts) with refs, plus the Vue-only deprecated aliases. */
+export interface UseLiveUpdateReturn extends VueShape<LiveUpdateState, LiveUpdateActions>, LiveUpdateAliases {}
 
 const clientKey: InjectionKey<LiveClient> = Symbol('livehub.client');
 
@@ -103,7 +93,7 @@ function fromStore<T>(store: ReadableStore<T>): Readonly<ShallowRef<T>> {
 }
 
 /** The connection's state: `{ status, connected, error }` as refs (one store shared by the three). */
-export function useConnectionState(options: { client?: LiveClient } = {}) {
+export function useConnectionState(options: { client?: LiveClient } = {}): VueShape<ConnectionShape, Nothing> {
   const client = requireClient(options.client, 'useConnectionState');
   const store = new ConnectionStore(() => client);
   const state = shallowRef<ConnectionState>(store.getSnapshot());
@@ -113,6 +103,18 @@ export function useConnectionState(options: { client?: LiveClient } = {}) {
     status: computed(() => state.value.status),
     connected: computed(() => state.value.connected),
     error: computed(() => state.value.error),
+  };
+}
+
+/** Direct-message listening that ends with the scope. */
+function scopedDirect(client: LiveClient): DirectListeners {
+  return {
+    on: (type, handler) => {
+      const off = client.direct.on(type, handler);
+      onEnd(off);
+      return off;
+    },
+    off: (type, handler) => client.direct.off(type, handler),
   };
 }
 
@@ -126,47 +128,44 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const { client: _ignored, ...clientOptions } = options;
   const client = shared ?? new LiveClient(url!, clientOptions);
   const { status, connected, error } = useConnectionState({ client });
-  const transport = shallowRef(client.transport);
-  const onTransport = () => { transport.value = client.transport; };
-  onEnd(client.addEventListener('transport', onTransport));
   const session = new ChannelSession(channelsOf(client));
   onEnd(() => {
     session.dispose();
     if (!shared) client.dispose();
   });
+  const direct = scopedDirect(client);
   return {
     connected: readonly(connected),
     status: readonly(status),
     error: readonly(error) as Readonly<Ref<Error | null>>,
+    transport: fromStore(new TransportStore(() => client)),
     on: (channel, handler, onOptions = {}) => session.listen(channel, handler, onOptions),
     off: (channel, handler) => session.off(channel, handler),
     subscribe: (channel) => session.subscribe(channel),
     unsubscribe: (channel) => session.unsubscribe(channel),
-    publish: (channel, event, data, publishOptions) => (publishOptions ? client.publish(channel, event, data, publishOptions) : client.publish(channel, event, data)),
+    publish: (channel, type, data, publishOptions) => (publishOptions ? client.publish(channel, type, data, publishOptions) : client.publish(channel, type, data)),
     request: ((type: string, data?: unknown, requestOptions?: object) => client.request(type, data, requestOptions as never)) as LiveClient['request'],
     send: ((type: string, data?: unknown, sendOptions?: object) => client.send(type, data, sendOptions as never)) as LiveClient['send'],
-    onMessage: ((type: string, handler: never) => {
-      const off = client.onMessage(type, handler);
-      onEnd(off);
-      return off;
-    }) as LiveClient['onMessage'],
-    transport: readonly(transport),
+    direct,
     disconnect: () => client.close(),
-    close: () => client.close(),
+    reconnect: () => client.connect(),
+    getClient: () => client,
     client,
+    close: () => client.close(),
+    onMessage: direct.on,
   };
 }
 
 /**
- * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { events: { message: add } })`:
+ * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { types: { message: add } })`:
  * listens while the scope lives. `channel` may be a ref or getter (null: nothing); a new name moves
- * the listener. Returns `publish(event, data)` on that channel.
+ * the listener. Returns `publish(type, data)` on that channel.
  */
 export function useChannel<T = unknown>(
   channel: MaybeRefOrGetter<string | null | undefined>,
   listener: ChannelListener<T>,
   options: { client?: LiveClient; since?: StreamPosition } = {},
-) {
+): VueShape<Nothing, ChannelActions> {
   const client = requireClient(options.client, 'useChannel');
   const channels = channelsOf(client);
   let off: (() => void) | null = null;
@@ -178,21 +177,15 @@ export function useChannel<T = unknown>(
   listen(toValue(channel));
   onEnd(() => { stopWatch?.(); off?.(); });
   return {
-    publish: (event: string, data?: unknown) => {
+    publish: (type: string, data?: unknown) => {
       const name = toValue(channel);
-      return name ? client.publish(name, event, data) : Promise.reject(new TypeError('livehub: useChannel has no channel to publish on'));
+      return name ? client.publish(name, type, data) : Promise.reject(new TypeError('livehub: useChannel has no channel to publish on'));
     },
   };
 }
 
-export interface UsePresenceReturn {
-  /** Who is in the channel: one entry per user, kept current by join, leave and update events. */
-  members: Readonly<Ref<readonly PresenceMember[]>>;
-  /** How many users are in the channel. */
-  count: Readonly<Ref<number>>;
-  /** Sets this connection's status (others see an update). */
-  setStatus(status: PresenceStatus): Promise<void>;
-}
+/** `usePresence()`: the shared shape (client/core/shapes.ts) with refs. */
+export type UsePresenceReturn = VueShape<PresenceState, PresenceActions>;
 
 /**
  * Who is online in a `presence-…` channel: `const { members, setStatus } = usePresence('presence-room')`.
@@ -210,20 +203,12 @@ export function usePresence(channel: string, options: { client?: LiveClient } = 
   };
 }
 
-export interface UseRealtimeReturn<T> {
-  /** The kept events, oldest first (a new array on each event). */
-  events: Readonly<ShallowRef<readonly RealtimeEvent<T>[]>>;
-  isConnected: Readonly<Ref<boolean>>;
-  /** Opens the connection again after `disconnect()` (nothing while it is open or opening). */
-  reconnect(): void;
-  /** Closes the connection for good, for every user of this client, until `reconnect()`. */
-  disconnect(): void;
-  clearEvents(): void;
-}
+/** `useRealtime()`: the shared shape (client/core/shapes.ts) with refs; `events` is a shallowRef. */
+export type UseRealtimeReturn<T> = VueShape<RealtimeState<T>, RealtimeActions>;
 
 /**
- * Seed 003's generic hook: `useRealtime({ channel: 'user:42', events: ['message_new'], onEvent })`.
- * Build specialised ones on it: `const useMessages = (id) => useRealtime({ channel: \`user:${id}\`, events: [...] })`.
+ * A generic feed: `useRealtime({ channel: 'user:42', types: ['message_new'], onEvent })`.
+ * Build specialised ones on it: `const useMessages = (id) => useRealtime({ channel: \`user:${id}\`, types: [...] })`.
  */
 export function useRealtime<T = unknown>(options: RealtimeOptions<T> & { client?: LiveClient }): UseRealtimeReturn<T> {
   const { client: explicit, ...feedOptions } = options ?? ({} as typeof options);
@@ -233,6 +218,7 @@ export function useRealtime<T = unknown>(options: RealtimeOptions<T> & { client?
   const { connected } = useConnectionState({ client });
   return {
     events: fromStore(feed.log),
+    connected,
     isConnected: connected,
     reconnect: () => client.connect(),
     disconnect: () => client.close(),

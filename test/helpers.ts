@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
+import { coreOf } from '../pkg/hub.js';
 import { Hub, type HubOptions } from '../pkg/index.js';
 import { SUBPROTOCOL } from '../pkg/protocol/index.js';
 
@@ -128,3 +129,16 @@ export class Peer {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What a test may do to a connection on the server side. */
+export interface ServerSession {
+  readonly id: string;
+  readonly transport: { readonly name: string };
+  readonly identity: { readonly userId: string } | null;
+  terminate(): void;
+}
+
+/** The hub's open connections, server side (to cut them from the server in a test). */
+export function serverSessions(hub: Hub): ServerSession[] {
+  return [...(coreOf(hub) as unknown as { sessions: Set<ServerSession> }).sessions];
+}

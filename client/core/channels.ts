@@ -4,7 +4,7 @@ import type { LiveClient } from '../live-client.js';
 import { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';
 
 /** What the channel registry needs of a client (a `LiveClient`, or anything shaped like one). */
-export type ChannelClient = Pick<LiveClient, 'on' | 'off' | 'addEventListener'>;
+export type ChannelClient = Pick<LiveClient, 'on' | 'off' | 'events'>;
 
 export interface ListenOptions {
   /** Resume the channel from this position (e.g. from Inertia props), unless it is held already. */
@@ -90,7 +90,7 @@ export class Channels {
       count: new DeferredCount(
         () => {
           stop = channel === BROADCAST_CHANNEL
-            ? this.client.addEventListener('message', (message) => dispatch(message.data, message))
+            ? this.client.events.on('message', (message) => dispatch(message.data, message))
             : this.client.on(channel, dispatch, created.since ? { since: created.since } : {});
           created.since = undefined;
         },
@@ -107,13 +107,22 @@ export class Channels {
   }
 }
 
-/** A handler for every message, or one per message type (`{ events: { message: add } }`). */
-export type ChannelListener<T = unknown> = MessageHandler<T> | { events: Record<string, MessageHandler<T>> };
+/**
+ * A handler for every message, or one per message type (`{ types: { message: add } }`); `events`
+ * is the deprecated name of `types`.
+ */
+export type ChannelListener<T = unknown> =
+  | MessageHandler<T>
+  | { types: Record<string, MessageHandler<T>> }
+  | {
+    /** @deprecated Use `types`. */
+    events: Record<string, MessageHandler<T>>;
+  };
 
 /** Calls the listener for a message: the handler, or the one named by the message's type. */
 export function dispatchTo<T>(listener: ChannelListener<T>, data: T, message: HubMessage<T>): void {
   if (typeof listener === 'function') listener(data, message);
-  else listener.events[message.type]?.(data, message);
+  else ('types' in listener ? listener.types : listener.events)[message.type]?.(data, message);
 }
 
 const registries = new WeakMap<object, Channels>();

@@ -18,7 +18,7 @@ export interface ConnectionState {
 /** The state before there is a client (a server render, before the first effect). */
 export const IDLE_STATE: ConnectionState = Object.freeze({ status: 'idle', connected: false, error: null });
 
-export type ConnectionClient = Pick<LiveClient, 'status' | 'lastError' | 'addEventListener'>;
+export type ConnectionClient = Pick<LiveClient, 'status' | 'lastError' | 'events'>;
 
 /**
  * The connection state of a client as a store (`useSyncExternalStore`, `shallowRef`): the same
@@ -36,10 +36,10 @@ export class ConnectionStore implements ReadableStore<ConnectionState> {
     if (!client) return () => {};
     const sync = () => { if (this.refresh(client)) listener(); };
     const stops = [
-      client.addEventListener('status', sync),
-      client.addEventListener('error', sync),
-      client.addEventListener('close', sync),
-      client.addEventListener('reply', sync), // a subscribe that succeeds after failing clears its error
+      client.events.on('status', sync),
+      client.events.on('error', sync),
+      client.events.on('close', sync),
+      client.events.on('reply', sync), // a subscribe that succeeds after failing clears its error
     ];
     sync();
     return () => { for (const stop of stops) stop(); };

@@ -1,9 +1,14 @@
 import type { HubMessage } from '../../pkg/protocol/index.js';
 import { ValueStore } from './store.js';
 
-/** One received event, as seed 003's `useRealtime` lists them. */
+/** One received message, as `useRealtime` lists them. */
 export interface RealtimeEvent<T = unknown> {
-  /** The message type (the event name). */
+  /** The message's type. */
+  readonly type: string;
+  /**
+   * The same as `type`.
+   * @deprecated Use `type`, the name every other message field uses.
+   */
   readonly event: string;
   readonly data: T;
   readonly channel: string;
@@ -24,7 +29,7 @@ export class EventLog<T = unknown> extends ValueStore<readonly RealtimeEvent<T>[
   }
 
   push(message: HubMessage<T>): RealtimeEvent<T> {
-    const entry: RealtimeEvent<T> = Object.freeze({ event: message.type, data: message.data, channel: message.channel, receivedAt: Date.now(), message });
+    const entry: RealtimeEvent<T> = Object.freeze({ type: message.type, event: message.type, data: message.data, channel: message.channel, receivedAt: Date.now(), message });
     const current = this.getSnapshot();
     const next = current.length >= this.max ? current.slice(current.length - this.max + 1) : current.slice();
     next.push(entry);

@@ -11,3 +11,8 @@ export { DEFAULT_MAX_EVENTS, EventLog, type RealtimeEvent } from './event-log.js
 export { PresenceStore, presenceOf, type PresenceChange } from './presence.js';
 export { RealtimeFeed, checkRealtimeOptions, type RealtimeOptions } from './realtime.js';
 export { ValueStore, type ReadableStore } from './store.js';
+export type {
+  ChannelActions, ConnectionShape, LiveUpdateActions, LiveUpdateState, Nothing, PresenceActions, PresenceState, RealtimeActions,
+  RealtimeState, ReactShape,
+} from './shapes.js';
+export { TransportStore, type TransportClient } from './transport-store.js';

@@ -33,7 +33,7 @@ export class PresenceStore extends ValueStore<readonly PresenceMember[]> {
     this.count = new DeferredCount(() => {
       stops = [
         // Listening to the list before subscribing: the server sends it right after `subscribed`.
-        client.addEventListener('presence', (event) => { if (event.channel === channel) this.replace(event.members); }),
+        client.events.on('presence', (event) => { if (event.channel === channel) this.replace(event.members); }),
         channelsOf(client).listen<MemberEvent>(channel, (data, message) => this.apply(message.type, data)),
       ];
     }, () => {

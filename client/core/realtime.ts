@@ -6,12 +6,17 @@ export interface RealtimeOptions<T = unknown> {
   /** The channel (or channels) to listen on; `"*"` is every message the connection receives. */
   channel: string | readonly string[];
   /**
-   * Only these message types are kept and passed to `onEvent`.
+   * Only messages of these types are kept and passed to `onEvent`.
    * @default every type
    */
+  types?: readonly string[];
+  /**
+   * The same as `types` (giving both is a TypeError).
+   * @deprecated Use `types`.
+   */
   events?: readonly string[];
-  /** Called for each kept event (read on every event, so it may change without resubscribing). */
-  onEvent?: (event: string, data: T, message: HubMessage<T>) => void;
+  /** Called for each kept message (read on every message, so it may change without resubscribing). */
+  onEvent?: (type: string, data: T, message: HubMessage<T>) => void;
   /**
    * Events kept in the log (the oldest go first).
    * @default 100
@@ -19,11 +24,11 @@ export interface RealtimeOptions<T = unknown> {
   max?: number;
 }
 
-const KNOWN = new Set(['channel', 'events', 'onEvent', 'max', 'client']);
+const KNOWN = new Set(['channel', 'types', 'events', 'onEvent', 'max', 'client']);
 
 /** Throws a TypeError for an unknown option or a bad value (the bindings' `client` is allowed). */
 export function checkRealtimeOptions(options: RealtimeOptions<never> & { client?: unknown }): void {
-  if (options === null || typeof options !== 'object') throw new TypeError('livehub: useRealtime needs options { channel, events?, onEvent?, max? }');
+  if (options === null || typeof options !== 'object') throw new TypeError('livehub: useRealtime needs options { channel, types?, onEvent?, max? }');
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new TypeError(`livehub: useRealtime: unknown option '${key}'; valid options are ${[...KNOWN].join(', ')}`);
   }
@@ -31,14 +36,23 @@ export function checkRealtimeOptions(options: RealtimeOptions<never> & { client?
   if (!Array.isArray(channels) || channels.length === 0 || !channels.every((c) => typeof c === 'string' && c.length > 0)) {
     throw new TypeError('livehub: useRealtime: channel must be a channel name or a non-empty array of them');
   }
-  if (options.events !== undefined && !(Array.isArray(options.events) && options.events.every((e) => typeof e === 'string'))) {
-    throw new TypeError('livehub: useRealtime: events must be an array of message types');
+  if (options.types !== undefined && options.events !== undefined) {
+    throw new TypeError('livehub: useRealtime: options types and events are the same option; give only types (events is deprecated)');
+  }
+  const types = typesOf(options);
+  if (types !== undefined && !(Array.isArray(types) && types.every((e) => typeof e === 'string'))) {
+    throw new TypeError(`livehub: useRealtime: ${options.types !== undefined ? 'types' : 'events'} must be an array of message types`);
   }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('livehub: useRealtime: onEvent must be a function');
 }
 
+/** The message types a feed keeps: `types`, or the deprecated `events`. */
+function typesOf(options: Pick<RealtimeOptions<never>, 'types' | 'events'>): readonly string[] | undefined {
+  return options.types ?? options.events;
+}
+
 /**
- * Seed 003's generic feed, framework-free: the events of some types on some channels, kept in a
+ * A generic feed, framework-free: the messages of some types on some channels, kept in a
  * capped log and passed to `onEvent`. `start(client)` listens (channels held through the shared
  * registry), the returned function stops; the log survives a stop and start (a remount).
  */
@@ -58,13 +72,14 @@ export class RealtimeFeed<T = unknown> {
   }
 
   /** A key naming what `start` subscribes to: a binding restarts the feed when it changes. */
-  static key(options: Pick<RealtimeOptions<never>, 'channel' | 'events'>): string {
-    return JSON.stringify([options.channel, options.events ?? null]);
+  static key(options: Pick<RealtimeOptions<never>, 'channel' | 'types' | 'events'>): string {
+    return JSON.stringify([options.channel, typesOf(options) ?? null]);
   }
 
   start(client: ChannelClient): () => void {
     const channels = typeof this.options.channel === 'string' ? [this.options.channel] : [...this.options.channel];
-    const wanted = this.options.events ? new Set(this.options.events) : null;
+    const types = typesOf(this.options);
+    const wanted = types ? new Set(types) : null;
     const registry = channelsOf(client);
     const offs = channels.map((channel) => registry.listen<T>(channel, (data, message) => {
       if (wanted && !wanted.has(message.type)) return;

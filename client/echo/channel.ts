@@ -5,8 +5,8 @@ import { presenceOf, type PresenceChange } from '../core/presence.js';
 import type { LiveClient } from '../live-client.js';
 
 /** What the Echo channels need of a client: `LiveClient` (whisper uses publish's `exceptSelf`). */
-export type EchoClient = Pick<LiveClient, 'on' | 'off' | 'addEventListener' | 'status' | 'lastError' | 'connect' | 'close' | 'setStatus'> & {
-  publish(channel: string, event: string, data?: unknown, options?: { exceptSelf?: boolean }): Promise<void>;
+export type EchoClient = Pick<LiveClient, 'on' | 'off' | 'events' | 'status' | 'lastError' | 'connect' | 'close' | 'setStatus'> & {
+  publish(channel: string, type: string, data?: unknown, options?: { exceptSelf?: boolean }): Promise<void>;
   request?<T = unknown>(type: string, data?: unknown): Promise<T>;
 };
 
@@ -82,7 +82,7 @@ export class LivehubChannel extends Channel {
 
   /** Called after every successful subscribe (also after a reconnect). */
   subscribed(callback: CallableFunction): this {
-    this.stops.push(this.host.client.addEventListener('reply', (reply) => {
+    this.stops.push(this.host.client.events.on('reply', (reply) => {
       if (reply.type === 'subscribed' && reply.channel === this.name) (callback as Callback)();
     }));
     return this;
@@ -90,7 +90,7 @@ export class LivehubChannel extends Channel {
 
   /** Called with the `LiveError` of a refused subscribe (`forbidden`, …). */
   error(callback: CallableFunction): this {
-    this.stops.push(this.host.client.addEventListener('subscribeError', (event) => {
+    this.stops.push(this.host.client.events.on('subscribeError', (event) => {
       if (event.channel === this.name) (callback as Callback)(event.error);
     }));
     return this;

@@ -57,11 +57,11 @@ export class LivehubConnector extends Connector<AnyDriver, LivehubChannel, Liveh
     const whoami = options.whoami ?? 'whoami';
     const changed = () => { for (const listener of [...this.statusListeners]) listener(this.connectionStatus()); };
     this.stops = [
-      this.client.addEventListener('status', (status) => {
+      this.client.events.on('status', (status) => {
         if (status !== 'open') this.id = undefined;
         changed();
       }),
-      this.client.addEventListener('open', () => {
+      this.client.events.on('open', () => {
         if (whoami === false || !this.client.request) return;
         this.client.request<unknown>(whoami).then((data) => {
           const id = typeof data === 'string' ? data : (data as { id?: unknown; client?: unknown } | null)?.id ?? (data as { client?: unknown } | null)?.client;

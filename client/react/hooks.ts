@@ -4,13 +4,13 @@ import { BoundStore } from '../core/bound-store.js';
 import { channelsOf, dispatchTo, type ChannelListener } from '../core/channels.js';
 import type { ClientRef } from '../core/client-ref.js';
 import { ConnectionStore, type ConnectionState } from '../core/connection.js';
-import type { RealtimeEvent } from '../core/event-log.js';
 import { presenceOf } from '../core/presence.js';
 import { RealtimeFeed, type RealtimeOptions } from '../core/realtime.js';
+import type { ChannelActions, ConnectionShape, Nothing, PresenceActions, PresenceState, RealtimeActions, RealtimeState, ReactShape } from '../core/shapes.js';
 import { useClientRef, type ClientOption } from './provider.js';
 
 /** The connection's state `{ status, connected, error }`, on `useSyncExternalStore` (idle on a server). */
-export function useConnectionState(options: ClientOption = {}): ConnectionState {
+export function useConnectionState(options: ClientOption = {}): ReactShape<ConnectionShape, Nothing> {
   return useConnectionOf(useClientRef(options.client, 'useConnectionState'));
 }
 
@@ -27,11 +27,13 @@ function useLatest<T>(value: T): { readonly current: T } {
 }
 
 /**
- * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { events: { message: add } })`:
+ * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { types: { message: add } })`:
  * listens while mounted (`null`: not at all). The callbacks may change on every render: they are
- * read from a ref, so only a new channel name resubscribes. Returns `publish(event, data)`.
+ * read from a ref, so only a new channel name resubscribes. Returns `publish(type, data)`.
  */
-export function useChannel<T = unknown>(channel: string | null | undefined, listener: ChannelListener<T>, options: ClientOption & { since?: StreamPosition } = {}) {
+export function useChannel<T = unknown>(
+  channel: string | null | undefined, listener: ChannelListener<T>, options: ClientOption & { since?: StreamPosition } = {},
+): ReactShape<Nothing, ChannelActions> {
   const ref = useClientRef(options.client, 'useChannel');
   const latest = useLatest(listener);
   const since = useRef(options.since);
@@ -39,17 +41,20 @@ export function useChannel<T = unknown>(channel: string | null | undefined, list
     if (!channel) return;
     return channelsOf(ref.get()).listen<T>(channel, (data, message) => dispatchTo(latest.current, data, message), since.current ? { since: since.current } : {});
   }, [ref, channel, latest]);
-  const publish = useCallback((event: string, data?: unknown) => {
+  const publish = useCallback((type: string, data?: unknown) => {
     if (!channel) return Promise.reject(new TypeError('livehub: useChannel has no channel to publish on'));
-    return ref.get().publish(channel, event, data);
+    return ref.get().publish(channel, type, data);
   }, [ref, channel]);
   return { publish };
 }
 
 const NO_MEMBERS: readonly PresenceMember[] = Object.freeze([]);
 
+/** `usePresence()`: the shared shape (client/core/shapes.ts) with plain values. */
+export type UsePresenceReturn = ReactShape<PresenceState, PresenceActions>;
+
 /** Who is online in a `presence-…` channel: `{ members, count, setStatus }`; subscribed while mounted. */
-export function usePresence(channel: string, options: ClientOption = {}) {
+export function usePresence(channel: string, options: ClientOption = {}): UsePresenceReturn {
   const ref = useClientRef(options.client, 'usePresence');
   const store = useMemo(() => new BoundStore(() => {
     const presence = presenceOf(ref.get(), channel);
@@ -60,20 +65,12 @@ export function usePresence(channel: string, options: ClientOption = {}) {
   return { members, count: members.length, setStatus };
 }
 
-export interface UseRealtimeReturn<T> {
-  /** The kept events, oldest first (a new array on each event). */
-  events: readonly RealtimeEvent<T>[];
-  isConnected: boolean;
-  /** Opens the connection again after `disconnect()` (nothing while it is open or opening). */
-  reconnect(): void;
-  /** Closes the connection for good, for every user of this client, until `reconnect()`. */
-  disconnect(): void;
-  clearEvents(): void;
-}
+/** `useRealtime()`: the shared shape (client/core/shapes.ts) with plain values. */
+export type UseRealtimeReturn<T> = ReactShape<RealtimeState<T>, RealtimeActions>;
 
 /**
- * Seed 003's generic hook: `useRealtime({ channel: 'user:42', events: ['message_new'], onEvent })`.
- * `onEvent` may change on every render; a new `channel` or `events` list restarts the feed (the log
+ * A generic feed: `useRealtime({ channel: 'user:42', types: ['message_new'], onEvent })`.
+ * `onEvent` may change on every render; a new `channel` or `types` list restarts the feed (the log
  * is kept). `max` (default 100) is read once.
  */
 export function useRealtime<T = unknown>(options: RealtimeOptions<T> & ClientOption): UseRealtimeReturn<T> {
@@ -87,6 +84,7 @@ export function useRealtime<T = unknown>(options: RealtimeOptions<T> & ClientOpt
   const { connected } = useConnectionOf(ref);
   return useMemo(() => ({
     events,
+    connected,
     isConnected: connected,
     reconnect: () => ref.get().connect(),
     disconnect: () => ref.get().close(),

@@ -1,6 +1,6 @@
 /** livehub/react: hooks over the framework-free client core (client/core), SSR-safe. */
 export { LivehubProvider, type ClientOption, type LivehubProviderProps } from './provider.js';
-export { useChannel, useConnectionState, usePresence, useRealtime, type UseRealtimeReturn } from './hooks.js';
+export { useChannel, useConnectionState, usePresence, useRealtime, type UsePresenceReturn, type UseRealtimeReturn } from './hooks.js';
 export { useLiveUpdate, type UseLiveUpdateOptions, type UseLiveUpdateReturn } from './live-update.js';
 export type { ChannelListener } from '../core/channels.js';
 export type { ConnectionState } from '../core/connection.js';

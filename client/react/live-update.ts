@@ -1,9 +1,12 @@
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useRef, useSyncExternalStore } from 'react';
 import type { StreamPosition } from '../../pkg/protocol/index.js';
 import { ChannelSession, channelsOf } from '../core/channels.js';
-import type { LiveStatus, MessageHandler } from '../events.js';
+import type { LiveUpdateActions, LiveUpdateState, ReactShape } from '../core/shapes.js';
+import { TransportStore } from '../core/transport-store.js';
+import type { MessageHandler } from '../events.js';
 import type { LiveClient } from '../live-client.js';
 import type { LiveClientOptions } from '../options.js';
+import type { DirectHandler } from '../request.js';
 import { useConnectionOf } from './hooks.js';
 import { useClientRef, useOwnClientRef } from './provider.js';
 
@@ -12,32 +15,16 @@ export interface UseLiveUpdateOptions extends LiveClientOptions {
   client?: LiveClient;
 }
 
-export interface UseLiveUpdateReturn {
-  connected: boolean;
-  /** `idle` (also on a server and before mount), `connecting`, `open`, `reconnecting` or `closed`. */
-  status: LiveStatus;
-  /** The last error (a `LiveError` with a `code`); null once the connection opens. */
-  error: Error | null;
-  /**
-   * Calls `handler(data, message)` for messages on `channel` until the returned `off` or unmount.
-   * Call it from an effect or an event handler, not during render. `"*"`: every message.
-   */
-  on<T = unknown>(channel: string, handler: MessageHandler<T>, options?: { since?: StreamPosition }): () => void;
-  off<T = unknown>(channel: string, handler: MessageHandler<T>): void;
-  subscribe(channel: string): void;
-  unsubscribe(channel: string): void;
-  publish(channel: string, event: string, data?: unknown): Promise<void>;
-  /** Closes the connection for good (until `reconnect()`), for every user of this client. */
-  disconnect(): void;
-  /** Opens the connection again after `disconnect()`. */
-  reconnect(): void;
-  /** The client (made now if needed: call it from effects and event handlers). */
-  getClient(): LiveClient;
-}
+/**
+ * `useLiveUpdate()`: the shared shape (client/core/shapes.ts) with plain values. `status` is `idle`
+ * on a server and before mount; call `on`, `subscribe` and `direct.on` from an effect or an event
+ * handler, not during render.
+ */
+export type UseLiveUpdateReturn = ReactShape<LiveUpdateState, LiveUpdateActions>;
 
 /**
  * The Vue composable's twin: `useLiveUpdate()` uses the provider's client, `useLiveUpdate('/ws')`
- * opens its own (closed after unmount). What `on` and `subscribe` registered ends with the component.
+ * opens its own (closed after unmount). What `on`, `subscribe` and `direct.on` registered ends with the component.
  */
 export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}): UseLiveUpdateReturn {
   const { client, ...clientOptions } = options;
@@ -46,20 +33,37 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const ref = own ?? provided;
   if (!ref) throw new TypeError('livehub: useLiveUpdate needs a url, a <LivehubProvider> around it, or { client }');
   const state = useConnectionOf(ref);
+  const transports = useMemo(() => new TransportStore(() => ref.get()), [ref]);
+  const transport = useSyncExternalStore(transports.subscribe, transports.getSnapshot, transports.getServerSnapshot);
   const session = useRef<ChannelSession | null>(null);
-  useEffect(() => () => session.current?.dispose(), []);
-  const api = useMemo(() => {
+  const directOffs = useRef(new Set<() => void>());
+  useEffect(() => () => {
+    session.current?.dispose();
+    for (const off of [...directOffs.current]) off();
+  }, []);
+  const api = useMemo((): LiveUpdateActions => {
     const mine = () => (session.current ??= new ChannelSession(channelsOf(ref.get())));
     return {
       on: <T>(channel: string, handler: MessageHandler<T>, onOptions: { since?: StreamPosition } = {}) => mine().listen(channel, handler, onOptions),
       off: <T>(channel: string, handler: MessageHandler<T>) => mine().off(channel, handler),
       subscribe: (channel: string) => mine().subscribe(channel),
       unsubscribe: (channel: string) => mine().unsubscribe(channel),
-      publish: (channel: string, event: string, data?: unknown) => ref.get().publish(channel, event, data),
+      publish: (channel, type, data, publishOptions) => (publishOptions ? ref.get().publish(channel, type, data, publishOptions) : ref.get().publish(channel, type, data)),
+      request: ((type: string, data?: unknown, requestOptions?: object) => ref.get().request(type, data, requestOptions as never)) as LiveClient['request'],
+      send: ((type: string, data?: unknown, sendOptions?: object) => ref.get().send(type, data, sendOptions as never)) as LiveClient['send'],
+      direct: {
+        on: <T>(type: string, handler: DirectHandler<T>) => {
+          const stop = ref.get().direct.on(type, handler);
+          const off = () => { directOffs.current.delete(off); stop(); };
+          directOffs.current.add(off);
+          return off;
+        },
+        off: <T>(type: string, handler: DirectHandler<T>) => ref.get().direct.off(type, handler),
+      },
       disconnect: () => ref.get().close(),
       reconnect: () => ref.get().connect(),
       getClient: () => ref.get(),
     };
   }, [ref]);
-  return { ...state, ...api };
+  return { ...state, transport, ...api };
 }

@@ -28,11 +28,11 @@ describe('connecting', () => {
   });
 
   it('closes an attempt that has not opened within connectTimeout, says so, and tries again with backoff', () => {
-    const c = fakeClient({ connectTimeout: 3000, reconnectDelay: 1000, random: () => 0.5 });
+    const c = fakeClient({ connectTimeout: 3000, reconnect: { delay: 1000 }, random: () => 0.5 });
     const statuses: LiveStatus[] = [];
     const errors: LiveError[] = [];
-    c.addEventListener('status', (s) => statuses.push(s));
-    c.addEventListener('error', (e) => errors.push(e as LiveError));
+    c.events.on('status', (s) => statuses.push(s));
+    c.events.on('error', (e) => errors.push(e as LiveError));
     const stuck = FakeSocket.last();
     vi.advanceTimersByTime(2999);
     expect(stuck.closedWith).toBeNull();
@@ -59,7 +59,7 @@ describe('connecting', () => {
 
   it('counts a getToken() that never settles against connectTimeout', async () => {
     let calls = 0;
-    const c = fakeClient({ connectTimeout: 1000, reconnectDelay: 10, getToken: () => { calls++; return calls === 1 ? new Promise<string>(() => {}) : 'tok'; } });
+    const c = fakeClient({ connectTimeout: 1000, reconnect: { delay: 10 }, getToken: () => { calls++; return calls === 1 ? new Promise<string>(() => {}) : 'tok'; } });
     await vi.advanceTimersByTimeAsync(1000);
     expect(c.lastError).toMatchObject({ code: 'connect_timeout' });
     await vi.advanceTimersByTimeAsync(10);
@@ -70,7 +70,7 @@ describe('connecting', () => {
 
   it('replaces an attempt still connecting when the browser comes back online', () => {
     const target = browserEvents();
-    const c = fakeClient({ connectTimeout: 60_000, heartbeatInterval: 1e9 });
+    const c = fakeClient({ connectTimeout: 60_000, heartbeat: { interval: 1e9 } });
     const stuck = FakeSocket.last();
     target.dispatchEvent(new Event('online'));
     expect(FakeSocket.all).toHaveLength(2);
@@ -102,9 +102,9 @@ describe('connecting', () => {
   });
 
   it('shows an error naming the URL and the likely fixes when a connection closes before it opens, and clears it on open', () => {
-    const c = fakeClient({ reconnectDelay: 10 });
+    const c = fakeClient({ reconnect: { delay: 10 } });
     const errors: Error[] = [];
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('error', (e) => errors.push(e));
     FakeSocket.last().drop(1006);
     expect(c.lastError).toMatchObject({ code: 'connect_failed' });
     expect(c.lastError!.message).toContain('ws://hub.test/ws');
@@ -117,7 +117,7 @@ describe('connecting', () => {
   });
 
   it('never puts the token in an error message', async () => {
-    const c = fakeClient({ getToken: () => 'secret-token', reconnectDelay: 10 });
+    const c = fakeClient({ getToken: () => 'secret-token', reconnect: { delay: 10 } });
     await vi.advanceTimersByTimeAsync(0);
     FakeSocket.last().drop(1006);
     expect(c.lastError?.message).not.toContain('secret-token');
@@ -130,8 +130,12 @@ describe('options', () => {
     expect(() => new LiveClient('ws://x/ws', { WebSocket: FakeSocket, conectTimeout: 5 } as never)).toThrow(/unknown option 'conectTimeout'.*'connectTimeout'/);
   });
 
-  it.each([['connectTimeout', 0], ['reconnectDelay', -1], ['ackTimeout', Number.NaN]])('throws a TypeError for %s = %s', (key, value) => {
-    expect(() => new LiveClient('ws://x/ws', { WebSocket: FakeSocket, [key]: value })).toThrow(TypeError);
+  it.each([
+    ['connectTimeout = 0', { connectTimeout: 0 }],
+    ['reconnect.delay = -1', { reconnect: { delay: -1 } }],
+    ['ackTimeout = NaN', { ackTimeout: Number.NaN }],
+  ] as const)('throws a TypeError for %s', (_name, options) => {
+    expect(() => new LiveClient('ws://x/ws', { WebSocket: FakeSocket, ...options })).toThrow(TypeError);
   });
 
   it('takes an option given as undefined as its default', () => {

@@ -15,11 +15,14 @@ function fakeClient() {
     lastError: null as Error | null,
     on(channel: string, handler: MessageHandler<never>) { calls.push(`on ${channel}`); handlers.set(channel, handler); return () => client.off(channel); },
     off(channel: string) { calls.push(`off ${channel}`); handlers.delete(channel); },
-    addEventListener(event: string, listener: (...args: never[]) => void) {
-      const set = listeners.get(event) ?? new Set();
-      listeners.set(event, set);
-      set.add(listener);
-      return () => { set.delete(listener); };
+    events: {
+      on(event: string, listener: (...args: never[]) => void) {
+        const set = listeners.get(event) ?? new Set();
+        listeners.set(event, set);
+        set.add(listener);
+        return () => { set.delete(listener); };
+      },
+      off(event: string, listener: (...args: never[]) => void) { listeners.get(event)?.delete(listener); },
     },
     emit(event: string, ...args: unknown[]) { for (const l of listeners.get(event) ?? []) (l as (...a: unknown[]) => void)(...args); },
     deliver(message: HubMessage) { (handlers.get(message.channel) as MessageHandler | undefined)?.(message.data, message); },

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { eventsUrlFor, LiveClient, type LiveClientOptions, type TransportName } from '../../client/index.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer, perTest, sleep } from '../helpers.js';
+import { closeServer, Peer, perTest, sleep, serverSessions } from '../helpers.js';
 
 const { cleanup } = perTest();
 
@@ -39,12 +39,12 @@ async function gatedHub(options: HubOptions = {}) {
 }
 
 function autoClient(url: string, options: LiveClientOptions = {}) {
-  const client = new LiveClient(url, { transport: 'auto', WebSocket, EventSource, reconnectDelay: 20, maxReconnectDelay: 100, autoConnect: false, ...options });
+  const client = new LiveClient(url, { transport: 'auto', WebSocket, EventSource, reconnect: { delay: 20, maxDelay: 100 }, autoConnect: false, ...options });
   cleanup(() => client.dispose());
   const transports: TransportName[] = [];
   const errors: string[] = [];
-  client.addEventListener('transport', (name) => transports.push(name));
-  client.addEventListener('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
+  client.events.on('transport', (name) => transports.push(name));
+  client.events.on('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
   client.connect();
   return { client, transports, errors };
 }
@@ -108,7 +108,7 @@ describe("transport: 'auto'", () => {
     expect(transports).toEqual(['websocket', 'sse', 'websocket']);
     expect(client.status).toBe('open');
     // The stream is gone: one session is left, the WebSocket.
-    const sessionTransports = () => [...(s.hub as unknown as { sessions: Set<{ transport: { name: string } }> }).sessions].map((x) => x.transport.name);
+    const sessionTransports = () => serverSessions(s.hub).map((x) => x.transport.name);
     await expect.poll(sessionTransports).toEqual(['websocket']);
   });
 
@@ -159,11 +159,11 @@ describe("transport: 'auto'", () => {
     vi.stubGlobal('removeEventListener', (name: string) => listeners.delete(name));
     cleanup(() => vi.unstubAllGlobals());
     const s = await gatedHub();
-    const { client, transports } = autoClient(s.url, { reconnectDelay: 2000, maxReconnectDelay: 2000, random: () => 0.25 });
+    const { client, transports } = autoClient(s.url, { reconnect: { delay: 2000, maxDelay: 2000 }, random: () => 0.25 });
     await expect.poll(() => client.transport, { timeout: 5000 }).toBe('sse');
     await expect.poll(() => client.status).toBe('open');
     s.state.streams = false;
-    for (const session of (s.hub as unknown as { sessions: Set<{ terminate(): void }> }).sessions) session.terminate();
+    for (const session of serverSessions(s.hub)) session.terminate();
     await expect.poll(() => client.status).toBe('reconnecting');
     s.state.streams = true;
     s.state.upgrades = 'accept';

@@ -38,7 +38,7 @@ describe('LiveClient requests and messages in the outbox', () => {
 
   it('keeps only publishes in storage, never requests', () => {
     const storage = memoryStorage();
-    const c = fakeClient({ storage, storageKey: 'k' });
+    const c = fakeClient({ outbox: { storage, storageKey: 'k' } });
     c.request('lookup', null, { queue: true }).catch(() => {});
     expect(storage.items.has('k')).toBe(false);
     c.publish('room', 'said', 1).catch(() => {});
@@ -46,8 +46,8 @@ describe('LiveClient requests and messages in the outbox', () => {
     c.dispose();
   });
 
-  it('counts queued requests against maxQueuedPublishes', async () => {
-    const c = fakeClient({ maxQueuedPublishes: 2, queueOverflow: 'reject' });
+  it('counts queued requests against outbox.maxSize', async () => {
+    const c = fakeClient({ outbox: { maxSize: 2, overflow: 'reject' } });
     c.publish('room', 'said', 1).catch(() => {});
     c.request('lookup', null, { queue: true }).catch(() => {});
     await expect(c.request('lookup', null, { queue: true })).rejects.toMatchObject({ code: 'queue_full' });
@@ -90,13 +90,13 @@ describe('LiveClient requests and messages in the outbox', () => {
 });
 
 describe('LiveClient frames without a channel', () => {
-  it('hands frames of other types to onMessage, and keeps the protocol\'s replies for itself', () => {
+  it('hands frames of other types to direct.on, and keeps the protocol\'s replies for itself', () => {
     const c = fakeClient();
     FakeSocket.last().accept('livehub.v1');
     const direct: string[] = [];
     const replies: string[] = [];
-    c.onMessage('*', (_data, message) => direct.push(message.type));
-    c.addEventListener('reply', (reply) => replies.push(reply.type));
+    c.direct.on('*', (_data, message) => direct.push(message.type));
+    c.events.on('reply', (reply) => replies.push(reply.type));
     const socket = FakeSocket.last();
     socket.deliver({ type: 'pong' });
     socket.deliver({ type: 'ack', id: 'x' });

@@ -41,8 +41,8 @@ describe('LiveClient', () => {
     expect(FakeSocket.all).toHaveLength(4);
   });
 
-  it('waits a full-jitter exponential backoff capped at maxReconnectDelay', () => {
-    const c = client({ reconnectDelay: 100, maxReconnectDelay: 1000, random: () => 0.999 });
+  it('waits a full-jitter exponential backoff capped at reconnect.maxDelay', () => {
+    const c = client({ reconnect: { delay: 100, maxDelay: 1000 }, random: () => 0.999 });
     const waits: number[] = [];
     for (let attempt = 0; attempt < 7; attempt++) {
       const before = FakeSocket.all.length;
@@ -57,7 +57,7 @@ describe('LiveClient', () => {
 
   it('draws each delay at random between zero and the ceiling', () => {
     const draws = [0, 0.25];
-    const c = client({ reconnectDelay: 1000, random: () => draws.shift() ?? 0 });
+    const c = client({ reconnect: { delay: 1000 }, random: () => draws.shift() ?? 0 });
     FakeSocket.last().drop();
     expect(FakeSocket.all).toHaveLength(1);
     vi.advanceTimersByTime(0);
@@ -71,7 +71,7 @@ describe('LiveClient', () => {
   });
 
   it('resets the backoff after a successful open', () => {
-    const c = client({ reconnectDelay: 100, random: () => 0.999 });
+    const c = client({ reconnect: { delay: 100 }, random: () => 0.999 });
     FakeSocket.last().drop();
     vi.advanceTimersByTime(100);
     FakeSocket.last().drop();
@@ -123,8 +123,8 @@ describe('LiveClient', () => {
     c.close();
   });
 
-  it('gives up after maxReconnectAttempts failed attempts in a row', () => {
-    const c = client({ maxReconnectAttempts: 3 });
+  it('gives up after reconnect.maxAttempts failed attempts in a row', () => {
+    const c = client({ reconnect: { maxAttempts: 3 } });
     for (let i = 0; i < 3; i++) { FakeSocket.last().drop(); vi.runOnlyPendingTimers(); }
     FakeSocket.last().drop();
     vi.advanceTimersByTime(120_000);
@@ -132,8 +132,8 @@ describe('LiveClient', () => {
     expect(c.status).toBe('closed');
   });
 
-  it('pings after heartbeatInterval of silence and reconnects when nothing answers in heartbeatTimeout', () => {
-    const c = client({ heartbeatInterval: 1000, heartbeatTimeout: 500 });
+  it('pings after heartbeat.interval of silence and reconnects when nothing answers in heartbeat.timeout', () => {
+    const c = client({ heartbeat: { interval: 1000, timeout: 500 } });
     const socket = FakeSocket.last();
     socket.accept();
     vi.advanceTimersByTime(999);
@@ -148,7 +148,7 @@ describe('LiveClient', () => {
   });
 
   it('keeps a connection whose server answers the heartbeat', () => {
-    const c = client({ heartbeatInterval: 1000, heartbeatTimeout: 500 });
+    const c = client({ heartbeat: { interval: 1000, timeout: 500 } });
     const socket = FakeSocket.last();
     socket.accept();
     for (let i = 0; i < 5; i++) {
@@ -164,7 +164,7 @@ describe('LiveClient', () => {
     const target = new EventTarget();
     vi.stubGlobal('addEventListener', target.addEventListener.bind(target));
     vi.stubGlobal('removeEventListener', target.removeEventListener.bind(target));
-    const c = client({ reconnectDelay: 10_000, random: () => 0.999 });
+    const c = client({ reconnect: { delay: 10_000 }, random: () => 0.999 });
     FakeSocket.last().accept();
     FakeSocket.last().drop();
     expect(FakeSocket.all).toHaveLength(1);
@@ -213,7 +213,7 @@ describe('LiveClient', () => {
     const c = client();
     FakeSocket.last().accept();
     const errors: Error[] = [];
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('error', (e) => errors.push(e));
     const seen: unknown[] = [];
     c.on('logs', (data) => seen.push(data));
     FakeSocket.last().deliver({ channel: 'logs', type: 'error', data: 'disk full' });
@@ -225,7 +225,7 @@ describe('LiveClient', () => {
     const c = client();
     FakeSocket.last().accept();
     const errors: Error[] = [];
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('error', (e) => errors.push(e));
     const seen: unknown[] = [];
     c.on('c', (data) => seen.push(data));
     FakeSocket.last().deliver('{"channel":"c","type":"t","data":1}\n{"channel":"c","type":"t","data":2}');
@@ -248,7 +248,7 @@ describe('LiveClient', () => {
 
   it('reconnects at once with a fresh token after close 4002 (token expired)', async () => {
     let n = 0;
-    const c = client({ getToken: async () => `tok${++n}`, reconnectDelay: 60_000, random: () => 0.999 });
+    const c = client({ getToken: async () => `tok${++n}`, reconnect: { delay: 60_000 }, random: () => 0.999 });
     await vi.advanceTimersByTimeAsync(0);
     FakeSocket.last().accept();
     FakeSocket.last().drop(4002, 'token expired');
@@ -268,7 +268,7 @@ describe('LiveClient', () => {
   });
 
   it('reconnects with backoff after 4003 (rate limited)', () => {
-    const c = client({ reconnectDelay: 1000, random: () => 0.5 });
+    const c = client({ reconnect: { delay: 1000 }, random: () => 0.5 });
     FakeSocket.last().accept();
     FakeSocket.last().drop(4003, 'rate limited');
     vi.advanceTimersByTime(499);
@@ -280,7 +280,7 @@ describe('LiveClient', () => {
 
   it('retries with backoff when getToken fails', async () => {
     let calls = 0;
-    const c = client({ getToken: async () => { calls++; throw new Error('auth server down'); }, reconnectDelay: 100, random: () => 0.5 });
+    const c = client({ getToken: async () => { calls++; throw new Error('auth server down'); }, reconnect: { delay: 100 }, random: () => 0.5 });
     await vi.advanceTimersByTimeAsync(0);
     expect(FakeSocket.all).toHaveLength(0);
     expect(c.lastError?.message).toBe('auth server down');
@@ -309,8 +309,8 @@ describe('LiveClient', () => {
   it('emits recovered and keeps the replay; emits gap and takes the new position when not recovered', () => {
     const c = client();
     const events: unknown[] = [];
-    c.addEventListener('recovered', (e) => events.push(['recovered', e]));
-    c.addEventListener('gap', (e) => events.push(['gap', e]));
+    c.events.on('recovered', (e) => events.push(['recovered', e]));
+    c.events.on('gap', (e) => events.push(['gap', e]));
     const seen: number[] = [];
     c.on<number>('a', (n) => seen.push(n), { since: { offset: 5, epoch: 'E' } });
     FakeSocket.last().accept();
@@ -346,8 +346,8 @@ describe('LiveClient', () => {
     await expect(done).resolves.toBeUndefined();
   });
 
-  it('retries an unacked publish after ackTimeout and gives up after maxPublishAttempts', async () => {
-    const c = client({ ackTimeout: 100, maxPublishAttempts: 3 });
+  it('retries an unacked publish after ackTimeout and gives up after outbox.maxAttempts', async () => {
+    const c = client({ ackTimeout: 100, outbox: { maxAttempts: 3 } });
     FakeSocket.last().accept();
     const done = c.publish('chat', 'm', 1);
     const outcome = done.catch((e) => e);
@@ -378,8 +378,8 @@ describe('LiveClient', () => {
   it.each([
     ['drop-oldest', 'the oldest'],
     ['reject', 'the newest'],
-  ] as const)('applies queueOverflow %s: rejects %s publish when the outbox is full', async (policy, _which) => {
-    const c = client({ maxQueuedPublishes: 2, queueOverflow: policy });
+  ] as const)('applies outbox.overflow %s: rejects %s publish when the outbox is full', async (policy, _which) => {
+    const c = client({ outbox: { maxSize: 2, overflow: policy } });
     const results = [c.publish('a', 'm', 1), c.publish('a', 'm', 2), c.publish('a', 'm', 3)].map((p) => p.then(() => 'ok', (e) => e.code));
     FakeSocket.last().accept();
     for (const m of FakeSocket.last().sent.filter((f) => f.type === 'publish')) FakeSocket.last().deliver({ type: 'ack', id: m.id });
@@ -393,7 +393,7 @@ describe('LiveClient', () => {
     vi.stubGlobal('removeEventListener', target.removeEventListener.bind(target));
     const navigator = { onLine: true };
     vi.stubGlobal('navigator', navigator);
-    const c = client({ reconnectDelay: 10 });
+    const c = client({ reconnect: { delay: 10 } });
     FakeSocket.last().accept();
     navigator.onLine = false;
     target.dispatchEvent(new Event('offline'));

@@ -11,12 +11,12 @@ afterEach(() => {
 it('shows an error naming the fix, and never throws, when there is neither a global WebSocket nor ws', async () => {
   vi.stubGlobal('WebSocket', undefined);
   let client: LiveClient | undefined;
-  expect(() => { client = new LiveClient('ws://127.0.0.1:9/ws', { reconnectDelay: 10 }); }).not.toThrow();
+  expect(() => { client = new LiveClient('ws://127.0.0.1:9/ws', { reconnect: { delay: 10 } }); }).not.toThrow();
   const c = client!;
   const statuses: LiveStatus[] = [];
   const errors: Error[] = [];
-  c.addEventListener('status', (s) => statuses.push(s));
-  c.addEventListener('error', (e) => errors.push(e));
+  c.events.on('status', (s) => statuses.push(s));
+  c.events.on('error', (e) => errors.push(e));
   await expect.poll(() => c.status).toBe('closed');
   expect(c.lastError).toMatchObject({ code: 'no_websocket' });
   expect(c.lastError!.message).toMatch(/npm install ws/);

@@ -11,7 +11,7 @@ describe("the client's offline queue", () => {
     const client = new LiveClient(url, { WebSocket, autoConnect: false });
     cleanup(() => client.dispose());
     const flushed: number[] = [];
-    client.addEventListener('offline.queue.flushed', (e) => flushed.push(e.count));
+    client.events.on('offline.queue.flushed', (e) => flushed.push(e.count));
     const acks = [client.publish('news', 'item', 1), client.publish('news', 'item', 2)];
     client.connect();
     await Promise.all(acks);

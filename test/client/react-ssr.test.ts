@@ -25,7 +25,7 @@ afterEach(() => restore());
 function Page() {
   const state = useConnectionState();
   const { members, count } = usePresence('presence-room');
-  const { events, isConnected } = useRealtime({ channel: 'feed', events: ['item'] });
+  const { events, connected: isConnected } = useRealtime({ channel: 'feed', types: ['item'] });
   const live = useLiveUpdate();
   useChannel('chat', () => {});
   return createElement('p', null, `${state.status} ${live.status} ${String(isConnected)} ${count} ${members.length} ${events.length}`);

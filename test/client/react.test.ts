@@ -71,7 +71,7 @@ describe('livehub/react', () => {
     const s = await start();
     const { wrapper, frames } = wrapperFor(s.url);
     const calls: string[] = [];
-    const view = renderHook(({ tag }) => useChannel('c', { events: { t: (data) => calls.push(`${tag}:${String(data)}`) } }), { wrapper, initialProps: { tag: 'first' } });
+    const view = renderHook(({ tag }) => useChannel('c', { types: { t: (data) => calls.push(`${tag}:${String(data)}`) } }), { wrapper, initialProps: { tag: 'first' } });
     await expect.poll(() => s.hub.info().channels).toBe(1);
     view.rerender({ tag: 'second' });
     view.rerender({ tag: 'third' });
@@ -113,22 +113,22 @@ describe('livehub/react', () => {
     expect(frames('subscribe', 'presence-team')).toHaveLength(1);
   });
 
-  it('useRealtime keeps the chosen events, calls the newest onEvent, caps the log, and clears it', async () => {
+  it('useRealtime keeps messages of the chosen types, calls the newest onEvent, caps the log, and clears it', async () => {
     const s = await start();
     const { wrapper } = wrapperFor(s.url);
     const calls: string[] = [];
     const view = renderHook(({ tag }) => useRealtime<number>({
-      channel: 'inbox:42', events: ['message_new', 'message_read'], max: 2,
-      onEvent: (event, data) => calls.push(`${tag}:${event}:${data}`),
+      channel: 'inbox:42', types: ['message_new', 'message_read'], max: 2,
+      onEvent: (type, data) => calls.push(`${tag}:${type}:${data}`),
     }), { wrapper, initialProps: { tag: 'a' } });
-    await expect.poll(() => view.result.current.isConnected).toBe(true);
+    await expect.poll(() => view.result.current.connected).toBe(true);
     await expect.poll(() => s.hub.info().channels).toBe(1);
     view.rerender({ tag: 'b' });
     s.hub.publish('inbox:42', 'message_new', 1);
     s.hub.publish('inbox:42', 'typing', 2);
     s.hub.publish('inbox:42', 'message_read', 3);
     s.hub.publish('inbox:42', 'message_new', 4);
-    await expect.poll(() => view.result.current.events.map((e) => [e.event, e.data])).toEqual([['message_read', 3], ['message_new', 4]]);
+    await expect.poll(() => view.result.current.events.map((e) => [e.type, e.data])).toEqual([['message_read', 3], ['message_new', 4]]);
     expect(calls).toEqual(['b:message_new:1', 'b:message_read:3', 'b:message_new:4']);
     expect(view.result.current.events[0]).toMatchObject({ channel: 'inbox:42', message: { type: 'message_read' } });
     act(() => view.result.current.clearEvents());
@@ -139,12 +139,12 @@ describe('livehub/react', () => {
     const s = await start();
     const { wrapper } = wrapperFor(s.url, false);
     const view = renderHook(() => useRealtime({ channel: 'feed' }), { wrapper });
-    await expect.poll(() => view.result.current.isConnected).toBe(true);
+    await expect.poll(() => view.result.current.connected).toBe(true);
     act(() => view.result.current.disconnect());
-    expect(view.result.current.isConnected).toBe(false);
+    expect(view.result.current.connected).toBe(false);
     await expect.poll(() => s.hub.info().clients).toBe(0);
     act(() => view.result.current.reconnect());
-    await expect.poll(() => view.result.current.isConnected).toBe(true);
+    await expect.poll(() => view.result.current.connected).toBe(true);
     await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('feed', 'e', 'back');
     await expect.poll(() => view.result.current.events.map((e) => e.data)).toEqual(['back']);
@@ -153,7 +153,7 @@ describe('livehub/react', () => {
   it('a specialised hook built on useRealtime (the README example) lists its events', async () => {
     const s = await start();
     const { wrapper } = wrapperFor(s.url);
-    const useRealtimeMessages = (userId: string) => useRealtime<{ text: string }>({ channel: `inbox:${userId}`, events: ['message_new', 'typing_start'] });
+    const useRealtimeMessages = (userId: string) => useRealtime<{ text: string }>({ channel: `inbox:${userId}`, types: ['message_new', 'typing_start'] });
     const view = renderHook(() => useRealtimeMessages('7'), { wrapper });
     await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('inbox:7', 'message_new', { text: 'hi' });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type DirectMessage, type LiveClientOptions } from '../../client/index.js';
 import { HandlerError, Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer, perTest, sleep } from '../helpers.js';
+import { closeServer, Peer, perTest, sleep, serverSessions } from '../helpers.js';
 
 const { cleanup } = perTest();
 
@@ -32,7 +32,7 @@ async function handlerHub(options: HubOptions = {}) {
 
 for (const transport of ['websocket', 'sse'] as const) {
   const open = async (url: string, options: LiveClientOptions = {}) => {
-    const client = new LiveClient(url, { transport, WebSocket, EventSource, reconnectDelay: 20, ...options });
+    const client = new LiveClient(url, { transport, WebSocket, EventSource, reconnect: { delay: 20 }, ...options });
     cleanup(() => client.dispose());
     await expect.poll(() => client.status).toBe('open');
     expect(client.transport).toBe(transport);
@@ -61,7 +61,7 @@ for (const transport of ['websocket', 'sse'] as const) {
       const s = await handlerHub();
       const client = await open(s.url);
       const errors: Error[] = [];
-      client.addEventListener('error', (error) => errors.push(error));
+      client.events.on('error', (error) => errors.push(error));
       await expect(client.request('slow', null, { timeout: 50 })).rejects.toMatchObject({ code: 'timeout', message: expect.stringContaining('"slow"') });
       await sleep(250);
       expect(errors).toEqual([]);
@@ -88,7 +88,7 @@ for (const transport of ['websocket', 'sse'] as const) {
       const client = await open(s.url);
       const pending = client.request('count', null, { timeout: 5000 });
       await expect.poll(() => runs).toBe(1);
-      for (const session of (s.hub as unknown as { sessions: Set<{ terminate(): void }> }).sessions) session.terminate();
+      for (const session of serverSessions(s.hub)) session.terminate();
       await expect(pending).rejects.toMatchObject({ code: 'connection_lost' });
       await expect.poll(() => client.status).toBe('open');
       await sleep(100);
@@ -102,17 +102,17 @@ for (const transport of ['websocket', 'sse'] as const) {
       await expect.poll(() => s.sent).toEqual([0, 1, 2, 3, 4]);
     });
 
-    it('hands direct messages to onMessage handlers by type and to \'*\', and emits direct', async () => {
+    it('hands direct messages to direct.on handlers by type and to \'*\', and emits direct', async () => {
       const s = await handlerHub();
       const client = await open(s.url);
       const notices: unknown[] = [];
       const every: string[] = [];
       const events: DirectMessage[] = [];
-      const stop = client.onMessage('notice', (data) => notices.push(data));
-      client.onMessage('*', (_data, message) => every.push(message.type));
-      client.addEventListener('direct', (message) => events.push(message));
+      const stop = client.direct.on('notice', (data) => notices.push(data));
+      client.direct.on('*', (_data, message) => every.push(message.type));
+      client.events.on('direct', (message) => events.push(message));
       const replies: string[] = [];
-      client.addEventListener('reply', (reply) => replies.push(reply.type));
+      client.events.on('reply', (reply) => replies.push(reply.type));
       await expect(client.request('poke', 'x')).resolves.toBe('poked');
       await expect.poll(() => every).toEqual(['notice', 'other']);
       expect(notices).toEqual([{ about: 'x' }]);
@@ -142,7 +142,7 @@ for (const transport of ['websocket', 'sse'] as const) {
   });
 }
 
-describe('client.request, send, onMessage and publish: bad input', () => {
+describe('client.request, send, direct.on and publish: bad input', () => {
   it('throws a TypeError for a bad or built-in type, data that is not JSON, and unknown options', () => {
     const client = new LiveClient('ws://127.0.0.1:1/ws', { autoConnect: false });
     cleanup(() => client.dispose());
@@ -155,7 +155,7 @@ describe('client.request, send, onMessage and publish: bad input', () => {
     expect(() => client.request('ok', null, { timeout: 0 })).toThrow(/timeout must be a positive number/);
     expect(() => client.send('ok', null, { queued: true } as never)).toThrow(/unknown option 'queued'/);
     expect(() => client.publish('room', 'said', 1, { exceptself: true } as never)).toThrow(/unknown option 'exceptself'.*'exceptSelf'/);
-    expect(() => client.onMessage('bad type', () => {})).toThrow(TypeError);
-    expect(() => client.onMessage('ok', 'nope' as never)).toThrow(/handler function/);
+    expect(() => client.direct.on('bad type', () => {})).toThrow(TypeError);
+    expect(() => client.direct.on('ok', 'nope' as never)).toThrow(/handler function/);
   });
 });

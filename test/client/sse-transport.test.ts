@@ -45,7 +45,7 @@ const clients: LiveClient[] = [];
 afterEach(() => { for (const c of clients.splice(0)) c.dispose(); });
 
 function client(options: LiveClientOptions = {}) {
-  const c = new LiveClient('ws://hub.test/ws', { transport: 'sse', EventSource: FakeEventSource, random: () => 0.5, reconnectDelay: 10, ...options });
+  const c = new LiveClient('ws://hub.test/ws', { transport: 'sse', EventSource: FakeEventSource, random: () => 0.5, reconnect: { delay: 10 }, ...options });
   clients.push(c);
   return c;
 }
@@ -100,12 +100,12 @@ describe('the SSE transport', () => {
     await answerAll();
     posts.length = 0;
     const statuses: string[] = [];
-    c.addEventListener('status', (s) => statuses.push(s));
+    c.events.on('status', (s) => statuses.push(s));
     source.fail();
     expect(statuses).toEqual(['reconnecting']);
     expect(FakeEventSource.all).toHaveLength(1); // no new EventSource: it reconnects by itself
     const recovered: unknown[] = [];
-    c.addEventListener('recovered', (e) => recovered.push(e));
+    c.events.on('recovered', (e) => recovered.push(e));
     c.subscribe('c');
     source.emit({ type: 'stream', token: 't2' });
     await answerAll();
@@ -134,7 +134,7 @@ describe('the SSE transport', () => {
   it('reports an attempt whose stream never starts as connect_failed with the HTTP status', async () => {
     const c = client();
     const errors: Array<{ code: string; message: string }> = [];
-    c.addEventListener('error', (e) => errors.push(e as never));
+    c.events.on('error', (e) => errors.push(e as never));
     FakeEventSource.last().fail(true, 403);
     expect(errors[0]).toMatchObject({ code: 'connect_failed', message: expect.stringContaining('http://hub.test/events') });
     expect(errors[0]!.message).toContain('HTTP 403');
@@ -184,7 +184,7 @@ describe('the SSE transport', () => {
   it('reports a POST refused with another status as an error carrying the server\'s code', async () => {
     const c = client();
     const errors: Array<{ code: string }> = [];
-    c.addEventListener('error', (e) => errors.push(e as never));
+    c.events.on('error', (e) => errors.push(e as never));
     FakeEventSource.last().emit({ type: 'stream', token: 'n2.s.x' });
     c.subscribe('a');
     await vi.waitFor(() => expect(posts).toHaveLength(1));
@@ -193,8 +193,8 @@ describe('the SSE transport', () => {
     expect(c.status).toBe('open');
   });
 
-  it('pings through a POST after heartbeatInterval of silence, and replaces a stream that does not answer', async () => {
-    const c = client({ heartbeatInterval: 30, heartbeatTimeout: 30 });
+  it('pings through a POST after heartbeat.interval of silence, and replaces a stream that does not answer', async () => {
+    const c = client({ heartbeat: { interval: 30, timeout: 30 } });
     const source = FakeEventSource.last();
     source.emit({ type: 'stream', token: 't1' });
     await vi.waitFor(() => expect(posts.map((p) => p.body)).toEqual([{ type: 'ping' }]));

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { LiveClient, LiveError, type LiveClientOptions } from '../../client/index.js';
 import { useLiveUpdate } from '../../client/vue.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer, perTest, sleep } from '../helpers.js';
+import { closeServer, Peer, perTest, sleep, serverSessions } from '../helpers.js';
 
 const { cleanup } = perTest();
 
@@ -34,8 +34,7 @@ async function sseHub(options: HubOptions = {}) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   cleanup(async () => { await hub.close(); await closeServer(server); });
-  type SessionView = { terminate(): void; transport: { name: string }; identity: { userId: string } | null };
-  const sessions = () => [...(hub as unknown as { sessions: Set<SessionView> }).sessions];
+  const sessions = () => serverSessions(hub);
   return {
     hub, state, port,
     url: `ws://127.0.0.1:${port}/ws`,
@@ -46,7 +45,7 @@ async function sseHub(options: HubOptions = {}) {
 }
 
 function sseClient(url: string, options: LiveClientOptions = {}) {
-  const client = new LiveClient(url, { transport: 'sse', EventSource, reconnectDelay: 20, maxReconnectDelay: 200, ...options });
+  const client = new LiveClient(url, { transport: 'sse', EventSource, reconnect: { delay: 20, maxDelay: 200 }, ...options });
   cleanup(() => client.dispose());
   return client;
 }
@@ -62,7 +61,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const s = await sseHub();
     const client = sseClient(s.url);
     const transports: string[] = [];
-    client.addEventListener('transport', (name) => transports.push(name));
+    client.events.on('transport', (name) => transports.push(name));
     const seen: unknown[] = [];
     client.on('room', (data) => seen.push(data));
     await expect.poll(() => client.status).toBe('open');
@@ -82,9 +81,9 @@ describe('LiveClient over Server-Sent Events', () => {
     const client = sseClient(s.url);
     const seen: number[] = [];
     let recovered = 0;
-    client.addEventListener('recovered', () => recovered++);
+    client.events.on('recovered', () => recovered++);
     const errors: string[] = [];
-    client.addEventListener('error', (error) => errors.push((error as LiveError).code));
+    client.events.on('error', (error) => errors.push((error as LiveError).code));
     client.on('ticks', (n: number) => seen.push(n));
     await expect.poll(() => s.hub.info().channels).toBe(1);
     let sent = 0;
@@ -162,7 +161,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const client = sseClient(`${s.url}?user=ann`);
     await expect.poll(() => client.status).toBe('open');
     const closes: Array<{ code: number; reason: string }> = [];
-    client.addEventListener('close', (event) => closes.push(event));
+    client.events.on('close', (event) => closes.push(event));
     await s.hub.disconnectUser('ann', 'banned');
     await expect.poll(() => client.status).toBe('closed');
     expect(closes).toEqual([{ code: 4503, reason: 'banned' }]);
@@ -193,7 +192,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const s = await sseHub({ authenticate: (request: IncomingMessage) => ({ userId: new URL(request.url!, 'http://x').searchParams.get('user') ?? 'anon' }), authorize: () => true });
     const client = sseClient(`${s.url}?user=ann`);
     const lists: unknown[] = [];
-    client.addEventListener('presence', (event) => lists.push(event));
+    client.events.on('presence', (event) => lists.push(event));
     client.subscribe('presence-team');
     await expect.poll(() => lists.length).toBeGreaterThan(0);
     await client.setStatus('presence-team', 'away');
@@ -209,7 +208,7 @@ describe('LiveClient over Server-Sent Events', () => {
   });
 
   it('reports a URL it cannot resolve (relative, in Node) as a failed attempt instead of throwing', async () => {
-    const client = sseClient('/ws', { reconnectDelay: 1000 });
+    const client = sseClient('/ws', { reconnect: { delay: 1000, maxDelay: 200 } });
     expect(client.status).toBe('reconnecting');
     expect(client.lastError).toBeInstanceOf(TypeError);
   });
@@ -222,7 +221,7 @@ describe('LiveClient over Server-Sent Events', () => {
     const seen: unknown[] = [];
     live.on('prices', (data) => seen.push(data));
     await expect.poll(() => live.connected.value).toBe(true);
-    expect(live.client.transport).toBe('sse');
+    expect(live.getClient().transport).toBe('sse');
     await expect.poll(() => s.hub.info().channels).toBe(1);
     await s.hub.publish('prices', 'tick', 42);
     await expect.poll(() => seen).toEqual([42]);

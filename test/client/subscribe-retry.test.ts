@@ -20,10 +20,10 @@ describe('a subscribe refused by the server (fake socket)', () => {
     socket.deliver({ type: 'error', code, message: 'subscribe failed; retry later', channel, id: subscribe.id });
   }
 
-  it.each(['unavailable', 'internal', 'rate_limited'])('retries a subscribe refused with %s, with full-jitter backoff capped at maxReconnectDelay, and shows it', (code) => {
-    const c = fakeClient({ reconnectDelay: 100, maxReconnectDelay: 500, random: () => 0.999, heartbeatInterval: 1e9 });
+  it.each(['unavailable', 'internal', 'rate_limited'])('retries a subscribe refused with %s, with full-jitter backoff capped at reconnect.maxDelay, and shows it', (code) => {
+    const c = fakeClient({ reconnect: { delay: 100, maxDelay: 500 }, random: () => 0.999, heartbeat: { interval: 1e9 } });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     c.on('orders', () => {});
     const socket = FakeSocket.last();
     socket.accept(V1);
@@ -53,11 +53,11 @@ describe('a subscribe refused by the server (fake socket)', () => {
   });
 
   it.each(['forbidden', 'invalid_channel', 'too_many_channels'])('reports a subscribe refused with %s and does not retry it on the same connection', (code) => {
-    const c = fakeClient({ heartbeatInterval: 1e9 });
+    const c = fakeClient({ heartbeat: { interval: 1e9 } });
     const events: SubscribeErrorEvent[] = [];
     const errors: Error[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
-    c.addEventListener('error', (e) => errors.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
+    c.events.on('error', (e) => errors.push(e));
     c.on('orders', () => {});
     const socket = FakeSocket.last();
     socket.accept(V1);
@@ -72,9 +72,9 @@ describe('a subscribe refused by the server (fake socket)', () => {
   });
 
   it('matches an error without an id to the subscribe in flight on its channel', () => {
-    const c = fakeClient({ reconnectDelay: 100, random: () => 0.5 });
+    const c = fakeClient({ reconnect: { delay: 100 }, random: () => 0.5 });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     c.on('orders', () => {});
     FakeSocket.last().accept(V1);
     FakeSocket.last().deliver({ type: 'error', code: 'unavailable', message: 'subscribe failed; retry later', channel: 'orders' });
@@ -85,7 +85,7 @@ describe('a subscribe refused by the server (fake socket)', () => {
   });
 
   it('stops retrying once the channel is no longer wanted', () => {
-    const c = fakeClient({ reconnectDelay: 100, heartbeatInterval: 1e9 });
+    const c = fakeClient({ reconnect: { delay: 100 }, heartbeat: { interval: 1e9 } });
     const off = c.on('orders', () => {});
     const socket = FakeSocket.last();
     socket.accept(V1);
@@ -98,9 +98,9 @@ describe('a subscribe refused by the server (fake socket)', () => {
   });
 
   it('subscribes again when a server that confirms subscribes (livehub.v1) does not answer within ackTimeout', () => {
-    const c = fakeClient({ ackTimeout: 1000, reconnectDelay: 100, random: () => 0.5 });
+    const c = fakeClient({ ackTimeout: 1000, reconnect: { delay: 100 }, random: () => 0.5 });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     c.on('orders', () => {});
     const socket = FakeSocket.last();
     socket.accept(V1);
@@ -114,7 +114,7 @@ describe('a subscribe refused by the server (fake socket)', () => {
   });
 
   it('expects no confirmation from a server without the livehub.v1 subprotocol, and still delivers its messages', () => {
-    const c = fakeClient({ ackTimeout: 1000, heartbeatInterval: 1e9 });
+    const c = fakeClient({ ackTimeout: 1000, heartbeat: { interval: 1e9 } });
     const seen: unknown[] = [];
     c.on('orders', (data) => seen.push(data));
     const socket = FakeSocket.last();
@@ -129,7 +129,7 @@ describe('a subscribe refused by the server (fake socket)', () => {
   });
 
   it('ignores a second, stale subscribed answer: the position held stays, and what was seen is not taken again', () => {
-    const c = fakeClient({ heartbeatInterval: 1e9 });
+    const c = fakeClient({ heartbeat: { interval: 1e9 } });
     const seen: number[] = [];
     c.on<number>('feed', (n) => seen.push(n));
     const socket = FakeSocket.last();
@@ -146,7 +146,7 @@ describe('a subscribe refused by the server (fake socket)', () => {
   });
 
   it('starts a subscribe afresh on a new connection after failures on the old one', () => {
-    const c = fakeClient({ reconnectDelay: 100, random: () => 0.999 });
+    const c = fakeClient({ reconnect: { delay: 100 }, random: () => 0.999 });
     c.on('orders', () => {});
     FakeSocket.last().accept(V1);
     refuse(FakeSocket.last(), 'unavailable');
@@ -179,9 +179,9 @@ describe('a subscribe refused by a real hub', () => {
     const engine = new FlakyHistoryEngine(2);
     const s = await start({ engine, onError: () => {} });
     const { LiveClient } = await import('../../client/index.js');
-    const c = new LiveClient(s.url, { reconnectDelay: 20, maxReconnectDelay: 100 });
+    const c = new LiveClient(s.url, { reconnect: { delay: 20, maxDelay: 100 } });
     const events: SubscribeErrorEvent[] = [];
-    c.addEventListener('subscribeError', (e) => events.push(e));
+    c.events.on('subscribeError', (e) => events.push(e));
     const seen: unknown[] = [];
     c.on('orders', (data) => seen.push(data));
     try {

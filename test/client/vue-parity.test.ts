@@ -20,12 +20,12 @@ async function clientOn(url: string, WebSocket = WS) {
 }
 
 describe('livehub/vue parity hooks, outside components', () => {
-  it('useChannel in a bare effectScope with an explicit client listens, dispatches by event, and ends with the scope', async () => {
+  it('useChannel in a bare effectScope with an explicit client listens, dispatches by message type, and ends with the scope', async () => {
     const s = await start();
     const client = await clientOn(s.url);
     const scope = effectScope();
     const seen: unknown[] = [];
-    const { publish } = scope.run(() => useChannel('c', { events: { a: (data) => seen.push(['a', data]) } }, { client }))!;
+    const { publish } = scope.run(() => useChannel('c', { types: { a: (data) => seen.push(['a', data]) } }, { client }))!;
     await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('c', 'a', 1);
     s.hub.publish('c', 'b', 2);
@@ -64,10 +64,10 @@ describe('livehub/vue parity hooks, outside components', () => {
     const app = createApp({ render: () => null }).use(livehub);
     const scope = effectScope();
     const calls: string[] = [];
-    const feed = app.runWithContext(() => scope.run(() => useRealtime<number>({ channel: 'inbox:1', events: ['message_new'], max: 2, onEvent: (event, data) => calls.push(`${event}:${data}`) })))!;
+    const feed = app.runWithContext(() => scope.run(() => useRealtime<number>({ channel: 'inbox:1', types: ['message_new'], max: 2, onEvent: (type, data) => calls.push(`${type}:${data}`) })))!;
     cleanup(() => scope.stop());
     expect(isShallow(feed.events)).toBe(true);
-    await expect.poll(() => feed.isConnected.value).toBe(true);
+    await expect.poll(() => feed.connected.value).toBe(true);
     await expect.poll(() => s.hub.info().channels).toBe(1);
     for (const [type, data] of [['message_new', 1], ['typing', 2], ['message_new', 3], ['message_new', 4]] as const) s.hub.publish('inbox:1', type, data);
     await expect.poll(() => feed.events.value.map((e) => e.data)).toEqual([3, 4]);
@@ -75,9 +75,9 @@ describe('livehub/vue parity hooks, outside components', () => {
     feed.clearEvents();
     expect(feed.events.value).toEqual([]);
     feed.disconnect();
-    expect(feed.isConnected.value).toBe(false);
+    expect(feed.connected.value).toBe(false);
     feed.reconnect();
-    await expect.poll(() => feed.isConnected.value).toBe(true);
+    await expect.poll(() => feed.connected.value).toBe(true);
   });
 
   it('useConnectionState and usePresence work in a bare scope with an explicit client; members is a shallowRef', async () => {
@@ -132,7 +132,7 @@ describe('useLiveUpdate and server-side handlers', () => {
     const live = scope.run(() => useLiveUpdate(url, { WebSocket }))!;
     cleanup(() => scope.stop());
     const direct: unknown[] = [];
-    live.onMessage('noted', (data) => direct.push(data));
+    live.direct.on('noted', (data) => direct.push(data));
     await expect.poll(() => live.connected.value).toBe(true);
     expect(live.transport.value).toBe('websocket');
     expect(await live.request('sum', [1, 2, 3])).toBe(6);

@@ -28,14 +28,14 @@ describe('useLiveUpdate', () => {
   it('closes its connection, and never reconnects, when the scope is disposed', async () => {
     const s = await start();
     const scope = effectScope();
-    const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS, reconnectDelay: 10 }))!;
+    const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS, reconnect: { delay: 10 } }))!;
     live.on('a', () => {});
     await expect.poll(() => s.hub.info().clients).toBe(1);
     scope.stop();
     await expect.poll(() => s.hub.info().clients).toBe(0);
     await new Promise((r) => setTimeout(r, 100));
     expect(s.hub.info().clients).toBe(0);
-    expect(live.client.status).toBe('closed');
+    expect(live.getClient().status).toBe('closed');
   });
 
   it('shares one client between components and holds a channel while any of them listens', async () => {
@@ -78,7 +78,7 @@ describe('useLiveUpdate', () => {
   it('disconnect(), as the Go original names it, closes the connection for good', async () => {
     const s = await start();
     const scope = effectScope();
-    const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS, reconnectDelay: 10 }))!;
+    const live = scope.run(() => useLiveUpdate(s.url, { WebSocket: WS, reconnect: { delay: 10 } }))!;
     cleanup(() => scope.stop());
     await expect.poll(() => live.connected.value).toBe(true);
     live.disconnect();
@@ -94,7 +94,7 @@ describe('useLiveUpdate', () => {
     const proxy = await gateProxy(s.port, (n) => (n <= 2 ? 'refuse' : 'forward'));
     cleanup(() => proxy.close());
     const scope = effectScope();
-    const live = scope.run(() => useLiveUpdate(`ws://127.0.0.1:${proxy.port}/ws`, { WebSocket: WS, reconnectDelay: 20 }))!;
+    const live = scope.run(() => useLiveUpdate(`ws://127.0.0.1:${proxy.port}/ws`, { WebSocket: WS, reconnect: { delay: 20 } }))!;
     cleanup(() => scope.stop());
     const codes: Array<string | null> = [];
     scope.run(() => watch(live.error, (error) => codes.push(error ? (error as { code?: string }).code ?? error.message : null), { flush: 'sync' }));

@@ -3,9 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../../pkg/index.js';
-import { closeServer, sleep } from '../helpers.js';
+import { closeServer, sleep, serverSessions } from '../helpers.js';
 import { launchChromium } from './browser.js';
-import { coreOf } from '../../pkg/hub.js';
 
 let browser: Browser;
 beforeAll(async () => { browser = await launchChromium(); });
@@ -40,7 +39,7 @@ describe("Chromium's EventSource", () => {
       const publisher = setInterval(() => { for (let i = 0; i < 5; i++) { hub.publish(sent % 2 ? 'tocks' : 'ticks', 'tick', sent); sent++; } }, 10);
       for (let kill = 0; kill < 50; kill++) {
         await sleep(60 + Math.random() * 60);
-        for (const session of (coreOf(hub) as unknown as { sessions: Set<{ terminate(): void }> }).sessions) session.terminate();
+        for (const session of serverSessions(hub)) session.terminate();
       }
       clearInterval(publisher);
       const total = sent;

@@ -5,8 +5,7 @@ import { EventSource } from 'eventsource';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubOptions } from '../../../pkg/index.js';
-import { closeServer, Peer, perTest, sleep } from '../../helpers.js';
-import { coreOf } from '../../../pkg/hub.js';
+import { closeServer, Peer, perTest, sleep, serverSessions } from '../../helpers.js';
 
 const { cleanup } = perTest();
 
@@ -153,14 +152,14 @@ describe('Server-Sent Events resume', () => {
   it('loses nothing and doubles nothing when the server kills the stream 50 times while 500 messages/s flow', async () => {
     const { hub, base } = await sseHub({ eventSourceRetry: 20, history: { size: 10_000, ttl: 120_000 } });
     const { messages } = listen(`${base}/events?channel=ticks&channel=tocks`, ['tick']);
-    await expect.poll(() => (coreOf(hub) as unknown as { sessions: Set<unknown> }).sessions.size).toBe(1);
+    await expect.poll(() => serverSessions(hub).length).toBe(1);
     await sleep(100);
     let sent = 0;
     const publisher = setInterval(() => { for (let i = 0; i < 5; i++) { hub.publish(sent % 2 ? 'tocks' : 'ticks', 'tick', sent); sent++; } }, 10);
     cleanup(() => clearInterval(publisher));
     for (let kill = 0; kill < 50; kill++) {
       await sleep(60 + Math.random() * 60);
-      for (const session of (coreOf(hub) as unknown as { sessions: Set<{ terminate(): void }> }).sessions) session.terminate();
+      for (const session of serverSessions(hub)) session.terminate();
     }
     clearInterval(publisher);
     const total = sent;

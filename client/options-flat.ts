@@ -1,6 +1,6 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
 import { deprecated } from './deprecated.js';
-import type { HeartbeatOptions, LiveClientOptions, OutboxOptions, ReconnectOptions } from './options.js';
+import type { HeartbeatOptions, OutboxOptions, ReconnectOptions } from './option-groups.js';
 
 /**
  * The flat option names that the groups `reconnect`, `heartbeat` and `outbox` replace. Each is
@@ -74,7 +74,7 @@ function fieldsOf<G extends keyof Groups>(group: G, value: unknown): Groups[G] {
  * to reconnect at all (`reconnect: false`). Throws a TypeError naming both when a flat name and
  * its grouped field are both given.
  */
-export function groupOptions(options: LiveClientOptions): Groups & { reconnectEnabled: boolean } {
+export function groupOptions(options: FlatOptions & { reconnect?: boolean | ReconnectOptions; heartbeat?: HeartbeatOptions; outbox?: OutboxOptions }): Groups & { reconnectEnabled: boolean } {
   const groups: Groups = {
     reconnect: fieldsOf('reconnect', options.reconnect),
     heartbeat: fieldsOf('heartbeat', options.heartbeat),

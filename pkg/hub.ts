@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Identity } from './core/auth.js';
+import type { HubInfo } from './core/api.js';
 import { HubCore } from './core/core.js';
 import type { HubEventListener, HubEventMap, HubEventName } from './core/events.js';
 import type { Handler, Middleware } from './core/handlers.js';
@@ -18,33 +19,7 @@ import { createHttpApi, type HttpApiHandler, type HttpApiOptions } from './trans
 import { EventSourceEndpoint } from './transport/sse/endpoint.js';
 import { WebSocketEndpoint } from './transport/websocket/server.js';
 
-export type { PublishRequest };
-
-/** What `hub.info()` tells of this node. */
-export interface HubInfo {
-  /** This node's id: the first part of its connection ids. */
-  node: string;
-  /** Open connections, in all. */
-  clients: number;
-  /** Open connections by transport (`websocket`, `sse`, an app's own). */
-  connections: Record<string, number>;
-  /** Channels with subscribers on this node. */
-  channels: number;
-  /** Authenticated users with a connection to this node. */
-  users: number;
-  /** (connection, channel) pairs. */
-  subscriptions: number;
-  /** Milliseconds since the hub started. */
-  uptime: number;
-  /** Transport writes since the hub started (a batch of frames counts once). */
-  writes: number;
-  /** Frames (messages and replies) handed to transports. */
-  frames: number;
-  /** Bytes handed to transports. */
-  bytes: number;
-  /** Connections closed as slow consumers (4001). */
-  evictions: number;
-}
+export type { HubInfo, PublishRequest };
 
 /** @deprecated Use `HubInfo` (`hub.info()`). */
 export interface HubStats {

@@ -8,13 +8,13 @@
  * that time must still be in history when it resubscribes, or the page gets a gap.
  */
 
-/** The page sends a ping after this many ms without traffic (client `heartbeatInterval`). */
+/** The page sends a ping after this many ms without traffic (client `heartbeat.interval`). */
 export const HEARTBEAT_INTERVAL = 25_000;
-/** ...and drops the connection if nothing arrives within this many ms after it (`heartbeatTimeout`). */
+/** ...and drops the connection if nothing arrives within this many ms after it (`heartbeat.timeout`). */
 export const HEARTBEAT_TIMEOUT = 10_000;
-/** Base of the reconnect backoff (client `reconnectDelay`). */
+/** Base of the reconnect backoff (client `reconnect.delay`). */
 export const RECONNECT_DELAY = 500;
-/** Cap of the reconnect backoff (client `maxReconnectDelay`): the longest wait before an attempt. */
+/** Cap of the reconnect backoff (client `reconnect.maxDelay`): the longest wait before an attempt. */
 export const MAX_RECONNECT_DELAY = 30_000;
 /** The longest a reconnect's handshake may take before the client gives up on it (`connectTimeout`). */
 export const CONNECT_TIMEOUT = 10_000;

@@ -7,8 +7,33 @@ import { userChannel } from './policy.js';
 import { members, userSet } from './presence.js';
 import { checkChannel, checkType, encodeData, type HubPublishOptions, type Publisher } from './publisher.js';
 import { LivehubError } from './report.js';
-import type { HubInfo } from '../hub.js';
 
+
+/** What `hub.info()` tells of this node. */
+export interface HubInfo {
+  /** This node's id: the first part of its connection ids. */
+  node: string;
+  /** Open connections, in all. */
+  clients: number;
+  /** Open connections by transport (`websocket`, `sse`, an app's own). */
+  connections: Record<string, number>;
+  /** Channels with subscribers on this node. */
+  channels: number;
+  /** Authenticated users with a connection to this node. */
+  users: number;
+  /** (connection, channel) pairs. */
+  subscriptions: number;
+  /** Milliseconds since the hub started. */
+  uptime: number;
+  /** Transport writes since the hub started (a batch of frames counts once). */
+  writes: number;
+  /** Frames (messages and replies) handed to transports. */
+  frames: number;
+  /** Bytes handed to transports. */
+  bytes: number;
+  /** Connections closed as slow consumers (4001). */
+  evictions: number;
+}
 
 /**
  * The hub's server-side API: publishing, history and presence reads, user targeting and counts. The

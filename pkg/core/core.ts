@@ -4,18 +4,17 @@ import { HubApi } from './api.js';
 import type { Identity } from './auth.js';
 import { nodeChannel } from './control.js';
 import { sessionInfo } from './events.js';
-import { Gate } from './gate.js';
+import { Gate, originAllowed } from './gate.js';
 import type { Toolkit } from './handlers.js';
 import { CONTROL_CHANNEL } from './loop.js';
 import type { ResolvedHubOptions } from './options.js';
-import type { RequestInfo } from './policy.js';
+import { keptRequestInfo, requestInfo, type RequestInfo } from './policy.js';
 import { isPresenceChannel, Presence } from './presence.js';
 import { Publisher } from './publisher.js';
 import { createReporter, type Reporter } from './report.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import { makeToolkit } from './toolkit.js';
-import { transportHost } from './host.js';
 import type { Transport, TransportEndpoint, TransportHost } from './transport.js';
 
 /**
@@ -249,4 +248,25 @@ export class HubCore extends HubApi {
       'the client reconnects and recovers from history; raise sendBuffer/maxBufferedBytes/writeWait if readers this slow are expected');
     if (this.events.listening.evicted) this.events.emit('evicted', { session: sessionInfo(session), reason: why });
   }
+}
+
+/** The transport API a hub's core gives every transport endpoint, built-in or an app's. */
+export function transportHost(core: HubCore): TransportHost {
+  return {
+    get options() { return core.options; },
+    get reporter() { return core.reporter; },
+    get node() { return core.node; },
+    get closing() { return core.draining; },
+    admit: (request, socket, options) => core.gate.admit(request, socket, options?.originChecked === true),
+    originAllowed: (request) => originAllowed(core.options, request, core.reporter),
+    refusedOrigin: (request) => core.gate.refusedOrigin(request),
+    requestInfo: (request, options) => {
+      const { keepHeaders } = core.options;
+      // A request that lives as long as its session (an SSE stream) is not copied when every header is kept.
+      return options?.live === true && keepHeaders === null ? requestInfo(request) : keptRequestInfo(request, keepHeaders);
+    },
+    open: (transport, request, identity, options) => core.open(transport, request, identity, options?.fullProtocol ?? true),
+    sendToNode: (node, topic, data) => core.sendToNode(node, topic, data),
+    onNodeMessage: (topic, handler) => core.onNodeMessage(topic, handler),
+  };
 }

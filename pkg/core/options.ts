@@ -4,7 +4,7 @@ import { checkKnownOptions } from '../options-check.js';
 import { DEFAULTS, derivePingPeriod, PONG_TIMEOUT } from './defaults.js';
 import { resolveHistory, type HistoryOption, type HistoryRule } from './history-policy.js';
 import type { Authenticate } from './auth.js';
-import type { FrameCodec } from './transport.js';
+import type { FrameCodec } from './codec.js';
 import { consoleLogger, isLogger, silentLogger, type Logger } from './logger.js';
 import { resolveKeepHeaders, type Authorize, type AuthorizeRequest } from './policy.js';
 

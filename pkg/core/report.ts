@@ -1,5 +1,4 @@
-import { hubLogger, type HubLogger, type LogLevel } from './logger.js';
-import type { ResolvedHubOptions } from './options.js';
+import { hubLogger, type HubLogger, type Logger, type LogLevel } from './logger.js';
 
 /**
  * How the hub reports what goes wrong: one line through the app's logger (rate-limited per cause),
@@ -15,7 +14,7 @@ export interface Reporter {
   error(err: unknown, code?: string, message?: string): void;
 }
 
-export function createReporter(options: Pick<ResolvedHubOptions, 'logger' | 'onError'>): Reporter {
+export function createReporter(options: { readonly logger: Logger; readonly onError: ((error: Error) => void) | null }): Reporter {
   const log: HubLogger = hubLogger(options.logger);
   const { onError } = options;
   const reporter: Reporter = {

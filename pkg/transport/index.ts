@@ -8,9 +8,10 @@
  */
 export {
   isRefusal,
-  type Admitted, type FrameCodec, type Refusal, type Transport, type TransportEndpoint, type TransportEvents,
+  type Admitted, type Refusal, type Transport, type TransportEndpoint, type TransportEvents,
   type TransportHost, type WireFormat,
 } from '../core/transport.js';
+export type { FrameCodec } from '../core/codec.js';
 export type { Identity } from '../core/auth.js';
 export type { RequestInfo } from '../core/policy.js';
 export type { ResolvedHubOptions } from '../core/options.js';

@@ -43,13 +43,13 @@ describe('hub.drain', () => {
     const a = await node(url, prefix);
     const b = await node(url, prefix);
     const lb = await balancer([a, b]);
-    const clients = [...Array(20)].map(() => new LiveClient(`ws://127.0.0.1:${lb}/ws`, { WebSocket, reconnectDelay: 50, maxReconnectDelay: 300 }));
+    const clients = [...Array(20)].map(() => new LiveClient(`ws://127.0.0.1:${lb}/ws`, { WebSocket, reconnect: { delay: 50, maxDelay: 300 } }));
     const got = clients.map(() => [] as number[]);
     const closes: number[] = [];
     clients.forEach((client, i) => {
       cleanup(() => client.dispose());
       client.on<number>('feed', (n) => got[i]!.push(n));
-      client.addEventListener('close', (e) => closes.push(e.code));
+      client.events.on('close', (e) => closes.push(e.code));
     });
     await expect.poll(() => a.hub.info().clients, { timeout: 5000 }).toBe(20);
     await sleep(200);

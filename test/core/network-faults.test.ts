@@ -71,7 +71,7 @@ describe('through a faulty network', () => {
     cleanups.push(() => proxy.close());
     const client = new LiveClient(`ws://127.0.0.1:${port}/ws`, {
       WebSocket: WebSocket as unknown as WebSocketConstructor,
-      reconnectDelay: 20, maxReconnectDelay: 200, heartbeatInterval: 150, heartbeatTimeout: 250,
+      reconnect: { delay: 20, maxDelay: 200 }, heartbeat: { interval: 150, timeout: 250 },
     });
     cleanups.push(() => client.dispose());
     const got: number[] = [];

@@ -26,12 +26,12 @@ describe('a connection attempt whose handshake never completes, in Node', () => 
     const s = await start();
     const proxy = await gateProxy(s.port, (n) => (n === 1 ? 'stall' : 'forward'));
     cleanup(() => proxy.close());
-    const c = new LiveClient(`ws://127.0.0.1:${proxy.port}/ws`, { WebSocket, connectTimeout: CONNECT_TIMEOUT, reconnectDelay: RECONNECT_DELAY });
+    const c = new LiveClient(`ws://127.0.0.1:${proxy.port}/ws`, { WebSocket, connectTimeout: CONNECT_TIMEOUT, reconnect: { delay: RECONNECT_DELAY } });
     cleanup(() => c.dispose());
     const statuses: LiveStatus[] = [];
     const errors: string[] = [];
-    c.addEventListener('status', (status) => statuses.push(status));
-    c.addEventListener('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
+    c.events.on('status', (status) => statuses.push(status));
+    c.events.on('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
     const seen: unknown[] = [];
     c.on('news', (data) => seen.push(data));
     await expect.poll(() => c.status, { timeout: DEADLINE }).toBe('open');
@@ -82,9 +82,9 @@ describe('a connection attempt whose handshake never completes, in Chromium', ()
     await page.evaluate(({ url, connectTimeout, reconnectDelay }) => {
       const w = window as unknown as { livehub: typeof import('../../client/index.js'); client: unknown; log: string[] };
       w.log = [];
-      const client = new w.livehub.LiveClient(url, { connectTimeout, reconnectDelay });
-      client.addEventListener('status', (status) => w.log.push(status));
-      client.addEventListener('error', (error) => w.log.push(`error:${(error as { code?: string }).code}`));
+      const client = new w.livehub.LiveClient(url, { connectTimeout, reconnect: { delay: reconnectDelay } });
+      client.events.on('status', (status) => w.log.push(status));
+      client.events.on('error', (error) => w.log.push(`error:${(error as { code?: string }).code}`));
       w.client = client;
     }, { url: `ws://127.0.0.1:${proxy.port}/ws`, connectTimeout: options.connectTimeout, reconnectDelay: RECONNECT_DELAY });
     return { s, proxy, page };

@@ -59,9 +59,9 @@ async function chatPage(base: string, name: 'blocked' | 'open'): Promise<Page> {
   await page.evaluate((name) => {
     const w = window as unknown as { livehub: typeof import('../../client/index.js'); client: InstanceType<typeof import('../../client/index.js').LiveClient>; state: PageState };
     w.state = { said: [], transports: [], statuses: [] };
-    const client = new w.livehub.LiveClient(`/ws?page=${name}`, { transport: 'auto', reconnectDelay: 50, maxReconnectDelay: 500, autoConnect: false });
-    client.addEventListener('transport', (transport) => w.state.transports.push(transport));
-    client.addEventListener('status', (status) => w.state.statuses.push(status));
+    const client = new w.livehub.LiveClient(`/ws?page=${name}`, { transport: 'auto', reconnect: { delay: 50, maxDelay: 500 }, autoConnect: false });
+    client.events.on('transport', (transport) => w.state.transports.push(transport));
+    client.events.on('status', (status) => w.state.statuses.push(status));
     client.on('chat', (data: string) => w.state.said.push(data));
     client.connect();
     w.client = client;

@@ -68,8 +68,8 @@ describe('a page using the hub on another origin over SSE, in Chromium', () => {
       await page.evaluate((hubOrigin) => {
         const w = window as unknown as { livehub: typeof import('../../client/index.js'); client: unknown; state: PageState };
         w.state = { got: [], errors: [] };
-        const client = new w.livehub.LiveClient(`${hubOrigin.replace('http', 'ws')}/ws`, { transport: 'sse', reconnectDelay: 50 });
-        client.addEventListener('error', (error: Error) => { w.state.errors.push(String((error as Error & { code?: string }).code)); });
+        const client = new w.livehub.LiveClient(`${hubOrigin.replace('http', 'ws')}/ws`, { transport: 'sse', reconnect: { delay: 50 } });
+        client.events.on('error', (error: Error) => { w.state.errors.push(String((error as Error & { code?: string }).code)); });
         client.on('room', (data: unknown, message: { type: string }) => w.state.got.push({ type: message.type, data }));
         w.client = client;
       }, hubOrigin);
@@ -98,8 +98,8 @@ describe('a page using the hub on another origin over SSE, in Chromium', () => {
       await page.evaluate((hubOrigin) => {
         const w = window as unknown as { livehub: typeof import('../../client/index.js'); statuses: string[] };
         w.statuses = [];
-        const client = new w.livehub.LiveClient(`${hubOrigin.replace('http', 'ws')}/ws`, { transport: 'sse', reconnectDelay: 50 });
-        client.addEventListener('status', (status: string) => w.statuses.push(status));
+        const client = new w.livehub.LiveClient(`${hubOrigin.replace('http', 'ws')}/ws`, { transport: 'sse', reconnect: { delay: 50 } });
+        client.events.on('status', (status: string) => w.statuses.push(status));
         client.subscribe('room');
       }, hubOrigin);
       await expect.poll(() => page.evaluate(() => (window as unknown as { statuses: string[] }).statuses.filter((s) => s === 'reconnecting').length), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);

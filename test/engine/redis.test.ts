@@ -63,7 +63,7 @@ describe('the Redis engine across nodes', () => {
     const p = prefix();
     const [a, b] = [await node(shared, p), await node(shared, p)];
     let target = a.url;
-    const client = new LiveClient('ws://unused', { WebSocket: class extends (WebSocket as never as new (u: string) => object) { constructor() { super(target); } } as never, reconnectDelay: 20 });
+    const client = new LiveClient('ws://unused', { WebSocket: class extends (WebSocket as never as new (u: string) => object) { constructor() { super(target); } } as never, reconnect: { delay: 20 } });
     cleanups.push(() => client.dispose());
     const got: number[] = [];
     client.on<number>('feed', (n) => got.push(n));

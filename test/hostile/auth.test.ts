@@ -96,7 +96,7 @@ describe('authentication on the upgrade', () => {
 
   it('closes every connection of a user with 4503 on disconnectUser, and the client stays down', async () => {
     const token = await sign({ sub: 'carol' }, { aud: 'livehub-test', exp: '1h' });
-    const client = new LiveClient(h.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, getToken: () => token, reconnectDelay: 10 });
+    const client = new LiveClient(h.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, getToken: () => token, reconnect: { delay: 10 } });
     const raw = await Peer.open(`${h.url}?token=${token}`);
     await expect.poll(() => client.status).toBe('open');
     h.hub.disconnectUser('carol', 'logged out');
@@ -131,7 +131,7 @@ describe('token lifetime', () => {
     const getToken = async () => { issued++; return sign({ sub: 'dave' }, { exp: Math.floor(Date.now() / 1000) + 2 }); };
     const closes: number[] = [];
     const client = new LiveClient(h.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, getToken });
-    client.addEventListener('close', (e) => closes.push(e.code));
+    client.events.on('close', (e) => closes.push(e.code));
     const seen: unknown[] = [];
     client.on('news', (d) => seen.push(d));
     await expect.poll(() => client.status).toBe('open');

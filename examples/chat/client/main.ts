@@ -20,11 +20,9 @@ const livehub = createLivehub(`/ws?name=${encodeURIComponent(name)}`, {
   transport,
   eventsUrl: `/events?name=${encodeURIComponent(name)}`,
   autoConnect: false,
-  storage: localStorage,
-  heartbeatInterval: HEARTBEAT_INTERVAL,
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  reconnectDelay: RECONNECT_DELAY,
-  maxReconnectDelay: MAX_RECONNECT_DELAY,
+  outbox: { storage: localStorage },
+  heartbeat: { interval: HEARTBEAT_INTERVAL, timeout: HEARTBEAT_TIMEOUT },
+  reconnect: { delay: RECONNECT_DELAY, maxDelay: MAX_RECONNECT_DELAY },
   connectTimeout: CONNECT_TIMEOUT,
 });
 

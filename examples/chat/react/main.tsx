@@ -24,10 +24,8 @@ async function start() {
       <LivehubProvider
         url={`/ws?name=${encodeURIComponent(name!)}`}
         options={{
-          heartbeatInterval: HEARTBEAT_INTERVAL,
-          heartbeatTimeout: HEARTBEAT_TIMEOUT,
-          reconnectDelay: RECONNECT_DELAY,
-          maxReconnectDelay: MAX_RECONNECT_DELAY,
+          heartbeat: { interval: HEARTBEAT_INTERVAL, timeout: HEARTBEAT_TIMEOUT },
+          reconnect: { delay: RECONNECT_DELAY, maxDelay: MAX_RECONNECT_DELAY },
           connectTimeout: CONNECT_TIMEOUT,
         }}
       >

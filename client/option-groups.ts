@@ -1,0 +1,63 @@
+/** The client's grouped options: reconnect, heartbeat and outbox, each field with its default. */
+
+export interface ReconnectOptions {
+  /**
+   * Base of the exponential backoff, in ms: attempt n waits a random time in [0, min(maxDelay, delay * 2^n)).
+   * A refused subscribe is retried on the same backoff.
+   * @default 500
+   */
+  delay?: number;
+  /**
+   * Cap of the backoff, in ms.
+   * @default 30000
+   */
+  maxDelay?: number;
+  /**
+   * Reconnect attempts in a row before giving up (status `closed`, error `reconnect_failed`).
+   * @default Infinity
+   */
+  maxAttempts?: number;
+}
+
+export interface HeartbeatOptions {
+  /**
+   * While open, a `ping` is sent after this many ms without traffic.
+   * @default 25000
+   */
+  interval?: number;
+  /**
+   * After a `ping`, the connection is dropped and reopened if nothing arrives within this many ms.
+   * @default 10000
+   */
+  timeout?: number;
+}
+
+export interface OutboxOptions {
+  /**
+   * Publishes kept until acked (sent or waiting for a connection), and requests waiting to be sent
+   * or answered; beyond it, `overflow` applies.
+   * @default 1000
+   */
+  maxSize?: number;
+  /**
+   * When the outbox is full: `'drop-oldest'` rejects the oldest publish, `'reject'` the new one.
+   * @default 'drop-oldest'
+   */
+  overflow?: 'drop-oldest' | 'reject';
+  /**
+   * Sends of one publish (one every `ackTimeout` ms without an ack) before it is rejected with `timeout`.
+   * @default 5
+   */
+  maxAttempts?: number;
+  /**
+   * Where to keep unacked publishes across page loads, e.g. `localStorage`. Kept entries are sent on
+   * the next connect of a client with the same `storageKey`.
+   * @default none (memory only)
+   */
+  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+  /**
+   * The storage key the publishes are kept under.
+   * @default `livehub:outbox:<url>`
+   */
+  storageKey?: string;
+}

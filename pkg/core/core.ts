@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Engine } from '../engine/engine.js';
 import { CloseCode, ErrorCode, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
 import { HubApi } from './api.js';
@@ -257,13 +258,14 @@ export function transportHost(core: HubCore): TransportHost {
     get reporter() { return core.reporter; },
     get node() { return core.node; },
     get closing() { return core.draining; },
-    admit: (request, socket, options) => core.gate.admit(request, socket, options?.originChecked === true),
-    originAllowed: (request) => originAllowed(core.options, request, core.reporter),
-    refusedOrigin: (request) => core.gate.refusedOrigin(request),
+    // The hooks are typed for an IncomingMessage; a transport without one passes its request-like part.
+    admit: (request, socket, options) => core.gate.admit(request as IncomingMessage, socket, options?.originChecked === true),
+    originAllowed: (request) => originAllowed(core.options, request as IncomingMessage, core.reporter),
+    refusedOrigin: (request) => core.gate.refusedOrigin(request as IncomingMessage),
     requestInfo: (request, options) => {
       const { keepHeaders } = core.options;
       // A request that lives as long as its session (an SSE stream) is not copied when every header is kept.
-      return options?.live === true && keepHeaders === null ? requestInfo(request) : keptRequestInfo(request, keepHeaders);
+      return options?.live === true && keepHeaders === null ? requestInfo(request as IncomingMessage) : keptRequestInfo(request as IncomingMessage, keepHeaders);
     },
     open: (transport, request, identity, options) => core.open(transport, request, identity, options?.fullProtocol ?? true),
     sendToNode: (node, topic, data) => core.sendToNode(node, topic, data),

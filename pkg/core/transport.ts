@@ -16,7 +16,6 @@
  * hands the shared buffer on as it is; SSE adds the one line each of its streams needs of its own
  * (the resume id). Nothing is encoded once per subscriber unless the format needs it.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Identity } from './auth.js';
 import type { ResolvedHubOptions } from './options.js';
@@ -116,17 +115,22 @@ export interface TransportHost {
    * The gate every connection passes: the origin check (unless `originChecked`), the connection caps
    * (in all, per IP, per user) and authentication. An admitted connection holds its slot until
    * `socket` closes. Synchronous when the hub has no `authenticate` hook.
+   *
+   * `request` is the connection's HTTP request, or, for a transport without one (plain TCP, say), a
+   * request-like object: its `headers` (an `authorization` header carries a credential the way
+   * `jwtAuthenticator` reads it), `url`, `method` and `socket`. The hub's hooks (`authenticate`,
+   * `origins`, `clientIp`, `authorize`) then see that object.
    */
-  admit(request: IncomingMessage, socket: Duplex, options?: { originChecked?: boolean }): Admitted | Refusal | Promise<Admitted | Refusal>;
+  admit(request: RequestInfo, socket: Duplex, options?: { originChecked?: boolean }): Admitted | Refusal | Promise<Admitted | Refusal>;
   /** Whether the request's Origin may connect (requests without one may). */
-  originAllowed(request: IncomingMessage): boolean;
+  originAllowed(request: RequestInfo): boolean;
   /** Logs a refused origin with the setting that would allow it. */
-  refusedOrigin(request: IncomingMessage): void;
+  refusedOrigin(request: RequestInfo): void;
   /**
    * What the session keeps of its request (the `keepHeaders` option applied): policies and handlers
    * see it. `live`: the request lives as long as the session (an SSE stream), so it is not copied.
    */
-  requestInfo(request: IncomingMessage, options?: { live?: boolean }): RequestInfo;
+  requestInfo(request: RequestInfo, options?: { live?: boolean }): RequestInfo;
   /**
    * Starts a session for an admitted connection; the transport then reports its events to it.
    * `fullProtocol` (default true): whether the peer speaks livehub's full protocol rather than the

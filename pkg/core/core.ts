@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Engine } from '../engine/engine.js';
-import { CloseCode, ErrorCode, withId, type ClientCommand, type ServerReply } from '../protocol/index.js';
+import { CloseCode, type ServerReply } from '../protocol/index.js';
 import { HubApi } from './api.js';
 import type { Identity } from './auth.js';
 import { nodeChannel } from './control.js';
@@ -10,7 +10,7 @@ import type { Toolkit } from './handlers.js';
 import { CONTROL_CHANNEL } from './loop.js';
 import type { ResolvedHubOptions } from './options.js';
 import { keptRequestInfo, requestInfo, type RequestInfo } from './policy.js';
-import { isPresenceChannel, Presence } from './presence.js';
+import { Presence } from './presence.js';
 import { Publisher } from './publisher.js';
 import { createReporter, type Reporter } from './report.js';
 import { Router } from './router.js';
@@ -176,34 +176,6 @@ export class HubCore extends HubApi {
 
   receive(session: Session, text: string): void {
     this.router.receive(session, text);
-  }
-
-  command(session: Session, command: ClientCommand): void {
-    switch (command.type) {
-      case 'subscribe':
-        this.enqueue({ kind: 'subscribe', session, channel: command.channel, id: command.id, since: command.since, ...(command.filter ? { filter: command.filter } : {}) });
-        break;
-      case 'unsubscribe':
-        this.enqueue({ kind: 'unsubscribe', session, channel: command.channel, id: command.id });
-        break;
-      case 'publish':
-        this.publisher.fromClient(session, command, (to, reply) => this.reply(to, reply));
-        break;
-      case 'ping':
-        this.reply(session, withId({ type: 'pong' }, command.id));
-        break;
-      case 'presence':
-      case 'status': {
-        const { channel, id } = command;
-        if (!isPresenceChannel(channel) || !session.presence?.has(channel)) {
-          this.reply(session, withId({ type: 'error', code: ErrorCode.Forbidden, channel, message: `subscribe to ${channel} first` }, id));
-          break;
-        }
-        if (command.type === 'presence') this.presence.list(session, channel, id);
-        else this.presence.status(session, channel, command.status, id);
-        break;
-      }
-    }
   }
 
   reply(session: Session, reply: ServerReply): void {

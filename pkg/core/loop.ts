@@ -77,7 +77,7 @@ export abstract class HubLoop {
     this.events = new HubEvents((error, name) => this.reporter.error(error, 'event_listener_failed', `livehub: a listener of ${name} threw: ${(error as Error)?.message}`));
   }
 
-  protected enqueue(command: Command): void {
+  enqueue(command: Command): void {
     this.queue.push(command);
     if (!this.scheduled) {
       this.scheduled = true;

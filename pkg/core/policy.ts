@@ -23,7 +23,9 @@ export interface AuthorizeRequest {
   /** The connection's identity, from `authenticate`; null for anonymous connections. */
   identity: Identity | null;
   clientId: string;
-  /** For publish: the event type and data. */
+  /** For publish: the published message's type. */
+  type?: string;
+  /** @deprecated The published message's type is `type`. */
   event?: string;
   data?: unknown;
   /** The upgrade request's headers, URL and socket (cookies, remote address). */

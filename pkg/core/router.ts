@@ -6,33 +6,17 @@ import type { ResolvedHubOptions } from './options.js';
 import { decide } from './policy.js';
 import type { Reporter } from './report.js';
 import type { Session } from './session.js';
+import { contextOf } from './context.js';
+import { BUILT_IN, runBuiltIn, type CommandHost } from './commands.js';
 
-/** What the router hands validated, authorized commands to: the hub. */
-export interface RouterHost {
+/** What the router needs of the core: its options, and what the built-in commands run on. */
+export interface RouterHost extends CommandHost {
   readonly options: ResolvedHubOptions;
   readonly reporter: Reporter;
-  /** Runs a built-in command that passed every check. */
-  command(session: Session, command: ClientCommand): void;
-  reply(session: Session, reply: ServerReply): void;
   /** A message arrived (for the `message.received` event); optional. */
   received?(session: Session, text: string): void;
   /** A handler's toolkit for one message of a session. */
   toolkit(session: Session, answer: (reply: ServerReply) => void, id: AppCommand['id']): Omit<Toolkit, 'reply' | 'fail'>;
-}
-
-const contexts = new WeakMap<Session, MessageContext>();
-
-/** The handler context of a session: one per connection, so middleware can keep facts in `state`. */
-export function contextOf(session: Session): MessageContext {
-  let context = contexts.get(session);
-  if (!context) {
-    context = {
-      id: session.id, identity: session.identity, userId: session.identity?.userId ?? null, channels: session.channels,
-      transport: session.transport.name, request: session.request, state: {},
-    };
-    contexts.set(session, context);
-  }
-  return context;
 }
 
 /**
@@ -103,8 +87,8 @@ export class Router {
   }
 
   private builtIn(session: Session, command: ClientCommand): Promise<void> | void {
-    if (command.type === 'subscribe' || command.type === 'publish') return this.authorize(session, command);
-    this.host.command(session, command);
+    if (BUILT_IN[command.type].policy) return this.authorize(session, command as Extract<ClientCommand, { type: 'subscribe' | 'publish' }>);
+    runBuiltIn(this.host, session, command);
   }
 
   /** Asks the channel policy; a denial is an error frame `forbidden`, and the connection stays open. */
@@ -113,11 +97,11 @@ export class Router {
     const { reporter } = this.host;
     const verdict = decide({
       action: command.type, channel: command.channel, identity: session.identity, clientId: session.id, request: session.request,
-      ...(command.type === 'publish' ? { event: command.event, data: command.data } : {}),
+      ...(command.type === 'publish' ? { type: command.event, event: command.event, data: command.data } : {}),
     }, { authorize, canPublish }, (error) => reporter.error(error, 'authorize_failed', `livehub: authorize threw for ${command.type} on ${command.channel}: ${error.message}; the request was denied`));
     const apply = (allowed: boolean) => {
       if (session.state !== 'open') return;
-      if (allowed) return this.host.command(session, command);
+      if (allowed) return runBuiltIn(this.host, session, command);
       this.host.reply(session, withId({
         type: 'error', code: ErrorCode.Forbidden, channel: command.channel,
         message: command.type === 'publish' ? `publishing to ${command.channel} is not allowed` : `subscribing to ${command.channel} is not allowed`,

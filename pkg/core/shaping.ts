@@ -2,7 +2,7 @@ import { exceptedClient } from '../engine/engine.js';
 import type { HubMessage } from '../protocol/index.js';
 import type { MessageContext } from './handlers.js';
 import type { Reporter } from './report.js';
-import { contextOf } from './router.js';
+import { contextOf } from './context.js';
 import type { Session } from './session.js';
 
 /** `hub.outgoing(hook)`: the message as this connection gets it, or null to drop it for this connection. */

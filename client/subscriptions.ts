@@ -1,4 +1,4 @@
-import { BROADCAST_CHANNEL, type HubMessage, type ServerReply, type StreamPosition } from '../pkg/protocol/index.js';
+import { EVERYONE_CHANNEL, type HubMessage, type ServerReply, type StreamPosition } from '../pkg/protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { LiveError, RETRYABLE_CODES, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -66,7 +66,7 @@ export class Subscriptions {
     if (count === 0) this.wanted.delete(channel);
     else this.wanted.set(channel, count);
     const changed = (delta === 1 && count === 1) || (delta === -1 && count === 0);
-    if (!changed || channel === BROADCAST_CHANNEL) return;
+    if (!changed || channel === EVERYONE_CHANNEL) return;
     if (delta === -1) {
       this.positions.delete(channel);
       this.asked.delete(channel);
@@ -86,7 +86,7 @@ export class Subscriptions {
     this.asked.clear();
     for (const channel of this.wanted.keys()) {
       this.forget(channel);
-      if (channel === BROADCAST_CHANNEL) continue;
+      if (channel === EVERYONE_CHANNEL) continue;
       const since = resumed.get(channel);
       if (since) this.awaitResumed(channel, since);
       else this.subscribe(channel);

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import type { Identity } from './core/auth.js';
 import type { HubInfo } from './core/api.js';
 import { HubCore } from './core/core.js';
+import { deprecated } from './core/deprecated.js';
 import type { HubEventListener, HubEventMap, HubEventName } from './core/events.js';
 import type { Handler, Middleware } from './core/handlers.js';
 import type { OutgoingHook } from './core/loop.js';
@@ -48,7 +49,6 @@ export class Hub {
   readonly #eventSource = new EventSourceEndpoint();
   /** Servers whose plain requests to a path this hub serves (attach's `eventsPath`). */
   readonly #requestPaths = new Map<Server, string>();
-  readonly #warned = new Set<string>();
 
   constructor(options: HubOptions = {}) {
     const resolved = resolveOptions(options);
@@ -328,10 +328,8 @@ export class Hub {
     return this.#core.drain(spread);
   }
 
-  /** Warns once per hub that a deprecated name was used, naming the new one. */
+  /** Warns once per process that a deprecated name was used, naming the new one. */
   #deprecated(old: string, now: string): void {
-    if (this.#warned.has(old)) return;
-    this.#warned.add(old);
-    this.#core.reporter.report('warn', 'deprecated', `livehub: ${old} is deprecated; use ${now}`, undefined, `deprecated:${old}`);
+    deprecated(this.#core.reporter, old, now);
   }
 }

@@ -8,7 +8,7 @@ export type { HubOptions, PublishRequest } from './core/options.js';
 export { DEFAULTS, derivePingPeriod } from './core/options.js';
 export { jsCodec, type FrameCodec } from './transport/websocket/codec.js';
 export {
-  BROADCAST_CHANNEL, CloseCode, describeError, ErrorCode, ERRORS, isValidChannel, isValidType, shouldReconnect,
+  BROADCAST_CHANNEL, EVERYONE_CHANNEL, CloseCode, describeError, ErrorCode, ERRORS, isValidChannel, isValidType, shouldReconnect,
   type ClientCommand, type ErrorInfo, type HubMessage, type PresenceMember, type PresenceStatus, type RequestId, type ServerReply,
   type StreamPosition,
 } from './protocol/index.js';

@@ -1,4 +1,4 @@
-import { BROADCAST_CHANNEL, type HubMessage, type StreamPosition } from '../../pkg/protocol/index.js';
+import { EVERYONE_CHANNEL, type HubMessage, type StreamPosition } from '../../pkg/protocol/index.js';
 import type { MessageHandler } from '../events.js';
 import type { LiveClient } from '../live-client.js';
 import { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';
@@ -89,7 +89,7 @@ export class Channels {
       registrations,
       count: new DeferredCount(
         () => {
-          stop = channel === BROADCAST_CHANNEL
+          stop = channel === EVERYONE_CHANNEL
             ? this.client.events.on('message', (message) => dispatch(message.data, message))
             : this.client.on(channel, dispatch, created.since ? { since: created.since } : {});
           created.since = undefined;

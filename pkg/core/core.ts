@@ -192,6 +192,7 @@ export class HubCore extends HubApi {
 
   toolkit(session: Session): Omit<Toolkit, 'reply' | 'fail'> {
     return makeToolkit(session, {
+      reporter: this.reporter,
       enqueue: (command) => this.enqueue(command),
       publisher: this.publisher,
       reply: (to, reply) => this.reply(to, reply),

@@ -55,7 +55,7 @@ export interface Toolkit {
   send(type: string, data?: unknown): void;
   /** Sends to every connection of a user, on every node. */
   sendToUser(userId: string, type: string, data?: unknown): Promise<PublishResult>;
-  /** To every connection of every node (channel `*`). */
+  /** @deprecated Use `publish('*', type, data)`: every connection of every node. */
   broadcast(type: string, data?: unknown): Promise<PublishResult>;
 }
 

@@ -1,4 +1,4 @@
-import { BROADCAST_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol/index.js';
+import { EVERYONE_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol/index.js';
 export type { OutgoingHook } from './shaping.js';
 import { control } from './control.js';
 import { shape, type OutgoingHook } from './shaping.js';
@@ -159,7 +159,7 @@ export abstract class HubLoop {
 
   /** Queues a channel's messages of this turn for each of its sessions, encoded once per format. */
   private fanOut(channel: string, { offsets, payloads, excepted }: Batch, dirty: Session[]): void {
-    const members = channel === BROADCAST_CHANNEL ? this.sessions : this.channels.get(channel);
+    const members = channel === EVERYONE_CHANNEL ? this.sessions : this.channels.get(channel);
     if (members === undefined || (members instanceof Set && members.size === 0)) return;
     const targets = members instanceof Set ? members : [members];
     // Most hubs have one wire format in a turn: keep its encoding at hand, the others in a map.
@@ -225,14 +225,14 @@ export abstract class HubLoop {
       return;
     }
     const full = session.channels.size >= this.options.maxChannelsPerClient;
-    if (channel !== BROADCAST_CHANNEL && full) {
+    if (channel !== EVERYONE_CHANNEL && full) {
       send(session, withId({
         type: 'error', code: ErrorCode.TooManyChannels, channel,
         message: `at most ${this.options.maxChannelsPerClient} channels per connection`,
       }, command.id));
       return;
     }
-    if (channel === BROADCAST_CHANNEL) {
+    if (channel === EVERYONE_CHANNEL) {
       send(session, withId({ type: 'subscribed', channel }, command.id));
       return;
     }

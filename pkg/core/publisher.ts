@@ -168,6 +168,9 @@ export function checkChannel(channel: string): void {
   if (!isValidChannel(channel)) {
     throw new TypeError(`livehub: invalid channel name ${JSON.stringify(channel)}: use 1-255 characters of ${NAME_CHARACTERS}, or "*"`);
   }
+  if (channel.charCodeAt(0) === 35 /* # */) {
+    throw new TypeError(`livehub: channel ${JSON.stringify(channel)} starts with "#": those channels are the hub's own (clients and the HTTP API are refused them too)`);
+  }
 }
 
 /** Throws a TypeError naming the allowed characters for an invalid message type. */

@@ -1,5 +1,7 @@
 import type { PublishResult } from '../engine/engine.js';
-import type { ServerReply } from '../protocol/index.js';
+import { EVERYONE_CHANNEL, type ServerReply } from '../protocol/index.js';
+import { deprecated } from './deprecated.js';
+import type { Reporter } from './report.js';
 import type { Toolkit } from './handlers.js';
 import type { Command } from './loop.js';
 import { checkChannel, checkType, encodeData, publisherOf, type Publisher } from './publisher.js';
@@ -10,6 +12,7 @@ const REPLY_TYPES = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'r
 
 /** What a handler's toolkit needs of the hub. */
 export interface ToolkitHost {
+  readonly reporter: Reporter;
   enqueue(command: Command): void;
   readonly publisher: Publisher;
   reply(session: Session, reply: ServerReply): void;
@@ -39,6 +42,9 @@ export function makeToolkit(session: Session, host: ToolkitHost): Omit<Toolkit, 
       host.reply(session, { type, data: data === undefined ? null : data } as unknown as ServerReply);
     },
     sendToUser: (userId, type, data) => host.sendToUser(userId, type, data),
-    broadcast: (type, data) => host.publish('*', type, data),
+    broadcast: (type, data) => {
+      deprecated(host.reporter, 'kit.broadcast(type, data)', "kit.publish('*', type, data)");
+      return host.publish(EVERYONE_CHANNEL, type, data);
+    },
   };
 }

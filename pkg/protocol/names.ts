@@ -4,7 +4,9 @@
  */
 
 /** Channel `"*"` reaches every connected client, subscribed or not. */
-export const BROADCAST_CHANNEL = '*';
+export const EVERYONE_CHANNEL = '*';
+/** @deprecated Use `EVERYONE_CHANNEL` (`broadcast` names one message to several channels, as in the HTTP API). */
+export const BROADCAST_CHANNEL = EVERYONE_CHANNEL;
 
 /**
  * The WebSocket subprotocol of livehub's own clients. A connection that negotiated it (or a request

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Hub } from '../../pkg/index.js';
+import { BROADCAST_CHANNEL, EVERYONE_CHANNEL, Hub } from '../../pkg/index.js';
+import { resetDeprecationWarnings } from '../../pkg/core/deprecated.js';
+import { Peer } from '../helpers.js';
 import { perTest } from '../helpers.js';
 import { recordingLogger, type LogLine } from '../transport/http/fixture.js';
 
-const { cleanup } = perTest();
+const { cleanup, start } = perTest();
 
 describe('the hub\'s deprecated names', () => {
   it('still answer stats(), metrics() and broadcast(message), each warning once with the name to use', async () => {
+    resetDeprecationWarnings();
     const lines: LogLine[] = [];
     const hub = new Hub({ logger: recordingLogger(lines) });
     cleanup(() => hub.close());
@@ -30,5 +33,21 @@ describe('the hub\'s deprecated names', () => {
     cleanup(() => hub.close());
     expect(Object.keys(hub.info()).sort()).toEqual(
       ['bytes', 'channels', 'clients', 'connections', 'evictions', 'frames', 'node', 'subscriptions', 'uptime', 'users', 'writes']);
+  });
+
+  it('still run kit.broadcast(type, data) as a publish to every connection, warning once with the name to use', async () => {
+    resetDeprecationWarnings();
+    const lines: LogLine[] = [];
+    const s = await start({ logger: recordingLogger(lines) });
+    s.hub.handle('announce', (message, _context, kit) => kit.broadcast('announced', message.data));
+    const listener = await Peer.open(s.url);
+    const speaker = await Peer.open(s.url);
+    cleanup(() => listener.ws.close(), () => speaker.ws.close());
+    speaker.send({ type: 'announce', data: 'hello', id: 1 });
+    speaker.send({ type: 'announce', data: 'again', id: 2 });
+    expect(await listener.next((m) => m.type === 'announced' && m.data === 'again')).toMatchObject({ channel: EVERYONE_CHANNEL });
+    expect(lines.filter((line) => line.code === 'deprecated').map((line) => line.message))
+      .toEqual(["livehub: kit.broadcast(type, data) is deprecated; use kit.publish('*', type, data)"]);
+    expect(BROADCAST_CHANNEL).toBe(EVERYONE_CHANNEL);
   });
 });

@@ -81,6 +81,14 @@ describe('hub.publish', () => {
     cycle.self = cycle;
     expect(() => hub.publish('ok', 'x', cycle)).toThrow(TypeError);
   });
+
+  it('refuses the hub\'s own channels (a name starting with "#") with a TypeError, as clients and the HTTP API are refused them', async () => {
+    const hub = new Hub({ logger: false });
+    cleanup(() => hub.close());
+    expect(() => hub.publish('#control', 'disconnect-user', { userId: 'alice' })).toThrow(new TypeError('livehub: channel "#control" starts with "#": those channels are the hub\'s own (clients and the HTTP API are refused them too)'));
+    await expect(hub.history('#control')).rejects.toThrow(TypeError);
+    expect(hub.info().channels).toBe(0);
+  });
 });
 
 describe('client publishes', () => {

@@ -26,7 +26,7 @@ interface ChannelEntry {
  * The channels of one client, shared by every binding on it: handlers per channel, and one
  * subscription per channel held while any handler or `hold()` is on, released `releaseDelay` ms after
  * the last one goes (so an unmount followed by a mount sends neither an unsubscribe nor a subscribe).
- * Channel `"*"` handlers get every message the connection receives, as in the Go original.
+ * Channel `"*"` handlers get every message the connection receives.
  */
 export class Channels {
   private readonly entries = new Map<string, ChannelEntry>();

@@ -23,8 +23,7 @@ export const CONNECT_TIMEOUT = 10_000;
 export const WORST_OUTAGE = HEARTBEAT_INTERVAL + HEARTBEAT_TIMEOUT + MAX_RECONNECT_DELAY + CONNECT_TIMEOUT;
 
 /**
- * Messages per second the example is sized for on its chat channel (the rate the audit's chaos runs
- * used). Set `messageRate` (or MESSAGE_RATE) to yours: the history follows.
+ * Messages per second the example is sized for on its chat channel (a busy chat room). Set `messageRate` (or MESSAGE_RATE) to yours: the history follows.
  */
 export const MESSAGE_RATE = 200;
 

@@ -17,7 +17,7 @@ export interface SessionInfo {
 }
 
 export interface HubEventMap {
-  /** The hub's engine has started: the node serves (seed 001's `node.started`). */
+  /** The hub's engine has started: the node serves. */
   'node.started': { node: string };
   /** A client message reached the router (before limits and policy decide on it). */
   'message.received': { session: SessionInfo; type: string };

@@ -4,8 +4,8 @@ import type { Identity } from './auth.js';
 import type { RequestInfo } from './policy.js';
 
 /**
- * Server-side handlers and middleware, after seed 000's kernel, Socket.IO's `socket.on` with acks
- * and Koa: `hub.handle(type, handler)` answers the application's own message types from any
+ * Server-side handlers and middleware, in the manner of Socket.IO's `socket.on` with acks and
+ * Koa's middleware: `hub.handle(type, handler)` answers the application's own message types from any
  * transport; `hub.use(mw)` and `hub.use(type, mw)` run before handlers and before the built-in
  * commands (`subscribe`, `publish`, …), whose channel policy (`authorize`) is the chain's last link.
  */

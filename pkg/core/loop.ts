@@ -95,7 +95,7 @@ export abstract class HubLoop {
     const send: Send = (session, reply) => {
       if (session.state !== 'open') return;
       if (!session.fullProtocol && !('id' in reply && reply.id !== undefined) && 'channel' in reply) {
-        // The Go original's clients take every frame with a channel for a message: send them only
+        // Clients of the plain protocol take every frame with a channel for a message: send them only
         // messages, and errors without the channel key (named in the text instead).
         if (reply.type !== 'error') return;
         const { channel, ...rest } = reply;

@@ -101,8 +101,8 @@ export class Session implements Bucket, TransportEvents, Expiring {
     readonly identity: Identity | null = null,
     /**
      * Whether the peer speaks livehub's full protocol (the `livehub.v1` subprotocol, or a transport
-     * only livehub's clients use). Otherwise it is a client of the Go original, which gets only real
-     * messages on frames with a `channel` key.
+     * only livehub's clients use). Otherwise it speaks the plain protocol, and gets only real messages
+     * on frames with a `channel` key (docs/protocol.md).
      */
     readonly fullProtocol = true,
   ) {

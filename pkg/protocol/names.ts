@@ -11,8 +11,8 @@ export const BROADCAST_CHANNEL = EVERYONE_CHANNEL;
 /**
  * The WebSocket subprotocol of livehub's own clients. A connection that negotiated it (or a request
  * that carries an `id`) gets the full protocol: confirmations, errors naming their channel, resets
- * and presence lists. A connection without it speaks the plain protocol of the Go hub livehub grew
- * from: every frame that carries a `channel` key is a real message `{channel, type, data}`.
+ * and presence lists. A connection without it gets the plain protocol (that of the Go hub livehub
+ * is compatible with): every frame that carries a `channel` key is a real message `{channel, type, data}`.
  */
 export const SUBPROTOCOL = 'livehub.v1';
 

@@ -44,7 +44,7 @@ export class WebSocketEndpoint implements TransportEndpoint {
       // itself (only those the inbound rate limit admits): see HubWebSocket.
       WebSocket: HubWebSocket,
       autoPong: false,
-      // livehub's own clients ask for the full protocol; others get the Go original's.
+      // livehub's own clients ask for the full protocol; others get the plain one (docs/protocol.md).
       handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     } as ConstructorParameters<typeof WebSocketServer>[0]);
   }

@@ -83,8 +83,6 @@ const testNeeds = [
     present: () => chromium !== undefined || executable('/usr/bin/chromium') },
   { what: 'redis-server', for: 'the Redis engine tests, which start their own to restart it', package: 'redis-server',
     present: () => which('redis-server') !== null },
-  { what: 'mosquitto_sub', for: 'the MQTT tests', package: 'mosquitto-clients',
-    present: () => which('mosquitto_sub') !== null },
 ];
 
 const needs = bench ? benchNeeds : testNeeds;

@@ -22,10 +22,6 @@ export function memberCount(members: Members | undefined): number {
   return members instanceof Set ? members.size : 1;
 }
 
-export function hasMember(members: Members | undefined, session: Session): boolean {
-  return members instanceof Set ? members.has(session) : members === session;
-}
-
 /** Adds `session` under `key`; true when `key` had no members before. */
 export function addMember(map: Map<string, Members>, key: string, session: Session): boolean {
   const members = map.get(key);

@@ -32,8 +32,8 @@ function dryRun(bin: string, env: Record<string, string> = {}) {
 const asRoot = process.getuid?.() === 0;
 
 describe('npm test set-up (scripts/setup-system.mjs)', () => {
-  it('does nothing when chromium, redis-server and mosquitto_sub are all there', () => {
-    const run = dryRun(fakeBin(['chromium', 'redis-server', 'mosquitto_sub', 'apt-get']));
+  it('does nothing when chromium and redis-server are both there', () => {
+    const run = dryRun(fakeBin(['chromium', 'redis-server', 'apt-get']));
     expect(run).toMatchObject({ status: 0, stderr: '' });
     expect(run.stdout).toContain('nothing to do');
   });
@@ -42,24 +42,24 @@ describe('npm test set-up (scripts/setup-system.mjs)', () => {
     const run = dryRun(fakeBin(['chromium', 'apt-get']));
     if (asRoot) {
       expect(run.status).toBe(0);
-      expect(run.stdout).toContain('would install redis-server mosquitto-clients with apt-get');
+      expect(run.stdout).toContain('would install redis-server with apt-get');
     } else {
       expect(run.status).toBe(1);
-      expect(run.stderr).toContain('sudo apt-get install -y redis-server mosquitto-clients');
+      expect(run.stderr).toContain('sudo apt-get install -y redis-server');
     }
-    expect(run.stdout + run.stderr).toMatch(/missing: redis-server .*; mosquitto_sub /);
+    expect(run.stdout + run.stderr).toMatch(/missing: redis-server \(the Redis engine tests/);
   });
 
   it('stops naming the packages when there is no apt-get to install them with', () => {
-    const run = dryRun(fakeBin(['chromium', 'redis-server']));
+    const run = dryRun(fakeBin(['chromium']));
     expect(run.status).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toContain('missing: mosquitto_sub');
-    expect(run.stderr).toContain('packages mosquitto-clients');
+    expect(run.stderr).toContain('missing: redis-server');
+    expect(run.stderr).toContain('packages redis-server');
   });
 
   it('stops at once when CHROMIUM_PATH names no executable', () => {
-    const bin = fakeBin(['redis-server', 'mosquitto_sub', 'apt-get']);
+    const bin = fakeBin(['redis-server', 'apt-get']);
     const run = dryRun(bin, { CHROMIUM_PATH: join(bin, 'no-such-chromium') });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(`CHROMIUM_PATH=${join(bin, 'no-such-chromium')} is not an executable file`);

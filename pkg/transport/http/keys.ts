@@ -36,11 +36,6 @@ export class ApiKeys {
     this.digests = (list as string[]).map(digest);
   }
 
-  /** How many keys are configured. */
-  get size(): number {
-    return this.digests.length;
-  }
-
   /** The configured key the request carries (`X-API-Key`, or `Authorization: Bearer <key>`). */
   match(req: IncomingMessage): KeyMatch {
     const presented = readKey(req);

@@ -12,7 +12,6 @@ import type { FrameCodec } from '../index.js';
 export type { FrameCodec };
 
 export const OPCODE_TEXT = 0x1;
-export const OPCODE_BINARY = 0x2;
 
 
 /** Bytes of the header of an unmasked frame carrying `length` payload bytes: 2, 4 or 10. */
@@ -46,14 +45,6 @@ export function writeHeader(target: Uint8Array, offset: number, opcode: number, 
   target[offset + 8] = (low >>> 8) & 0xff;
   target[offset + 9] = low & 0xff;
   return offset + 10;
-}
-
-/** Encodes one frame around an already-encoded payload. */
-export function encodeFrame(payload: Uint8Array, opcode: number = OPCODE_TEXT): Buffer {
-  const out = Buffer.allocUnsafe(headerLength(payload.length) + payload.length);
-  const at = writeHeader(out, 0, opcode, payload.length);
-  out.set(payload, at);
-  return out;
 }
 
 /** The JavaScript codec. Stateless, so one instance serves every hub. */

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // ws's own receiver: the parser our frames must satisfy.
 import * as wsModule from 'ws';
-import { encodeFrame, headerLength, jsCodec, OPCODE_BINARY } from '../../../pkg/transport/websocket/codec.js';
+import { headerLength, jsCodec } from '../../../pkg/transport/websocket/codec.js';
 import { createWasmCodec, instantiateCodec } from '../../../pkg/transport/websocket/wasm-codec.js';
 
 const wasm = createWasmCodec();
@@ -40,10 +40,6 @@ describe('frame codec', () => {
     const frames = jsCodec.encodeBatch(['{"a":1}', '{"b":2}']);
     expect(frames).toEqual(Buffer.concat([bytes(0x81, 7), Buffer.from('{"a":1}'), bytes(0x81, 7), Buffer.from('{"b":2}')]));
     expect(parseWithWs(frames)).toEqual(['{"a":1}', '{"b":2}']);
-  });
-
-  it('encodes binary frames with opcode 2', () => {
-    expect(encodeFrame(bytes(1, 2, 3), OPCODE_BINARY)).toEqual(bytes(0x82, 3, 1, 2, 3));
   });
 
   it('agrees with the WASM codec byte for byte on sizes 0 to 70,000 and random batches, and ws parses every frame', () => {

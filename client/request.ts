@@ -1,5 +1,5 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
-import type { RequestId, ServerReply } from '../pkg/protocol/index.js';
+import { BUILT_IN_COMMANDS as BUILT_IN, isValidType, REPLY_TYPES, type RequestId, type ServerReply } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 
 /**
@@ -7,13 +7,6 @@ import { LiveError } from './errors.js';
  * fire-and-forget messages, and direct messages the server sends to this connection alone.
  */
 
-/** Commands the protocol defines: an app message cannot take their names. */
-const BUILT_IN = new Set(['subscribe', 'unsubscribe', 'publish', 'ping', 'presence', 'status']);
-
-/** Frames without a channel that are the protocol's replies, not direct messages. */
-const REPLY_TYPES = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close']);
-
-const TYPE = /^[A-Za-z0-9_\-:.@/=+,!~#$]{1,255}$/;
 
 export interface RequestOptions {
   /**
@@ -48,7 +41,7 @@ export type DirectHandler<T = unknown> = (data: T, message: DirectMessage<T>) =>
  */
 export function appFrame(what: 'request' | 'send', type: unknown, data: unknown, id: RequestId | undefined, options: object, known: readonly string[]): string {
   checkKnownOptions(options, known, `client.${what}()`);
-  if (typeof type !== 'string' || !TYPE.test(type) || type === '*') {
+  if (typeof type !== 'string' || !isValidType(type) || type === '*') {
     throw new TypeError(`livehub: client.${what}() needs a message type of 1-255 characters from A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $, got ${JSON.stringify(type)}`);
   }
   if (BUILT_IN.has(type)) throw new TypeError(`livehub: client.${what}(${JSON.stringify(type)}): that is a built-in command; use the client's own method for it`);
@@ -92,7 +85,7 @@ export class DirectHandlers implements DirectListeners {
   });
 
   on<T>(type: string, handler: DirectHandler<T>): () => void {
-    if (typeof type !== 'string' || !(TYPE.test(type) || type === '*')) throw new TypeError(`livehub: client.direct.on() needs a message type or '*', got ${JSON.stringify(type)}`);
+    if (typeof type !== 'string' || !(isValidType(type) || type === '*')) throw new TypeError(`livehub: client.direct.on() needs a message type or '*', got ${JSON.stringify(type)}`);
     if (typeof handler !== 'function') throw new TypeError('livehub: client.direct.on() needs a handler function');
     let set = this.byType.get(type);
     if (!set) this.byType.set(type, (set = new Set()));

@@ -2,6 +2,7 @@
  * The WebSocket the client talks through: the structural type both the browser's `WebSocket` and
  * `ws`'s fit, how the client finds an implementation when none is given, and URL helpers.
  */
+import { SUBPROTOCOL } from '../pkg/protocol/index.js';
 
 /**
  * A handler property both the browser's handlers (`(this: WebSocket, ev: MessageEvent) => any`) and
@@ -31,7 +32,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
  * confirmations (`subscribed`, `unsubscribed`, channel errors) the client relies on; without it the
  * client still works, on messages alone.
  */
-export const SUBPROTOCOL = 'livehub.v1';
+export { SUBPROTOCOL };
 
 let loadedWs: Promise<WebSocketConstructor | Error> | null = null;
 

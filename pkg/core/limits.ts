@@ -3,7 +3,7 @@
  * that refuses over-deep or over-wide JSON before `JSON.parse` builds it.
  */
 import type { Duplex } from 'node:stream';
-import { clock } from '../clock.js';
+import { takeTokens, type Bucket } from '../token-bucket.js';
 
 const kIp = Symbol('livehub.admittedIp');
 const kUser = Symbol('livehub.admittedUser');
@@ -71,28 +71,9 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
   else map.set(key, next);
 }
 
-/** Thousandths of a token: whole numbers, so a bucket's count stays a small integer too. */
-export const TOKEN = 1000;
-
-/**
- * A token bucket's state, kept by its owner (each session) rather than in an object of its own:
- * `tokens` in thousandths of a token (start it at `burst * TOKEN`), `refilledAt` on `clock()`.
- */
-export interface Bucket {
-  tokens: number;
-  refilledAt: number;
-}
+export { TOKEN, type Bucket } from '../token-bucket.js';
 
 /** Takes one token from a bucket refilled at `rate` a second and holding at most `burst`; false when empty. */
 export function takeToken(bucket: Bucket, rate: number, burst: number): boolean {
-  if (rate === Infinity) return true;
-  const now = clock();
-  // rate is whole tokens a second, so a millisecond refills `rate` thousandths exactly.
-  const full = burst * TOKEN;
-  const tokens = bucket.tokens + (now - bucket.refilledAt) * rate;
-  bucket.tokens = tokens > full ? full : tokens; // not Math.min, whose answer may be a heap number
-  bucket.refilledAt = now;
-  if (bucket.tokens < TOKEN) return false;
-  bucket.tokens -= TOKEN;
-  return true;
+  return takeTokens(bucket, rate, burst, 1) === 0;
 }

@@ -1,5 +1,5 @@
 import type { PublishResult } from '../engine/engine.js';
-import { EVERYONE_CHANNEL, type ServerReply } from '../protocol/index.js';
+import { EVERYONE_CHANNEL, REPLY_TYPES, type ServerReply } from '../protocol/index.js';
 import { deprecated } from './deprecated.js';
 import type { Reporter } from './report.js';
 import type { Toolkit } from './handlers.js';
@@ -7,8 +7,6 @@ import type { Command } from './loop.js';
 import { checkChannel, checkType, encodeData, publisherOf, type Publisher } from './publisher.js';
 import type { Session } from './session.js';
 
-/** Types clients read as protocol replies, which a direct message may not use. */
-const REPLY_TYPES = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close']);
 
 /** What a handler's toolkit needs of the hub. */
 export interface ToolkitHost {

@@ -4,6 +4,7 @@
  * aggregates the nodes' snapshots. Everything from the wire is written with textContent, never as
  * HTML: a channel name cannot inject markup.
  */
+import { SUBPROTOCOL } from '../protocol/index.js';
 
 export interface PageConfig {
   channel: string;
@@ -161,7 +162,7 @@ export function renderPage(config: PageConfig, nonce: string): string {
   }
   function viaWebSocket() {
     const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + config.websocket;
-    const ws = new WebSocket(url, 'livehub.v1');
+    const ws = new WebSocket(url, ${JSON.stringify(SUBPROTOCOL)});
     ws.onopen = () => ws.send(JSON.stringify({ type: 'subscribe', channel: config.channel, id: 1 }));
     ws.onmessage = (event) => {
       const message = JSON.parse(event.data);

@@ -59,6 +59,12 @@ export type ClientCommand =
 /** The commands built into the protocol; any other type is the application's (`hub.handle`). */
 export const BUILT_IN_COMMANDS: ReadonlySet<string> = new Set<ClientCommand['type']>(['subscribe', 'unsubscribe', 'publish', 'ping', 'presence', 'status']);
 
+/**
+ * The `type`s a client reads as protocol replies rather than the application's messages (the server
+ * replies, the SSE stream's own events): a direct message may not use them.
+ */
+export const REPLY_TYPES: ReadonlySet<string> = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close']);
+
 /** Replies the server sends (besides hub messages). */
 export type ServerReply =
   | { type: 'subscribed'; channel: string; id?: RequestId; offset?: number; epoch?: string; recovered?: boolean }

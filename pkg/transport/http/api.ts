@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkKnownOptions } from '../../options-check.js';
-import { hasBody, readJsonObject } from './body.js';
+import { readJsonObject } from './body.js';
 import { apiError, commandCost, runBatch, runCommand, type CommandName, type HttpApiHub, type Input } from './commands.js';
 import { ErrorCode } from '../../protocol/index.js';
 import { ApiError, sendError, sendJson } from './errors.js';
@@ -115,10 +115,7 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
 
   return function livehubApi(req, res) {
     handle(req, res).catch((error: unknown) => {
-      const failure = apiError(hub, error);
-      // Answering before the body was read: the rest of it is not read, and the connection closes.
-      if (hasBody(req) && !req.readableEnded && !res.headersSent) res.setHeader('Connection', 'close');
-      sendError(res, failure);
+      sendError(res, apiError(hub, error), req);
     });
   };
 }

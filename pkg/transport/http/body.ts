@@ -7,7 +7,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, scanJson } from '../../protocol/index.js';
-import { ApiError } from './errors.js';
+import { ApiError, isJson, readBody } from '../http-io.js';
+
+export { hasBody } from '../http-io.js';
 
 /** The limits a body is read under. */
 export interface BodyLimits {
@@ -19,17 +21,7 @@ export interface BodyLimits {
 /** A request body as an Express body parser leaves it (`req.body`). */
 type ParsedRequest = IncomingMessage & { body?: unknown };
 
-/** Whether the request declares a body (a Content-Length above 0, or chunked). */
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
 
-/** Whether the Content-Type is JSON: `application/json` or `application/<x>+json`, any parameters. */
-export function isJson(req: IncomingMessage): boolean {
-  const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-  return type !== undefined && /^application\/([\w.-]+\+)?json$/.test(type);
-}
 
 /** The body of a POST as a JSON object, or an ApiError (415, 413, 400) saying what is wrong. */
 export async function readJsonObject(req: IncomingMessage, limits: BodyLimits): Promise<Record<string, unknown>> {
@@ -47,44 +39,10 @@ export async function readJsonObject(req: IncomingMessage, limits: BodyLimits): 
     if (typeof parsed === 'string' || Buffer.isBuffer(parsed)) return parseObject(decode(Buffer.from(parsed)), limits);
     return checkObject(parsed);
   }
-  return parseObject(decode(await readCapped(req, limits.maxBodySize)), limits);
+  return parseObject(decode(await readBody(req, limits.maxBodySize)), limits);
 }
 
-/** Reads at most `limit` bytes; past that, stops reading and throws a 413. */
-function readCapped(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge(limit, `the request declares ${declared} bytes`));
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (error: Error | null) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (error) {
-        req.pause();
-        reject(error);
-      } else resolve(Buffer.concat(chunks, size));
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) done(tooLarge(limit, 'the body is longer'));
-      else chunks.push(chunk);
-    };
-    const onEnd = () => done(null);
-    const onError = (error: Error) => done(new ApiError(400, ErrorCode.BadRequest, `the request body could not be read: ${error.message}`));
-    const onClose = () => done(new ApiError(400, ErrorCode.BadRequest, 'the connection closed before the request body ended'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
-}
 
-function tooLarge(limit: number, detail: string): ApiError {
-  return new ApiError(413, ErrorCode.TooLarge, `the request body may be at most ${limit} bytes (maxBodySize); ${detail}`);
-}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -3,11 +3,7 @@
  * carries (a batch of 50 publishes costs 50, a broadcast one per channel), so batching does not get
  * around the limit. Over it, the request is refused whole (429) and costs nothing.
  */
-
-interface Bucket {
-  tokens: number;
-  refilledAt: number;
-}
+import { takeTokens, TOKEN, type Bucket } from '../../token-bucket.js';
 
 export class KeyRateLimit {
   private readonly buckets = new Map<number, Bucket>();
@@ -23,26 +19,17 @@ export class KeyRateLimit {
    * wait until the bucket holds them; a cost above `burst` can never be taken and answers -1.
    */
   take(key: number, cost: number): number {
-    if (this.rate === Infinity) return 0;
-    if (cost > this.burst) return -1;
     const now = this.now();
     let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = { tokens: this.burst, refilledAt: now };
-      this.buckets.set(key, bucket);
-    }
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.refilledAt) * this.rate) / 1000);
-    bucket.refilledAt = now;
-    if (bucket.tokens >= cost) {
-      bucket.tokens -= cost;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((cost - bucket.tokens) / this.rate));
+    if (!bucket) this.buckets.set(key, (bucket = { tokens: this.burst * TOKEN, refilledAt: now }));
+    const wait = takeTokens(bucket, this.rate, this.burst, cost, now);
+    if (wait === 0) return 0;
+    return wait === Infinity ? -1 : Math.max(1, Math.ceil(wait / 1000));
   }
 
   /** Gives back tokens taken for a request that was then refused. */
   refund(key: number, tokens: number): void {
     const bucket = this.buckets.get(key);
-    if (bucket) bucket.tokens = Math.min(this.burst, bucket.tokens + tokens);
+    if (bucket) bucket.tokens = Math.min(this.burst * TOKEN, bucket.tokens + tokens * TOKEN);
   }
 }

@@ -2,7 +2,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRefusal, type Identity, type TransportEndpoint, type TransportEvents, type TransportHost } from '../index.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
-import { isValidChannel, parseResumeId } from '../../protocol/index.js';
+import { ErrorCode, isValidChannel, parseResumeId } from '../../protocol/index.js';
+import { ApiError, isJson, readBody, sendError, sendJson } from '../http-io.js';
 import { SseTransport } from './stream.js';
 
 /** Largest companion POST body: one command, as over WebSocket. */
@@ -123,13 +124,11 @@ export class EventSourceEndpoint implements TransportEndpoint {
     const token = request.headers['x-livehub-stream'];
     const parts = typeof token === 'string' ? token.split('.') : [];
     if (parts.length !== 3) return answer(response, 400, 'bad_stream', 'send the stream token from the stream\'s first event in X-Livehub-Stream');
-    const type = request.headers['content-type'] ?? '';
-    if (!/^application\/json\b/i.test(type)) return answer(response, 415, 'unsupported_media_type', 'send the command as application/json');
+    if (!isJson(request)) return answer(response, 415, 'unsupported_media_type', 'send the command as application/json');
     // Behind a body parser (express.json()), the body is already read: take it from there.
     const parsed = (request as { body?: unknown }).body;
-    const body = parsed !== undefined && request.readableEnded ? Promise.resolve(JSON.stringify(parsed)) : readBody(request, MAX_COMMAND_BYTES);
+    const body = parsed !== undefined && request.readableEnded ? Promise.resolve(JSON.stringify(parsed)) : readBody(request, MAX_COMMAND_BYTES).then((bytes) => bytes.toString('utf8'));
     body.then((text) => {
-      if (text === null) return answer(response, 413, 'too_large', `a command is at most ${MAX_COMMAND_BYTES} bytes`);
       const [node] = parts as [string, string, string];
       if (node !== this.hub.node) {
         return this.hub.sendToNode(node, FORWARD_TOPIC, JSON.stringify({ token, text })).then(
@@ -138,7 +137,10 @@ export class EventSourceEndpoint implements TransportEndpoint {
       }
       if (!this.deliver(token as string, text)) return answer(response, 404, 'no_stream', 'no such stream here (it closed); reopen it');
       answer(response, 202, null, 'the answer comes on the stream');
-    }, () => answer(response, 400, 'bad_body', 'the request body could not be read'));
+    }, (error: unknown) => {
+      // A body over the cap is a 413 and the connection closes; one that could not be read, a 400.
+      sendError(response, error instanceof ApiError ? error : new ApiError(400, ErrorCode.BadBody, 'the request body could not be read'), request);
+    });
   }
 
   /** Hands a command to the stream the token names, if it is here and the secret matches. */
@@ -175,28 +177,5 @@ function answer(response: ServerResponse, status: number, code: string | null, m
     response.end();
     return;
   }
-  const body = JSON.stringify(code === null ? { accepted: true, message } : { error: { code, message } });
-  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
-  response.end(body);
-}
-
-/** The body as text, or null when it is larger than `limit` (reading stops there). */
-function readBody(request: IncomingMessage, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        // Answer at once; what else comes is read and dropped, and the connection closes after.
-        chunks.length = 0;
-        request.socket.once('finish', () => request.socket.destroy());
-        resolve(null);
-        return;
-      }
-      if (size <= limit) chunks.push(chunk);
-    });
-    request.on('end', () => resolve(size > limit ? null : Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+  sendJson(response, status, code === null ? { accepted: true, message } : { error: { code, message } }, headers);
 }

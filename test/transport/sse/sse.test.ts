@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import compression from 'compression';
 import { EventSource } from 'eventsource';
 import express from 'express';
@@ -120,6 +120,33 @@ describe('Server-Sent Events', () => {
     expect((await post(token, '{"type":"ping"}', 'text/plain')).status).toBe(415);
     expect((await post(token, JSON.stringify({ type: 'ping', pad: 'x'.repeat(100_000) }))).status).toBe(413);
     expect((await fetch(`${base}/events`, { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('answers a command with an endless body 413 and closes the connection, reading no further than the cap', async () => {
+    const { base } = await sseHub();
+    const { port } = new URL(base);
+    const socket = connect(Number(port), '127.0.0.1');
+    cleanup(() => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let answer = '';
+    let closed = false;
+    socket.on('data', (chunk) => { answer += String(chunk); });
+    socket.on('error', () => {});
+    socket.on('close', () => { closed = true; });
+    socket.write('POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Livehub-Stream: a.b.c\r\nTransfer-Encoding: chunked\r\n\r\n');
+    // Keep sending 16 KiB chunks for as long as the server reads them: up to 64 MiB, then give up.
+    const chunk = `4000\r\n${'x'.repeat(0x4000)}\r\n`;
+    let sent = 0;
+    while (!closed && sent < 64 * 1024 * 1024) {
+      if (!socket.write(chunk)) await new Promise<void>((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
+      sent += 0x4000;
+    }
+    await expect.poll(() => closed).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toMatch(/connection: close/i);
+    expect(answer).toContain('"code":"too_large"');
+    // The server stopped at the cap (64 KiB) and closed: what the client got to send is bounded by the socket buffers, not the body.
+    expect(sent).toBeLessThan(16 * 1024 * 1024);
   });
 
   it('evicts a stream whose reader stops reading, under the same caps as a WebSocket', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { engineConformance, type EngineHandlers, type Publication } from 'livehub/engine';
+import { Hub } from 'livehub';
 import { RedisEngine } from 'livehub/redis';
 import { freePort, sharedRedisUrl, startRedis } from '../redis.js';
 
@@ -97,5 +98,27 @@ describe('RedisEngine idempotent publish when the publish fails', () => {
     expect(await engine.publish('orders', 'm', '{"n":1}', { size: 10, ttl: 60_000 }, once)).toEqual({ ...retry, duplicate: true });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(delivered.map((p) => p.offset)).toEqual([1]);
+  });
+});
+
+describe('RedisEngine history written by versions that stored whole payloads', () => {
+  it('reads entries holding the hub JSON in one field into publications, and continues the stream after them', async () => {
+    const { prefix, cleanup } = unique();
+    cleanups.push(cleanup);
+    const redis = new Redis(shared);
+    cleanups.push(() => redis.disconnect());
+    await redis.hset(`${prefix}:m:old`, 'e', 'E1', 'o', 2);
+    await redis.xadd(`${prefix}:h:old`, '*', 'o', 1, 'p', '{"channel":"old","type":"said","data":{"text":"hi there"},"offset":1,"tags":{"k":"v w"},"trace":{"ts":5},"from":{"user":"ann","client":"c1","echo":false}}');
+    await redis.xadd(`${prefix}:h:old`, '*', 'o', 2, 'p', '{"channel":"old","type":"said","data":2,"offset":2}');
+    const hub = new Hub({ logger: false, engine: new RedisEngine({ url: shared, prefix }) });
+    cleanups.push(() => hub.close());
+    expect(await hub.publish('old', 'said', 3)).toEqual({ offset: 3, epoch: 'E1' });
+    const { messages, complete } = await hub.history('old', { limit: 10 });
+    expect(complete).toBe(true);
+    expect(messages).toEqual([
+      { channel: 'old', type: 'said', data: { text: 'hi there' }, offset: 1, tags: { k: 'v w' }, trace: { ts: 5 }, from: { user: 'ann', client: 'c1', echo: false } },
+      { channel: 'old', type: 'said', data: 2, offset: 2 },
+      { channel: 'old', type: 'said', data: 3, offset: 3 },
+    ]);
   });
 });

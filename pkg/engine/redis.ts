@@ -45,7 +45,8 @@ import { defineScripts, type Scripts } from './redis-scripts.js';
  * not answer within `commandTimeout`), `engine_pubsub_dead` (warn: the pub/sub connection stopped
  * answering and is replaced), `engine_reset` (warn: a channel's stream could not be repaired; its
  * subscribers get a gap), `engine_repaired` (info: publications missed by this node were recovered
- * from history), `engine_ready` (info: Redis is reachable again). Each names the host.
+ * from history), `engine_ready` (info: Redis is reachable again), `engine_bad_message` (error: a
+ * pub/sub message that could not be read was dropped; its gap is repaired). Each names the host.
  */
 export interface RedisEngineOptions {
   /** redis:// URL. @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */

@@ -21,7 +21,8 @@ export async function recentMessages(engine: Engine, channel: string, limit: num
       if (result.recovered) {
         const messages: ChatMessage[] = [];
         for (const publication of result.publications) {
-          const message = toChatMessage(JSON.parse(publication.payload));
+          const { type, data, offset, from } = publication;
+          const message = toChatMessage({ type, data: JSON.parse(data), offset, ...(from ? { from } : {}) });
           if (message) messages.push(message);
         }
         return { messages: messages.slice(-limit), position: result.position };

@@ -1,6 +1,8 @@
 import type { PublishResult, StreamPosition } from '../engine/engine.js';
 import { clampCloseReason, ErrorCode, type HubMessage, type PresenceMember } from '../protocol/index.js';
-import { CONTROL_CHANNEL, HubLoop } from './loop.js';
+import { messageOf } from './encode.js';
+import { HubLoop } from './loop.js';
+import type { NodeMessage } from './node-messages.js';
 import { historyPolicy } from './history-policy.js';
 import { memberCount } from './members.js';
 import { userChannel } from './policy.js';
@@ -43,6 +45,8 @@ export abstract class HubApi extends HubLoop {
   protected abstract readonly publisher: Publisher;
   /** This node's id: the first part of its session ids and stream tokens. */
   abstract readonly node: string;
+  /** Sends a node message through the engine: to one node, or to every node with `node` null (core.ts). */
+  abstract sendNodeMessage(node: string | null, message: NodeMessage): Promise<void>;
   protected readonly startedAt = Date.now();
 
   /**
@@ -81,7 +85,7 @@ export abstract class HubApi extends HubLoop {
     const wanted = Math.min(limit, historyPolicy(this.options, channel).size, position.offset);
     if (wanted === 0) return { position, messages: [], complete: true };
     const result = await this.engine.history(channel, { offset: position.offset - wanted, epoch: position.epoch });
-    const messages = result.publications.map((p) => JSON.parse(p.payload) as HubMessage);
+    const messages = result.publications.map(messageOf);
     return { position: result.position, messages, complete: result.recovered };
   }
 
@@ -112,9 +116,8 @@ export abstract class HubApi extends HubLoop {
   disconnectUser(userId: string, reason = 'disconnected by the server'): Promise<void> {
     if (typeof userId !== 'string' || !userId) throw new TypeError('livehub: userId must be a non-empty string');
     if (typeof reason !== 'string') throw new TypeError('livehub: reason must be a string');
-    const sent = Promise.resolve()
-      .then(() => this.engine.publish(CONTROL_CHANNEL, 'disconnect-user', JSON.stringify({ userId, reason: clampCloseReason(reason) }), { size: 0, ttl: 1000 }))
-      .then(() => {}, (error: unknown) => {
+    const sent = this.sendNodeMessage(null, { kind: 'disconnect-user', userId, reason: clampCloseReason(reason) })
+      .catch((error: unknown) => {
         const failure = new LivehubError(ErrorCode.Unavailable, `livehub: disconnectUser(${JSON.stringify(userId)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
         this.reporter.report('error', 'disconnect_failed', `${failure.message}; the user's connections stay open`, failure);
         throw failure;

@@ -3,13 +3,12 @@ import type { Engine } from '../engine/engine.js';
 import { CloseCode, type ServerReply } from '../protocol/index.js';
 import { HubApi } from './api.js';
 import type { Identity } from './auth.js';
-import { nodeChannel } from './control.js';
 import { sessionInfo } from './events.js';
 import { Gate, originAllowed } from './gate.js';
 import type { Toolkit } from './handlers.js';
-import { CONTROL_CHANNEL } from './loop.js';
 import type { ResolvedHubOptions } from './options.js';
 import { keptRequestInfo, requestInfo, type RequestInfo } from './policy.js';
+import { decodeNodeMessage, encodeNodeMessage, type NodeMessage } from './node-messages.js';
 import { Presence } from './presence.js';
 import { Publisher } from './publisher.js';
 import { createReporter, type Reporter } from './report.js';
@@ -36,6 +35,8 @@ export class HubCore extends HubApi {
   readonly host: TransportHost;
   readonly node = Math.random().toString(36).slice(2, 8);
   private readonly endpoints = new Map<string, TransportEndpoint>();
+  /** Handlers of messages other nodes send this node, by topic (`TransportHost.onNodeMessage`). */
+  private readonly nodeTopics = new Map<string, (data: string) => void>();
   private readonly sweepTimer: NodeJS.Timeout;
   private nextId = 0;
   private drained: Promise<void> | null = null;
@@ -47,6 +48,8 @@ export class HubCore extends HubApi {
     this.engine = engine;
     const { reporter } = this;
     void Promise.resolve(engine.start({
+      node: this.node,
+      message: (text) => this.nodeMessage(text),
       deliver: (publication) => this.enqueue({ kind: 'publication', publication }),
       reset: (channel, position) => this.enqueue({ kind: 'reset', channel, position }),
       log: (level, cause, context, message) => {
@@ -55,7 +58,6 @@ export class HubCore extends HubApi {
       },
     })).then(() => {
       if (this.events.listening['node.started']) this.events.emit('node.started', { node: this.node });
-      return Promise.all([engine.subscribe(CONTROL_CHANNEL), engine.subscribe(nodeChannel(this.node))]);
     }).catch((error: Error) =>
       reporter.report('error', 'engine_start_failed', `livehub: the engine did not start: ${error.message}; cross-node commands (disconnectUser) will not arrive until it does`, error));
     this.presence = new Presence(engine, {
@@ -159,12 +161,43 @@ export class HubCore extends HubApi {
   }
 
   sendToNode(node: string, topic: string, data: string): Promise<void> {
-    return Promise.resolve()
-      .then(() => this.engine.publish(nodeChannel(node), topic, JSON.stringify(data), { size: 0, ttl: 1000 }))
-      .then(() => {}, (error: unknown) => {
-        this.reporter.report('error', 'node_message_failed', `livehub: a ${topic} message for node ${node} could not be sent through the engine: ${error instanceof Error ? error.message : String(error)}; the sender is told`, error);
-        throw error;
-      });
+    return this.sendNodeMessage(node, { kind: 'topic', topic, data }).catch((error: unknown) => {
+      this.reporter.report('error', 'node_message_failed', `livehub: a ${topic} message for node ${node} could not be sent through the engine: ${error instanceof Error ? error.message : String(error)}; the sender is told`, error);
+      throw error;
+    });
+  }
+
+  /** Sends a node message to one node, or to every node (this one too) with `node` null. */
+  sendNodeMessage(node: string | null, message: NodeMessage): Promise<void> {
+    return Promise.resolve().then(() => this.engine.send(node, encodeNodeMessage(message)));
+  }
+
+  /**
+   * A node message from the engine: acted on, or logged when it cannot be read or its handler
+   * throws (it arrives in the engine's network callback, which must never see an exception).
+   */
+  private nodeMessage(text: string): void {
+    let message: NodeMessage;
+    try {
+      message = decodeNodeMessage(text);
+    } catch (error) {
+      this.reporter.report('warn', 'bad_node_message', `${(error as Error).message}; it was dropped (a node of another livehub version, or not livehub, shares the engine's prefix?)`, error);
+      return;
+    }
+    if (message.kind === 'disconnect-user') {
+      this.enqueue({ kind: 'disconnect-user', userId: message.userId, reason: message.reason });
+      return;
+    }
+    const handler = this.nodeTopics.get(message.topic);
+    if (handler === undefined) {
+      this.reporter.report('warn', 'bad_node_message', `livehub: a node message of topic ${JSON.stringify(message.topic)} has no handler on node ${this.node}; it was dropped (is that transport added to every node?)`);
+      return;
+    }
+    try {
+      handler(message.data);
+    } catch (error) {
+      this.reporter.error(error, 'node_message_failed', `livehub: the ${message.topic} node message handler threw: ${(error as Error)?.message}`);
+    }
   }
 
   onNodeMessage(topic: string, handler: (data: string) => void): void {

@@ -1,4 +1,4 @@
-import { traceOf } from '../engine/engine.js';
+import type { Publication } from '../engine/engine.js';
 
 /**
  * Hub events: one typed source of lifecycle events that metrics, logs, health checks and webhooks
@@ -131,14 +131,13 @@ export class HubEvents {
 }
 
 /** The `message.delivered` event of a channel's batch, with the publish times and traceparents it carries. */
-export function deliveredEvent(channel: string, payloads: readonly string[], sessions: number): HubEventMap['message.delivered'] {
+export function deliveredEvent(channel: string, publications: readonly Publication[], sessions: number): HubEventMap['message.delivered'] {
   const publishedAt: number[] = [];
   const traceparents: Array<string | undefined> = [];
-  for (const payload of payloads) {
-    const stamp = traceOf(payload);
-    if (stamp) { publishedAt.push(stamp.ts); traceparents.push(stamp.tp); }
+  for (const { trace } of publications) {
+    if (trace) { publishedAt.push(trace.ts); traceparents.push(trace.tp); }
   }
-  return { channel, messages: payloads.length, sessions, publishedAt, traceparents };
+  return { channel, messages: publications.length, sessions, publishedAt, traceparents };
 }
 
 /** The event view of a session. */

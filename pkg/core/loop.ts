@@ -1,8 +1,9 @@
 import { EVERYONE_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol/index.js';
 export type { OutgoingHook } from './shaping.js';
-import { control } from './control.js';
 import { shape, type OutgoingHook } from './shaping.js';
-import { exceptedClient, type Engine, type HistoryResult, type Publication, type StreamPosition } from '../engine/engine.js';
+import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
+import { addToBatch, matchesFilter, type Batch } from './batch.js';
+import { encodePublication, exceptedClient } from './encode.js';
 import type { WireFormat } from './transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
 import { clock } from '../clock.js';
@@ -15,8 +16,6 @@ import type { HubCounters, Session } from './session.js';
 import { WriteScheduler } from './writes.js';
 import { addMember, membersOf, removeMember, type Members } from './members.js';
 
-export { CONTROL_CHANNEL } from './control.js';
-
 /** Work for the loop. One FIFO keeps register, unregister, subscribe and broadcast in arrival order. */
 export type Command =
   | { kind: 'register'; session: Session }
@@ -27,23 +26,17 @@ export type Command =
   | { kind: 'reset'; channel: string; position: StreamPosition }
   | { kind: 'recovered'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
   | { kind: 'reply'; session: Session; reply: ServerReply }
-  | { kind: 'close'; session: Session; code: number; reason: string };
+  | { kind: 'close'; session: Session; code: number; reason: string }
+  | { kind: 'disconnect-user'; userId: string; reason: string };
 
 type Send = (session: Session, reply: ServerReply) => void;
-
-
-/** A turn's publications of one channel, and the connections that must not get some of them. */
-interface Batch {
-  offsets: number[];
-  payloads: string[];
-  excepted: Set<string> | null;
-}
 
 /**
  * The hub's loop: a small state machine that only this loop mutates, after gorilla/websocket's chat
  * hub. Everything that changes state (a session registering or leaving, a subscription, a
- * publication) is queued; one turn, scheduled with `setImmediate`, drains the queue in order and
- * then fans out the turn's messages: each channel's messages are encoded once per wire format into
+ * publication) is queued; one turn, scheduled with `setImmediate`, drains the queue in order (each
+ * publication encoded to its wire JSON once, as it is taken in: batch.ts) and then fans out the
+ * turn's messages: each channel's messages are encoded once per wire format into
  * one buffer its sessions share, and each session gets one write per flush (at the end of the turn,
  * or held back under load: writes.ts).
  */
@@ -133,21 +126,12 @@ export abstract class HubLoop {
           send(command.session, withId({ type: 'unsubscribed', channel: command.channel }, command.id));
           if (this.events.listening.unsubscribed) this.events.emit('unsubscribed', { session: sessionInfo(command.session), channel: command.channel });
           break;
-        case 'publication': {
-          const { channel, offset, payload } = command.publication;
-          if (channel.charCodeAt(0) === 35 /* # */) {
-            control(channel, payload, this.users, this.nodeTopics, this.reporter);
-            break;
-          }
-          let batch = batches.get(channel);
-          if (batch) {
-            batch.offsets.push(offset);
-            batch.payloads.push(payload);
-          } else batches.set(channel, (batch = { offsets: [offset], payloads: [payload], excepted: null }));
-          const excepted = exceptedClient(payload);
-          if (excepted !== null) (batch.excepted ??= new Set()).add(excepted);
+        case 'publication':
+          addToBatch(batches, command.publication);
           break;
-        }
+        case 'disconnect-user':
+          for (const session of membersOf(this.users.get(command.userId))) session.close(CloseCode.Disconnected, command.reason);
+          break;
         case 'reply':
           send(command.session, command.reply);
           break;
@@ -158,7 +142,8 @@ export abstract class HubLoop {
   };
 
   /** Queues a channel's messages of this turn for each of its sessions, encoded once per format. */
-  private fanOut(channel: string, { offsets, payloads, excepted }: Batch, dirty: Session[]): void {
+  private fanOut(channel: string, batch: Batch, dirty: Session[]): void {
+    const { offsets, payloads, types, excepted } = batch;
     const members = channel === EVERYONE_CHANNEL ? this.sessions : this.channels.get(channel);
     if (members === undefined || (members instanceof Set && members.size === 0)) return;
     const targets = members instanceof Set ? members : [members];
@@ -172,7 +157,7 @@ export abstract class HubLoop {
       const streams = session.streams;
       let from = 0;
       if (streams.recovering !== null || streams.floors !== null) {
-        const route = streams.route(channel, offsets, payloads);
+        const route = streams.route(channel, batch);
         if (route === 'none') continue;
         if (route !== 'all') from = route;
       }
@@ -183,29 +168,24 @@ export abstract class HubLoop {
         // This session gets a batch of its own: without what it published except-self, what its
         // filter does not match, and what the outgoing hook drops or reshapes for it.
         parsed ??= new Array(payloads.length);
-        const own: number[] = [];
-        const mine: string[] = [];
-        for (let i = from; i < payloads.length; i++) {
-          const payload = shape(session, payloads[i]!, i, parsed, filter, this.outgoingHook, this.reporter);
-          if (payload !== null) { own.push(offsets[i]!); mine.push(payload); }
-        }
-        if (mine.length === 0) continue;
-        session.enqueue(transport.frames(transport.format.encodeMessages(channel, own, mine), channel, own), mine.length);
+        const own = shape(session, batch, from, parsed, filter, this.outgoingHook, this.reporter);
+        if (own === null) continue;
+        session.enqueue(transport.frames(transport.format.encodeMessages(channel, own.offsets, own.payloads, own.types), channel, own.offsets), own.payloads.length);
         reached++;
         if (!session.dirty) { session.dirty = true; dirty.push(session); }
         continue;
       }
       if (from > 0) {
         const subset = offsets.slice(from);
-        frames = transport.frames(transport.format.encodeMessages(channel, subset, payloads.slice(from)), channel, subset);
+        frames = transport.frames(transport.format.encodeMessages(channel, subset, payloads.slice(from), types.slice(from)), channel, subset);
       } else {
         if (transport.format !== format) {
           if (format === null) {
             format = transport.format;
-            shared = format.encodeMessages(channel, offsets, payloads);
+            shared = format.encodeMessages(channel, offsets, payloads, types);
           } else {
             others ??= new Map();
-            if (!others.has(transport.format)) others.set(transport.format, transport.format.encodeMessages(channel, offsets, payloads));
+            if (!others.has(transport.format)) others.set(transport.format, transport.format.encodeMessages(channel, offsets, payloads, types));
           }
         }
         frames = transport.frames(transport.format === format ? shared : others!.get(transport.format), channel, offsets);
@@ -214,7 +194,7 @@ export abstract class HubLoop {
       reached++;
       if (!session.dirty) { session.dirty = true; dirty.push(session); }
     }
-    if (this.events.listening['message.delivered']) this.events.emit('message.delivered', deliveredEvent(channel, payloads, reached));
+    if (this.events.listening['message.delivered']) this.events.emit('message.delivered', deliveredEvent(channel, batch.publications, reached));
   }
 
   private subscribe(command: Extract<Command, { kind: 'subscribe' }>, send: Send): void {
@@ -270,7 +250,7 @@ export abstract class HubLoop {
     const resumed = since !== undefined && recovered;
     // Recovered: the replay runs to the position, and held publications continue after it. Otherwise
     // the session gets everything fanned out since it joined, so its position is just before that.
-    const base = resumed || held.length === 0 ? position.offset : Math.min(position.offset, held[0]!.offset - 1);
+    const base = resumed || held.length === 0 ? position.offset : Math.min(position.offset, held[0]!.publication.offset - 1);
     send(session, withId({
       type: 'subscribed', channel, offset: base, epoch: position.epoch,
       ...(since ? { recovered } : {}),
@@ -278,16 +258,20 @@ export abstract class HubLoop {
     let top = base;
     const offsets: number[] = [];
     const payloads: string[] = [];
-    // Except-self holds in a replay too: the session does not get back what it published so.
-    if (resumed) for (const p of publications) { if (exceptedClient(p.payload) !== session.id) { offsets.push(p.offset); payloads.push(p.payload); } }
-    for (const p of held) {
+    const types: string[] = [];
+    // Except-self and the subscription's filter hold in a replay too: the session does not get back
+    // what it published so, nor what its filter leaves out.
+    const filter = session.filters?.get(channel);
+    const wanted = (p: Publication) => exceptedClient(p) !== session.id && (filter === undefined || matchesFilter(p, filter));
+    if (resumed) for (const p of publications) { if (wanted(p)) { offsets.push(p.offset); payloads.push(encodePublication(p)); types.push(p.type); } }
+    for (const { publication: p, payload } of held) {
       if (p.offset > top) {
-        if (exceptedClient(p.payload) !== session.id) { offsets.push(p.offset); payloads.push(p.payload); }
+        if (wanted(p)) { offsets.push(p.offset); payloads.push(payload); types.push(p.type); }
         top = p.offset;
       }
     }
     const { format } = session.transport;
-    if (payloads.length > 0) session.enqueue(session.transport.frames(format.encodeMessages(channel, offsets, payloads), channel, offsets), payloads.length);
+    if (payloads.length > 0) session.enqueue(session.transport.frames(format.encodeMessages(channel, offsets, payloads, types), channel, offsets), payloads.length);
     session.streams.setFloor(channel, top);
     if (this.events.listening.subscribed) this.events.emit('subscribed', { session: sessionInfo(session), channel, ...(since ? { recovered } : {}) });
     if (isPresenceChannel(channel) && !session.presence?.has(channel)) this.presence.join(session, channel);
@@ -339,9 +323,6 @@ export abstract class HubLoop {
       after(() => this.engine.unsubscribe(channel), () => {}, (error) => this.reporter.error(error, 'engine_unsubscribe_failed'));
     }
   }
-
-  /** Handlers of messages other nodes send this node, by topic (`TransportHost.onNodeMessage`). */
-  protected readonly nodeTopics = new Map<string, (data: string) => void>();
 
   /** Registers a session; an authenticated one joins its personal channel `user:<id>`. */
   private add(session: Session): void {

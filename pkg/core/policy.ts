@@ -5,8 +5,8 @@ import type { Identity } from './auth.js';
  * Channel authorization: who may subscribe to and publish on which channel.
  *
  * Built-in rules, applied first and not overridable:
- * - channels starting with `#` are the server's own (`#user:<id>`, `#control`): no client may subscribe
- *   or publish there;
+ * - channels starting with `#` are the server's own (`#user:<id>`, a user's presence set): no client
+ *   may subscribe or publish there;
  * - `user:<id>` is the personal channel of user `<id>`: only that user may subscribe to it
  *   (`hub.sendToUser` and `hub.publish('user:<id>', …)` reach it).
  * Then, when the hub has an `authorize` hook, it decides. Without one:

@@ -1,5 +1,6 @@
-import { exceptedClient } from '../engine/engine.js';
 import type { HubMessage } from '../protocol/index.js';
+import { matchesFilter, type Batch } from './batch.js';
+import { exceptedClient } from './encode.js';
 import type { MessageContext } from './handlers.js';
 import type { Reporter } from './report.js';
 import { contextOf } from './context.js';
@@ -8,29 +9,47 @@ import type { Session } from './session.js';
 /** `hub.outgoing(hook)`: the message as this connection gets it, or null to drop it for this connection. */
 export type OutgoingHook = (message: HubMessage, context: MessageContext) => HubMessage | null | undefined;
 
-/**
- * One payload as `session` must get it: null when it must not (its own except-self publish, a tag
- * its filter does not match, or the outgoing hook dropped it), else the payload, reshaped if the
- * hook changed the message. Payloads are parsed once per batch, and only here.
- */
-export function shape(session: Session, payload: string, index: number, parsed: Array<HubMessage | undefined>,
-  filter: Record<string, string> | undefined, hook: OutgoingHook | null, reporter: Reporter): string | null {
-  if (exceptedClient(payload) === session.id) return null;
-  if (filter === undefined && hook === null) return payload;
-  const message = (parsed[index] ??= JSON.parse(payload) as HubMessage);
-  if (filter !== undefined) {
-    const tags = message.tags ?? {};
-    for (const key in filter) if (tags[key] !== filter[key]) return null;
-  }
-  if (hook === null) return payload;
-  let out: HubMessage | null | undefined;
-  try {
-    out = hook(message, contextOf(session));
-  } catch (error) {
-    reporter.error(error, 'outgoing_failed', `livehub: the outgoing hook threw for ${message.channel}: ${(error as Error).message}; the message went out unchanged`);
-    return payload;
-  }
-  if (out === null || out === undefined) return null;
-  return out === message ? payload : JSON.stringify(out);
+/** The part of a batch one connection gets, in the batch's layout. */
+export interface Shaped {
+  offsets: number[];
+  payloads: string[];
+  types: string[];
 }
 
+/**
+ * A batch's publications from index `from` on, as `session` must get them: without its own
+ * except-self publishes, without those whose tags its `filter` does not match, and as the outgoing
+ * hook drops or reshapes them. Null when none is left. Except-self and filters read the
+ * publications' fields; only the hook needs the message parsed, once per batch (`parsed`).
+ */
+export function shape(session: Session, batch: Batch, from: number, parsed: Array<HubMessage | undefined>,
+  filter: Record<string, string> | undefined, hook: OutgoingHook | null, reporter: Reporter): Shaped | null {
+  const { offsets, payloads, types, publications } = batch;
+  let out: Shaped | null = null;
+  for (let i = from; i < payloads.length; i++) {
+    const publication = publications[i]!;
+    if (exceptedClient(publication) === session.id) continue;
+    if (filter !== undefined && !matchesFilter(publication, filter)) continue;
+    let payload = payloads[i]!;
+    let type = types[i]!;
+    if (hook !== null) {
+      const message = (parsed[i] ??= JSON.parse(payload) as HubMessage);
+      let reshaped: HubMessage | null | undefined = message;
+      try {
+        reshaped = hook(message, contextOf(session));
+      } catch (error) {
+        reporter.error(error, 'outgoing_failed', `livehub: the outgoing hook threw for ${message.channel}: ${(error as Error).message}; the message went out unchanged`);
+      }
+      if (reshaped === null || reshaped === undefined) continue;
+      if (reshaped !== message) {
+        payload = JSON.stringify(reshaped);
+        if (typeof reshaped.type === 'string') type = reshaped.type;
+      }
+    }
+    out ??= { offsets: [], payloads: [], types: [] };
+    out.offsets.push(offsets[i]!);
+    out.payloads.push(payload);
+    out.types.push(type);
+  }
+  return out;
+}

@@ -1,4 +1,4 @@
-import type { Publication } from '../engine/engine.js';
+import type { Batch, Held } from './batch.js';
 
 /**
  * A client's place in each channel's stream, kept by the hub's loop so that replay and live delivery
@@ -11,7 +11,7 @@ import type { Publication } from '../engine/engine.js';
  * Both are null for the common client, so the fan-out checks one field.
  */
 export class ClientStreams {
-  recovering: Map<string, Publication[]> | null = null;
+  recovering: Map<string, Held[]> | null = null;
   /**
    * Channel and floor pairs, flat: `[channel, offset, channel, offset, ...]`. A floor lasts until the
    * channel's first delivery after the subscribe, so a client rarely has more than a few, and an idle
@@ -25,7 +25,7 @@ export class ClientStreams {
   }
 
   /** Stops holding back; returns what was held, or undefined if nothing was being held. */
-  release(channel: string): Publication[] | undefined {
+  release(channel: string): Held[] | undefined {
     const held = this.recovering?.get(channel);
     if (held === undefined) return undefined;
     this.recovering!.delete(channel);
@@ -62,10 +62,11 @@ export class ClientStreams {
    * 'none' to send nothing, or the index from which on the offsets are above the floor (they ascend,
    * so that is a suffix), to encode for this client alone.
    */
-  route(channel: string, offsets: readonly number[], payloads: readonly string[]): 'all' | 'none' | number {
+  route(channel: string, batch: Pick<Batch, 'offsets' | 'payloads' | 'publications'>): 'all' | 'none' | number {
+    const { offsets } = batch;
     const held = this.recovering?.get(channel);
     if (held) {
-      for (let i = 0; i < offsets.length; i++) held.push({ channel, offset: offsets[i]!, payload: payloads[i]! });
+      for (let i = 0; i < offsets.length; i++) held.push({ publication: batch.publications[i]!, payload: batch.payloads[i]! });
       return 'none';
     }
     // Offsets are numbers and channels strings, so indexOf finds only a channel.

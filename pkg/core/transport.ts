@@ -27,10 +27,10 @@ export interface WireFormat<Shared = unknown> {
   /** A stable name, for logs and metrics (`websocket`, `sse`). */
   readonly name: string;
   /**
-   * A turn's messages of one channel (JSON payloads, with their stream offsets, ascending), encoded
-   * once for every session of this format.
+   * A turn's messages of one channel (JSON payloads, with their stream offsets, ascending, and their
+   * types), encoded once for every session of this format.
    */
-  encodeMessages(channel: string, offsets: readonly number[], payloads: readonly string[]): Shared;
+  encodeMessages(channel: string, offsets: readonly number[], payloads: readonly string[], types: readonly string[]): Shared;
   /** One reply (a JSON object that is not a hub message: `subscribed`, `ack`, an error…). */
   encodeReply(json: string): Buffer;
 }

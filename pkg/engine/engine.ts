@@ -16,17 +16,39 @@
  *   fix, and it reports connection losses, timeouts, resets and repairs through `EngineHandlers.log`.
  * - An idempotent publish (`PublishOptions.idempotencyKey`) claims its key in the same atomic step
  *   as the publish: one that failed claims nothing.
+ * - A publication comes back (delivered, or from history) with the fields it was published with:
+ *   its type, its data text unchanged, its tags, publisher and trace stamp.
+ * - Node messages (`send`) reach the node they name, or every node, and nothing else, in the order
+ *   one node sent them: they are neither stored nor delivered as publications.
+ *
+ * `engineConformance` (conformance.ts) checks these against any engine.
  */
 
 import type { PresenceStatus, StreamPosition } from '../protocol/index.js';
 export type { PresenceStatus, StreamPosition };
 
-/** One publication, as engines store and deliver it. */
+/**
+ * One publication, as engines store and deliver it: values, not a wire layout. The hub turns it into
+ * the JSON its clients get (`{"channel":C,"type":T,"data":D,"offset":N,…}`), once per publication, so
+ * an engine only keeps and returns what `publish` was given, with the position it assigned. Other
+ * properties an engine keeps on the object (an expiry time) are its own: the hub reads none.
+ */
 export interface Publication {
   channel: string;
+  /** Its position in the channel's stream: one more than the publication before it, in `epoch`. */
   offset: number;
-  /** The hub message as JSON text: `{"channel":C,"type":T,"data":D,"offset":N}`. */
-  payload: string;
+  /** The stream's epoch when it was published (see the guarantees above). */
+  epoch: string;
+  /** The message type, a validated name (no spaces, no quotes). */
+  type: string;
+  /** The data as JSON text, exactly as `publish` was given it. */
+  data: string;
+  /** `PublishOptions.tags`, as given (absent or empty: none). */
+  tags?: Record<string, string>;
+  /** `PublishOptions.from`: who published it; `echo: false` keeps it from that connection (except-self). */
+  from?: Publisher;
+  /** `PublishOptions.trace`: when it was published, and its publish span's traceparent. */
+  trace?: PublishTrace;
 }
 
 /** How much history a channel keeps. */
@@ -69,15 +91,23 @@ export interface PublishOptions {
   idempotencyKey?: string;
   /** Milliseconds the idempotency key is remembered. Required with `idempotencyKey`. */
   idempotencyTtl?: number;
-  /** Stamped into the publication's JSON as `"from":{"user":U,"client":C}`. */
+  /** Who published it, kept as the publication's `from`. */
   from?: Publisher;
-  /** Publication tags, `"tags":{…}` in the JSON: what subscribers' filters match (string values). */
+  /** Publication tags, kept as the publication's `tags`: what subscribers' filters match (string values). */
   tags?: Record<string, string>;
   /**
-   * When it was published (ms since the epoch) and its publish span's W3C traceparent: `"trace":{…}`
-   * in the JSON, so every node can measure publish-to-delivery and link its delivery span.
+   * When it was published and its publish span's traceparent, so every node can measure
+   * publish-to-delivery and link its delivery span.
    */
-  trace?: { ts: number; tp?: string };
+  trace?: PublishTrace;
+}
+
+/** A publication's trace stamp. */
+export interface PublishTrace {
+  /** When it was published, in whole ms since the epoch. */
+  ts: number;
+  /** The W3C traceparent of its publish span, when one was sampled. */
+  tp?: string;
 }
 
 /** Where a publish landed. */
@@ -88,6 +118,13 @@ export interface PublishResult extends StreamPosition {
 
 /** What an engine calls back into the hub. */
 export interface EngineHandlers {
+  /** This node's id, unique among the nodes sharing the engine: `Engine.send` addresses nodes by it. */
+  node: string;
+  /**
+   * A node message (`Engine.send`) for this node or for every node. Called from the engine's
+   * network callbacks: the hub never throws from it.
+   */
+  message(message: string): void;
   /**
    * Reports what the engine cannot hand to a caller (a lost connection, a failed repair), naming
    * the cause and the fix (which host, what error, which option). Rate-limited by the hub.
@@ -143,52 +180,14 @@ export interface Engine {
    * several nodes sweeping, one gets each user.
    */
   sweepPresence(channel: string): MaybePromise<string[]>;
+  /**
+   * Sends a node message to the node whose id is `node` (its `EngineHandlers.node`), or to every
+   * node sharing the engine, this one included, when `node` is null. Never stored, never delivered
+   * as a publication; at most once, to the nodes running at the time (a node that is not there
+   * misses it). Resolves once the message is out; rejects (`code: 'unavailable'`) when the engine
+   * cannot reach its store.
+   */
+  send(node: string | null, message: string): MaybePromise<void>;
   /** Releases connections and timers. */
   close(): MaybePromise<void>;
-}
-
-/** The `from` field's JSON (`,"from":{…}`), or '' without a publisher. */
-export function encodeFrom(from: Publisher | undefined): string {
-  if (!from) return '';
-  const user = from.user === undefined ? '' : `"user":${JSON.stringify(from.user)},`;
-  return `,"from":{${user}"client":${JSON.stringify(from.client)}${from.echo === false ? NO_ECHO : '}'}`;
-}
-
-/** What follows `"offset":N` in a publication's JSON: its tags, then its publisher (always last). */
-export function encodeTail(options: PublishOptions = {}): string {
-  const { tags, from, trace } = options;
-  return (tags && Object.keys(tags).length > 0 ? `,"tags":${JSON.stringify(tags)}` : '') +
-    (trace ? `,"trace":{"ts":${Math.floor(trace.ts)}${trace.tp ? `,"tp":${JSON.stringify(trace.tp)}` : ''}}` : '') + encodeFrom(from);
-}
-
-/** A publication's trace stamp (see `PublishOptions.trace`), or null. Looked for only when someone measures. */
-export function traceOf(payload: string): { ts: number; tp?: string } | null {
-  const at = payload.lastIndexOf(',"trace":{"ts":');
-  if (at < 0) return null;
-  const end = payload.indexOf('}', at);
-  try {
-    return JSON.parse(payload.slice(at + 9, end + 1)) as { ts: number; tp?: string };
-  } catch {
-    return null;
-  }
-}
-
-/** How a payload that its publisher must not get ends: `…,"echo":false}}` (`from` is always last). */
-export const NO_ECHO = ',"echo":false}';
-const NO_ECHO_END = `${NO_ECHO}}`;
-
-/**
- * The connection a payload must not go to (except-self), or null. Cheap for every other payload: one
- * `endsWith`.
- */
-export function exceptedClient(payload: string): string | null {
-  if (payload.charCodeAt(payload.length - 2) !== 125 /* } */ || !payload.endsWith(NO_ECHO_END)) return null;
-  const at = payload.lastIndexOf(',"from":{');
-  const start = payload.indexOf('"client":"', at) + 10;
-  return payload.slice(start, payload.indexOf('"', start));
-}
-
-/** Builds a publication's JSON. Channel names and types are validated ASCII without quotes. */
-export function encodePublication(channel: string, type: string, dataJson: string, offset: number, from = ''): string {
-  return `{"channel":"${channel}","type":"${type}","data":${dataJson},"offset":${offset}${from}}`;
 }

@@ -1,6 +1,7 @@
-/** livehub/engine: the engine interface and the in-memory engine. */
+/** livehub/engine: the engine contract, the in-memory engine, and the suite any engine must pass. */
 export {
-  encodeFrom, encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type MaybePromise,
-  type PresenceEntry, type PresenceStatus, type Publication, type Publisher, type PublishOptions, type PublishResult, type StreamPosition,
+  type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type MaybePromise, type PresenceEntry,
+  type PresenceStatus, type Publication, type Publisher, type PublishOptions, type PublishResult, type PublishTrace, type StreamPosition,
 } from './engine.js';
 export { MemoryEngine } from './memory.js';
+export { engineConformance, type ConformanceTarget, type EngineUnderTest, type TestFunctions } from './conformance.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { clock } from '../clock.js';
 import { checkKnownOptions } from '../options-check.js';
 import {
-  encodeTail, encodePublication, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
 
@@ -35,6 +35,9 @@ export class MemoryEngine implements Engine {
   private readonly published = new Map<string, { offset: number; epoch: string; expires: number }>();
   private readonly members = new Map<string, Map<string, PresenceEntry & { expires: number }>>();
   private deliver: (publication: Publication) => void = () => {};
+  /** This node's id and its node-message handler, from `start`. */
+  private node: string | null = null;
+  private onMessage: ((message: string) => void) | null = null;
   private readonly id = randomBytes(6).toString('base64url');
   private epochs = 0;
   private readonly sweeper: NodeJS.Timeout;
@@ -47,6 +50,8 @@ export class MemoryEngine implements Engine {
 
   start(handlers: EngineHandlers): void {
     this.deliver = handlers.deliver;
+    this.node = handlers.node;
+    this.onMessage = handlers.message;
   }
 
   publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options: PublishOptions = {}): PublishResult {
@@ -61,7 +66,11 @@ export class MemoryEngine implements Engine {
     }
     const state = this.state(channel, now);
     const offset = ++state.offset;
-    const publication: Stored = { channel, offset, payload: encodePublication(channel, type, dataJson, offset, encodeTail(options)), expires: 0 };
+    const publication: Stored = { channel, offset, epoch: state.epoch, type, data: dataJson, expires: 0 };
+    // Copied: the caller's objects may change after the publish; the stored publication may not.
+    if (options.tags !== undefined) publication.tags = { ...options.tags };
+    if (options.from !== undefined) publication.from = { ...options.from };
+    if (options.trace !== undefined) publication.trace = { ...options.trace };
     if (policy.size > 0) {
       publication.expires = now + policy.ttl;
       if (state.entries === NO_ENTRIES) state.entries = [publication];
@@ -134,8 +143,19 @@ export class MemoryEngine implements Engine {
     return [...gone];
   }
 
+  /**
+   * One process is one node: a message for this node, or for every node, comes back to it (in a
+   * microtask, so a handler never runs inside the `send` that caused it); any other goes nowhere.
+   */
+  send(node: string | null, message: string): void {
+    if (this.onMessage === null || (node !== null && node !== this.node)) return;
+    const handler = this.onMessage;
+    queueMicrotask(() => { if (this.onMessage === handler) handler(message); });
+  }
+
   close(): void {
     clearInterval(this.sweeper);
+    this.onMessage = null;
   }
 
   /** The channel's current position (creating its state, and so its epoch, if needed). */

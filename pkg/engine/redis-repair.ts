@@ -1,4 +1,5 @@
-import type { EngineHandlers, HistoryResult, StreamPosition } from './engine.js';
+import type { EngineHandlers, HistoryResult, Publication, StreamPosition } from './engine.js';
+import { decodeMessage } from './redis-format.js';
 
 /**
  * The Redis engine's delivery side: for each channel this node subscribes to, the last offset it
@@ -7,13 +8,11 @@ import type { EngineHandlers, HistoryResult, StreamPosition } from './engine.js'
  * is delivered; an epoch change (Redis lost its data) or a gap no longer in history is a reset.
  */
 
-interface Waiting { epoch: string; offset: number; payload: string }
-
 export interface Tracked {
   epoch: string | null;
   offset: number;
   /** Set while the position is learnt or a gap is repaired: later messages wait here, in order. */
-  waiting: Waiting[] | null;
+  waiting: Publication[] | null;
   /** Epochs replaced by a reset: their late messages are ignored. */
   retired: Set<string>;
   /** A repair from history is running (one at a time per channel). */
@@ -63,20 +62,23 @@ export class ChannelStreams {
     timer.unref();
   }
 
-  /** A pub/sub message: `epoch offset json`. */
+  /** A pub/sub message of a channel (redis-format.ts). One that cannot be read is logged and dropped. */
   message(channel: string, message: string): void {
     const tracked = this.tracked.get(channel);
     if (!tracked || !this.engine.handlers) return;
-    const first = message.indexOf(' ');
-    const second = message.indexOf(' ', first + 1);
-    const epoch = message.slice(0, first);
-    const offset = Number(message.slice(first + 1, second));
-    const payload = message.slice(second + 1);
-    if (tracked.waiting) {
-      tracked.waiting.push({ epoch, offset, payload });
+    let publication: Publication;
+    try {
+      publication = decodeMessage(channel, message);
+    } catch (err) {
+      this.engine.handlers.log?.('error', `redis:${this.engine.host}:bad-message`, { code: 'engine_bad_message', err, host: this.engine.host, channel },
+        `livehub: a pub/sub message of channel '${channel}' from Redis at ${this.engine.host} could not be read (${(err as Error).message}); it was dropped, and the gap it leaves is repaired from history`);
       return;
     }
-    this.accept(channel, tracked, epoch, offset, payload);
+    if (tracked.waiting) {
+      tracked.waiting.push(publication);
+      return;
+    }
+    this.accept(channel, tracked, publication);
   }
 
   /** Channels whose position is known and not being repaired (the periodic check compares them). */
@@ -142,15 +144,16 @@ export class ChannelStreams {
   }
 
   /** Delivers in order; a jump or a new epoch triggers a repair from history first. */
-  private accept(channel: string, tracked: Tracked, epoch: string, offset: number, payload: string): void {
+  private accept(channel: string, tracked: Tracked, publication: Publication): void {
+    const { epoch, offset } = publication;
     if (tracked.retired.has(epoch)) return;
     if (tracked.epoch === epoch && offset <= tracked.offset) return; // seen (a repair already delivered it)
     if (tracked.epoch === epoch && offset === tracked.offset + 1) {
       tracked.offset = offset;
-      this.engine.handlers?.deliver({ channel, offset, payload });
+      this.engine.handlers?.deliver(publication);
       return;
     }
-    tracked.waiting = [{ epoch, offset, payload }];
+    tracked.waiting = [publication];
     void this.catchUp(channel);
   }
 
@@ -159,9 +162,9 @@ export class ChannelStreams {
     const waiting = tracked.waiting ?? [];
     tracked.waiting = null;
     for (const m of waiting) {
-      const pending = tracked.waiting as Waiting[] | null;
+      const pending = tracked.waiting as Publication[] | null;
       if (pending) pending.push(m);
-      else this.accept(channel, tracked, m.epoch, m.offset, m.payload);
+      else this.accept(channel, tracked, m);
     }
   }
 }

@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 
 // KEYS: meta, stream, idempotency key (the meta key again when there is none).
 // ARGV: channel, type, data JSON, history size, history ttl, epoch candidate, pub/sub channel, meta ttl,
-//       idempotency ttl (0: no key), the publisher's `,"from":{…}` fragment ('' for none).
+//       idempotency ttl (0: no key), tags, from, trace (each JSON without raw spaces, '' for none).
+// Stores and publishes the fields as redis-format.ts lays them out.
 // Returns {offset, epoch, duplicate (0/1)}. A key already stored returns its position and publishes
 // nothing. The key is stored last, so a script that fails before it leaves the key free to retry.
 const PUBLISH = `
@@ -27,18 +28,23 @@ if not epoch then
 end
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
-local payload = '{"channel":"' .. ARGV[1] .. '","type":"' .. ARGV[2] .. '","data":' .. ARGV[3] .. ',"offset":' .. offset .. ARGV[10] .. '}'
 if tonumber(ARGV[4]) > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], '*', 'o', offset, 'p', payload)
+  local fields = {'o', offset, 't', ARGV[2], 'd', ARGV[3]}
+  if ARGV[10] ~= '' then table.insert(fields, 'g'); table.insert(fields, ARGV[10]) end
+  if ARGV[11] ~= '' then table.insert(fields, 'f'); table.insert(fields, ARGV[11]) end
+  if ARGV[12] ~= '' then table.insert(fields, 'r'); table.insert(fields, ARGV[12]) end
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], '*', unpack(fields))
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
 end
-redis.call('PUBLISH', ARGV[7], epoch .. ' ' .. offset .. ' ' .. payload)
+local function field(v) if v == '' then return '-' end return v end
+redis.call('PUBLISH', ARGV[7], epoch .. ' ' .. offset .. ' ' .. ARGV[2] .. ' ' .. field(ARGV[10]) .. ' ' .. field(ARGV[11]) .. ' ' .. field(ARGV[12]) .. ' ' .. ARGV[3])
 if idemTtl > 0 then redis.call('SET', KEYS[3], offset .. ' ' .. epoch, 'PX', idemTtl, 'NX') end
 return {offset, epoch, 0}
 `;
 
 // KEYS: meta, stream. ARGV: since offset (or -1), since epoch, epoch candidate, meta ttl.
-// Returns {epoch, top, recovered (0/1), offsets..., payloads...} where the publications are those after since.
+// Returns {epoch, top, recovered (0/1), entry fields...}: the fields of each publication after
+// since, oldest first, each a list of name, value pairs (redis-format.ts reads them).
 const HISTORY = `
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
@@ -56,13 +62,12 @@ if #entries < wanted then return {epoch, top, 0} end
 local out = {epoch, top, 1}
 for i = #entries, 1, -1 do
   local fields = entries[i][2]
-  local o, p
+  local o
   for j = 1, #fields, 2 do
-    if fields[j] == 'o' then o = fields[j + 1] elseif fields[j] == 'p' then p = fields[j + 1] end
+    if fields[j] == 'o' then o = fields[j + 1] end
   end
   if tonumber(o) ~= since + (#entries - i + 1) then return {epoch, top, 0} end
-  table.insert(out, o)
-  table.insert(out, p)
+  table.insert(out, fields)
 end
 return out
 `;
@@ -112,7 +117,7 @@ return out
 /** The scripts as commands of a connection (see `defineScripts`). */
 export interface Scripts {
   livehubPublish(...args: Array<string | number>): Promise<[number, string, number]>;
-  livehubHistory(...args: Array<string | number>): Promise<Array<string | number>>;
+  livehubHistory(...args: Array<string | number>): Promise<Array<string | number | string[]>>;
   livehubPresenceAdd(...args: Array<string | number>): Promise<number>;
   livehubPresenceRemove(...args: Array<string | number>): Promise<number>;
   livehubPresenceSweep(...args: Array<string | number>): Promise<string[]>;

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { checkKnownOptions } from '../options-check.js';
 import {
-  encodeTail, type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
+import { decodeEntry, extraFields } from './redis-format.js';
 import { describeHost, ENGINE_CLOSED, RedisHealth } from './redis-health.js';
 import { ChannelStreams } from './redis-repair.js';
 import { defineScripts, type Scripts } from './redis-scripts.js';
@@ -14,15 +15,20 @@ import { defineScripts, type Scripts } from './redis-scripts.js';
  *
  * Kept in Redis, per channel (keys under `prefix`):
  * - `{p}:m:{channel}`, a hash: the stream's epoch `e` and last offset `o`;
- * - `{p}:h:{channel}`, a Redis Stream of the last `size` publications (`o` offset, `p` JSON), expiring
- *   `ttl` after the last publish;
- * - `{p}:c:{channel}`, the pub/sub channel carrying `epoch offset json` to the nodes subscribed;
+ * - `{p}:h:{channel}`, a Redis Stream of the last `size` publications (their fields: offset, type,
+ *   data, tags, publisher, trace; see redis-format.ts), expiring `ttl` after the last publish;
+ * - `{p}:d:{channel}`, the pub/sub channel carrying each publication's fields to the nodes subscribed
+ *   (redis-format.ts; a new name, so nodes of versions that published whole JSON payloads on
+ *   `{p}:c:{channel}` never take these messages for payloads);
  * - `{p}:idem:{key}`, an idempotency key's `offset epoch`, written by the publish that claimed it;
  * - `{p}:pr:{channel}`, a hash of the channel's presence: connection id → JSON with its user, status,
  *   info and expiry time; nodes refresh their connections' entries, and expired ones (a dead node's)
  *   are swept by whichever node gets there first.
  * A publish is one Lua script: the idempotency key checked, next offset, epoch created if missing,
  * appended to history, published, the key stored; a script that fails stores no key.
+ *
+ * Node messages (`send`) are plain pub/sub, never stored: `{p}:node:{id}` to one node, `{p}:nodes`
+ * to every node; each node subscribes to both when it starts.
  *
  * Each node holds one pub/sub subscription per channel with local subscribers (see
  * `redis-repair.ts` for how missed messages are found and repaired).
@@ -39,7 +45,8 @@ import { defineScripts, type Scripts } from './redis-scripts.js';
  * not answer within `commandTimeout`), `engine_pubsub_dead` (warn: the pub/sub connection stopped
  * answering and is replaced), `engine_reset` (warn: a channel's stream could not be repaired; its
  * subscribers get a gap), `engine_repaired` (info: publications missed by this node were recovered
- * from history), `engine_ready` (info: Redis is reachable again). Each names the host.
+ * from history), `engine_ready` (info: Redis is reachable again), `engine_bad_message` (error: a
+ * pub/sub message that could not be read was dropped; its gap is repaired). Each names the host.
  */
 export interface RedisEngineOptions {
   /** redis:// URL. @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
@@ -128,11 +135,16 @@ export class RedisEngine implements Engine {
     this.health.watch(this.commands, 'commands');
     this.health.watch(this.subscriber, 'pub/sub');
     this.streams = new ChannelStreams(this);
-    this.subscriber.on('message', (channel: string, message: string) => this.streams.message(channel.slice(this.prefix.length + 3), message));
+    const publications = this.key('d', '');
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel.startsWith(publications)) this.streams.message(channel.slice(publications.length), message);
+      else this.nodeMessage(message);
+    });
     this.subscriber.on('ready', () => {
       const channels = [...this.streams.tracked.keys()];
+      const keys = [...this.nodeKeys(), ...channels.map((c) => this.key('d', c))];
+      if (keys.length > 0) this.subscriber.subscribe(...keys).catch(() => { /* the check finds a dead connection */ });
       if (channels.length === 0) return;
-      this.subscriber.subscribe(...channels.map((c) => this.key('c', c))).catch(() => { /* the check finds a dead connection */ });
       // Messages published while the subscriber connection was down (or being set up) were missed:
       // catch up every channel, now and once more shortly (the resubscription may take effect after
       // this first read). Channels still learning their position are left to subscribe().
@@ -154,6 +166,9 @@ export class RedisEngine implements Engine {
     });
     // Connection failures are logged and retried; calls reject with `unavailable` meanwhile.
     await Promise.all([this.commands.connect().catch(() => {}), this.subscriber.connect().catch(() => {})]);
+    // 'ready' subscribes the node-message channels too; this waits for Redis to confirm it, so node
+    // messages sent once the hub has started reach it. Without Redis, the next 'ready' does it.
+    if (this.subscriber.status === 'ready') await this.subscriber.subscribe(...this.nodeKeys()).catch(() => {});
   }
 
   async publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options: PublishOptions = {}): Promise<PublishResult> {
@@ -161,11 +176,12 @@ export class RedisEngine implements Engine {
     if (idempotencyKey !== undefined && !(typeof idempotencyTtl === 'number' && idempotencyTtl >= 1)) {
       throw new TypeError('livehub: publish with an idempotencyKey needs idempotencyTtl, a number of milliseconds >= 1');
     }
+    const extra = extraFields(options);
     try {
       const [offset, epoch, duplicate] = await (await this.redis()).livehubPublish(
         this.key('m', channel), this.key('h', channel), idempotencyKey === undefined ? this.key('m', channel) : `${this.prefix}:idem:${idempotencyKey}`,
-        channel, type, dataJson, policy.size, policy.ttl, newEpoch(), this.key('c', channel), Math.max(this.metaTtl, policy.ttl),
-        idempotencyKey === undefined ? 0 : Math.ceil(idempotencyTtl!), encodeTail(options),
+        channel, type, dataJson, policy.size, policy.ttl, newEpoch(), this.key('d', channel), Math.max(this.metaTtl, policy.ttl),
+        idempotencyKey === undefined ? 0 : Math.ceil(idempotencyTtl!), extra.tags, extra.from, extra.trace,
       );
       const position: PublishResult = { offset: Number(offset), epoch: String(epoch) };
       if (Number(duplicate) === 1) position.duplicate = true;
@@ -181,7 +197,7 @@ export class RedisEngine implements Engine {
     const tracked = this.streams.track(channel);
     let position: StreamPosition;
     try {
-      await this.subscriber.subscribe(this.key('c', channel)).catch((err: unknown) => {
+      await this.subscriber.subscribe(this.key('d', channel)).catch((err: unknown) => {
         throw this.health.unavailable(`subscribe to channel '${channel}'`, err);
       });
       ({ position } = await this.history(channel, null));
@@ -197,14 +213,14 @@ export class RedisEngine implements Engine {
   async unsubscribe(channel: string): Promise<void> {
     this.streams.tracked.delete(channel);
     try {
-      await this.subscriber.unsubscribe(this.key('c', channel));
+      await this.subscriber.unsubscribe(this.key('d', channel));
     } catch (err) {
       throw this.health.unavailable(`unsubscribe from channel '${channel}'`, err);
     }
   }
 
   async history(channel: string, since: StreamPosition | null): Promise<HistoryResult> {
-    let reply: Array<string | number>;
+    let reply: Array<string | number | string[]>;
     try {
       reply = await (await this.redis()).livehubHistory(
         this.key('m', channel), this.key('h', channel),
@@ -213,9 +229,8 @@ export class RedisEngine implements Engine {
     } catch (err) {
       throw this.health.unavailable(`history of channel '${channel}'`, err);
     }
-    const [epoch, top, recovered, ...rest] = reply;
-    const publications: Publication[] = [];
-    for (let i = 0; i < rest.length; i += 2) publications.push({ channel, offset: Number(rest[i]), payload: String(rest[i + 1]) });
+    const [epoch, top, recovered, ...entries] = reply;
+    const publications: Publication[] = entries.map((fields) => decodeEntry(channel, String(epoch), fields as string[]));
     return { position: { offset: Number(top), epoch: String(epoch) }, publications, recovered: since !== null && Number(recovered) === 1 };
   }
 
@@ -242,6 +257,11 @@ export class RedisEngine implements Engine {
   async sweepPresence(channel: string): Promise<string[]> {
     return this.call(`presence sweep of channel '${channel}'`,
       async (redis) => (await redis.livehubPresenceSweep(this.key('pr', channel), Date.now())) as string[]);
+  }
+
+  async send(node: string | null, message: string): Promise<void> {
+    const to = node === null ? `${this.prefix}:nodes` : `${this.prefix}:node:${node}`;
+    await this.call(node === null ? 'a message to every node' : `a message to node '${node}'`, (redis) => redis.publish(to, message));
   }
 
   async close(): Promise<void> {
@@ -271,8 +291,18 @@ export class RedisEngine implements Engine {
     }
   }
 
-  private key(kind: 'm' | 'h' | 'c' | 'pr', channel: string): string {
+  private key(kind: 'm' | 'h' | 'd' | 'pr', channel: string): string {
     return `${this.prefix}:${kind}:${channel}`;
+  }
+
+  /** The pub/sub channels of this node's node messages (none before `start`). */
+  private nodeKeys(): string[] {
+    return this.handlers ? [`${this.prefix}:node:${this.handlers.node}`, `${this.prefix}:nodes`] : [];
+  }
+
+  /** Hands a node message to the hub, which never throws from it (see `EngineHandlers.message`). */
+  private nodeMessage(message: string): void {
+    this.handlers?.message(message);
   }
 
   /**

@@ -28,6 +28,21 @@ describe('per-subscriber filtering', () => {
     expect(all.messages.find((m) => m.data === 'eu-1').tags).toEqual({ region: 'eu' });
   });
 
+  it('replays to a resuming filtered subscription only what its filter matches', async () => {
+    const { hub, url } = await start({ logger: false });
+    await hub.publish('prices', 'tick', 'eu-1', { tags: { region: 'eu' } });
+    await hub.publish('prices', 'tick', 'us-1', { tags: { region: 'us' } });
+    const { epoch } = await hub.position('prices');
+    const eu = await open(url);
+    eu.send({ type: 'subscribe', channel: 'prices', filter: { region: 'eu' }, since: { offset: 0, epoch }, id: 1 });
+    expect(await eu.next((m) => m.id === 1)).toMatchObject({ type: 'subscribed', recovered: true, offset: 2 });
+    await hub.publish('prices', 'tick', 'us-2', { tags: { region: 'us' } });
+    await hub.publish('prices', 'tick', 'eu-2', { tags: { region: 'eu' } });
+    // Delivered in order: once eu-2 is in, everything before it that was sent is too.
+    await expect.poll(() => data(eu, 'prices').at(-1)).toBe('eu-2');
+    expect(data(eu, 'prices')).toEqual(['eu-1', 'eu-2']);
+  });
+
   it('answers a malformed filter or tags with a clear error', async () => {
     const { hub, url } = await start({ logger: false });
     const peer = await open(url);

@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Publication } from '../../pkg/engine/engine.js';
-import { MemoryEngine } from '../../pkg/engine/memory.js';
-import { describeEngine } from './conformance.js';
+import { engineConformance, MemoryEngine, type Publication } from 'livehub/engine';
 
-describeEngine('MemoryEngine', () => ({ engine: new MemoryEngine() }));
+engineConformance('MemoryEngine', { describe, it, afterEach }, { make: () => ({ engine: new MemoryEngine() }) });
 
 const keep = { size: 5, ttl: 60_000 };
 let engines: MemoryEngine[] = [];
@@ -11,7 +9,7 @@ function engine(options?: ConstructorParameters<typeof MemoryEngine>[0]) {
   const e = new MemoryEngine(options);
   engines.push(e);
   const seen: Publication[] = [];
-  e.start({ deliver: (p) => seen.push(p), reset: () => {} });
+  e.start({ node: 'n1', deliver: (p) => seen.push(p), reset: () => {}, message: () => {} });
   return { e, seen };
 }
 afterEach(() => { engines.forEach((e) => e.close()); engines = []; vi.useRealTimers(); });

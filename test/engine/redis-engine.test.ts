@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineHandlers, Publication } from '../../pkg/engine/engine.js';
-import { RedisEngine } from '../../pkg/engine/redis.js';
+import { engineConformance, type EngineHandlers, type Publication } from 'livehub/engine';
+import { Hub } from 'livehub';
+import { RedisEngine } from 'livehub/redis';
 import { freePort, sharedRedisUrl, startRedis } from '../redis.js';
-import { describeEngine } from './conformance.js';
 
 let shared = '';
 beforeAll(async () => { shared = await sharedRedisUrl(); });
 
-/** A prefix no other test uses, and a cleanup deleting its keys. */
-function unique() {
-  const prefix = `lhtest-${randomBytes(4).toString('hex')}`;
+/** A prefix no other test uses (or the store's, shared by its engines), and a cleanup deleting its keys. */
+function unique(store = randomBytes(4).toString('hex')) {
+  const prefix = `lhtest-${store}`;
   const cleanup = async () => {
     const redis = new Redis(shared);
     const keys = await redis.keys(`${prefix}:*`);
@@ -21,9 +21,12 @@ function unique() {
   return { prefix, cleanup };
 }
 
-describeEngine('RedisEngine', () => {
-  const { prefix, cleanup } = unique();
-  return { engine: new RedisEngine({ url: shared, prefix }), cleanup };
+engineConformance('RedisEngine', { describe, it, afterEach }, {
+  shared: true,
+  make: (store) => {
+    const { prefix, cleanup } = unique(store);
+    return { engine: new RedisEngine({ url: shared, prefix }), cleanup };
+  },
 });
 
 const cleanups: Array<() => unknown> = [];
@@ -32,6 +35,8 @@ afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c();
 type LogLine = { level: string; cause: string; context: Record<string, unknown>; message: string };
 function handlers(delivered: Publication[] = [], logs: LogLine[] = []): EngineHandlers {
   return {
+    node: randomBytes(4).toString('hex'),
+    message: () => {},
     deliver: (p) => delivered.push(p),
     reset: () => {},
     log: (level, cause, context, message) => logs.push({ level, cause, context, message }),
@@ -89,9 +94,31 @@ describe('RedisEngine idempotent publish when the publish fails', () => {
     expect(retry.duplicate).toBeFalsy();
     await expect.poll(() => delivered.length).toBe(1);
     const { publications } = await engine.history('orders', { offset: 0, epoch: retry.epoch });
-    expect(publications.map((p) => JSON.parse(p.payload).data)).toEqual([{ n: 1 }]);
+    expect(publications.map((p) => JSON.parse(p.data))).toEqual([{ n: 1 }]);
     expect(await engine.publish('orders', 'm', '{"n":1}', { size: 10, ttl: 60_000 }, once)).toEqual({ ...retry, duplicate: true });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(delivered.map((p) => p.offset)).toEqual([1]);
+  });
+});
+
+describe('RedisEngine history written by versions that stored whole payloads', () => {
+  it('reads entries holding the hub JSON in one field into publications, and continues the stream after them', async () => {
+    const { prefix, cleanup } = unique();
+    cleanups.push(cleanup);
+    const redis = new Redis(shared);
+    cleanups.push(() => redis.disconnect());
+    await redis.hset(`${prefix}:m:old`, 'e', 'E1', 'o', 2);
+    await redis.xadd(`${prefix}:h:old`, '*', 'o', 1, 'p', '{"channel":"old","type":"said","data":{"text":"hi there"},"offset":1,"tags":{"k":"v w"},"trace":{"ts":5},"from":{"user":"ann","client":"c1","echo":false}}');
+    await redis.xadd(`${prefix}:h:old`, '*', 'o', 2, 'p', '{"channel":"old","type":"said","data":2,"offset":2}');
+    const hub = new Hub({ logger: false, engine: new RedisEngine({ url: shared, prefix }) });
+    cleanups.push(() => hub.close());
+    expect(await hub.publish('old', 'said', 3)).toEqual({ offset: 3, epoch: 'E1' });
+    const { messages, complete } = await hub.history('old', { limit: 10 });
+    expect(complete).toBe(true);
+    expect(messages).toEqual([
+      { channel: 'old', type: 'said', data: { text: 'hi there' }, offset: 1, tags: { k: 'v w' }, trace: { ts: 5 }, from: { user: 'ann', client: 'c1', echo: false } },
+      { channel: 'old', type: 'said', data: 2, offset: 2 },
+      { channel: 'old', type: 'said', data: 3, offset: 3 },
+    ]);
   });
 });

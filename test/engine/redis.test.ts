@@ -178,7 +178,7 @@ describe('a node starting', () => {
     const subscribed = new Promise<void>((resolve) => engine.subscriber.once('connect', () => void engine.subscribe('early').then(resolve)));
     const delivered: number[] = [];
     const resets: string[] = [];
-    await engine.start({ deliver: (p) => delivered.push(p.offset), reset: (channel) => resets.push(channel) });
+    await engine.start({ node: 'early', message: () => {}, deliver: (p) => delivered.push(p.offset), reset: (channel) => resets.push(channel) });
     await subscribed;
     await sleep(300);
     for (let i = 0; i < 5; i++) await engine.publish('early', 'n', String(i), { size: 0, ttl: 1000 });

@@ -22,14 +22,12 @@ export const LIVEHUB_EVENT = 'livehub';
 export function sseFormat(named: boolean): WireFormat<SseShared> {
   return {
     name: named ? 'sse' : 'sse-unnamed',
-    encodeMessages(channel, _offsets, payloads) {
-      // The payload starts {"channel":"<channel>","type":"<type>" (engine.ts encodePublication).
-      const typeAt = 22 + channel.length;
+    encodeMessages(_channel, _offsets, payloads, types) {
       const parts = new Array<Buffer>(payloads.length);
       for (let i = 0; i < payloads.length; i++) {
-        const payload = payloads[i]!;
-        const event = named ? `event: ${payload.slice(typeAt, payload.indexOf('"', typeAt))}\n` : '';
-        parts[i] = Buffer.from(`${event}data: ${payload}\n`);
+        // Types are validated names: no CR or LF to end the line early.
+        const event = named ? `event: ${types[i]}\n` : '';
+        parts[i] = Buffer.from(`${event}data: ${payloads[i]}\n`);
       }
       return { parts };
     },

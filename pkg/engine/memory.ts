@@ -158,12 +158,6 @@ export class MemoryEngine implements Engine {
     this.onMessage = null;
   }
 
-  /** The channel's current position (creating its state, and so its epoch, if needed). */
-  position(channel: string): StreamPosition {
-    const state = this.state(channel);
-    return { offset: state.offset, epoch: state.epoch };
-  }
-
   private state(channel: string, now = clock()): ChannelState {
     let state = this.channels.get(channel);
     if (!state) {

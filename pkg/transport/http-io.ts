@@ -60,9 +60,9 @@ export function isJson(req: IncomingMessage): boolean {
  * Reads at most `limit` bytes of a request body; past that it stops reading and throws a 413 (the
  * answer then carries `Connection: close`, see `sendError`, so the rest is never read).
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, setting?: string): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge(limit, `the request declares ${declared} bytes`));
+  if (declared > limit) return Promise.reject(tooLarge(limit, setting, `the request declares ${declared} bytes`));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -78,7 +78,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) done(tooLarge(limit, 'the body is longer'));
+      if (size > limit) done(tooLarge(limit, setting, 'the body is longer'));
       else chunks.push(chunk);
     };
     const onEnd = () => done(null);
@@ -91,6 +91,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function tooLarge(limit: number, detail: string): ApiError {
-  return new ApiError(413, ErrorCode.TooLarge, `the request body may be at most ${limit} bytes ; ${detail}`);
+function tooLarge(limit: number, setting: string | undefined, detail: string): ApiError {
+  return new ApiError(413, ErrorCode.TooLarge, `the request body may be at most ${limit} bytes${setting ? ` (${setting})` : ''}; ${detail}`);
 }

@@ -148,10 +148,12 @@ describe('the example chat as two nodes sharing Redis', () => {
 
 describe('the example chat over Server-Sent Events', () => {
   it('lets a page on ?transport=sse and a page on WebSocket chat, see each other online and typing', async () => {
+    const requests: string[] = [];
     const page = async (query: string, name: string) => {
       const context = await browser.newContext();
       await context.addInitScript((n) => localStorage.setItem('livehub.author', n), name);
       const p = await context.newPage();
+      p.on('request', (r) => requests.push(`${query} ${r.method()} ${new URL(r.url()).pathname}`));
       await p.goto(`http://127.0.0.1:${server.port}/${query}`);
       await waitConnected(p);
       return p;
@@ -167,7 +169,10 @@ describe('the example chat over Server-Sent Events', () => {
       await ws.getByText('over sse', { exact: true }).waitFor({ timeout: 3000 });
       await say(ws, 'over websocket');
       await sse.getByText('over websocket', { exact: true }).waitFor({ timeout: 3000 });
-      expect(await sse.evaluate(() => performance.getEntriesByType('resource').some((r) => r.name.includes('/events')))).toBe(true);
+      // The SSE page streams from /events and sends its commands there; the other page does neither.
+      expect(requests).toContain('?transport=sse GET /events');
+      expect(requests).toContain('?transport=sse POST /events');
+      expect(requests.filter((r) => r.startsWith(' ') && r.endsWith('/events'))).toEqual([]);
     } finally {
       await sse.context().close();
       await ws.context().close();

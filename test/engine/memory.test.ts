@@ -20,16 +20,16 @@ describe('MemoryEngine', () => {
     const second = engine().e;
     first.publish('a', 't', '1', keep);
     second.publish('a', 't', '1', keep);
-    expect(first.position('a').epoch).not.toBe(second.position('a').epoch);
+    expect(first.history('a', null).position.epoch).not.toBe(second.history('a', null).position.epoch);
   });
 
   it('forgets an idle channel with no history left, which comes back with a new epoch', () => {
     vi.useFakeTimers();
     const { e } = engine({ idleTtl: 1000, sweepInterval: 500 });
     e.publish('a', 't', '1', { size: 10, ttl: 100 });
-    const before = e.position('a');
+    const before = e.history('a', null).position;
     vi.advanceTimersByTime(3000);
-    const after = e.position('a');
+    const after = e.history('a', null).position;
     expect(after.epoch).not.toBe(before.epoch);
     expect(after.offset).toBe(0);
   });

@@ -39,7 +39,7 @@ export async function readJsonObject(req: IncomingMessage, limits: BodyLimits): 
     if (typeof parsed === 'string' || Buffer.isBuffer(parsed)) return parseObject(decode(Buffer.from(parsed)), limits);
     return checkObject(parsed);
   }
-  return parseObject(decode(await readBody(req, limits.maxBodySize)), limits);
+  return parseObject(decode(await readBody(req, limits.maxBodySize, 'maxBodySize')), limits);
 }
 
 

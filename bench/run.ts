@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import { goServer, type GoServer } from './go-servers.js';
 import type { GenConfig, Protocol } from './loadgen.js';
@@ -23,6 +24,7 @@ import { runStorms, stormTable } from './storm-run.js';
  *   npm run bench -- --only W3 --servers js,naive,centrifuge
  *   npm run bench -- --profile          livehub's servers under V8's CPU profiler; after the table, where
  *                                       each row's CPU went per publish, delivery and write (bench/profile.ts)
+ *   npm run bench -- --baseline ../old  also an earlier checkout's livehub (js), built there, against today's
  *   npm run bench -- --generator node   the Node load generator (default: the C one, bench/loadgen.c,
  *                                       built with cc on first use; Node's when there is no compiler)
  */
@@ -70,6 +72,15 @@ const SERVERS: ServerKind[] = [
   { name: 'naive SSE', script: 'bench/servers/naive-sse.ts', args: [], protocol: 'sse' },
   { name: 'livehub (js) ×2 nodes + Redis', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub', nodes: 2, redis: true },
 ];
+/**
+ * `--baseline DIR`: an earlier checkout of livehub whose package is built there (`npm run build:lib`):
+ * its livehub (js) runs in the same workloads as today's, and each of its rows is compared with
+ * today's (before/after ratios from one run on one machine).
+ */
+const BASELINE = process.argv.includes('--baseline') ? process.argv[process.argv.indexOf('--baseline') + 1] : undefined;
+if (BASELINE !== undefined) {
+  SERVERS.push({ name: 'livehub (js, baseline)', script: `${resolvePath(BASELINE)}/bench/servers/livehub.ts`, args: ['--codec', 'js'], protocol: 'livehub', versus: JS });
+}
 /** Servers each workload runs against (W6 compares one node with two nodes sharing Redis). */
 const REDIS_KIND = 'livehub (js) ×2 nodes + Redis';
 function kindsFor(scenario: Scenario, kinds: ServerKind[]): ServerKind[] {

@@ -4,14 +4,16 @@ import { ErrorCode, type StreamPosition } from '../pkg/protocol/index.js';
  * An error the client reports: an error frame from the server (its `code`) or one of the client's
  * own (`connect_failed`, `connect_timeout`, `no_websocket`, `no_eventsource`, `closed`,
  * `reconnect_failed`, `timeout`, `queue_full`, `not_connected`, `connection_lost`, `bad_json`,
- * `post_failed` and `http_<status>` for a refused SSE command POST). `channel` is set when the error
+ * `post_failed`), all in the one registry of codes (`ERRORS`, with each one's meaning and fix), or
+ * `http_<status>` for a refused SSE command POST whose answer had no code. `channel` is set when the error
  * is about one, and the message then names it.
  */
 export class LiveError extends Error {
-  readonly code: string;
+  /** A code of the one registry (`ERRORS`: its meaning and fix), or a server handler's own code. */
+  readonly code: ErrorCode | (string & {});
   readonly channel?: string;
 
-  constructor(code: string, message: string, channel?: string) {
+  constructor(code: ErrorCode | (string & {}), message: string, channel?: string) {
     super(channel === undefined || namesChannel(message, channel) ? message : `${message} (channel "${channel}")`);
     this.name = 'LiveError';
     this.code = code;

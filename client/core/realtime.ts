@@ -1,3 +1,4 @@
+import { checkKnownOptions } from '../../pkg/options-check.js';
 import type { HubMessage } from '../../pkg/protocol/index.js';
 import { channelsOf, type ChannelClient } from './channels.js';
 import { EventLog, type RealtimeEvent } from './event-log.js';
@@ -24,14 +25,12 @@ export interface RealtimeOptions<T = unknown> {
   max?: number;
 }
 
-const KNOWN = new Set(['channel', 'types', 'events', 'onEvent', 'max', 'client']);
+const KNOWN = ['channel', 'types', 'events', 'onEvent', 'max', 'client'] as const;
 
 /** Throws a TypeError for an unknown option or a bad value (the bindings' `client` is allowed). */
 export function checkRealtimeOptions(options: RealtimeOptions<never> & { client?: unknown }): void {
   if (options === null || typeof options !== 'object') throw new TypeError('livehub: useRealtime needs options { channel, types?, onEvent?, max? }');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new TypeError(`livehub: useRealtime: unknown option '${key}'; valid options are ${[...KNOWN].join(', ')}`);
-  }
+  checkKnownOptions(options, KNOWN, 'useRealtime()');
   const channels = typeof options.channel === 'string' ? [options.channel] : options.channel;
   if (!Array.isArray(channels) || channels.length === 0 || !channels.every((c) => typeof c === 'string' && c.length > 0)) {
     throw new TypeError('livehub: useRealtime: channel must be a channel name or a non-empty array of them');

@@ -46,7 +46,7 @@ export abstract class HubApi extends HubLoop {
   /** This node's id: the first part of its session ids and stream tokens. */
   abstract readonly node: string;
   /** Sends a node message through the engine: to one node, or to every node with `node` null (core.ts). */
-  abstract sendNodeMessage(node: string | null, message: NodeMessage): Promise<void>;
+  abstract sendNodeMessage(node: string | null, message: NodeMessage): Promise<boolean>;
   protected readonly startedAt = Date.now();
 
   /**
@@ -117,7 +117,7 @@ export abstract class HubApi extends HubLoop {
     if (typeof userId !== 'string' || !userId) throw new TypeError('livehub: userId must be a non-empty string');
     if (typeof reason !== 'string') throw new TypeError('livehub: reason must be a string');
     const sent = this.sendNodeMessage(null, { kind: 'disconnect-user', userId, reason: clampCloseReason(reason) })
-      .catch((error: unknown) => {
+      .then(() => {}, (error: unknown) => {
         const failure = new LivehubError(ErrorCode.Unavailable, `livehub: disconnectUser(${JSON.stringify(userId)}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
         this.reporter.report('error', 'disconnect_failed', `${failure.message}; the user's connections stay open`, failure);
         throw failure;

@@ -160,7 +160,7 @@ export class HubCore extends HubApi {
     return session;
   }
 
-  sendToNode(node: string, topic: string, data: string): Promise<void> {
+  sendToNode(node: string, topic: string, data: string): Promise<boolean> {
     return this.sendNodeMessage(node, { kind: 'topic', topic, data }).catch((error: unknown) => {
       this.reporter.report('error', 'node_message_failed', `livehub: a ${topic} message for node ${node} could not be sent through the engine: ${error instanceof Error ? error.message : String(error)}; the sender is told`, error);
       throw error;
@@ -168,7 +168,7 @@ export class HubCore extends HubApi {
   }
 
   /** Sends a node message to one node, or to every node (this one too) with `node` null. */
-  sendNodeMessage(node: string | null, message: NodeMessage): Promise<void> {
+  sendNodeMessage(node: string | null, message: NodeMessage): Promise<boolean> {
     return Promise.resolve().then(() => this.engine.send(node, encodeNodeMessage(message)));
   }
 

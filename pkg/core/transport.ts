@@ -139,9 +139,11 @@ export interface TransportHost {
   open(transport: Transport, request: RequestInfo, identity: Identity | null, options?: { fullProtocol?: boolean }): TransportEvents;
   /**
    * Sends a message to another node's endpoint of the same `topic`, through the engine (never stored,
-   * never fanned out to clients). Rejects when the engine could not take it.
+   * never fanned out to clients). Resolves true once it reached that node, false when no node of that
+   * id is running (a made-up or dead node: answer the client, keep nothing); rejects when the engine
+   * could not take it.
    */
-  sendToNode(node: string, topic: string, data: string): Promise<void>;
+  sendToNode(node: string, topic: string, data: string): Promise<boolean>;
   /** Receives the messages other nodes send this node under `topic`. One handler per topic. */
   onNodeMessage(topic: string, handler: (data: string) => void): void;
 }

@@ -12,12 +12,13 @@ export function nodeMessageSuite({ it }: TestFunctions, { start, channel: fresh,
     await eventually(() => assert.deepEqual(messages, [...texts, 'to everyone']));
   });
 
-  it('hands this node no message addressed to another node', async () => {
+  it('hands this node no message addressed to another node, and says that no such node got it', async () => {
     const { e, node, messages } = await start();
-    await e.send(`${node}-other`, 'not for me');
-    await e.send(node, 'for me');
-    // A node's messages arrive in the order it sent them: once the second is in, the first would be.
-    await eventually(() => assert.deepEqual(messages, ['for me']));
+    assert.equal(await e.send(`${node}-other`, 'not for me'), false);
+    assert.equal(await e.send(node, 'for me'), true);
+    assert.equal(await e.send(null, 'for all'), true);
+    // A node's messages arrive in the order it sent them: once the later ones are in, the first would be.
+    await eventually(() => assert.deepEqual(messages, ['for me', 'for all']));
   });
 
   it('neither stores nor delivers node messages as publications', async () => {
@@ -39,8 +40,8 @@ export function nodeMessageSuite({ it }: TestFunctions, { start, channel: fresh,
       const a = await start();
       const b = await start();
       const c = await start();
-      await a.e.send(b.node, 'for b');
-      await a.e.send(null, 'for all');
+      assert.equal(await a.e.send(b.node, 'for b'), true);
+      assert.equal(await a.e.send(null, 'for all'), true);
       await eventually(() => assert.deepEqual(b.messages, ['for b', 'for all']));
       await eventually(() => assert.deepEqual(c.messages, ['for all']));
       await eventually(() => assert.deepEqual(a.messages, ['for all']));

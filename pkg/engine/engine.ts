@@ -184,10 +184,12 @@ export interface Engine {
    * Sends a node message to the node whose id is `node` (its `EngineHandlers.node`), or to every
    * node sharing the engine, this one included, when `node` is null. Never stored, never delivered
    * as a publication; at most once, to the nodes running at the time (a node that is not there
-   * misses it). Resolves once the message is out; rejects (`code: 'unavailable'`) when the engine
-   * cannot reach its store.
+   * misses it). Resolves once the message is out: true when a node of that id (with null: any node)
+   * was there to get it, false when none was, so a message for a node that does not exist is
+   * answered rather than lost in silence. Rejects (`code: 'unavailable'`) when the engine cannot
+   * reach its store.
    */
-  send(node: string | null, message: string): MaybePromise<void>;
+  send(node: string | null, message: string): MaybePromise<boolean>;
   /** Releases connections and timers. */
   close(): MaybePromise<void>;
 }

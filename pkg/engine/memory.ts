@@ -147,10 +147,11 @@ export class MemoryEngine implements Engine {
    * One process is one node: a message for this node, or for every node, comes back to it (in a
    * microtask, so a handler never runs inside the `send` that caused it); any other goes nowhere.
    */
-  send(node: string | null, message: string): void {
-    if (this.onMessage === null || (node !== null && node !== this.node)) return;
+  send(node: string | null, message: string): boolean {
+    if (this.onMessage === null || (node !== null && node !== this.node)) return false;
     const handler = this.onMessage;
     queueMicrotask(() => { if (this.onMessage === handler) handler(message); });
+    return true;
   }
 
   close(): void {

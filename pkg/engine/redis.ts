@@ -259,9 +259,11 @@ export class RedisEngine implements Engine {
       async (redis) => (await redis.livehubPresenceSweep(this.key('pr', channel), Date.now())) as string[]);
   }
 
-  async send(node: string | null, message: string): Promise<void> {
+  async send(node: string | null, message: string): Promise<boolean> {
     const to = node === null ? `${this.prefix}:nodes` : `${this.prefix}:node:${node}`;
-    await this.call(node === null ? 'a message to every node' : `a message to node '${node}'`, (redis) => redis.publish(to, message));
+    // PUBLISH answers how many subscribers got it: each node has one subscriber connection.
+    const receivers = await this.call(node === null ? 'a message to every node' : `a message to node '${node}'`, (redis) => redis.publish(to, message));
+    return Number(receivers) > 0;
   }
 
   async close(): Promise<void> {

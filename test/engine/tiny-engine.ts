@@ -75,9 +75,11 @@ export class TinyEngine implements Engine {
     return [...gone];
   }
 
-  send(node: string | null, message: string): void {
+  send(node: string | null, message: string): boolean {
     const handlers = this.handlers;
-    if (handlers && (node === null || node === handlers.node)) setImmediate(() => handlers.message(message));
+    if (!handlers || (node !== null && node !== handlers.node)) return false;
+    setImmediate(() => handlers.message(message));
+    return true;
   }
 
   close(): void {

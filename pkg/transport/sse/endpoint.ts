@@ -131,9 +131,12 @@ export class EventSourceEndpoint implements TransportEndpoint {
     body.then((text) => {
       const [node] = parts as [string, string, string];
       if (node !== this.hub.node) {
-        return this.hub.sendToNode(node, FORWARD_TOPIC, JSON.stringify({ token, text })).then(
-          () => answer(response, 202, null, 'forwarded to the stream\'s node; the answer comes on the stream'),
-          () => answer(response, 503, 'unavailable', 'the stream\'s node could not be reached; retry', { 'Retry-After': '1' }));
+        return this.hub.sendToNode(node, FORWARD_TOPIC, JSON.stringify({ token, text })).then((reached) => {
+          if (reached) return answer(response, 202, null, 'forwarded to the stream\'s node; the answer comes on the stream');
+          // No node of that id runs: the stream is gone with its node, or the token is made up.
+          this.hub.reporter.report('warn', 'no_stream_node', `livehub: an SSE command from ${request.socket.remoteAddress ?? 'unknown'} named node ${JSON.stringify(node.slice(0, 32))}, which no node sharing the engine is; answered 404 no_stream (a stream of a node that stopped reopens on its own)`, undefined, 'no_stream_node');
+          answer(response, 404, 'no_stream', 'no such stream on any node (it closed, or its node stopped); reopen it');
+        }, () => answer(response, 503, 'unavailable', 'the stream\'s node could not be reached; retry', { 'Retry-After': '1' }));
       }
       if (!this.deliver(token as string, text)) return answer(response, 404, 'no_stream', 'no such stream here (it closed); reopen it');
       answer(response, 202, null, 'the answer comes on the stream');

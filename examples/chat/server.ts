@@ -11,6 +11,7 @@ import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
 import { healthHandlers, metricsHandler, statusPage } from 'livehub/observe';
 import { RedisEngine } from 'livehub/redis';
+import { capBodies } from './body-limit.js';
 import { recentMessages } from './history.js';
 import { isValidName, NAME_RULE, parseMessage } from './messages.js';
 import { HISTORY_TTL, historySize, MESSAGE_RATE, PAGE_MESSAGES } from './timing.js';
@@ -183,6 +184,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
   // Server-Sent Events: the stream (GET /events?channel=chat) and its commands (POST), for networks
   // where WebSocket does not pass; the page uses it with ?transport=sse.
   app.all('/events', hub.handleEventSource);
+  // Bodies over 16 KiB are refused at once, the connection closed, the rest never read.
+  app.use(capBodies(16 * 1024));
   app.use(express.json({ limit: '16kb' }));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   app.use(inertia({

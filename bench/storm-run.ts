@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 /**
- * W8, the reconnect storm (issue 16): 10k connections, each subscribed to its own channel and its
+ * W8, the reconnect storm: 10k connections, each subscribed to its own channel and its
  * group's (100 members), a publisher at a steady rate on a node that stays up where there is one,
  * then the node holding every subscriber is restarted (SIGTERM: what a deploy sends, livehub drains
  * with 1012 spread over 5 s; SIGKILL: a crash) and started again on its port. The generator

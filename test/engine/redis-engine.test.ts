@@ -83,7 +83,7 @@ describe('RedisEngine idempotent publish when the publish fails', () => {
     const delivered: Publication[] = [];
     await engine.start(handlers(delivered));
     await engine.subscribe('orders');
-    // The audit's case: the hub's Redis user may no longer run scripts.
+    // A Redis user that may no longer run scripts (an ACL change under a running hub).
     await admin.call('ACL', 'SETUSER', 'hub', '-eval', '-evalsha');
     const once = { idempotencyKey: 'order-1', idempotencyTtl: 60_000 };
     const failure = await engine.publish('orders', 'm', '{"n":1}', { size: 10, ttl: 60_000 }, once).catch((e: unknown) => e);

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type RequestHandler } from 'express';
-import { afterEach } from 'vitest';
+import { afterEach, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { coreOf } from '../pkg/hub.js';
 import { Hub, type HubOptions } from '../pkg/index.js';
@@ -235,6 +235,24 @@ export async function sentinel(hub: Hub, channel: string, peers: Peer[], options
   const type = `sentinel-${++sentinels}`;
   await hub.publish(channel, type, null, options.tags ? { tags: options.tags } : undefined);
   for (const peer of peers) await peer.next((m) => m.channel === channel && m.type === type);
+}
+
+/** How many connections of this node are subscribed to `channel` (0 when none is). */
+export function subscribers(hub: Hub, channel: string): number {
+  return coreOf(hub).channelList().find((c) => c.channel === channel)?.subscribers ?? 0;
+}
+
+/**
+ * Resolves once the hub's side of the WebSocket connection whose client end is `client` has read
+ * every byte the client wrote (or is gone): to make each write a read of its own.
+ */
+export async function readByServer(hub: Hub, client: Socket): Promise<void> {
+  const socketOf = (session: ServerSession) => (session.transport as unknown as { ws?: { _socket?: Socket } }).ws?._socket;
+  const server = serverSessions(hub).map(socketOf).find((s) => s?.remotePort === client.localPort);
+  if (!server) return; // not (or no longer) open on the hub
+  await vi.waitFor(() => {
+    if (server.bytesRead < client.bytesWritten && !server.destroyed) throw new Error(`the hub read ${server.bytesRead} of ${client.bytesWritten} bytes`);
+  }, { timeout: 5000, interval: 1 });
 }
 
 /** What a test may do to a connection on the server side. */

@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import { coreOf } from '../../../pkg/hub.js';
 import type { Socket } from 'node:net';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode, ErrorCode } from '../../../pkg/index.js';
 import { HubWebSocket, MAX_PENDING_PONGS, type WebSocketTransport } from '../../../pkg/transport/websocket/websocket.js';
-import { Peer, perTest } from '../../helpers.js';
+import { Peer, perTest, readByServer } from '../../helpers.js';
 import { encodeClientFrame, RawPeer, until } from '../../hostile/raw.js';
 
 /**
@@ -29,12 +29,6 @@ async function watchedHub(options: Parameters<typeof start>[0] = {}) {
 }
 
 /** Counts the pongs a client gets, with their data. */
-/** Resolves once the server's side of the connection has read every byte the client wrote (or closed). */
-async function readByServer(transport: WebSocketTransport, client: Socket): Promise<void> {
-  const server = (transport.ws as unknown as { _socket: Socket })._socket;
-  await vi.waitFor(() => { if (server.bytesRead < client.bytesWritten && !server.destroyed) throw new Error('not read yet'); }, { timeout: 5000, interval: 1 });
-}
-
 function pongsOf(ws: WebSocket): string[] {
   const pongs: string[] = [];
   ws.on('pong', (data) => pongs.push(data.toString()));
@@ -89,14 +83,14 @@ describe('a WebSocket connection of livehub\'s own server', () => {
   });
 
   it('limits a ping flood as the inbound rate limit says: a rate_limited error, then 4003', async () => {
-    const { url, transports } = await watchedHub({ rateLimit: 10, rateLimitBurst: 20 });
+    const { hub, url } = await watchedHub({ rateLimit: 10, rateLimitBurst: 20 });
     const peer = await Peer.open(url);
     cleanup(() => peer.close());
     const pongs = pongsOf(peer.ws);
     let sent = 0;
     while (sent < 400 && !peer.closed) {
       for (let i = 0; i < 5; i++) peer.ws.ping(String(sent++)); // far below the pending-pong limit per read
-      await readByServer(transports[0]!, (peer.ws as unknown as { _socket: Socket })._socket); // each batch a read of its own
+      await readByServer(hub, (peer.ws as unknown as { _socket: Socket })._socket); // each batch a read of its own
     }
     expect(await peer.whenClosed()).toEqual({ code: CloseCode.RateLimited, reason: 'rate limited' });
     expect(peer.messages.filter((m) => m.type === 'error').map((m) => m.code)).toEqual([ErrorCode.RateLimited]);
@@ -163,15 +157,15 @@ describe('a WebSocket connection of livehub\'s own server', () => {
   });
 
   it('parses frames split across reads and several frames in one read', async () => {
-    const { port, transports } = await watchedHub();
+    const { hub, port } = await watchedHub();
     const peer = await RawPeer.open(port);
     cleanup(() => peer.destroy());
     const frame = (id: string) => encodeClientFrame({ opcode: 1, payload: JSON.stringify({ type: 'ping', id }) });
     const [a, b, c, d] = [frame('a'), frame('b'), frame('c'), frame('d')];
     peer.socket.write(a.subarray(0, 5));
-    await readByServer(transports[0]!, peer.socket);
+    await readByServer(hub, peer.socket);
     peer.socket.write(Buffer.concat([a.subarray(5), b, c.subarray(0, 9)]));
-    await readByServer(transports[0]!, peer.socket);
+    await readByServer(hub, peer.socket);
     peer.socket.write(c.subarray(9));
     await peer.next((m) => m.id === 'c');
     peer.socket.write(d);

@@ -132,9 +132,13 @@ export function closeServer(server: Server): Promise<void> {
  * Lets I/O callbacks run (one turn of the event loop), for loops that publish faster than a socket
  * drains: not a wait for anything, so no time passes on purpose.
  */
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A timed wait. Only for what nothing else can express: a load's pace, or a time that must pass
+ * with nothing happening (each use says why). Anything awaited is polled; absence is a sentinel.
+ */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let sentinels = 0;
 

@@ -1,21 +1,92 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach } from 'vitest';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import express, { type Express, type RequestHandler } from 'express';
+import { afterEach, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { coreOf } from '../pkg/hub.js';
 import { Hub, type HubOptions } from '../pkg/index.js';
+import type { Logger } from '../pkg/core/logger.js';
 import { SUBPROTOCOL } from '../pkg/protocol/index.js';
+import type { HttpApiOptions } from '../pkg/transport/http/api.js';
 
-/** A hub attached to a real http.Server on 127.0.0.1, port 0. */
-export async function startHub(options: HubOptions = {}, path = '/ws') {
+/** A line the recording logger kept: its level, the context's `code`, the message, and the whole context. */
+export interface LogLine {
+  level: string;
+  code: string;
+  message: string;
+  context: Record<string, any>;
+}
+
+/** A hub logger that keeps every line it is given, in order. */
+export function recordingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (context: object, message: string) => {
+    lines.push({ level, code: String((context as { code?: unknown }).code), message, context: context as Record<string, any> });
+  };
+  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+}
+
+/** How the hub is served; by default a bare http.Server answering 404, with the hub attached at /ws. */
+export interface HubSetup {
+  /** `hub.attach(server, attach)`; `false`: not attached (the test routes upgrades itself). @default { path: '/ws' } */
+  attach?: { path?: string; eventsPath?: string } | false;
+  /** An Express app serving the requests; the callback adds its routes (and middleware). */
+  express?: (app: Express, hub: Hub) => void;
+  /** A plain request listener serving the requests (instead of 404s). */
+  handler?: (hub: Hub) => RequestListener;
+  /** An `upgrade` listener (with `attach: false`, it decides which upgrades reach the hub). */
+  upgrade?: (hub: Hub) => (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * The HTTP API, `hub.api(options)`: in the Express app at `/api` (after `before`, e.g. `express.json()`),
+   * or as the whole server with `mount: 'standalone'`.
+   */
+  api?: HttpApiOptions & { mount?: 'express' | 'standalone'; before?: RequestHandler[] };
+  /** http.Server options (timeouts). */
+  server?: ServerOptions;
+  /** Give the hub a recording logger (unless the options name a logger); its lines are `logs`. */
+  record?: boolean;
+}
+
+export type StartedHub = Awaited<ReturnType<typeof startHub>>;
+
+/**
+ * A hub served by a real http.Server on 127.0.0.1, port 0. `url` is the WebSocket URL (the attached
+ * path, /ws by default), `base` the server's http origin, `api` where the HTTP API answers.
+ */
+export async function startHub(options: HubOptions = {}, setup: HubSetup = {}) {
+  let logs: LogLine[] = [];
+  if (setup.record && options.logger === undefined) {
+    const recording = recordingLogger();
+    options = { ...options, logger: recording.logger };
+    logs = recording.lines;
+  }
   const hub = new Hub(options);
-  const server = createServer((_req, res) => { res.writeHead(404); res.end(); });
-  hub.attach(server, { path });
+  const { mount = 'express', before = [], ...apiOptions } = setup.api ?? ({} as NonNullable<HubSetup['api']>);
+  let listener: RequestListener = (_req, res) => { res.writeHead(404); res.end(); };
+  if (setup.api && mount === 'standalone') listener = hub.api(apiOptions);
+  else if (setup.express || setup.api) {
+    const app = express();
+    setup.express?.(app, hub);
+    if (setup.api) {
+      for (const middleware of before) app.use(middleware);
+      app.use('/api', hub.api(apiOptions));
+    }
+    listener = app;
+  } else if (setup.handler) listener = setup.handler(hub);
+  const server = createServer(setup.server ?? {}, listener);
+  const attach = setup.attach ?? { path: '/ws' };
+  if (attach) hub.attach(server, attach);
+  if (setup.upgrade) server.on('upgrade', setup.upgrade(hub));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
   return {
-    hub, server, port,
-    url: `ws://127.0.0.1:${port}${path}`,
+    hub, server, port, base,
+    url: `ws://127.0.0.1:${port}${(attach && attach.path) || '/ws'}`,
+    api: setup.api && mount === 'standalone' ? base : `${base}/api`,
+    /** What the recording logger kept (with `record`). */
+    logs,
     async stop() {
       await hub.close();
       await closeServer(server);
@@ -24,21 +95,27 @@ export async function startHub(options: HubOptions = {}, path = '/ws') {
 }
 
 /**
- * For a test file: the hubs it starts with `start`, and what it hands to `cleanup`, are stopped and
- * run after each test (cleanups first, newest first).
+ * For a test file: the hubs it starts with `start` (or makes with `hub`), and what it hands to
+ * `cleanup`, are stopped and run after each test (cleanups first, newest first).
  */
 export function perTest() {
-  const running: Array<Awaited<ReturnType<typeof startHub>>> = [];
+  const running: Array<{ stop(): Promise<void> }> = [];
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
     await Promise.all(running.splice(0).map((s) => s.stop()));
   });
   return {
-    async start(options: HubOptions = {}) {
-      const s = await startHub(options);
+    async start(options: HubOptions = {}, setup: HubSetup = {}) {
+      const s = await startHub(options, setup);
       running.push(s);
       return s;
+    },
+    /** A hub with no server, closed after the test. */
+    hub(options: HubOptions = {}) {
+      const hub = new Hub(options);
+      running.push({ stop: () => hub.close() });
+      return hub;
     },
     cleanup(...fns: Array<() => unknown>) {
       cleanups.push(...fns);
@@ -50,6 +127,20 @@ export function closeServer(server: Server): Promise<void> {
   server.closeAllConnections?.();
   return new Promise((resolve) => server.close(() => resolve()));
 }
+
+/**
+ * Lets I/O callbacks run (one turn of the event loop), for loops that publish faster than a socket
+ * drains: not a wait for anything, so no time passes on purpose.
+ */
+export const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A timed wait. Only for what nothing else can express: a load's pace, or a time that must pass
+ * with nothing happening (each use says why). Anything awaited is polled; absence is a sentinel.
+ */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let sentinels = 0;
 
 /** A test peer: a real `ws` client that records every message it receives. */
 export class Peer {
@@ -93,6 +184,16 @@ export class Peer {
     await this.next((m) => m.type === 'subscribed' && m.channel === channel);
   }
 
+  /**
+   * A sentinel on this connection: a ping, and its pong awaited (and taken out of `messages`). The
+   * hub answers in order, so whatever it sent this peer before reading the ping has arrived by now.
+   */
+  async sync(timeout = 5000): Promise<void> {
+    const id = `sentinel-${++sentinels}`;
+    this.send({ type: 'ping', id });
+    await this.next((m) => m.type === 'pong' && m.id === id, timeout);
+  }
+
   /** Waits for (and consumes from the search) the first message matching `match`. */
   async next(match: (message: any) => boolean = () => true, timeout = 5000): Promise<any> {
     const deadline = Date.now() + timeout;
@@ -128,7 +229,35 @@ export class Peer {
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * A sentinel on a channel: publishes a message of type `sentinel-<n>` on it and waits until every
+ * peer got it (taking it out of their `messages`). Per-channel order makes it exact: whatever was
+ * published on the channel before it, to these peers, has arrived by now. `tags` let it through a
+ * subscription's filter.
+ */
+export async function sentinel(hub: Hub, channel: string, peers: Peer[], options: { tags?: Record<string, string> } = {}): Promise<void> {
+  const type = `sentinel-${++sentinels}`;
+  await hub.publish(channel, type, null, options.tags ? { tags: options.tags } : undefined);
+  for (const peer of peers) await peer.next((m) => m.channel === channel && m.type === type);
+}
+
+/** How many connections of this node are subscribed to `channel` (0 when none is). */
+export function subscribers(hub: Hub, channel: string): number {
+  return coreOf(hub).channelList().find((c) => c.channel === channel)?.subscribers ?? 0;
+}
+
+/**
+ * Resolves once the hub's side of the WebSocket connection whose client end is `client` has read
+ * every byte the client wrote (or is gone): to make each write a read of its own.
+ */
+export async function readByServer(hub: Hub, client: Socket): Promise<void> {
+  const socketOf = (session: ServerSession) => (session.transport as unknown as { ws?: { _socket?: Socket } }).ws?._socket;
+  const server = serverSessions(hub).map(socketOf).find((s) => s?.remotePort === client.localPort);
+  if (!server) return; // not (or no longer) open on the hub
+  await vi.waitFor(() => {
+    if (server.bytesRead < client.bytesWritten && !server.destroyed) throw new Error(`the hub read ${server.bytesRead} of ${client.bytesWritten} bytes`);
+  }, { timeout: 5000, interval: 1 });
+}
 
 /** What a test may do to a connection on the server side. */
 export interface ServerSession {

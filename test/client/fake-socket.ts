@@ -25,6 +25,30 @@ export class FakeSocket {
   frames(type: string) { return this.sent.filter((m) => m.type === type); }
 }
 
+/** The EventSource twin of FakeSocket: the test plays the server's stream (the SSE transport's fake). */
+export class FakeEventSource {
+  static all: FakeEventSource[] = [];
+  readyState = 0;
+  closed = false;
+  onmessage: ((event: { data: string; lastEventId: string }) => void) | null = null;
+  onerror: ((event: { code?: number; message?: string }) => void) | null = null;
+  private lastEventId = '';
+  constructor(readonly url: string) { FakeEventSource.all.push(this); }
+  close() { this.closed = true; this.readyState = 2; }
+  /** One event; `id` sets the id the EventSource sends back when it reconnects. */
+  emit(data: object, id?: string) {
+    if (id !== undefined) this.lastEventId = id;
+    this.readyState = 1;
+    this.onmessage?.({ data: JSON.stringify(data), lastEventId: this.lastEventId });
+  }
+  /** The stream fails; `gaveUp`: the EventSource does not reconnect by itself (an HTTP error). */
+  fail(gaveUp = false, code?: number) {
+    this.readyState = gaveUp ? 2 : 0;
+    this.onerror?.({ code });
+  }
+  static last() { return FakeEventSource.all[FakeEventSource.all.length - 1]!; }
+}
+
 export function fakeClient(options: LiveClientOptions = {}) {
   return new LiveClient('ws://hub.test/ws', { WebSocket: FakeSocket, random: () => 0.5, ...options });
 }

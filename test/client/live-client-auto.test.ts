@@ -1,14 +1,12 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventSource } from 'eventsource';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { eventsUrlFor, LiveClient, type LiveClientOptions, type TransportName } from '../../client/index.js';
-import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer, perTest, sleep, serverSessions } from '../helpers.js';
+import type { HubOptions } from '../../pkg/index.js';
+import { Peer, perTest, serverSessions, sleep } from '../helpers.js';
 
-const { cleanup } = perTest();
+const { cleanup, start } = perTest();
 
 type Upgrades = 'refuse' | 'stall' | 'accept';
 
@@ -18,23 +16,23 @@ type Upgrades = 'refuse' | 'stall' | 'accept';
  * (the test's own WebSocket clients). `state.streams: false` answers SSE streams with 503.
  */
 async function gatedHub(options: HubOptions = {}) {
-  const hub = new Hub({ logger: false, canPublish: () => true, eventSourceRetry: 20, history: { size: 10_000, ttl: 60_000 }, ...options });
   const state: { upgrades: Upgrades; streams: boolean; refused: number } = { upgrades: 'refuse', streams: true, refused: 0 };
-  const server: Server = createServer((request, response) => {
-    if (request.url?.startsWith('/events') && (state.streams || request.method !== 'GET')) return hub.handleEventSource(request, response);
-    response.writeHead(request.url?.startsWith('/events') ? 503 : 404);
-    response.end();
-  });
   const stalled: Duplex[] = [];
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (request.url?.includes('peer') || state.upgrades === 'accept') return hub.handleUpgrade(request, socket, head);
-    state.refused++;
-    if (state.upgrades === 'stall') return void stalled.push(socket);
-    socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  const { hub, url } = await start({ logger: false, canPublish: () => true, eventSourceRetry: 20, history: { size: 10_000, ttl: 60_000 }, ...options }, {
+    attach: false,
+    handler: (hub) => (request, response) => {
+      if (request.url?.startsWith('/events') && (state.streams || request.method !== 'GET')) return hub.handleEventSource(request, response);
+      response.writeHead(request.url?.startsWith('/events') ? 503 : 404);
+      response.end();
+    },
+    upgrade: (hub) => (request, socket, head) => {
+      if (request.url?.includes('peer') || state.upgrades === 'accept') return hub.handleUpgrade(request, socket, head);
+      state.refused++;
+      if (state.upgrades === 'stall') return void stalled.push(socket);
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup(async () => { for (const socket of stalled) socket.destroy(); await hub.close(); await closeServer(server); });
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
+  cleanup(() => { for (const socket of stalled) socket.destroy(); });
   return { hub, state, url };
 }
 
@@ -94,16 +92,20 @@ describe("transport: 'auto'", () => {
     let sent = 0;
     const publisher = setInterval(() => { for (let i = 0; i < 5; i++) s.hub.publish('ticks', 'tick', sent++); }, 10);
     cleanup(() => clearInterval(publisher));
-    await sleep(300);
+    await expect.poll(() => s.state.refused, { timeout: 5000 }).toBeGreaterThan(2);
     const refusedBefore = s.state.refused;
     expect(refusedBefore).toBeGreaterThan(2); // the background tries, refused while upgrades are
     expect(client.transport).toBe('sse');
     s.state.upgrades = 'accept';
     await expect.poll(() => client.transport, { timeout: 5000 }).toBe('websocket');
-    await sleep(200);
+    const moved = seen.length;
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThanOrEqual(moved + 50); // messages flow on after the move
     clearInterval(publisher);
     await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThanOrEqual(sent);
-    await sleep(100);
+    // A sentinel on the channel: once it is in, anything published before it would be too.
+    await s.hub.publish('ticks', 'done', -1);
+    await expect.poll(() => seen.at(-1)).toBe(-1);
+    seen.pop();
     expect(seen).toEqual([...Array(sent).keys()]);
     expect(transports).toEqual(['websocket', 'sse', 'websocket']);
     expect(client.status).toBe('open');
@@ -126,7 +128,8 @@ describe("transport: 'auto'", () => {
     const s = await gatedHub();
     const { client, transports, errors } = autoClient(s.url, { EventSource: undefined });
     await expect.poll(() => errors.filter((code) => code === 'no_eventsource').length, { timeout: 5000 }).toBe(1);
-    await sleep(200);
+    const refused = s.state.refused;
+    await expect.poll(() => s.state.refused, { timeout: 5000 }).toBeGreaterThanOrEqual(refused + 2); // it goes on trying WebSocket
     expect(client.status).toBe('reconnecting');
     s.state.upgrades = 'accept';
     await expect.poll(() => client.status, { timeout: 5000 }).toBe('open');
@@ -145,6 +148,7 @@ describe("transport: 'auto'", () => {
     await expect.poll(() => client.transport).toBe('sse');
     await expect.poll(() => client.status).toBe('open');
     s.state.upgrades = 'accept';
+    // Kept sleep: no early try is the behaviour (the retry timer is 5 minutes); no event marks its absence.
     await sleep(100);
     expect(client.transport).toBe('sse');
     listeners.get('online')!();
@@ -178,6 +182,7 @@ describe("transport: 'auto'", () => {
     s.state.upgrades = 'accept';
     const { client, transports } = autoClient(s.url, { websocketRetryInterval: 50 });
     await expect.poll(() => client.status).toBe('open');
+    // Kept sleep: never falling back is the behaviour; 200 ms is four websocketRetryIntervals.
     await sleep(200);
     expect(transports).toEqual(['websocket']);
   });

@@ -1,29 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LiveClient, type LiveClientOptions } from '../../client/index.js';
-
-/** An EventSource the test drives: it plays the server's stream. */
-class FakeEventSource {
-  static all: FakeEventSource[] = [];
-  readyState = 0;
-  closed = false;
-  onmessage: ((event: { data: string; lastEventId: string }) => void) | null = null;
-  onerror: ((event: { code?: number; message?: string }) => void) | null = null;
-  private lastEventId = '';
-  constructor(readonly url: string) { FakeEventSource.all.push(this); }
-  close() { this.closed = true; this.readyState = 2; }
-  /** One event; `id` sets the id the EventSource sends back when it reconnects. */
-  emit(data: object, id?: string) {
-    if (id !== undefined) this.lastEventId = id;
-    this.readyState = 1;
-    this.onmessage?.({ data: JSON.stringify(data), lastEventId: this.lastEventId });
-  }
-  /** The stream fails; `gaveUp`: the EventSource does not reconnect by itself (an HTTP error). */
-  fail(gaveUp = false, code?: number) {
-    this.readyState = gaveUp ? 2 : 0;
-    this.onerror?.({ code });
-  }
-  static last() { return FakeEventSource.all[FakeEventSource.all.length - 1]!; }
-}
+import { FakeEventSource } from './fake-socket.js';
 
 interface Post { token: string; body: any; done?: boolean; resolve(status?: number, body?: object): void }
 let posts: Post[];

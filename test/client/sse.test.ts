@@ -1,43 +1,40 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { EventSource } from 'eventsource';
 import { effectScope } from '@vue/runtime-core';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, LiveError, type LiveClientOptions } from '../../client/index.js';
 import { useLiveUpdate } from '../../client/vue.js';
-import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer, perTest, sleep, serverSessions } from '../helpers.js';
+import type { HubOptions } from '../../pkg/index.js';
+import { Peer, perTest, sentinel, serverSessions, sleep } from '../helpers.js';
 
-const { cleanup } = perTest();
+const { cleanup, start } = perTest();
 
 /**
  * A hub serving SSE at /events and WebSocket at /ws on one server. `blockStreams` answers every
- * new stream with 503 (the network path to the hub is down for SSE); the companion POSTs still pass.
+ * new stream with 503 (the network path to the hub is down for SSE), counted in `state.refused`;
+ * the companion POSTs still pass.
  */
 async function sseHub(options: HubOptions = {}) {
-  const hub = new Hub({ logger: false, canPublish: () => true, eventSourceRetry: 20, ...options });
-  const state = { blockStreams: false };
-  const server: Server = createServer((request, response) => {
-    if (request.url?.startsWith('/events')) {
-      if (state.blockStreams && request.method === 'GET') {
-        response.writeHead(503, { 'Retry-After': '1' });
-        response.end();
-        return;
+  const state = { blockStreams: false, refused: 0 };
+  const { hub, port, url } = await start({ logger: false, canPublish: () => true, eventSourceRetry: 20, ...options }, {
+    handler: (hub) => (request, response) => {
+      if (request.url?.startsWith('/events')) {
+        if (state.blockStreams && request.method === 'GET') {
+          state.refused++;
+          response.writeHead(503, { 'Retry-After': '1' });
+          response.end();
+          return;
+        }
+        return hub.handleEventSource(request, response);
       }
-      return hub.handleEventSource(request, response);
-    }
-    response.writeHead(404);
-    response.end();
+      response.writeHead(404);
+      response.end();
+    },
   });
-  hub.attach(server, { path: '/ws' });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  cleanup(async () => { await hub.close(); await closeServer(server); });
   const sessions = () => serverSessions(hub);
   return {
-    hub, state, port,
-    url: `ws://127.0.0.1:${port}/ws`,
+    hub, state, port, url,
     /** Kills every SSE stream from the server side (no close event: as a dropped connection). */
     killStreams: () => { for (const session of sessions()) if (session.transport.name === 'sse') session.terminate(); },
     sessions,
@@ -90,12 +87,17 @@ describe('LiveClient over Server-Sent Events', () => {
     const publisher = setInterval(() => { for (let i = 0; i < 5; i++) s.hub.publish('ticks', 'tick', sent++); }, 10);
     cleanup(() => clearInterval(publisher));
     for (let kill = 0; kill < 20; kill++) {
-      await sleep(60 + Math.random() * 60);
+      // A kill once the stream has carried another 30 to 60 messages (60 to 120 ms at this rate).
+      const from = seen.length;
+      await expect.poll(() => seen.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(from + 30 + Math.floor(Math.random() * 30));
       s.killStreams();
     }
     clearInterval(publisher);
     await expect.poll(() => seen.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(sent);
-    await sleep(100);
+    // A sentinel on the channel: once it is in, anything published before it would be too.
+    await s.hub.publish('ticks', 'done', -1);
+    await expect.poll(() => seen.at(-1), { timeout: 10_000 }).toBe(-1);
+    seen.pop();
     expect(seen).toEqual([...Array(sent).keys()]);
     // The EventSource's own reconnect resumed the channel: nothing subscribed twice, nothing refused.
     expect(recovered).toBeGreaterThan(0);
@@ -116,7 +118,7 @@ describe('LiveClient over Server-Sent Events', () => {
     await expect.poll(() => client.status).toBe('reconnecting');
     await s.hub.publish('feed', 'item', 2);
     await s.hub.publish('feed', 'item', 3);
-    await sleep(200);
+    await expect.poll(() => s.state.refused, { timeout: 5000 }).toBeGreaterThanOrEqual(2); // a fresh EventSource refused too
     s.state.blockStreams = false;
     await expect.poll(() => seen, { timeout: 10_000 }).toEqual([1, 2, 3]);
     expect(client.status).toBe('open');
@@ -147,12 +149,13 @@ describe('LiveClient over Server-Sent Events', () => {
     const published = client.publish('room', 'said', 'made offline');
     const replied = client.request('echo', { n: 1 }, { queue: true });
     await expect(client.request('echo', { n: 2 })).rejects.toMatchObject({ code: 'not_connected' });
-    await sleep(100);
+    const refused = s.state.refused;
+    await expect.poll(() => s.state.refused, { timeout: 5000 }).toBeGreaterThan(refused); // still down after they were made
     s.state.blockStreams = false;
     await expect(published).resolves.toBeUndefined();
     await expect(replied).resolves.toEqual({ echoed: { n: 1 } });
     expect((await ws.next((m) => m.channel === 'room')).data).toBe('made offline');
-    await sleep(100);
+    await sentinel(s.hub, 'room', [ws]);
     expect(ws.messages.filter((m) => m.channel === 'room')).toEqual([]);
   });
 
@@ -166,6 +169,8 @@ describe('LiveClient over Server-Sent Events', () => {
     await expect.poll(() => client.status).toBe('closed');
     expect(closes).toEqual([{ code: 4503, reason: 'banned' }]);
     expect(client.lastError).toMatchObject({ code: 'closed' });
+    await expect.poll(() => s.sessions()).toHaveLength(0);
+    // Kept sleep: staying down is the behaviour; 200 ms is ten reconnect delays without a reconnect.
     await sleep(200);
     expect(s.sessions()).toHaveLength(0);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Peer, perTest, sleep } from '../helpers.js';
+import { Peer, perTest } from '../helpers.js';
 
 const { start, cleanup } = perTest();
 
@@ -39,12 +39,12 @@ describe("the Go original's clients", () => {
     go.send('{"type":"subscribe","channel":"bad channel"}');
     go.send('{"type":"unsubscribe","channel":"elsewhere"}');
     go.send('{"type":"subscribe","channel":"notifications"}');
-    await sleep(100);
+    await go.sync(); // answered after every request above
     await hub.publish('chat', 'message', { id: 1, text: 'hi' });
     await hub.broadcast({ channel: 'notifications', type: 'alert', data: { id: 2 } });
     await hub.publish('*', 'announcement', { id: 3 });
     await expect.poll(() => { client.drain(); return client.handled.length; }).toBe(3);
-    await sleep(100);
+    await go.sync(); // anything the hub sent after the three arrived before this
     client.drain();
     expect(client.crashes).toEqual([]);
     expect(client.handled).toEqual([

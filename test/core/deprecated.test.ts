@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { BROADCAST_CHANNEL, EVERYONE_CHANNEL, Hub } from '../../pkg/index.js';
+import { BROADCAST_CHANNEL, EVERYONE_CHANNEL } from '../../pkg/index.js';
 import { resetDeprecationWarnings } from '../../pkg/core/deprecated.js';
-import { Peer } from '../helpers.js';
-import { perTest } from '../helpers.js';
-import { recordingLogger, type LogLine } from '../transport/http/fixture.js';
+import { Peer, perTest, recordingLogger } from '../helpers.js';
 
-const { cleanup, start } = perTest();
+const { cleanup, start, hub: newHub } = perTest();
 
 describe('the hub\'s deprecated names', () => {
   it('still answer stats(), metrics() and broadcast(message), each warning once with the name to use', async () => {
     resetDeprecationWarnings();
-    const lines: LogLine[] = [];
-    const hub = new Hub({ logger: recordingLogger(lines) });
-    cleanup(() => hub.close());
+    const { logger, lines } = recordingLogger();
+    const hub = newHub({ logger });
     expect(hub.stats()).toEqual({ clients: 0, channels: 0 });
     expect(hub.stats()).toEqual({ clients: 0, channels: 0 });
     expect(hub.metrics()).toEqual({ writes: 0, frames: 0, bytes: 0, evictions: 0, clients: 0, channels: 0 });
@@ -29,16 +26,15 @@ describe('the hub\'s deprecated names', () => {
   });
 
   it('give info() every figure stats() and metrics() gave', () => {
-    const hub = new Hub({ logger: false });
-    cleanup(() => hub.close());
+    const hub = newHub({ logger: false });
     expect(Object.keys(hub.info()).sort()).toEqual(
       ['bytes', 'channels', 'clients', 'connections', 'evictions', 'frames', 'node', 'subscriptions', 'uptime', 'users', 'writes']);
   });
 
   it('still run kit.broadcast(type, data) as a publish to every connection, warning once with the name to use', async () => {
     resetDeprecationWarnings();
-    const lines: LogLine[] = [];
-    const s = await start({ logger: recordingLogger(lines) });
+    const { logger, lines } = recordingLogger();
+    const s = await start({ logger });
     s.hub.handle('announce', (message, _context, kit) => kit.broadcast('announced', message.data));
     const listener = await Peer.open(s.url);
     const speaker = await Peer.open(s.url);

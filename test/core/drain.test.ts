@@ -1,24 +1,22 @@
-import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient } from '../../client/index.js';
 import { RedisEngine } from '../../pkg/engine/redis.js';
-import { CloseCode, Hub } from '../../pkg/index.js';
-import { closeServer, perTest, sleep } from '../helpers.js';
+import { coreOf } from '../../pkg/hub.js';
+import { CloseCode, type Hub } from '../../pkg/index.js';
+import { perTest } from '../helpers.js';
 import { sharedRedisUrl } from '../redis.js';
 
-const { cleanup } = perTest();
+const { cleanup, start } = perTest();
 
-async function node(url: string, prefix: string) {
-  const hub = new Hub({ logger: false, engine: new RedisEngine({ url, prefix }), history: { size: 10_000, ttl: 120_000 } });
-  const server = createHttpServer();
-  hub.attach(server, { path: '/ws' });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup(async () => { await hub.close(); await closeServer(server); });
-  return { hub, port: (server.address() as AddressInfo).port };
+function node(url: string, prefix: string) {
+  return start({ logger: false, engine: new RedisEngine({ url, prefix }), history: { size: 10_000, ttl: 120_000 } });
 }
+
+/** Whether every subscription to `channel` on this hub is in place, its engine's included. */
+const subscribed = (hub: Hub, channel: string) => !(coreOf(hub) as unknown as { subscribing: Map<string, unknown> }).subscribing.has(channel);
 
 /** A load balancer of our own: each new connection goes to the first node that is not draining. */
 async function balancer(nodes: Array<{ hub: Hub; port: number }>): Promise<number> {
@@ -52,16 +50,19 @@ describe('hub.drain', () => {
       client.events.on('close', (e) => closes.push(e.code));
     });
     await expect.poll(() => a.hub.info().clients, { timeout: 5000 }).toBe(20);
-    await sleep(200);
+    await expect.poll(() => a.hub.info().subscriptions === 20 && subscribed(a.hub, 'feed'), { timeout: 5000 }).toBe(true);
     let sent = 0;
     const publisher = setInterval(() => { for (let i = 0; i < 5; i++) b.hub.publish('feed', 'n', sent++); }, 10);
     cleanup(() => clearInterval(publisher));
-    await sleep(300);
+    await expect.poll(() => sent, { timeout: 5000 }).toBeGreaterThanOrEqual(150); // the load runs before the drain
     expect(a.hub.draining).toBe(false);
     await a.hub.drain({ spread: 500 });
     expect(a.hub.draining).toBe(true);
     expect(a.hub.info().clients).toBe(0);
-    await sleep(500);
+    // The load goes on while the clients move, and after they have all moved.
+    await expect.poll(() => b.hub.info().clients, { timeout: 10_000 }).toBe(20);
+    const moved = sent;
+    await expect.poll(() => sent, { timeout: 5000 }).toBeGreaterThanOrEqual(moved + 100);
     clearInterval(publisher);
     const total = sent;
     await expect.poll(() => Math.min(...got.map((g) => g.length)), { timeout: 10_000 }).toBe(total);
@@ -71,14 +72,10 @@ describe('hub.drain', () => {
   }, 30_000);
 
   it('refuses new connections with 503 once draining', async () => {
-    const hub = new Hub({ logger: false });
-    const server = createHttpServer();
-    hub.attach(server, { path: '/ws' });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup(async () => { await hub.close(); await closeServer(server); });
+    const { hub, url } = await start({ logger: false });
     await hub.drain({ spread: 0 });
     const status = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`);
+      const ws = new WebSocket(url);
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.on('error', () => {});
     });

@@ -1,19 +1,16 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Hub } from '../../pkg/index.js';
-import { Peer, perTest, sleep } from '../helpers.js';
+import { Peer, perTest, turn } from '../helpers.js';
 import { coreOf } from '../../pkg/hub.js';
 
-const { start, cleanup } = perTest();
+const { start, cleanup, hub: newHub } = perTest();
 
 describe('hub events', () => {
   it('gives onEvent every event with its name, in order: node.started, connection.opened, message.received, subscribed, published, delivered, closed', async () => {
-    const hub = new Hub({ logger: false, canPublish: () => true });
+    const hub = newHub({ logger: false, canPublish: () => true });
     const seen: string[] = [];
     const stop = hub.onEvent((name) => { seen.push(name); });
-    cleanup(() => hub.close());
-    await sleep(20);
-    expect(seen).toContain('node.started');
+    await expect.poll(() => seen).toContain('node.started');
     stop();
     const { hub: served, url } = await start({ logger: false, canPublish: () => true });
     const names: string[] = [];
@@ -40,7 +37,7 @@ describe('hub events', () => {
     const payload = 'x'.repeat(8 * 1024);
     for (let i = 0; i < 3000 && pressed.length === 0; i++) {
       hub.publish('firehose', 'blob', payload);
-      if (i % 20 === 0) await sleep(1);
+      if (i % 20 === 0) await turn();
     }
     await expect.poll(() => pressed.length, { timeout: 5000 }).toBeGreaterThan(0);
     expect(pressed[0]).toBeGreaterThan(0);
@@ -49,8 +46,7 @@ describe('hub events', () => {
   });
 
   it('refuses unknown event names and listeners that are not functions', () => {
-    const hub = new Hub({ logger: false });
-    cleanup(() => hub.close());
+    const hub = newHub({ logger: false });
     expect(() => hub.on('conection.opened' as never, () => {})).toThrow(/unknown hub event/);
     expect(() => hub.onEvent(null as never)).toThrow(TypeError);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Peer, perTest, sleep } from '../helpers.js';
+import { Peer, perTest, sentinel } from '../helpers.js';
 
 const { start, cleanup } = perTest();
 
@@ -23,7 +23,7 @@ describe('per-subscriber filtering', () => {
     await hub.publish('prices', 'tick', 'untagged');
     await hub.publish('prices', 'tick', 'eu-2', { tags: { region: 'eu', desk: 'fx' } });
     await expect.poll(() => data(all, 'prices').length).toBe(4);
-    await sleep(50);
+    await sentinel(hub, 'prices', [eu, all], { tags: { region: 'eu' } });
     expect(data(eu, 'prices')).toEqual(['eu-1', 'eu-2']);
     expect(all.messages.find((m) => m.data === 'eu-1').tags).toEqual({ region: 'eu' });
   });
@@ -68,7 +68,7 @@ describe('per-subscriber filtering', () => {
     await hub.publish('ops', 'note', { text: 'open' });
     await hub.publish('ops', 'note', { text: 'hidden', secret: true });
     await expect.poll(() => data(admin, 'ops').length).toBe(2);
-    await sleep(50);
+    await sentinel(hub, 'ops', [admin, user]);
     expect(data(user, 'ops')).toEqual([{ text: 'open', seenBy: expect.any(String) }]);
     expect(data(admin, 'ops').map((d) => d.text)).toEqual(['open', 'hidden']);
     expect(data(admin, 'ops')[0].seenBy).not.toBe(data(user, 'ops')[0].seenBy);

@@ -1,10 +1,7 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../pkg/engine/redis.js';
-import { Hub } from '../../pkg/index.js';
 import { HandlerError } from '../../pkg/core/handlers.js';
-import { closeServer, Peer, perTest, sleep } from '../helpers.js';
+import { Peer, perTest, sentinel } from '../helpers.js';
 import { sharedRedisUrl } from '../redis.js';
 
 const { start, cleanup } = perTest();
@@ -28,9 +25,7 @@ describe('hub.handle', () => {
   });
 
   it('answers kit.fail and errors with a code with that code, and anything else with internal and no stack', async () => {
-    const lines: string[] = [];
-    const logger = { debug() {}, info() {}, warn() {}, error: (_c: object, m: string) => { lines.push(m); } };
-    const { hub, url } = await start({ logger });
+    const { hub, url, logs } = await start({}, { record: true });
     hub.handle('refuse', (_m, _c, kit) => kit.fail('not_allowed', 'you may not'));
     hub.handle('coded', () => { throw new HandlerError('out_of_stock', 'none left'); });
     hub.handle('crash', async () => { throw new Error('secret database detail'); });
@@ -45,7 +40,7 @@ describe('hub.handle', () => {
     const crash = await peer.next((m) => m.id === 3);
     expect(crash).toMatchObject({ type: 'error', code: 'internal' });
     expect(JSON.stringify(crash)).not.toContain('secret');
-    expect(lines.some((l) => l.includes('secret database detail') && l.includes('handlers.test.ts'))).toBe(true);
+    expect(logs.some((l) => l.level === 'error' && l.message.includes('secret database detail') && l.message.includes('handlers.test.ts'))).toBe(true);
     await hub.publish('news', 'still', 'up');
     expect((await bystander.next((m) => m.channel === 'news')).data).toBe('up');
     expect(peer.closed).toBeNull();
@@ -106,11 +101,12 @@ describe('hub.handle', () => {
       peer.send({ type: 'room:join', data: 'lobby', id: 'j' });
       await peer.next((m) => m.id === 'j');
     }
-    await sleep(50);
+    expect(hub.info().subscriptions).toBe(2); // both joined before the reply
     alice.send({ type: 'room:say', data: { room: 'lobby', text: 'hi' }, id: 's' });
     expect(await alice.next((m) => m.id === 's')).toMatchObject({ type: 'reply', data: { offset: 1 } });
     expect(await bob.next((m) => m.channel === 'room:lobby' && m.type === 'said')).toMatchObject({ type: 'said', data: { text: 'hi' }, from: { echo: false } });
-    await sleep(100);
+    await sentinel(hub, 'room:lobby', [alice, bob]);
+    await carol.sync();
     expect(alice.messages.filter((m) => m.channel === 'room:lobby' && 'data' in m)).toEqual([]);
     expect(carol.messages.filter((m) => m.channel === 'room:lobby')).toEqual([]);
   });
@@ -153,14 +149,7 @@ describe('except-self', () => {
   it('keeps a client publish with exceptSelf from its sender, on two nodes, with offsets and history intact', async () => {
     const url = await sharedRedisUrl();
     const prefix = `except-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const nodes = await Promise.all([0, 1].map(async () => {
-      const hub = new Hub({ logger: false, engine: new RedisEngine({ url, prefix }), canPublish: () => true });
-      const server = createServer();
-      hub.attach(server, { path: '/ws' });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      cleanup(async () => { await hub.close(); await closeServer(server); });
-      return { hub, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws` };
-    }));
+    const nodes = await Promise.all([0, 1].map(() => start({ logger: false, engine: new RedisEngine({ url, prefix }), canPublish: () => true })));
     const sender = await open(nodes[0]!.url);
     const near = await open(nodes[0]!.url);
     const far = await open(nodes[1]!.url);
@@ -171,9 +160,9 @@ describe('except-self', () => {
       await expect.poll(() => peer.messages.filter((m) => m.channel === 'typing' && 'data' in m).length, { timeout: 5000 }).toBe(6);
       expect(peer.messages.filter((m) => m.channel === 'typing' && 'data' in m).map((m) => [m.offset, m.data])).toEqual([[1, 0], [2, 1], [3, 2], [4, 3], [5, 4], [6, 'echoed']]);
     }
-    await sleep(100);
-    expect(sender.messages.filter((m) => m.channel === 'typing' && 'data' in m).map((m) => m.data)).toEqual(['echoed']);
     const history = await nodes[1]!.hub.history('typing', { limit: 10 });
     expect(history.messages).toHaveLength(6);
+    await sentinel(nodes[0]!.hub, 'typing', [sender]);
+    expect(sender.messages.filter((m) => m.channel === 'typing' && 'data' in m).map((m) => m.data)).toEqual(['echoed']);
   });
 });

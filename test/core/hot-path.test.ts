@@ -1,24 +1,13 @@
 import { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Hub } from '../../pkg/index.js';
-import { Peer, sleep, startHub } from '../helpers.js';
+import { Peer, perTest, sentinel, turn, type StartedHub } from '../helpers.js';
 
-type Started = Awaited<ReturnType<typeof startHub>>;
-const running: Started[] = [];
-const peers: Peer[] = [];
-afterEach(async () => {
-  vi.restoreAllMocks();
-  for (const p of peers.splice(0)) p.close();
-  await Promise.all(running.splice(0).map((s) => s.stop()));
-});
-async function start(options: Parameters<typeof startHub>[0]) {
-  const s = await startHub(options);
-  running.push(s);
-  return s;
-}
+afterEach(() => { vi.restoreAllMocks(); });
+const { start, cleanup } = perTest();
 async function peer(url: string) {
   const p = await Peer.open(url);
-  peers.push(p);
+  cleanup(() => p.close());
   return p;
 }
 
@@ -31,7 +20,7 @@ describe.each(['js', 'wasm'] as const)('fan-out hot path (codec %s)', (codec) =>
     for (let i = 0; i < 300; i++) hub.publish(['a', 'b', 'c'][i % 3]!, 'n', i);
     hub.publish('*', 'all', 'x');
     await expect.poll(() => p.messages.filter((m) => 'data' in m).length).toBe(301);
-    await sleep(50);
+    for (const c of ['a', 'b', 'c', '*']) await sentinel(hub, c, [p]);
     const got = p.messages.filter((m) => 'data' in m);
     expect(got).toHaveLength(301);
     for (const c of ['a', 'b', 'c']) {
@@ -44,7 +33,6 @@ describe.each(['js', 'wasm'] as const)('fan-out hot path (codec %s)', (codec) =>
     const { hub, url } = await start({ codec });
     const clients = [await peer(url), await peer(url), await peer(url)];
     for (const p of clients) for (const c of ['x', 'y', 'z']) await p.subscribe(c);
-    await sleep(20);
     const writev = vi.spyOn(Socket.prototype as unknown as { _writev: () => void }, '_writev');
     const write = vi.spyOn(Socket.prototype as unknown as { _write: () => void }, '_write');
     for (let i = 0; i < 90; i++) hub.publish(['x', 'y', 'z'][i % 3]!, 'n', i);
@@ -60,7 +48,7 @@ describe.each(['js', 'wasm'] as const)('fan-out hot path (codec %s)', (codec) =>
     socket.pause(); // writes back up in the server's socket: in flight while memory grows
     const sizes = [10, 100_000, 20, 1_000_000, 30, 4_000_000, 40, 8_000_000, 50];
     const expected = sizes.map((n, i) => String.fromCharCode(97 + i).repeat(n));
-    for (const text of expected) { hub.publish('big', 'blob', text); await sleep(5); }
+    for (const text of expected) { hub.publish('big', 'blob', text); await turn(); } // each in a write of its own
     socket.resume();
     await expect.poll(() => p.messages.filter((m) => m.channel === 'big').length, { timeout: 15_000 }).toBe(sizes.length);
     const got = p.messages.filter((m) => m.channel === 'big').map((m) => m.data);
@@ -83,10 +71,10 @@ describe('writes under load (maxWriteDelay)', () => {
     });
   }
   /** Publishes `count` messages on `channel`, each in a turn of its own. */
-  async function publishInTurns(hub: Started['hub'], channel: string, count: number) {
+  async function publishInTurns(hub: StartedHub['hub'], channel: string, count: number) {
     for (let i = 0; i < count; i++) {
       hub.publish(channel, 'n', channel === 'big' ? 'x'.repeat(20_000) : i);
-      await new Promise((resolve) => setImmediate(resolve));
+      await turn();
     }
   }
 
@@ -95,7 +83,6 @@ describe('writes under load (maxWriteDelay)', () => {
     const { hub, url } = await start({ maxWriteDelay });
     const p = await peer(url);
     await p.subscribe(channel);
-    await sleep(20);
     return { hub, p, write: slowFirstWrite(300) };
   }
   const data = (p: Peer, channel: string) => p.messages.filter((m) => m.channel === channel && 'data' in m).map((m) => m.data);
@@ -111,10 +98,10 @@ describe('writes under load (maxWriteDelay)', () => {
   it('does not hold back the next write after a slow flush whose writes were already full', async () => {
     const { hub, p, write } = await slowHub(5000, 'busy');
     for (let i = 0; i < 8; i++) hub.publish('busy', 'n', i); // one turn: 8 frames in the slow write
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     for (let i = 8; i < 11; i++) {
       hub.publish('busy', 'n', i);
-      await new Promise((resolve) => setImmediate(resolve));
+      await turn();
     }
     await expect.poll(() => data(p, 'busy').length).toBe(11);
     expect(write.mock.calls.length).toBe(4);

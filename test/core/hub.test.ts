@@ -1,28 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CloseCode } from '../../pkg/index.js';
-import { Peer, sleep, startHub } from '../helpers.js';
+import { Peer, perTest, sentinel, startHub, turn } from '../helpers.js';
 
-type Started = Awaited<ReturnType<typeof startHub>>;
-let running: Started[] = [];
-const peers: Peer[] = [];
+const { start, cleanup } = perTest();
 
-async function start(options: Parameters<typeof startHub>[0] = {}) {
-  const started = await startHub(options);
-  running.push(started);
-  return started;
-}
 async function peer(url: string, options?: ConstructorParameters<typeof WebSocket>[2]) {
   const p = await Peer.open(url, options);
-  peers.push(p);
+  cleanup(() => p.close());
   return p;
 }
-
-afterEach(async () => {
-  for (const p of peers.splice(0)) p.close();
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
-});
 
 describe('Hub over real sockets', () => {
   it('delivers a publish to a subscriber as {channel,type,data}, one WebSocket message per hub message', async () => {
@@ -45,7 +32,7 @@ describe('Hub over real sockets', () => {
     await alice.subscribe('ticks');
     for (let i = 0; i < 500; i++) {
       hub.publish('ticks', 'tick', i);
-      if (i % 50 === 0) await sleep(1);
+      if (i % 50 === 0) await turn();
     }
     const seen: number[] = [];
     for (let i = 0; i < 500; i++) seen.push((await alice.next((m) => m.channel === 'ticks')).data);
@@ -57,7 +44,7 @@ describe('Hub over real sockets', () => {
     const a = await peer(url);
     const b = await peer(url);
     await a.subscribe('room');
-    await sleep(20);
+    await b.sync(); // b's connection is serving
     hub.publish('*', 'announcement', 'maintenance');
     for (const p of [a, b]) {
       expect(await p.next((m) => m.channel === '*')).toEqual({ channel: '*', type: 'announcement', data: 'maintenance', offset: 1 });
@@ -74,15 +61,16 @@ describe('Hub over real sockets', () => {
     hub.publish('y', 't', 2);
     expect((await a.next((m) => 'data' in m)).data).toBe(1);
     expect((await b.next((m) => 'data' in m)).data).toBe(2);
-    await sleep(50);
+    await a.sync();
+    await b.sync();
     expect(a.messages.filter((m) => 'data' in m)).toEqual([]);
     expect(b.messages.filter((m) => 'data' in m)).toEqual([]);
   });
 
-  it('puts a subscribe sent long after connecting into the channel index (the Go defect)', async () => {
+  it('puts a subscribe sent after the connection has been serving into the channel index (the Go defect)', async () => {
     const { hub, url } = await start();
     const a = await peer(url);
-    await sleep(100);
+    await a.sync(); // a first request answered: the subscribe is not part of the connection's start
     await a.subscribe('late');
     expect(hub.info().channels).toBe(1);
     hub.publish('late', 'ping', null);
@@ -96,8 +84,8 @@ describe('Hub over real sockets', () => {
     a.send({ type: 'unsubscribe', channel: 'news', id: 7 });
     expect(await a.next((m) => m.type === 'unsubscribed')).toEqual({ type: 'unsubscribed', channel: 'news', id: 7 });
     expect(hub.info().channels).toBe(0);
-    hub.publish('news', 'headline', 'x');
-    await sleep(50);
+    await hub.publish('news', 'headline', 'x');
+    await a.sync();
     expect(a.messages.filter((m) => m.channel === 'news' && 'data' in m)).toEqual([]);
   });
 
@@ -144,13 +132,13 @@ describe('Hub over real sockets', () => {
   });
 
   it('denies client publishes by default with a forbidden error carrying the id', async () => {
-    const { url } = await start();
+    const { hub, url } = await start();
     const a = await peer(url);
     const b = await peer(url);
     await b.subscribe('chat');
     a.send({ type: 'publish', channel: 'chat', event: 'message', data: 'hi', id: 'm1' });
     expect(await a.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 'm1', channel: 'chat' });
-    await sleep(50);
+    await sentinel(hub, 'chat', [b]);
     expect(b.messages.filter((m) => 'data' in m)).toEqual([]);
   });
 
@@ -222,7 +210,11 @@ describe('Hub over real sockets', () => {
     const dead = await peer(url, { autoPong: false });
     const alive = await peer(url);
     await expect.poll(() => dead.closed?.code, { timeout: 3000 }).toBe(1006);
-    await sleep(400);
+    // alive answers the pings of more than another pongWait (300 ms at a ping every 100 ms) and stays.
+    let pings = 0;
+    alive.ws.on('ping', () => pings++);
+    await expect.poll(() => pings, { timeout: 3000 }).toBeGreaterThanOrEqual(4);
+    await alive.sync();
     expect(alive.closed).toBeNull();
     expect(hub.info().clients).toBe(1);
   });
@@ -232,13 +224,13 @@ describe('Hub over real sockets', () => {
     await expect(Peer.open(url, { headers: { Origin: 'https://evil.example' } })).rejects.toThrow('HTTP 403');
     await expect(Peer.open(url, { headers: { Origin: `http://127.0.0.1:${port}.evil.example` } })).rejects.toThrow('HTTP 403');
     await expect(Peer.open(url, { headers: { Origin: 'null' } })).rejects.toThrow('HTTP 403');
-    peers.push(await Peer.open(url, { headers: { Origin: `http://127.0.0.1:${port}` } }));
-    peers.push(await Peer.open(url));
+    await peer(url, { headers: { Origin: `http://127.0.0.1:${port}` } });
+    await peer(url);
   });
 
   it('accepts exactly the origins of an allowlist', async () => {
     const { url } = await start({ origins: ['https://app.example'] });
-    peers.push(await Peer.open(url, { headers: { Origin: 'https://app.example' } }));
+    await peer(url, { headers: { Origin: 'https://app.example' } });
     await expect(Peer.open(url, { headers: { Origin: 'https://app.example.evil' } })).rejects.toThrow('HTTP 403');
   });
 

@@ -1,9 +1,9 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
-import { sleep, startHub } from '../helpers.js';
+import { perTest } from '../helpers.js';
 
 /**
  * A TCP proxy of our own that misbehaves like a bad network: it delays every chunk (keeping order),
@@ -59,44 +59,41 @@ function faultyProxy(target: number, maxDelay = 15) {
   };
 }
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+const { start, cleanup } = perTest();
 
 describe('through a faulty network', () => {
   it('loses no message within the history window over 50+ forced disconnects, and delivers each once, in order', async () => {
-    const s = await startHub({ history: { size: 20_000, ttl: 120_000 }, pongWait: 2000, pingPeriod: 500 });
-    cleanups.push(() => s.stop());
+    const s = await start({ history: { size: 20_000, ttl: 120_000 }, pongWait: 2000, pingPeriod: 500 });
     const proxy = faultyProxy(s.port);
     const port = await proxy.listen();
-    cleanups.push(() => proxy.close());
+    cleanup(() => proxy.close());
     const client = new LiveClient(`ws://127.0.0.1:${port}/ws`, {
       WebSocket: WebSocket as unknown as WebSocketConstructor,
       reconnect: { delay: 20, maxDelay: 200 }, heartbeat: { interval: 150, timeout: 250 },
     });
-    cleanups.push(() => client.dispose());
+    cleanup(() => client.dispose());
     const got: number[] = [];
     client.on<number>('stream', (n) => got.push(n));
     await expect.poll(() => client.status, { timeout: 5000 }).toBe('open');
-    await sleep(100);
+    await expect.poll(() => s.hub.info().channels, { timeout: 5000 }).toBe(1); // subscribed to 'stream'
 
     // About 1,000 messages a second until the faults are done.
     let published = 0;
-    let publishing = true;
     const publisher = setInterval(() => {
-      if (!publishing) return clearInterval(publisher);
       for (let k = 0; k < 5; k++) s.hub.publish('stream', 'n', published++);
     }, 5);
-    cleanups.push(() => clearInterval(publisher));
+    cleanup(() => clearInterval(publisher));
 
     const faults = { drop: 0, blackhole: 0 };
     const deadline = Date.now() + 40_000;
     while (faults.drop + faults.blackhole < 55 && Date.now() < deadline) {
-      await sleep(60 + Math.random() * 60);
+      // A fault every 60 to 120 messages published (as many milliseconds at this rate).
+      const from = published;
+      await expect.poll(() => published, { timeout: 5000 }).toBeGreaterThanOrEqual(from + 60 + Math.floor(Math.random() * 60));
       const done = proxy.fault();
       if (done) faults[done]++;
     }
-    publishing = false;
-    await sleep(20);
+    clearInterval(publisher);
     const total = published;
     await expect.poll(() => got.length, { timeout: 20_000 }).toBe(total);
     expect(faults.drop + faults.blackhole).toBeGreaterThanOrEqual(50);

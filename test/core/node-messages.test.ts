@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Logger } from '../../pkg/core/logger.js';
 import { coreOf } from '../../pkg/hub.js';
-import { Peer, perTest } from '../helpers.js';
+import { Peer, perTest, recordingLogger } from '../helpers.js';
 
 const { start, cleanup } = perTest();
-
-function recordingLogger() {
-  const lines: Array<{ level: string; context: any; message: string }> = [];
-  const at = (level: string) => (context: object, message: string) => { lines.push({ level, context, message }); };
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { logger, lines };
-}
 
 describe('messages between nodes', () => {
   it('logs a node message it cannot read, drops it, and acts on the next one', async () => {
@@ -22,8 +14,8 @@ describe('messages between nodes', () => {
     await engine.send(null, 'not json');
     await engine.send(null, '{"kind":"launch-missiles"}');
     // Logged once: the hub's logger rate-limits each cause.
-    await expect.poll(() => lines.filter((l) => l.context.code === 'bad_node_message').map((l) => l.level)).toEqual(['warn']);
-    expect(lines.find((l) => l.context.code === 'bad_node_message')!.message).toContain('is not JSON');
+    await expect.poll(() => lines.filter((l) => l.code === 'bad_node_message').map((l) => l.level)).toEqual(['warn']);
+    expect(lines.find((l) => l.code === 'bad_node_message')!.message).toContain('is not JSON');
     await hub.disconnectUser('ann', 'bye');
     expect(await ann.whenClosed()).toEqual({ code: 4503, reason: 'bye' });
   });
@@ -38,7 +30,7 @@ describe('messages between nodes', () => {
     await core.sendToNode(hub.node, 'echo', 'one two');
     await core.sendToNode(hub.node, 'nobody', 'lost');
     await expect.poll(() => got).toEqual(['one two']);
-    await expect.poll(() => lines.some((l) => l.context.code === 'bad_node_message' && l.message.includes('"nobody"'))).toBe(true);
+    await expect.poll(() => lines.some((l) => l.code === 'bad_node_message' && l.message.includes('"nobody"'))).toBe(true);
   });
 
   it('logs a topic handler that throws instead of letting it reach the engine', async () => {
@@ -47,6 +39,6 @@ describe('messages between nodes', () => {
     const core = coreOf(hub);
     core.onNodeMessage('boom', () => { throw new Error('handler broke'); });
     await core.sendToNode(hub.node, 'boom', 'x');
-    await expect.poll(() => lines.some((l) => l.context.code === 'node_message_failed' && l.message.includes('handler broke'))).toBe(true);
+    await expect.poll(() => lines.some((l) => l.code === 'node_message_failed' && l.message.includes('handler broke'))).toBe(true);
   });
 });

@@ -72,21 +72,11 @@ describe('presence on one node', () => {
 
 describe('presence when a node closes', () => {
   it('announces the leave of its users to the other nodes as its connections close', async () => {
-    const { createServer } = await import('node:http');
     const { RedisEngine } = await import('../../pkg/engine/redis.js');
-    const { Hub } = await import('../../pkg/index.js');
-    const { closeServer } = await import('../helpers.js');
     const { sharedRedisUrl } = await import('../redis.js');
     const url = await sharedRedisUrl();
     const prefix = `presence-close-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const nodes = await Promise.all([0, 1].map(async () => {
-      const hub = new Hub({ logger: false, authorize: () => true, engine: new RedisEngine({ url, prefix }) });
-      const server = createServer();
-      hub.attach(server, { path: '/ws' });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return { hub, server, url: `ws://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/ws` };
-    }));
-    cleanup(async () => { for (const n of nodes) { await n.hub.close(); await closeServer(n.server); } });
+    const nodes = await Promise.all([0, 1].map(() => start({ logger: false, authorize: () => true, engine: new RedisEngine({ url, prefix }) })));
     const leaving = await Peer.open(nodes[0]!.url);
     const watcher = await Peer.open(nodes[1]!.url);
     watcher.send({ type: 'subscribe', channel: 'presence-room' });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient } from '../../client/index.js';
 import { CloseCode, type Hub } from '../../pkg/index.js';
-import { Peer, perTest, sleep } from '../helpers.js';
+import { Peer, perTest, sentinel, sleep, turn } from '../helpers.js';
 
 const { start, cleanup } = perTest();
 
@@ -20,14 +20,22 @@ function recordingWebSocket() {
   return { WebSocket: Recording, raw };
 }
 
-/** Publishes n messages to `channel` at `rate` per second; resolves when all are published. */
-async function publishSteadily(s: { hub: Hub }, channel: string, n: number, rate: number) {
+/**
+ * Publishes n messages to `channel` at `rate` per second; `done` resolves when all are published,
+ * `published()` says how many are so far.
+ */
+function publishSteadily(s: { hub: Hub }, channel: string, n: number, rate: number) {
+  let sent = 0;
   const began = Date.now();
-  for (let i = 0; i < n; i++) {
-    s.hub.publish(channel, 'n', i);
-    const due = began + ((i + 1) * 1000) / rate;
-    if (due > Date.now() + 1) await sleep(due - Date.now());
-  }
+  const done = (async () => {
+    for (; sent < n; ) {
+      s.hub.publish(channel, 'n', sent++);
+      const due = began + (sent * 1000) / rate;
+      // Kept sleep: the pace is the load under test (a timer until the next message is due).
+      if (due > Date.now() + 1) await sleep(due - Date.now());
+    }
+  })();
+  return { done, published: () => sent };
 }
 
 describe('stream positions and recovery', () => {
@@ -65,7 +73,7 @@ describe('stream positions and recovery', () => {
     cleanup(() => peer.close());
     peer.send({ type: 'subscribe', channel: 'e', since: { offset: 1, epoch: 'from-an-old-server' } });
     expect(await peer.next((m) => m.type === 'subscribed')).toMatchObject({ recovered: false, offset: 3 });
-    await sleep(50);
+    await sentinel(s.hub, 'e', [peer]);
     expect(peer.messages.filter((m) => m.channel === 'e' && 'data' in m)).toEqual([]);
   });
 
@@ -81,13 +89,14 @@ describe('stream positions and recovery', () => {
     const gaps: unknown[] = [];
     client.events.on('gap', (g) => gaps.push(g));
     await expect.poll(() => client.status).toBe('open');
-    await sleep(50);
+    await expect.poll(() => s.hub.info().channels).toBe(1); // subscribed to 'feed'
     const publishing = publishSteadily(s, 'feed', 2000, 1000);
-    for (let cut = 0; cut < 15; cut++) {
-      await sleep(90);
+    for (let cut = 1; cut <= 15; cut++) {
+      // A cut every 90 messages published or so, while the publishing goes on.
+      await expect.poll(() => publishing.published(), { timeout: 10_000 }).toBeGreaterThanOrEqual(cut * 90 + Math.floor(Math.random() * 30));
       recording.raw()?.destroy();
     }
-    await publishing;
+    await publishing.done;
     await expect.poll(() => got.length, { timeout: 10_000 }).toBe(2000);
     expect(got).toEqual([...Array(2000).keys()]);
     expect(recoveries).toBeGreaterThanOrEqual(10);
@@ -104,13 +113,13 @@ describe('stream positions and recovery', () => {
     const closes: number[] = [];
     client.events.on('close', (e) => closes.push(e.code));
     await expect.poll(() => client.status).toBe('open');
-    await sleep(50);
+    await expect.poll(() => s.hub.info().channels).toBe(1); // subscribed to 'big'
     const socket = recording.raw()!;
     socket.pause();
     const pad = 'x'.repeat(16 * 1024); // 600 of them: more than the kernel's loopback buffers hold
     for (let i = 0; i < 600; i++) {
       s.hub.publish('big', 'blob', { i, pad });
-      if (i % 50 === 0) await sleep(1);
+      if (i % 50 === 0) await turn();
     }
     await expect.poll(() => s.hub.info().evictions, { timeout: 10_000 }).toBe(1);
     socket.resume();
@@ -135,7 +144,7 @@ describe('stream positions and recovery', () => {
     // Every try is acked with the one position the message has.
     await expect.poll(() => writer.messages.filter((m) => m.type === 'ack').length).toBe(2);
     for (const ack of writer.messages.filter((m) => m.type === 'ack')) expect(ack).toEqual({ type: 'ack', id: 'abc123-unique', offset: 1, epoch });
-    await sleep(100);
+    await sentinel(s.hub, 'once', [reader]);
     expect(reader.messages.filter((m) => m.channel === 'once')).toHaveLength(1);
   });
 

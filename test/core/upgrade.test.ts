@@ -1,30 +1,20 @@
-import { createServer, get, type Server } from 'node:http';
+import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import express, { type Express } from 'express';
+import { describe, expect, it } from 'vitest';
 import { Hub } from '../../pkg/index.js';
-import { closeServer, Peer, sleep } from '../helpers.js';
+import { closeServer, Peer, perTest, sleep } from '../helpers.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { start, cleanup, hub: newHub } = perTest();
 
-function expressApp(hub: Hub) {
-  const app = express();
+/** The app's routes: middleware that refuses x-token: nope, the hub at GET /ws, a page at /. */
+function routes(app: Express, hub: Hub) {
   app.use('/ws', (req, res, next) => {
     if (req.headers['x-token'] === 'nope') return void res.status(401).send('no');
     next();
   });
   app.get('/ws', hub.handleWebSocket);
   app.get('/', (_req, res) => void res.send('page'));
-  return app;
-}
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => closeServer(server));
-  return (server.address() as AddressInfo).port;
 }
 
 function status(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
@@ -35,16 +25,16 @@ function status(port: number, path: string, headers: Record<string, string> = {}
 
 describe('Express mounting', () => {
   it('serves app.get("/ws", hub.handleWebSocket) on app.listen() with no attach call', async () => {
-    const hub = new Hub();
-    cleanups.push(() => hub.close());
-    const app = expressApp(hub);
+    const hub = newHub();
+    const app = express();
+    routes(app, hub);
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
-    cleanups.push(() => closeServer(server));
+    cleanup(() => closeServer(server));
     const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
     const first = await Peer.open(url);
     const second = await Peer.open(url);
-    cleanups.push(() => first.close(), () => second.close());
+    cleanup(() => first.close(), () => second.close());
     for (const p of [first, second]) await p.subscribe('room');
     hub.publish('room', 'hello', 1);
     expect((await first.next((m) => m.channel === 'room')).data).toBe(1);
@@ -52,14 +42,12 @@ describe('Express mounting', () => {
   });
 
   it('keeps the first connection (taken from the request path) alive past the server request timeout', async () => {
-    const hub = new Hub();
-    cleanups.push(() => hub.close());
-    const server = createServer({ requestTimeout: 600, headersTimeout: 300, connectionsCheckingInterval: 50 }, expressApp(hub));
-    const port = await listen(server);
-    const peer = await Peer.open(`ws://127.0.0.1:${port}/ws`);
-    cleanups.push(() => peer.close());
+    const { url } = await start({}, { attach: false, express: routes, server: { requestTimeout: 600, headersTimeout: 300, connectionsCheckingInterval: 50 } });
+    const peer = await Peer.open(url);
+    cleanup(() => peer.close());
     await peer.subscribe('t');
     for (let i = 0; i < 6; i++) {
+      // Kept sleep: the request timeout (600 ms) passing is the behaviour; 6 × 250 ms outlasts it twice.
       await sleep(250);
       peer.send({ type: 'ping', id: i });
       expect(await peer.next((m) => m.type === 'pong')).toEqual({ type: 'pong', id: i });
@@ -68,36 +56,24 @@ describe('Express mounting', () => {
   });
 
   it('runs middleware before the upgrade, so it can refuse with an HTTP status', async () => {
-    const hub = new Hub();
-    cleanups.push(() => hub.close());
-    const server = createServer(expressApp(hub));
-    hub.attach(server);
-    const port = await listen(server);
-    await expect(Peer.open(`ws://127.0.0.1:${port}/ws`, { headers: { 'x-token': 'nope' } })).rejects.toThrow('HTTP 401');
-    const ok = await Peer.open(`ws://127.0.0.1:${port}/ws`, { headers: { 'x-token': 'fine' } });
-    cleanups.push(() => ok.close());
+    const { hub, url } = await start({}, { attach: {}, express: routes });
+    await expect(Peer.open(url, { headers: { 'x-token': 'nope' } })).rejects.toThrow('HTTP 401');
+    const ok = await Peer.open(url, { headers: { 'x-token': 'fine' } });
+    cleanup(() => ok.close());
     expect(hub.info().clients).toBeLessThanOrEqual(1);
   });
 
   it('answers an upgrade to a path no route takes with 404, and a plain GET of the endpoint with 426', async () => {
-    const hub = new Hub();
-    cleanups.push(() => hub.close());
-    const server = createServer(expressApp(hub));
-    hub.attach(server);
-    const port = await listen(server);
+    const { port } = await start({}, { attach: {}, express: routes });
     await expect(Peer.open(`ws://127.0.0.1:${port}/nowhere`)).rejects.toThrow('HTTP 404');
     expect(await status(port, '/ws')).toBe(426);
     expect(await status(port, '/')).toBe(200);
   });
 
   it('serves hub.attach(server, { path }) on a plain http.Server', async () => {
-    const hub = new Hub();
-    cleanups.push(() => hub.close());
-    const server = createServer((_req, res) => res.end('plain'));
-    hub.attach(server, { path: '/live' });
-    const port = await listen(server);
-    const peer = await Peer.open(`ws://127.0.0.1:${port}/live?token=x`);
-    cleanups.push(() => peer.close());
+    const { hub, port, url } = await start({}, { attach: { path: '/live' }, handler: () => (_req, res) => res.end('plain') });
+    const peer = await Peer.open(`${url}?token=x`);
+    cleanup(() => peer.close());
     await peer.subscribe('a');
     hub.publish('a', 'b', 'c');
     expect((await peer.next((m) => m.channel === 'a')).data).toBe('c');
@@ -105,11 +81,7 @@ describe('Express mounting', () => {
   });
 
   it('answers a malformed handshake with 400 and a refused origin with 403 before the upgrade', async () => {
-    const hub = new Hub();
-    cleanups.push(() => hub.close());
-    const server = createServer();
-    hub.attach(server, { path: '/ws' });
-    const port = await listen(server);
+    const { port } = await start();
     const bad = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'short' };
     expect(await upgradeStatus(port, '/ws', bad)).toBe(400);
     expect(await upgradeStatus(port, '/ws', { ...bad, 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', Origin: 'https://evil.example' })).toBe(403);

@@ -1,6 +1,6 @@
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
-import { Peer, sleep } from '../helpers.js';
+import { Peer, sentinel } from '../helpers.js';
 import { chatServers, post } from './chat.js';
 
 const chats = chatServers();
@@ -51,7 +51,7 @@ describe('the example chat, through handlers, SSE and the HTTP API', () => {
     typist.send({ type: 'chat:typing', data: true, id: 't' });
     await typist.next((m) => m.id === 't');
     expect(await other.next((m) => m.channel === 'typing:chat' && m.type === 'typing_start')).toMatchObject({ from: { client: expect.any(String), echo: false } });
-    await sleep(100);
+    await sentinel(chat.hub, 'typing:chat', [typist, other]);
     expect(typist.messages.filter((m) => m.channel === 'typing:chat' && 'data' in m)).toEqual([]);
     typist.close();
     other.close();

@@ -1,14 +1,11 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Hub } from '../../pkg/index.js';
 import { RedisEngine } from '../../pkg/engine/redis.js';
 import { webhooks } from '../../pkg/hooks/index.js';
-import { closeServer, Peer, perTest } from '../helpers.js';
+import { Peer, perTest } from '../helpers.js';
 import { sharedRedisUrl } from '../redis.js';
 import { startReceiver } from './receiver.js';
 
-const { cleanup } = perTest();
+const { cleanup, start } = perTest();
 const secret = 'a-webhook-secret-of-some-length';
 
 describe('webhooks on two nodes sharing Redis', () => {
@@ -18,16 +15,13 @@ describe('webhooks on two nodes sharing Redis', () => {
     const receiver = await startReceiver();
     cleanup(() => receiver.close());
     const nodes = await Promise.all([0, 1].map(async () => {
-      const hub = new Hub({
+      const { hub, url } = await start({
         logger: false, engine: new RedisEngine({ url: redis, prefix }), authorize: () => true,
         authenticate: (req) => ({ userId: new URL(req.url!, 'http://x').searchParams.get('user')! }),
       });
-      const server = createServer();
-      hub.attach(server, { path: '/ws' });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const hooks = webhooks(hub, { url: receiver.url, secret, flushInterval: 600_000 });
-      cleanup(async () => { await hub.close(); await hooks.close({ timeout: 0 }); await closeServer(server); });
-      return { hub, hooks, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws?user=ann` };
+      cleanup(() => hooks.close({ timeout: 0 }));
+      return { hub, hooks, url: `${url}?user=ann` };
     }));
     // One user, a connection on each node: she joins the presence channel once and leaves it once.
     const peers: Peer[] = [];

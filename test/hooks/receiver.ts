@@ -44,10 +44,3 @@ export async function startReceiver(answer: (index: number) => Answer = () => ({
     close: () => closeServer(server),
   };
 }
-
-/** A hub logger recording every line. */
-export function recordingLogger() {
-  const lines: Array<{ level: string; code: string; message: string }> = [];
-  const at = (level: string) => (context: { code?: string }, message: string) => { lines.push({ level, code: String(context.code), message }); };
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
-}

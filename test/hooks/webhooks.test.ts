@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { verifyWebhook, webhooks, type Webhooks } from '../../pkg/hooks/index.js';
-import { Peer, perTest } from '../helpers.js';
-import { recordingLogger, startReceiver, type Answer, type Received } from './receiver.js';
+import { Peer, perTest, recordingLogger } from '../helpers.js';
+import { startReceiver, type Answer, type Received } from './receiver.js';
 
 const { start, cleanup } = perTest();
 const secret = 'a-webhook-secret-of-some-length';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
 import { AuthError, CloseCode, jwtAuthenticator } from '../../pkg/index.js';
-import { closeServer, Peer, sleep, startHub } from '../helpers.js';
+import { closeServer, Peer, sleep, startHub, subscribers } from '../helpers.js';
 import { hostileHub } from './fixture.js';
 import { RawPeer } from './raw.js';
 
@@ -56,8 +56,13 @@ describe('authentication on the upgrade', () => {
       expect(peer.response).not.toContain(token);
       for (const e of errors) expect(String(e.message) + String(e.stack)).not.toContain(token);
     }
-    await sleep(20);
     expect(h.hub.info().clients).toBe(before);
+    // A sentinel: a connection accepted after the refusal counts one more, no more.
+    const after = await Peer.open(`${h.url}?token=${await sign({ sub: 'sentinel' }, { aud: 'livehub-test', exp: '1h' })}`);
+    await after.sync();
+    expect(h.hub.info().clients).toBe(before + 1);
+    after.close();
+    await expect.poll(() => h.hub.info().clients).toBe(before);
   });
 
   it('accepts a valid token from the Authorization header, a cookie, or the query', async () => {
@@ -65,7 +70,7 @@ describe('authentication on the upgrade', () => {
     const viaHeader = await RawPeer.open(h.port, '/ws', { Authorization: `Bearer ${token}` });
     const viaCookie = await RawPeer.open(h.port, '/ws', { Cookie: `theme=dark; livehub_token=${token}` });
     const viaQuery = await RawPeer.open(h.port, `/ws?token=${token}`);
-    await sleep(20);
+    await expect.poll(() => h.hub.connectedClients('alice')).toHaveLength(3);
     expect(await h.hub.isUserConnected('alice')).toBe(true);
     expect(await h.hub.connectedClients('alice')).toHaveLength(3);
     // Past maxConnectionsPerUser: 429.
@@ -82,14 +87,14 @@ describe('authentication on the upgrade', () => {
     const alice = await Peer.open(`${h.url}?token=${await sign({ sub: 'alice' }, { aud: 'livehub-test', exp: '1h' })}`);
     const alice2 = await Peer.open(`${h.url}?token=${await sign({ sub: 'alice' }, { aud: 'livehub-test', exp: '1h' })}`);
     const bob = await Peer.open(`${h.url}?token=${await sign({ sub: 'bob' }, { aud: 'livehub-test', exp: '1h' })}`);
-    await sleep(30);
+    await expect.poll(() => h.hub.connectedClients('alice')).toHaveLength(2);
     h.hub.sendToUser('alice', 'balance', { amount: 10 });
     for (const p of [alice, alice2]) {
       expect(await p.next((m) => m.channel === 'user:alice')).toEqual({ channel: 'user:alice', type: 'balance', data: { amount: 10 }, offset: 1 });
     }
     bob.send({ type: 'subscribe', channel: 'user:alice', id: 'peek' });
     expect(await bob.next((m) => m.type === 'error')).toMatchObject({ code: 'forbidden', id: 'peek' });
-    await sleep(30);
+    await bob.sync();
     expect(bob.messages.filter((m) => m.channel === 'user:alice')).toEqual([]);
     for (const p of [alice, alice2, bob]) p.close();
   });
@@ -102,7 +107,9 @@ describe('authentication on the upgrade', () => {
     h.hub.disconnectUser('carol', 'logged out');
     expect((await raw.whenClosed()).code).toBe(CloseCode.Disconnected);
     await expect.poll(() => client.status).toBe('closed');
+    // Kept sleep: staying down is the behaviour; 100 ms is ten reconnect delays without a reconnect.
     await sleep(100);
+    expect(client.status).toBe('closed');
     await expect.poll(() => h.hub.isUserConnected('carol')).toBe(false);
     client.dispose();
   });
@@ -110,12 +117,10 @@ describe('authentication on the upgrade', () => {
 
 describe('token lifetime', () => {
   it('refuses with 500 an Identity whose expiresAt is not a time, and logs why, rather than never expiring it', async () => {
-    const logged: string[] = [];
-    const logger = { debug() {}, info() {}, warn() {}, error: (_c: unknown, message: string) => { logged.push(message); } };
-    const h = await startHub({ logger, authenticate: (request) => (request.url?.includes('bad') ? { userId: 'erin', expiresAt: '2026-12-01T00:00:00Z' as unknown as number } : null) });
+    const h = await startHub({ authenticate: (request) => (request.url?.includes('bad') ? { userId: 'erin', expiresAt: '2026-12-01T00:00:00Z' as unknown as number } : null) }, { record: true });
     try {
       await expect(Peer.open(`${h.url}?bad`)).rejects.toThrow('HTTP 500');
-      expect(logged.some((line) => line.includes("an Identity's expiresAt must be milliseconds since the epoch") && line.includes('2026-12-01'))).toBe(true);
+      expect(h.logs.some((l) => l.level === 'error' && l.message.includes("an Identity's expiresAt must be milliseconds since the epoch") && l.message.includes('2026-12-01'))).toBe(true);
       const other = await Peer.open(h.url); // the hub serves everyone else
       await other.subscribe('room');
       other.close();
@@ -138,7 +143,7 @@ describe('token lifetime', () => {
     await expect.poll(() => closes, { timeout: 5000 }).toContain(CloseCode.TokenExpired);
     await expect.poll(() => client.status).toBe('open');
     expect(issued).toBeGreaterThanOrEqual(2);
-    await sleep(50);
+    await expect.poll(() => subscribers(h.hub, 'news')).toBe(1); // resubscribed
     h.hub.publish('news', 'n', 'after refresh');
     await expect.poll(() => seen).toEqual(['after refresh']);
     client.dispose();

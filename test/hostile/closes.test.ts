@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../pkg/index.js';
 import { clampCloseReason } from '../../pkg/protocol/index.js';
-import { Peer, perTest, sleep } from '../helpers.js';
+import { Peer, perTest } from '../helpers.js';
 
 const { start, cleanup } = perTest();
 

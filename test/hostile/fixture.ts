@@ -1,10 +1,9 @@
-import { createServer, type ServerOptions } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerOptions } from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { expect } from 'vitest';
-import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer } from '../helpers.js';
+import type { HubOptions } from '../../pkg/index.js';
+import { Peer, startHub } from '../helpers.js';
 import { until } from './raw.js';
 
 v8.setFlagsFromString('--expose_gc');
@@ -20,12 +19,7 @@ export async function hostileHub(
   options: HubOptions = {},
   setup: { server?: ServerOptions; canaryQuery?: string } = {},
 ) {
-  const hub = new Hub(options);
-  const server = createServer(setup.server ?? {}, (_req, res) => { res.writeHead(404); res.end(); });
-  hub.attach(server, { path: '/ws' });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const url = `ws://127.0.0.1:${port}/ws`;
+  const { hub, server, port, url, stop } = await startHub(options, { server: setup.server });
   const trusted = setup.canaryQuery ? `${url}?${setup.canaryQuery}` : url;
   const canary = await Peer.open(trusted);
   await canary.subscribe('busy');
@@ -47,8 +41,7 @@ export async function hostileHub(
       expect(await late.next((m) => m.type === 'pong')).toEqual({ type: 'pong', id: 'alive' });
       late.close();
       canary.close();
-      await hub.close();
-      await closeServer(server);
+      await stop();
     },
   };
 }

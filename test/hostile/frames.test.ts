@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../pkg/index.js';
 import { hostileHub } from './fixture.js';
-import { sleep } from '../helpers.js';
+import { readByServer } from '../helpers.js';
 import { RawPeer, until } from './raw.js';
 
 const subscribe = JSON.stringify({ type: 'subscribe', channel: 'x' });
@@ -96,7 +96,7 @@ describe('hostile frames', () => {
     const peer = await RawPeer.open(h.port);
     for (let i = 0; i < 400 && !peer.ended; i++) {
       peer.socket.write(Buffer.concat(Array.from({ length: 10 }, () => Buffer.from([0x89, 0x80, 0, 0, 0, 0]))));
-      await sleep(2);
+      await readByServer(h.hub, peer.socket); // sustained: each ten pings a read of its own
     }
     expect(await peer.closeCode()).toBe(CloseCode.RateLimited);
     await h.finish();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Peer, sleep } from '../helpers.js';
+import { Peer } from '../helpers.js';
 import { hostileHub } from './fixture.js';
 import { RawPeer, until } from './raw.js';
 
@@ -74,7 +74,7 @@ describe('hostile handshakes', () => {
     const request = RawPeer.request('/ws');
     let i = 0;
     const drip = setInterval(() => { if (!slow.ended && i < request.length - 4) slow.socket.write(request[i++]!); }, 50);
-    await sleep(200);
+    await expect.poll(() => i).toBeGreaterThanOrEqual(4); // the slowloris is under way
     const legit = await Peer.open(h.url);
     legit.send({ type: 'ping' });
     await legit.next((m) => m.type === 'pong');
@@ -93,11 +93,11 @@ describe('hostile handshakes', () => {
     refused.socket.write(RawPeer.request('/ws'));
     expect(await refused.waitStatus()).toBe(429);
     held[0]!.destroy();
-    await sleep(50);
+    await expect.poll(() => h.hub.info().clients).toBe(3);
     const again = await RawPeer.open(h.port); // the slot came back
     again.destroy();
     for (const p of held) p.destroy();
-    await sleep(50);
+    await expect.poll(() => h.hub.info().clients).toBe(1); // the canary's, for finish() to connect again
     await h.finish();
   });
 
@@ -124,7 +124,7 @@ describe('hostile handshakes', () => {
     full.socket.write(RawPeer.request('/ws'));
     expect(await full.waitStatus()).toBe(429);
     for (const p of [...first, other, fallback]) p.destroy();
-    await sleep(50);
+    await expect.poll(() => h.hub.info().clients).toBe(1); // the canary's, for finish() to connect again
     await h.finish();
   });
 
@@ -136,7 +136,7 @@ describe('hostile handshakes', () => {
     expect(await refused.waitStatus()).toBe(503);
     expect(refused.response).toMatch(/Retry-After: \d+/i);
     one.destroy();
-    await sleep(50);
+    await expect.poll(() => h.hub.info().clients).toBe(1); // the canary's, for finish() to connect again
     await h.finish();
   });
 });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../pkg/index.js';
-import { sleep } from '../helpers.js';
 import { hostileHub } from './fixture.js';
 import { encodeClientFrame, RawPeer } from './raw.js';
 
@@ -59,7 +58,7 @@ describe('hostile messages', () => {
     }
     peer.text('{"type":"publish","channel":"c","event":"e","data":{"__proto__":{"polluted":true}},"id":1}');
     await peer.next((m) => m.type === 'ack');
-    await sleep(50);
+    await peer.sync();
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
@@ -90,14 +89,14 @@ describe('hostile messages', () => {
     const twice = [1, 2, 3].map((id) => JSON.stringify({ type: 'subscribe', channel: 'dup', id }));
     peer.socket.write(Buffer.concat(twice.map((text) => encodeClientFrame({ opcode: 1, payload: text }))));
     await peer.next((m) => m.id === 1);
-    await sleep(100);
+    await peer.sync();
     const answers = peer.messages().filter((m) => m.id !== undefined).sort((a, b) => a.id - b.id);
     expect(answers.map((m) => [m.id, m.type, m.code])).toEqual([
       [1, 'subscribed', undefined], [2, 'error', 'already_subscribed'], [3, 'error', 'already_subscribed'],
     ]);
     h.hub.publish('dup', 'm', 'once');
     await peer.next((m) => m.channel === 'dup' && m.type === 'm');
-    await sleep(50);
+    await peer.sync();
     expect(peer.messages().filter((m) => m.channel === 'dup' && m.type === 'm')).toHaveLength(1);
     peer.destroy();
     await h.finish();
@@ -108,7 +107,7 @@ describe('hostile messages', () => {
     const peer = await RawPeer.open(h.port);
     for (let i = 0; i < 150; i++) peer.text({ type: 'subscribe', channel: `flood:${i}` });
     await peer.next((m) => m.code === 'too_many_channels');
-    await sleep(100);
+    await peer.sync();
     expect(peer.messages().filter((m) => m.type === 'subscribed')).toHaveLength(128);
     expect(peer.messages().filter((m) => m.code === 'too_many_channels')).toHaveLength(22);
     expect(h.hub.info().channels).toBe(129); // 128 + the canary's

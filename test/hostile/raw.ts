@@ -109,6 +109,18 @@ export class RawPeer {
     return found;
   }
 
+  /**
+   * A sentinel on this connection: a ping without an id, and its pong awaited. The hub answers in
+   * order, so whatever it sent before reading the ping has arrived by now.
+   */
+  async sync(timeout = 5000): Promise<void> {
+    const pongs = () => this.messages().filter((m) => m.type === 'pong' && m.id === undefined).length;
+    const before = pongs();
+    this.text({ type: 'ping' });
+    await until(() => pongs() > before || this.ended, timeout);
+    if (pongs() <= before) throw new Error('no pong to the sentinel ping');
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../pkg/index.js';
-import { Peer, sleep } from '../helpers.js';
+import { Peer, turn } from '../helpers.js';
 import { gc, hostileHub } from './fixture.js';
 import { RawPeer } from './raw.js';
 
@@ -16,12 +16,12 @@ describe('hostile resource use', () => {
     const payload = 'x'.repeat(8 * 1024);
     for (let i = 0; i < 2000; i++) {
       h.hub.publish('firehose', 'blob', { i, payload });
-      if (i % 50 === 0) await sleep(1);
+      if (i % 50 === 0) await turn();
     }
     await expect.poll(() => h.hub.info().evictions, { timeout: 10_000 }).toBe(1);
     (slow.ws as unknown as { _socket: Socket })._socket.resume();
     expect((await slow.whenClosed(10_000)).code).toBe(CloseCode.SlowConsumer);
-    await sleep(100);
+    await expect.poll(() => h.hub.info().clients).toBe(1); // the canary's alone: the evicted one is let go
     gc();
     const growth = process.memoryUsage().heapUsed - baseline;
     expect(growth).toBeLessThan(8 * 1024 * 1024); // 16 MB was published at it

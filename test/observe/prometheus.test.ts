@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEngine } from '../../pkg/engine/memory.js';
 import { CloseCode } from '../../pkg/protocol/index.js';
 import { metricsHandler } from '../../pkg/observe/prometheus.js';
-import { Peer, sleep } from '../helpers.js';
+import { Peer, turn } from '../helpers.js';
 import { observedHubs, scrape } from './serve.js';
 import { coreOf } from '../../pkg/hub.js';
 
@@ -136,7 +136,7 @@ describe('GET /metrics', () => {
       const payload = 'x'.repeat(16 * 1024);
       for (let i = 0; i < 600 && hub.info().clients > 0; i++) {
         hub.publish('firehose', 'blob', { i, payload });
-        if (i % 20 === 0) await sleep(2);
+        if (i % 20 === 0) await turn();
       }
       await expect.poll(() => hub.info().clients, { timeout: 10_000 }).toBe(0);
       const s = await scrape(`${base}/metrics`);

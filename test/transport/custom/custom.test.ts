@@ -1,11 +1,8 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { AuthError, Hub, type HubOptions } from 'livehub';
+import { AuthError, type HubOptions } from 'livehub';
 import type { TransportEndpoint } from 'livehub/transport';
-import { closeServer, Peer } from '../../helpers.js';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach } from 'vitest';
+import { Peer, perTest } from '../../helpers.js';
 import { LineClient, LinesEndpoint } from './lines.js';
 
 const USERS: Record<string, string> = { 'token-alice': 'alice', 'token-bob': 'bob' };
@@ -16,23 +13,17 @@ const authenticate: HubOptions['authenticate'] = (request) => {
   return { userId };
 };
 
-const stops: Array<() => Promise<unknown>> = [];
-afterEach(async () => { for (const stop of stops.splice(0).reverse()) await stop(); });
+const harness = perTest();
 
 /** A hub with the lines transport added from outside, and its WebSocket on a real server. */
 async function start(options: HubOptions = {}) {
-  const hub = new Hub({ logger: false, authenticate, ...options });
+  const { hub, url: ws } = await harness.start({ logger: false, authenticate, ...options });
   const lines = new LinesEndpoint();
   hub.addTransport(lines);
-  const server = createServer();
-  hub.attach(server, { path: '/ws' });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  stops.push(async () => { await hub.close(); await closeServer(server); });
   await expect.poll(() => { try { return lines.port > 0; } catch { return false; } }).toBe(true);
-  const ws = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
   const line = async (token: string) => {
     const client = new LineClient(connect(lines.port, '127.0.0.1'));
-    stops.push(async () => { client.socket.destroy(); });
+    harness.cleanup(() => client.socket.destroy());
     client.send({ token });
     return client;
   };
@@ -60,7 +51,7 @@ describe('a transport an app adds with hub.addTransport, written on livehub/tran
     liner.send({ type: 'subscribe', channel: 'room', id: 1 });
     await liner.next((l) => l.type === 'subscribed' && l.channel === 'room');
     const peer = await Peer.open(ws);
-    stops.push(async () => peer.ws.close());
+    harness.cleanup(() => peer.ws.close());
     await peer.subscribe('room');
     liner.send({ type: 'publish', channel: 'room', event: 'said', data: 'from a line', id: 2 });
     expect(await peer.next((m) => m.type === 'said')).toMatchObject({ channel: 'room', data: 'from a line', offset: 1 });
@@ -93,8 +84,7 @@ describe('a transport an app adds with hub.addTransport, written on livehub/tran
   });
 
   it('refuses a second transport of a taken name, and an endpoint without start and stop, with a TypeError', () => {
-    const hub = new Hub({ logger: false });
-    stops.push(() => hub.close());
+    const hub = harness.hub({ logger: false });
     expect(() => hub.addTransport({ name: 'websocket', start() {}, stop() {} })).toThrow(new TypeError('livehub: the hub already has a transport named "websocket"'));
     expect(() => hub.addTransport({ name: 'broken' } as unknown as TransportEndpoint)).toThrow(TypeError);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Peer, sleep } from '../../helpers.js';
+import { Peer, sentinel } from '../../helpers.js';
 import { cleanup, startApi } from './fixture.js';
 
 /** Every endpoint of the HTTP API, with real WebSocket subscribers. */
@@ -33,7 +33,7 @@ describe('POST /publish', () => {
     const id = (await other.next((m) => m.channel === 'room' && m.type === 'hello')).from.client as string;
     expect((await api.call('POST', '/publish', { channel: 'room', type: 'note', data: 1, exceptClient: id })).status).toBe(200);
     await other.next((m) => m.channel === 'room' && m.type === 'note');
-    await sleep(50);
+    await sentinel(api.hub, 'room', [sender]);
     expect(delivered(sender, 'room').filter((m) => m.type === 'note')).toEqual([]);
     expect((await api.call('POST', '/publish', { channel: 'room', type: 'note', exceptClient: '' })).status).toBe(400);
   });
@@ -204,7 +204,7 @@ describe('POST /disconnect', () => {
     expect(answer.body).toEqual({ userId: 'ann' });
     expect(await ann1.whenClosed()).toEqual({ code: 4503, reason: 'banned' });
     expect((await ann2.whenClosed()).code).toBe(4503);
-    await sleep(50);
+    await bob.sync(); // answered after the disconnect: bob's connection was left open
     expect(bob.closed).toBeNull();
   });
 

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { Peer } from '../../helpers.js';
-import { cleanup, KEY, OTHER_KEY, startApi } from './fixture.js';
+import { cleanup, KEY, newHub, OTHER_KEY, startApi } from './fixture.js';
 
 /** The API key: who may call, compared in constant time, never echoed. */
 
@@ -67,9 +67,7 @@ describe('the API key', () => {
 
 describe('hub.api options', () => {
   it('throw a TypeError for a missing, short or non-string key', async () => {
-    const { Hub } = await import('../../../pkg/index.js');
-    const hub = new Hub({ logger: false });
-    cleanup(() => hub.close());
+    const hub = newHub({ logger: false });
     expect(() => hub.api({} as never)).toThrow(new TypeError('livehub: hub.api() needs a key: { key: process.env.LIVEHUB_API_KEY } (a string of at least 16 characters, or an array of them to rotate keys)'));
     expect(() => hub.api({ key: 'secret' })).toThrow('key is too short (6 characters): use at least 16');
     expect(() => hub.api({ key: [KEY, 'x'] })).toThrow('key[1] is too short');
@@ -79,9 +77,7 @@ describe('hub.api options', () => {
   });
 
   it('throw a TypeError for an unknown option, naming the closest, and for bad limits', async () => {
-    const { Hub } = await import('../../../pkg/index.js');
-    const hub = new Hub({ logger: false });
-    cleanup(() => hub.close());
+    const hub = newHub({ logger: false });
     expect(() => hub.api({ key: KEY, maxBodysize: 10 } as never)).toThrow(new TypeError("livehub: unknown option 'maxBodysize' for hub.api(); did you mean 'maxBodySize'?"));
     expect(() => hub.api({ key: KEY, maxBodySize: 0 })).toThrow('maxBodySize must be a whole number of at least 1, got 0');
     expect(() => hub.api({ key: KEY, rateLimit: -1 })).toThrow('rateLimit must be a number of commands per second above 0');

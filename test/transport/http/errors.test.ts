@@ -1,13 +1,9 @@
-import { createServer } from 'node:http';
 import { coreOf } from '../../../pkg/hub.js';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { HistoryPolicy, PublishOptions, PublishResult } from '../../../pkg/engine/engine.js';
 import { MemoryEngine } from '../../../pkg/engine/memory.js';
-import { Hub } from '../../../pkg/index.js';
 import { createHttpApi } from '../../../pkg/transport/http/api.js';
-import { closeServer } from '../../helpers.js';
-import { cleanup, KEY, recordingLogger, startApi, type LogLine } from './fixture.js';
+import { KEY, startApi } from './fixture.js';
 
 /** Bad requests: each gets a JSON error with a code, a real status, and a message naming what to fix. */
 
@@ -116,16 +112,11 @@ describe('failures behind the API', () => {
   });
 
   it('answers 500 internal without details to an unexpected failure, and logs it with its stack', async () => {
-    const logs: LogLine[] = [];
-    const hub = new Hub({ logger: recordingLogger(logs) });
-    cleanup(() => hub.close());
-    coreOf(hub).channelList = () => { throw new Error('secret internals broke'); };
-    const server = createServer(hub.api({ key: KEY }));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup(() => closeServer(server));
-    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/channels`, { headers: { 'X-API-Key': KEY } });
+    const api = await startApi({ mount: 'standalone' });
+    coreOf(api.hub).channelList = () => { throw new Error('secret internals broke'); };
+    const response = await api.call('GET', '/channels');
     expect(response.status).toBe(500);
-    expect(await response.json()).toEqual({ error: { code: 'internal', message: 'the request failed on the server; the error is logged there' } });
-    expect(logs).toContainEqual({ level: 'error', code: 'api_failed', message: 'livehub: an HTTP API request failed unexpectedly: secret internals broke' });
+    expect(response.body).toEqual({ error: { code: 'internal', message: 'the request failed on the server; the error is logged there' } });
+    expect(api.logs.map(({ level, code, message }) => ({ level, code, message }))).toContainEqual({ level: 'error', code: 'api_failed', message: 'livehub: an HTTP API request failed unexpectedly: secret internals broke' });
   });
 });

@@ -1,28 +1,22 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Hub, type HubOptions } from '../../../pkg/index.js';
-import { closeServer } from '../../helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { HubOptions } from '../../../pkg/index.js';
+import { perTest } from '../../helpers.js';
 
 /** A page on another origin than the hub, allowed by `origins`: the SSE endpoint's CORS answers. */
 
 const APP = 'https://app.example';
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => { await Promise.all(stops.splice(0).map((stop) => stop())); });
+const { start, cleanup } = perTest();
 
+/** A hub serving only SSE, on every path, logging to `logs`. */
 async function sseHub(options: HubOptions = {}) {
-  const logged: string[] = [];
-  const hub = new Hub({ origins: [APP], logger: { debug() {}, info() {}, warn: (_c: unknown, m: string) => logged.push(m), error: (_c: unknown, m: string) => logged.push(m) }, ...options });
-  const server: Server = createServer((request, response) => hub.handleEventSource(request, response));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  stops.push(async () => { await hub.close(); await closeServer(server); });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, logged };
+  const { base, logs } = await start({ origins: [APP], ...options }, { record: true, attach: false, handler: (hub) => (request, response) => hub.handleEventSource(request, response) });
+  return { url: `${base}/events`, logs };
 }
 
 /** Reads a stream's first event (its token); the stream stays open until the test ends. */
 async function firstEvent(response: Response): Promise<string> {
   const reader = response.body!.getReader();
-  stops.push(() => reader.cancel());
+  cleanup(() => reader.cancel());
   let text = '';
   while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
   return text;
@@ -66,7 +60,7 @@ describe('the SSE endpoint for a page on another origin', () => {
   });
 
   it('refuses another origin with 403 on every method, and logs the origins setting that would allow it', async () => {
-    const { url, logged } = await sseHub();
+    const { url, logs } = await sseHub();
     const evil = 'https://evil.example';
     const preflight = await fetch(url, { method: 'OPTIONS', headers: { Origin: evil, 'Access-Control-Request-Method': 'POST' } });
     const stream = await fetch(`${url}?channel=news`, { headers: { Origin: evil } });
@@ -75,7 +69,7 @@ describe('the SSE endpoint for a page on another origin', () => {
     expect(await command.json()).toEqual({ error: { code: 'origin_refused', message: expect.stringContaining('origins') } });
     expect(stream.headers.get('access-control-allow-origin')).toBeNull();
     expect([preflight, stream, command].map((r) => r.headers.get('vary'))).toEqual(['Origin', 'Origin', 'Origin']); // caches key on it
-    expect(logged.some((line) => line.includes(`origin ${evil}`) && line.includes(`origins: ["${evil}"]`))).toBe(true);
+    expect(logs.some((l) => (l.level === 'warn' || l.level === 'error') && l.message.includes(`origin ${evil}`) && l.message.includes(`origins: ["${evil}"]`))).toBe(true);
   });
 
   it('refuses a preflight asking for headers a command does not carry, naming them', async () => {

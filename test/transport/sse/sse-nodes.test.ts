@@ -1,21 +1,13 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../../pkg/engine/redis.js';
-import { Hub } from '../../../pkg/index.js';
-import { closeServer, perTest } from '../../helpers.js';
+import { perTest } from '../../helpers.js';
 import { sharedRedisUrl } from '../../redis.js';
 
-const { cleanup } = perTest();
+const { cleanup, start } = perTest();
 
-async function node(url: string, prefix: string) {
-  const hub = new Hub({ logger: false, engine: new RedisEngine({ url, prefix }), canPublish: () => true });
-  const server: Server = createServer((_req, res) => { res.writeHead(404); res.end(); });
-  hub.attach(server, { path: '/ws', eventsPath: '/events' });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup(async () => { await hub.close(); await closeServer(server); });
-  return { hub, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+function node(url: string, prefix: string) {
+  return start({ logger: false, engine: new RedisEngine({ url, prefix }), canPublish: () => true }, { attach: { path: '/ws', eventsPath: '/events' } });
 }
 
 describe('Server-Sent Events on several nodes', () => {

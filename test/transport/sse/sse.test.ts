@@ -1,27 +1,23 @@
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import compression from 'compression';
 import { EventSource } from 'eventsource';
-import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { Hub, type HubOptions } from '../../../pkg/index.js';
-import { closeServer, Peer, perTest, sleep, serverSessions } from '../../helpers.js';
+import type { HubOptions } from '../../../pkg/index.js';
+import { Peer, perTest, serverSessions, turn } from '../../helpers.js';
 
-const { cleanup } = perTest();
+const { cleanup, start } = perTest();
 
 /** A hub behind Express with SSE at /events (both methods), WebSocket at /ws, optionally compression. */
 async function sseHub(options: HubOptions = {}, setup: { compress?: boolean } = {}) {
-  const hub = new Hub({ logger: false, ...options });
-  const app = express();
-  if (setup.compress) app.use(compression());
-  app.all('/events', hub.handleEventSource);
-  app.get('/ws', hub.handleWebSocket);
-  const server: Server = createServer(app);
-  hub.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cleanup(async () => { await hub.close(); await closeServer(server); });
-  return { hub, server, base, ws: base.replace('http', 'ws') + '/ws' };
+  const { hub, server, base, url } = await start({ logger: false, ...options }, {
+    attach: {},
+    express(app, hub) {
+      if (setup.compress) app.use(compression());
+      app.all('/events', hub.handleEventSource);
+      app.get('/ws', hub.handleWebSocket);
+    },
+  });
+  return { hub, server, base, ws: url };
 }
 
 /** An `eventsource` client that records every event with its name, data and id. */
@@ -155,11 +151,11 @@ describe('Server-Sent Events', () => {
     cleanup(() => controller.abort());
     const response = await fetch(`${base}/events?channel=firehose`, { signal: controller.signal });
     expect(response.status).toBe(200); // and never read
-    await sleep(50);
+    await expect.poll(() => hub.info().subscriptions).toBe(1);
     const payload = 'x'.repeat(8 * 1024);
     for (let i = 0; i < 2000 && hub.info().evictions === 0; i++) {
       hub.publish('firehose', 'blob', payload);
-      if (i % 50 === 0) await sleep(1);
+      if (i % 50 === 0) await turn();
     }
     await expect.poll(() => hub.info().evictions, { timeout: 10_000 }).toBe(1);
     await expect.poll(() => hub.info().clients).toBe(0);
@@ -178,21 +174,26 @@ describe('Server-Sent Events', () => {
 describe('Server-Sent Events resume', () => {
   it('loses nothing and doubles nothing when the server kills the stream 50 times while 500 messages/s flow', async () => {
     const { hub, base } = await sseHub({ eventSourceRetry: 20, history: { size: 10_000, ttl: 120_000 } });
-    const { messages } = listen(`${base}/events?channel=ticks&channel=tocks`, ['tick']);
+    const { messages } = listen(`${base}/events?channel=ticks&channel=tocks`, ['tick', 'done']);
+    const ticks = () => messages().filter((e) => e.name === 'tick');
     await expect.poll(() => serverSessions(hub).length).toBe(1);
-    await sleep(100);
+    await expect.poll(() => hub.info().subscriptions).toBe(2);
     let sent = 0;
     const publisher = setInterval(() => { for (let i = 0; i < 5; i++) { hub.publish(sent % 2 ? 'tocks' : 'ticks', 'tick', sent); sent++; } }, 10);
     cleanup(() => clearInterval(publisher));
     for (let kill = 0; kill < 50; kill++) {
-      await sleep(60 + Math.random() * 60);
+      // A kill once the stream has carried another 30 to 60 messages (60 to 120 ms at this rate).
+      const from = ticks().length;
+      await expect.poll(() => ticks().length, { timeout: 10_000 }).toBeGreaterThanOrEqual(from + 30 + Math.floor(Math.random() * 30));
       for (const session of serverSessions(hub)) session.terminate();
     }
     clearInterval(publisher);
     const total = sent;
-    await expect.poll(() => messages().length, { timeout: 15_000 }).toBeGreaterThanOrEqual(total);
-    await sleep(200);
-    const seen = messages().map((e) => e.data.data as number);
+    await expect.poll(() => ticks().length, { timeout: 15_000 }).toBeGreaterThanOrEqual(total);
+    // Sentinels on both channels: once they are in, anything sent before them would be too.
+    for (const channel of ['ticks', 'tocks']) await hub.publish(channel, 'done', null);
+    await expect.poll(() => messages().filter((e) => e.name === 'done').length, { timeout: 10_000 }).toBe(2);
+    const seen = ticks().map((e) => e.data.data as number);
     expect(seen.length).toBe(total);
     expect([...seen].sort((a, b) => a - b)).toEqual([...Array(total).keys()]);
     // In order per channel (channels interleave freely).

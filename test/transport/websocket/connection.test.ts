@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import { coreOf } from '../../../pkg/hub.js';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CloseCode, ErrorCode, Hub } from '../../../pkg/index.js';
+import { CloseCode, ErrorCode } from '../../../pkg/index.js';
 import { HubWebSocket, MAX_PENDING_PONGS, type WebSocketTransport } from '../../../pkg/transport/websocket/websocket.js';
-import { closeServer, Peer, perTest, sleep } from '../../helpers.js';
+import { Peer, perTest, readByServer } from '../../helpers.js';
 import { encodeClientFrame, RawPeer, until } from '../../hostile/raw.js';
 
 /**
@@ -63,9 +62,9 @@ describe('a WebSocket connection of livehub\'s own server', () => {
     expect(pongs).toEqual(['hello']);
     for (let i = 0; i < 5; i++) peer.ws.ping(String(i));
     peer.ws.ping(); // no data: an empty pong
-    await until(() => pongs.length === 7);
-    await sleep(50);
-    expect(pongs).toEqual(['hello', '0', '1', '2', '3', '4', '']);
+    peer.ws.ping('sentinel'); // answered in order: once its pong is in, any second pong would be too
+    await expect.poll(() => pongs.at(-1)).toBe('sentinel');
+    expect(pongs).toEqual(['hello', '0', '1', '2', '3', '4', '', 'sentinel']);
   });
 
   it('answers far more pings than the pending-pong limit when the peer reads its pongs', async () => {
@@ -84,14 +83,14 @@ describe('a WebSocket connection of livehub\'s own server', () => {
   });
 
   it('limits a ping flood as the inbound rate limit says: a rate_limited error, then 4003', async () => {
-    const { url } = await watchedHub({ rateLimit: 10, rateLimitBurst: 20 });
+    const { hub, url } = await watchedHub({ rateLimit: 10, rateLimitBurst: 20 });
     const peer = await Peer.open(url);
     cleanup(() => peer.close());
     const pongs = pongsOf(peer.ws);
     let sent = 0;
     while (sent < 400 && !peer.closed) {
       for (let i = 0; i < 5; i++) peer.ws.ping(String(sent++)); // far below the pending-pong limit per read
-      await sleep(2);
+      await readByServer(hub, (peer.ws as unknown as { _socket: Socket })._socket); // each batch a read of its own
     }
     expect(await peer.whenClosed()).toEqual({ code: CloseCode.RateLimited, reason: 'rate limited' });
     expect(peer.messages.filter((m) => m.type === 'error').map((m) => m.code)).toEqual([ErrorCode.RateLimited]);
@@ -158,15 +157,15 @@ describe('a WebSocket connection of livehub\'s own server', () => {
   });
 
   it('parses frames split across reads and several frames in one read', async () => {
-    const { port } = await watchedHub();
+    const { hub, port } = await watchedHub();
     const peer = await RawPeer.open(port);
     cleanup(() => peer.destroy());
     const frame = (id: string) => encodeClientFrame({ opcode: 1, payload: JSON.stringify({ type: 'ping', id }) });
     const [a, b, c, d] = [frame('a'), frame('b'), frame('c'), frame('d')];
     peer.socket.write(a.subarray(0, 5));
-    await sleep(20);
+    await readByServer(hub, peer.socket);
     peer.socket.write(Buffer.concat([a.subarray(5), b, c.subarray(0, 9)]));
-    await sleep(20);
+    await readByServer(hub, peer.socket);
     peer.socket.write(c.subarray(9));
     await peer.next((m) => m.id === 'c');
     peer.socket.write(d);
@@ -177,19 +176,17 @@ describe('a WebSocket connection of livehub\'s own server', () => {
 
 describe('a connection an app hands over from its own WebSocketServer', () => {
   it('reaches its session through listeners, and ws answers its pings once', async () => {
-    const hub = new Hub({ logger: false });
-    const server = createServer();
+    const { hub, server, port } = await start({ logger: false }, { attach: false });
     const wss = new WebSocketServer({ server });
     wss.on('connection', (ws, request) => hub.addConnection(ws, request));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup(() => hub.close(), () => closeServer(server), () => new Promise((resolve) => wss.close(resolve)));
-    const peer = await Peer.open(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    cleanup(() => new Promise((resolve) => wss.close(resolve)));
+    const peer = await Peer.open(`ws://127.0.0.1:${port}`);
     cleanup(() => peer.close());
     await peer.subscribe('room');
     const pongs = pongsOf(peer.ws);
     for (let i = 0; i < 3; i++) peer.ws.ping(String(i));
-    await until(() => pongs.length === 3);
-    await sleep(50);
-    expect(pongs).toEqual(['0', '1', '2']);
+    peer.ws.ping('sentinel'); // answered in order: once its pong is in, any second pong would be too
+    await expect.poll(() => pongs.at(-1)).toBe('sentinel');
+    expect(pongs).toEqual(['0', '1', '2', 'sentinel']);
   });
 });

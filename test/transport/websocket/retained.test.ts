@@ -1,10 +1,8 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Hub } from '../../../pkg/index.js';
-import { closeServer, Peer, perTest } from '../../helpers.js';
+import { Peer, perTest } from '../../helpers.js';
 
 /**
  * What every open WebSocket connection keeps for its whole life, beyond what ws and Node keep: at
@@ -56,11 +54,9 @@ describe('what an upgraded connection keeps', () => {
 
   it('keeps the same headers for a Server-Sent Events stream', async () => {
     const seen: IncomingHttpHeaders[] = [];
-    const hub = new Hub({ keepHeaders: ['x-tenant'], logger: false, authorize: ({ request }) => { seen.push(request.headers); return true; } });
-    const server = createServer((request, response) => hub.handleEventSource(request, response));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup(async () => { await hub.close(); await closeServer(server); });
-    const stream = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/events?channel=room`, { headers: { 'x-tenant': 'acme', cookie: 'sid=1' } });
+    const { base } = await start({ keepHeaders: ['x-tenant'], logger: false, authorize: ({ request }) => { seen.push(request.headers); return true; } },
+      { attach: false, handler: (hub) => (request, response) => hub.handleEventSource(request, response) });
+    const stream = await fetch(`${base}/events?channel=room`, { headers: { 'x-tenant': 'acme', cookie: 'sid=1' } });
     cleanup(() => stream.body?.cancel());
     await expect.poll(() => seen.length).toBe(1);
     expect(seen[0]).toEqual({ 'x-tenant': 'acme' });

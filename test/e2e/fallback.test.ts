@@ -8,7 +8,7 @@ import { closeServer, sleep } from '../helpers.js';
 import { bundleClient, launchChromium } from './browser.js';
 
 /**
- * Issue 12: a page whose WebSocket upgrades are refused (as by a proxy that breaks them) falls back to
+ * A page whose WebSocket upgrades are refused (as by a proxy that breaks them) falls back to
  * Server-Sent Events with `transport: 'auto'` and chats both ways with a page on WebSocket; offline
  * and back, nothing is lost or doubled.
  */

@@ -1,24 +1,13 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../../pkg/engine/redis.js';
-import { Hub, type HubOptions } from '../../../pkg/index.js';
-import { closeServer, perTest } from '../../helpers.js';
+import type { HubOptions } from '../../../pkg/index.js';
+import { perTest, recordingLogger } from '../../helpers.js';
 import { gc } from '../../hostile/fixture.js';
 import { sharedRedisUrl } from '../../redis.js';
-import { recordingLogger, type LogLine } from '../http/fixture.js';
 
-const { cleanup } = perTest();
-
-async function eventsHub(options: HubOptions) {
-  const hub = new Hub(options);
-  const server: Server = createServer((_req, res) => { res.writeHead(404); res.end(); });
-  hub.attach(server, { path: '/ws', eventsPath: '/events' });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup(async () => { await hub.close(); await closeServer(server); });
-  return { hub, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
+const { start, cleanup } = perTest();
+const eventsHub = (options: HubOptions) => start(options, { attach: { path: '/ws', eventsPath: '/events' } });
 
 /** `count` SSE commands whose stream tokens name made-up nodes, `lanes` at a time; their statuses. */
 async function flood(base: string, count: number, lanes = 50): Promise<Map<number, number>> {
@@ -41,8 +30,8 @@ async function flood(base: string, count: number, lanes = 50): Promise<Map<numbe
 
 describe('SSE commands whose token names a node that is not running', () => {
   it('are answered 404 no_stream and logged, and a flood of made-up nodes leaves the heap flat', async () => {
-    const lines: LogLine[] = [];
-    const { base } = await eventsHub({ logger: recordingLogger(lines) });
+    const { logger, lines } = recordingLogger();
+    const { base } = await eventsHub({ logger });
     await flood(base, 500);
     gc();
     const before = process.memoryUsage().heapUsed;

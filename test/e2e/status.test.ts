@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../pkg/engine/redis.js';
 import { statusPage } from '../../pkg/observe/status-page.js';
-import { Peer, sleep } from '../helpers.js';
+import { Peer } from '../helpers.js';
 import { observedHubs } from '../observe/serve.js';
 import { sharedRedisUrl } from '../redis.js';
 import { launchChromium } from './browser.js';
@@ -63,7 +63,6 @@ describe('the status page in Chromium', () => {
     await page.screenshot({ path: 'test-results/status-page-live.png', fullPage: true });
     clearInterval(traffic);
     const counts = { ...published };
-    await sleep(50);
     await orders[0]!.next((m) => m.channel === 'orders' && m.data?.tick === tick, 5000);
 
     const total = counts.orders + counts.news;

@@ -68,6 +68,7 @@ describe('the Redis engine and a frozen Redis (SIGSTOP)', () => {
     }
     expect(results.some((r) => r.message.includes(`did not answer within ${commandTimeout} ms`))).toBe(true);
     // Still frozen: later calls keep failing within the bound, none waits for Redis to come back.
+    // The time frozen is the condition here, so it is waited out.
     await sleep(1000);
     const later = await Promise.all(Array.from({ length: 50 }, () => settle(() => e.publish('frozen', 'm', '3', keep))));
     for (const result of later) {
@@ -121,7 +122,7 @@ describe('the Redis engine and a half-dead pub/sub connection', () => {
       while (publishing) {
         await b.e.publish('steady', 'n', String(published + 1), keep);
         published++;
-        await sleep(5);
+        await sleep(5); // paces the load: about 200 publications a second
       }
     })();
     cleanups.push(async () => { publishing = false; await publisher; });

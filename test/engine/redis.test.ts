@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { LiveClient } from '../../client/index.js';
 import { RedisEngine, type RedisEngineOptions } from '../../pkg/engine/redis.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer, sleep } from '../helpers.js';
+import { closeServer, Peer, sentinel, sleep, turn } from '../helpers.js';
 import { sharedRedisUrl, startRedis } from '../redis.js';
 
 let shared = '';
@@ -68,7 +68,7 @@ describe('the Redis engine across nodes', () => {
     const got: number[] = [];
     client.on<number>('feed', (n) => got.push(n));
     await expect.poll(() => client.status).toBe('open');
-    await sleep(50);
+    await expect.poll(() => client.position('feed')).toBeDefined();
     for (let i = 0; i < 10; i++) b.hub.publish('feed', 'n', i);
     await expect.poll(() => got.length).toBe(10);
     // Node A goes away; the client comes back through the load balancer, on node B.
@@ -94,7 +94,7 @@ describe('the Redis engine across nodes', () => {
     for (let i = 0; i < total; i++) {
       a.hub.publish('busy', 'n', i);
       if (i === 300 || i === 900) await admin.client('KILL', 'TYPE', 'pubsub');
-      if (i % 50 === 0) await sleep(2);
+      if (i % 50 === 0) await turn(); // the kills land while publications flow
     }
     await expect.poll(() => peer.messages.filter((m) => m.channel === 'busy').length, { timeout: 15_000 }).toBe(total)
       .catch((failure) => { throw new Error(`${failure.message}; errors: ${errors.slice(0, 5).join(' | ')}; got ${peer.messages.filter((m) => m.channel === 'busy').length}, other: ${JSON.stringify(peer.messages.filter((m) => m.channel !== 'busy').slice(0, 3))}`); });
@@ -132,11 +132,13 @@ describe('the Redis engine across nodes', () => {
     socket.pause();
     for (let i = 0; i < 100; i++) a.hub.publish('late', 'n', i);
     await expect.poll(async () => (await a.hub.position('late')).offset).toBe(100);
+    // Elapsed time is the condition here: five of B's checks (every 100 ms) pass while it reads nothing.
     await sleep(500);
     socket.resume();
     await expect.poll(() => peer.messages.filter((m) => m.channel === 'late').length, { timeout: 10_000 }).toBe(100);
-    await sleep(300);
-    const got = peer.messages.filter((m) => m.channel === 'late');
+    // A reset sent after the 100 would arrive before a publication made after them.
+    await sentinel(a.hub, 'late', [peer]);
+    const got = peer.messages.filter((m) => m.channel === 'late' && !m.type.startsWith('sentinel-'));
     expect(got.map((m) => m.type)).not.toContain('reset');
     expect(got.map((m) => m.data)).toEqual([...Array(100).keys()]);
   });
@@ -154,8 +156,8 @@ describe('the Redis engine across nodes', () => {
     await first.next((m) => m.type === 'ack');
     retry.send(publish);
     expect(await retry.next((m) => m.type === 'ack')).toMatchObject({ type: 'ack', id: publish.id });
-    await sleep(200);
-    expect(reader.messages.filter((m) => m.channel === 'once')).toHaveLength(1);
+    await sentinel(b.hub, 'once', [reader]);
+    expect(reader.messages.filter((m) => m.channel === 'once' && m.type === 'm')).toHaveLength(1);
   });
 });
 
@@ -180,7 +182,7 @@ describe('a node starting', () => {
     const resets: string[] = [];
     await engine.start({ node: 'early', message: () => {}, deliver: (p) => delivered.push(p.offset), reset: (channel) => resets.push(channel) });
     await subscribed;
-    await sleep(300);
+    await expect.poll(() => engine.subscriber.status).toBe('ready');
     for (let i = 0; i < 5; i++) await engine.publish('early', 'n', String(i), { size: 0, ttl: 1000 });
     await expect.poll(() => delivered).toEqual([1, 2, 3, 4, 5]);
     expect(connects).toBe(1);
@@ -210,23 +212,21 @@ describe('the Redis engine when Redis fails', () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
     const n = await node(redis.url, 'lh');
-    for (let i = 1; i <= 5; i++) n.hub.publish('e', 'n', i);
-    await sleep(100);
+    for (let i = 1; i <= 5; i++) await n.hub.publish('e', 'n', i);
     const before = await n.hub.position('e');
     expect(before.offset).toBe(5);
     await redis.stop();
     const again = await startRedis(redis.port);
     cleanups.push(() => again.stop());
-    await sleep(1500); // the engine reconnects
-    n.hub.publish('e', 'n', 'after');
-    await sleep(100);
+    await expect.poll(() => n.engine.commands.status === 'ready' && n.engine.subscriber.status === 'ready', { timeout: 10_000 }).toBe(true);
+    await n.hub.publish('e', 'n', 'after');
     const peer = await Peer.open(n.url);
     cleanups.push(() => peer.close());
     peer.send({ type: 'subscribe', channel: 'e', since: before });
     const reply = await peer.next((m) => m.type === 'subscribed');
     expect(reply.recovered).toBe(false);
     expect(reply.epoch).not.toBe(before.epoch);
-    await sleep(100);
+    await peer.sync(); // a replay would come right after the subscribe answer, before the pong
     expect(peer.messages.filter((m) => m.channel === 'e' && 'data' in m)).toEqual([]);
   });
 
@@ -236,14 +236,14 @@ describe('the Redis engine when Redis fails', () => {
     const peer = await Peer.open(n.url);
     cleanups.push(() => peer.close());
     await redis.stop();
-    await sleep(200);
+    await expect.poll(() => n.engine.commands.status).not.toBe('ready');
     const began = Date.now();
     peer.send({ type: 'publish', channel: 'x', event: 'm', data: 1, id: 'during-outage' });
     expect(await peer.next((m) => m.type === 'error' && m.id === 'during-outage')).toMatchObject({ code: 'unavailable' });
     expect(Date.now() - began).toBeLessThan(1000);
     const again = await startRedis(redis.port);
     cleanups.push(() => again.stop());
-    await sleep(1500);
+    await expect.poll(() => n.engine.commands.status, { timeout: 10_000 }).toBe('ready');
     peer.send({ type: 'publish', channel: 'x', event: 'm', data: 2, id: 'after-outage' });
     expect(await peer.next((m) => m.type === 'ack', 5000)).toMatchObject({ type: 'ack', id: 'after-outage' });
   });
@@ -261,7 +261,9 @@ describe('presence across nodes', () => {
     for (const peer of [ann, bob]) peer.send({ type: 'subscribe', channel: 'presence-room' });
     await ann.next((m) => m.type === 'presence');
     await bob.next((m) => m.type === 'presence');
-    await sleep(300);
+    // Each node's announcements come before its own later publications on the channel.
+    await sentinel(a.hub, 'presence-room', [ann, bob]);
+    await sentinel(b.hub, 'presence-room', [ann, bob]);
     ann.messages.splice(0);
     bob.messages.splice(0);
     cat.send({ type: 'subscribe', channel: 'presence-room' });
@@ -321,7 +323,8 @@ describe('user targeting across nodes', () => {
     expect(await a.hub.isUserConnected('nobody')).toBe(false);
     a.hub.sendToUsers(['uma'], 'balance', { amount: 5 });
     for (const peer of [onB, onC]) expect(await peer.next((m) => m.channel === 'user:uma')).toMatchObject({ type: 'balance', data: { amount: 5 } });
-    await sleep(100);
+    // Node C gets uma's message and vic's sentinel in the order node A published them.
+    await sentinel(a.hub, 'user:vic', [other]);
     expect(other.messages.filter((m) => m.channel === 'user:uma')).toEqual([]);
     a.hub.disconnectUser('uma', 'logged out');
     for (const peer of [onB, onC]) expect((await peer.whenClosed()).code).toBe(4503);

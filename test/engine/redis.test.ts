@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { LiveClient } from '../../client/index.js';
 import { RedisEngine, type RedisEngineOptions } from '../../pkg/engine/redis.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer, Peer, sentinel, sleep, turn } from '../helpers.js';
+import { Peer, sentinel, sleep, startHub, turn } from '../helpers.js';
 import { sharedRedisUrl, startRedis } from '../redis.js';
 
 let shared = '';
@@ -16,18 +16,14 @@ beforeAll(async () => { shared = await sharedRedisUrl(); });
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
-/** A node: a hub on the Redis engine, on its own port. */
+/** A node: a hub on the Redis engine, on its own port (see `startHub`); stopped after the test. */
 async function node(url: string, prefix: string, options: HubOptions = {}, engineOptions: RedisEngineOptions = {}) {
   const engine = new RedisEngine({ url, prefix, ...engineOptions });
-  const hub = new Hub({ engine, canPublish: () => true, ...options });
-  const server: Server = createServer();
-  hub.attach(server, { path: '/ws' });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const wsUrl = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
-  const stop = async () => { await hub.close(); await engine.close(); await closeServer(server); };
+  const started = await startHub({ engine, canPublish: () => true, ...options });
+  const stop = async () => { await started.stop(); await engine.close(); };
   cleanups.push(stop);
   await expect.poll(() => engine.commands.status === 'ready' && engine.subscriber.status === 'ready').toBe(true);
-  return { hub, engine, server, url: wsUrl, stop };
+  return { hub: started.hub, engine, server: started.server, url: started.url, stop };
 }
 
 function prefix() {

@@ -1,35 +1,29 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach } from 'vitest';
-import { Hub, type HubOptions } from '../../pkg/index.js';
-import { closeServer } from '../helpers.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hub, HubOptions } from '../../pkg/index.js';
+import { perTest } from '../helpers.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 /**
- * A hub on a real http.Server (127.0.0.1, port 0) that also serves the given routes (by path, the
- * query ignored), WebSocket at /ws and SSE at /events; everything started is stopped after each test.
+ * A hub on a real http.Server (127.0.0.1, port 0, see `startHub`) that also serves the given routes
+ * (by path, the query ignored), WebSocket at /ws and SSE at /events; stopped after each test.
  */
 export function observedHubs() {
-  const stops: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
-  });
-  return async function start(options: HubOptions = {}, routes: (hub: Hub) => Record<string, Handler> = () => ({})) {
-    const hub = new Hub(options);
-    const table = routes(hub);
-    const server = createServer((request, response) => {
-      const path = new URL(request.url ?? '/', 'http://x').pathname;
-      const route = table[path];
-      if (route) route(request, response);
-      else { response.writeHead(404); response.end(); }
+  const { start } = perTest();
+  return async function startObserved(options: HubOptions = {}, routes: (hub: Hub) => Record<string, Handler> = () => ({})) {
+    let table: Record<string, Handler> = {};
+    const started = await start(options, {
+      attach: { path: '/ws', eventsPath: '/events' },
+      handler: (hub) => {
+        table = routes(hub);
+        return (request, response) => {
+          const route = table[new URL(request.url ?? '/', 'http://x').pathname];
+          if (route) route(request, response);
+          else { response.writeHead(404); response.end(); }
+        };
+      },
     });
-    hub.attach(server, { path: '/ws', eventsPath: '/events' });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const base = `http://127.0.0.1:${port}`;
-    stops.push(async () => { await hub.close(); await closeServer(server); });
-    return { hub, server, port, base, url: `ws://127.0.0.1:${port}/ws`, routes: table };
+    return { ...started, routes: table };
   };
 }
 

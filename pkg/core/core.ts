@@ -152,7 +152,7 @@ export class HubCore extends HubApi {
     }
   }
 
-  // The transport API (host.ts): sessions and node messages.
+  // The transport API (transportHost below): sessions and node messages.
 
   open(transport: Transport, request: RequestInfo, identity: Identity | null, fullProtocol: boolean): Session {
     const session = new Session(`${this.node}-${++this.nextId}`, transport, request, this, identity, fullProtocol);

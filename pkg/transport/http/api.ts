@@ -106,6 +106,10 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
     if (cost > 1) {
       const wait = limiter.take(match.key, cost - 1);
       if (wait !== 0) limiter.refund(match.key, 1);
+      // A cost above the burst can never pass: say so, rather than a 429 that no wait would end.
+      if (wait === -1) {
+        throw new ApiError(400, ErrorCode.BadRequest, `this request costs ${cost} commands (a broadcast counts one per channel), more than this key may send at once (rateLimitBurst ${rateLimitBurst}); split it into smaller requests`);
+      }
       refuseOverLimit(wait, rateLimit);
     }
     const context = { hub, maxBatch, where: '' };
@@ -120,11 +124,11 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
   };
 }
 
-/** Throws the 429 for a refused take (`wait`: seconds until the tokens are there, -1: never). */
+/** Throws the 429 for a refused take (`wait`: seconds until the tokens are there). */
 function refuseOverLimit(wait: number, rate: number): void {
   if (wait === 0) return;
-  throw new ApiError(429, ErrorCode.RateLimited, `this key sent more than its rate limit of ${rate} commands a second; retry after ${Math.max(1, wait)} s`,
-    { 'Retry-After': String(Math.max(1, wait)) });
+  throw new ApiError(429, ErrorCode.RateLimited, `this key sent more than its rate limit of ${rate} commands a second; retry after ${wait} s`,
+    { 'Retry-After': String(wait) });
 }
 
 /** A GET's query parameters as a command's input: each at most once; `limit` as a number. */

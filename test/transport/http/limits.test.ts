@@ -117,6 +117,19 @@ describe('the rate limit', () => {
     await expect.poll(async () => (await api.call('GET', '/info')).status, { timeout: 5000, interval: 250 }).toBe(200);
   });
 
+  it('refuses a request that costs more than the burst with 400 saying to split it, never a 429 no wait would end', async () => {
+    const api = await startApi({ api: { rateLimit: 0.1, rateLimitBurst: 12, maxBatch: 5 } });
+    const channels = Array.from({ length: 5 }, (_, i) => `c${i}`);
+    const commands = Array.from({ length: 3 }, () => ({ method: 'broadcast', channels, type: 't' }));
+    const refused = await api.call('POST', '/batch', { commands });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('retry-after')).toBeNull();
+    expect(refused.body.error).toEqual({ code: 'bad_request', message: 'this request costs 15 commands (a broadcast counts one per channel), more than this key may send at once (rateLimitBurst 12); split it into smaller requests' });
+    // Nothing was published, and it cost nothing: the split requests (1 + 5 + 5 of the 12) pass.
+    expect((await api.call('GET', '/history?channel=c0')).body.position.offset).toBe(0);
+    for (const command of commands.slice(0, 2)) expect((await api.call('POST', '/broadcast', { channels: command.channels, type: 't' })).status).toBe(200);
+  });
+
   it('counts a batch as its number of commands', async () => {
     const api = await startApi({ api: { rateLimit: 0.1, rateLimitBurst: 5, maxBatch: 5 } });
     expect((await api.call('POST', '/publish', { channel: 'a', type: 't' })).status).toBe(200);

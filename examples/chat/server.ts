@@ -68,6 +68,9 @@ export interface ChatServerOptions {
 const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'messageRate', 'apiKey', 'statusKey', 'hub'];
 const COOKIE = 'livehub_token';
 const TOKEN_LIFETIME_S = 3600;
+/** Who issues the chat's tokens and whom they are for: a token minted for another app is refused. */
+const TOKEN_ISSUER = 'livehub-chat';
+const TOKEN_AUDIENCE = 'livehub-chat';
 
 /** A JSON error with a code, for every refused request. */
 function fail(res: Response, status: number, code: string, message: string): void {
@@ -99,6 +102,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
   const authenticate = jwt
     ? jwtAuthenticator({
       key: secret,
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
       from: ['cookie'],
       cookieName: COOKIE,
       verify: (payload) => typeof payload.sub === 'string' && payload.ver === versionOf(payload.sub),
@@ -259,7 +264,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
     const name: unknown = req.body?.name;
     if (!isValidName(name)) return fail(res, 400, 'invalid_name', `${NAME_RULE}; got ${JSON.stringify(name ?? null)?.slice(0, 60)}`);
     const token = await new SignJWT({ ver: versionOf(name) }).setProtectedHeader({ alg: 'HS256' }).setSubject(name)
-      .setIssuedAt().setExpirationTime(`${TOKEN_LIFETIME_S}s`).sign(new TextEncoder().encode(secret));
+      .setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setIssuedAt().setExpirationTime(`${TOKEN_LIFETIME_S}s`).sign(new TextEncoder().encode(secret));
     res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: TOKEN_LIFETIME_S * 1000 });
     res.status(204).end();
   });

@@ -1,3 +1,4 @@
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { toChatMessage } from '../../examples/chat/messages.js';
 import { Peer } from '../helpers.js';
@@ -34,6 +35,21 @@ describe('the example chat in JWT mode', () => {
     expect(props).toMatchObject({ user: 'zoe', channel: 'private-chat' });
     expect(props.messages).toEqual([expect.objectContaining({ author: 'zoe', body: 'secret' })]);
     reader.close();
+  });
+
+  it('refuses a token signed with its secret but issued by, or for, another app', async () => {
+    const chat = await chats.start({ auth: 'jwt', secret: SECRET });
+    const key = new TextEncoder().encode(SECRET);
+    const token = (issuer: string, audience: string) => new SignJWT({ ver: 0 }).setProtectedHeader({ alg: 'HS256' }).setSubject('zoe')
+      .setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime('1h').sign(key);
+    for (const [issuer, audience] of [['another-app', 'livehub-chat'], ['livehub-chat', 'another-app']] as const) {
+      const cookie = `livehub_token=${await token(issuer, audience)}`;
+      await expect(Peer.open(chat.ws, { headers: { Cookie: cookie } }), `${issuer} for ${audience}`).rejects.toThrow('HTTP 401');
+      expect((await post(`${chat.base}/messages`, { author: 'zoe', body: 'x' }, { Cookie: cookie })).status).toBe(401);
+    }
+    // The chat's own login mints a token that passes.
+    const peer = await Peer.open(chat.ws, { headers: { Cookie: await login(chat.base, 'zoe') } });
+    peer.close();
   });
 
   it('shows a logged-out visitor neither the private messages nor their position', async () => {

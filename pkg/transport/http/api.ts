@@ -16,7 +16,7 @@ import { apiError, commandCost, runBatch, runCommand, type CommandName, type Htt
 import { ErrorCode } from '../../protocol/index.js';
 import { ApiError, sendError, sendJson } from './errors.js';
 import { ApiKeys } from './keys.js';
-import { KeyRateLimit } from './rate-limit.js';
+import { KeyGuessThrottle, KeyRateLimit } from './rate-limit.js';
 
 export type { HttpApiHub } from './commands.js';
 
@@ -80,6 +80,7 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
     throw new TypeError(`livehub: hub.api() rateLimitBurst must be a number at least maxBatch (${maxBatch}), so that a full batch can pass; got ${String(rateLimitBurst)}`);
   }
   const limiter = new KeyRateLimit(rateLimit, rateLimitBurst);
+  const guesses = new KeyGuessThrottle();
   const limits = () => ({ maxBodySize, maxJsonDepth: hub.options.maxJsonDepth, maxJsonKeys: hub.options.maxJsonKeys });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -90,9 +91,14 @@ export function createHttpApi(hub: HttpApiHub, options: HttpApiOptions): HttpApi
     if (req.method !== route.method) {
       throw new ApiError(405, ErrorCode.MethodNotAllowed, `${path} takes ${route.method}, not ${req.method}`, { Allow: route.method });
     }
+    const ip = req.socket?.remoteAddress ?? 'unknown';
+    const guessWait = guesses.wait(ip);
+    if (guessWait > 0) {
+      throw new ApiError(429, ErrorCode.RateLimited, `too many wrong API keys from this address; retry after ${guessWait} s`, { 'Retry-After': String(guessWait) });
+    }
     const match = keys.match(req);
     if ('refused' in match) {
-      const ip = req.socket?.remoteAddress ?? 'unknown';
+      guesses.refused(ip);
       const what = match.refused === 'missing' ? 'no API key' : 'a wrong API key';
       hub.reporter.report('warn', 'api_key_refused', `livehub: HTTP API refused a request from ${ip} to ${path} with ${what} (401)`, undefined, `api_key_refused:${ip}`);
       throw new ApiError(401, ErrorCode.Unauthorized, match.refused === 'missing'

@@ -33,3 +33,39 @@ export class KeyRateLimit {
     if (bucket) bucket.tokens = Math.min(this.burst * TOKEN, bucket.tokens + tokens * TOKEN);
   }
 }
+
+/** Wrong API keys an address may send at once, and how many more a second after that. */
+const KEY_GUESSES_BURST = 10;
+const KEY_GUESSES_PER_SECOND = 1;
+/** Addresses remembered at most (the oldest is forgotten first), so a spread-out guesser costs bounded memory. */
+const MAX_ADDRESSES = 10_000;
+
+/**
+ * Throttles wrong API keys per address: after a burst of 10, one guess a second; past that the
+ * address gets 429 before its key is even looked at. A right key costs nothing here.
+ */
+export class KeyGuessThrottle {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Seconds until the address may try a key again (0: it may now). */
+  wait(address: string): number {
+    const bucket = this.buckets.get(address);
+    if (!bucket) return 0;
+    takeTokens(bucket, KEY_GUESSES_PER_SECOND, KEY_GUESSES_BURST, 0, this.now()); // refills only
+    if (bucket.tokens >= TOKEN) return 0;
+    // A millisecond refills `rate` thousandths of a token.
+    return Math.max(1, Math.ceil((TOKEN - bucket.tokens) / KEY_GUESSES_PER_SECOND / 1000));
+  }
+
+  /** Counts a wrong (or missing) key from the address. */
+  refused(address: string): void {
+    let bucket = this.buckets.get(address);
+    if (!bucket) {
+      if (this.buckets.size >= MAX_ADDRESSES) this.buckets.delete(this.buckets.keys().next().value!);
+      this.buckets.set(address, (bucket = { tokens: KEY_GUESSES_BURST * TOKEN, refilledAt: this.now() }));
+    }
+    takeTokens(bucket, KEY_GUESSES_PER_SECOND, KEY_GUESSES_BURST, 1, this.now());
+  }
+}

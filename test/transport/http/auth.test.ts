@@ -42,6 +42,19 @@ describe('the API key', () => {
     expect(refusals[0]!.message).not.toContain(wrong);
   });
 
+  it('throttles wrong keys per address: after 10 it answers 429 with Retry-After, even to a right key, until a guess a second is earned back', async () => {
+    const api = await startApi();
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await api.call('GET', '/info', undefined, { 'X-API-Key': `wrong-key-number-${i}-padding` })).status);
+    expect(statuses).toEqual([...Array(10).fill(401), 429, 429]);
+    const throttled = await api.call('GET', '/info', undefined, { 'X-API-Key': KEY });
+    expect(throttled.status).toBe(429);
+    expect(throttled.body.error).toEqual({ code: 'rate_limited', message: 'too many wrong API keys from this address; retry after 1 s' });
+    expect(throttled.headers.get('retry-after')).toBe('1');
+    // One guess a second comes back: then the right key passes again.
+    await expect.poll(async () => (await api.call('GET', '/info', undefined, { 'X-API-Key': KEY })).status, { timeout: 5000, interval: 200 }).toBe(200);
+  });
+
   it('accepts the key in X-API-Key or as a Bearer token, and any key of a list', async () => {
     const api = await startApi({ api: { key: [KEY, OTHER_KEY] } });
     expect((await api.call('GET', '/info', undefined, { 'X-API-Key': KEY })).status).toBe(200);

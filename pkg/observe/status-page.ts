@@ -12,8 +12,9 @@ import { renderPage } from './status-html.js';
  * With `key`, the page answers 401 unless the request carries it (`?key=…` or the
  * `X-Livehub-Status-Key` header; compared in constant time), and the snapshots go to a channel
  * named after a digest of the key, so only those who got the page know where to listen. Without
- * `key` (development), anyone who reaches the page (and the channel `livehub-status`) sees it: put
- * the app's own auth in front of it, or allow the status channel only to operators in `authorize`.
+ * `key` (development), anyone who reaches the page (and the channel `livehub-status`) sees it, with
+ * personal and private channels shown by their prefix only (`user:…`, `private-…`): put the app's own
+ * auth in front of it, or allow the status channel only to operators in `authorize`.
  *
  * Mount it on every node with the same key: each node then publishes its snapshot, and each page
  * shows them all.
@@ -54,7 +55,8 @@ export function statusPage(hub: Hub, options: StatusPageOptions = {}): StatusPag
   }
   if (typeof title !== 'string') throw new TypeError('livehub: statusPage title must be a string');
   const channel = statusChannel(key);
-  const feed = new StatusFeed(hub, { channel, interval });
+  // Without a key anyone may watch: personal and private channels then show their prefix only.
+  const feed = new StatusFeed(hub, { channel, interval, privateNames: key !== undefined });
   const expected = key === undefined ? null : digest(key);
 
   const handler = ((request: IncomingMessage, response: ServerResponse): void => {

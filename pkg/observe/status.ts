@@ -40,12 +40,27 @@ export interface StatusFeedOptions {
   channel?: string;
   /** Milliseconds between snapshots (default 1000). */
   interval?: number;
+  /**
+   * Whether the busiest channels are shown by name even when a name says who it belongs to (`user:…`)
+   * or that it is private (`private-…`, `presence-…`); otherwise those show their prefix only
+   * (`user:…`). statusPage shows them only behind its key.
+   * @default false
+   */
+  privateNames?: boolean;
+}
+
+/** The name a snapshot shows for a channel: a personal or private one by its prefix only, unless allowed. */
+function shownName(channel: string, privateNames: boolean): string {
+  if (privateNames) return channel;
+  const prefix = /^(user:|private-|presence-)/.exec(channel)?.[1];
+  return prefix === undefined ? channel : `${prefix}…`;
 }
 
 /** Publishes this node's snapshots; `snapshot()` takes one now. */
 export class StatusFeed {
   readonly channel: string;
   readonly interval: number;
+  private readonly privateNames: boolean;
   private readonly totals = { published: 0, delivered: 0, errors: 0 };
   private window = { published: 0, delivered: 0, since: Date.now(), channels: new Map<string, number>() };
   private readonly stopListening: () => void;
@@ -53,8 +68,10 @@ export class StatusFeed {
 
   constructor(private readonly hub: Hub, options: StatusFeedOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('livehub: status feed options must be an object');
-    checkKnownOptions(options, ['channel', 'interval'], 'statusFeed()');
-    const { channel = STATUS_CHANNEL, interval = 1000 } = options;
+    checkKnownOptions(options, ['channel', 'interval', 'privateNames'], 'statusFeed()');
+    const { channel = STATUS_CHANNEL, interval = 1000, privateNames = false } = options;
+    if (typeof privateNames !== 'boolean') throw new TypeError('livehub: status privateNames must be a boolean');
+    this.privateNames = privateNames;
     if (typeof channel !== 'string' || !/^[A-Za-z0-9_\-:.@/=+,!~$]{1,255}$/.test(channel)) throw new TypeError(`livehub: status channel ${JSON.stringify(channel)} is not a channel a client can subscribe to`);
     if (!Number.isFinite(interval) || interval < 100) throw new TypeError('livehub: status interval must be at least 100 ms');
     this.channel = channel;
@@ -94,7 +111,7 @@ export class StatusFeed {
     let subscriptions = 0;
     let channels = 0;
     for (const { subscribers } of hub.channelList()) { subscriptions += subscribers; channels++; }
-    const top = [...window.channels].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([channel, count]) => ({ channel, rate: round(count / seconds) }));
+    const top = [...window.channels].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([channel, count]) => ({ channel: shownName(channel, this.privateNames), rate: round(count / seconds) }));
     if (reset) this.window = { published: 0, delivered: 0, since: now, channels: new Map() };
     const { engineUp, draining } = hubState(hub);
     return {

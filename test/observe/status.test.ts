@@ -87,6 +87,18 @@ describe('StatusFeed', () => {
     expect(s.top[0]!.rate).toBeGreaterThan(s.top[1]!.rate);
   });
 
+  it('shows personal and private channels by their prefix only, unless privateNames allows their names', async () => {
+    const { hub } = await start();
+    const open = new StatusFeed(hub, { interval: 60_000 });
+    const keyed = new StatusFeed(hub, { interval: 60_000, privateNames: true, channel: 'status-keyed' });
+    cleanups.push(() => open.close(), () => keyed.close());
+    for (const channel of ['user:alice', 'private-payroll', 'presence-board', 'news']) await hub.publish(channel, 't', 1);
+    await expect.poll(() => open.snapshot().top.length).toBe(4);
+    expect(open.snapshot().top.map((t) => t.channel).sort()).toEqual(['news', 'presence-…', 'private-…', 'user:…']);
+    expect(keyed.snapshot().top.map((t) => t.channel).sort()).toEqual(['news', 'presence-board', 'private-payroll', 'user:alice']);
+    expect(() => new StatusFeed(hub, { privateNames: 'yes' as never })).toThrow(TypeError);
+  });
+
   it('publishes a last snapshot saying draining when the node drains, then stops', async () => {
     const { hub } = await start();
     const feed = new StatusFeed(hub, { interval: 100 });

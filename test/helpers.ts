@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type RequestHandler } from 'express';
-import { afterEach, vi } from 'vitest';
+import { afterEach, expect, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { coreOf } from '../pkg/hub.js';
 import { Hub, type HubOptions } from '../pkg/index.js';
@@ -270,4 +270,30 @@ export interface ServerSession {
 /** The hub's open connections, server side (to cut them from the server in a test). */
 export function serverSessions(hub: Hub): ServerSession[] {
   return [...(coreOf(hub) as unknown as { sessions: Set<ServerSession> }).sessions];
+}
+
+/**
+ * POSTs an endless chunked body (16 KiB chunks, for as long as the server reads, giving up at
+ * 64 MiB) to `path`; resolves once the server closed the connection, with what it answered and the
+ * bytes the client got to send.
+ */
+export async function endlessBody(port: number, path: string, headers: Record<string, string> = {}): Promise<{ answer: string; sent: number }> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  let answer = '';
+  let closed = false;
+  socket.on('data', (chunk) => { answer += String(chunk); });
+  socket.on('error', () => {});
+  socket.on('close', () => { closed = true; });
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}Transfer-Encoding: chunked\r\n\r\n`);
+  const chunk = `4000\r\n${'x'.repeat(0x4000)}\r\n`;
+  let sent = 0;
+  while (!closed && sent < 64 * 1024 * 1024) {
+    if (!socket.write(chunk)) await new Promise<void>((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
+    sent += 0x4000;
+  }
+  await expect.poll(() => closed).toBe(true);
+  socket.destroy();
+  return { answer, sent };
 }

@@ -1,9 +1,8 @@
-import { connect } from 'node:net';
 import compression from 'compression';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
 import type { HubOptions } from '../../../pkg/index.js';
-import { Peer, perTest, serverSessions, turn } from '../../helpers.js';
+import { endlessBody, Peer, perTest, serverSessions, turn } from '../../helpers.js';
 
 const { cleanup, start } = perTest();
 
@@ -120,24 +119,7 @@ describe('Server-Sent Events', () => {
 
   it('answers a command with an endless body 413 and closes the connection, reading no further than the cap', async () => {
     const { base } = await sseHub();
-    const { port } = new URL(base);
-    const socket = connect(Number(port), '127.0.0.1');
-    cleanup(() => socket.destroy());
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    let answer = '';
-    let closed = false;
-    socket.on('data', (chunk) => { answer += String(chunk); });
-    socket.on('error', () => {});
-    socket.on('close', () => { closed = true; });
-    socket.write('POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Livehub-Stream: a.b.c\r\nTransfer-Encoding: chunked\r\n\r\n');
-    // Keep sending 16 KiB chunks for as long as the server reads them: up to 64 MiB, then give up.
-    const chunk = `4000\r\n${'x'.repeat(0x4000)}\r\n`;
-    let sent = 0;
-    while (!closed && sent < 64 * 1024 * 1024) {
-      if (!socket.write(chunk)) await new Promise<void>((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
-      sent += 0x4000;
-    }
-    await expect.poll(() => closed).toBe(true);
+    const { answer, sent } = await endlessBody(Number(new URL(base).port), '/events', { 'X-Livehub-Stream': 'a.b.c' });
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer).toMatch(/connection: close/i);
     expect(answer).toContain('"code":"too_large"');

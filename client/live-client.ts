@@ -213,7 +213,7 @@ export class LiveClient extends ConnectionLifecycle {
     if (reply.type === 'error' && !answeredSubscribe) {
       const id = reply.id;
       if (id !== undefined && this.outbox.has(id)) {
-        this.outbox.settle(id, new LiveError(reply.code, reply.message, reply.channel ?? this.outbox.channelOf(id)));
+        this.outbox.refused(id, new LiveError(reply.code, reply.message, reply.channel ?? this.outbox.channelOf(id)));
       } else this.report(new LiveError(reply.code, reply.message, reply.channel));
     }
     this.emitter.emit('reply', reply);

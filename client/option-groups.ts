@@ -45,7 +45,9 @@ export interface OutboxOptions {
    */
   overflow?: 'drop-oldest' | 'reject';
   /**
-   * Sends of one publish (one every `ackTimeout` ms without an ack) before it is rejected with `timeout`.
+   * Sends of one publish (one every `ackTimeout` ms without an ack, or after the server answered
+   * `unavailable` or `outcome_unknown`; always with the same id, so never published twice) before it
+   * is rejected with `timeout` (or the server's last answer).
    * @default 5
    */
   maxAttempts?: number;

@@ -66,7 +66,9 @@ export class Hub {
    *
    * Resolves with that position once the message has it (so a handler that awaits it before answering
    * orders sequential requests, across nodes too). Rejects with an Error whose `code` is
-   * `unavailable` (the engine failed or timed out) or `closed` (the hub is closing). Awaiting is
+   * `unavailable` (the engine could not be reached: nothing was published), `outcome_unknown` (the
+   * publish was sent and no answer came: it may have been published; retry with the same
+   * `idempotencyKey`, which never publishes twice) or `closed` (the hub is closing). Awaiting is
    * optional: a failure is logged either way, and a promise nobody awaits never becomes an unhandled
    * rejection. Throws a TypeError at once for an invalid channel or type, or data that JSON cannot
    * encode (BigInt, a cycle).

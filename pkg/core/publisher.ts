@@ -139,20 +139,33 @@ export class Publisher {
       : { from };
     after(() => this.publishNow(channel, event, dataJson, extra, false),
       (position) => { if (id !== undefined) reply(session, { type: 'ack', id, offset: position.offset, epoch: position.epoch }); },
-      () => reply(session, withId({ type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; retry later` }, id)));
+      (error) => reply(session, withId(isOutcomeUnknown(error)
+        ? { type: 'error', code: ErrorCode.OutcomeUnknown, channel, message: `publish to ${channel}: the engine did not answer, so it may have been published; retry with the same id` }
+        : { type: 'error', code: ErrorCode.Unavailable, channel, message: `publish to ${channel} failed; nothing was published; retry later` }, id)));
   }
 
-  /** Logs a failed publish and gives the Error its caller gets (code `unavailable` or `closed`). */
+  /**
+   * Logs a failed publish and gives the Error its caller gets: code `unavailable` (nothing was
+   * published), `outcome_unknown` (the engine may have published it) or `closed`.
+   */
   private failed(channel: string, error: unknown): LivehubError {
     const cause = error instanceof Error ? error.message : String(error);
-    const code = error instanceof LivehubError && error.code === 'closed' ? 'closed' : ErrorCode.Unavailable;
+    const code = error instanceof LivehubError && error.code === 'closed' ? 'closed' : isOutcomeUnknown(error) ? ErrorCode.OutcomeUnknown : ErrorCode.Unavailable;
     const failure = error instanceof LivehubError && error.code === code
       ? error
       : new LivehubError(code, `livehub: publish to ${channel} failed: ${cause}`, { cause: error });
-    this.reporter.report('error', 'publish_failed', `${failure.message}; the message was not published (check the engine: its connection, REDIS_URL)`, failure, `publish_failed:${cause}`);
+    const outcome = code === ErrorCode.OutcomeUnknown
+      ? 'it may or may not have been published (a retry with the same idempotency key settles it without a duplicate)'
+      : 'the message was not published';
+    this.reporter.report('error', 'publish_failed', `${failure.message}; ${outcome} (check the engine: its connection, REDIS_URL)`, failure, `publish_failed:${cause}`);
     if (this.events.listening.error) this.events.emit('error', { code: 'publish_failed', message: failure.message, error: failure });
     return failure;
   }
+}
+
+/** Whether an engine's publish failure says the publish may have been applied (`code: 'outcome_unknown'`). */
+function isOutcomeUnknown(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === ErrorCode.OutcomeUnknown;
 }
 
 /** The `from` stamp of a publish made by (or on behalf of) a session; `exceptSelf` keeps it from the session. */

@@ -12,8 +12,9 @@
  *   (`recovered: true`), or none (`recovered: false`); never a partial range.
  * - The delivery handler sees a channel's publications in offset order.
  * - Every call settles within a bound: an engine that cannot reach its store rejects with an Error
- *   whose `code` is `'unavailable'` and whose message names the store (host:port), the cause and the
- *   fix, and it reports connection losses, timeouts, resets and repairs through `EngineHandlers.log`.
+ *   whose `code` is `'unavailable'` (nothing was done) or, for a publish sent to the store that got
+ *   no answer, `'outcome_unknown'` (it may have been applied; a retry with the same idempotency key
+ *   settles it), and whose message names the store (host:port), the cause and the fix, and it reports connection losses, timeouts, resets and repairs through `EngineHandlers.log`.
  * - An idempotent publish (`PublishOptions.idempotencyKey`) claims its key in the same atomic step
  *   as the publish: one that failed claims nothing.
  * - A publication comes back (delivered, or from history) with the fields it was published with:
@@ -157,7 +158,8 @@ export interface Engine {
    * Assigns the next offset, keeps the publication in history as `policy` says, and delivers it to
    * every node subscribed to the channel, as one atomic step. `dataJson` is the data, already JSON.
    * Rejects (never queues without bound, never waits past the engine's command deadline) when the
-   * engine cannot reach its store. See `PublishOptions` for idempotency and the publisher stamp.
+   * engine cannot reach its store: `code: 'unavailable'` when nothing was published,
+   * `'outcome_unknown'` when the store may have applied it. See `PublishOptions` for idempotency and the publisher stamp.
    */
   publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options?: PublishOptions): MaybePromise<PublishResult>;
   /** This node has a first local subscriber on the channel: start receiving its publications. */

@@ -187,7 +187,7 @@ export class RedisEngine implements Engine {
       if (Number(duplicate) === 1) position.duplicate = true;
       return position;
     } catch (err) {
-      throw this.health.unavailable(`publish to channel '${channel}'`, err);
+      throw this.health.unavailable(`publish to channel '${channel}'`, err, true);
     }
   }
 

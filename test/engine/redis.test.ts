@@ -245,6 +245,50 @@ describe('the Redis engine when Redis fails', () => {
   });
 });
 
+describe('publishes while Redis is frozen', () => {
+  it('answers outcome_unknown (not unavailable) to a publish Redis froze on; the client retry with the same id is acked at the first position and delivered once', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop(), () => redis.signal('SIGCONT'));
+    const n = await node(redis.url, 'lh', {}, { commandTimeout: 500, checkInterval: 200 });
+    const publisher = await Peer.open(n.url);
+    const reader = await Peer.open(n.url);
+    cleanups.push(() => publisher.close(), () => reader.close());
+    await reader.subscribe('orders');
+
+    redis.signal('SIGSTOP');
+    publisher.send({ type: 'publish', channel: 'orders', event: 'created', data: 'order-1', id: 'order-1' });
+    const answer = await publisher.next((m) => m.type === 'error' && m.id === 'order-1', 5000);
+    expect(answer).toMatchObject({ code: 'outcome_unknown', channel: 'orders' });
+    expect(answer.message).toContain('retry with the same id');
+    redis.signal('SIGCONT');
+
+    // Redis applied the frozen publish when it woke: the retry with the same id is acked with its
+    // position, and the reader gets the message once.
+    await expect.poll(() => n.engine.commands.status, { timeout: 10_000 }).toBe('ready');
+    let ack: { type: string; offset?: number } = { type: 'none' };
+    await expect.poll(async () => {
+      publisher.send({ type: 'publish', channel: 'orders', event: 'created', data: 'order-1', id: 'order-1' });
+      ack = await publisher.next((m) => (m.type === 'ack' || m.type === 'error') && m.id === 'order-1', 5000);
+      return ack.type;
+    }, { timeout: 10_000, interval: 250 }).toBe('ack');
+    await sentinel(n.hub, 'orders', [reader]);
+    const created = reader.messages.filter((m) => m.channel === 'orders' && m.type === 'created');
+    expect(created.map((m) => [m.data, m.offset])).toEqual([['order-1', ack.offset]]);
+  }, 30_000);
+
+  it('rejects hub.publish with outcome_unknown while Redis is frozen and with unavailable while it is down', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop(), () => redis.signal('SIGCONT'));
+    const n = await node(redis.url, 'lh', {}, { commandTimeout: 500, checkInterval: 200 });
+    redis.signal('SIGSTOP');
+    await expect(n.hub.publish('orders', 'created', 1, { idempotencyKey: 'o1' })).rejects.toMatchObject({ code: 'outcome_unknown' });
+    redis.signal('SIGCONT');
+    await redis.stop();
+    await expect.poll(() => n.engine.commands.status).not.toBe('ready');
+    await expect(n.hub.publish('orders', 'created', 2)).rejects.toMatchObject({ code: 'unavailable' });
+  }, 30_000);
+});
+
 describe('presence across nodes', () => {
   it('agrees on every node: members on subscribe, join, update and leave', async () => {
     const p = prefix();

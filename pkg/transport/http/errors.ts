@@ -22,7 +22,7 @@ export const RETRY_AFTER_UNAVAILABLE = 1;
 /**
  * The ApiError for a failure thrown by a hub call, or null when it is not one the API expected (the
  * caller then answers 500 and logs it): a TypeError is the hub refusing an argument (400); `code`
- * `unavailable` or `closed` is a 503 with `Retry-After`.
+ * `unavailable` or `closed` is a 503 and `outcome_unknown` a 504, each with `Retry-After`.
  */
 export function fromHubError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
@@ -31,6 +31,7 @@ export function fromHubError(error: unknown): ApiError | null {
   const message = error instanceof Error ? error.message.replace(/^livehub: /, '') : String(error);
   const retry = { 'Retry-After': String(RETRY_AFTER_UNAVAILABLE) };
   if (code === 'unavailable') return new ApiError(503, ErrorCode.Unavailable, `${message}; nothing was done, retry later`, retry);
+  if (code === 'outcome_unknown') return new ApiError(504, ErrorCode.OutcomeUnknown, `${message}`, retry);
   if (code === 'closed') return new ApiError(503, ErrorCode.Closed, `${message}; retry on another node`, retry);
   return null;
 }

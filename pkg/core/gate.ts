@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AuthError, type Identity } from './auth.js';
 import { Admission } from './limits.js';
+import { MAX_NAME_LENGTH, userChannel } from '../protocol/index.js';
 import type { ResolvedHubOptions } from './options.js';
 import type { Reporter } from './report.js';
 import type { Admitted, Refusal } from './transport.js';
@@ -81,6 +82,10 @@ export class Gate {
     return Promise.resolve(pending).then((identity) => {
       if (identity !== null && (typeof identity !== 'object' || typeof identity.userId !== 'string' || !identity.userId)) {
         this.reporter.error(new TypeError('livehub: authenticate must return an Identity with a userId, or null'), 'bad_identity');
+        return { status: 500, code: 'internal' };
+      }
+      if (identity && userChannel(identity.userId).length > MAX_NAME_LENGTH) {
+        this.reporter.report('error', 'bad_identity', `livehub: authenticate returned a user id of ${identity.userId.length} characters (${JSON.stringify(identity.userId.slice(0, 32))}…), too long for its personal channel (${MAX_NAME_LENGTH} characters of user:<id>, non-ASCII characters taking 3 to 12 each); the connection was refused (500): use a shorter id, such as the user's primary key`, undefined, 'bad_identity:too_long');
         return { status: 500, code: 'internal' };
       }
       if (identity && identity.expiresAt !== undefined && !Number.isFinite(identity.expiresAt)) {

@@ -1,5 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Identity } from './auth.js';
+import { USER_CHANNEL_PREFIX, userChannel } from '../protocol/index.js';
+
+export { USER_CHANNEL_PREFIX, userChannel };
 
 /**
  * Channel authorization: who may subscribe to and publish on which channel.
@@ -7,8 +10,8 @@ import type { Identity } from './auth.js';
  * Built-in rules, applied first and not overridable:
  * - channels starting with `#` are the server's own (`#user:<id>`, a user's presence set): no client
  *   may subscribe or publish there;
- * - `user:<id>` is the personal channel of user `<id>`: only that user may subscribe to it
- *   (`hub.sendToUser` and `hub.publish('user:<id>', …)` reach it).
+ * - `user:<id>` is the personal channel of user `<id>` (`userChannel(id)`: characters a channel name
+ *   cannot hold are escaped): only that user may subscribe to it (`hub.sendToUser` reaches it).
  * Then, when the hub has an `authorize` hook, it decides. Without one:
  * - subscribe: allowed, except to `private-…` and `presence-…` channels;
  * - publish: decided by `canPublish`; without it, denied.
@@ -73,13 +76,7 @@ export function resolveKeepHeaders(value: unknown): ReadonlySet<string> | null {
 
 export type Authorize = (request: AuthorizeRequest) => boolean | Promise<boolean>;
 
-export const USER_CHANNEL_PREFIX = 'user:';
 const PROTECTED = ['private-', 'presence-'];
-
-/** The personal channel of a user. */
-export function userChannel(userId: string): string {
-  return `${USER_CHANNEL_PREFIX}${userId}`;
-}
 
 export function isProtectedChannel(channel: string): boolean {
   return PROTECTED.some((prefix) => channel.startsWith(prefix));

@@ -51,3 +51,25 @@ export function isValidTags(value: unknown): value is Record<string, string> {
   const entries = Object.entries(value);
   return entries.length <= 16 && entries.every(([key, tag]) => /^[A-Za-z0-9_-]{1,64}$/.test(key) && typeof tag === 'string' && tag.length <= 256);
 }
+
+/** The prefix of personal channels: `user:<id>`, which every connection of the user is in. */
+export const USER_CHANNEL_PREFIX = 'user:';
+
+/** A character a channel name may hold as it is (see `NAME_CHARACTERS`; `~` starts an escape). */
+const KEPT = /[A-Za-z0-9_\-:.@/=+,!#$]/;
+
+/**
+ * The personal channel of a user: `user:` followed by the user id, where every character a channel
+ * name cannot hold (and `~` itself) is written as `~` and two hex digits per UTF-8 byte, so a user id
+ * of any characters has one, distinct channel (`userChannel('José')` is `user:Jos~C3~A9`). The hub
+ * and the client compute it the same way. An id whose channel would pass the 255-character limit has
+ * none: the hub refuses such an identity at `authenticate`.
+ */
+export function userChannel(userId: string): string {
+  let escaped = '';
+  for (const character of userId) {
+    if (KEPT.test(character)) escaped += character;
+    else for (const byte of new TextEncoder().encode(character)) escaped += `~${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return `${USER_CHANNEL_PREFIX}${escaped}`;
+}

@@ -200,12 +200,16 @@ export abstract class HubLoop {
   private subscribe(command: Extract<Command, { kind: 'subscribe' }>, send: Send): void {
     const { session, channel } = command;
     if (!this.sessions.has(session)) return;
-    if (session.channels.has(channel)) {
+    // The personal channel is joined at connect: a subscribe to it answers like a first one (with its
+    // position, and a replay for `since`), without joining twice.
+    const personal = session.identity !== null && channel === userChannel(session.identity.userId) && session.streams.recovering?.has(channel) !== true;
+    if (session.channels.has(channel) && !personal) {
       send(session, withId({ type: 'error', code: ErrorCode.AlreadySubscribed, channel, message: `already subscribed to ${channel}; the subscription stands` }, command.id));
       return;
     }
     const full = session.channels.size >= this.options.maxChannelsPerClient;
-    if (channel !== EVERYONE_CHANNEL && full) {
+    if (channel !== EVERYONE_CHANNEL && full && !personal) {
+      this.reporter.report('warn', 'subscribe_refused', `livehub: refused a subscribe to ${channel} by ${session.identity ? `user ${JSON.stringify(session.identity.userId)}` : 'an anonymous connection'} (${session.id}): it is in ${this.options.maxChannelsPerClient} channels already (maxChannelsPerClient); raise the option or unsubscribe first; the client was answered 'too_many_channels'`, undefined, 'subscribe_refused:too_many_channels');
       send(session, withId({
         type: 'error', code: ErrorCode.TooManyChannels, channel,
         message: `at most ${this.options.maxChannelsPerClient} channels per connection`,
@@ -216,7 +220,7 @@ export abstract class HubLoop {
       send(session, withId({ type: 'subscribed', channel }, command.id));
       return;
     }
-    this.join(session, channel);
+    if (!session.channels.has(channel)) this.join(session, channel);
     if (command.filter) (session.filters ??= new Map()).set(channel, command.filter);
     // Hold live publications for this session until the engine says where the stream stands.
     session.streams.hold(channel);

@@ -110,3 +110,20 @@ export function decide(
   }
   return verdict === true;
 }
+
+/** Why `decide` denied a request, and what would let it pass: for the hub's log line. */
+export function refusalReason(
+  request: Pick<AuthorizeRequest, 'action' | 'channel' | 'identity'>,
+  hooks: { authorize: Authorize | null; canPublish: unknown },
+): string {
+  const { action, channel, identity } = request;
+  if (channel.startsWith('#')) return 'channels starting with "#" are the hub\'s own; use another name';
+  if (action === 'subscribe' && channel.startsWith(USER_CHANNEL_PREFIX)) {
+    return identity === null
+      ? 'personal channels need an authenticated connection (the hub\'s authenticate option)'
+      : `only their user may subscribe to a personal channel; the connection's own is ${userChannel(identity.userId)}, joined at connect`;
+  }
+  if (hooks.authorize) return `the authorize hook did not return true for this ${action}; allow it there if it should pass`;
+  if (action === 'publish') return 'clients may not publish without a canPublish or authorize hook that allows it';
+  return 'private- and presence- channels need an authorize hook that allows them (HubOptions.authorize)';
+}

@@ -3,7 +3,7 @@ import { APP_CODE, HandlerTable, runChain, type Handler, type InboundMessage, ty
 import { isBuiltIn, parseCommand, type AppCommand } from './inbound.js';
 import { scanJson } from '../protocol/index.js';
 import type { ResolvedHubOptions } from './options.js';
-import { decide } from './policy.js';
+import { decide, refusalReason } from './policy.js';
 import type { Reporter } from './report.js';
 import type { Session } from './session.js';
 import { contextOf } from './context.js';
@@ -102,6 +102,10 @@ export class Router {
     const apply = (allowed: boolean) => {
       if (session.state !== 'open') return;
       if (allowed) return runBuiltIn(this.host, session, command);
+      const user = session.identity ? `user ${JSON.stringify(session.identity.userId)}` : 'an anonymous connection';
+      reporter.report('warn', `${command.type}_refused`,
+        `livehub: refused a ${command.type} to ${command.channel} by ${user} (${session.id}): ${refusalReason({ action: command.type, channel: command.channel, identity: session.identity }, { authorize, canPublish })}; the client was answered 'forbidden'`,
+        undefined, `${command.type}_refused:${command.channel}`);
       this.host.reply(session, withId({
         type: 'error', code: ErrorCode.Forbidden, channel: command.channel,
         message: command.type === 'publish' ? `publishing to ${command.channel} is not allowed` : `subscribing to ${command.channel} is not allowed`,
@@ -132,7 +136,11 @@ export class Router {
     const kit: Toolkit = {
       ...this.host.toolkit(session, answer, id),
       reply: (data) => answer({ type: 'reply', id: id!, data: data === undefined ? null : data }),
-      fail: (code, message) => answer(withId({ type: 'error', code: (APP_CODE.test(code) ? code : ErrorCode.Internal) as ErrorCode, message: message ?? code }, id)),
+      fail: (code, message) => {
+        const known = APP_CODE.test(code);
+        if (known) this.logRefusal(session, command.type, code, message ?? code, undefined);
+        answer(withId({ type: 'error', code: (known ? code : ErrorCode.Internal) as ErrorCode, message: message ?? code }, id));
+      },
     };
     if (id !== undefined) {
       const { handlerTimeout } = this.host.options;
@@ -152,6 +160,14 @@ export class Router {
     Promise.resolve(result).then((value) => { if (!answered) kit.reply(value); }, (error: unknown) => this.rejected(session, message, error, answer));
   }
 
+  /** Logs a request a handler or middleware refused with a code of the app's (once per type and code a minute). */
+  private logRefusal(session: Session, type: unknown, code: string, message: string, channel: string | undefined): void {
+    const user = session.identity ? `user ${JSON.stringify(session.identity.userId)}` : 'an anonymous connection';
+    this.host.reporter.report('warn', 'request_refused',
+      `livehub: the handler or middleware of ${JSON.stringify(type)} refused a request of ${user} (${session.id})${channel ? ` on ${channel}` : ''} with '${code}': ${message}; the client was answered with that code`,
+      undefined, `request_refused:${String(type)}:${code}`);
+  }
+
   /**
    * A middleware or handler threw: an error with an app `code` answers with it; anything else answers
    * `internal` (never the error's text or stack) and is logged with its stack.
@@ -163,6 +179,7 @@ export class Router {
     let reply: ServerReply;
     if (typeof code === 'string' && APP_CODE.test(code)) {
       reply = withId({ type: 'error', code: code as ErrorCode, message: (error as Error).message || code, ...(channel ? { channel } : {}) }, id);
+      this.logRefusal(session, message.type, code, reply.message, channel);
     } else {
       this.host.reporter.error(error, 'handler_failed', `livehub: the handler or middleware of ${JSON.stringify(message.type)} threw: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
       reply = withId({ type: 'error', code: ErrorCode.Internal, message: 'the server failed to handle this message', ...(channel ? { channel } : {}) }, id);

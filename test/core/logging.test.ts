@@ -28,6 +28,39 @@ describe('the hub logs what it refuses or loses', () => {
     expect(refused[0]!.message).toContain('origins: ["http://localhost:5173"]');
   });
 
+  it('logs a refused subscribe with the channel, the user and what would allow it, once per channel a minute', async () => {
+    const { logger, lines } = recordingLogger();
+    const { url } = await start({ logger, authenticate: () => ({ userId: 'ann' }) });
+    const peer = await Peer.open(url);
+    cleanup(() => peer.close());
+    for (const id of ['a', 'b']) {
+      peer.send({ type: 'subscribe', channel: 'presence-shop', id });
+      expect(await peer.next((m) => m.id === id)).toMatchObject({ type: 'error', code: 'forbidden' });
+    }
+    peer.send({ type: 'subscribe', channel: 'user:bob', id: 'c' });
+    expect(await peer.next((m) => m.id === 'c')).toMatchObject({ code: 'forbidden' });
+    const refused = lines.filter((l) => l.code === 'subscribe_refused');
+    expect(refused).toHaveLength(2);
+    expect(refused[0]).toMatchObject({ level: 'warn', message: expect.stringContaining('presence-shop by user "ann"') });
+    expect(refused[0]!.message).toContain('need an authorize hook that allows them');
+    expect(refused[1]!.message).toContain('user:bob');
+    expect(refused[1]!.message).toContain("the connection's own is user:ann");
+  });
+
+  it('logs a refused publish and a request a handler refused with a code of its own', async () => {
+    const { logger, lines } = recordingLogger();
+    const { hub, url } = await start({ logger, authorize: ({ action }) => action === 'subscribe' });
+    hub.handle('order.cancel', (_message, _ctx, kit) => kit.fail('not_yours', 'this order belongs to someone else'));
+    const peer = await Peer.open(url);
+    cleanup(() => peer.close());
+    peer.send({ type: 'publish', channel: 'news', event: 'n', data: 1, id: 'p' });
+    expect(await peer.next((m) => m.id === 'p')).toMatchObject({ code: 'forbidden' });
+    peer.send({ type: 'order.cancel', data: { order: 7 }, id: 'r' });
+    expect(await peer.next((m) => m.id === 'r')).toMatchObject({ code: 'not_yours' });
+    expect(lines.find((l) => l.code === 'publish_refused')?.message).toContain('the authorize hook did not return true for this publish');
+    expect(lines.find((l) => l.code === 'request_refused')?.message).toMatch(/"order.cancel" refused a request of an anonymous connection .* with 'not_yours': this order belongs to someone else/);
+  });
+
   it('names an evicted slow consumer and the options that bound it', async () => {
     const { logger, lines } = recordingLogger();
     const { hub, url } = await start({ logger, maxBufferedBytes: 64 * 1024, writeWait: 500 });

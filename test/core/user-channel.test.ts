@@ -52,4 +52,23 @@ describe('personal channels of user ids of any characters', () => {
     const fits = await as(url, '😀'.repeat(20));
     fits.close();
   });
+
+  it('answers a subscribe to the connection\'s own personal channel like a first one (position, replay from since), and delivers later messages once', async () => {
+    const { hub, url } = await hubs.start({ authenticate: byQuery });
+    const channel = userChannel('José');
+    await hub.sendToUser('José', 'note', 1);
+    await hub.sendToUser('José', 'note', 2);
+    const page = await as(url, 'José');
+    page.send({ type: 'subscribe', channel, id: 'mine' });
+    expect(await page.next((m) => m.id === 'mine')).toEqual({ type: 'subscribed', channel, id: 'mine', offset: 2, epoch: expect.any(String) });
+    const { epoch } = (await hub.history(channel)).position;
+    page.send({ type: 'subscribe', channel, id: 'again', since: { offset: 1, epoch } });
+    expect(await page.next((m) => m.id === 'again')).toMatchObject({ type: 'subscribed', channel, recovered: true, offset: 2 });
+    expect(await page.next((m) => m.type === 'note')).toMatchObject({ channel, data: 2, offset: 2 });
+    await hub.sendToUser('José', 'note', 3);
+    await sentinel(hub, channel, [page]);
+    expect(page.messages.filter((m) => m.type === 'note').map((m) => m.data)).toEqual([3]);
+    // Still one subscription, not two.
+    expect(hub.channelList()).toContainEqual({ channel, subscribers: 1 });
+  });
 });

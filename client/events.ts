@@ -25,6 +25,8 @@ export interface LiveClientEvents {
   /** The transport of the connection or attempt changed (`'websocket'` or `'sse'`); also `client.transport`. */
   transport: (transport: TransportName) => void;
   reply: (reply: ServerReply) => void;
+  /** The outbox's size changed (`client.queued`): publishes, requests and messages waiting for the connection or an ack. */
+  outbox: (event: { size: number }) => void;
   /** Publishes and requests that waited while disconnected were sent on (re)connect. */
   'offline.queue.flushed': (event: { count: number }) => void;
 }

@@ -31,12 +31,21 @@ export class LiveClient extends ConnectionLifecycle {
   private readonly idBase = `${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}-`;
   private nextId = 0;
 
+  /**
+   * Publishes, requests and messages waiting in the outbox: made while disconnected (kept in
+   * `outbox.storage` when set), or publishes sent and not acked yet. The `outbox` event tells changes.
+   */
+  get queued(): number {
+    return this.outbox.size;
+  }
+
   constructor(url: string, options: LiveClientOptions = {}) {
     super(url, options);
     this.outbox = new Outbox({
       send: (frame) => this.write(frame),
       isOpen: () => this.status === 'open',
       reportError: (error) => this.report(error),
+      changed: (size) => this.emitter.emit('outbox', { size }),
     }, this.options);
     this.subscriptions = new Subscriptions({
       isOpen: () => this.status === 'open',

@@ -52,13 +52,15 @@ export interface OutboxOptions {
    */
   maxAttempts?: number;
   /**
-   * Where to keep unacked publishes across page loads, e.g. `localStorage`. Kept entries are sent on
-   * the next connect of a client with the same `storageKey`.
+   * Where to keep the outbox across page loads, e.g. `localStorage`: unacked publishes, and requests
+   * and messages queued while disconnected (`queue: true`) and not sent yet. Kept entries are sent,
+   * in order and each request once, on the next connect of a client with the same `storageKey` (at
+   * most `maxSize` of them); a kept request's reply then comes as the client's `reply` event.
    * @default none (memory only)
    */
   storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
   /**
-   * The storage key the publishes are kept under.
+   * The storage key the outbox is kept under.
    * @default `livehub:outbox:<url>`
    */
   storageKey?: string;

@@ -9,6 +9,8 @@ export interface OutboxHost {
   isOpen(): boolean;
   /** Storage failed (quota, disabled): reported, and the outbox stays in memory. */
   reportError(error: Error): void;
+  /** The number of entries changed. */
+  changed(size: number): void;
 }
 
 /**
@@ -123,8 +125,9 @@ export class Outbox {
     const entry = this.pending.get(id);
     if (!entry) return;
     this.pending.delete(id);
+    this.host.changed(this.pending.size);
     if (entry.timer) clearTimeout(entry.timer);
-    if (forget && entry.kind === 'publish') this.save();
+    if (forget) this.save();
     if (error) entry.reject(error);
     else entry.resolve(value);
   }
@@ -139,8 +142,9 @@ export class Outbox {
       }
       const entry: Pending = { ...fields, resolve, reject, timer: null, attempts: 0 };
       this.pending.set(id, entry);
-      if (entry.kind === 'publish') this.save();
+      this.host.changed(this.pending.size);
       if (this.host.isOpen()) this.transmit(id, entry);
+      if (entry.kind === 'publish' || entry.attempts === 0) this.save();
     });
   }
 
@@ -151,6 +155,7 @@ export class Outbox {
       if (entry.attempts > 0) return;
       entry.attempts++;
       this.host.send(entry.frame);
+      if (this.options.outbox.storage) this.save();
       if (entry.kind === 'message') return this.settle(id, null);
       entry.timer = setTimeout(() => {
         this.settle(id, new LiveError('timeout', `no reply to "${entry.type}" within ${entry.timeout} ms`));
@@ -167,19 +172,31 @@ export class Outbox {
     }, this.options.ackTimeout);
   }
 
+  /**
+   * Keeps, in order, what a reload must not lose: every unacked publish, and the requests and
+   * messages not sent yet (one already sent is never sent again). Each kept entry is
+   * `[id, frame, kind, type?, timeout?]`.
+   */
   private save(): void {
     const { storage, storageKey } = this.options.outbox;
     if (!storage) return;
     try {
-      const publishes = [...this.pending].filter(([, entry]) => entry.kind === 'publish');
-      if (publishes.length === 0) storage.removeItem(storageKey);
-      else storage.setItem(storageKey, JSON.stringify(publishes.map(([id, entry]) => [id, entry.frame])));
+      const kept: KeptEntry[] = [];
+      for (const [id, entry] of this.pending) {
+        if (entry.kind === 'publish') kept.push([id, entry.frame]);
+        else if (entry.attempts === 0) kept.push(entry.kind === 'request' ? [id, entry.frame, 'request', entry.type!, entry.timeout!] : [id, entry.frame, 'message', entry.type!]);
+      }
+      if (kept.length === 0) storage.removeItem(storageKey);
+      else storage.setItem(storageKey, JSON.stringify(kept));
     } catch (error) {
       this.host.reportError(error as Error);
     }
   }
 
-  /** Takes publishes kept by an earlier page or client; they go out on the next open. */
+  /**
+   * Takes what an earlier page or client kept; it goes out, in order, on the next open. A kept
+   * request has no caller any more: its reply comes as the client's `reply` event, its failure as `error`.
+   */
   restore(): void {
     const { storage, storageKey } = this.options.outbox;
     if (!storage) return;
@@ -190,12 +207,19 @@ export class Outbox {
       kept = [];
     }
     if (!Array.isArray(kept)) return;
-    for (const item of kept) {
+    const orphan = { resolve: () => {}, reject: (error: Error) => this.host.reportError(error), timer: null, attempts: 0 };
+    for (const item of kept.slice(-this.options.outbox.maxSize)) {
       if (!Array.isArray(item) || typeof item[0] !== 'string' || typeof item[1] !== 'string') continue;
-      this.pending.set(item[0], { kind: 'publish', channel: channelOfFrame(item[1]), frame: item[1], resolve: () => {}, reject: () => {}, timer: null, attempts: 0 });
+      const [id, frame, kind, type, timeout] = item as unknown[];
+      if (kind === undefined) this.pending.set(id as string, { kind: 'publish', channel: channelOfFrame(frame as string), frame: frame as string, ...orphan, reject: () => {} });
+      else if (kind === 'request' && typeof type === 'string' && typeof timeout === 'number') this.pending.set(id as string, { kind, type, frame: frame as string, timeout, ...orphan });
+      else if (kind === 'message' && typeof type === 'string') this.pending.set(id as string, { kind, type, frame: frame as string, ...orphan });
     }
   }
 }
+
+/** An outbox entry as kept in storage: a publish `[id, frame]`, or a request or message not sent yet. */
+type KeptEntry = [RequestId, string] | [RequestId, string, 'request', string, number] | [RequestId, string, 'message', string];
 
 /**
  * The publish frame. Data that JSON cannot carry (a BigInt, a cycle, a function) is a TypeError

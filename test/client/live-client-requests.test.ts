@@ -36,16 +36,6 @@ describe('LiveClient requests and messages in the outbox', () => {
     c.dispose();
   });
 
-  it('keeps only publishes in storage, never requests', () => {
-    const storage = memoryStorage();
-    const c = fakeClient({ outbox: { storage, storageKey: 'k' } });
-    c.request('lookup', null, { queue: true }).catch(() => {});
-    expect(storage.items.has('k')).toBe(false);
-    c.publish('room', 'said', 1).catch(() => {});
-    expect(JSON.parse(storage.items.get('k')!).map((entry: [string, string]) => JSON.parse(entry[1]).type)).toEqual(['publish']);
-    c.dispose();
-  });
-
   it('counts queued requests against outbox.maxSize', async () => {
     const c = fakeClient({ outbox: { maxSize: 2, overflow: 'reject' } });
     c.publish('room', 'said', 1).catch(() => {});

@@ -390,6 +390,51 @@ describe('LiveClient', () => {
     c.close();
   });
 
+  it('keeps requests and messages queued offline in storage with the publishes, and the next client sends each once, in order', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) };
+    const first = client({ outbox: { storage } });
+    const sizes: number[] = [];
+    first.events.on('outbox', ({ size }) => sizes.push(size));
+    first.publish('chat', 'm', 'one').catch(() => {});
+    first.request('cart.add', { sku: 7 }, { queue: true }).catch(() => {});
+    first.send('typing', { on: true }, { queue: true });
+    expect(first.queued).toBe(3);
+    expect(sizes).toEqual([1, 2, 3]);
+    first.close(); // the page reloads
+
+    const second = client({ outbox: { storage } });
+    expect(second.queued).toBe(3);
+    const replies: unknown[] = [];
+    second.events.on('reply', (reply) => replies.push(reply));
+    FakeSocket.last().accept();
+    const sent = FakeSocket.last().sent;
+    expect(sent.map((m) => m.type)).toEqual(['publish', 'cart.add', 'typing']);
+    expect(sent[1]).toMatchObject({ data: { sku: 7 } });
+    FakeSocket.last().deliver({ type: 'reply', id: sent[1].id, data: { items: 1 } });
+    expect(replies).toEqual([{ type: 'reply', id: sent[1].id, data: { items: 1 } }]);
+    // Sent: only the unacked publish is kept, so a third page sends the request no more.
+    expect(JSON.parse(store.values().next().value!)).toHaveLength(1);
+    second.close();
+    const third = client({ outbox: { storage } });
+    FakeSocket.last().accept();
+    expect(FakeSocket.last().sent.map((m) => m.type)).toEqual(['publish']);
+    third.close();
+  });
+
+  it('restores at most outbox.maxSize kept entries, the newest', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) };
+    const first = client({ outbox: { storage, maxSize: 10 } });
+    for (let i = 0; i < 10; i++) first.send('n', i, { queue: true });
+    first.close();
+    const second = client({ outbox: { storage, maxSize: 4 } });
+    expect(second.queued).toBe(4);
+    FakeSocket.last().accept();
+    expect(FakeSocket.last().sent.map((m) => m.data)).toEqual([6, 7, 8, 9]);
+    second.close();
+  });
+
   it('keeps unacked publishes in storage and sends them from the next client', () => {
     const store = new Map<string, string>();
     const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) };

@@ -4,6 +4,7 @@ import { LiveError } from './errors.js';
 import type { LiveClientEvents, MessageHandler } from './events.js';
 import type { LiveClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import { RefusalWarnings } from './refusals.js';
 import { deprecated } from './deprecated.js';
 import { appFrame, awaitReply, DirectHandlers, isDirect, requestTimeout, type DirectHandler, type DirectListeners, type RequestOptions, type SendOptions } from './request.js';
 import { Subscriptions } from './subscriptions.js';
@@ -28,6 +29,7 @@ export class LiveClient extends ConnectionLifecycle {
   readonly direct: DirectListeners = this.directHandlers.view;
   private readonly outbox: Outbox;
   private readonly subscriptions: Subscriptions;
+  private readonly warnings = new RefusalWarnings();
   private readonly idBase = `${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}-`;
   private nextId = 0;
 
@@ -46,6 +48,7 @@ export class LiveClient extends ConnectionLifecycle {
       recovered: (event) => this.emitter.emit('recovered', event),
       gap: (event) => this.emitter.emit('gap', event),
       subscribeError: (event) => {
+        this.warnings.warn('subscribe', event.error, event.channel);
         this.lastError = event.error;
         this.emitter.emit('subscribeError', event);
         this.emitter.emit('error', event.error);
@@ -212,9 +215,19 @@ export class LiveClient extends ConnectionLifecycle {
     if (reply.type === 'reply') this.outbox.settle(reply.id, null, reply.data);
     if (reply.type === 'error' && !answeredSubscribe) {
       const id = reply.id;
-      if (id !== undefined && this.outbox.has(id)) {
-        this.outbox.settle(id, new LiveError(reply.code, reply.message, reply.channel ?? this.outbox.channelOf(id)));
-      } else this.report(new LiveError(reply.code, reply.message, reply.channel));
+      const entry = id === undefined ? undefined : this.outbox.describe(id);
+      if (entry) {
+        // A refused publish or request: its promise rejects, and it shows in the state and events too.
+        const error = new LiveError(reply.code, reply.message, reply.channel ?? entry.channel);
+        this.warnings.warn(entry.kind === 'publish' ? 'publish' : 'request', error, entry.kind === 'publish' ? error.channel : entry.type);
+        this.report(error);
+        this.outbox.settle(id!, error);
+      } else {
+        const error = new LiveError(reply.code, reply.message, reply.channel);
+        // A refused presence command (`presence()`, `setStatus()`): its promise rejects as well.
+        if (typeof id === 'string' && id.startsWith(`${this.idBase}r`)) this.warnings.warn('presence', error, reply.channel);
+        this.report(error);
+      }
     }
     this.emitter.emit('reply', reply);
   }

@@ -49,6 +49,12 @@ export class Outbox {
     return this.pending.has(id);
   }
 
+  /** What a pending entry is: a publish (with its channel), a request or a message (with its type). */
+  describe(id: RequestId): { kind: Pending['kind']; channel?: string; type?: string } | undefined {
+    const entry = this.pending.get(id);
+    return entry && { kind: entry.kind, channel: entry.channel, type: entry.type };
+  }
+
   /** The channel a pending publish is for. */
   channelOf(id: RequestId): string | undefined {
     return this.pending.get(id)?.channel;

@@ -18,9 +18,9 @@ export interface Gap extends GapEvent {
 export interface ChannelStatus {
   /**
    * The server's refusal of a subscribe to, or a publish on, the hook's channel (a `LiveError`: `code`
-   * such as `forbidden`, `channel`, and a message saying what to change). Null again once the
-   * channel is subscribed (each new connection subscribes it again) or a publish through the hook
-   * is acked.
+   * such as `forbidden`, `channel`, and a message saying what to change); a refused subscribe shows
+   * first. A refused subscribe ends when the channel is subscribed (each new connection subscribes
+   * it again), a refused publish when a publish through a hook is acked.
    * @default null
    */
   readonly error: LiveError | null;
@@ -48,35 +48,50 @@ export const NO_CHANNEL_STATUS: ChannelStatus = Object.freeze({ error: null, gap
 
 export type ChannelStateClient = Pick<LiveClient, 'events'>;
 
+/** A channel's refusals: of its subscribe, and of anything else on it (a publish, a presence request). */
+interface Refused { subscribe?: LiveError; other?: LiveError }
+type RefusalKind = keyof Refused;
+
 /**
  * The refusals of one client's channels, shared by every hook on it (a hook mounted after a refusal
- * still shows it): set by each error about a channel, cleared when the channel is subscribed, on a
- * new connection (which subscribes every channel again), or when a publish through a hook is acked.
+ * still shows it): set by each error about a channel. A subscribe's refusal ends when the channel is
+ * subscribed; another (a publish) when a publish through a hook is acked; both on a new connection,
+ * which subscribes every channel again. A subscribe's refusal is shown first: a later publish,
+ * refused or not, never hides it.
  */
 export class ChannelRefusals {
-  private readonly errors = new Map<string, LiveError>();
+  private readonly refused = new Map<string, Refused>();
   private readonly listeners = new Set<() => void>();
 
   constructor(client: ChannelStateClient) {
+    // `subscribeError` comes first, then `error` with the same error.
+    let subscribeError: LiveError | null = null;
+    client.events.on('subscribeError', (event) => { subscribeError = event.error; });
     client.events.on('error', (error) => {
-      if (error instanceof LiveError && error.channel !== undefined) this.set(error.channel, error);
+      if (!(error instanceof LiveError) || error.channel === undefined) return;
+      this.set(error.channel, error === subscribeError ? 'subscribe' : 'other', error);
+      subscribeError = null;
     });
-    client.events.on('reply', (reply) => { if (answersSubscribe(reply)) this.clear(reply.channel); });
+    client.events.on('reply', (reply) => { if (answersSubscribe(reply)) this.clear(reply.channel, 'subscribe'); });
     client.events.on('open', () => {
-      if (this.errors.size === 0) return;
-      this.errors.clear();
+      if (this.refused.size === 0) return;
+      this.refused.clear();
       this.changed();
     });
   }
 
-  /** The refusal of `channel`, or the first of the channels `covers` accepts. */
+  /** The refusal of `channel`, or of the first of the channels `covers` accepts. */
   errorOf(covers: (channel: string) => boolean): LiveError | null {
-    for (const [channel, error] of this.errors) if (covers(channel)) return error;
+    for (const [channel, refused] of this.refused) if (covers(channel)) return refused.subscribe ?? refused.other ?? null;
     return null;
   }
 
-  clear(channel: string): void {
-    if (this.errors.delete(channel)) this.changed();
+  clear(channel: string, kind: RefusalKind): void {
+    const refused = this.refused.get(channel);
+    if (!refused?.[kind]) return;
+    delete refused[kind];
+    if (!refused.subscribe && !refused.other) this.refused.delete(channel);
+    this.changed();
   }
 
   onChange(listener: () => void): () => void {
@@ -84,8 +99,10 @@ export class ChannelRefusals {
     return () => { this.listeners.delete(listener); };
   }
 
-  private set(channel: string, error: LiveError): void {
-    this.errors.set(channel, error);
+  private set(channel: string, kind: RefusalKind, error: LiveError): void {
+    const refused = this.refused.get(channel) ?? {};
+    refused[kind] = error;
+    this.refused.set(channel, refused);
     this.changed();
   }
 
@@ -147,7 +164,7 @@ export class ChannelStateStore implements ReadableStore<ChannelStatus> {
 
   /** A publish through the hook was acked on `channel`: a refusal shown for it is over. */
   published(channel: string): void {
-    refusalsOf(this.client).clear(channel);
+    refusalsOf(this.client).clear(channel, 'other');
   }
 
   /** Starts over, for a hook that moved to another channel. */

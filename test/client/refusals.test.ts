@@ -109,6 +109,26 @@ describe('a refused publish or request shows in the client\'s state and events',
     expect(warnings).toEqual([expect.stringContaining('refused a publish to "news" (forbidden)')]);
   });
 
+  it('a refused publish ends with the next acked one, and never hides a refused subscribe of the same channel', async () => {
+    let subscribes = false;
+    const s = await start({ authorize: ({ action, data }) => (action === 'subscribe' ? subscribes : data !== 'spam') });
+    const client = clientOf(s.url);
+    const view = renderHook(() => react.useChannel('orders', () => {}), { wrapper: wrapperFor(client) });
+    await expect.poll(() => view.result.current.error?.message).toMatch(/subscribing to orders is not allowed/);
+    await act(() => view.result.current.publish('post', 'fine'));
+    await expect(view.result.current.publish('post', 'spam')).rejects.toMatchObject({ code: 'forbidden' });
+    await act(() => view.result.current.publish('post', 'fine'));
+    expect(view.result.current.error?.message).toMatch(/subscribing to orders is not allowed/);
+    subscribes = true;
+    act(() => { client.close(); client.connect(); });
+    await expect.poll(() => subscribers(s.hub, 'orders')).toBe(1);
+    await expect.poll(() => view.result.current.error).toBeNull();
+    await expect(view.result.current.publish('post', 'spam')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect.poll(() => view.result.current.error?.message).toMatch(/publishing to orders is not allowed/);
+    await act(() => view.result.current.publish('post', 'fine'));
+    expect(view.result.current.error).toBeNull();
+  });
+
   it('a request the hub refuses rejects, shows in useLiveUpdate\'s error and the error event, and warns once per request type and cause', async () => {
     const s = await start();
     s.hub.handle('orders:cancel', (_message, _context, kit) => kit.fail('too_late', 'the order has shipped'));

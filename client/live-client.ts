@@ -1,5 +1,5 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
-import type { HubMessage, PresenceMember, PresenceStatus, ServerReply, StreamPosition } from '../pkg/protocol/index.js';
+import { ErrorCode, type HubMessage, type PresenceMember, type PresenceStatus, type ServerReply, type StreamPosition } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 import type { LiveClientEvents, MessageHandler } from './events.js';
 import type { LiveClientOptions } from './options.js';
@@ -48,7 +48,8 @@ export class LiveClient extends ConnectionLifecycle {
       recovered: (event) => this.emitter.emit('recovered', event),
       gap: (event) => this.emitter.emit('gap', event),
       subscribeError: (event) => {
-        this.warnings.warn('subscribe', event.error, event.channel);
+        // A subscribe with no answer in time is the client's own `timeout`, retried: no refusal to warn of.
+        if (event.error.code !== ErrorCode.Timeout) this.warnings.warn('subscribe', event.error, event.channel);
         this.lastError = event.error;
         this.emitter.emit('subscribeError', event);
         this.emitter.emit('error', event.error);

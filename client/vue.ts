@@ -3,7 +3,7 @@ import {
   type App, type InjectionKey, type MaybeRefOrGetter, type Ref, type ShallowRef,
 } from '@vue/runtime-core';
 import type { StreamPosition } from '../pkg/protocol/index.js';
-import { ChannelStateStore, type ChannelStatus, type Gap, type GapOptions } from './core/channel-state.js';
+import { ChannelStateStore, checkChannelOptions, type ChannelStatus, type Gap, type GapOptions } from './core/channel-state.js';
 import { ChannelSession, channelsOf, dispatchTo, type ChannelListener } from './core/channels.js';
 import { ConnectionStore, type ConnectionState } from './core/connection.js';
 import type { RealtimeEvent } from './core/event-log.js';
@@ -190,6 +190,7 @@ export function useChannel<T = unknown>(
   listener: ChannelListener<T>,
   options: UseChannelOptions = {},
 ): UseChannelReturn {
+  checkChannelOptions(options);
   const client = requireClient(options.client, 'useChannel');
   const channels = channelsOf(client);
   const { store, error, gap } = channelState(client, (name) => name === toValue(channel), () => options.onGap);

@@ -1,3 +1,4 @@
+import { checkKnownOptions } from '../../pkg/options-check.js';
 import { ErrorCode, type ServerReply } from '../../pkg/protocol/index.js';
 import { LiveError, type GapEvent } from '../errors.js';
 import type { LiveClient } from '../live-client.js';
@@ -42,6 +43,13 @@ export interface GapOptions {
    * @default none: the gap only shows in `gap`, which stays set until `clearGap()`
    */
   onGap?: (gap: GapEvent) => void;
+}
+
+/** Throws a TypeError for an unknown option of `useChannel()` (`client`, `since`, `onGap`) or an `onGap` that is not a function. */
+export function checkChannelOptions(options: object): void {
+  checkKnownOptions(options, ['client', 'since', 'onGap'], 'useChannel()');
+  const { onGap } = options as GapOptions;
+  if (onGap !== undefined && typeof onGap !== 'function') throw new TypeError('livehub: useChannel: onGap must be a function');
 }
 
 export const NO_CHANNEL_STATUS: ChannelStatus = Object.freeze({ error: null, gap: null });

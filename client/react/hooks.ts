@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { PresenceMember, PresenceStatus, StreamPosition } from '../../pkg/protocol/index.js';
 import { BoundStore } from '../core/bound-store.js';
-import { ChannelStateStore, NO_CHANNEL_STATUS, type ChannelStatus, type GapOptions } from '../core/channel-state.js';
+import { ChannelStateStore, checkChannelOptions, NO_CHANNEL_STATUS, type ChannelStatus, type GapOptions } from '../core/channel-state.js';
 import { channelsOf, dispatchTo, type ChannelListener } from '../core/channels.js';
 import type { ClientRef } from '../core/client-ref.js';
 import { ConnectionStore, type ConnectionState } from '../core/connection.js';
@@ -64,6 +64,7 @@ export type UseChannelReturn = ReactShape<ChannelState, ChannelActions>;
 export function useChannel<T = unknown>(
   channel: string | null | undefined, listener: ChannelListener<T>, options: UseChannelOptions = {},
 ): UseChannelReturn {
+  checkChannelOptions(options);
   const ref = useClientRef(options.client, 'useChannel');
   const latest = useLatest(listener);
   const since = useRef(options.since);

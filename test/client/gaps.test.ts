@@ -113,4 +113,11 @@ describe('the hooks show a gap, the messages recovery could not bring back', () 
     expect(fromReact.result.current.feed.gap).toBeNull();
     expect(fromReact.result.current.live.gap).toMatchObject(gap); // each hook clears its own
   });
+
+  it('useChannel refuses a misspelt option with a TypeError naming the right one, in Vue and React', () => {
+    const client = clientOf('ws://127.0.0.1:1/ws');
+    const options = { client, onGapp: () => {} } as never;
+    expect(() => renderHook(() => react.useChannel('chat', () => {}, options))).toThrow(/unknown option 'onGapp'.*did you mean 'onGap'/);
+    expect(() => effectScope().run(() => vue.useChannel('chat', () => {}, options))).toThrow(/unknown option 'onGapp'.*did you mean 'onGap'/);
+  });
 });

@@ -17,7 +17,7 @@ import type { RealtimeEvent } from './event-log.js';
 /** React's form of a hook's return: the state's fields as plain values, and the actions. */
 export type ReactShape<State, Actions> = { readonly [K in keyof State]: State[K] } & Actions;
 
-/** The actions of a hook that has none (`useConnectionState()`), the state of one that has none (`useChannel()`). */
+/** The actions of a hook that has none (`useConnectionState()`). */
 export type Nothing = Record<never, never>;
 
 /** `useConnectionState()`: where the connection stands. */

@@ -29,3 +29,19 @@ export function watchEnvironment(handlers: EnvironmentHandlers): () => void {
 export function isOnline(): boolean {
   return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine !== false;
 }
+
+/**
+ * True in a development build: wherever `process.env.NODE_ENV` is not `'production'`. Bundlers
+ * (Vite, webpack, esbuild, Rollup with its replace plugin) write the build's mode in its place, as
+ * they do for Vue and React; Node reads it from the environment. A page loaded with no bundler,
+ * where there is no `process`, counts as production. The client warns in the console in
+ * development builds only (a refused subscribe, publish or request, once per channel and cause).
+ */
+export function isDevelopment(): boolean {
+  try {
+    // Written out in full so that bundlers replace it.
+    return process.env.NODE_ENV !== 'production';
+  } catch {
+    return false;
+  }
+}

@@ -49,8 +49,19 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
 
 /** A subscribe with a position was answered: what was missed is replayed next. */
 export interface RecoveredEvent { channel: string; from: number; to: number }
-/** Messages may be missing on `channel`: the server could not replay from the position held. */
-export interface GapEvent { channel: string; position: StreamPosition }
+/**
+ * Messages are missing on `channel`: the server could not replay them (the client was away longer
+ * than the channel's history covers, or the stream was reset). Nothing between `since` and
+ * `position` will arrive: reload what the page shows from the channel (its own HTTP route, Inertia
+ * props), then live messages continue after `position`.
+ */
+export interface GapEvent {
+  channel: string;
+  /** Where the stream stands now: live messages continue after it. */
+  position: StreamPosition;
+  /** The last position the client had seen (what it asked to resume from); null when it had none. */
+  since: StreamPosition | null;
+}
 /**
  * A subscribe was refused. `retrying` is true for errors that can pass (`unavailable`, `internal`,
  * `rate_limited`, no answer in time): the client subscribes again after `retryIn` ms (full-jitter

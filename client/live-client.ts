@@ -1,9 +1,10 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
-import type { HubMessage, PresenceMember, PresenceStatus, ServerReply, StreamPosition } from '../pkg/protocol/index.js';
+import { ErrorCode, type HubMessage, type PresenceMember, type PresenceStatus, type ServerReply, type StreamPosition } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 import type { LiveClientEvents, MessageHandler } from './events.js';
 import type { LiveClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import { RefusalWarnings } from './refusals.js';
 import { deprecated } from './deprecated.js';
 import { appFrame, awaitReply, DirectHandlers, isDirect, requestTimeout, type DirectHandler, type DirectListeners, type RequestOptions, type SendOptions } from './request.js';
 import { Subscriptions } from './subscriptions.js';
@@ -28,6 +29,7 @@ export class LiveClient extends ConnectionLifecycle {
   readonly direct: DirectListeners = this.directHandlers.view;
   private readonly outbox: Outbox;
   private readonly subscriptions: Subscriptions;
+  private readonly warnings = new RefusalWarnings();
   private readonly idBase = `${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}-`;
   private nextId = 0;
 
@@ -55,6 +57,8 @@ export class LiveClient extends ConnectionLifecycle {
       recovered: (event) => this.emitter.emit('recovered', event),
       gap: (event) => this.emitter.emit('gap', event),
       subscribeError: (event) => {
+        // A subscribe with no answer in time is the client's own `timeout`, retried: no refusal to warn of.
+        if (event.error.code !== ErrorCode.Timeout) this.warnings.warn('subscribe', event.error, event.channel);
         this.lastError = event.error;
         this.emitter.emit('subscribeError', event);
         this.emitter.emit('error', event.error);
@@ -221,9 +225,21 @@ export class LiveClient extends ConnectionLifecycle {
     if (reply.type === 'reply') this.outbox.settle(reply.id, null, reply.data);
     if (reply.type === 'error' && !answeredSubscribe) {
       const id = reply.id;
-      if (id !== undefined && this.outbox.has(id)) {
-        this.outbox.refused(id, new LiveError(reply.code, reply.message, reply.channel ?? this.outbox.channelOf(id)));
-      } else this.report(new LiveError(reply.code, reply.message, reply.channel));
+      const entry = id === undefined ? undefined : this.outbox.describe(id);
+      if (entry) {
+        // A refused publish or request: its promise rejects, and it shows in the state and events too.
+        // A publish the server may yet take (unavailable, outcome_unknown) is sent again instead.
+        const error = new LiveError(reply.code, reply.message, reply.channel ?? entry.channel);
+        if (this.outbox.refused(id!, error)) {
+          this.warnings.warn(entry.kind === 'publish' ? 'publish' : 'request', error, entry.kind === 'publish' ? error.channel : entry.type);
+          this.report(error);
+        }
+      } else {
+        const error = new LiveError(reply.code, reply.message, reply.channel);
+        // A refused presence command (`presence()`, `setStatus()`): its promise rejects as well.
+        if (typeof id === 'string' && id.startsWith(`${this.idBase}r`)) this.warnings.warn('presence', error, reply.channel);
+        this.report(error);
+      }
     }
     this.emitter.emit('reply', reply);
   }

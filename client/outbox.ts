@@ -56,6 +56,12 @@ export class Outbox {
     return this.pending.has(id);
   }
 
+  /** What a pending entry is: a publish (with its channel), a request or a message (with its type). */
+  describe(id: RequestId): { kind: Pending['kind']; channel?: string; type?: string } | undefined {
+    const entry = this.pending.get(id);
+    return entry && { kind: entry.kind, channel: entry.channel, type: entry.type };
+  }
+
   /** The channel a pending publish is for. */
   channelOf(id: RequestId): string | undefined {
     return this.pending.get(id)?.channel;
@@ -104,15 +110,16 @@ export class Outbox {
    * The server answered a pending entry with an error. A publish refused with `unavailable` (nothing
    * was published) or `outcome_unknown` (it may have been) is sent again with the same id after
    * `ackTimeout`, like a publish with no ack (the id makes it never publish twice), until its attempts
-   * run out; anything else settles the entry with the error.
+   * run out; anything else settles the entry with the error. True when the entry is settled.
    */
-  refused(id: RequestId, error: LiveError): void {
+  refused(id: RequestId, error: LiveError): boolean {
     const entry = this.pending.get(id);
     if (entry?.kind === 'publish' && RETRIED_PUBLISH_CODES.has(error.code) && entry.attempts < this.options.outbox.maxAttempts) {
       entry.lastError = error;
-      return;
+      return false;
     }
     this.settle(id, error);
+    return true;
   }
 
   /** Rejects everything pending (publishes stay in storage, for the next client). */

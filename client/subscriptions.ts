@@ -1,4 +1,4 @@
-import { EVERYONE_CHANNEL, type HubMessage, type ServerReply, type StreamPosition } from '../pkg/protocol/index.js';
+import { ErrorCode, EVERYONE_CHANNEL, type HubMessage, type ServerReply, type StreamPosition } from '../pkg/protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { LiveError, RETRYABLE_CODES, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -38,6 +38,12 @@ export class Subscriptions {
   /** Positions sent with subscribes not answered yet. */
   private readonly asked = new Map<string, StreamPosition>();
   private readonly attempts = new Map<string, Attempt>();
+  /**
+   * Channels the server had subscribed this connection to by itself (a user's personal channel
+   * `user:<id>`): a subscribe of ours was answered `already_subscribed`, so we only listen, and
+   * never unsubscribe what we did not subscribe.
+   */
+  private readonly standing = new Set<string>();
 
   constructor(private readonly host: SubscriptionsHost, private readonly options: ResolvedOptions) {}
 
@@ -74,7 +80,7 @@ export class Subscriptions {
     }
     if (!this.host.isOpen()) return;
     if (delta === 1) this.subscribe(channel);
-    else this.host.send({ type: 'unsubscribe', channel });
+    else if (!this.standing.delete(channel)) this.host.send({ type: 'unsubscribe', channel });
   }
 
   /**
@@ -96,6 +102,7 @@ export class Subscriptions {
 
   /** The connection closed: nothing is in flight any more; `opened()` subscribes again. */
   closed(): void {
+    this.standing.clear();
     for (const channel of [...this.attempts.keys()]) this.forget(channel);
   }
 
@@ -114,8 +121,9 @@ export class Subscriptions {
     if (reply.type === 'subscribed') this.onSubscribed(reply);
     else if (reply.type === 'reset' && this.wanted.has(reply.channel)) {
       const position = { offset: reply.offset, epoch: reply.epoch };
+      const since = this.positions.get(reply.channel);
       this.positions.set(reply.channel, position);
-      this.host.gap({ channel: reply.channel, position: { ...position } });
+      this.host.gap({ channel: reply.channel, position: { ...position }, since: since ? { ...since } : null });
     } else if (reply.type === 'error') return this.onError(reply);
     return false;
   }
@@ -171,7 +179,7 @@ export class Subscriptions {
       return;
     }
     this.positions.set(channel, { offset, epoch });
-    if (asked) this.host.gap({ channel, position: { offset, epoch } });
+    if (asked) this.host.gap({ channel, position: { offset, epoch }, since: asked });
   }
 
   private onError(reply: Extract<ServerReply, { type: 'error' }>): boolean {
@@ -181,9 +189,27 @@ export class Subscriptions {
     } else if (reply.channel !== undefined && this.attempts.get(reply.channel)?.id) {
       channel = reply.channel;
     }
+    // Always the answer to a subscribe, and never an error: the subscription stands.
+    if (reply.code === ErrorCode.AlreadySubscribed) {
+      if (channel !== undefined) this.alreadySubscribed(channel);
+      return true;
+    }
     if (channel === undefined) return false;
     this.failed(channel, new LiveError(reply.code, reply.message, channel));
     return true;
+  }
+
+  /**
+   * The server had subscribed the connection to `channel` already (its personal channel, which the
+   * hub joins by itself): not an error, the channel's messages already come. No position is known.
+   */
+  private alreadySubscribed(channel: string): void {
+    const hadFailed = (this.attempts.get(channel)?.failures ?? 0) > 0;
+    this.forget(channel);
+    this.asked.delete(channel);
+    if (!this.wanted.has(channel)) return;
+    this.standing.add(channel);
+    if (hadFailed) this.host.subscribed(channel);
   }
 
   /** A subscribe failed: report it, and retry it with backoff when the error can pass. */

@@ -3,19 +3,21 @@ import {
   type App, type InjectionKey, type MaybeRefOrGetter, type Ref, type ShallowRef,
 } from '@vue/runtime-core';
 import type { StreamPosition } from '../pkg/protocol/index.js';
+import { ChannelStateStore, checkChannelOptions, type ChannelStatus, type Gap, type GapOptions } from './core/channel-state.js';
 import { ChannelSession, channelsOf, dispatchTo, type ChannelListener } from './core/channels.js';
 import { ConnectionStore, type ConnectionState } from './core/connection.js';
 import type { RealtimeEvent } from './core/event-log.js';
 import { presenceOf } from './core/presence.js';
 import { RealtimeFeed, type RealtimeOptions } from './core/realtime.js';
 import type {
-  ChannelActions, ConnectionShape, LiveUpdateActions, LiveUpdateState, Nothing, PresenceActions, PresenceState, RealtimeActions, RealtimeState,
+  ChannelActions, ChannelState, ConnectionShape, LiveUpdateActions, LiveUpdateState, Nothing, PresenceActions, PresenceState, RealtimeActions, RealtimeState,
 } from './core/shapes.js';
 import type { ReadableStore } from './core/store.js';
 import { TransportStore } from './core/transport-store.js';
 import { LiveClient } from './live-client.js';
 import type { LiveClientOptions } from './options.js';
 import type { DirectHandler, DirectListeners } from './request.js';
+import type { GapEvent } from './errors.js';
 
 /**
  * livehub/vue: composables over the framework-free client core (client/core). Each works in a
@@ -92,6 +94,13 @@ function fromStore<T>(store: ReadableStore<T>): Readonly<ShallowRef<T>> {
   return value;
 }
 
+/** A hook's `{ error, gap }` as refs, kept current while the scope lives, with its store. */
+function channelState(client: LiveClient, covers: (channel: string) => boolean, onGap?: () => GapOptions['onGap']) {
+  const store = new ChannelStateStore(client, covers, onGap);
+  const state = fromStore<ChannelStatus>(store);
+  return { store, error: computed(() => state.value.error), gap: computed(() => state.value.gap) };
+}
+
 /** The connection's state: `{ status, connected, error }` as refs (one store shared by the three). */
 export function useConnectionState(options: { client?: LiveClient } = {}): VueShape<ConnectionShape, Nothing> {
   const client = requireClient(options.client, 'useConnectionState');
@@ -129,6 +138,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const client = shared ?? new LiveClient(url!, clientOptions);
   const { status, connected, error } = useConnectionState({ client });
   const session = new ChannelSession(channelsOf(client));
+  const { store: gaps, gap } = channelState(client, (channel) => session.covers(channel));
   onEnd(() => {
     session.dispose();
     if (!shared) client.dispose();
@@ -139,6 +149,8 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
     status: readonly(status),
     error: readonly(error) as Readonly<Ref<Error | null>>,
     transport: fromStore(new TransportStore(() => client)),
+    gap,
+    clearGap: gaps.clearGap,
     on: (channel, handler, onOptions = {}) => session.listen(channel, handler, onOptions),
     off: (channel, handler) => session.off(channel, handler),
     subscribe: (channel) => session.subscribe(channel),
@@ -156,30 +168,49 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   };
 }
 
+/** `useChannel()`'s options (the same in livehub/react). */
+export interface UseChannelOptions extends GapOptions {
+  /** @default the client provided by `app.use(createLivehub(...))` */
+  client?: LiveClient;
+  /** Resume the channel from this position (e.g. from Inertia props): nothing published after it is missed. */
+  since?: StreamPosition;
+}
+
+/** `useChannel()`: the shared shape (client/core/shapes.ts) with refs. */
+export type UseChannelReturn = VueShape<ChannelState, ChannelActions>;
+
 /**
  * `useChannel('orders', (order, message) => …)` or `useChannel('chat', { types: { message: add } })`:
  * listens while the scope lives. `channel` may be a ref or getter (null: nothing); a new name moves
- * the listener. Returns `publish(type, data)` on that channel.
+ * the listener. Returns the channel's `error` and `gap` as refs, `clearGap()`, and `publish(type, data)`
+ * on that channel.
  */
 export function useChannel<T = unknown>(
   channel: MaybeRefOrGetter<string | null | undefined>,
   listener: ChannelListener<T>,
-  options: { client?: LiveClient; since?: StreamPosition } = {},
-): VueShape<Nothing, ChannelActions> {
+  options: UseChannelOptions = {},
+): UseChannelReturn {
+  checkChannelOptions(options);
   const client = requireClient(options.client, 'useChannel');
   const channels = channelsOf(client);
+  const { store, error, gap } = channelState(client, (name) => name === toValue(channel), () => options.onGap);
   let off: (() => void) | null = null;
   const listen = (name: string | null | undefined) => {
     off?.();
+    store.reset();
     off = name ? channels.listen<T>(name, (data, message) => dispatchTo(listener, data, message), options.since ? { since: options.since } : {}) : null;
   };
   const stopWatch = typeof channel === 'string' ? null : watch(() => toValue(channel), listen);
   listen(toValue(channel));
   onEnd(() => { stopWatch?.(); off?.(); });
   return {
+    error,
+    gap,
+    clearGap: store.clearGap,
     publish: (type: string, data?: unknown) => {
       const name = toValue(channel);
-      return name ? client.publish(name, type, data) : Promise.reject(new TypeError('livehub: useChannel has no channel to publish on'));
+      if (!name) return Promise.reject(new TypeError('livehub: useChannel has no channel to publish on'));
+      return client.publish(name, type, data).then(() => store.published(name));
     },
   };
 }
@@ -194,11 +225,13 @@ export type UsePresenceReturn = VueShape<PresenceState, PresenceActions>;
 export function usePresence(channel: string, options: { client?: LiveClient } = {}): UsePresenceReturn {
   const client = requireClient(options.client, 'usePresence');
   const store = presenceOf(client, channel);
+  const { error } = channelState(client, (name) => name === channel);
   onEnd(store.acquire());
   const members = fromStore(store);
   return {
     members,
     count: computed(() => members.value.length),
+    error,
     setStatus: (status) => store.setStatus(status),
   };
 }
@@ -214,16 +247,20 @@ export function useRealtime<T = unknown>(options: RealtimeOptions<T> & { client?
   const { client: explicit, ...feedOptions } = options ?? ({} as typeof options);
   const feed = new RealtimeFeed<T>(feedOptions);
   const client = requireClient(explicit, 'useRealtime');
+  const { store, error, gap } = channelState(client, (channel) => feed.covers(channel), () => feed.onGap());
   onEnd(feed.start(client));
   const { connected } = useConnectionState({ client });
   return {
     events: fromStore(feed.log),
     connected,
     isConnected: connected,
+    error,
+    gap,
+    clearGap: store.clearGap,
     reconnect: () => client.connect(),
     disconnect: () => client.close(),
     clearEvents: () => feed.clear(),
   };
 }
 
-export type { ChannelListener, ConnectionState, RealtimeEvent, RealtimeOptions };
+export type { ChannelListener, ConnectionState, Gap, GapEvent, RealtimeEvent, RealtimeOptions };

@@ -141,13 +141,24 @@ export function channelsOf(client: ChannelClient): Channels {
 export class ChannelSession {
   private readonly offs = new Set<() => void>();
   private readonly holds = new Map<string, Array<() => void>>();
+  /** How many of this session's listeners are on each channel. */
+  private readonly listening = new Map<string, number>();
 
   constructor(readonly channels: Channels) {}
 
+  /** Whether this session listens to or holds `channel` (a `"*"` listener covers every channel). */
+  covers(channel: string): boolean {
+    return this.listening.has(channel) || this.holds.has(channel) || this.listening.has(EVERYONE_CHANNEL);
+  }
+
   listen<T = unknown>(channel: string, handler: MessageHandler<T>, options: ListenOptions = {}): () => void {
     const stop = this.channels.listen(channel, handler, options);
+    this.listening.set(channel, (this.listening.get(channel) ?? 0) + 1);
     const off = () => {
       if (!this.offs.delete(off)) return;
+      const left = (this.listening.get(channel) ?? 1) - 1;
+      if (left > 0) this.listening.set(channel, left);
+      else this.listening.delete(channel);
       stop();
     };
     this.offs.add(off);

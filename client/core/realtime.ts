@@ -1,9 +1,10 @@
 import { checkKnownOptions } from '../../pkg/options-check.js';
 import type { HubMessage } from '../../pkg/protocol/index.js';
+import type { GapOptions } from './channel-state.js';
 import { channelsOf, type ChannelClient } from './channels.js';
 import { EventLog, type RealtimeEvent } from './event-log.js';
 
-export interface RealtimeOptions<T = unknown> {
+export interface RealtimeOptions<T = unknown> extends GapOptions {
   /** The channel (or channels) to listen on; `"*"` is every message the connection receives. */
   channel: string | readonly string[];
   /**
@@ -25,7 +26,7 @@ export interface RealtimeOptions<T = unknown> {
   max?: number;
 }
 
-const KNOWN = ['channel', 'types', 'events', 'onEvent', 'max', 'client'] as const;
+const KNOWN = ['channel', 'types', 'events', 'onEvent', 'onGap', 'max', 'client'] as const;
 
 /** Throws a TypeError for an unknown option or a bad value (the bindings' `client` is allowed). */
 export function checkRealtimeOptions(options: RealtimeOptions<never> & { client?: unknown }): void {
@@ -43,6 +44,7 @@ export function checkRealtimeOptions(options: RealtimeOptions<never> & { client?
     throw new TypeError(`livehub: useRealtime: ${options.types !== undefined ? 'types' : 'events'} must be an array of message types`);
   }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('livehub: useRealtime: onEvent must be a function');
+  if (options.onGap !== undefined && typeof options.onGap !== 'function') throw new TypeError('livehub: useRealtime: onGap must be a function');
 }
 
 /** The message types a feed keeps: `types`, or the deprecated `events`. */
@@ -90,6 +92,17 @@ export class RealtimeFeed<T = unknown> {
 
   clear(): void {
     this.log.clear();
+  }
+
+  /** Whether `channel` is one of the feed's (`"*"`: every channel); read from the current options. */
+  covers(channel: string): boolean {
+    const channels = typeof this.options.channel === 'string' ? [this.options.channel] : this.options.channel;
+    return channels.includes(channel) || channels.includes('*');
+  }
+
+  /** The newest `onGap` option. */
+  onGap(): RealtimeOptions<T>['onGap'] {
+    return this.options.onGap;
   }
 }
 

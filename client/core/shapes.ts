@@ -3,6 +3,7 @@ import type { MessageHandler } from '../events.js';
 import type { LiveClient } from '../live-client.js';
 import type { DirectListeners } from '../request.js';
 import type { TransportName } from '../transport-connection.js';
+import type { ChannelStatus } from './channel-state.js';
 import type { ConnectionState } from './connection.js';
 import type { RealtimeEvent } from './event-log.js';
 
@@ -16,20 +17,30 @@ import type { RealtimeEvent } from './event-log.js';
 /** React's form of a hook's return: the state's fields as plain values, and the actions. */
 export type ReactShape<State, Actions> = { readonly [K in keyof State]: State[K] } & Actions;
 
-/** The actions of a hook that has none (`useConnectionState()`), the state of one that has none (`useChannel()`). */
+/** The actions of a hook that has none (`useConnectionState()`). */
 export type Nothing = Record<never, never>;
 
 /** `useConnectionState()`: where the connection stands. */
 export type ConnectionShape = ConnectionState;
 
-/** `useLiveUpdate()`'s state. */
-export interface LiveUpdateState extends ConnectionState {
+/** The action of every hook with a `gap`. */
+export interface GapActions {
+  /** Forgets the gap shown in `gap`: call it once the page has reloaded what it lists. */
+  clearGap(): void;
+}
+
+/**
+ * `useLiveUpdate()`'s state. `error` is the client's last error, whatever it was about (a refused
+ * subscribe, publish or request included); `gap` is about the channels this hook's `on()` and
+ * `subscribe()` hold.
+ */
+export interface LiveUpdateState extends ConnectionState, Pick<ChannelStatus, 'gap'> {
   /** `'websocket'` or `'sse'` (with `transport: 'auto'` it can change); null before the first attempt. */
   readonly transport: TransportName | null;
 }
 
 /** `useLiveUpdate()`'s actions: what `on`, `subscribe` and `direct.on` registered ends with the component (or scope). */
-export interface LiveUpdateActions {
+export interface LiveUpdateActions extends GapActions {
   /**
    * Calls `handler(data, message)` for messages on `channel` (subscribing while any is on); returns
    * the function that stops it. `since` resumes from a server position (e.g. Inertia props) so
@@ -55,14 +66,20 @@ export interface LiveUpdateActions {
   getClient(): LiveClient;
 }
 
+/** `useChannel()`'s state: the channel's refusal (`error`) and the messages it lost (`gap`). */
+export type ChannelState = ChannelStatus;
+
 /** `useChannel()`'s actions. */
-export interface ChannelActions {
-  /** Publishes a message of `type` on the hook's channel; rejects with a TypeError while there is no channel. */
+export interface ChannelActions extends GapActions {
+  /**
+   * Publishes a message of `type` on the hook's channel; rejects with a TypeError while there is no
+   * channel, and with the server's refusal (also shown in `error`).
+   */
   publish(type: string, data?: unknown): Promise<void>;
 }
 
-/** `usePresence()`'s state. */
-export interface PresenceState {
+/** `usePresence()`'s state: the members, and `error` when the server refused the channel (then no one is listed). */
+export interface PresenceState extends Pick<ChannelStatus, 'error'> {
   /** Who is in the channel: one entry per user, kept current by join, leave and update events. */
   readonly members: readonly PresenceMember[];
   /** How many users are in the channel. */
@@ -75,8 +92,8 @@ export interface PresenceActions {
   setStatus(status: PresenceStatus): Promise<void>;
 }
 
-/** `useRealtime()`'s state. */
-export interface RealtimeState<T> {
+/** `useRealtime()`'s state: `error` and `gap` are about its channels. */
+export interface RealtimeState<T> extends ChannelStatus {
   /** The kept events, oldest first (a new array on each event). */
   readonly events: readonly RealtimeEvent<T>[];
   /** True while the connection is open. */
@@ -89,7 +106,7 @@ export interface RealtimeState<T> {
 }
 
 /** `useRealtime()`'s actions. */
-export interface RealtimeActions {
+export interface RealtimeActions extends GapActions {
   /** Opens the connection again after `disconnect()` (nothing while it is open or opening). */
   reconnect(): void;
   /** Closes the connection for good, for every user of this client, until `reconnect()`. */

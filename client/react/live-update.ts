@@ -7,7 +7,7 @@ import type { MessageHandler } from '../events.js';
 import type { LiveClient } from '../live-client.js';
 import type { LiveClientOptions } from '../options.js';
 import type { DirectHandler } from '../request.js';
-import { useConnectionOf } from './hooks.js';
+import { useChannelStatus, useConnectionOf } from './hooks.js';
 import { useClientRef, useOwnClientRef } from './provider.js';
 
 export interface UseLiveUpdateOptions extends LiveClientOptions {
@@ -36,6 +36,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const transports = useMemo(() => new TransportStore(() => ref.get()), [ref]);
   const transport = useSyncExternalStore(transports.subscribe, transports.getSnapshot, transports.getServerSnapshot);
   const session = useRef<ChannelSession | null>(null);
+  const { state: { gap }, store: gaps } = useChannelStatus(ref, null, (channel) => session.current?.covers(channel) === true, () => undefined);
   const directOffs = useRef(new Set<() => void>());
   useEffect(() => () => {
     session.current?.dispose();
@@ -62,8 +63,9 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
       },
       disconnect: () => ref.get().close(),
       reconnect: () => ref.get().connect(),
+      clearGap: () => gaps().clearGap(),
       getClient: () => ref.get(),
     };
-  }, [ref]);
-  return { ...state, transport, ...api };
+  }, [ref, gaps]);
+  return { ...state, transport, gap, ...api };
 }

@@ -4,7 +4,7 @@ import { effectScope, isRef, type Ref } from '@vue/runtime-core';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { LiveClient } from '../../client/index.js';
 import type {
-  ChannelActions, ConnectionShape, LiveUpdateActions, LiveUpdateState, Nothing, PresenceActions, PresenceState, RealtimeActions, RealtimeState, ReactShape,
+  ChannelActions, ChannelState, ConnectionShape, LiveUpdateActions, LiveUpdateState, PresenceActions, PresenceState, RealtimeActions, RealtimeState, ReactShape,
 } from '../../client/core/index.js';
 import * as react from '../../client/react/index.js';
 import * as vue from '../../client/vue.js';
@@ -38,8 +38,9 @@ describe('Vue and React hooks return one shape, derived from client/core/shapes.
     expectTypeOf<Unwrapped<react.UsePresenceReturn>>().toEqualTypeOf<Unwrapped<PresenceState & PresenceActions>>();
     expectTypeOf<Unwrapped<ReturnType<typeof vue.useConnectionState>>>().toEqualTypeOf<Unwrapped<ReturnType<typeof react.useConnectionState>>>();
     expectTypeOf<Unwrapped<ReturnType<typeof react.useConnectionState>>>().toEqualTypeOf<Unwrapped<ConnectionShape>>();
-    expectTypeOf<ReturnType<typeof vue.useChannel>>().toEqualTypeOf<ReturnType<typeof react.useChannel>>();
-    expectTypeOf<ReturnType<typeof react.useChannel>>().toEqualTypeOf<ReactShape<Nothing, ChannelActions>>();
+    expectTypeOf<Unwrapped<ReturnType<typeof vue.useChannel>>>().toEqualTypeOf<Unwrapped<ReturnType<typeof react.useChannel>>>();
+    expectTypeOf<ReturnType<typeof react.useChannel>>().toEqualTypeOf<ReactShape<ChannelState, ChannelActions>>();
+    expectTypeOf<Parameters<typeof vue.useChannel>[2]>().toEqualTypeOf<Parameters<typeof react.useChannel>[2]>();
     expectTypeOf<vue.UseLiveUpdateReturn['connected']>().toEqualTypeOf<Readonly<Ref<boolean>>>();
     expectTypeOf<react.UseLiveUpdateReturn['connected']>().toEqualTypeOf<boolean>();
   });
@@ -65,10 +66,17 @@ describe('Vue and React hooks return one shape, derived from client/core/shapes.
     expect(keys(fromVue.live)).toEqual([...keys(fromReact.live), ...VUE_ALIASES].sort());
     for (const hook of ['realtime', 'presence', 'state', 'channel'] as const) expect(keys(fromVue[hook])).toEqual(keys(fromReact[hook]));
     expect(keys(fromVue.live.direct)).toEqual(keys(fromReact.live.direct));
-    for (const field of ['connected', 'status', 'error', 'transport'] as const) {
+    for (const field of ['connected', 'status', 'error', 'transport', 'gap'] as const) {
       expect(isRef(fromVue.live[field])).toBe(true);
       expect(fromVue.live[field].value).toEqual(fromReact.live[field]);
     }
+    for (const hook of ['realtime', 'channel'] as const) {
+      for (const field of ['error', 'gap'] as const) {
+        expect(isRef(fromVue[hook][field])).toBe(true);
+        expect(fromVue[hook][field].value).toEqual(fromReact[hook][field]);
+      }
+    }
+    expect(isRef(fromVue.presence.error)).toBe(true);
     expect(isRef(fromVue.realtime.isConnected) && isRef(fromVue.realtime.connected)).toBe(true);
     expect(fromReact.realtime.isConnected).toBe(fromReact.realtime.connected);
     scope.stop();

@@ -306,7 +306,7 @@ describe('LiveClient', () => {
     c.close();
   });
 
-  it('emits recovered and keeps the replay; emits gap and takes the new position when not recovered', () => {
+  it('emits recovered and keeps the replay; emits gap, with the position it resumed from, and takes the new position when not recovered', () => {
     const c = client();
     const events: unknown[] = [];
     c.events.on('recovered', (e) => events.push(['recovered', e]));
@@ -326,7 +326,7 @@ describe('LiveClient', () => {
     FakeSocket.last().deliver({ type: 'subscribed', channel: 'a', offset: 2, epoch: 'NEW', recovered: false });
     FakeSocket.last().deliver({ channel: 'a', type: 'n', data: 3, offset: 3 });
     expect(seen).toEqual([6, 7, 3]);
-    expect(events[1]).toEqual(['gap', { channel: 'a', position: { offset: 2, epoch: 'NEW' } }]);
+    expect(events[1]).toEqual(['gap', { channel: 'a', position: { offset: 2, epoch: 'NEW' }, since: { offset: 7, epoch: 'E' } }]);
     expect(c.position('a')).toEqual({ offset: 3, epoch: 'NEW' });
     c.close();
   });

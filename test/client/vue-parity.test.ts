@@ -20,18 +20,21 @@ async function clientOn(url: string, WebSocket = WS) {
 }
 
 describe('livehub/vue parity hooks, outside components', () => {
-  it('useChannel in a bare effectScope with an explicit client listens, dispatches by message type, and ends with the scope', async () => {
+  it('useChannel in a bare effectScope with an explicit client listens, dispatches by message type, shows a refused publish in error, and ends with the scope', async () => {
     // The hub logs the refused publish below; only the client's console is checked here.
     const s = await start({ logger: false });
     const client = await clientOn(s.url);
     const scope = effectScope();
     const seen: unknown[] = [];
-    const { publish } = scope.run(() => useChannel('c', { types: { a: (data) => seen.push(['a', data]) } }, { client }))!;
+    const { publish, error } = scope.run(() => useChannel('c', { types: { a: (data) => seen.push(['a', data]) } }, { client }))!;
     await expect.poll(() => s.hub.info().channels).toBe(1);
     s.hub.publish('c', 'a', 1);
     s.hub.publish('c', 'b', 2);
     await expect.poll(() => seen).toEqual([['a', 1]]);
     await expect(publish('a', 3)).rejects.toMatchObject({ code: 'forbidden' });
+    expect(error.value).toMatchObject({ code: 'forbidden', channel: 'c' });
+    // The client (never the composable) warns once in development builds.
+    expect(warnings.splice(0).map(([text]) => String(text))).toEqual([expect.stringContaining('refused a publish to "c" (forbidden)')]);
     scope.stop();
     await expect.poll(() => s.hub.info().channels).toBe(0);
   });

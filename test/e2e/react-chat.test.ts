@@ -15,13 +15,13 @@ afterAll(async () => {
 });
 
 /** A page of the example chat (`/` the Vue page, `/react` the React page) under a chosen name. */
-async function open(path: string, name: string): Promise<Page> {
+async function open(path: string, name: string, port = server.port): Promise<Page> {
   const context = await browser.newContext();
   await context.addInitScript((n) => localStorage.setItem('livehub.author', n), name);
   const page = await context.newPage();
   const failures: string[] = [];
   page.on('pageerror', (error) => failures.push(error.message));
-  await page.goto(`http://127.0.0.1:${server.port}${path}`);
+  await page.goto(`http://127.0.0.1:${port}${path}`);
   await page.locator('[data-testid="status"][data-status="open"]').waitFor({ timeout: 10_000 }).catch((error: Error) => {
     throw new Error(`${path} did not connect: ${failures.join('; ') || error.message}`);
   });
@@ -101,6 +101,55 @@ describe('the example chat\'s React page with its Vue page', () => {
     } finally {
       await react.context().close();
       await vue.context().close().catch(() => {});
+    }
+  }, 90_000);
+});
+
+describe('the example chat\'s React page after a gap', () => {
+  it('says messages were skipped and replaces its list from the server in order when it was away longer than the history covers', async () => {
+    // At 0.1 message/s the history holds 8 messages (timing.ts): 30 while offline are more than that.
+    const chat = await startChat(0, { MESSAGE_RATE: '0.1' });
+    try {
+      const base = `http://127.0.0.1:${chat.port}`;
+      let posted = 0;
+      const postNext = async () => {
+        const body = `n${++posted}`;
+        const res = await fetch(`${base}/messages`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ author: 'server', body }) });
+        expect(res.status).toBe(201);
+      };
+      for (let i = 0; i < 3; i++) await postNext();
+      const page = await open('/react', 'gina', chat.port);
+      await page.getByText('n3', { exact: true }).waitFor({ timeout: 5000 });
+      expect(await page.locator('[data-testid="gap-notice"]').count()).toBe(0);
+
+      await page.context().setOffline(true);
+      await page.locator('[data-testid="status"]:not([data-status="open"])').waitFor({ timeout: 10_000 });
+      for (let i = 0; i < 30; i++) await postNext();
+      await page.context().setOffline(false);
+      // Live messages keep coming while the page reconnects and reloads its list.
+      let stop = false;
+      const flow = (async () => {
+        while (!stop && posted < 80) {
+          await postNext();
+          await new Promise((r) => setTimeout(r, 25)); // the pace of a live chat while the page catches up
+        }
+      })();
+      await page.locator('[data-testid="status"][data-status="open"]').waitFor({ timeout: 15_000 });
+      await page.locator('[data-testid="gap-notice"]').waitFor({ timeout: 5000 });
+      stop = true;
+      await flow;
+      await page.getByText(`n${posted}`, { exact: true }).waitFor({ timeout: 5000 });
+      // A contiguous run ending at the last message, in the order they were posted: no silent hole.
+      const shown = (await page.locator('[data-testid="message"] span').allInnerTexts()).map((b) => Number(b.slice(1)));
+      const first = shown[0]!;
+      expect(shown).toEqual(Array.from({ length: posted - first + 1 }, (_, i) => first + i));
+      expect(first).toBeGreaterThan(3);
+      // The user dismisses the notice.
+      await page.locator('[data-testid="gap-notice"] button').click();
+      await page.locator('[data-testid="gap-notice"]').waitFor({ state: 'detached', timeout: 5000 });
+      await page.context().close();
+    } finally {
+      await kill(chat.child);
     }
   }, 90_000);
 });

@@ -1,6 +1,7 @@
 import { useChannel, useConnectionState, useLiveUpdate, usePresence } from 'livehub/react';
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { toChatMessage, type ChatMessage } from '../messages.js';
+import { PAGE_MESSAGES } from '../timing.js';
 
 export interface Position { offset: number; epoch: string }
 type MemberInfo = { name?: string; client?: string } | undefined;
@@ -22,14 +23,48 @@ export function Chat({ author, history, position }: { author: string; history: C
   const [messages, setMessages] = useState(() => history.reduce(withMessage, [] as ChatMessage[]));
   const { status, connected } = useConnectionState();
   const { getClient } = useLiveUpdate();
+  const [failure, setFailure] = useState('');
 
-  // Live from where the history ended.
-  useChannel(CHANNEL, (_data, message) => {
+  // After a gap, live messages wait here until the list is replaced from the server.
+  const arrivedSinceGap = useRef<ChatMessage[] | null>(null);
+  // Live from where the history ended. A gap: the server could not replay what this page missed (it
+  // was away longer than the history covers). The page replaces its list with the server's latest
+  // messages, keeps what arrived live since, and shows `gap` until the user dismisses it.
+  const { gap, clearGap, error: chatError } = useChannel(CHANNEL, (_data, message) => {
     const chat = toChatMessage(message);
-    if (chat) setMessages((list) => withMessage(list, chat));
-  }, { since: position });
+    if (!chat) return;
+    if (arrivedSinceGap.current) arrivedSinceGap.current.push(chat);
+    else setMessages((list) => withMessage(list, chat));
+  }, {
+    since: position,
+    onGap: () => {
+      arrivedSinceGap.current = []; // what came before this gap is in what the server sends
+      void replaceFromServer();
+    },
+  });
 
-  const { members } = usePresence(PRESENCE);
+  const reloads = useRef(0);
+  useEffect(() => () => { reloads.current++; }, []);
+  async function replaceFromServer(attempt = 0): Promise<void> {
+    const mine = ++reloads.current;
+    try {
+      const response = await fetch('/messages', { headers: { Accept: 'application/json' } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const body = await response.json() as { messages: ChatMessage[] };
+      if (mine !== reloads.current) return; // a newer gap started another reload
+      const live = arrivedSinceGap.current ?? [];
+      arrivedSinceGap.current = null;
+      setMessages([...body.messages, ...live].reduce(withMessage, [] as ChatMessage[]));
+    } catch (error) {
+      if (mine !== reloads.current) return;
+      setFailure(`Could not reload the messages: ${(error as Error).message}; retrying`);
+      setTimeout(() => { if (mine === reloads.current) void replaceFromServer(attempt + 1); }, Math.min(30_000, 1000 * 2 ** attempt));
+    }
+  }
+
+  const { members, error: presenceError } = usePresence(PRESENCE);
+  // A refusal of either channel (the server's policy) says why, instead of an empty list.
+  const refusal = chatError ?? presenceError;
   const online = members.map((m) => (m.info as MemberInfo)?.name ?? m.userId);
   const membersRef = useRef(members);
   membersRef.current = members;
@@ -75,7 +110,6 @@ export function Chat({ author, history, position }: { author: string; history: C
   useEffect(() => () => clearTimeout(typingStop.current), []);
 
   const [body, setBody] = useState('');
-  const [failure, setFailure] = useState('');
   async function send(event: FormEvent) {
     event.preventDefault();
     const text = body.trim();
@@ -101,6 +135,12 @@ export function Chat({ author, history, position }: { author: string; history: C
       </header>
       <p className="who">You are <strong data-testid="me">{author}</strong></p>
       <p className="online" data-testid="online">Online: {online.join(', ') || '—'}</p>
+      {gap && (
+        <p className="skipped" role="status" data-testid="gap-notice">
+          Some messages were missed while this page was away and could not be replayed: showing the latest {PAGE_MESSAGES} from the server.
+          {' '}<button type="button" onClick={clearGap}>OK</button>
+        </p>
+      )}
       <ol className="messages" data-testid="messages">
         {messages.map((message) => (
           <li key={message.id} data-testid="message">
@@ -115,6 +155,7 @@ export function Chat({ author, history, position }: { author: string; history: C
       </form>
       <p className="typing" data-testid="typing">{typists.length ? `${typists.join(', ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : ''}</p>
       {failure && <p className="failure" role="alert">{failure}</p>}
+      {refusal && <p className="failure" role="alert" data-testid="refusal">{refusal.message}</p>}
     </main>
   );
 }

@@ -40,8 +40,8 @@ export class Subscriptions {
   private readonly attempts = new Map<string, Attempt>();
   /**
    * Channels the server had subscribed this connection to by itself (a user's personal channel
-   * `user:<id>`): a subscribe of ours was answered `already_subscribed`, so we only listen, and
-   * never unsubscribe what we did not subscribe.
+   * `user:<id>`): a subscribe of ours was answered `subscribed` with `personal: true` (or, by an
+   * older hub, `already_subscribed`), so we only listen, and never unsubscribe what we did not subscribe.
    */
   private readonly standing = new Set<string>();
 
@@ -168,6 +168,8 @@ export class Subscriptions {
     if (!attempt) return;
     const hadFailed = attempt.failures > 0;
     this.forget(channel);
+    // The hub's own subscription of this connection: listened to, never unsubscribed.
+    if (reply.personal === true) this.standing.add(channel);
     if (hadFailed) this.host.subscribed(channel);
     if (typeof offset !== 'number' || typeof epoch !== 'string') return;
     const asked = this.asked.get(channel);

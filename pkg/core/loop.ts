@@ -258,6 +258,7 @@ export abstract class HubLoop {
     send(session, withId({
       type: 'subscribed', channel, offset: base, epoch: position.epoch,
       ...(since ? { recovered } : {}),
+      ...(session.identity !== null && channel === userChannel(session.identity.userId) ? { personal: true as const } : {}),
     }, id));
     let top = base;
     const offsets: number[] = [];

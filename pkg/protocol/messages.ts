@@ -67,7 +67,8 @@ export const REPLY_TYPES: ReadonlySet<string> = new Set(['subscribed', 'unsubscr
 
 /** Replies the server sends (besides hub messages). */
 export type ServerReply =
-  | { type: 'subscribed'; channel: string; id?: RequestId; offset?: number; epoch?: string; recovered?: boolean }
+  /** `personal`: the connection's own personal channel, which the hub joined by itself and keeps (never unsubscribe it). */
+  | { type: 'subscribed'; channel: string; id?: RequestId; offset?: number; epoch?: string; recovered?: boolean; personal?: true }
   | { type: 'unsubscribed'; channel: string; id?: RequestId }
   /** A publish was done; `offset` and `epoch` give its position in the channel's stream. */
   | { type: 'ack'; id: RequestId; offset?: number; epoch?: string }

@@ -8,13 +8,17 @@ import { LiveClient, type WebSocketConstructor } from '../../client/index.js';
 import * as react from '../../client/react/index.js';
 import * as vue from '../../client/vue.js';
 import { perTest, subscribers } from '../helpers.js';
+import type { HubOptions } from '../../pkg/index.js';
 import { WebSocket as NodeWebSocket } from 'ws';
 import { countingWebSocket } from './react-helpers.js';
 
 const WS = NodeWebSocket as unknown as WebSocketConstructor;
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-const { start, cleanup } = perTest();
+const hubs = perTest();
+const { cleanup } = hubs;
+/** A hub whose own log lines (the server's record of each refusal) stay out of the client's console checked here. */
+const start = (options: HubOptions = {}) => hubs.start({ logger: false, ...options });
 let warnings: string[] = [];
 beforeEach(() => {
   warnings = [];

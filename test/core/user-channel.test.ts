@@ -60,7 +60,7 @@ describe('personal channels of user ids of any characters', () => {
     await hub.sendToUser('José', 'note', 2);
     const page = await as(url, 'José');
     page.send({ type: 'subscribe', channel, id: 'mine' });
-    expect(await page.next((m) => m.id === 'mine')).toEqual({ type: 'subscribed', channel, id: 'mine', offset: 2, epoch: expect.any(String) });
+    expect(await page.next((m) => m.id === 'mine')).toEqual({ type: 'subscribed', channel, id: 'mine', offset: 2, epoch: expect.any(String), personal: true });
     const { epoch } = (await hub.history(channel)).position;
     page.send({ type: 'subscribe', channel, id: 'again', since: { offset: 1, epoch } });
     expect(await page.next((m) => m.id === 'again')).toMatchObject({ type: 'subscribed', channel, recovered: true, offset: 2 });

@@ -1,44 +1,28 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { type Request, type Response } from 'express';
-import { SignJWT } from 'jose';
-import { HandlerError, Hub, jwtAuthenticator, type HubOptions, type Identity } from 'livehub';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { HandlerError, Hub, type HubOptions, type Logger } from 'livehub';
 import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
-import { healthHandlers, metricsHandler, statusPage } from 'livehub/observe';
 import { RedisEngine } from 'livehub/redis';
+import { chatAuth, fail, storeUnavailable } from './auth.js';
 import { capBodies } from './body-limit.js';
+import { chatPage, reactPage, readAssets } from './pages.js';
 import { recentMessages } from './history.js';
+import { MeasuredHistory } from './measured-history.js';
 import { isValidName, NAME_RULE, parseMessage } from './messages.js';
-import { HISTORY_TTL, historySize, MESSAGE_RATE, PAGE_MESSAGES } from './timing.js';
+import { mountOperations } from './operations.js';
+import { HISTORY_TTL, historySize, MAX_HISTORY, MESSAGE_RATE, PAGE_MESSAGES, WORST_OUTAGE } from './timing.js';
+import { fileTokenVersions, memoryTokenVersions, redisTokenVersions, type TokenVersions } from './token-versions.js';
 
 /** The example chat: Express + Inertia + livehub. `npm start` runs it on PORT (default 3000). */
 
 export type { ChatMessage } from './messages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-/** The built pages' entry scripts and stylesheets, from Vite's manifest: the Vue page and the React page. */
-function readAssets(distDir: string) {
-  const manifestPath = join(distDir, '.vite', 'manifest.json');
-  if (!existsSync(manifestPath)) throw new Error(`${manifestPath} is missing: run "npm run build:example" first`);
-  const raw = readFileSync(manifestPath, 'utf8');
-  const manifest = JSON.parse(raw) as Record<string, { file: string; css?: string[]; isEntry?: boolean }>;
-  const entry = (src: string) => {
-    const chunk = manifest[src];
-    if (!chunk?.isEntry) throw new Error(`the Vite manifest has no entry ${src}: run "npm run build:example" again`);
-    return { script: `/${chunk.file}`, styles: (chunk.css ?? []).map((css) => `/${css}`) };
-  };
-  return {
-    ...entry('examples/chat/client/main.ts'),
-    react: entry('examples/chat/react/main.tsx'),
-    version: createHash('sha256').update(raw).digest('hex').slice(0, 16),
-  };
-}
 
 export interface ChatServerOptions {
   distDir?: string;
@@ -53,38 +37,48 @@ export interface ChatServerOptions {
   /** HS256 secret for `auth: 'jwt'`. @default a random one per process */
   secret?: string;
   /**
-   * Messages per second the chat channel's history is sized for: it keeps every message of a page's
-   * worst outage at this rate (see timing.ts).
+   * Where logouts are remembered (token-versions.ts): shared by every node and kept across restarts,
+   * or a logged-out cookie still works on another node or after a restart. Required with a
+   * `RedisEngine` in JWT mode (`redisTokenVersions` on the same Redis). Closed with the server.
+   * @default this process only (`memoryTokenVersions`)
+   */
+  tokenVersions?: TokenVersions;
+  /**
+   * Messages per second the chat channel's history is sized for at least; the measured rate raises it
+   * (measured-history.ts): it keeps every message of a page's worst outage (see timing.ts).
    * @default 200
    */
   messageRate?: number;
+  /** Most messages the chat channel's history keeps, however busy it is. @default 100000 */
+  maxHistory?: number;
   /** Mounts the HTTP API at /api with this key (X-API-Key). @default none: no /api */
   apiKey?: string;
-  /** Protects the status page at /status with this key. @default none: open (development) */
+  /** The key that opens /status and /metrics (operations.ts), at least 8 characters. @default none */
   statusKey?: string;
+  /** Development: /status and /metrics are open without a key. @default NODE_ENV === 'development' */
+  development?: boolean;
   hub?: HubOptions;
 }
 
-const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'messageRate', 'apiKey', 'statusKey', 'hub'];
-const COOKIE = 'livehub_token';
-const TOKEN_LIFETIME_S = 3600;
-/** Who issues the chat's tokens and whom they are for: a token minted for another app is refused. */
-const TOKEN_ISSUER = 'livehub-chat';
-const TOKEN_AUDIENCE = 'livehub-chat';
-
-/** A JSON error with a code, for every refused request. */
-function fail(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
-}
+const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'tokenVersions', 'messageRate', 'maxHistory', 'apiKey', 'statusKey', 'development', 'hub'];
+/** The example's own lines (history capped), through the hub's logger when one is given. */
+const consoleLog: Logger = { debug() {}, info() {}, warn: (_c, m) => console.warn(m), error: (c, m) => console.error(m, (c as { err?: unknown }).err ?? '') };
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export function createChatServer(options: ChatServerOptions = {}) {
   for (const key of Object.keys(options)) {
     if (!CHAT_OPTIONS.includes(key)) throw new TypeError(`createChatServer: unknown option '${key}'; valid options are ${CHAT_OPTIONS.join(', ')}`);
   }
-  const { messageRate = MESSAGE_RATE } = options;
+  const { messageRate = MESSAGE_RATE, maxHistory = MAX_HISTORY, development = process.env.NODE_ENV === 'development' } = options;
   if (typeof messageRate !== 'number' || !(messageRate > 0) || !Number.isFinite(messageRate)) {
     throw new TypeError(`createChatServer: messageRate must be a positive number of messages per second, got ${String(messageRate)}`);
   }
+  if (!Number.isInteger(maxHistory) || maxHistory < 1) throw new TypeError(`createChatServer: maxHistory must be a whole number >= 1, got ${String(maxHistory)}`);
+  if (typeof development !== 'boolean') throw new TypeError('createChatServer: development must be a boolean');
+  if (options.statusKey !== undefined && (typeof options.statusKey !== 'string' || options.statusKey.length < 8)) {
+    throw new TypeError('createChatServer: statusKey must be a string of at least 8 characters (LIVEHUB_STATUS_KEY)');
+  }
+  const logger = options.hub?.logger === false ? silent : options.hub?.logger ?? consoleLog;
   const distDir = options.distDir ?? join(here, 'dist');
   const assets = readAssets(distDir);
   const jwt = options.auth === 'jwt';
@@ -92,34 +86,35 @@ export function createChatServer(options: ChatServerOptions = {}) {
   const channel = jwt ? 'private-chat' : 'chat';
   const presenceChannel = 'presence-chat';
   const typingChannel = 'typing:chat';
-  const historyKept = historySize(messageRate);
 
-  // Logout revokes: each token carries its user's token version (`ver`); logging out moves the
-  // version on, so every token issued before is refused, on the socket (the authenticator's verify
-  // hook) and over HTTP alike. Kept in this process: with several nodes, keep it in a shared store.
-  const tokenVersions = new Map<string, number>();
-  const versionOf = (user: string) => tokenVersions.get(user) ?? 0;
-  const authenticate = jwt
-    ? jwtAuthenticator({
-      key: secret,
-      issuer: TOKEN_ISSUER,
-      audience: TOKEN_AUDIENCE,
-      from: ['cookie'],
-      cookieName: COOKIE,
-      verify: (payload) => typeof payload.sub === 'string' && payload.ver === versionOf(payload.sub),
-    })
-    : undefined;
+  const given = options.hub?.engine ?? new MemoryEngine();
+  if (jwt && given instanceof RedisEngine && !options.tokenVersions) {
+    throw new TypeError('createChatServer: with a RedisEngine in JWT mode, pass tokenVersions (redisTokenVersions({ url }) on the same Redis): otherwise a logout on one node does not revoke on the others');
+  }
+  const versions = options.tokenVersions ?? memoryTokenVersions();
+  const auth = jwt ? chatAuth({ secret, versions, logger }) : null;
+  const userOf = auth?.userOf ?? (async () => null);
 
-  // The messages are the chat channel's history (history.ts), read from the engine the hub uses.
-  const engine = options.hub?.engine ?? new MemoryEngine();
+  // The chat's history keeps every message of a page's worst outage at the channel's measured rate
+  // (measured-history.ts), and at least what a page shows; the hub's `history` option sets one size
+  // per channel, which cannot follow the rate.
+  const engine = new MeasuredHistory(given, {
+    match: (name) => name === channel,
+    window: WORST_OUTAGE,
+    floor: Math.min(Math.max(historySize(messageRate), PAGE_MESSAGES), maxHistory),
+    cap: maxHistory,
+    onCapped: (name, wanted, cap) => logger.warn({ code: 'history_capped', channel: name, wanted, cap },
+      `chat: ${name} needs a history of ${wanted} messages to cover the last ${WORST_OUTAGE / 1000} s, more than maxHistory (${cap}): a page away that long gets a gap; raise MAX_HISTORY if memory allows`),
+  });
   /** The name an anonymous page declared on its socket URL (`?name=`), for open mode. */
   const declaredName = (url: string | undefined) => new URL(url ?? '/', 'http://x').searchParams.get('name');
+  let operations: ReturnType<typeof mountOperations> | null = null;
   const hub = new Hub({
     origins: options.origins,
     history: {
       channels: [
-        // Sized against the page's worst outage at the example's message rate (timing.ts).
-        { match: channel, size: historyKept, ttl: HISTORY_TTL },
+        // The size here is replaced by the measured one on each publish.
+        { match: channel, size: engine.sizeOf(channel), ttl: HISTORY_TTL },
         { match: 'typing:*', size: 0 },
       ],
     },
@@ -132,6 +127,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
     // Pages publish messages over the socket (with the client's offline outbox and retries); the
     // hub stamps who published (`from`), and a retry is published once (the hub deduplicates ids).
     authorize: ({ action, channel: wanted, identity, event, data, request }) => {
+      // The status page watches its channel if it may be seen at all (operations.ts).
+      if (wanted.startsWith('livehub-status')) return action === 'subscribe' && (operations?.mayWatch(wanted, identity ?? null) ?? false);
       if (jwt && !identity) return false;
       if (wanted === presenceChannel) return action === 'subscribe';
       // Typing goes through the chat:typing handler (exceptSelf); pages only listen.
@@ -145,14 +142,11 @@ export function createChatServer(options: ChatServerOptions = {}) {
       // Open mode: no identities; a message carries the name its connection declared, and no other.
       return isValidName(author) && author === declaredName(request.url);
     },
-    ...(authenticate ? { authenticate } : {}),
+    ...(auth ? { authenticate: auth.authenticate } : {}),
     ...options.hub,
     engine,
   });
-  const userOf = async (req: Request): Promise<Identity | null> => {
-    if (!authenticate) return null;
-    try { return await authenticate(req); } catch { return null; }
-  };
+  const recent = () => recentMessages(engine, channel, PAGE_MESSAGES, engine.sizeOf(channel));
 
   // A message a page publishes must be a chat message: middleware answers a malformed one with
   // `invalid_message` before the channel policy (authorize) is asked who may publish it.
@@ -195,20 +189,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   app.use(inertia({
     version: assets.version,
-    render: (_page, pageScript) => `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>livehub chat</title>
-  ${assets.styles.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n  ')}
-</head>
-<body>
-  ${pageScript}
-  <div id="app"></div>
-  <script type="module" src="${assets.script}"></script>
-</body>
-</html>`,
+    render: (_page, pageScript) => chatPage(assets, pageScript),
   }));
 
   app.get('/', async (req, res) => {
@@ -221,128 +202,139 @@ export function createChatServer(options: ChatServerOptions = {}) {
     }
     // The messages and the position they end at come from one history read: the page resumes from
     // there, so nothing published meanwhile is lost and nothing shows twice.
-    let recent;
+    let page;
     try {
-      recent = await recentMessages(engine, channel, PAGE_MESSAGES, historyKept);
+      page = await recent();
     } catch (error) {
       return fail(res, 503, 'unavailable', `the messages cannot be read: ${(error as Error).message}`);
     }
-    void res.inertia('Chat', { ...common, ...recent });
+    void res.inertia('Chat', { ...common, ...page });
   });
 
   // The React page (examples/chat/react): a plain HTML page on the same channels (open mode); it
   // reads its history from GET /messages.
   app.get('/react', (_req, res) => {
     if (jwt) return fail(res, 404, 'not_found', 'the React page runs in open mode only');
-    res.type('html').send(`<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>livehub chat (React)</title>
-  ${assets.react.styles.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n  ')}
-</head>
-<body>
-  <div id="app"></div>
-  <script type="module" src="${assets.react.script}"></script>
-</body>
-</html>`);
+    res.type('html').send(reactPage(assets));
   });
 
   // The same, as JSON: what a page reloads after a gap (it replaces its list with it).
   app.get('/messages', async (req, res) => {
     if (jwt && !(await userOf(req))) return fail(res, 401, 'unauthorized', 'log in first');
     try {
-      res.json(await recentMessages(engine, channel, PAGE_MESSAGES, historyKept));
+      res.json(await recent());
     } catch (error) {
       fail(res, 503, 'unavailable', `the messages cannot be read: ${(error as Error).message}`);
     }
   });
 
-  app.post('/login', async (req, res) => {
-    if (!jwt) return fail(res, 404, 'not_found', 'logins exist only in JWT mode (AUTH=jwt)');
-    const name: unknown = req.body?.name;
-    if (!isValidName(name)) return fail(res, 400, 'invalid_name', `${NAME_RULE}; got ${JSON.stringify(name ?? null)?.slice(0, 60)}`);
-    const token = await new SignJWT({ ver: versionOf(name) }).setProtectedHeader({ alg: 'HS256' }).setSubject(name)
-      .setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setIssuedAt().setExpirationTime(`${TOKEN_LIFETIME_S}s`).sign(new TextEncoder().encode(secret));
-    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: TOKEN_LIFETIME_S * 1000 });
-    res.status(204).end();
+  app.post('/login', (req, res) => {
+    if (!auth) return fail(res, 404, 'not_found', 'logins exist only in JWT mode (AUTH=jwt)');
+    return auth.login(req, res);
   });
+  app.post('/logout', auth ? auth.logout(hub) : (_req, res) => { res.status(204).end(); });
 
-  // Logging out ends every session of the user: its tokens are revoked and its open sockets closed.
-  app.post('/logout', async (req, res) => {
-    const user = await userOf(req);
-    if (user) {
-      tokenVersions.set(user.userId, versionOf(user.userId) + 1);
-      hub.disconnectUser(user.userId, 'logged out');
-    }
-    res.clearCookie(COOKIE, { path: '/' });
-    res.status(204).end();
-  });
-
+  // A message posted over HTTP carries its id (the page's, or a new one): it is the publish's
+  // idempotency key, so a resend after a failure is published once, whichever node it reaches.
   app.post('/messages', async (req, res) => {
     const user = await userOf(req);
     if (jwt && !user) return fail(res, 401, 'unauthorized', 'log in first');
     const author: unknown = user?.userId ?? req.body?.author;
     if (!isValidName(author)) return fail(res, 400, 'invalid_name', `author: ${NAME_RULE}`);
-    const parsed = parseMessage({ id: randomUUID(), body: req.body?.body });
+    const id: unknown = req.body?.id ?? randomUUID();
+    if (!parseMessage({ id, body: 'x' })) return fail(res, 422, 'invalid_message', 'id must be 8-64 letters, digits, "_" or "-", unique per message (and the same on a resend)');
+    const parsed = parseMessage({ id, body: req.body?.body });
     if (!parsed) return fail(res, 422, 'invalid_message', 'body must be a non-empty string of at most 2000 characters');
     const message = { ...parsed, author };
     let position;
     try {
       // Answered once the message has its position: sequential posts keep their order, across nodes.
-      position = await hub.publish(channel, 'message', message);
+      position = await hub.publish(channel, 'message', message, { idempotencyKey: `chat:${parsed.id}` });
     } catch (error) {
-      // Not published, so not in history either: nothing to undo.
-      return fail(res, 503, 'unavailable', `the message was not published: ${(error as Error).message}`);
+      return publishFailed(res, error);
     }
     if (req.get('X-Inertia')) res.redirect(303, '/');
-    else res.status(201).json({ ...message, offset: position.offset, epoch: position.epoch });
+    else res.status(201).json({ ...message, offset: position.offset, epoch: position.epoch, ...(position.duplicate ? { duplicate: true } : {}) });
   });
 
   app.get('/ws', hub.handleWebSocket);
 
-  // Operations: Prometheus metrics, health for the load balancer, a live status page (open without
-  // LIVEHUB_STATUS_KEY, for development; set the key anywhere else).
-  const { live, ready } = healthHandlers(hub);
-  app.get('/metrics', metricsHandler(hub));
-  app.get('/health/live', live);
-  app.get('/health/ready', ready);
-  app.get('/status', statusPage(hub, options.statusKey ? { key: options.statusKey } : {}));
+  // Operations: health for the load balancer; Prometheus metrics and a live status page for those
+  // who may see them (operations.ts).
+  operations = mountOperations(app, hub, { key: options.statusKey, development, jwt, userOf });
+
+  // A login store that does not answer: 503, never a silent pass.
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!storeUnavailable(error, res)) next(error);
+  });
 
   const server = createServer(app);
   hub.attach(server);
-  return { app, server, hub, engine, historyKept };
+  const close = async () => {
+    operations?.close();
+    await hub.close();
+    await versions.close();
+  };
+  return { app, server, hub, engine, tokenVersions: versions, operations: operations.summary, close };
+}
+
+/**
+ * A publish that failed: 503 when nothing was published (`unavailable`, `closed`), 504 when the store
+ * did not answer in time and it may have been (`outcome_unknown`). Either way the same message with the
+ * same id may be sent again: it is published once.
+ */
+function publishFailed(res: Response, error: unknown): void {
+  const code = (error as { code?: unknown }).code;
+  const cause = (error as Error).message;
+  res.setHeader('Retry-After', '1');
+  if (code === 'outcome_unknown') {
+    return fail(res, 504, 'outcome_unknown', `the message may or may not have been published (${cause}): send it again with the same id; it will not show twice`);
+  }
+  if (code === 'closed') return fail(res, 503, 'closed', `this server is shutting down: send the message again with the same id (${cause})`);
+  fail(res, 503, 'unavailable', `the message was not published (${cause}): send it again with the same id in a moment`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { server, hub } = createChatServer({
+  const env = process.env;
+  const jwt = env.AUTH === 'jwt';
+  // Logouts are kept where every node and the next process see them: in Redis with REDIS_URL, else
+  // in a file (one node). With a random secret per process nothing outlives the process anyway.
+  const tokenVersions = !jwt ? undefined
+    : env.REDIS_URL ? redisTokenVersions({ url: env.REDIS_URL, prefix: `${env.LIVEHUB_PREFIX ?? 'livehub'}-chat` })
+      : env.JWT_SECRET ? fileTokenVersions(env.TOKEN_VERSIONS_FILE ?? join(here, '.data', 'token-versions.json'))
+        : undefined;
+  const chat = createChatServer({
     // REDIS_URL: several nodes share positions, history and publications through Redis.
-    hub: process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX }) } : undefined,
-    auth: process.env.AUTH === 'jwt' ? 'jwt' : undefined,
-    secret: process.env.JWT_SECRET,
-    ...(process.env.MESSAGE_RATE ? { messageRate: Number(process.env.MESSAGE_RATE) } : {}),
-    origins: process.env.ORIGINS ? process.env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
-    apiKey: process.env.LIVEHUB_API_KEY,
-    statusKey: process.env.LIVEHUB_STATUS_KEY,
+    hub: env.REDIS_URL ? { engine: new RedisEngine({ url: env.REDIS_URL, prefix: env.LIVEHUB_PREFIX }) } : undefined,
+    auth: jwt ? 'jwt' : undefined,
+    secret: env.JWT_SECRET,
+    ...(tokenVersions ? { tokenVersions } : {}),
+    ...(env.MESSAGE_RATE ? { messageRate: Number(env.MESSAGE_RATE) } : {}),
+    ...(env.MAX_HISTORY ? { maxHistory: Number(env.MAX_HISTORY) } : {}),
+    origins: env.ORIGINS ? env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
+    apiKey: env.LIVEHUB_API_KEY,
+    statusKey: env.LIVEHUB_STATUS_KEY,
   });
-  const port = Number(process.env.PORT ?? 3000);
+  const { server, hub } = chat;
+  const port = Number(env.PORT ?? 3000);
   // A listen queue for reconnect storms: Node's default (511) drops SYNs when every client of a
   // restarted node comes back at once, and each dropped one waits 1, 3, 7 s to retry (W8 in the
   // README's benchmark: 99% back in 6-9 s with 4096 against 13-15 s). Capped by net.core.somaxconn.
-  server.listen({ port, host: process.env.HOST ?? '127.0.0.1', backlog: 4096 }, () => {
+  server.listen({ port, host: env.HOST ?? '127.0.0.1', backlog: 4096 }, () => {
     const { port: bound } = server.address() as AddressInfo;
     console.log(`livehub chat listening on http://localhost:${bound} (WebSocket at /ws)`);
+    console.log(chat.operations);
+    if (jwt) console.log(`livehub chat: logouts are kept in ${chat.tokenVersions.where}`);
   });
   // SIGTERM (a rolling restart): with Redis, drain first, so clients move to the other nodes and
   // recover there. A single node (the memory engine) has nowhere to send them: a drain would only
   // refuse their reconnects (503) while it lasts, so it closes at once and they come back to the
   // next process (which starts new epochs: their subscribe answers recovered:false).
   const stop = async (signal: string) => {
-    const shared = process.env.REDIS_URL !== undefined;
+    const shared = env.REDIS_URL !== undefined;
     console.log(`livehub chat: ${signal}, ${shared ? 'draining' : 'closing'}`);
     await hub.drain({ spread: signal === 'SIGTERM' && shared ? 5000 : 0 });
-    await hub.close();
+    await chat.close();
     server.close(() => process.exit(0));
   };
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -1,6 +1,6 @@
 /**
- * The example's timings, shared by the server (history size) and the page (client options), so the
- * history always covers the page's worst case: they cannot drift apart.
+ * The example's timings, shared by the server (how long history must cover) and the page (client
+ * options), so the history always covers the page's worst case: they cannot drift apart.
  *
  * A page whose connection dies silently (Wi-Fi gone, a NAT dropped it) does not know for
  * `HEARTBEAT_INTERVAL + HEARTBEAT_TIMEOUT`; it then waits up to `MAX_RECONNECT_DELAY` before its next
@@ -23,14 +23,22 @@ export const CONNECT_TIMEOUT = 10_000;
 export const WORST_OUTAGE = HEARTBEAT_INTERVAL + HEARTBEAT_TIMEOUT + MAX_RECONNECT_DELAY + CONNECT_TIMEOUT;
 
 /**
- * Messages per second the example is sized for on its chat channel (a busy chat room). Set `messageRate` (or MESSAGE_RATE) to yours: the history follows.
+ * Messages per second the chat channel's history is sized for at least (a busy chat room). The server
+ * measures the channel's real rate and keeps more when it is busier (measured-history.ts); set
+ * `messageRate` (or MESSAGE_RATE) to keep more from the start.
  */
 export const MESSAGE_RATE = 200;
 
-/** History kept on the chat channel: every message of the worst outage at `rate` (15,000 at 200/s). */
+/** History kept on the chat channel at least: every message of the worst outage at `rate` (15,000 at 200/s). */
 export function historySize(rate = MESSAGE_RATE): number {
   return Math.max(1, Math.ceil((rate * WORST_OUTAGE) / 1000));
 }
+
+/**
+ * History kept on the chat channel at most, however busy it is (`maxHistory`, MAX_HISTORY): enough
+ * for 1,333 messages/s over the worst outage. Past it the server logs that pages may get gaps.
+ */
+export const MAX_HISTORY = 100_000;
 
 /** How long messages stay in history, which is also how far back the chat shows them. */
 export const HISTORY_TTL = 24 * 60 * 60_000;

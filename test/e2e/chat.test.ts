@@ -182,8 +182,8 @@ describe('the example chat over Server-Sent Events', () => {
 
 describe('the example chat after a gap', () => {
   it('replaces its list from the server in order and says messages were skipped when it was away longer than the history covers', async () => {
-    // At 0.1 message/s the history holds 8 messages (timing.ts): 30 while offline are more than that.
-    const chat = await startChat(0, { MESSAGE_RATE: '0.1' });
+    // A history of at most 8 messages (MAX_HISTORY): 30 while offline are more than that.
+    const chat = await startChat(0, { MAX_HISTORY: '8' });
     try {
       const base = `http://127.0.0.1:${chat.port}`;
       let posted = 0;

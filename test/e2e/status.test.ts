@@ -6,6 +6,7 @@ import { statusPage } from '../../pkg/observe/status-page.js';
 import { Peer } from '../helpers.js';
 import { observedHubs } from '../observe/serve.js';
 import { sharedRedisUrl } from '../redis.js';
+import { chatServers, post } from '../examples/chat.js';
 import { launchChromium } from './browser.js';
 
 const KEY = 'status-page-e2e-key';
@@ -116,5 +117,31 @@ describe('the status page in Chromium', () => {
     await expect.poll(() => text(page, 'published-total'), { timeout: 10_000 }).toBe('4');
     expect(await text(page, 'delivered-total')).toBe('4');
     await expect.poll(async () => (await page.locator('#node-table tbody tr td').nth(2).textContent()), { timeout: 10_000 }).toBe('1');
+  });
+});
+
+describe('the example chat\'s status page in Chromium', () => {
+  const chats = chatServers();
+
+  /** Posts chat messages while the page watches, until its published total has moved past `from`. */
+  async function expectNumbersToMove(page: Page, base: string, headers: Record<string, string> = {}) {
+    const before = Number((await text(page, 'published-total'))!.replace(/,/g, ''));
+    for (let i = 0; i < 3; i++) expect((await post(`${base}/messages`, { author: 'ann', body: `m${i}` }, headers)).status).toBe(201);
+    await expect.poll(async () => Number((await text(page, 'published-total'))!.replace(/,/g, '')), { timeout: 10_000 }).toBe(before + 3);
+    await expect.poll(() => text(page, 'connections'), { timeout: 10_000 }).toBe('1');
+  }
+
+  it('is live in development, its numbers moving as messages are posted', async () => {
+    const chat = await chats.start({ development: true });
+    const page = await open(`${chat.base}/status`);
+    await expectNumbersToMove(page, chat.base);
+  });
+
+  it('is live with the status key in JWT mode, for an operator who is not logged in to the chat', async () => {
+    const chat = await chats.start({ auth: 'jwt', secret: 'example-secret-that-is-long-enough-32b', statusKey: KEY });
+    const page = await open(`${chat.base}/status?key=${KEY}`);
+    const login = await post(`${chat.base}/login`, { name: 'zoe' });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    await expectNumbersToMove(page, chat.base, { Cookie: cookie });
   });
 });

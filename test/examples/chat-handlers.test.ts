@@ -75,8 +75,8 @@ describe('the example chat, through handlers, SSE and the HTTP API', () => {
     }
   });
 
-  it('serves /metrics, /health/live, /health/ready and the status page', async () => {
-    const chat = await chats.start({});
+  it('serves /metrics, /health/live, /health/ready and the status page in development', async () => {
+    const chat = await chats.start({ development: true });
     const peer = await Peer.open(chat.ws);
     await peer.subscribe('chat');
     const metrics = await (await fetch(`${chat.base}/metrics`)).text();

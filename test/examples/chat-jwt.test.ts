@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { toChatMessage } from '../../examples/chat/messages.js';
+import { fileTokenVersions, redisTokenVersions } from '../../examples/chat/token-versions.js';
+import { RedisEngine } from '../../pkg/engine/redis-index.js';
 import { Peer } from '../helpers.js';
+import { sharedRedisUrl, startRedis } from '../redis.js';
 import { chatServers, pageProps, post } from './chat.js';
 
 const chats = chatServers();
@@ -127,4 +133,78 @@ describe('the example chat in JWT mode', () => {
     alice.close();
     bob.close();
   });
+
+  it('revokes a logout on every node sharing Redis and after a restart: the old cookie reads nothing and opens no socket on the other node or on the restarted one', async () => {
+    const url = await sharedRedisUrl();
+    const prefix = `chat-revoke-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    const node = () => chats.start({
+      auth: 'jwt', secret: SECRET,
+      hub: { engine: new RedisEngine({ url, prefix }), logger: false },
+      tokenVersions: redisTokenVersions({ url, prefix: `${prefix}-chat` }),
+    });
+    const [a, b] = await Promise.all([node(), node()]);
+    const cookie = await login(a.base, 'zoe');
+    // Before the logout the cookie works on both nodes.
+    expect((await fetch(`${b.base}/messages`, { headers: { Cookie: cookie } })).status).toBe(200);
+    const onB = await Peer.open(b.ws, { headers: { Cookie: cookie } });
+
+    expect((await post(`${a.base}/logout`, {}, { Cookie: cookie })).status).toBe(204);
+    // The open page on the other node is closed, and the cookie is refused there.
+    expect((await onB.whenClosed()).code).toBe(4503);
+    const list = await fetch(`${b.base}/messages`, { headers: { Cookie: cookie } });
+    expect(list.status).toBe(401);
+    expect(await list.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    await expect(Peer.open(b.ws, { headers: { Cookie: cookie } })).rejects.toThrow('HTTP 401');
+    expect((await post(`${b.base}/messages`, { body: 'ghost' }, { Cookie: cookie })).status).toBe(401);
+
+    // The node where it logged out restarts: still refused there.
+    await a.stop();
+    const restarted = await node();
+    expect((await fetch(`${restarted.base}/messages`, { headers: { Cookie: cookie } })).status).toBe(401);
+    await expect(Peer.open(restarted.ws, { headers: { Cookie: cookie } })).rejects.toThrow('HTTP 401');
+    // A new login works on every node.
+    const again = await login(restarted.base, 'zoe');
+    expect((await fetch(`${b.base}/messages`, { headers: { Cookie: again } })).status).toBe(200);
+    (await Peer.open(b.ws, { headers: { Cookie: again } })).close();
+  }, 30_000);
+
+  it('keeps logouts in its file on one node: the old cookie is still refused after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-tokens-'));
+    chats.cleanup(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'token-versions.json');
+    const first = await chats.start({ auth: 'jwt', secret: SECRET, tokenVersions: fileTokenVersions(file) });
+    const cookie = await login(first.base, 'zoe');
+    expect((await post(`${first.base}/logout`, {}, { Cookie: cookie })).status).toBe(204);
+    await first.stop();
+
+    const second = await chats.start({ auth: 'jwt', secret: SECRET, tokenVersions: fileTokenVersions(file) });
+    expect((await fetch(`${second.base}/messages`, { headers: { Cookie: cookie } })).status).toBe(401);
+    await expect(Peer.open(second.ws, { headers: { Cookie: cookie } })).rejects.toThrow('HTTP 401');
+    const again = await login(second.base, 'zoe');
+    expect((await fetch(`${second.base}/messages`, { headers: { Cookie: again } })).status).toBe(200);
+  });
+
+  it('refuses a RedisEngine in JWT mode without a shared token store, with a TypeError saying what to pass', async () => {
+    const engine = new RedisEngine({ url: await sharedRedisUrl(), prefix: `chat-typeerror-${Date.now().toString(36)}` });
+    chats.cleanup(() => engine.close());
+    await expect(chats.start({ auth: 'jwt', secret: SECRET, hub: { engine } })).rejects.toThrow(/tokenVersions/);
+  });
+
+  it('answers 503 while its token store does not answer, instead of letting a token through unchecked', async () => {
+    const redis = await startRedis();
+    chats.cleanup(async () => { redis.signal('SIGCONT'); await redis.stop(); });
+    const chat = await chats.start({
+      auth: 'jwt', secret: SECRET, hub: { logger: false },
+      tokenVersions: redisTokenVersions({ url: redis.url, commandTimeout: 300 }),
+    });
+    const cookie = await login(chat.base, 'zoe');
+    redis.signal('SIGSTOP');
+    const list = await fetch(`${chat.base}/messages`, { headers: { Cookie: cookie } });
+    expect(list.status).toBe(503);
+    expect(list.headers.get('retry-after')).toBe('2');
+    expect(await list.json()).toMatchObject({ error: { code: 'unavailable', message: expect.stringContaining('retry') } });
+    await expect(Peer.open(chat.ws, { headers: { Cookie: cookie } })).rejects.toThrow('HTTP 503');
+    redis.signal('SIGCONT');
+    await expect.poll(async () => (await fetch(`${chat.base}/messages`, { headers: { Cookie: cookie } })).status, { timeout: 10_000 }).toBe(200);
+  }, 30_000);
 });

@@ -103,6 +103,17 @@ describe('the published package, installed in a fresh app', () => {
     expect(js.filter((file) => !files.includes(file.replace(/\.js$/, '.d.ts')))).toEqual([]);
   });
 
+  it('ships its MIT license and runs nothing when installed: no install-time script in the published manifest', () => {
+    const license = readFileSync(join(installed(), 'LICENSE'), 'utf8');
+    expect(license).toMatch(/^MIT License/);
+    expect(license).toContain('Copyright (c) 2026 livehub contributors');
+    const published = JSON.parse(readFileSync(join(installed(), 'package.json'), 'utf8')) as { license?: string; scripts?: Record<string, string> };
+    expect(published.license).toBe('MIT');
+    // npm runs these for whoever installs the package (prepare: from a git URL), and warns about them.
+    const installTime = ['preinstall', 'install', 'postinstall', 'prepare', 'preprepare', 'postprepare'];
+    expect(Object.keys(published.scripts ?? {}).filter((name) => installTime.includes(name))).toEqual([]);
+  });
+
   it('ships source maps that carry their sources, so nothing they point at is missing', () => {
     const maps = filesUnder(installed()).filter((file) => file.endsWith('.map'));
     expect(maps.length).toBeGreaterThan(0);

@@ -4,6 +4,7 @@ import { LiveError } from './errors.js';
 import type { LiveClientEvents, MessageHandler } from './events.js';
 import type { LiveClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import { dialectOf } from './dialect.js';
 import { RefusalWarnings } from './refusals.js';
 import { deprecated } from './deprecated.js';
 import { appFrame, awaitReply, DirectHandlers, isDirect, requestTimeout, type DirectHandler, type DirectListeners, type RequestOptions, type SendOptions } from './request.js';
@@ -195,6 +196,24 @@ export class LiveClient extends ConnectionLifecycle {
   }
 
   protected onFrame(text: string): void {
+    // The plain protocol's hub writes the messages queued for a client in one frame, one per line.
+    if (text.includes('\n')) {
+      for (const line of text.split('\n')) if (line.trim() !== '') this.onMessageText(line);
+      return;
+    }
+    this.onMessageText(text);
+  }
+
+  /**
+   * The protocol of the open connection: `'livehub'` (full: ids, confirmations, recovery) or
+   * `'plain'` (a hub that selected no subprotocol, such as the Go hub livehub began as); null while
+   * not connected. See the `dialect` option.
+   */
+  get dialect(): 'livehub' | 'plain' | null {
+    return this.connection?.isOpen ? this.connection.dialect : null;
+  }
+
+  private onMessageText(text: string): void {
     let message: Record<string, unknown>;
     try {
       message = JSON.parse(text);
@@ -203,6 +222,12 @@ export class LiveClient extends ConnectionLifecycle {
       return;
     }
     if (message === null || typeof message !== 'object') return;
+    if (message.type === 'pong' && message.id === `${this.idBase}dialect`) {
+      // A livehub hub answered on a plain connection: open one that speaks its full protocol.
+      dialectOf(this.options, this.options.dialect).livehubAnswered();
+      this.reopen('switching to the livehub protocol');
+      return;
+    }
     if (typeof message.channel === 'string' && 'data' in message) {
       const hubMessage = message as unknown as HubMessage;
       if (!this.subscriptions.accept(hubMessage)) return; // seen already
@@ -245,6 +270,8 @@ export class LiveClient extends ConnectionLifecycle {
   }
 
   protected sessionOpened(resumed: ReadonlyMap<string, StreamPosition>): void {
+    // A plain connection may still reach a livehub hub (the last attempt offered no subprotocol): ask.
+    if (this.connection?.dialect === 'plain' && this.options.dialect === 'auto') this.write(`{"type":"ping","id":"${this.idBase}dialect"}`);
     this.subscriptions.opened(resumed);
     const waiting = this.outbox.size;
     this.outbox.sendAll();

@@ -1,6 +1,7 @@
 import { checkKnownOptions } from '../pkg/options-check.js';
 import type { WebSocketConstructor } from './socket.js';
 import type { TransportOption } from './transport-connection.js';
+import type { DialectOption } from './dialect.js';
 import type { EventSourceConstructor } from './transport-sse.js';
 import { groupOptions, FLAT_NAMES, type FlatOptions } from './options-flat.js';
 import type { HeartbeatOptions, OutboxOptions, ReconnectOptions } from './option-groups.js';
@@ -17,6 +18,16 @@ export interface LiveClientOptions extends FlatOptions {
    * @default 'websocket'
    */
   transport?: TransportOption;
+  /**
+   * The protocol spoken over WebSocket. `'livehub'`: livehub's own (request ids, confirmations,
+   * recovery), negotiated with the `livehub.v1` subprotocol. `'plain'`: that of the Go hub livehub
+   * began as (subscribe and unsubscribe frames with no id, no confirmations, `\n`-separated messages
+   * in one frame, no client heartbeat). `'auto'`: livehub's, and plain with a server that selects no
+   * subprotocol (a browser only fails such a handshake, so the next attempt offers none);
+   * `client.dialect` says which one the connection speaks.
+   * @default 'auto'
+   */
+  dialect?: DialectOption;
   /**
    * The hub's SSE endpoint (absolute, or relative to the page).
    * @default the WebSocket URL's host with `http(s):` and path `/events` (`ws://h/ws` → `http://h/events`)
@@ -116,16 +127,18 @@ export interface ResolvedOptions {
   ackTimeout: number;
   getToken?: () => string | null | Promise<string | null>;
   tokenParameter: string;
+  dialect: DialectOption;
   random: () => number;
 }
 
 const KNOWN = [
   'WebSocket', 'autoConnect', 'reconnect', 'heartbeat', 'outbox', 'connectTimeout', 'ackTimeout', 'getToken',
   'tokenParameter', 'random', 'transport', 'eventsUrl', 'EventSource', 'fallbackAfter', 'websocketRetryInterval',
-  'requestTimeout', ...FLAT_NAMES,
+  'requestTimeout', 'dialect', ...FLAT_NAMES,
 ] as const satisfies ReadonlyArray<keyof LiveClientOptions>;
 
 const TRANSPORTS = ['websocket', 'sse', 'auto'];
+const DIALECTS = ['livehub', 'plain', 'auto'];
 
 function positiveMs(name: string, value: unknown): void {
   if (!(typeof value === 'number' && value > 0)) throw new TypeError(`livehub: option ${name} must be a positive number of ms, got ${String(value)}`);
@@ -146,7 +159,7 @@ export function resolveOptions(url: string, options: LiveClientOptions): Resolve
   const given = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && !(FLAT_NAMES as readonly string[]).includes(key)));
   const resolved: ResolvedOptions = {
     autoConnect: true, connectTimeout: 10_000, ackTimeout: 10_000, random: Math.random, tokenParameter: 'token',
-    transport: 'websocket', fallbackAfter: 2, websocketRetryInterval: 300_000, requestTimeout: 10_000, ...given,
+    transport: 'websocket', dialect: 'auto', fallbackAfter: 2, websocketRetryInterval: 300_000, requestTimeout: 10_000, ...given,
     reconnect: { enabled: groups.reconnectEnabled, delay: 500, maxDelay: 30_000, maxAttempts: Infinity, ...groups.reconnect },
     heartbeat: { interval: 25_000, timeout: 10_000, ...groups.heartbeat },
     outbox: { maxSize: 1000, overflow: 'drop-oldest', maxAttempts: 5, storageKey: `livehub:outbox:${url}`, ...groups.outbox },
@@ -164,6 +177,9 @@ export function resolveOptions(url: string, options: LiveClientOptions): Resolve
   }
   if (typeof resolved.outbox.storageKey !== 'string' || resolved.outbox.storageKey.length === 0) {
     throw new TypeError('livehub: option outbox.storageKey must be a non-empty string');
+  }
+  if (!DIALECTS.includes(resolved.dialect)) {
+    throw new TypeError(`livehub: option dialect must be 'livehub', 'plain' or 'auto', got ${String(resolved.dialect)}`);
   }
   if (!TRANSPORTS.includes(resolved.transport)) {
     throw new TypeError(`livehub: option transport must be 'websocket', 'sse' or 'auto', got ${String(resolved.transport)}`);

@@ -138,7 +138,9 @@ export class Subscriptions {
     attempt.id = id;
     if (attempt.timer) clearTimeout(attempt.timer);
     attempt.timer = null;
-    this.host.send(since ? { type: 'subscribe', channel, since, id } : { type: 'subscribe', channel, id });
+    // A hub of the plain protocol knows no ids and no positions: its frame is exactly {type, channel}.
+    if (!this.host.confirms()) this.host.send({ type: 'subscribe', channel });
+    else this.host.send(since ? { type: 'subscribe', channel, since, id } : { type: 'subscribe', channel, id });
     this.armAnswerTimer(channel, attempt);
   }
 

@@ -35,6 +35,8 @@ export interface Connection {
   readonly transport: TransportName;
   /** Whether the server answers every command (`subscribed`, channel errors): true on livehub's full protocol. */
   readonly confirms: boolean;
+  /** The protocol spoken: livehub's, or the plain one of a hub that selected no subprotocol (WebSocket only). */
+  readonly dialect: 'livehub' | 'plain';
   /** Whether commands can be sent now. */
   readonly isOpen: boolean;
   /** Sends one command (JSON text); in order. Dropped when not open (the client sends again on open). */

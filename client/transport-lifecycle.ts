@@ -312,6 +312,17 @@ export abstract class ConnectionLifecycle {
     this.onClose(CloseCode.HeartbeatTimeout, 'heartbeat timeout', countFailure);
   }
 
+  /** Closes the open connection normally and opens another at once (the dialect probe found a livehub hub). */
+  protected reopen(reason: string): void {
+    const connection = this.teardown();
+    if (!connection) return;
+    connection.close(CloseCode.Normal, reason);
+    this.emitter.emit('close', { code: CloseCode.Normal, reason });
+    if (this.stopped) return;
+    this.setConnectionStatus('reconnecting');
+    this.open();
+  }
+
   /** Sends a frame when the connection is open (else drops it: what must go out goes out on open). */
   protected write(frame: string): void {
     if (this.connection?.isOpen) this.connection.send(frame);

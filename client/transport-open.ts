@@ -4,6 +4,7 @@ import { findWebSocket, resolveUrl, withToken } from './socket.js';
 import type { Connection, ConnectionHandlers, TransportName } from './transport-connection.js';
 import { eventsUrlFor, findEventSource, openEventSource, resolveEventsUrl, streamUrl } from './transport-sse.js';
 import { openWebSocket } from './transport-websocket.js';
+import { dialectOf } from './dialect.js';
 
 /** Opens a connection with the handlers given (throws what the transport's constructor throws). */
 export type Opener = (handlers: ConnectionHandlers) => Connection;
@@ -33,7 +34,8 @@ export function eventsUrlOf(url: string, options: ResolvedOptions): string {
 function openerFor(transport: TransportName, Ctor: unknown, url: string, options: ResolvedOptions, token: string | null): Opener {
   if (transport === 'websocket') {
     const target = token === null ? resolveUrl(url) : withToken(resolveUrl(url), options.tokenParameter, token);
-    return (handlers) => openWebSocket(Ctor as Parameters<typeof openWebSocket>[0], target, handlers);
+    const dialect = dialectOf(options, options.dialect);
+    return (handlers) => openWebSocket(Ctor as Parameters<typeof openWebSocket>[0], target, handlers, dialect);
   }
   const fetch = (globalThis as { fetch?: typeof globalThis.fetch }).fetch;
   return (handlers) => {

@@ -184,6 +184,7 @@ export function openEventSource(Ctor: EventSourceConstructor, url: string, setup
   return {
     transport: 'sse',
     confirms: true,
+    dialect: 'livehub',
     get isOpen() { return phase === 'open'; },
     send(text) {
       const streamToken = token;

@@ -1,5 +1,7 @@
 import { detach, SUBPROTOCOL, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 import type { Connection, ConnectionHandlers } from './transport-connection.js';
+import type { DialectChoice } from './dialect.js';
+import { LiveError } from './errors.js';
 
 const NOTHING_RESUMED: ReadonlyMap<string, never> = new Map<string, never>();
 
@@ -7,21 +9,34 @@ const NOTHING_RESUMED: ReadonlyMap<string, never> = new Map<string, never>();
  * A connection over one WebSocket. Throws what the constructor throws (a bad URL); the caller
  * reports it and tries again.
  */
-export function openWebSocket(Ctor: WebSocketConstructor, url: string, handlers: ConnectionHandlers): Connection {
-  const ws: WebSocketLike = new Ctor(url, [SUBPROTOCOL]);
+export function openWebSocket(Ctor: WebSocketConstructor, url: string, handlers: ConnectionHandlers, dialect: DialectChoice): Connection {
+  const offered = dialect.offers();
+  const ws: WebSocketLike = offered ? new Ctor(url, [SUBPROTOCOL]) : new Ctor(url);
   let closed = false;
-  ws.onopen = () => handlers.open(NOTHING_RESUMED);
+  let opened = false;
+  let failure: string | undefined;
+  ws.onopen = () => {
+    opened = true;
+    dialect.opened(ws.protocol);
+    handlers.open(NOTHING_RESUMED);
+  };
   ws.onmessage = (event) => handlers.message(String(event.data));
   ws.onclose = (event) => {
     if (closed) return;
     closed = true;
     detach(ws);
+    if (!opened) dialect.failedBeforeOpen(offered, failure);
     handlers.closed(event.code, event.reason);
   };
-  ws.onerror = () => { /* a close event follows */ };
+  ws.onerror = (event) => {
+    failure = (event as { message?: unknown }).message as string | undefined;
+    // Before open, the close that follows reports the failed attempt. After, the error shows too.
+    if (opened && !closed) handlers.failed(new LiveError('socket_error', `the WebSocket reported an error${failure ? ` (${failure})` : ''}; the client reconnects if the connection closes`));
+  };
   return {
     transport: 'websocket',
     get confirms() { return ws.protocol === SUBPROTOCOL; },
+    get dialect() { return ws.protocol === SUBPROTOCOL ? 'livehub' as const : 'plain' as const; },
     get isOpen() { return !closed && ws.readyState === 1; },
     send(text) {
       if (!closed && ws.readyState === 1) ws.send(text);

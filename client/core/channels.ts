@@ -70,6 +70,11 @@ export class Channels {
     return this.entries.get(channel)?.count.holders ?? 0;
   }
 
+  /** Lets go at once of `channel` if nobody holds it (its deferred release, if pending). */
+  flushChannel(channel: string): void {
+    this.entries.get(channel)?.count.flush();
+  }
+
   /** Lets go at once of every channel nobody holds (pending deferred releases). */
   flush(): void {
     for (const entry of this.entries.values()) entry.count.flush();
@@ -176,10 +181,12 @@ export class ChannelSession {
     this.holds.set(channel, list);
   }
 
+  /** Lets go of one `subscribe(channel)`; the unsubscribe goes out at once when nothing else holds it. */
   unsubscribe(channel: string): void {
     const list = this.holds.get(channel);
     list?.pop()?.();
     if (list?.length === 0) this.holds.delete(channel);
+    this.channels.flushChannel(channel);
   }
 
   dispose(): void {

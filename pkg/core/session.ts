@@ -131,9 +131,10 @@ export class Session implements Bucket, TransportEvents, Expiring {
   }
 
   /**
-   * Writes what the transport will take without passing the high-water mark, in one corked write.
-   * What is left waits for drain; if that is more than the session's buffer allows, or the transport
-   * does not drain within `writeWait`, the session is evicted as a slow consumer.
+   * Writes what the transport will take without passing the high-water mark, in one write (more
+   * only when the transport takes a write whole and a large frame left the rest behind). What is
+   * left waits for drain; if that is more than the session's buffer allows, or the transport does not
+   * drain within `writeWait`, the session is evicted as a slow consumer.
    */
   flush(): void {
     if (this.state !== 'open' || !this.transport.writable) return;
@@ -141,10 +142,20 @@ export class Session implements Bucket, TransportEvents, Expiring {
       this.evictIfOverflowing();
       return;
     }
-    const queue = this.queue;
-    if (queue === null) return this.runAfterDrain();
-    const counts = this.counts!;
+    if (this.queue === null) return this.runAfterDrain();
     const { highWaterMark } = this.host.options;
+    const transport = this.transport;
+    // A transport that took a write whole (a socket's write done at once) has room for more, and no
+    // 'drain' will come to say so: write on until the queue is empty or the transport is full.
+    while (this.queue !== null && this.state === 'open' && transport.writableLength < highWaterMark) this.write(this.queue, highWaterMark);
+    if (this.state !== 'open') return;
+    if (this.queue !== null || transport.writableLength >= highWaterMark) this.block();
+    else this.runAfterDrain();
+  }
+
+  /** Writes from the head of the queue what fits below the high-water mark (at least one frame), in one write. */
+  private write(queue: Buffer[], highWaterMark: number): void {
+    const counts = this.counts!;
     const transport = this.transport;
     const counters = this.host.counters;
     let room = highWaterMark - transport.writableLength;
@@ -171,8 +182,6 @@ export class Session implements Bucket, TransportEvents, Expiring {
       counters.writes++;
       transport.write(chunks, frames);
     }
-    if (this.queue !== null || transport.writableLength >= highWaterMark) this.block();
-    else this.runAfterDrain();
   }
 
   /** Asks the peer for a sign of life. */

@@ -1,26 +1,34 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 
 /**
- * A TCP proxy in front of a server that cuts connections as a network fault would. A request whose
- * URL carries `cut=K` gets only the first K bytes of the server's answer on its first connection
+ * A TCP proxy in front of a server that cuts connections as a network fault would. The first
+ * connection whose request URL carries `cut=K` gets only the first K bytes of the server's answer
  * (headers and body as they came on the wire), then the connection ends; later connections with the
- * same `cut=K` (the client's reconnects) pass whole. `record=NAME` keeps every byte of the answers
- * to that request, to measure where a cut can fall.
+ * same `cut=K` (the client's reconnects, its POSTs) pass whole. A GET with `record=NAME` has every
+ * byte of its answer kept, to measure where a cut can fall.
  */
 export async function cuttingProxy(port: number) {
   const cut = new Set<string>();
+  /** Keys whose first connection is over: cut, or closed by either end before the cut. */
+  const over = new Set<string>();
   const recorded = new Map<string, Buffer[]>();
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
-    client.once('data', (first) => {
+    client.once('data', (first: Buffer) => {
       const line = first.toString('latin1', 0, Math.max(0, first.indexOf('\r\n')));
       const key = /[?&]cut=(\d+)/.exec(line)?.[1];
-      const record = /[?&]record=(\w+)/.exec(line)?.[1];
+      const record = line.startsWith('GET ') ? /[?&]record=(\w+)/.exec(line)?.[1] : undefined;
       const limit = key !== undefined && !cut.has(key) ? Number(key) : Infinity;
-      if (key !== undefined) cut.add(key);
+      if (key !== undefined && limit !== Infinity) {
+        cut.add(key);
+        client.on('close', () => over.add(key));
+      }
+      // One request a connection: a client's pool would send a stream's GET on a connection a POST
+      // opened (and so not cut it), so POSTs ask the server to close theirs.
+      if (!line.startsWith('GET ')) first = Buffer.concat([first.subarray(0, line.length + 2), Buffer.from('Connection: close\r\n'), first.subarray(line.length + 2)]);
       const upstream = connect(port, '127.0.0.1');
       sockets.add(upstream);
       upstream.on('close', () => { sockets.delete(upstream); client.destroy(); });
@@ -30,7 +38,7 @@ export async function cuttingProxy(port: number) {
       client.on('data', (chunk) => upstream.write(chunk));
       let forwarded = 0;
       const end = () => {
-        client.end(); // what was forwarded is flushed, then the connection ends mid-answer
+        client.end(() => client.destroy()); // what was forwarded is flushed, then the connection ends mid-answer
         upstream.destroy();
       };
       if (limit === 0) return end();
@@ -47,6 +55,8 @@ export async function cuttingProxy(port: number) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Whether the connection to cut for `cut=key` is over (cut, or closed before it came to that). */
+    over: (key: number) => over.has(String(key)),
     /** The bytes answered so far to the request with `record=name`. */
     recorded: (name: string) => Buffer.concat(recorded.get(name) ?? []),
     close: () => new Promise<void>((resolve) => {

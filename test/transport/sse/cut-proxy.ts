@@ -26,9 +26,9 @@ export async function cuttingProxy(port: number) {
         cut.add(key);
         client.on('close', () => over.add(key));
       }
-      // One request a connection: a client's pool would send a stream's GET on a connection a POST
-      // opened (and so not cut it), so POSTs ask the server to close theirs.
-      if (!line.startsWith('GET ')) first = Buffer.concat([first.subarray(0, line.length + 2), Buffer.from('Connection: close\r\n'), first.subarray(line.length + 2)]);
+      // A stream's GET on a connection of its own: a client's pool would send it on one a POST or a
+      // page load opened (and so not cut it), so those ask the server to close theirs.
+      if (!line.startsWith('GET ') || (key === undefined && record === undefined)) first = Buffer.concat([first.subarray(0, line.length + 2), Buffer.from('Connection: close\r\n'), first.subarray(line.length + 2)]);
       const upstream = connect(port, '127.0.0.1');
       sockets.add(upstream);
       upstream.on('close', () => { sockets.delete(upstream); client.destroy(); });

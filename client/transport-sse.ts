@@ -10,7 +10,7 @@ import type { Connection, ConnectionHandlers } from './transport-connection.js';
  * the stream. POSTs go one at a time, so commands arrive in the order they were sent.
  *
  * When the stream drops, the EventSource reconnects by itself, sending the last event id, from which
- * the server resumes every channel (see pkg/transport/sse/positions.ts); the client is told which,
+ * the server resumes every channel (see pkg/transport/sse/stream.ts); the client is told which,
  * and subscribes only the others. If that reconnect fails too, the client takes over with its own
  * backoff and a fresh EventSource.
  */

@@ -261,22 +261,25 @@ export abstract class HubLoop {
       ...(session.identity !== null && channel === userChannel(session.identity.userId) ? { personal: true as const } : {}),
     }, id));
     let top = base;
-    const offsets: number[] = [];
-    const payloads: string[] = [];
-    const types: string[] = [];
     // Except-self and the subscription's filter hold in a replay too: the session does not get back
     // what it published so, nor what its filter leaves out.
     const filter = session.filters?.get(channel);
     const wanted = (p: Publication) => exceptedClient(p) !== session.id && (filter === undefined || matchesFilter(p, filter));
-    if (resumed) for (const p of publications) { if (wanted(p)) { offsets.push(p.offset); payloads.push(encodePublication(p)); types.push(p.type); } }
+    // The replay goes out as one, outside the slow-consumer limits (the history size bounds it); what
+    // was held meanwhile is live traffic, and counts.
+    const replay = { offsets: [] as number[], payloads: [] as string[], types: [] as string[] };
+    if (resumed) for (const p of publications) { if (wanted(p)) { replay.offsets.push(p.offset); replay.payloads.push(encodePublication(p)); replay.types.push(p.type); } }
+    const live = { offsets: [] as number[], payloads: [] as string[], types: [] as string[] };
     for (const { publication: p, payload } of held) {
       if (p.offset > top) {
-        if (wanted(p)) { offsets.push(p.offset); payloads.push(payload); types.push(p.type); }
+        if (wanted(p)) { live.offsets.push(p.offset); live.payloads.push(payload); live.types.push(p.type); }
         top = p.offset;
       }
     }
-    const { format } = session.transport;
-    if (payloads.length > 0) session.enqueue(session.transport.frames(format.encodeMessages(channel, offsets, payloads, types), channel, offsets), payloads.length);
+    const { transport } = session;
+    const frames = ({ offsets, payloads, types }: typeof live) => transport.frames(transport.format.encodeMessages(channel, offsets, payloads, types), channel, offsets);
+    if (replay.payloads.length > 0) session.enqueueReplay(channel, frames(replay), replay.payloads.length);
+    if (live.payloads.length > 0) session.enqueue(frames(live), live.payloads.length);
     session.streams.setFloor(channel, top);
     if (this.events.listening.subscribed) this.events.emit('subscribed', { session: sessionInfo(session), channel, ...(since ? { recovered } : {}) });
     if (isPresenceChannel(channel) && !session.presence?.has(channel)) this.presence.join(session, channel);

@@ -15,13 +15,15 @@ export type PublishRequest = AuthorizeRequest;
 export interface HubOptions {
   /**
    * Messages a client may have waiting for its socket before it is evicted as a slow consumer
-   * (close 4001). As the Go hub's 256-message client buffer.
+   * (close 4001). As the Go hub's 256-message client buffer. A subscribe's replay (recovery from
+   * history) does not count: the history size bounds it; what arrives live meanwhile does.
    * @default 256
    */
   sendBuffer?: number;
   /**
    * Bytes a client may have waiting (in livehub's queue plus the socket's own buffer) before it is
-   * evicted as a slow consumer (close 4001).
+   * evicted as a slow consumer (close 4001). The bytes of a subscribe's replay still on their way do
+   * not count (the latest replay of each channel the client is in).
    * @default 4 MiB
    */
   maxBufferedBytes?: number;

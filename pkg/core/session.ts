@@ -8,6 +8,7 @@ import type { ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
 import type { Reporter } from './report.js';
 import { ClientStreams } from './streams.js';
+import { Replays, type ReplayBacklog } from './replays.js';
 
 /** Running totals a hub keeps for monitoring (`hub.info()`). */
 export interface HubCounters {
@@ -45,8 +46,9 @@ type Lifecycle = 'open' | 'closing' | 'closed';
 
 /**
  * One connection, whatever carries it: who it is, where it stands in its channels, and its outbound
- * queue with the slow-consumer policy (at most `sendBuffer` messages and `maxBufferedBytes` bytes
- * waiting, and no write blocked longer than `writeWait`). Its transport is its one writer: a turn's
+ * queue with the slow-consumer policy (at most `sendBuffer` live messages and `maxBufferedBytes`
+ * bytes of them waiting, and no write blocked longer than `writeWait`; a subscribe's replay does not
+ * count against the first two: replays.ts). Its transport is its one writer: a turn's
  * frames for this session go out in one corked write. Its one reader is the transport's message
  * callback, which hands each message to the hub's command router.
  */
@@ -83,6 +85,10 @@ export class Session implements Bucket, TransportEvents, Expiring {
   private counts: number[] | null = null;
   private queuedMessages = 0;
   private queuedBytes = 0;
+  /** Bytes ever queued: where the queue ends in the session's stream of bytes (replays.ts). */
+  private enqueuedBytes = 0;
+  /** Replays not yet sent whole (null: none, most of a session's life). */
+  private replays: Replays | null = null;
   private blocked = false;
   private writeTimer: NodeJS.Timeout | null = null;
   private afterDrain: (() => void) | null = null;
@@ -128,12 +134,24 @@ export class Session implements Bucket, TransportEvents, Expiring {
     }
     this.queuedMessages += messages;
     this.queuedBytes += frames.length;
+    this.enqueuedBytes += frames.length;
   }
 
   /**
-   * Writes what the transport will take without passing the high-water mark, in one corked write.
-   * What is left waits for drain; if that is more than the session's buffer allows, or the transport
-   * does not drain within `writeWait`, the session is evicted as a slow consumer.
+   * Queues a subscribe's replay of `channel`: frames as `enqueue`, which the slow-consumer limits do
+   * not count while they wait (the history size the client asked for bounds them). Called by the hub's loop.
+   */
+  enqueueReplay(channel: string, frames: Buffer, messages: number): void {
+    if (this.state !== 'open') return;
+    this.enqueue(frames, messages);
+    (this.replays ??= new Replays()).add(channel, this.enqueuedBytes, frames.length, messages);
+  }
+
+  /**
+   * Writes what the transport will take without passing the high-water mark, in one write (more
+   * only when the transport takes a write whole and a large frame left the rest behind). What is
+   * left waits for drain; if that is more than the session's buffer allows, or the transport does not
+   * drain within `writeWait`, the session is evicted as a slow consumer.
    */
   flush(): void {
     if (this.state !== 'open' || !this.transport.writable) return;
@@ -141,10 +159,20 @@ export class Session implements Bucket, TransportEvents, Expiring {
       this.evictIfOverflowing();
       return;
     }
-    const queue = this.queue;
-    if (queue === null) return this.runAfterDrain();
-    const counts = this.counts!;
+    if (this.queue === null) return this.runAfterDrain();
     const { highWaterMark } = this.host.options;
+    const transport = this.transport;
+    // A transport that took a write whole (a socket's write done at once) has room for more, and no
+    // 'drain' will come to say so: write on until the queue is empty or the transport is full.
+    while (this.queue !== null && this.state === 'open' && transport.writableLength < highWaterMark) this.write(this.queue, highWaterMark);
+    if (this.state !== 'open') return;
+    if (this.queue !== null || transport.writableLength >= highWaterMark) this.block();
+    else this.runAfterDrain();
+  }
+
+  /** Writes from the head of the queue what fits below the high-water mark (at least one frame), in one write. */
+  private write(queue: Buffer[], highWaterMark: number): void {
+    const counts = this.counts!;
     const transport = this.transport;
     const counters = this.host.counters;
     let room = highWaterMark - transport.writableLength;
@@ -171,8 +199,6 @@ export class Session implements Bucket, TransportEvents, Expiring {
       counters.writes++;
       transport.write(chunks, frames);
     }
-    if (this.queue !== null || transport.writableLength >= highWaterMark) this.block();
-    else this.runAfterDrain();
   }
 
   /** Asks the peer for a sign of life. */
@@ -227,12 +253,28 @@ export class Session implements Bucket, TransportEvents, Expiring {
     this.transport.terminate();
   }
 
-  /** Evicts the session (close 4001) if what waits for it exceeds `sendBuffer` or `maxBufferedBytes`. */
+  /**
+   * Evicts the session (close 4001) if the live traffic waiting for it exceeds `sendBuffer` or
+   * `maxBufferedBytes`: what waits, less the replays on their way.
+   */
   private evictIfOverflowing(): boolean {
     const { sendBuffer, maxBufferedBytes } = this.host.options;
-    if (this.queuedMessages <= sendBuffer && this.bufferedBytes <= maxBufferedBytes) return false;
-    this.evict(`${this.queuedMessages} messages and ${this.bufferedBytes} bytes were waiting (sendBuffer ${sendBuffer}, maxBufferedBytes ${maxBufferedBytes})`, 'slow consumer');
+    const replayed = this.replayBacklog();
+    const messages = this.queuedMessages - replayed.messages;
+    const bytes = this.bufferedBytes - replayed.bytes;
+    if (messages <= sendBuffer && bytes <= maxBufferedBytes) return false;
+    const besides = replayed.bytes > 0 ? `, besides replays (${replayed.messages} messages queued, ${replayed.bytes} bytes unsent), which do not count` : '';
+    this.evict(`${messages} messages and ${bytes} bytes were waiting (sendBuffer ${sendBuffer}, maxBufferedBytes ${maxBufferedBytes})${besides}`, 'slow consumer');
     return true;
+  }
+
+  /** The replays' part of what waits: messages in the queue, bytes not yet sent (replays.ts). */
+  private replayBacklog(): ReplayBacklog {
+    const backlog = { messages: 0, bytes: 0 };
+    if (this.replays === null) return backlog;
+    const handed = this.enqueuedBytes - this.queuedBytes;
+    if (this.replays.backlog(handed, handed - this.transport.writableLength, this.channels, backlog)) this.replays = null;
+    return backlog;
   }
 
   /** Closes a slow consumer with 4001, and says so. */
@@ -269,6 +311,7 @@ export class Session implements Bucket, TransportEvents, Expiring {
 
   private dropQueue(): void {
     this.queue = this.counts = null;
+    this.replays = null;
     this.queuedMessages = 0;
     this.queuedBytes = 0;
     if (this.writeTimer) clearTimeout(this.writeTimer);

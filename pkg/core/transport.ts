@@ -49,9 +49,10 @@ export interface Transport<Shared = unknown> {
   frames(shared: Shared, channel: string, offsets: readonly number[]): Buffer;
   /**
    * The bytes of a reply for this session, when the transport must see replies (SSE tracks stream
-   * positions from `subscribed` and `reset`); without it, the format's `encodeReply` is used.
+   * positions from `subscribed` and `reset`); without it, the format's `encodeReply` is used. A
+   * `subscribed` with `recovered: true` is followed at once by its replay, up to `offset`.
    */
-  replyFrames?(reply: { type: string; channel?: string; offset?: number; epoch?: string }, json: string): Buffer;
+  replyFrames?(reply: { type: string; channel?: string; offset?: number; epoch?: string; recovered?: boolean }, json: string): Buffer;
   /** Writes buffers in order, as one write. */
   write(chunks: readonly Buffer[], count: number): void;
   /** Calls `listener` once when the transport's buffer has drained. */

@@ -10,6 +10,18 @@ import type { StreamPosition } from './messages.js';
 /** Longest `Last-Event-ID` accepted (128 channels of 255-character names, with room to spare). */
 export const MAX_RESUME_ID = 64 * 1024;
 
+/** Printable ASCII with no space: what an epoch is, and all that may stand in an `id:` line. */
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
+/**
+ * Whether a stream may carry `epoch` in its id as it stands, before the engine has confirmed it: a
+ * position parsed from a `Last-Event-ID` or a `lastEventId` parameter is the client's text, and a
+ * line break in it would end the id line (and let the text forge events).
+ */
+export function isCarriableEpoch(epoch: string): boolean {
+  return PRINTABLE.test(epoch);
+}
+
 export function formatResumeId(positions: ReadonlyMap<string, StreamPosition>): string {
   let id = '';
   for (const [channel, { offset, epoch }] of positions) id += `${id ? ' ' : ''}${channel} ${offset} ${epoch}`;

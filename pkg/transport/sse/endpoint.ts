@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRefusal, type Identity, type TransportEndpoint, type TransportEvents, type TransportHost } from '../index.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
-import { ErrorCode, isValidChannel, parseResumeId } from '../../protocol/index.js';
+import { ErrorCode, isCarriableEpoch, isValidChannel, parseResumeId } from '../../protocol/index.js';
 import { ApiError, isJson, readBody, sendError, sendJson } from '../http-io.js';
 import { SseTransport } from './stream.js';
 
@@ -113,6 +113,8 @@ export class EventSourceEndpoint implements TransportEndpoint {
     this.streams.set(session.id, { session, secret });
     response.on('close', () => this.streams.delete(session.id));
     transport.bind(session);
+    // Only what may stand in an id line as it is; the others are answered (an error, recovered:false) first.
+    transport.resumeFrom(new Map([...resume].filter(([channel, { epoch }]) => isValidChannel(channel) && isCarriableEpoch(epoch))));
     response.write(`retry: ${this.hub.options.eventSourceRetry}\n${named ? `event: ${LIVEHUB_EVENT}\n` : ''}data: ${JSON.stringify({ type: 'stream', token })}\n\n`);
     // Resume every channel the id names, then subscribe to the URL's channels not among them.
     for (const [channel, since] of resume) session.receive(JSON.stringify({ type: 'subscribe', channel, since }));

@@ -5,10 +5,12 @@ import type { SseShared } from './format.js';
 
 /**
  * One Server-Sent Events stream as a transport: a streaming HTTP response. Every message event
- * carries an `id:` with the stream's position in each of its channels (see positions.ts), which the
- * browser sends back as `Last-Event-ID` when it reconnects. A stream cannot answer pings, so a
- * heartbeat is a comment line, and a reader that stops reading is found by the session's queue caps
- * (and `writeWait`), as on WebSocket.
+ * carries an `id:` with the stream's position in each of its channels (the resume id,
+ * pkg/protocol/resume-id.ts), which the browser sends back as `Last-Event-ID` when it reconnects.
+ * The id moves only with what the stream has delivered, so a reconnect at any byte resumes from
+ * what the reader has: a resumed channel stays in it at its resume point until its replay comes.
+ * A stream cannot answer pings, so a heartbeat is a comment line, and a reader that stops reading is
+ * found by the session's queue caps (and `writeWait`), as on WebSocket.
  */
 export class SseTransport implements Transport<SseShared> {
   readonly name = 'sse';
@@ -18,6 +20,15 @@ export class SseTransport implements Transport<SseShared> {
   readonly positions = new Map<string, StreamPosition>();
 
   constructor(readonly response: ServerResponse, readonly format: WireFormat<SseShared>) {}
+
+  /**
+   * Starts the stream at the positions it resumes from (its `Last-Event-ID`), before their
+   * subscribes are answered: its ids name every resumed channel from the first one on, so a
+   * reconnect before a channel's replay comes resumes that channel from the same point again.
+   */
+  resumeFrom(positions: ReadonlyMap<string, StreamPosition>): void {
+    for (const [channel, { offset, epoch }] of positions) this.positions.set(channel, { offset, epoch });
+  }
 
   bind(events: TransportEvents): void {
     this.events = events;
@@ -68,12 +79,18 @@ export class SseTransport implements Transport<SseShared> {
     return Buffer.concat(chunks);
   }
 
-  replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, json: string): Buffer {
+  replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string; recovered?: boolean }, json: string): Buffer {
     const { channel } = reply;
     if (channel !== undefined) {
       if ((reply.type === 'subscribed' || reply.type === 'reset') && reply.offset !== undefined && reply.epoch !== undefined) {
         this.positions.set(channel, { offset: reply.offset, epoch: reply.epoch });
-        // The new position goes out with the reply, so a reconnect before the next message resumes here.
+        // A recovered answer's position is the end of the replay that follows it, not yet delivered:
+        // its id stays where it was, and each replayed message moves it (a reconnect before them
+        // resumes from where the reader is). The replay follows at once, before any other frame, so
+        // the position kept here reaches other channels' ids only once the replay is out.
+        if (reply.recovered === true) return this.format.encodeReply(json);
+        // Otherwise what follows comes after this position: it goes out with the reply, so a
+        // reconnect before the next message resumes here.
         return Buffer.concat([this.format.encodeReply(json).subarray(0, -1), Buffer.from(`id: ${formatResumeId(this.positions)}\n\n`)]);
       }
       if (reply.type === 'unsubscribed') {

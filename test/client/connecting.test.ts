@@ -19,12 +19,28 @@ function browserEvents() {
 }
 
 describe('connecting', () => {
-  it('offers the livehub.v1 subprotocol on every connection', () => {
+  it('offers the livehub.v1 subprotocol, and none on the attempt after one that failed before opening (how a browser fails a hub that selects none)', () => {
     const c = fakeClient();
     FakeSocket.last().drop();
     vi.runOnlyPendingTimers();
-    expect(FakeSocket.all.map((s) => s.protocols)).toEqual([['livehub.v1'], ['livehub.v1']]);
+    FakeSocket.last().drop();
+    vi.runOnlyPendingTimers();
+    expect(FakeSocket.all.map((s) => s.protocols)).toEqual([['livehub.v1'], undefined, ['livehub.v1']]);
     c.close();
+  });
+
+  it('with dialect: \'livehub\' offers livehub.v1 on every attempt, and with \'plain\' on none', () => {
+    const livehub = fakeClient({ dialect: 'livehub' });
+    FakeSocket.last().drop();
+    vi.runOnlyPendingTimers();
+    expect(FakeSocket.all.map((s) => s.protocols)).toEqual([['livehub.v1'], ['livehub.v1']]);
+    livehub.close();
+    FakeSocket.all = [];
+    const plain = fakeClient({ dialect: 'plain' });
+    FakeSocket.last().accept();
+    expect(plain.dialect).toBe('plain');
+    expect(FakeSocket.all.map((s) => s.protocols)).toEqual([undefined]);
+    plain.close();
   });
 
   it('closes an attempt that has not opened within connectTimeout, says so, and tries again with backoff', () => {

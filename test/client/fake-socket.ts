@@ -5,7 +5,7 @@ import { LiveClient, type LiveClientOptions } from '../../client/index.js';
 export class FakeSocket {
   static all: FakeSocket[] = [];
   readyState = 0;
-  /** The subprotocol the "server" chose: '' like a server that knows none (the Go original). */
+  /** The subprotocol the "server" chose ('' until `accept`). */
   protocol = '';
   sent: any[] = [];
   closedWith: number | null = null;
@@ -16,8 +16,16 @@ export class FakeSocket {
   constructor(readonly url: string, readonly protocols?: string | string[]) { FakeSocket.all.push(this); }
   send(data: string) { this.sent.push(JSON.parse(data)); }
   close(code = 1000) { this.closedWith = code; this.readyState = 3; }
-  /** Completes the handshake; `protocol` is the subprotocol the server selects. */
-  accept(protocol = '') { this.protocol = protocol; this.readyState = 1; this.onopen?.({}); }
+  /**
+   * Completes the handshake; `protocol` is the subprotocol the server selects: by default the one the
+   * client offered (a livehub hub), `''` for a hub that selects none (the plain protocol).
+   */
+  accept(protocol = this.offered()) { this.protocol = protocol; this.readyState = 1; this.onopen?.({}); }
+  /** The livehub subprotocol when the client offered it, else ''. */
+  offered(): string {
+    const offers = typeof this.protocols === 'string' ? [this.protocols] : this.protocols ?? [];
+    return offers.includes('livehub.v1') ? 'livehub.v1' : '';
+  }
   deliver(message: unknown) { this.onmessage?.({ data: typeof message === 'string' ? message : JSON.stringify(message) }); }
   drop(code = 1006, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
   static last() { return FakeSocket.all[FakeSocket.all.length - 1]!; }

@@ -221,7 +221,7 @@ describe('LiveClient', () => {
     expect(errors).toEqual([]);
   });
 
-  it('reports a message that is not one JSON value (newline-joined frames) as an error and keeps going', () => {
+  it('takes a frame of several messages, one per line, in order; reports a line that is not JSON and keeps going', () => {
     const c = client();
     FakeSocket.last().accept();
     const errors: Error[] = [];
@@ -229,9 +229,9 @@ describe('LiveClient', () => {
     const seen: unknown[] = [];
     c.on('c', (data) => seen.push(data));
     FakeSocket.last().deliver('{"channel":"c","type":"t","data":1}\n{"channel":"c","type":"t","data":2}');
-    FakeSocket.last().deliver({ channel: 'c', type: 't', data: 3 });
-    expect(errors).toHaveLength(1);
-    expect(seen).toEqual([3]);
+    FakeSocket.last().deliver('{"channel":"c","type":"t","data":3}\nnot json\n{"channel":"c","type":"t","data":4}');
+    expect(errors).toMatchObject([{ code: 'bad_json' }]);
+    expect(seen).toEqual([1, 2, 3, 4]);
   });
 
   it('asks getToken before every connect and puts the token in the query', async () => {

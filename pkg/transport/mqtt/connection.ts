@@ -83,8 +83,10 @@ export class MqttConnection implements Transport<MqttBatch> {
       if (packet) out.push(packet);
       else this.held.push(parts);
     }
-    if (this.held.length > this.context.sendBuffer) {
-      setImmediate(() => this.close(4001, `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond the receive maximum (${this.receiveMaximum})`));
+    if (this.held.length > this.context.sendBuffer && !this.ending) {
+      const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.receiveMaximum}) unacknowledged`;
+      this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
+      setImmediate(() => this.close(4001, why));
     }
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   }

@@ -146,3 +146,27 @@ describe('MQTT clients nobody here wrote', () => {
     expect(await peer.next((m) => m.type === 'message')).toMatchObject({ channel: 'lab/door', data: { by: 'mosquitto' } });
   });
 });
+
+describe('MQTT 5 receive maximum', () => {
+  it('keeps at most the device\'s receive maximum of QoS 1 deliveries unacknowledged, the rest following each PUBACK in order', async () => {
+    const { port, hub } = await start(anyone);
+    const client = await raw(port);
+    client.send({ cmd: 'connect', protocolVersion: 5, clientId: 'slow-reader', clean: true, keepalive: 0, properties: { receiveMaximum: 1 } });
+    await expect.poll(() => client.packets.find((p) => p.cmd === 'connack')).toBeDefined();
+    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'feed', qos: 1 }, { topic: 'feed-sentinel', qos: 0 }] });
+    await expect.poll(() => client.packets.find((p) => p.cmd === 'suback')).toMatchObject({ granted: [1, 0] });
+    for (let i = 1; i <= 3; i++) await hub.publish('feed', 'message', i);
+    const publishes = () => client.packets.filter((p) => p.cmd === 'publish') as Array<Packet & { topic: string; payload: Buffer; messageId: number }>;
+    const feed = () => publishes().filter((p) => p.topic === 'feed');
+    await expect.poll(() => feed().length).toBe(1);
+    // A sentinel on a QoS 0 channel, published after the three: once it is here, the rest are held.
+    await hub.publish('feed-sentinel', 'message', 'after');
+    await expect.poll(() => publishes().some((p) => p.topic === 'feed-sentinel')).toBe(true);
+    expect(publishes().filter((p) => p.topic === 'feed').length).toBe(1);
+    for (let i = 0; i < 2; i++) {
+      client.send({ cmd: 'puback', messageId: feed()[i]!.messageId });
+      await expect.poll(() => feed().length).toBe(i + 2);
+    }
+    expect(feed().map((p) => p.payload.toString())).toEqual(['1', '2', '3']);
+  });
+});

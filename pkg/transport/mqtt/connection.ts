@@ -1,0 +1,369 @@
+/**
+ * One MQTT connection once its CONNECT was accepted: the `Transport` its livehub session writes
+ * through, and the translation of the device's packets into livehub commands and of the hub's
+ * replies into MQTT acknowledgements. A SUBSCRIBE is one `subscribe` per topic and one SUBACK
+ * once all are answered; a PUBLISH is a `publish`, and a QoS 1 one gets its PUBACK when the hub acks
+ * it, that is once the engine gave the message its position. Deliveries at QoS 1 carry a packet
+ * identifier each, at most `receiveMaximum` unacknowledged at a time; more wait here, and a device
+ * that lets more than the hub's `sendBuffer` wait is closed as a slow consumer.
+ */
+import type { Duplex } from 'node:stream';
+import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
+import type { Reporter, Transport, TransportEvents } from '../index.js';
+import { MqttBatch, mqttFormat } from './format.js';
+import { disconnectReason, publishPacket, Reason, reasonOf, type MqttVersion, type PublishParts } from './packets.js';
+import { channelOf, isReservedTopic } from './topics.js';
+
+/** What a connection needs of its endpoint. */
+export interface ConnectionContext {
+  readonly reporter: Reporter;
+  /** The type of messages a device publishes (unless an MQTT 5 user property `type` names one). */
+  readonly type: string;
+  /** Live messages a device may have waiting beyond its receive maximum (the hub's sendBuffer). */
+  readonly sendBuffer: number;
+}
+
+/** A command sent to the hub, waiting for its answer. */
+type Pending =
+  | { kind: 'subscribe'; ack: Acknowledgement; index: number; channel: string; qos: 0 | 1 }
+  | { kind: 'unsubscribe'; ack: Acknowledgement; index: number; channel: string }
+  | { kind: 'publish'; packetId: number; qos: number; topic: string };
+
+/** A SUBACK or UNSUBACK being put together: one code per topic. */
+interface Acknowledgement {
+  cmd: 'suback' | 'unsuback';
+  packetId: number;
+  codes: number[];
+  waiting: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export class MqttConnection implements Transport<MqttBatch> {
+  readonly name = 'mqtt';
+  readonly format = mqttFormat;
+  /** The session, once the hub opened it. */
+  events: TransportEvents | null = null;
+  /** Channels subscribed, with their granted QoS. */
+  private readonly subscriptions = new Map<string, 0 | 1>();
+  private readonly pending = new Map<number, Pending>();
+  private nextCommand = 1;
+  /** QoS 1 deliveries not yet acknowledged, by packet identifier. */
+  private readonly inflight = new Map<number, Buffer>();
+  /** QoS 1 deliveries waiting for room under the receive maximum. */
+  private held: PublishParts[] = [];
+  private nextPacketId = 0;
+  private lastPacket = Date.now();
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private ending = false;
+
+  constructor(
+    readonly socket: Duplex,
+    readonly version: MqttVersion,
+    readonly clientId: string,
+    private readonly keepalive: number,
+    private readonly receiveMaximum: number,
+    private readonly context: ConnectionContext,
+  ) {
+    if (keepalive > 0) this.watchKeepalive();
+  }
+
+  // Transport: what the session asks of its connection.
+
+  get writable(): boolean { return !this.ending && this.socket.writable; }
+  get writableLength(): number { return this.socket.writableLength; }
+
+  frames(batch: MqttBatch, channel: string): Buffer {
+    if ((this.subscriptions.get(channel) ?? 0) === 0) return batch.shared(this.version);
+    if (this.version === 5) batch.withProperties();
+    const out: Buffer[] = [];
+    for (const parts of batch.parts) {
+      const packet = this.held.length === 0 ? this.deliver(parts) : null;
+      if (packet) out.push(packet);
+      else this.held.push(parts);
+    }
+    if (this.held.length > this.context.sendBuffer && !this.ending) {
+      const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.receiveMaximum}) unacknowledged`;
+      this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
+      setImmediate(() => this.close(4001, why));
+    }
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, _json: string): Buffer {
+    const { id, code, message } = reply as { id?: number; code?: string; message?: string };
+    const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
+    if (pending === undefined) {
+      if (reply.type === 'subscribed' && reply.channel !== undefined) this.subscriptions.set(reply.channel, this.subscriptions.get(reply.channel) ?? 0);
+      else if (reply.type === 'error') setImmediate(() => this.refused(code ?? 'internal', message ?? 'refused'));
+      return EMPTY;
+    }
+    this.pending.delete(id!);
+    const ok = reply.type !== 'error';
+    switch (pending.kind) {
+      case 'subscribe':
+        if (ok || code === 'already_subscribed') this.subscriptions.set(pending.channel, pending.qos);
+        return this.settle(pending.ack, pending.index, ok || code === 'already_subscribed' ? pending.qos : this.refusal(code!));
+      case 'unsubscribe':
+        if (ok) this.subscriptions.delete(pending.channel);
+        return this.settle(pending.ack, pending.index, ok ? Reason.Success : this.refusal(code!));
+      case 'publish':
+        if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
+        return this.publishRefused(pending, code!, message ?? '');
+    }
+  }
+
+  write(chunks: readonly Buffer[]): void {
+    if (this.ending) return;
+    this.socket.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  }
+
+  onceDrain(listener: () => void): void { this.socket.once('drain', listener); }
+  offDrain(listener: () => void): void { this.socket.off('drain', listener); }
+
+  /** MQTT has no server ping: a device shows it is alive within its keepalive (watchKeepalive). */
+  ping(): void {
+    if (this.keepalive === 0 || Date.now() - this.lastPacket < this.keepalive * 1500) this.events?.alive();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ending) return;
+    if (this.version === 5) {
+      this.socket.write(this.generate({ cmd: 'disconnect', reasonCode: disconnectReason(code), properties: reason ? { reasonString: reason } : {} }));
+    }
+    this.end();
+  }
+
+  terminate(): void {
+    this.ending = true;
+    this.stopTimers();
+    this.socket.destroy();
+  }
+
+  /** Another connection with the same client id took over (MQTT 3.1.1, 3.1.4-2): this one is closed. */
+  takenOver(): void {
+    this.disconnect(Reason.SessionTakenOver, 'another connection with this client id took the session over');
+  }
+
+  /** The stream closed, whoever closed it: the session is told. */
+  closedByPeer(): void {
+    this.ending = true;
+    this.stopTimers();
+    this.events?.closed();
+  }
+
+  // The device's packets.
+
+  packet(packet: Packet): void {
+    this.lastPacket = Date.now();
+    this.events?.alive();
+    switch (packet.cmd) {
+      case 'publish': return this.publish(packet);
+      case 'subscribe': return this.subscribe(packet);
+      case 'unsubscribe': return this.unsubscribe(packet);
+      case 'puback': return this.acknowledged(packet.messageId ?? 0);
+      case 'pingreq':
+        // A ping the inbound rate limit refuses goes unanswered (the session says so and closes at the burst).
+        if (this.events?.pinged()) this.socket.write(this.generate({ cmd: 'pingresp' }));
+        return;
+      case 'disconnect':
+        return this.end();
+      default:
+        return this.protocolError(packet.cmd === 'connect' ? 'a second CONNECT' : `a ${packet.cmd.toUpperCase()} packet (livehub takes QoS 0 and 1: CONNECT, PUBLISH, PUBACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT)`);
+    }
+  }
+
+  /** The stream could not be read on (reader.ts): says so to an MQTT 5 device, logs it, and closes. */
+  unreadable(reason: number, message: string): void {
+    this.warn('mqtt_bad_packet', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent ${message}; the connection was closed`);
+    this.disconnect(reason, message);
+  }
+
+  private publish(packet: IPublishPacket): void {
+    const { topic, qos, messageId = 0 } = packet;
+    if (qos > 1) return this.protocolError('a QoS 2 PUBLISH (livehub delivers at most QoS 1, as its CONNACK says)', Reason.QosNotSupported);
+    const channel = isReservedTopic(topic) ? null : channelOf(topic);
+    if (channel === null) {
+      this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'invalid_channel', `topic ${JSON.stringify(topic)} names no livehub channel (docs/mqtt.md: topics and channels)`);
+      return;
+    }
+    if (packet.retain && this.version === 5) return this.protocolError('a retained PUBLISH (its CONNACK said retain is not available)', Reason.RetainNotSupported);
+    if (packet.retain) {
+      this.warnOnce('mqtt_retain', `livehub: MQTT client ${JSON.stringify(this.clientId)} published with the retain flag on ${JSON.stringify(topic)}; livehub delivered it as a live message and keeps no retained copy (a subscriber recovers a channel from its history)`);
+    }
+    let data: string;
+    try {
+      data = payloadJson(packet.payload);
+    } catch {
+      this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'bad_data', 'the payload is not UTF-8 text (livehub carries JSON or text payloads)');
+      return;
+    }
+    const named = packet.properties?.userProperties?.type;
+    const type = typeof named === 'string' ? named : this.context.type;
+    const id = this.nextCommand++;
+    this.pending.set(id, { kind: 'publish', packetId: messageId, qos, topic });
+    this.events?.receive(`{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data},"id":${id}}`);
+  }
+
+  private subscribe(packet: ISubscribePacket): void {
+    const ack: Acknowledgement = { cmd: 'suback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.subscriptions.length };
+    packet.subscriptions.forEach(({ topic, qos }, index) => {
+      const refusal = filterRefusal(topic);
+      const channel = refusal === null ? channelOf(topic) : null;
+      if (channel === null) {
+        this.settleNow(ack, index, refusal ?? Reason.TopicFilterInvalid);
+        return;
+      }
+      const id = this.nextCommand++;
+      this.pending.set(id, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1 });
+      this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
+    });
+  }
+
+  private unsubscribe(packet: IUnsubscribePacket): void {
+    const ack: Acknowledgement = { cmd: 'unsuback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.unsubscriptions.length };
+    packet.unsubscriptions.forEach((topic, index) => {
+      const channel = filterRefusal(topic) === null ? channelOf(topic) : null;
+      if (channel === null) return this.settleNow(ack, index, Reason.TopicFilterInvalid);
+      const id = this.nextCommand++;
+      this.pending.set(id, { kind: 'unsubscribe', ack, index, channel });
+      this.events?.receive(`{"type":"unsubscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
+    });
+  }
+
+  /** The device acknowledged a QoS 1 delivery: a held one takes its place. */
+  private acknowledged(packetId: number): void {
+    if (!this.inflight.delete(packetId)) return;
+    const sent: Buffer[] = [];
+    while (this.held.length > 0) {
+      const packet = this.deliver(this.held[0]!);
+      if (!packet) break;
+      this.held.shift();
+      sent.push(packet);
+    }
+    if (sent.length > 0 && !this.ending) this.socket.write(Buffer.concat(sent));
+  }
+
+  /** A QoS 1 PUBLISH with the next free packet identifier, or null when the receive maximum is reached. */
+  private deliver(parts: PublishParts): Buffer | null {
+    if (this.inflight.size >= this.receiveMaximum) return null;
+    do this.nextPacketId = this.nextPacketId === 0xffff ? 1 : this.nextPacketId + 1;
+    while (this.inflight.has(this.nextPacketId));
+    const packet = publishPacket(parts, this.version, this.nextPacketId);
+    this.inflight.set(this.nextPacketId, packet);
+    return packet;
+  }
+
+  /** A refused publish: an MQTT 5 QoS 1 one gets a PUBACK with the reason; otherwise MQTT can only close. */
+  private publishRefused(pending: Extract<Pending, { kind: 'publish' }>, code: string, message: string): Buffer {
+    const text = `livehub: MQTT client ${JSON.stringify(this.clientId)} could not publish on ${JSON.stringify(pending.topic)}: ${code} (${message})`;
+    if (this.version === 5 && pending.qos === 1 && code !== 'rate_limited') {
+      this.warnOnce(`mqtt_publish_refused:${code}`, `${text}; it got a PUBACK with reason ${reasonOf(code)}`);
+      const puback = this.generate({ cmd: 'puback', messageId: pending.packetId, reasonCode: reasonOf(code), properties: { reasonString: `${code}: ${message}` } });
+      if (this.events === null || code === 'invalid_channel' || code === 'bad_data') this.socket.write(puback);
+      else return puback;
+      return EMPTY;
+    }
+    this.warnOnce(`mqtt_publish_refused:${code}`, `${text}; MQTT ${this.version === 5 ? '5 has no answer to a refused QoS 0 publish' : '3.1.1 has no refusal for a publish'}, so the connection was closed`);
+    setImmediate(() => this.disconnect(reasonOf(code), `${code}: ${message}`));
+    return EMPTY;
+  }
+
+  /** An answer without a request: the hub dropped a command (the rate limit) or refused one it could not name. */
+  private refused(code: string, message: string): void {
+    this.warnOnce(`mqtt_refused:${code}`, `livehub: MQTT client ${JSON.stringify(this.clientId)} was refused (${code}: ${message}); MQTT cannot be told a packet was dropped, so the connection was closed`);
+    this.disconnect(reasonOf(code), `${code}: ${message}`);
+  }
+
+  private refusal(code: string): number {
+    return this.version === 5 ? reasonOf(code) : 0x80;
+  }
+
+  /** Fills one topic's code in; the whole acknowledgement once every topic has one (else nothing yet). */
+  private settle(ack: Acknowledgement, index: number, code: number): Buffer {
+    ack.codes[index] = this.version === 4 && code >= 0x80 ? 0x80 : code;
+    if (--ack.waiting > 0) return EMPTY;
+    const packet = ack.cmd === 'suback'
+      ? { cmd: 'suback' as const, messageId: ack.packetId, granted: ack.codes }
+      : this.version === 5 ? { cmd: 'unsuback' as const, messageId: ack.packetId, granted: ack.codes } : { cmd: 'unsuback' as const, messageId: ack.packetId, granted: [] };
+    return this.generate(packet as Packet);
+  }
+
+  /** Settles a topic the hub was not asked about (refused here): written at once if it completes the answer. */
+  private settleNow(ack: Acknowledgement, index: number, code: number): void {
+    const packet = this.settle(ack, index, code);
+    if (packet.length > 0 && !this.ending) this.socket.write(packet);
+  }
+
+  private protocolError(what: string, reason: number = Reason.ProtocolError): void {
+    this.warn('mqtt_protocol_error', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent ${what}; the connection was closed`);
+    this.disconnect(reason, what);
+  }
+
+  /** Closes, telling an MQTT 5 device why. */
+  private disconnect(reason: number, message: string): void {
+    if (this.ending) return;
+    if (this.version === 5) this.socket.write(this.generate({ cmd: 'disconnect', reasonCode: reason, properties: { reasonString: message.slice(0, 200) } }));
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.stopTimers();
+    this.socket.end();
+  }
+
+  /** Closes a device silent for one and a half keepalives (MQTT 3.1.1, 3.1.2.10). */
+  private watchKeepalive(): void {
+    const limit = this.keepalive * 1500;
+    const check = () => {
+      const silent = Date.now() - this.lastPacket;
+      if (silent < limit) {
+        this.keepaliveTimer = setTimeout(check, limit - silent + 5).unref();
+        return;
+      }
+      this.context.reporter.report('info', 'mqtt_keepalive', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent nothing for 1.5 times its keepalive (${this.keepalive} s); the connection was closed`);
+      this.disconnect(Reason.KeepAliveTimeout, 'keepalive timeout');
+    };
+    this.keepaliveTimer = setTimeout(check, limit).unref();
+  }
+
+  private stopTimers(): void {
+    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
+    this.keepaliveTimer = null;
+  }
+
+  generate(packet: Packet): Buffer {
+    return mqttPacket.generate(packet, { protocolVersion: this.version });
+  }
+
+  private warn(code: string, message: string): void {
+    this.context.reporter.report('warn', code, message);
+  }
+
+  private warnOnce(cause: string, message: string): void {
+    this.context.reporter.report('warn', cause.split(':')[0]!, message, undefined, cause);
+  }
+}
+
+/** Why a topic filter cannot be subscribed to (an MQTT 5 reason), or null when it may name a channel. */
+function filterRefusal(topic: string): number | null {
+  if (topic.startsWith('$share/')) return Reason.SharedNotSupported;
+  if (topic.includes('+') || topic.includes('#')) return Reason.WildcardsNotSupported;
+  if (isReservedTopic(topic)) return Reason.TopicFilterInvalid;
+  return null;
+}
+
+/** A payload as the JSON of the published data: JSON text as it is, other text as a string, empty as null. */
+function payloadJson(payload: Buffer | string): string {
+  const text = typeof payload === 'string' ? payload : decoder.decode(payload);
+  if (text.length === 0) return 'null';
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify(text);
+  }
+}

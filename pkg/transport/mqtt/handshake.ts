@@ -1,0 +1,153 @@
+/**
+ * From bytes to a hub session: a connection's first packet must be a CONNECT, within the endpoint's
+ * `connectTimeout`. Its credentials go through the hub's gate (`host.admit`: connection caps and
+ * `authenticate`), which sees them as request headers: the password as `authorization: Bearer
+ * <password>` (so a JWT as password works with `jwtAuthenticator`), the user name as
+ * `x-mqtt-username`, the client id as `x-mqtt-client-id`. A refusal is a CONNACK with its return
+ * code (MQTT 3.1.1) or reason code (MQTT 5), then the connection is closed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
+import mqttPacket from 'mqtt-packet';
+import { isRefusal, type RequestInfo, type TransportHost } from '../index.js';
+import { MqttConnection, type ConnectionContext } from './connection.js';
+import { connackV4, Reason, type MqttVersion } from './packets.js';
+import { PacketReader } from './reader.js';
+
+export interface HandshakeSettings {
+  connectTimeout: number;
+  maxPacketSize: number;
+  type: string;
+}
+
+/** The MQTT 5 reason for a refusal of the hub's gate (its HTTP status). */
+function refusalReason(status: number, hadPassword: boolean): number {
+  if (status === 401) return hadPassword ? Reason.BadCredentials : Reason.NotAuthorized;
+  if (status === 403) return Reason.NotAuthorized;
+  if (status === 429) return Reason.ConnectionRateExceeded;
+  if (status === 503) return Reason.ServerBusy;
+  return Reason.Unspecified;
+}
+
+export class Handshake {
+  private readonly context: ConnectionContext;
+
+  constructor(
+    private readonly host: TransportHost,
+    private readonly settings: HandshakeSettings,
+    private readonly clients: Map<string, MqttConnection>,
+    private readonly opening: Set<Duplex>,
+  ) {
+    this.context = { reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer };
+  }
+
+  /** Reads a new connection: `request` is what the gate and policies see of it, `raw` its socket. */
+  begin(stream: Duplex, request: RequestInfo, raw: Duplex): void {
+    const { reporter } = this.host;
+    const peer = request.socket?.remoteAddress ?? 'unknown';
+    this.opening.add(stream);
+    const timer = setTimeout(() => {
+      reporter.report('info', 'mqtt_connect_timeout', `livehub: an MQTT connection from ${peer} sent no CONNECT within connectTimeout (${this.settings.connectTimeout} ms); it was closed`);
+      stream.destroy();
+    }, this.settings.connectTimeout).unref();
+    let connection: MqttConnection | null = null;
+    let admitting = false;
+    const early: Packet[] = [];
+    const reader = new PacketReader(this.settings.maxPacketSize, {
+      packet: (packet) => {
+        if (connection) return connection.packet(packet);
+        if (admitting) return void early.push(packet);
+        if (packet.cmd !== 'connect') {
+          reporter.report('warn', 'mqtt_protocol_error', `livehub: an MQTT connection from ${peer} began with a ${packet.cmd.toUpperCase()} packet instead of CONNECT; it was closed`);
+          return void stream.destroy();
+        }
+        admitting = true;
+        clearTimeout(timer);
+        this.connect(packet, stream, request, raw).then((opened) => {
+          connection = opened;
+          if (opened) for (const waiting of early.splice(0)) opened.packet(waiting);
+        }, (error: unknown) => {
+          reporter.error(error, 'mqtt_connect_failed');
+          stream.destroy();
+        });
+      },
+      refused: (reason, message) => {
+        if (connection) return connection.unreadable(reason, message);
+        reporter.report('warn', 'mqtt_bad_packet', `livehub: an MQTT connection from ${peer} sent ${message} before it was connected; it was closed`);
+        // An unknown protocol level in a CONNECT is answered as MQTT 3.1.1 says (return code 1).
+        if (/protocol version/i.test(message)) stream.end(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }));
+        else stream.destroy();
+      },
+    });
+    stream.on('data', (chunk: Buffer) => reader.push(chunk));
+    stream.on('error', (error: Error) => connection?.events?.failed(error));
+    stream.on('close', () => {
+      this.opening.delete(stream);
+      clearTimeout(timer);
+      reader.stop();
+      if (!connection) return;
+      if (this.clients.get(connection.clientId) === connection) this.clients.delete(connection.clientId);
+      connection.closedByPeer();
+    });
+  }
+
+  /** Answers a CONNECT: refused with its code, or accepted and opened as a hub session. */
+  private async connect(packet: IConnectPacket, stream: Duplex, request: RequestInfo, raw: Duplex): Promise<MqttConnection | null> {
+    const host = this.host;
+    const version = (packet.protocolVersion === 5 ? 5 : 4) as MqttVersion;
+    const refuse = (reason: number): null => {
+      const connack: IConnackPacket = version === 5
+        ? { cmd: 'connack', reasonCode: reason, sessionPresent: false }
+        : { cmd: 'connack', returnCode: connackV4(reason), sessionPresent: false };
+      stream.end(mqttPacket.generate(connack, { protocolVersion: version }));
+      return null;
+    };
+    if (packet.protocolVersion !== 4 && packet.protocolVersion !== 5) return refuse(Reason.UnsupportedVersion);
+    if (host.closing) return refuse(Reason.ServerUnavailable);
+    let clientId = packet.clientId;
+    if (!clientId && version === 4 && packet.clean === false) return refuse(Reason.ClientIdNotValid);
+    const assigned = clientId ? undefined : (clientId = `livehub-${randomUUID()}`);
+
+    const headers: RequestInfo['headers'] = { ...request.headers, 'x-mqtt-client-id': clientId };
+    if (packet.username !== undefined) headers['x-mqtt-username'] = packet.username;
+    const password = packet.password === undefined ? '' : packet.password.toString('utf8');
+    if (password) headers.authorization = `Bearer ${password}`;
+    const admission = { headers, url: request.url, method: request.method, socket: request.socket };
+    const verdict = await host.admit(admission, raw, { originChecked: true });
+    if (stream.destroyed) return null;
+    if (isRefusal(verdict)) return refuse(refusalReason(verdict.status, password !== ''));
+    if (host.closing) return refuse(Reason.ServerUnavailable);
+
+    if (packet.clean === false || (packet.properties?.sessionExpiryInterval ?? 0) > 0) {
+      host.reporter.report('warn', 'mqtt_session_not_kept',
+        `livehub: MQTT client ${JSON.stringify(clientId)} asked for a persistent session (clean session false or a session expiry); livehub starts it clean (sessionPresent false) and keeps nothing after it disconnects: subscribe again on each connect`,
+        undefined, `mqtt_session_not_kept:${clientId}`);
+    }
+    if (packet.will) {
+      host.reporter.report('warn', 'mqtt_will_ignored',
+        `livehub: MQTT client ${JSON.stringify(clientId)} set a last will on ${JSON.stringify(packet.will.topic)}; livehub does not publish wills: publish a status message from the device instead, or watch presence`,
+        undefined, `mqtt_will_ignored:${clientId}`);
+    }
+    const previous = this.clients.get(clientId);
+    if (previous) previous.takenOver();
+
+    const keepalive = packet.keepalive ?? 0;
+    const receiveMaximum = version === 5 ? packet.properties?.receiveMaximum ?? 0xffff : 0xffff;
+    const connection = new MqttConnection(stream, version, clientId, keepalive, receiveMaximum, this.context);
+    const connack: IConnackPacket = version === 5
+      ? {
+        cmd: 'connack', reasonCode: 0, sessionPresent: false, properties: {
+          maximumQoS: 1, retainAvailable: false, wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false,
+          subscriptionIdentifiersAvailable: false, topicAliasMaximum: 0, maximumPacketSize: this.settings.maxPacketSize,
+          ...(assigned ? { assignedClientIdentifier: assigned } : {}),
+        },
+      }
+      : { cmd: 'connack', returnCode: 0, sessionPresent: false };
+    stream.write(connection.generate(connack));
+    this.clients.set(clientId, connection);
+    this.opening.delete(stream);
+    connection.events = host.open(connection, host.requestInfo(admission), verdict.identity);
+    return connection;
+  }
+}

@@ -23,6 +23,12 @@ export type DialectOption = Dialect | 'auto';
  */
 export class DialectChoice {
   private offer: boolean;
+  /**
+   * A plain connection's probe was answered: the hub is livehub's even when a connection comes up
+   * without the subprotocol (a WebSocket class or proxy that drops it), so the next ones speak its
+   * full protocol (ids, which it answers) without probing again.
+   */
+  private known = false;
   /** The dialect of the open connection (or of the last one); null before the first opened. */
   current: Dialect | null = null;
 
@@ -38,13 +44,15 @@ export class DialectChoice {
   /** An attempt failed before it opened; `reason` is the error's message where the platform gives one. */
   failedBeforeOpen(offered: boolean, reason: string | undefined): void {
     if (this.option !== 'auto') return;
-    if (offered && reason !== undefined && /no subprotocol/i.test(reason)) this.offer = false;
-    else this.offer = !offered;
+    if (offered && reason !== undefined && /no subprotocol/i.test(reason)) {
+      this.offer = false;
+      this.known = false;
+    } else this.offer = !offered;
   }
 
   /** A connection opened with the subprotocol the server selected (`''` or undefined: none). */
   opened(protocol: string | undefined): Dialect {
-    this.current = protocol === SUBPROTOCOL ? 'livehub' : 'plain';
+    this.current = protocol === SUBPROTOCOL || (this.known && this.option === 'auto') ? 'livehub' : 'plain';
     if (this.current === 'livehub') this.offer = true;
     return this.current;
   }
@@ -57,6 +65,7 @@ export class DialectChoice {
   /** A plain connection's probe was answered: the hub speaks livehub's protocol; offer it next time. */
   livehubAnswered(): void {
     this.offer = true;
+    this.known = true;
   }
 }
 

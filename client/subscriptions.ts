@@ -139,7 +139,8 @@ export class Subscriptions {
     if (attempt.timer) clearTimeout(attempt.timer);
     attempt.timer = null;
     // A hub of the plain protocol knows no ids and no positions: its frame is exactly {type, channel}.
-    if (!this.host.confirms()) this.host.send({ type: 'subscribe', channel });
+    // A position exists only where a livehub hub sent offsets: then the full frame, which it answers.
+    if (!this.host.confirms() && !since) this.host.send({ type: 'subscribe', channel });
     else this.host.send(since ? { type: 'subscribe', channel, since, id } : { type: 'subscribe', channel, id });
     this.armAnswerTimer(channel, attempt);
   }

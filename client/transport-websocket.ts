@@ -15,9 +15,10 @@ export function openWebSocket(Ctor: WebSocketConstructor, url: string, handlers:
   let closed = false;
   let opened = false;
   let failure: string | undefined;
+  let spoken: 'livehub' | 'plain' | null = null;
   ws.onopen = () => {
     opened = true;
-    dialect.opened(ws.protocol);
+    spoken = dialect.opened(ws.protocol);
     handlers.open(NOTHING_RESUMED);
   };
   ws.onmessage = (event) => handlers.message(String(event.data));
@@ -35,8 +36,8 @@ export function openWebSocket(Ctor: WebSocketConstructor, url: string, handlers:
   };
   return {
     transport: 'websocket',
-    get confirms() { return ws.protocol === SUBPROTOCOL; },
-    get dialect() { return ws.protocol === SUBPROTOCOL ? 'livehub' as const : 'plain' as const; },
+    get confirms() { return (spoken ?? (ws.protocol === SUBPROTOCOL ? 'livehub' : 'plain')) === 'livehub'; },
+    get dialect() { return spoken ?? (ws.protocol === SUBPROTOCOL ? 'livehub' : 'plain'); },
     get isOpen() { return !closed && ws.readyState === 1; },
     send(text) {
       if (!closed && ws.readyState === 1) ws.send(text);

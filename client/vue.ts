@@ -92,7 +92,7 @@ function fromStore<T>(store: ReadableStore<T>): Readonly<ShallowRef<T>> {
   return value;
 }
 
-/** The connection's state: `{ status, connected, error }` as refs (one store shared by the three). */
+/** The connection's state: `{ status, connected, stale, error }` as refs (one store shared by them). */
 export function useConnectionState(options: { client?: LiveClient } = {}): VueShape<ConnectionShape, Nothing> {
   const client = requireClient(options.client, 'useConnectionState');
   const store = new ConnectionStore(() => client);
@@ -102,6 +102,7 @@ export function useConnectionState(options: { client?: LiveClient } = {}): VueSh
   return {
     status: computed(() => state.value.status),
     connected: computed(() => state.value.connected),
+    stale: computed(() => state.value.stale),
     error: computed(() => state.value.error),
   };
 }
@@ -127,7 +128,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   if (!shared && url === undefined) throw new TypeError('livehub: useLiveUpdate needs a url or a provided client');
   const { client: _ignored, ...clientOptions } = options;
   const client = shared ?? new LiveClient(url!, clientOptions);
-  const { status, connected, error } = useConnectionState({ client });
+  const { status, connected, stale, error } = useConnectionState({ client });
   const session = new ChannelSession(channelsOf(client));
   onEnd(() => {
     session.dispose();
@@ -136,6 +137,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const direct = scopedDirect(client);
   return {
     connected: readonly(connected),
+    stale: readonly(stale),
     status: readonly(status),
     error: readonly(error) as Readonly<Ref<Error | null>>,
     transport: fromStore(new TransportStore(() => client)),

@@ -57,6 +57,10 @@ export class Session implements Bucket, TransportEvents, Expiring {
   lastSeen = clock();
   /** When the hub last pinged the peer, on `clock()`. */
   lastPing = clock();
+  /** When frames were last written to the peer (pings aside), on `clock()`: a heartbeat is due a period after. */
+  lastWrite = clock();
+  /** The hub's sweep wheel slot this session waits in (sweep.ts; 0: none). */
+  sweepSlot = 0;
   /** Set by the hub's loop while the session is dirty in the current turn. */
   dirty = false;
   /** Where the session stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
@@ -135,7 +139,7 @@ export class Session implements Bucket, TransportEvents, Expiring {
    * What is left waits for drain; if that is more than the session's buffer allows, or the transport
    * does not drain within `writeWait`, the session is evicted as a slow consumer.
    */
-  flush(): void {
+  flush(now?: number): void {
     if (this.state !== 'open' || !this.transport.writable) return;
     if (this.blocked) {
       this.evictIfOverflowing();
@@ -170,6 +174,7 @@ export class Session implements Bucket, TransportEvents, Expiring {
       counters.frames += frames;
       counters.writes++;
       transport.write(chunks, frames);
+      this.lastWrite = now ?? clock();
     }
     if (this.queue !== null || transport.writableLength >= highWaterMark) this.block();
     else this.runAfterDrain();
@@ -178,6 +183,23 @@ export class Session implements Bucket, TransportEvents, Expiring {
   /** Asks the peer for a sign of life. */
   ping(): void {
     if (this.state === 'open') this.transport.ping();
+  }
+
+  /**
+   * Writes `frame` (the hub's heartbeat, in this transport's format) when nothing waits to be
+   * written: frames that wait show the peer the link is alive when they go. Returns whether it wrote.
+   */
+  heartbeat(frame: Buffer, now: number): boolean {
+    const { transport } = this;
+    if (this.state !== 'open' || this.queue !== null || this.blocked || !transport.writable ||
+        transport.writableLength >= this.host.options.highWaterMark) return false;
+    const counters = this.host.counters;
+    counters.writes++;
+    counters.frames++;
+    counters.bytes += frame.length;
+    transport.write([frame], 1);
+    this.lastWrite = now;
+    return true;
   }
 
   /**

@@ -6,9 +6,10 @@ import type { SseShared } from './format.js';
 /**
  * One Server-Sent Events stream as a transport: a streaming HTTP response. Every message event
  * carries an `id:` with the stream's position in each of its channels (see positions.ts), which the
- * browser sends back as `Last-Event-ID` when it reconnects. A stream cannot answer pings, so a
- * heartbeat is a comment line, and a reader that stops reading is found by the session's queue caps
- * (and `writeWait`), as on WebSocket.
+ * browser sends back as `Last-Event-ID` when it reconnects. A stream cannot answer pings, so the
+ * hub's ping is a comment line, and a reader that stops reading is found by the session's queue caps
+ * (and `writeWait`), as on WebSocket. What shows the client that an idle stream is alive is the hub's
+ * heartbeat, an event like a reply (`heartbeatPeriod`): EventSource hides comments from scripts.
  */
 export class SseTransport implements Transport<SseShared> {
   readonly name = 'sse';
@@ -96,7 +97,10 @@ export class SseTransport implements Transport<SseShared> {
     this.response.removeListener('drain', listener);
   }
 
-  /** A comment line keeps proxies from closing an idle stream; the stream counts as alive while it takes writes. */
+  /**
+   * The hub's ping, every `pingPeriod`: a comment line, which keeps proxies from closing a stream the
+   * heartbeat does not reach (heartbeats off). The stream counts as alive while it takes writes.
+   */
   ping(): void {
     if (!this.writable) return;
     this.response.write(':\n\n');

@@ -47,7 +47,13 @@ export const DEAD_LINK_DETECTION = DEFAULTS.heartbeatPeriod + 1_000 + 3_000;
 
 /**
  * How often the hub's sweep wheel (sweep.ts) turns: a ping, a heartbeat or a pong deadline comes due
- * at most this late, whatever the periods. Small against every period, and a turn visits only the
- * connections due in it, so a fine step costs idle connections nothing.
+ * at most this late. Small against every period, and a turn visits only the connections due in it,
+ * so a fine step costs idle connections nothing.
  */
 export const SWEEP_STEP = 50;
+
+/** The sweep wheel's step for these periods: `SWEEP_STEP`, or a tenth of the shortest when that is less. */
+export function sweepStep(options: { pingPeriod: number; pongWait: number; heartbeatPeriod: number }): number {
+  const { pingPeriod, pongWait, heartbeatPeriod } = options;
+  return Math.max(1, Math.min(SWEEP_STEP, Math.floor(Math.min(pingPeriod, pongWait - pingPeriod, heartbeatPeriod) / 10)));
+}

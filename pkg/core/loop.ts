@@ -7,7 +7,7 @@ import { encodePublication, exceptedClient } from './encode.js';
 import type { WireFormat } from './transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
 import { clock } from '../clock.js';
-import { SWEEP_STEP } from './defaults.js';
+import { sweepStep } from './defaults.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 import { userChannel } from './policy.js';
@@ -62,9 +62,8 @@ export abstract class HubLoop {
   private scheduled = false;
   /** When queued frames go out: at the end of a turn, or held under load (writes.ts). */
   protected readonly writes = new WriteScheduler(this.counters, () => this.options.maxWriteDelay);
-  /** Each session's pings, heartbeats and pong deadline (`sweep`), on one wheel (sweep.ts). */
-  protected readonly sweeper = new SweepWheel<Session>(SWEEP_STEP, (session, now) => this.sweep(session, now),
-    (error) => this.reporter.error(error, 'sweep_failed', `livehub: pinging a connection failed: ${(error as Error)?.message}; it is tried again`));
+  /** Each session's pings, heartbeats and pong deadline (`sweep`), on one wheel (sweep.ts); made with the first session. */
+  private wheel: SweepWheel<Session> | null = null;
   /** The heartbeat frame in each wire format, encoded once. */
   private readonly heartbeats = new Map<WireFormat, Buffer>();
 
@@ -371,6 +370,11 @@ export abstract class HubLoop {
    * livehub client's connection that has had nothing written to it for `heartbeatPeriod`. Returns
    * when the session is next due.
    */
+  protected get sweeper(): SweepWheel<Session> {
+    return (this.wheel ??= new SweepWheel<Session>(sweepStep(this.options), (session, now) => this.sweep(session, now),
+      (error) => this.reporter.error(error, 'sweep_failed', `livehub: pinging a connection failed: ${(error as Error)?.message}; it is tried again`)));
+  }
+
   protected sweep(session: Session, now: number): number {
     if (session.state !== 'open') return Infinity;
     const { pongWait, pingPeriod, heartbeatPeriod } = this.options;

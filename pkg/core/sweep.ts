@@ -7,8 +7,8 @@ export interface Swept {
 
 /**
  * The hub's timers for its connections (pings, heartbeats, pong deadlines) on one wheel: each
- * connection waits in the slot of the step its next timer falls in, and a timer that runs every
- * `step` ms while any connection waits visits the slots that came due. A visit does what is due and
+ * connection waits in the slot of the step its next timer falls in, and one timer, at the start of
+ * each step while any connection waits, visits the slots that came due. A visit does what is due and
  * says when the connection is next due, so a connection costs one visit per period, not one per
  * turn of a sweep over every connection; and whatever the periods, nothing is late by more than a
  * step (a sweep every few seconds would make a 25 s ping come at 32 s).
@@ -46,15 +46,14 @@ export class SweepWheel<T extends Swept> {
   schedule(item: T, due: number): void {
     this.remove(item);
     if (this.stopped || !(due < Infinity)) return;
+    // After a pause with nothing waiting, the slots up to now have nothing to visit.
+    if (this.waiting === 0 && this.timer === null) this.next = Math.max(this.next, Math.floor(clock() / this.step) + 1);
     const slot = Math.max(Math.ceil(due / this.step), this.next);
     let bucket = this.slots.get(slot);
     if (bucket === undefined) this.slots.set(slot, (bucket = new Set()));
     bucket.add(item);
     item.sweepSlot = slot;
-    if (this.waiting++ === 0 && this.timer === null) {
-      this.timer = setInterval(this.turn, this.step);
-      this.timer.unref();
-    }
+    if (this.waiting++ === 0 && this.timer === null) this.arm();
   }
 
   /** Forgets `item` (its connection closed). */
@@ -68,14 +67,21 @@ export class SweepWheel<T extends Swept> {
   /** Stops for good: nothing is visited any more (the hub closes). */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.slots.clear();
     this.waiting = 0;
   }
 
-  /** Visits every slot that came due; stops the timer once nothing waits. */
+  /** Arms the timer for the start of the next slot to visit, so that a visit is at most a step late. */
+  private arm(): void {
+    this.timer = setTimeout(this.turn, Math.max(0, this.next * this.step - clock()));
+    this.timer.unref();
+  }
+
+  /** Visits every slot that came due; arms the timer again while anything waits. */
   private readonly turn = (): void => {
+    this.timer = null;
     const now = clock();
     const last = Math.floor(now / this.step);
     while (this.next <= last) {
@@ -98,9 +104,6 @@ export class SweepWheel<T extends Swept> {
         this.schedule(item, due);
       }
     }
-    if (this.waiting === 0 && this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+    if (this.waiting > 0 && this.timer === null && !this.stopped) this.arm();
   };
 }

@@ -14,7 +14,7 @@ import { RedisEngine } from 'livehub/redis';
 import { capBodies } from './body-limit.js';
 import { recentMessages } from './history.js';
 import { isValidName, NAME_RULE, parseMessage } from './messages.js';
-import { HISTORY_TTL, historySize, MESSAGE_RATE, PAGE_MESSAGES } from './timing.js';
+import { HEARTBEAT_PERIOD, HISTORY_TTL, historySize, MESSAGE_RATE, PAGE_MESSAGES } from './timing.js';
 
 /** The example chat: Express + Inertia + livehub. `npm start` runs it on PORT (default 3000). */
 
@@ -116,6 +116,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
   const declaredName = (url: string | undefined) => new URL(url ?? '/', 'http://x').searchParams.get('name');
   const hub = new Hub({
     origins: options.origins,
+    // The heartbeat the pages' timings count on (timing.ts; the hub's default).
+    heartbeatPeriod: HEARTBEAT_PERIOD,
     history: {
       channels: [
         // Sized against the page's worst outage at the example's message rate (timing.ts).

@@ -1,4 +1,4 @@
-import { EVERYONE_CHANNEL, CloseCode, ErrorCode, HEARTBEAT_FRAME, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol/index.js';
+import { EVERYONE_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol/index.js';
 export type { OutgoingHook } from './shaping.js';
 import { shape, type OutgoingHook } from './shaping.js';
 import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
@@ -64,8 +64,6 @@ export abstract class HubLoop {
   protected readonly writes = new WriteScheduler(this.counters, () => this.options.maxWriteDelay);
   /** Each session's pings, heartbeats and pong deadline (`sweep`), on one wheel (sweep.ts); made with the first session. */
   private wheel: SweepWheel<Session> | null = null;
-  /** The heartbeat frame in each wire format, encoded once. */
-  private readonly heartbeats = new Map<WireFormat, Buffer>();
 
   abstract readonly options: ResolvedHubOptions;
   abstract readonly reporter: Reporter;
@@ -338,7 +336,7 @@ export abstract class HubLoop {
   /** Registers a session; an authenticated one joins its personal channel `user:<id>`. */
   private add(session: Session): void {
     this.sessions.add(session);
-    this.sweeper.schedule(session, this.sweep(session, clock()));
+    this.sweeper.schedule(session, this.sweep(session, clock())); // nothing is due yet: when the first timer is
     const { name } = session.transport;
     this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 0) + 1);
     if (this.events.listening['connection.opened']) this.events.emit('connection.opened', { session: sessionInfo(session) });
@@ -364,17 +362,18 @@ export abstract class HubLoop {
     removeMember(this.users, userId, session);
   }
 
+  /** The sweep wheel, made on first use (the options are set after this class's fields). */
+  protected get sweeper(): SweepWheel<Session> {
+    return (this.wheel ??= new SweepWheel<Session>(sweepStep(this.options), (session, now) => this.sweep(session, now),
+      (error) => this.reporter.error(error, 'sweep_failed', `livehub: pinging a connection failed: ${(error as Error)?.message}; it is tried again`)));
+  }
+
   /**
    * A session's timers came due (the sweep wheel calls this at the earliest of them): terminates a
    * peer silent for longer than `pongWait`, pings it every `pingPeriod`, and writes a heartbeat to a
    * livehub client's connection that has had nothing written to it for `heartbeatPeriod`. Returns
    * when the session is next due.
    */
-  protected get sweeper(): SweepWheel<Session> {
-    return (this.wheel ??= new SweepWheel<Session>(sweepStep(this.options), (session, now) => this.sweep(session, now),
-      (error) => this.reporter.error(error, 'sweep_failed', `livehub: pinging a connection failed: ${(error as Error)?.message}; it is tried again`)));
-  }
-
   protected sweep(session: Session, now: number): number {
     if (session.state !== 'open') return Infinity;
     const { pongWait, pingPeriod, heartbeatPeriod } = this.options;
@@ -388,11 +387,8 @@ export abstract class HubLoop {
     }
     let heartbeat = session.lastWrite + heartbeatPeriod;
     if (session.fullProtocol && heartbeat <= now) {
-      const { format } = session.transport;
-      let frame = this.heartbeats.get(format);
-      if (frame === undefined) this.heartbeats.set(format, (frame = format.encodeReply(HEARTBEAT_FRAME)));
       // Not written when frames wait: they show the link alive when they go. Either way, a period on.
-      session.heartbeat(frame, now);
+      session.heartbeat(now);
       heartbeat = now + heartbeatPeriod;
     }
     return Math.min(session.lastSeen + pongWait + 1, session.lastPing + pingPeriod, session.fullProtocol ? heartbeat : Infinity);

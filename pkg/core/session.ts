@@ -1,5 +1,5 @@
-import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol/index.js';
-import type { Transport, TransportEvents } from './transport.js';
+import { clampCloseReason, CloseCode, ErrorCode, HEARTBEAT_FRAME, type PresenceStatus, type ServerReply } from '../protocol/index.js';
+import type { Transport, TransportEvents, WireFormat } from './transport.js';
 import type { Identity } from './auth.js';
 import { clock } from '../clock.js';
 import { expiries, type Expiring } from './expiry.js';
@@ -42,6 +42,9 @@ export interface SessionHost {
 }
 
 type Lifecycle = 'open' | 'closing' | 'closed';
+
+/** The hub's heartbeat in each wire format, encoded once. */
+const heartbeats = new WeakMap<WireFormat, Buffer>();
 
 /**
  * One connection, whatever carries it: who it is, where it stands in its channels, and its outbound
@@ -186,13 +189,15 @@ export class Session implements Bucket, TransportEvents, Expiring {
   }
 
   /**
-   * Writes `frame` (the hub's heartbeat, in this transport's format) when nothing waits to be
-   * written: frames that wait show the peer the link is alive when they go. Returns whether it wrote.
+   * Writes the hub's heartbeat when nothing waits to be written: frames that wait show the peer the
+   * link is alive when they go. Returns whether it wrote.
    */
-  heartbeat(frame: Buffer, now: number): boolean {
+  heartbeat(now: number): boolean {
     const { transport } = this;
     if (this.state !== 'open' || this.queue !== null || this.blocked || !transport.writable ||
         transport.writableLength >= this.host.options.highWaterMark) return false;
+    let frame = heartbeats.get(transport.format);
+    if (frame === undefined) heartbeats.set(transport.format, (frame = transport.format.encodeReply(HEARTBEAT_FRAME)));
     const counters = this.host.counters;
     counters.writes++;
     counters.frames++;

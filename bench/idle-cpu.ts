@@ -13,7 +13,7 @@ import { ensureFileLimit, SPARE_FILES } from './file-limit.js';
  * each idle connection costs the same) to 100,000 connections, which one process here cannot hold.
  *
  *   node --import tsx bench/idle-cpu.ts [--connections 18000] [--seconds 30] [--protocol livehub|sse]
- *     [--periods 5000,Infinity]
+ *     [--periods 4000,Infinity]
  *
  * N is bounded by the open-files limit (each connection is a descriptor in the server and one in the
  * generator); the default fits under a limit of 20,000.
@@ -24,7 +24,7 @@ const opt = (name: string, fallback: string) => { const i = argv.indexOf(name); 
 const connections = Number(opt('--connections', '18000'));
 const seconds = Number(opt('--seconds', '30'));
 const protocol = opt('--protocol', 'livehub');
-const periods = opt('--periods', '5000,Infinity').split(',');
+const periods = opt('--periods', '4000,Infinity').split(',');
 if (!Number.isInteger(connections) || connections < 1) throw new TypeError(`idle-cpu.ts: --connections takes a count, not ${opt('--connections', '')}`);
 if (!(seconds > 0)) throw new TypeError(`idle-cpu.ts: --seconds takes a positive number, not ${opt('--seconds', '')}`);
 if (protocol !== 'livehub' && protocol !== 'sse') throw new TypeError(`idle-cpu.ts: --protocol is livehub or sse, not ${protocol}`);

@@ -1,6 +1,6 @@
 /**
  * The client's watch on an open connection. A livehub hub announces a heartbeat period when the
- * connection opens (`{"type":"connected","heartbeat":5000}`) and writes a heartbeat whenever it has
+ * connection opens (`{"type":"connected","heartbeat":4000}`) and writes a heartbeat whenever it has
  * written nothing else for that long, so traffic comes at least that often. When nothing has come for
  * the period plus `allowance`, the link is stale (shown in the connection's state) and probed with a
  * ping; traffic clears it, and a probe unanswered within `timeout` means the link is dead. A server
@@ -23,8 +23,8 @@ export const IDLE_PING = { interval: 25_000, timeout: 10_000 } as const;
 /** How much later than the server's period traffic may come (its timers, a busy event loop, the network). */
 export const HEARTBEAT_ALLOWANCE = 1_000;
 /**
- * How long the probe of a stale link may go unanswered. With the hub's default period (5 s), a dead
- * link is dropped at most 5 + 1 + 3 = 9 s after the last frame.
+ * How long the probe of a stale link may go unanswered. With the hub's default period (4 s), a dead
+ * link is dropped at most 4 + 1 + 3 = 8 s after the last frame.
  */
 export const PROBE_TIMEOUT = 3_000;
 

@@ -22,7 +22,7 @@ export interface ReconnectOptions {
 export interface HeartbeatOptions {
   /**
    * While open, a `ping` is sent after this many ms without traffic.
-   * @default the heartbeat period the server announced plus `allowance` (5000 + 1000 with a livehub
+   * @default the heartbeat period the server announced plus `allowance` (4000 + 1000 with a livehub
    * hub's defaults); 25000 from a server that announces none
    */
   interval?: number;

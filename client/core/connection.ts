@@ -11,7 +11,7 @@ export interface ConnectionState {
   /**
    * True while the connection is open but a heartbeat the server promised is late: the link may be
    * dead (a network gone silent). The client is probing it and reconnects if nothing answers (within
-   * 9 s of the last traffic with the defaults); traffic clears it. Show it ("checking connection…").
+   * 8 s of the last traffic with the defaults); traffic clears it. Show it ("checking connection…").
    */
   readonly stale: boolean;
   /**

@@ -10,7 +10,7 @@
  */
 
 /** The hub writes a heartbeat to a connection it has written nothing else to for this many ms (hub `heartbeatPeriod`). */
-export const HEARTBEAT_PERIOD = 5_000;
+export const HEARTBEAT_PERIOD = 4_000;
 /** The page counts its connection stale when nothing came for the period plus this, and probes it (client `heartbeat.allowance`). */
 export const HEARTBEAT_ALLOWANCE = 1_000;
 /** ...and drops the connection if nothing answers the probe within this many ms (client `heartbeat.timeout`). */
@@ -22,7 +22,7 @@ export const MAX_RECONNECT_DELAY = 30_000;
 /** The longest a reconnect's handshake may take before the client gives up on it (`connectTimeout`). */
 export const CONNECT_TIMEOUT = 10_000;
 
-/** The longest a page can be away from the channel without a gap, in ms (49 s with the values above). */
+/** The longest a page can be away from the channel without a gap, in ms (48 s with the values above). */
 export const WORST_OUTAGE = HEARTBEAT_PERIOD + HEARTBEAT_ALLOWANCE + HEARTBEAT_TIMEOUT + MAX_RECONNECT_DELAY + CONNECT_TIMEOUT;
 
 /**
@@ -30,7 +30,7 @@ export const WORST_OUTAGE = HEARTBEAT_PERIOD + HEARTBEAT_ALLOWANCE + HEARTBEAT_T
  */
 export const MESSAGE_RATE = 200;
 
-/** History kept on the chat channel: every message of the worst outage at `rate` (9,800 at 200/s). */
+/** History kept on the chat channel: every message of the worst outage at `rate` (9,600 at 200/s). */
 export function historySize(rate = MESSAGE_RATE): number {
   return Math.max(1, Math.ceil((rate * WORST_OUTAGE) / 1000));
 }

@@ -6,7 +6,7 @@ export const DEFAULTS = {
   highWaterMark: 256 * 1024,
   pingPeriod: 25_000,
   pongWait: 25_000 + 8_000,
-  heartbeatPeriod: 5_000,
+  heartbeatPeriod: 4_000,
   writeWait: 10_000,
   maxWriteDelay: 200,
   maxMessageSize: 64 * 1024,
@@ -37,10 +37,11 @@ export function derivePingPeriod(pongWait: number): number {
 
 /**
  * How long a livehub client takes, at most, to find a dead link with the defaults: the hub writes a
- * heartbeat to a connection it has written nothing else to for `heartbeatPeriod` (5 s); the client
+ * heartbeat to a connection it has written nothing else to for `heartbeatPeriod` (4 s); the client
  * counts the link stale when nothing has come for that period plus its `heartbeat.allowance` (1 s),
  * probes it with a ping, and drops it when nothing answers within its `heartbeat.timeout` (3 s with a
- * heartbeat period announced): 9 s after the last frame it got. The client's figures are its own
+ * heartbeat period announced): 8 s after the last frame it got, so that with the reconnect's first
+ * backoff (under 0.5 s) the client is back within 10 s. The client's figures are its own
  * defaults (client/heartbeat.ts); this is their sum with the hub's period.
  */
 export const DEAD_LINK_DETECTION = DEFAULTS.heartbeatPeriod + 1_000 + 3_000;

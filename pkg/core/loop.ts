@@ -365,7 +365,7 @@ export abstract class HubLoop {
   /** The sweep wheel, made on first use (the options are set after this class's fields). */
   protected get sweeper(): SweepWheel<Session> {
     return (this.wheel ??= new SweepWheel<Session>(sweepStep(this.options), (session, now) => this.sweep(session, now),
-      (error) => this.reporter.error(error, 'sweep_failed', `livehub: pinging a connection failed: ${(error as Error)?.message}; it is tried again`)));
+      (error) => this.reporter.error(error, 'sweep_failed', `livehub: a connection's ping or heartbeat failed: ${(error as Error)?.message}; it is tried again a step later`)));
   }
 
   /**

@@ -48,14 +48,14 @@ export interface HubOptions {
    * Milliseconds after which the hub writes a heartbeat (`{"type":"heartbeat"}`, a few bytes) to a
    * connection of a livehub client (the `livehub.v1` subprotocol, or SSE) that has had nothing else
    * written to it; busy connections get none. The hub announces it in the connection's first frame
-   * (`{"type":"connected","heartbeat":5000}`), and the client expects traffic that often: when nothing
+   * (`{"type":"connected","heartbeat":4000}`), and the client expects traffic that often: when nothing
    * comes for this plus its `heartbeat.allowance` (1 s), it shows the connection as stale, probes it
    * with a ping and reconnects if that goes unanswered (3 s), so a dead link (a server or network gone
-   * silent without closing) is found within 9 s. Browsers see neither WebSocket pings nor SSE comments,
+   * silent without closing) is found within 8 s. Browsers see neither WebSocket pings nor SSE comments,
    * hence a message. `Infinity`: no heartbeats and no announcement (the client then pings after its own
    * `heartbeat.interval` of silence). Each idle connection costs one small write per period (see
    * docs/operations.md for the CPU it takes).
-   * @default 5000
+   * @default 4000
    */
   heartbeatPeriod?: number;
   /**

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { HEARTBEAT_ALLOWANCE, PROBE_TIMEOUT } from '../../client/heartbeat.js';
+import { DEAD_LINK_DETECTION, DEFAULTS } from '../../pkg/core/defaults.js';
 import { Hub, type HubOptions } from '../../pkg/index.js';
 import { Peer, perTest } from '../helpers.js';
 
@@ -43,10 +45,10 @@ async function stream(url: string) {
 }
 
 describe('the hub\'s heartbeat', () => {
-  it('announces its period in the first frame of a livehub client\'s connection, 5000 ms by default', async () => {
+  it('announces its period in the first frame of a livehub client\'s connection, 4000 ms by default', async () => {
     const { url } = await hubWith({});
     const p = await peer(url);
-    await expect.poll(() => p.connected).toEqual({ type: 'connected', heartbeat: 5000 });
+    await expect.poll(() => p.connected).toEqual({ type: 'connected', heartbeat: 4000 });
   });
 
   it('sends a Go-original client (no livehub.v1) neither the announcement nor heartbeats', async () => {
@@ -112,6 +114,11 @@ describe('the hub\'s heartbeat', () => {
     expect(comment - opened).toBeGreaterThanOrEqual(1950);
     expect(comment - opened).toBeLessThan(2000 + 400);
     expect(events.filter((e) => /"type":"(connected|heartbeat)"/.test(e.text))).toEqual([]);
+  });
+
+  it('finds a dead link within 10 s by default, with the first reconnect\'s backoff (under 500 ms) included', () => {
+    expect(DEAD_LINK_DETECTION).toBe(DEFAULTS.heartbeatPeriod + HEARTBEAT_ALLOWANCE + PROBE_TIMEOUT);
+    expect(DEAD_LINK_DETECTION + 500).toBeLessThanOrEqual(10_000);
   });
 
   it.each([0, -1, 1.5, '5000', null])('refuses heartbeatPeriod %j with a TypeError', (value) => {

@@ -177,12 +177,24 @@ static void on_sse_event(void *ctx, int livehub, const char *data, int len) {
   }
 }
 
+/*
+ * livehub's first frame (`{"type":"connected",…}`, announcing its heartbeat period) and its heartbeats
+ * (`{"type":"heartbeat"}`, 20 bytes, shorter than any hub message): neither a reply that counts toward
+ * setup nor a message. A ready connection that is not sampled keeps 2 bytes of each message: the
+ * length tells the heartbeat.
+ */
+static int is_keepalive(conn_t *c) {
+  if (c->length == 20 && c->have >= 1 && c->prefix[0] == '{') return 1;
+  return c->have >= 19 && !memcmp(c->prefix, "{\"type\":\"connected\"", 19);
+}
+
 void on_text(conn_t *c) {
   int n = c->have;
   if (cfg.protocol == P_SOCKETIO && c->length == 1) {
     if (c->prefix[0] == '2') send_str(c, "3"); /* engine.io ping */
     return;
   }
+  if (cfg.protocol == P_LIVEHUB && is_keepalive(c)) return;
   if (c->publisher) {
     if (cfg.protocol == P_SOCKETIO && n >= 2 && !memcmp(c->prefix, "40", 2)) c->state = S_READY;
     if (cfg.protocol == P_CENTRIFUGE && c->state == S_SETUP) { /* the connect reply */

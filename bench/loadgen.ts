@@ -82,7 +82,8 @@ class Subscriber implements FrameSink, EventSink {
     if (config.protocol === 'sse') this.conn = new EventStreamConnection(this);
     else {
       this.conn = new WireConnection(this);
-      if (latencies) this.conn.prefixBytes = 120;
+      // Enough of each frame to tell livehub's announcement and heartbeats (onText); the sampled ones, their stamp too.
+      this.conn.prefixBytes = latencies ? 120 : 20;
     }
   }
 
@@ -122,6 +123,8 @@ class Subscriber implements FrameSink, EventSink {
   }
 
   onText(length: number, prefix: string): void {
+    // livehub's first frame (announcing its heartbeat period) and its heartbeats: neither setup nor messages.
+    if (this.config.protocol === 'livehub' && (prefix === '{"type":"heartbeat"}' || prefix.startsWith('{"type":"connected"'))) return;
     if (this.config.protocol === 'socketio' && length === 1) {
       if (prefix === '2') (this.conn as WireConnection).send('3'); // engine.io ping
       return;

@@ -9,6 +9,11 @@ export type MessageHandler<T = unknown> = (data: T, message: HubMessage<T>) => v
 
 export interface LiveClientEvents {
   status: (status: LiveStatus) => void;
+  /**
+   * The open connection became stale (a heartbeat the server promised is late: the client probes
+   * the link, and reconnects if the probe goes unanswered) or live again; also `client.stale`.
+   */
+  stale: (stale: boolean) => void;
   /** The member list of a presence channel (after subscribing, or asked for). */
   presence: (event: { channel: string; members: PresenceMember[] }) => void;
   recovered: (event: RecoveredEvent) => void;

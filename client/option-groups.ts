@@ -22,14 +22,22 @@ export interface ReconnectOptions {
 export interface HeartbeatOptions {
   /**
    * While open, a `ping` is sent after this many ms without traffic.
-   * @default 25000
+   * @default the heartbeat period the server announced plus `allowance` (4000 + 1000 with a livehub
+   * hub's defaults); 25000 from a server that announces none
    */
   interval?: number;
   /**
    * After a `ping`, the connection is dropped and reopened if nothing arrives within this many ms.
-   * @default 10000
+   * @default 3000 when the server announced a heartbeat period; 10000 otherwise
    */
   timeout?: number;
+  /**
+   * How much later than the server's announced heartbeat period traffic may come: past it the
+   * connection is stale (`client.stale`, the `stale` event, `stale` in `useConnectionState()`), and
+   * probed with a ping.
+   * @default 1000
+   */
+  allowance?: number;
 }
 
 export interface OutboxOptions {

@@ -54,7 +54,7 @@ export const FLAT_NAMES = Object.keys(FLAT) as Array<keyof FlatOptions>;
 
 const FIELDS: { [G in keyof Groups]: ReadonlyArray<keyof Groups[G]> } = {
   reconnect: ['delay', 'maxDelay', 'maxAttempts'],
-  heartbeat: ['interval', 'timeout'],
+  heartbeat: ['interval', 'timeout', 'allowance'],
   outbox: ['maxSize', 'overflow', 'maxAttempts', 'storage', 'storageKey'],
 };
 

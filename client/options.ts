@@ -3,6 +3,7 @@ import type { WebSocketConstructor } from './socket.js';
 import type { TransportOption } from './transport-connection.js';
 import type { DialectOption } from './dialect.js';
 import type { EventSourceConstructor } from './transport-sse.js';
+import { HEARTBEAT_ALLOWANCE, type HeartbeatTiming } from './heartbeat.js';
 import { groupOptions, FLAT_NAMES, type FlatOptions } from './options-flat.js';
 import type { HeartbeatOptions, OutboxOptions, ReconnectOptions } from './option-groups.js';
 
@@ -74,7 +75,12 @@ export interface LiveClientOptions extends FlatOptions {
    * @default true
    */
   reconnect?: boolean | ReconnectOptions;
-  /** Watching an open connection: a `ping` after `interval` ms of silence, dropped after `timeout` more. */
+  /**
+   * Watching an open connection: traffic expected within the heartbeat period the server announced
+   * plus `allowance` (else the connection is stale and probed with a `ping`), or, from a server that
+   * announces none, a `ping` after `interval` ms of silence; dropped when the ping goes unanswered
+   * for `timeout`.
+   */
   heartbeat?: HeartbeatOptions;
   /** Publishes and requests kept until the server has them: how many, what happens when full, where kept. */
   outbox?: OutboxOptions;
@@ -121,7 +127,7 @@ export interface ResolvedOptions {
   WebSocket?: WebSocketConstructor;
   autoConnect: boolean;
   reconnect: Required<ReconnectOptions> & { enabled: boolean };
-  heartbeat: Required<HeartbeatOptions>;
+  heartbeat: HeartbeatTiming;
   outbox: Required<Omit<OutboxOptions, 'storage'>> & Pick<OutboxOptions, 'storage'>;
   connectTimeout: number;
   ackTimeout: number;
@@ -161,15 +167,16 @@ export function resolveOptions(url: string, options: LiveClientOptions): Resolve
     autoConnect: true, connectTimeout: 10_000, ackTimeout: 10_000, random: Math.random, tokenParameter: 'token',
     transport: 'websocket', dialect: 'auto', fallbackAfter: 2, websocketRetryInterval: 300_000, requestTimeout: 10_000, ...given,
     reconnect: { enabled: groups.reconnectEnabled, delay: 500, maxDelay: 30_000, maxAttempts: Infinity, ...groups.reconnect },
-    heartbeat: { interval: 25_000, timeout: 10_000, ...groups.heartbeat },
+    heartbeat: { interval: null, timeout: null, allowance: HEARTBEAT_ALLOWANCE, ...groups.heartbeat },
     outbox: { maxSize: 1000, overflow: 'drop-oldest', maxAttempts: 5, storageKey: `livehub:outbox:${url}`, ...groups.outbox },
   };
   for (const key of ['connectTimeout', 'ackTimeout', 'websocketRetryInterval', 'requestTimeout'] as const) positiveMs(key, resolved[key]);
   positiveMs('reconnect.delay', resolved.reconnect.delay);
   positiveMs('reconnect.maxDelay', resolved.reconnect.maxDelay);
   count('reconnect.maxAttempts', resolved.reconnect.maxAttempts, 0, true);
-  positiveMs('heartbeat.interval', resolved.heartbeat.interval);
-  positiveMs('heartbeat.timeout', resolved.heartbeat.timeout);
+  if (resolved.heartbeat.interval !== null) positiveMs('heartbeat.interval', resolved.heartbeat.interval);
+  if (resolved.heartbeat.timeout !== null) positiveMs('heartbeat.timeout', resolved.heartbeat.timeout);
+  positiveMs('heartbeat.allowance', resolved.heartbeat.allowance);
   count('outbox.maxSize', resolved.outbox.maxSize, 1);
   count('outbox.maxAttempts', resolved.outbox.maxAttempts, 1);
   if (resolved.outbox.overflow !== 'drop-oldest' && resolved.outbox.overflow !== 'reject') {

@@ -1,4 +1,4 @@
-import { CloseCode, shouldReconnect, type StreamPosition } from '../pkg/protocol/index.js';
+import { CloseCode, HEARTBEAT_FRAME, shouldReconnect, type StreamPosition } from '../pkg/protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { Emitter, type Listeners } from './emitter.js';
 import { isOnline, watchEnvironment } from './environment.js';
@@ -23,6 +23,14 @@ export abstract class ConnectionLifecycle {
    * error frame, a refused subscribe); null again once the connection opens.
    */
   lastError: Error | null = null;
+  /**
+   * True while the connection is open but a heartbeat the server promised is late: the link may be
+   * dead. The client is probing it, and reconnects if the probe goes unanswered; traffic clears it.
+   * The `stale` event tells each change.
+   */
+  get stale(): boolean {
+    return this.heartbeat.stale;
+  }
 
   protected readonly options: ResolvedOptions;
   protected readonly emitter = new Emitter<LiveClientEvents>();
@@ -78,14 +86,20 @@ export abstract class ConnectionLifecycle {
       handlersFor: (current) => this.handlersFor(current),
       connectTimeout: this.options.connectTimeout,
     });
-    this.heartbeat = new Heartbeat(this.options.heartbeat.interval, this.options.heartbeat.timeout,
-      () => this.write('{"type":"ping"}'), () => this.dropDeadConnection());
+    this.heartbeat = new Heartbeat(this.options.heartbeat, {
+      ping: () => this.write('{"type":"ping"}'),
+      dead: () => this.dropDeadConnection(),
+      stale: (stale) => this.emitter.emit('stale', stale),
+    });
     this.detachGlobal = watchEnvironment({
       online: () => { this.reconnectNow(); this.choice.networkBack(); },
       // The network is gone: a connection that looks open is most likely dead (mobile handovers leave
       // it half-open for minutes). Drop it now; `online` brings the connection back.
       offline: () => { if (this.connection) this.dropDeadConnection(false); },
-      visible: () => { if (this.status === 'open') this.heartbeat.probe(); else this.reconnectNow(); },
+      visible: () => {
+        if (this.status !== 'open') this.reconnectNow();
+        else if (this.connection?.dialect !== 'plain') this.heartbeat.probe();
+      },
     });
   }
 
@@ -179,7 +193,9 @@ export abstract class ConnectionLifecycle {
       open: (resumed) => { if (mine()) this.onOpen(resumed); },
       message: (text) => {
         if (!mine()) return;
-        this.heartbeat.arm();
+        this.heartbeat.traffic();
+        if (text === HEARTBEAT_FRAME) return;
+        if (text.startsWith('{"type":"connected"')) return this.connected(text);
         this.onFrame(text);
       },
       closed: (code, reason) => { if (mine()) this.onClose(code, reason); },
@@ -224,8 +240,21 @@ export abstract class ConnectionLifecycle {
     this.setTransport(transport);
     this.setConnectionStatus('open');
     this.sessionOpened(resumed);
-    this.heartbeat.arm();
+    // A hub of the plain protocol answers no ping (its WebSocket pings keep the link alive): no client heartbeat.
+    if (this.connection?.dialect === 'plain') this.heartbeat.stop();
+    else this.heartbeat.start();
     this.emitter.emit('open');
+  }
+
+  /** The server's first frame: it announces its heartbeat period (none: the client pings when idle). */
+  private connected(text: string): void {
+    let period: unknown;
+    try {
+      period = (JSON.parse(text) as { heartbeat?: unknown }).heartbeat;
+    } catch {
+      return this.report(new LiveError('bad_json', 'the server sent a message that is not JSON'));
+    }
+    if (typeof period === 'number' && period > 0 && period < Infinity) this.heartbeat.announce(period);
   }
 
   /**

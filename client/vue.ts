@@ -101,7 +101,7 @@ function channelState(client: LiveClient, covers: (channel: string) => boolean, 
   return { store, error: computed(() => state.value.error), gap: computed(() => state.value.gap) };
 }
 
-/** The connection's state: `{ status, connected, error }` as refs (one store shared by the three). */
+/** The connection's state: `{ status, connected, stale, error }` as refs (one store shared by them). */
 export function useConnectionState(options: { client?: LiveClient } = {}): VueShape<ConnectionShape, Nothing> {
   const client = requireClient(options.client, 'useConnectionState');
   const store = new ConnectionStore(() => client);
@@ -111,6 +111,7 @@ export function useConnectionState(options: { client?: LiveClient } = {}): VueSh
   return {
     status: computed(() => state.value.status),
     connected: computed(() => state.value.connected),
+    stale: computed(() => state.value.stale),
     error: computed(() => state.value.error),
   };
 }
@@ -136,7 +137,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   if (!shared && url === undefined) throw new TypeError('livehub: useLiveUpdate needs a url or a provided client');
   const { client: _ignored, ...clientOptions } = options;
   const client = shared ?? new LiveClient(url!, clientOptions);
-  const { status, connected, error } = useConnectionState({ client });
+  const { status, connected, stale, error } = useConnectionState({ client });
   const session = new ChannelSession(channelsOf(client));
   const { store: gaps, gap } = channelState(client, (channel) => session.covers(channel));
   onEnd(() => {
@@ -146,6 +147,7 @@ export function useLiveUpdate(url?: string, options: UseLiveUpdateOptions = {}):
   const direct = scopedDirect(client);
   return {
     connected: readonly(connected),
+    stale: readonly(stale),
     status: readonly(status),
     error: readonly(error) as Readonly<Ref<Error | null>>,
     transport: fromStore(new TransportStore(() => client)),

@@ -142,9 +142,17 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 let sentinels = 0;
 
-/** A test peer: a real `ws` client that records every message it receives. */
+/**
+ * A test peer: a real `ws` client that records every message it receives. The hub's `connected`
+ * announcement and its heartbeats are kept apart (`connected`, `heartbeats`), so that `messages` holds
+ * what the test is about.
+ */
 export class Peer {
   readonly messages: any[] = [];
+  /** The hub's first frame (`{"type":"connected","heartbeat":N}`), once it came. */
+  connected: any = null;
+  /** The heartbeats the hub wrote to this connection, with when each arrived (Date.now()). */
+  readonly heartbeats: number[] = [];
   readonly ws: WebSocket;
   closed: { code: number; reason: string } | null = null;
   private waiters: Array<() => void> = [];
@@ -154,7 +162,10 @@ export class Peer {
     const { protocols = [SUBPROTOCOL], ...rest } = options as typeof options & { protocols?: string[] };
     this.ws = new WebSocket(url, protocols, rest);
     this.ws.on('message', (data) => {
-      this.messages.push(JSON.parse(String(data)));
+      const message = JSON.parse(String(data));
+      if (message?.type === 'heartbeat' && message.channel === undefined) this.heartbeats.push(Date.now());
+      else if (message?.type === 'connected' && message.channel === undefined) this.connected = message;
+      else this.messages.push(message);
       this.wake();
     });
     this.ws.on('close', (code, reason) => {

@@ -30,6 +30,7 @@ const { metricsHandler } = await import(`${lib}/observe/index.js`) as typeof imp
  *   (a client publish cannot carry tags), so subscriptions with `"filter":{"region":"eu"}` match it.
  * - `--outgoing`: `hub.outgoing((message) => message)`, the per-connection hook, on every delivery.
  * - `--keep-headers a,b`: the `keepHeaders` option (bench/memory.ts --browser-headers measures it).
+ * - `--heartbeat-period MS`: the `heartbeatPeriod` option (`Infinity`: none; bench/idle-cpu.ts).
  */
 const flag = (name: string) => process.argv.includes(name);
 const codecAt = process.argv.indexOf('--codec');
@@ -39,6 +40,8 @@ const hub = new Hub({
   // `--max-write-delay MS`: the hub option (0: write at the end of every turn, as before it existed).
   ...(process.argv.includes('--max-write-delay') ? { maxWriteDelay: Number(process.argv[process.argv.indexOf('--max-write-delay') + 1]) } : {}),
   ...(process.env.PRESENCE_TTL ? { presenceTtl: Number(process.env.PRESENCE_TTL) } : {}),
+  // `--heartbeat-period MS`: the hub option (Infinity: no heartbeats; bench/idle-cpu.ts compares the two).
+  ...(process.argv.includes('--heartbeat-period') ? { heartbeatPeriod: Number(process.argv[process.argv.indexOf('--heartbeat-period') + 1]) } : {}),
   // `--keep-headers a,b`: the hub option (the headers each connection keeps for policies).
   ...(process.argv.includes('--keep-headers') ? { keepHeaders: process.argv[process.argv.indexOf('--keep-headers') + 1]!.split(',') } : {}),
   rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,

@@ -12,7 +12,7 @@ import type {
 } from '../core/shapes.js';
 import { useClientRef, type ClientOption } from './provider.js';
 
-/** The connection's state `{ status, connected, error }`, on `useSyncExternalStore` (idle on a server). */
+/** The connection's state `{ status, connected, stale, error }`, on `useSyncExternalStore` (idle on a server). */
 export function useConnectionState(options: ClientOption = {}): ReactShape<ConnectionShape, Nothing> {
   return useConnectionOf(useClientRef(options.client, 'useConnectionState'));
 }

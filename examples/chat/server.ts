@@ -15,7 +15,7 @@ import { recentMessages } from './history.js';
 import { MeasuredHistory } from './measured-history.js';
 import { isValidName, NAME_RULE, parseMessage } from './messages.js';
 import { mountOperations } from './operations.js';
-import { HISTORY_TTL, historySize, MAX_HISTORY, MESSAGE_RATE, PAGE_MESSAGES, WORST_OUTAGE } from './timing.js';
+import { HEARTBEAT_PERIOD, HISTORY_TTL, historySize, MAX_HISTORY, MESSAGE_RATE, PAGE_MESSAGES, WORST_OUTAGE } from './timing.js';
 import { fileTokenVersions, memoryTokenVersions, redisTokenVersions, type TokenVersions } from './token-versions.js';
 
 /** The example chat: Express + Inertia + livehub. `npm start` runs it on PORT (default 3000). */
@@ -111,6 +111,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
   let operations: ReturnType<typeof mountOperations> | null = null;
   const hub = new Hub({
     origins: options.origins,
+    // The heartbeat the pages' timings count on (timing.ts; the hub's default).
+    heartbeatPeriod: HEARTBEAT_PERIOD,
     history: {
       channels: [
         // The size here is replaced by the measured one on each publish.

@@ -37,7 +37,6 @@ export class HubCore extends HubApi {
   private readonly endpoints = new Map<string, TransportEndpoint>();
   /** Handlers of messages other nodes send this node, by topic (`TransportHost.onNodeMessage`). */
   private readonly nodeTopics = new Map<string, (data: string) => void>();
-  private readonly sweepTimer: NodeJS.Timeout;
   private nextId = 0;
   private drained: Promise<void> | null = null;
   private engineIsUp = true;
@@ -72,9 +71,6 @@ export class HubCore extends HubApi {
     this.router = new Router(this);
     this.gate = new Gate(options, reporter);
     this.host = transportHost(this);
-    const { pingPeriod, pongWait } = options;
-    this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(pingPeriod, pongWait - pingPeriod)));
-    this.sweepTimer.unref();
   }
 
   /** Starts a transport endpoint with the transport API; its name must be new to this hub. */
@@ -100,7 +96,7 @@ export class HubCore extends HubApi {
   /** Closes every session (1001, after its queued frames), stops the transports, then the engine it owns. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    clearInterval(this.sweepTimer);
+    this.sweeper.stop();
     this.presence.close();
     this.turn();
     this.writes.flush();

@@ -7,12 +7,14 @@ import { encodePublication, exceptedClient } from './encode.js';
 import type { WireFormat } from './transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
 import { clock } from '../clock.js';
+import { sweepStep } from './defaults.js';
 import { after } from './maybe.js';
 import type { ResolvedHubOptions } from './options.js';
 import { userChannel } from './policy.js';
 import { isPresenceChannel, type Presence, userSet } from './presence.js';
 import type { Reporter } from './report.js';
 import type { HubCounters, Session } from './session.js';
+import { SweepWheel } from './sweep.js';
 import { WriteScheduler } from './writes.js';
 import { addMember, membersOf, removeMember, type Members } from './members.js';
 
@@ -60,6 +62,8 @@ export abstract class HubLoop {
   private scheduled = false;
   /** When queued frames go out: at the end of a turn, or held under load (writes.ts). */
   protected readonly writes = new WriteScheduler(this.counters, () => this.options.maxWriteDelay);
+  /** Each session's pings, heartbeats and pong deadline (`sweep`), on one wheel (sweep.ts); made with the first session. */
+  private wheel: SweepWheel<Session> | null = null;
 
   abstract readonly options: ResolvedHubOptions;
   abstract readonly reporter: Reporter;
@@ -103,7 +107,12 @@ export abstract class HubLoop {
       switch (command.kind) {
         case 'register':
           if (this.closing) command.session.close(CloseCode.GoingAway, 'server shutting down');
-          else if (command.session.state === 'open') this.add(command.session);
+          else if (command.session.state === 'open') {
+            this.add(command.session);
+            // livehub's clients learn the heartbeat period from the first frame (the Go original's do not need one).
+            const { heartbeatPeriod } = this.options;
+            if (command.session.fullProtocol && heartbeatPeriod < Infinity) send(command.session, { type: 'connected', heartbeat: heartbeatPeriod });
+          }
           break;
         case 'close':
           command.session.close(command.code, command.reason, true);
@@ -335,6 +344,7 @@ export abstract class HubLoop {
   /** Registers a session; an authenticated one joins its personal channel `user:<id>`. */
   private add(session: Session): void {
     this.sessions.add(session);
+    this.sweeper.schedule(session, this.sweep(session, clock())); // nothing is due yet: when the first timer is
     const { name } = session.transport;
     this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 0) + 1);
     if (this.events.listening['connection.opened']) this.events.emit('connection.opened', { session: sessionInfo(session) });
@@ -347,6 +357,7 @@ export abstract class HubLoop {
 
   private remove(session: Session): void {
     if (!this.sessions.delete(session)) return;
+    this.sweeper.remove(session);
     const { name } = session.transport;
     this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 1) - 1);
     for (const channel of session.channels) this.leave(session, channel);
@@ -359,17 +370,35 @@ export abstract class HubLoop {
     removeMember(this.users, userId, session);
   }
 
-  /** Pings peers every `pingPeriod`; terminates those silent for longer than `pongWait`. */
-  protected sweep(): void {
-    const now = clock();
-    const { pongWait, pingPeriod } = this.options;
-    for (const session of this.sessions) {
-      if (now - session.lastSeen > pongWait) {
-        session.terminate();
-      } else if (now - session.lastPing >= pingPeriod) {
-        session.lastPing = now;
-        session.ping();
-      }
+  /** The sweep wheel, made on first use (the options are set after this class's fields). */
+  protected get sweeper(): SweepWheel<Session> {
+    return (this.wheel ??= new SweepWheel<Session>(sweepStep(this.options), (session, now) => this.sweep(session, now),
+      (error) => this.reporter.error(error, 'sweep_failed', `livehub: a connection's ping or heartbeat failed: ${(error as Error)?.message}; it is tried again a step later`)));
+  }
+
+  /**
+   * A session's timers came due (the sweep wheel calls this at the earliest of them): terminates a
+   * peer silent for longer than `pongWait`, pings it every `pingPeriod`, and writes a heartbeat to a
+   * livehub client's connection that has had nothing written to it for `heartbeatPeriod`. Returns
+   * when the session is next due.
+   */
+  protected sweep(session: Session, now: number): number {
+    if (session.state !== 'open') return Infinity;
+    const { pongWait, pingPeriod, heartbeatPeriod } = this.options;
+    if (now - session.lastSeen > pongWait) {
+      session.terminate();
+      return Infinity;
     }
+    if (now - session.lastPing >= pingPeriod) {
+      session.lastPing = now;
+      session.ping();
+    }
+    let heartbeat = session.lastWrite + heartbeatPeriod;
+    if (session.fullProtocol && heartbeat <= now) {
+      // Not written when frames wait: they show the link alive when they go. Either way, a period on.
+      session.heartbeat(now);
+      heartbeat = now + heartbeatPeriod;
+    }
+    return Math.min(session.lastSeen + pongWait + 1, session.lastPing + pingPeriod, session.fullProtocol ? heartbeat : Infinity);
   }
 }

@@ -40,10 +40,26 @@ export interface HubOptions {
    */
   pongWait?: number;
   /**
-   * Milliseconds between pings. Must be less than `pongWait`.
+   * Milliseconds between the hub's pings: WebSocket ping frames, which a live peer answers (see
+   * `pongWait`), and on SSE a comment line. Neither is visible to a browser's script: clients find a
+   * dead link by the heartbeat (`heartbeatPeriod`). Must be less than `pongWait`.
    * @default 25000 (Centrifugo's), or pongWait * 9 / 10 when only pongWait is given (the Go hub's)
    */
   pingPeriod?: number;
+  /**
+   * Milliseconds after which the hub writes a heartbeat (`{"type":"heartbeat"}`, a few bytes) to a
+   * connection of a livehub client (the `livehub.v1` subprotocol, or SSE) that has had nothing else
+   * written to it; busy connections get none. The hub announces it in the connection's first frame
+   * (`{"type":"connected","heartbeat":4000}`), and the client expects traffic that often: when nothing
+   * comes for this plus its `heartbeat.allowance` (1 s), it shows the connection as stale, probes it
+   * with a ping and reconnects if that goes unanswered (3 s), so a dead link (a server or network gone
+   * silent without closing) is found within 8 s. Browsers see neither WebSocket pings nor SSE comments,
+   * hence a message. `Infinity`: no heartbeats and no announcement (the client then pings after its own
+   * `heartbeat.interval` of silence). Each idle connection costs one small write per period (see
+   * docs/operations.md for the CPU it takes).
+   * @default 4000
+   */
+  heartbeatPeriod?: number;
   /**
    * Milliseconds a blocked write may take (the socket not draining) before the client is evicted.
    * @default 10000
@@ -223,6 +239,7 @@ export interface ResolvedHubOptions {
   highWaterMark: number;
   pongWait: number;
   pingPeriod: number;
+  heartbeatPeriod: number;
   writeWait: number;
   maxWriteDelay: number;
   maxMessageSize: number;
@@ -257,7 +274,7 @@ export interface ResolvedHubOptions {
 
 /** Every option `new Hub()` knows (an unknown one is a TypeError). */
 export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
-  'sendBuffer', 'maxBufferedBytes', 'highWaterMark', 'pongWait', 'pingPeriod', 'writeWait', 'maxWriteDelay', 'maxMessageSize',
+  'sendBuffer', 'maxBufferedBytes', 'highWaterMark', 'pongWait', 'pingPeriod', 'heartbeatPeriod', 'writeWait', 'maxWriteDelay', 'maxMessageSize',
   'maxFragments', 'origins', 'canPublish', 'authenticate', 'authorize', 'maxConnections', 'maxConnectionsPerIp',
   'clientIp', 'maxConnectionsPerUser', 'maxChannelsPerClient', 'rateLimit', 'rateLimitBurst', 'maxJsonDepth',
   'maxJsonKeys', 'engine', 'history', 'presenceTtl', 'presenceInfo', 'publishDedupeWindow', 'perMessageDeflate',
@@ -333,6 +350,7 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     highWaterMark: positiveInteger(options, 'highWaterMark', DEFAULTS.highWaterMark),
     pongWait,
     pingPeriod,
+    heartbeatPeriod: positiveInteger(options, 'heartbeatPeriod', DEFAULTS.heartbeatPeriod),
     writeWait: positiveInteger(options, 'writeWait', DEFAULTS.writeWait),
     maxWriteDelay: wholeNumber(options, 'maxWriteDelay', DEFAULTS.maxWriteDelay),
     maxMessageSize: positiveInteger(options, 'maxMessageSize', DEFAULTS.maxMessageSize),

@@ -1,5 +1,5 @@
-import { clampCloseReason, CloseCode, ErrorCode, type PresenceStatus, type ServerReply } from '../protocol/index.js';
-import type { Transport, TransportEvents } from './transport.js';
+import { clampCloseReason, CloseCode, ErrorCode, HEARTBEAT_FRAME, type PresenceStatus, type ServerReply } from '../protocol/index.js';
+import type { Transport, TransportEvents, WireFormat } from './transport.js';
 import type { Identity } from './auth.js';
 import { clock } from '../clock.js';
 import { expiries, type Expiring } from './expiry.js';
@@ -44,6 +44,9 @@ export interface SessionHost {
 
 type Lifecycle = 'open' | 'closing' | 'closed';
 
+/** The hub's heartbeat in each wire format, encoded once. */
+const heartbeats = new WeakMap<WireFormat, Buffer>();
+
 /**
  * One connection, whatever carries it: who it is, where it stands in its channels, and its outbound
  * queue with the slow-consumer policy (at most `sendBuffer` live messages and `maxBufferedBytes`
@@ -59,6 +62,10 @@ export class Session implements Bucket, TransportEvents, Expiring {
   lastSeen = clock();
   /** When the hub last pinged the peer, on `clock()`. */
   lastPing = clock();
+  /** When frames were last written to the peer (pings aside), on `clock()`: a heartbeat is due a period after. */
+  lastWrite = clock();
+  /** The hub's sweep wheel slot this session waits in (sweep.ts; 0: none). */
+  sweepSlot = 0;
   /** Set by the hub's loop while the session is dirty in the current turn. */
   dirty = false;
   /** Where the session stands in its channels' streams (recovery, floors). Owned by the hub's loop. */
@@ -153,7 +160,7 @@ export class Session implements Bucket, TransportEvents, Expiring {
    * left waits for drain; if that is more than the session's buffer allows, or the transport does not
    * drain within `writeWait`, the session is evicted as a slow consumer.
    */
-  flush(): void {
+  flush(now?: number): void {
     if (this.state !== 'open' || !this.transport.writable) return;
     if (this.blocked) {
       this.evictIfOverflowing();
@@ -164,14 +171,14 @@ export class Session implements Bucket, TransportEvents, Expiring {
     const transport = this.transport;
     // A transport that took a write whole (a socket's write done at once) has room for more, and no
     // 'drain' will come to say so: write on until the queue is empty or the transport is full.
-    while (this.queue !== null && this.state === 'open' && transport.writableLength < highWaterMark) this.write(this.queue, highWaterMark);
+    while (this.queue !== null && this.state === 'open' && transport.writableLength < highWaterMark) this.write(this.queue, highWaterMark, now);
     if (this.state !== 'open') return;
     if (this.queue !== null || transport.writableLength >= highWaterMark) this.block();
     else this.runAfterDrain();
   }
 
   /** Writes from the head of the queue what fits below the high-water mark (at least one frame), in one write. */
-  private write(queue: Buffer[], highWaterMark: number): void {
+  private write(queue: Buffer[], highWaterMark: number, now: number | undefined): void {
     const counts = this.counts!;
     const transport = this.transport;
     const counters = this.host.counters;
@@ -198,12 +205,32 @@ export class Session implements Bucket, TransportEvents, Expiring {
       counters.frames += frames;
       counters.writes++;
       transport.write(chunks, frames);
+      this.lastWrite = now ?? clock();
     }
   }
 
   /** Asks the peer for a sign of life. */
   ping(): void {
     if (this.state === 'open') this.transport.ping();
+  }
+
+  /**
+   * Writes the hub's heartbeat when nothing waits to be written: frames that wait show the peer the
+   * link is alive when they go. Returns whether it wrote.
+   */
+  heartbeat(now: number): boolean {
+    const { transport } = this;
+    if (this.state !== 'open' || this.queue !== null || this.blocked || !transport.writable ||
+        transport.writableLength >= this.host.options.highWaterMark) return false;
+    let frame = heartbeats.get(transport.format);
+    if (frame === undefined) heartbeats.set(transport.format, (frame = transport.format.encodeReply(HEARTBEAT_FRAME)));
+    const counters = this.host.counters;
+    counters.writes++;
+    counters.frames++;
+    counters.bytes += frame.length;
+    transport.write([frame], 1);
+    this.lastWrite = now;
+    return true;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { clock } from '../clock.js';
 import type { HubCounters, Session } from './session.js';
 
 /** Frames, or bytes, per write from which a flush counts as full: the next one is not held back. */
@@ -40,9 +41,10 @@ export class WriteScheduler {
     const { counters } = this;
     const { writes, frames, bytes } = counters;
     const began = performance.now();
+    const now = clock();
     for (const session of dirty) {
       session.dirty = false;
-      session.flush();
+      session.flush(now);
     }
     const ended = performance.now();
     const written = counters.writes - writes;

@@ -63,11 +63,26 @@ export const BUILT_IN_COMMANDS: ReadonlySet<string> = new Set<ClientCommand['typ
  * The `type`s a client reads as protocol replies rather than the application's messages (the server
  * replies, the SSE stream's own events): a direct message may not use them.
  */
-export const REPLY_TYPES: ReadonlySet<string> = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close']);
+export const REPLY_TYPES: ReadonlySet<string> = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close', 'connected', 'heartbeat']);
+
+/**
+ * The heartbeat the hub writes to a livehub client's connection that has had nothing else written to
+ * it for the heartbeat period it announced in `connected`. It asks for no answer: it only shows the
+ * client that the link still carries traffic.
+ */
+export const HEARTBEAT_FRAME = '{"type":"heartbeat"}';
 
 /** Replies the server sends (besides hub messages). */
 export type ServerReply =
-  /** `personal`: the connection's own personal channel, which the hub joined by itself and keeps (never unsubscribe it). */
+  /**
+   * The first frame on a connection of livehub's full protocol: `heartbeat` is the hub's heartbeat
+   * period in ms (absent: the hub sends no heartbeats). The client then expects traffic at least
+   * that often.
+   */
+  | { type: 'connected'; heartbeat?: number }
+  /** See `HEARTBEAT_FRAME`. */
+  | { type: 'heartbeat' }
+    /** `personal`: the connection's own personal channel, which the hub joined by itself and keeps (never unsubscribe it). */
   | { type: 'subscribed'; channel: string; id?: RequestId; offset?: number; epoch?: string; recovered?: boolean; personal?: true }
   | { type: 'unsubscribed'; channel: string; id?: RequestId }
   /** A publish was done; `offset` and `epoch` give its position in the channel's stream. */

@@ -29,6 +29,18 @@ describe('connecting', () => {
     c.close();
   });
 
+  it('sends no heartbeat pings to a hub of the plain protocol, which would not answer them, and keeps the connection', () => {
+    const c = fakeClient({ heartbeat: { interval: 100, timeout: 100 } });
+    FakeSocket.last().accept('');
+    expect(c.dialect).toBe('plain');
+    vi.advanceTimersByTime(5000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(FakeSocket.last().closedWith).toBeNull();
+    // The one ping is the probe for a livehub hub behind a plain connection, with an id.
+    expect(FakeSocket.last().frames('ping')).toEqual([{ type: 'ping', id: expect.stringMatching(/dialect$/) }]);
+    c.close();
+  });
+
   it('with dialect: \'livehub\' offers livehub.v1 on every attempt, and with \'plain\' on none', () => {
     const livehub = fakeClient({ dialect: 'livehub' });
     FakeSocket.last().drop();

@@ -7,10 +7,12 @@ export type Gate = 'forward' | 'refuse' | 'stall';
 /**
  * A TCP proxy on 127.0.0.1, port 0, in front of `targetPort`: each connection is forwarded, refused
  * (closed at once) or stalled (accepted, its bytes read and never answered: a half-dead load
- * balancer, a proxy that never completes the upgrade), as `plan(n)` says.
+ * balancer, a proxy that never completes the upgrade), as `plan(n)` says. `silence()` turns the
+ * connections forwarded so far into stalled ones: a network gone silent, without a FIN either way.
  */
 export async function gateProxy(targetPort: number, plan: (n: number) => Gate) {
   const sockets = new Set<Socket>();
+  const forwarded = new Set<[Socket, Socket]>();
   const seen: Gate[] = [];
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -26,8 +28,10 @@ export async function gateProxy(targetPort: number, plan: (n: number) => Gate) {
     const upstream = connect(targetPort, '127.0.0.1');
     track(upstream);
     socket.pipe(upstream).pipe(socket);
-    upstream.on('close', () => socket.destroy());
-    socket.on('close', () => upstream.destroy());
+    const pair: [Socket, Socket] = [socket, upstream];
+    forwarded.add(pair);
+    upstream.on('close', () => { forwarded.delete(pair); socket.destroy(); });
+    socket.on('close', () => { forwarded.delete(pair); upstream.destroy(); });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -35,6 +39,16 @@ export async function gateProxy(targetPort: number, plan: (n: number) => Gate) {
     port,
     /** The gate each connection got, in order. */
     seen,
+    /** Stops forwarding on every connection forwarded so far, closing none: what either side sends is read and dropped. */
+    silence() {
+      for (const [socket, upstream] of forwarded) {
+        socket.unpipe(upstream);
+        upstream.unpipe(socket);
+        socket.resume();
+        upstream.resume();
+      }
+      forwarded.clear();
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -69,7 +69,8 @@ describe('grouped client options', () => {
     [{ outbox: { overflow: 'drop-newest' } }, /outbox\.overflow must be 'drop-oldest' or 'reject'/],
     [{ outbox: { maxSize: 0 } }, /outbox\.maxSize must be an integer of at least 1/],
     [{ reconnect: 'yes' }, /option reconnect must be true, false or \{ delay, maxDelay, maxAttempts \}/],
-    [{ heartbeat: 25_000 }, /option heartbeat must be \{ interval, timeout \}/],
+    [{ heartbeat: { allowance: 0 } }, /heartbeat\.allowance must be a positive number/],
+    [{ heartbeat: 25_000 }, /option heartbeat must be \{ interval, timeout, allowance \}/],
     [{ reconnect: { dealy: 5 } }, /unknown option 'dealy' for new LiveClient\(\) option reconnect; did you mean 'delay'\?/],
     [{ conectTimeout: 5 }, /unknown option 'conectTimeout'.*'connectTimeout'/],
   ])('throws a TypeError at once for %j', (options, message) => {

@@ -39,7 +39,8 @@ class FakeWs extends EventEmitter {
   terminate() { this.readyState = 3; this.emit('close', 1006, Buffer.alloc(0)); }
   ping() { this.pings++; }
   say(message: unknown) { this.emit('message', Buffer.from(JSON.stringify(message)), false); }
-  received(): any[] { return decodeFrames(Buffer.concat(this._socket.written)).map((text) => JSON.parse(text)); }
+  /** What the hub wrote, but its first frame (`connected`, announcing the heartbeat period). */
+  received(): any[] { return decodeFrames(Buffer.concat(this._socket.written)).map((text) => JSON.parse(text)).filter((m) => m.type !== 'connected'); }
 }
 
 const hubs: Hub[] = [];
@@ -109,7 +110,7 @@ describe('Hub as a state machine', () => {
     expect(a._socket.written).toHaveLength(1);
     expect(a._socket.written[0]).toBe(b._socket.written[0]);
     expect(decodeFrames(a._socket.written[0]!)).toEqual(['{"channel":"c","type":"t","data":1,"offset":1}', '{"channel":"c","type":"t","data":2,"offset":2}']);
-    expect(hub.info()).toMatchObject({ writes: 4, frames: 6, evictions: 0 }); // 1 reply + 1 batch each
+    expect(hub.info()).toMatchObject({ writes: 6, frames: 8, evictions: 0 }); // the announcement, 1 reply and 1 batch each
   });
 
   it('holds frames while the socket is full and writes them, in order, on drain', async () => {

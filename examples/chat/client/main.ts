@@ -2,7 +2,7 @@ import { createInertiaApp } from '@inertiajs/vue3';
 import { createLivehub } from 'livehub/vue';
 import { createApp, h, type DefineComponent } from 'vue';
 import { isValidName } from '../messages.js';
-import { CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
+import { CONNECT_TIMEOUT, HEARTBEAT_ALLOWANCE, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
 import Chat from './Chat.vue';
 
 const pages: Record<string, DefineComponent> = { Chat: Chat as DefineComponent };
@@ -21,7 +21,7 @@ const livehub = createLivehub(`/ws?name=${encodeURIComponent(name)}`, {
   eventsUrl: `/events?name=${encodeURIComponent(name)}`,
   autoConnect: false,
   outbox: { storage: localStorage },
-  heartbeat: { interval: HEARTBEAT_INTERVAL, timeout: HEARTBEAT_TIMEOUT },
+  heartbeat: { allowance: HEARTBEAT_ALLOWANCE, timeout: HEARTBEAT_TIMEOUT },
   reconnect: { delay: RECONNECT_DELAY, maxDelay: MAX_RECONNECT_DELAY },
   connectTimeout: CONNECT_TIMEOUT,
 });

@@ -21,7 +21,7 @@ function withMessage(list: ChatMessage[], message: ChatMessage): ChatMessage[] {
 /** The chat in React: messages on `chat`, who is online on `presence-chat`, typing on `typing:chat`. */
 export function Chat({ author, history, position }: { author: string; history: ChatMessage[]; position: Position }) {
   const [messages, setMessages] = useState(() => history.reduce(withMessage, [] as ChatMessage[]));
-  const { status, connected } = useConnectionState();
+  const { status, connected, stale } = useConnectionState();
   const { getClient } = useLiveUpdate();
   const [failure, setFailure] = useState('');
 
@@ -129,8 +129,8 @@ export function Chat({ author, history, position }: { author: string; history: C
     <main>
       <header>
         <h1>livehub chat (React)</h1>
-        <span className="status" data-testid="status" data-status={status}>
-          {connected ? 'Connected' : status === 'closed' ? 'Disconnected' : 'Reconnecting…'}
+        <span className="status" data-testid="status" data-status={status} data-stale={stale}>
+          {stale ? 'Checking connection…' : connected ? 'Connected' : status === 'closed' ? 'Disconnected' : 'Reconnecting…'}
         </span>
       </header>
       <p className="who">You are <strong data-testid="me">{author}</strong></p>

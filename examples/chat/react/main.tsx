@@ -2,7 +2,7 @@ import { LivehubProvider } from 'livehub/react';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { isValidName, type ChatMessage } from '../messages.js';
-import { CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
+import { CONNECT_TIMEOUT, HEARTBEAT_ALLOWANCE, HEARTBEAT_TIMEOUT, MAX_RECONNECT_DELAY, RECONNECT_DELAY } from '../timing.js';
 import { Chat, type Position } from './Chat.js';
 import '../chat.css';
 
@@ -24,7 +24,7 @@ async function start() {
       <LivehubProvider
         url={`/ws?name=${encodeURIComponent(name!)}`}
         options={{
-          heartbeat: { interval: HEARTBEAT_INTERVAL, timeout: HEARTBEAT_TIMEOUT },
+          heartbeat: { allowance: HEARTBEAT_ALLOWANCE, timeout: HEARTBEAT_TIMEOUT },
           reconnect: { delay: RECONNECT_DELAY, maxDelay: MAX_RECONNECT_DELAY },
           connectTimeout: CONNECT_TIMEOUT,
         }}

@@ -9,8 +9,10 @@ import type { SseShared } from './format.js';
  * pkg/protocol/resume-id.ts), which the browser sends back as `Last-Event-ID` when it reconnects.
  * The id moves only with what the stream has delivered, so a reconnect at any byte resumes from
  * what the reader has: a resumed channel stays in it at its resume point until its replay comes.
- * A stream cannot answer pings, so a heartbeat is a comment line, and a reader that stops reading is
- * found by the session's queue caps (and `writeWait`), as on WebSocket.
+ * A stream cannot answer pings, so the hub's ping is a comment line, and a reader that stops reading
+ * is found by the session's queue caps (and `writeWait`), as on WebSocket. What shows the client that
+ * an idle stream is alive is the hub's heartbeat, an event like a reply (`heartbeatPeriod`):
+ * EventSource hides comments from scripts.
  */
 export class SseTransport implements Transport<SseShared> {
   readonly name = 'sse';
@@ -113,7 +115,10 @@ export class SseTransport implements Transport<SseShared> {
     this.response.removeListener('drain', listener);
   }
 
-  /** A comment line keeps proxies from closing an idle stream; the stream counts as alive while it takes writes. */
+  /**
+   * The hub's ping, every `pingPeriod`: a comment line, which keeps proxies from closing a stream the
+   * heartbeat does not reach (heartbeats off). The stream counts as alive while it takes writes.
+   */
   ping(): void {
     if (!this.writable) return;
     this.response.write(':\n\n');

@@ -21,12 +21,14 @@ export const sections: Section[] = [
       { text: 'What livehub is', file: 'README.md' },
       { text: 'Getting started', file: 'docs/guide/getting-started.md' },
       { text: 'The examples', file: 'docs/guide/examples.md' },
+      { text: 'Vue, React and Echo', file: 'docs/guide/clients.md' },
     ],
   },
   {
     text: 'Guides',
     items: [
       { text: 'A chat', file: 'docs/guide/chat.md' },
+      { text: 'Never losing a message', file: 'docs/guide/delivery.md' },
       { text: 'Notifications to one user', file: 'docs/guide/notifications.md' },
       { text: 'Live dashboards and Inertia', file: 'docs/guide/dashboards.md' },
       { text: 'Presence and typing', file: 'docs/guide/presence.md' },
@@ -50,6 +52,8 @@ export const sections: Section[] = [
     text: 'Reference',
     items: [
       { text: 'API', file: 'docs/api/index.md' },
+      { text: 'Defaults and limits', file: 'docs/defaults.md' },
+      { text: 'Security', file: 'docs/security.md' },
       { text: 'Wire protocol', file: 'docs/protocol.md' },
       { text: 'HTTP API', file: 'docs/http-api.md' },
       { text: 'Webhooks', file: 'docs/webhooks.md' },

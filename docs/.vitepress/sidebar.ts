@@ -54,6 +54,7 @@ export const sections: Section[] = [
       { text: 'API', file: 'docs/api/index.md' },
       { text: 'Defaults and limits', file: 'docs/defaults.md' },
       { text: 'Security', file: 'docs/security.md' },
+      { text: 'Authentication and logout', file: 'docs/auth.md' },
       { text: 'Wire protocol', file: 'docs/protocol.md' },
       { text: 'HTTP API', file: 'docs/http-api.md' },
       { text: 'Webhooks', file: 'docs/webhooks.md' },

@@ -58,6 +58,7 @@ export const sections: Section[] = [
       { text: 'Wire protocol', file: 'docs/protocol.md' },
       { text: 'HTTP API', file: 'docs/http-api.md' },
       { text: 'Webhooks', file: 'docs/webhooks.md' },
+      { text: 'MQTT for devices', file: 'docs/mqtt.md' },
       { text: 'Operations', file: 'docs/operations.md' },
       { text: 'Benchmarks', file: 'docs/benchmarks.md' },
       { text: 'Changelog', file: 'CHANGELOG.md' },

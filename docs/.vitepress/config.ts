@@ -43,7 +43,8 @@ export default defineConfig({
   // Not the repository's vite.config.ts (the example chat's build), which Vite would find in srcDir.
   // The local search index (every page, the API reference's included) is one 1.1 MB chunk, loaded
   // when the search box opens.
-  vite: { configFile: false, build: { chunkSizeWarningLimit: 1500 } },
+  // Not the examples' pages either, which `vitepress dev` would otherwise scan for dependencies.
+  vite: { configFile: false, build: { chunkSizeWarningLimit: 1500 }, optimizeDeps: { entries: ['!examples/**'] } },
   markdown: { languageAlias: { promql: 'sql' } },   // PromQL (docs/operations.md): Shiki has none; SQL is close
   lastUpdated: false,
   themeConfig: {

@@ -321,7 +321,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const port = Number(env.PORT ?? 3000);
   // A listen queue for reconnect storms: Node's default (511) drops SYNs when every client of a
   // restarted node comes back at once, and each dropped one waits 1, 3, 7 s to retry (W8 in the
-  // README's benchmark: 99% back in 6-9 s with 4096 against 13-15 s). Capped by net.core.somaxconn.
+  // the W8 reconnect storm in docs/benchmarks.md: 99% back in 6-9 s with 4096 against 13-15 s). Capped by net.core.somaxconn.
   server.listen({ port, host: env.HOST ?? '127.0.0.1', backlog: 4096 }, () => {
     const { port: bound } = server.address() as AddressInfo;
     console.log(`livehub chat listening on http://localhost:${bound} (WebSocket at /ws)`);

@@ -35,7 +35,7 @@ export interface HubOptions {
   highWaterMark?: number;
   /**
    * Milliseconds a peer may stay silent (no pong, no message) before it is terminated: the time to
-   * find a dead connection. Size history to cover it (see the README's "Never losing a message").
+   * find a dead connection. Size history to cover it (see the guide "Never losing a message").
    * @default pingPeriod + 8000 (33000), or, with only pongWait given, pingPeriod is derived from it
    */
   pongWait?: number;

@@ -21,14 +21,19 @@ export async function launchChromium(): Promise<Browser> {
 
 /** Runs the example chat server (as `npm start` does, minus the build) and waits for its port. */
 export function startChat(port = 0, env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/chat/server.ts'], {
+  return startExample('examples/chat/server.ts', port, env);
+}
+
+/** Runs an example's server (a script that prints "listening on http://localhost:PORT") and waits for its port. */
+export function startExample(script: string, port = 0, env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`chat server did not start: ${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk;
       const match = /listening on http:\/\/localhost:(\d+)/.exec(output);
@@ -39,7 +44,7 @@ export function startChat(port = 0, env: Record<string, string> = {}): Promise<{
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (chunk) => { output += chunk; });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`chat server exited (${code}): ${output}`)); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${script} exited (${code}): ${output}`)); });
   });
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkedBlocks, installedPackages } from './readme.js';
+import { checkedBlocks, installedPackages } from './checked-blocks.js';
 
 // What a new user gets: `npm pack` (what `npm publish` ships), installed into a fresh app outside the
 // repository with only the packages the README's Install section names.
@@ -70,7 +70,8 @@ beforeAll(async () => {
   // with the repo's node_modules linked), so the build `npm pack` runs starts from nothing and never
   // rewrites the build/ and dist/ that other test files are reading.
   const source = join(temp, 'source');
-  const skipped = new Set(['.git', 'node_modules', 'dist', 'build', 'test-results', join('examples', 'chat', 'dist')]);
+  const skipped = new Set(['.git', 'node_modules', 'dist', 'build', 'test-results', join('examples', 'chat', 'dist'),
+    join('examples', 'chat-minimal', 'dist'), join('docs', 'api'), join('docs', '.vitepress', 'cache'), join('docs', '.vitepress', 'dist')]);
   cpSync(root, source, { recursive: true, filter: (path) => !skipped.has(relative(root, path)) });
   symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'), 'dir');
   await run('npm', ['pack', '--pack-destination', temp], source);
@@ -178,7 +179,35 @@ describe('the published package, installed in a fresh app', () => {
       server.kill('SIGKILL');
     }
   }, 120_000);
+
+  it('type-checks the documentation\'s checked code blocks, copied verbatim, each page as an app of its own', async () => {
+    const dir = join(app(), 'docs');
+    const pages = docsPages().map((page) => ({ page, files: checkedBlocks(join(root, page)) })).filter(({ files }) => files.size > 0);
+    expect(pages.map(({ page }) => page)).toContain('docs/guide/notifications.md');
+    for (const { page, files } of pages) {
+      const pageDir = join(dir, page.replace(/\.md$/, '').replaceAll('/', '-'));
+      mkdirSync(pageDir, { recursive: true });
+      for (const [file, code] of files) {
+        if (!/\.tsx?$/.test(file)) throw new Error(`${page}: a checked block is named ${file}; only .ts and .tsx blocks are checked`);
+        writeFileSync(join(pageDir, file), code);
+      }
+    }
+    const config = JSON.parse(readFileSync(join(fixtures, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown>; include: string[] };
+    // The pages' code, as a browser or server app would hold it; libraries' own .d.ts are checked
+    // above (laravel-echo's fails skipLibCheck: false on its own).
+    Object.assign(config.compilerOptions, { lib: ['ES2023', 'DOM', 'DOM.Iterable'], jsx: 'react-jsx', noEmit: true, skipLibCheck: true });
+    config.include = ['*/*.ts', '*/*.tsx'];
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config, null, 2));
+    await tsc(dir);
+  }, 120_000);
 });
+
+/** The documentation's own pages (the generated API reference aside), from the repository root. */
+function docsPages(): string[] {
+  return filesUnder(join(root, 'docs'))
+    .filter((file) => file.endsWith('.md') && !file.startsWith('api/') && !file.startsWith('.vitepress/'))
+    .map((file) => `docs/${file}`);
+}
 
 /** A directory of the fresh app holding one fixture, with the consumer tsconfig and these libs. */
 function typesApp(name: string, fixture: string, lib: string[]): string {

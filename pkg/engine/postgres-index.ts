@@ -1,0 +1,4 @@
+/** livehub/postgres: the PostgreSQL engine (pg). `new Hub({ engine: new PostgresEngine({ connectionString }) })`. */
+export { PostgresEngine, type PostgresEngineOptions } from './postgres.js';
+export { MIGRATIONS, type Migration } from './postgres-sql.js';
+export { EngineUnavailableError } from './redis-health.js';

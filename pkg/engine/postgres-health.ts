@@ -46,6 +46,12 @@ export class PostgresHealth {
       return new EngineUnavailableError(`livehub: ${what} failed: the engine is closed (engine.close() was called)`, this.host, err);
     }
     const message = err instanceof Error ? err.message : String(err);
+    if (isServerError(err) && /^(08|57P0)/.test(err.code)) {
+      // The server closed the connection (shutting down, restarting, or the connection was
+      // terminated): the statement did not run.
+      this.report('warn', err, `PostgreSQL at ${this.host} closed the connection (${err.code}: ${message}): it is shutting down or restarting, or the connection was terminated; engine calls fail with 'unavailable' until it is back`);
+      return new EngineUnavailableError(`livehub: ${what} failed: PostgreSQL at ${this.host} closed the connection (${err.code}: ${message}); it is shutting down or restarting; retry later`, this.host, err);
+    }
     if (isServerError(err)) {
       // The database answered: the statement was rolled back.
       const missing = err.code === '42P01' || err.code === '42883' || err.code === '3F000';

@@ -61,7 +61,7 @@ export class Listener {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ ...this.config, connectionTimeoutMillis: this.commandTimeout, keepAlive: true });
+    const client = new pg.Client({ application_name: 'livehub listen', ...this.config, connectionTimeoutMillis: this.commandTimeout, keepAlive: true });
     client.on('error', (err) => this.dropped(client, err));
     client.on('end', () => this.dropped(client, new Error('the connection was closed')));
     client.on('notification', (n) => {

@@ -288,12 +288,17 @@ export class PostgresEngine implements Engine {
       throw this.health.failure(what, err, false, write);
     }
     const left = Math.max(this.commandTimeout - (Date.now() - start), Math.min(250, this.commandTimeout));
+    // A connection closed by the server while checked out fails its query; its 'error' event is not thrown.
+    const ignore = () => {};
+    client.on('error', ignore);
     try {
       const result = await client.query({ text, values, query_timeout: left } as pg.QueryConfig);
+      client.off('error', ignore);
       client.release();
       this.health.ok();
       return result.rows as R[];
     } catch (err) {
+      client.off('error', ignore);
       // A connection that timed out or broke is closed, never handed out again.
       client.release(err instanceof Error ? err : true);
       throw this.health.failure(what, err, true, write);

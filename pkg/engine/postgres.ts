@@ -60,12 +60,18 @@ export interface PostgresEngineOptions {
   trimBatch?: number;
   /** Milliseconds a message stays readable for delivery to nodes, whatever the history policy. @default 60000 */
   catchUpWindow?: number;
+  /**
+   * Milliseconds that calls made while the node is starting wait for its migrations and first
+   * connection; after that, a database that is away fails calls at once.
+   * @default 10000
+   */
+  startupWait?: number;
   /** Extra `pg` pool options (ssl, user, password…). */
   pg?: pg.PoolConfig;
 }
 
 const OPTIONS: ReadonlyArray<keyof PostgresEngineOptions> = [
-  'connectionString', 'schema', 'poolSize', 'commandTimeout', 'pollInterval', 'heartbeat', 'migrate', 'trimInterval', 'trimBatch', 'catchUpWindow', 'pg',
+  'connectionString', 'schema', 'poolSize', 'commandTimeout', 'pollInterval', 'heartbeat', 'migrate', 'trimInterval', 'trimBatch', 'catchUpWindow', 'startupWait', 'pg',
 ];
 
 export class PostgresEngine implements Engine {
@@ -84,6 +90,8 @@ export class PostgresEngine implements Engine {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private nodeQueue: Promise<void> = Promise.resolve();
+  /** Settles once `start()` has applied the migrations (or after `startupWait`); calls wait for it. */
+  private startup: Promise<void> | null = null;
 
   constructor(options: PostgresEngineOptions = {}) {
     checkKnownOptions(options, OPTIONS, 'new PostgresEngine()');
@@ -116,13 +124,22 @@ export class PostgresEngine implements Engine {
   async start(handlers: EngineHandlers): Promise<void> {
     this.handlers = handlers;
     this.health.log = handlers.log;
-    if (this.options.migrate !== false) {
-      await this.migrate().catch((err: unknown) => {
-        handlers.log?.('error', `postgres:${this.host}:migrate`, { code: 'engine_migrate_failed', err, host: this.host },
-          `livehub: could not apply the PostgreSQL engine's migrations to schema '${this.schema}' at ${this.host} (${err instanceof Error ? err.message : String(err)}); engine calls fail until they are applied (engine.migrate())`);
-      });
+    let started = () => {};
+    this.startup = new Promise<void>((resolve) => { started = resolve; });
+    const timer = setTimeout(started, this.options.startupWait ?? 10_000);
+    timer.unref();
+    try {
+      if (this.options.migrate !== false) {
+        await this.migrate().catch((err: unknown) => {
+          handlers.log?.('error', `postgres:${this.host}:migrate`, { code: 'engine_migrate_failed', err, host: this.host },
+            `livehub: could not apply the PostgreSQL engine's migrations to schema '${this.schema}' at ${this.host} (${err instanceof Error ? err.message : String(err)}); engine calls fail until they are applied (engine.migrate())`);
+        });
+      }
+      await this.listener.start();
+    } finally {
+      clearTimeout(timer);
+      started();
     }
-    await this.listener.start();
     await this.beat().catch(() => {});
     const every = (ms: number, run: () => unknown) => {
       const timer = setInterval(run, ms);
@@ -280,6 +297,7 @@ export class PostgresEngine implements Engine {
    */
   private async run<R>(what: string, text: string, values: unknown[], write = false): Promise<R[]> {
     if (this.closed) throw new EngineUnavailableError(`livehub: ${what} failed: the engine is closed (engine.close() was called)`, this.host);
+    if (this.startup) await this.startup;
     const start = Date.now();
     let client: pg.PoolClient;
     try {

@@ -1,11 +1,16 @@
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { engineConformance } from 'livehub/engine';
+import { engineConformance, type Publication } from 'livehub/engine';
 import { PostgresEngine } from 'livehub/postgres';
 import { testDatabase } from './postgres-db.js';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
 beforeAll(async () => { db = await testDatabase(); });
-afterAll(async () => { await db?.drop(); });
+const afterAllEngines: PostgresEngine[] = [];
+afterAll(async () => {
+  for (const e of afterAllEngines) await e.close();
+  await db?.drop();
+});
 
 // Each store is a schema of its own in this file's database: the nodes of one test share it.
 engineConformance('PostgresEngine', { describe, it, afterEach }, {
@@ -20,5 +25,28 @@ describe('PostgresEngine options', () => {
 
   it('refuses a schema name that would need quoting with a TypeError', () => {
     expect(() => new PostgresEngine({ schema: 'My-Schema' })).toThrow(TypeError);
+  });
+});
+
+describe('PostgresEngine delivery', () => {
+  it('delivers every publication of another node, in order, when no notification is ever sent', async () => {
+    const schema = `quiet_${Math.random().toString(36).slice(2, 8)}`;
+    const delivered: Publication[] = [];
+    const make = () => new PostgresEngine({ connectionString: db.url, schema, pollInterval: 100 });
+    const [a, b] = [make(), make()];
+    afterAllEngines.push(a, b);
+    await a.start({ node: 'a', message: () => {}, reset: () => {}, deliver: () => {} });
+    await b.start({ node: 'b', message: () => {}, reset: () => {}, deliver: (p) => delivered.push(p) });
+    // The publish function without its NOTIFY: nodes learn of messages only by reading them.
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const { rows: [{ def }] } = await admin.query(`select pg_get_functiondef('${schema}.publish'::regproc) as def`);
+    expect(def).toContain('pg_notify');
+    await admin.query(String(def).replace(/perform pg_notify\([^;]*;/, ''));
+    await admin.end();
+    await b.subscribe('quiet');
+    for (let i = 1; i <= 20; i++) await a.publish('quiet', 't', String(i), { size: 100, ttl: 60_000 });
+    await expect.poll(() => delivered.length).toBe(20);
+    expect(delivered.map((p) => [p.offset, p.data])).toEqual(Array.from({ length: 20 }, (_, i) => [i + 1, String(i + 1)]));
   });
 });

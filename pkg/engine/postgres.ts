@@ -303,6 +303,12 @@ export class PostgresEngine implements Engine {
     try {
       client = await this.pool.connect();
     } catch (err) {
+      const max = this.pool.options.max ?? 10;
+      if (this.pool.totalCount >= max && /timeout/i.test(String((err as Error)?.message))) {
+        const message = `no connection to PostgreSQL at ${this.host} came free within ${this.commandTimeout} ms (all ${max} of the pool's connections are busy); raise the engine's poolSize or look for slow statements`;
+        this.handlers?.log?.('warn', `postgres:${this.host}:pool`, { code: 'engine_pool_exhausted', host: this.host, poolSize: max }, `livehub: ${message}`);
+        throw new EngineUnavailableError(`livehub: ${what} failed: ${message}`, this.host, err);
+      }
       throw this.health.failure(what, err, false, write);
     }
     const left = Math.max(this.commandTimeout - (Date.now() - start), Math.min(250, this.commandTimeout));

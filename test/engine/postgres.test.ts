@@ -50,3 +50,19 @@ describe('PostgresEngine delivery', () => {
     expect(delivered.map((p) => [p.offset, p.data])).toEqual(Array.from({ length: 20 }, (_, i) => [i + 1, String(i + 1)]));
   });
 });
+
+describe('PostgresEngine pool', () => {
+  it('never opens more than poolSize connections: a publish waiting for one past commandTimeout rejects unavailable, naming poolSize', async () => {
+    const engine = new PostgresEngine({ connectionString: db.url, schema: 'pooled', poolSize: 1, commandTimeout: 300 });
+    afterAllEngines.push(engine);
+    await engine.start({ node: 'p', message: () => {}, reset: () => {}, deliver: () => {} });
+    const held = await engine.pool.connect();
+    const began = Date.now();
+    const failure = await engine.publish('c', 't', '1', { size: 10, ttl: 1000 }).then(() => null, (e: unknown) => e);
+    expect(Date.now() - began).toBeLessThan(1000);
+    expect(failure).toMatchObject({ code: 'unavailable', message: expect.stringContaining("came free within 300 ms (all 1 of the pool's connections are busy); raise the engine's poolSize") });
+    held.release();
+    expect((await engine.publish('c', 't', '1', { size: 10, ttl: 1000 })).offset).toBe(1);
+    expect(engine.pool.totalCount).toBe(1);
+  });
+});

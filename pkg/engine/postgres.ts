@@ -7,6 +7,7 @@ import { Follower } from './postgres-follow.js';
 import { PostgresHealth } from './postgres-health.js';
 import { Listener } from './postgres-listen.js';
 import { migrate } from './postgres-migrate.js';
+import { readPage, type Page, type PageOptions } from './postgres-page.js';
 import { extraColumns, rowToPublication, type MessageRow } from './postgres-rows.js';
 import { SCHEMA_NAME } from './postgres-sql.js';
 import { EngineUnavailableError } from './redis-health.js';
@@ -201,6 +202,15 @@ export class PostgresEngine implements Engine {
     const publications = rows.filter((r) => r.offset !== null).map((r) => rowToPublication(channel, position.epoch, r));
     if (publications.length !== position.offset - since.offset) return { position, publications: [], recovered: false };
     return { position, publications, recovered: true };
+  }
+
+  /**
+   * A page of the channel's stored history by offset, forwards (`after`) or backwards (`before`),
+   * oldest first; `{ limit }` alone: the latest. Each page is one index range read, however many
+   * messages are stored. An app's own reads (an archive view, an audit), not part of the engine contract.
+   */
+  async page(channel: string, options?: PageOptions): Promise<Page> {
+    return readPage((what, text, values) => this.run(what, text, values), this.schema, channel, options);
   }
 
   async addPresence(channel: string, entry: PresenceEntry, ttl: number): Promise<boolean> {

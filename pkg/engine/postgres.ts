@@ -8,6 +8,7 @@ import { PostgresHealth } from './postgres-health.js';
 import { Listener } from './postgres-listen.js';
 import { migrate } from './postgres-migrate.js';
 import { readPage, type Page, type PageOptions } from './postgres-page.js';
+import { OrderedQueues } from './postgres-queue.js';
 import { extraColumns, rowToPublication, type MessageRow } from './postgres-rows.js';
 import { SCHEMA_NAME } from './postgres-sql.js';
 import { EngineUnavailableError } from './redis-health.js';
@@ -91,8 +92,14 @@ export class PostgresEngine implements Engine {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private nodeQueue: Promise<void> = Promise.resolve();
+  /** Publishes per channel, and this node's node messages, in call order. */
+  private readonly ordered = new OrderedQueues();
   /** Settles once `start()` has applied the migrations (or after `startupWait`); calls wait for it. */
   private startup: Promise<void> | null = null;
+  /** When `startup` settled: calls made before it count their deadline from then. */
+  private startedAt = 0;
+  private migrated = false;
+  private migrating = false;
 
   constructor(options: PostgresEngineOptions = {}) {
     checkKnownOptions(options, OPTIONS, 'new PostgresEngine()');
@@ -126,35 +133,52 @@ export class PostgresEngine implements Engine {
     this.handlers = handlers;
     this.health.log = handlers.log;
     let started = () => {};
-    this.startup = new Promise<void>((resolve) => { started = resolve; });
+    this.startup = new Promise<void>((resolve) => { started = () => { this.startedAt ||= Date.now(); resolve(); }; });
     const timer = setTimeout(started, this.options.startupWait ?? 10_000);
     timer.unref();
-    try {
-      if (this.options.migrate !== false) {
-        await this.migrate().catch((err: unknown) => {
-          handlers.log?.('error', `postgres:${this.host}:migrate`, { code: 'engine_migrate_failed', err, host: this.host },
-            `livehub: could not apply the PostgreSQL engine's migrations to schema '${this.schema}' at ${this.host} (${err instanceof Error ? err.message : String(err)}); engine calls fail until they are applied (engine.migrate())`);
-        });
-      }
+    // Waits for the migrations and the listening connection, or `startupWait` for a database that
+    // is away (then they go on in the background, and the poll timer retries failed migrations).
+    const ready = (async () => {
+      await this.ensureMigrated();
       await this.listener.start();
-    } finally {
-      clearTimeout(timer);
-      started();
-    }
-    await this.beat().catch(() => {});
+      await this.beat(true).catch(() => {});
+    })();
+    await Promise.race([ready, this.startup]);
+    clearTimeout(timer);
+    started();
     const every = (ms: number, run: () => unknown) => {
       const timer = setInterval(run, ms);
       timer.unref();
       this.timers.push(timer);
     };
-    every(this.options.pollInterval ?? 1000, () => { this.follower.wake(); void this.listener.check(); });
+    every(this.options.pollInterval ?? 1000, () => {
+      if (!this.migrated) void this.ensureMigrated();
+      this.follower.wake();
+      void this.listener.check();
+    });
     every(this.options.heartbeat ?? 5000, () => void this.beat().catch(() => {}));
     every(this.options.trimInterval ?? 10_000, () => void this.trim().catch(() => {}));
   }
 
   /** Applies the engine's SQL migrations that the database does not have yet (idempotent, safe on every node). */
   async migrate(): Promise<void> {
-    await migrate(this.pool, this.schema);
+    await migrate(this.pool, this.schema, Math.max(this.commandTimeout, 60_000));
+    this.migrated = true;
+  }
+
+  /** Applies the migrations once (unless the `migrate` option is off), logging a failure; retried by the poll timer. */
+  private async ensureMigrated(): Promise<void> {
+    if (this.migrated || this.migrating) return;
+    if (this.options.migrate === false) { this.migrated = true; return; }
+    this.migrating = true;
+    try {
+      await this.migrate();
+    } catch (err) {
+      this.handlers?.log?.('error', `postgres:${this.host}:migrate`, { code: 'engine_migrate_failed', err, host: this.host },
+        `livehub: could not apply the PostgreSQL engine's migrations to schema '${this.schema}' at ${this.host} (${err instanceof Error ? err.message : String(err)}); retrying; engine calls fail until they are applied`);
+    } finally {
+      this.migrating = false;
+    }
   }
 
   async publish(channel: string, type: string, dataJson: string, policy: HistoryPolicy, options: PublishOptions = {}): Promise<PublishResult> {
@@ -162,10 +186,10 @@ export class PostgresEngine implements Engine {
     if (idempotencyKey !== undefined && !(typeof idempotencyTtl === 'number' && idempotencyTtl >= 1)) {
       throw new TypeError('livehub: publish with an idempotencyKey needs idempotencyTtl, a number of milliseconds >= 1');
     }
-    const [row] = await this.run<{ offset: string; epoch: string; duplicate: boolean }>(`publish to channel '${channel}'`,
-      `select * from ${this.schema}.publish($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)`,
-      [channel, type, dataJson, policy.size, policy.ttl, ...extraColumns(options), idempotencyKey ?? null, idempotencyKey === undefined ? null : Math.ceil(idempotencyTtl!)],
-      true);
+    const called = Date.now();
+    const values = [channel, type, dataJson, policy.size, policy.ttl, ...extraColumns(options), idempotencyKey ?? null, idempotencyKey === undefined ? null : Math.ceil(idempotencyTtl!)];
+    const [row] = await this.ordered.run(`p:${channel}`, () => this.run<{ offset: string; epoch: string; duplicate: boolean }>(`publish to channel '${channel}'`,
+      `select * from ${this.schema}.publish($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)`, values, true, called));
     const result: PublishResult = { offset: Number(row!.offset), epoch: row!.epoch };
     if (row!.duplicate) result.duplicate = true;
     return result;
@@ -243,8 +267,9 @@ export class PostgresEngine implements Engine {
   }
 
   async send(node: string | null, message: string): Promise<boolean> {
-    const [row] = await this.run<{ sent: boolean }>(node === null ? 'a message to every node' : `a message to node '${node}'`,
-      `select ${this.schema}.send($1, $2) as sent`, [node, message]);
+    const called = Date.now();
+    const [row] = await this.ordered.run('send', () => this.run<{ sent: boolean }>(node === null ? 'a message to every node' : `a message to node '${node}'`,
+      `select ${this.schema}.send($1, $2) as sent`, [node, message], false, called));
     return row!.sent;
   }
 
@@ -271,13 +296,13 @@ export class PostgresEngine implements Engine {
   }
 
   /** Registers (or refreshes) this node in `<schema>.nodes`. */
-  private async beat(): Promise<void> {
+  private async beat(starting = false): Promise<void> {
     const node = this.handlers?.node;
     if (node === undefined) return;
     const ttl = 3 * (this.options.heartbeat ?? 5000);
     await this.run('a node heartbeat',
       `insert into ${this.schema}.nodes (id, expires_at) values ($1, clock_timestamp() + $2 * interval '1 millisecond')
-       on conflict (id) do update set expires_at = excluded.expires_at`, [node, ttl]);
+       on conflict (id) do update set expires_at = excluded.expires_at`, [node, ttl], false, Date.now(), starting);
   }
 
   /** Hands a node message to the hub, in the order they came (a stored body is read first). */
@@ -305,10 +330,14 @@ export class PostgresEngine implements Engine {
    * Runs one statement on a pooled connection within the deadline. `write`: a failure after the
    * statement was sent without an answer is `outcome_unknown`.
    */
-  private async run<R>(what: string, text: string, values: unknown[], write = false): Promise<R[]> {
+  private async run<R>(what: string, text: string, values: unknown[], write = false, called = Date.now(), starting = false): Promise<R[]> {
     if (this.closed) throw new EngineUnavailableError(`livehub: ${what} failed: the engine is closed (engine.close() was called)`, this.host);
-    if (this.startup) await this.startup;
-    const start = Date.now();
+    if (this.startup && !starting) await this.startup;
+    // The deadline runs from the call: one that waited behind earlier calls of its channel is not sent late.
+    const start = Math.max(called, this.startedAt);
+    if (Date.now() - start >= this.commandTimeout) {
+      throw new EngineUnavailableError(`livehub: ${what} failed: not sent, the calls before it (in order on this node) held it past the commandTimeout (${this.commandTimeout} ms); PostgreSQL at ${this.host} is slow or away; retry later`, this.host);
+    }
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();

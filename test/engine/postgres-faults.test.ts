@@ -59,6 +59,23 @@ describe('PostgresEngine when the database stops', () => {
   });
 });
 
+describe('PostgresEngine started while the database is down', () => {
+  it('starts within startupWait, logs that it could not migrate, and applies its migrations and publishes once the database is up', async () => {
+    server.stop();
+    const began = Date.now();
+    const { engine, delivered, logs } = await node({ schema: 'late', startupWait: 300 });
+    expect(Date.now() - began).toBeLessThan(2000);
+    await engine.subscribe('c').catch(() => {});
+    await expect(engine.publish('c', 't', '1', keep)).rejects.toMatchObject({ code: 'unavailable' });
+    expect(logs.some((l) => l.context.code === 'engine_migrate_failed' && l.message.includes(`127.0.0.1:${server.port}`))).toBe(true);
+    await server.start();
+    await expect.poll(() => engine.publish('c', 't', '2', keep).then((r) => r.offset, () => 0), { timeout: 10_000 }).toBe(1);
+    await engine.subscribe('c');
+    await engine.publish('c', 't', '3', keep);
+    await expect.poll(() => delivered.map((p) => p.data)).toEqual(['3']);
+  });
+});
+
 describe('PostgresEngine when the database freezes', () => {
   it('rejects a publish it sent with outcome_unknown within the deadline, and a retry with the same key after the thaw publishes it once', async () => {
     const { engine, delivered, logs } = await node();
@@ -80,6 +97,20 @@ describe('PostgresEngine when the database freezes', () => {
     await expect.poll(() => delivered.at(-1)?.data, { timeout: 10_000 }).toBe('"after"');
     expect(delivered.filter((p) => p.data === '"once"')).toHaveLength(1);
     expect(delivered.map((p) => p.offset)).toEqual(delivered.map((_, i) => i + 1));
+  });
+});
+
+describe('PostgresEngine publishes queued behind a frozen one', () => {
+  it('settles every publish of a channel within the deadline of its call: the one sent outcome_unknown, those behind it unavailable (not sent)', async () => {
+    const { engine } = await node();
+    const c = channel();
+    await engine.publish(c, 't', '"warm"', keep);
+    server.signal('SIGSTOP');
+    const began = Date.now();
+    const settled = await Promise.all([1, 2, 3].map((i) => engine.publish(c, 't', String(i), keep).then(() => 'published', (e: { code: string; message: string }) => [e.code, e.message, Date.now() - began] as const)));
+    expect(settled.map((r) => r[0])).toEqual(['outcome_unknown', 'unavailable', 'unavailable']);
+    expect(settled[1]![1]).toContain('not sent');
+    for (const r of settled) expect(r[2]).toBeLessThan(1800);
   });
 });
 

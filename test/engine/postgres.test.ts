@@ -66,3 +66,29 @@ describe('PostgresEngine pool', () => {
     expect(engine.pool.totalCount).toBe(1);
   });
 });
+
+describe('PostgresEngine ordering', () => {
+  it('gives publishes to one channel from one node offsets in the order they were called, even when none is awaited', async () => {
+    const engine = new PostgresEngine({ connectionString: db.url, schema: 'ordered', poolSize: 8 });
+    afterAllEngines.push(engine);
+    const delivered: Publication[] = [];
+    await engine.start({ node: 'o', message: () => {}, reset: () => {}, deliver: (p) => delivered.push(p) });
+    await engine.subscribe('line');
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => engine.publish('line', 't', String(i + 1), { size: 100, ttl: 60_000 })));
+    expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    await expect.poll(() => delivered.length).toBe(60);
+    expect(delivered.map((p) => Number(p.data))).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+
+  it('hands node messages from one node to another in the order they were sent, even when none is awaited', async () => {
+    const make = () => new PostgresEngine({ connectionString: db.url, schema: 'ordered_nodes', poolSize: 8 });
+    const [a, b] = [make(), make()];
+    afterAllEngines.push(a, b);
+    const got: string[] = [];
+    await a.start({ node: 'a', message: () => {}, reset: () => {}, deliver: () => {} });
+    await b.start({ node: 'b', message: (m) => got.push(m), reset: () => {}, deliver: () => {} });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => a.send('b', String(i + 1))));
+    await expect.poll(() => got.length).toBe(60);
+    expect(got.map(Number)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+});

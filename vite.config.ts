@@ -16,6 +16,8 @@ export const alias = [
   { find: /^livehub\/transport$/, replacement: here('./pkg/transport/index.ts') },
   { find: /^livehub\/engine$/, replacement: here('./pkg/engine/index.ts') },
   { find: /^livehub\/redis$/, replacement: here('./pkg/engine/redis-index.ts') },
+  { find: /^livehub\/postgres$/, replacement: here('./pkg/engine/postgres-index.ts') },
+  { find: /^livehub\/schema$/, replacement: here('./pkg/schema/index.ts') },
   { find: /^livehub\/webhooks$/, replacement: here('./pkg/hooks/index.ts') },
   { find: /^livehub\/observe$/, replacement: here('./pkg/observe/index.ts') },
   { find: /^livehub\/mqtt$/, replacement: here('./pkg/transport/mqtt/index.ts') },

@@ -253,7 +253,6 @@ export class LiveClient extends ConnectionLifecycle {
       const entry = id === undefined ? undefined : this.outbox.describe(id);
       if (entry) {
         // A refused publish or request: its promise rejects, and it shows in the state and events too.
-        // A publish the server may yet take (unavailable, outcome_unknown) is sent again instead.
         const error = new LiveError(reply.code, reply.message, reply.channel ?? entry.channel);
         if (this.outbox.refused(id!, error)) {
           this.warnings.warn(entry.kind === 'publish' ? 'publish' : 'request', error, entry.kind === 'publish' ? error.channel : entry.type);

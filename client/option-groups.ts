@@ -53,9 +53,9 @@ export interface OutboxOptions {
    */
   overflow?: 'drop-oldest' | 'reject';
   /**
-   * Sends of one publish (one every `ackTimeout` ms without an ack, or after the server answered
-   * `unavailable` or `outcome_unknown`; always with the same id, so never published twice) before it
-   * is rejected with `timeout` (or the server's last answer).
+   * Sends of one publish (one every `ackTimeout` ms without an ack, always with the same id, so never
+   * published twice) before it is rejected with `timeout`. An error answer (`forbidden`,
+   * `unavailable`, `outcome_unknown`…) rejects it at once with that code.
    * @default 5
    */
   maxAttempts?: number;

@@ -1,4 +1,4 @@
-import { ErrorCode, type RequestId } from '../pkg/protocol/index.js';
+import type { RequestId } from '../pkg/protocol/index.js';
 import { LiveError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -29,14 +29,9 @@ interface Pending {
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | null;
   attempts: number;
-  /** The last retryable refusal of a publish (what it is rejected with when its attempts run out). */
-  lastError?: LiveError;
   /** A request's reply deadline, in ms from its send. */
   timeout?: number;
 }
-
-/** Publish refusals that a resend with the same id can turn into an ack. */
-const RETRIED_PUBLISH_CODES: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.OutcomeUnknown]);
 
 /**
  * What waits for the connection, in the order it was made: publishes until acked (sent on open,
@@ -106,18 +101,8 @@ export class Outbox {
     }
   }
 
-  /**
-   * The server answered a pending entry with an error. A publish refused with `unavailable` (nothing
-   * was published) or `outcome_unknown` (it may have been) is sent again with the same id after
-   * `ackTimeout`, like a publish with no ack (the id makes it never publish twice), until its attempts
-   * run out; anything else settles the entry with the error. True when the entry is settled.
-   */
+  /** The server answered a pending entry with an error: it settles with it. Returns true (it is settled). */
   refused(id: RequestId, error: LiveError): boolean {
-    const entry = this.pending.get(id);
-    if (entry?.kind === 'publish' && RETRIED_PUBLISH_CODES.has(error.code) && entry.attempts < this.options.outbox.maxAttempts) {
-      entry.lastError = error;
-      return false;
-    }
     this.settle(id, error);
     return true;
   }
@@ -174,7 +159,7 @@ export class Outbox {
     entry.timer = setTimeout(() => {
       entry.timer = null;
       if (entry.attempts >= this.options.outbox.maxAttempts) {
-        this.settle(id, entry.lastError ?? new LiveError('timeout', `no ack after ${entry.attempts} attempts`, entry.channel));
+        this.settle(id, new LiveError('timeout', `no ack after ${entry.attempts} attempts`, entry.channel));
       } else if (this.host.isOpen()) this.transmit(id, entry);
     }, this.options.ackTimeout);
   }

@@ -107,8 +107,8 @@ describe('the example chat\'s React page with its Vue page', () => {
 
 describe('the example chat\'s React page after a gap', () => {
   it('says messages were skipped and replaces its list from the server in order when it was away longer than the history covers', async () => {
-    // At 0.1 message/s the history holds 8 messages (timing.ts): 30 while offline are more than that.
-    const chat = await startChat(0, { MESSAGE_RATE: '0.1' });
+    // A history of at most 8 messages (MAX_HISTORY): 30 while offline are more than that.
+    const chat = await startChat(0, { MAX_HISTORY: '8' });
     try {
       const base = `http://127.0.0.1:${chat.port}`;
       let posted = 0;

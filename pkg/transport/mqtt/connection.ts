@@ -12,6 +12,7 @@ import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscri
 import type { Reporter, Transport, TransportEvents } from '../index.js';
 import { MqttBatch, mqttFormat } from './format.js';
 import { disconnectReason, publishPacket, Reason, reasonOf, type MqttVersion, type PublishParts } from './packets.js';
+import type { MqttSessionState } from './sessions.js';
 import { channelOf, isReservedTopic } from './topics.js';
 
 /** What a connection needs of its endpoint. */
@@ -21,13 +22,16 @@ export interface ConnectionContext {
   readonly type: string;
   /** Live messages a device may have waiting beyond its receive maximum (the hub's sendBuffer). */
   readonly sendBuffer: number;
+  /** The longest a session is kept after its device went away, in seconds. */
+  readonly sessionExpiry: number;
 }
 
 /** A command sent to the hub, waiting for its answer. */
 type Pending =
   | { kind: 'subscribe'; ack: Acknowledgement; index: number; channel: string; qos: 0 | 1 }
   | { kind: 'unsubscribe'; ack: Acknowledgement; index: number; channel: string }
-  | { kind: 'publish'; packetId: number; qos: number; topic: string };
+  | { kind: 'publish'; packetId: number; qos: number; topic: string }
+  | { kind: 'resume'; channel: string; resumed: boolean };
 
 /** A SUBACK or UNSUBACK being put together: one code per topic. */
 interface Acknowledgement {
@@ -45,15 +49,15 @@ export class MqttConnection implements Transport<MqttBatch> {
   readonly format = mqttFormat;
   /** The session, once the hub opened it. */
   events: TransportEvents | null = null;
-  /** Channels subscribed, with their granted QoS. */
-  private readonly subscriptions = new Map<string, 0 | 1>();
   private readonly pending = new Map<number, Pending>();
   private nextCommand = 1;
-  /** QoS 1 deliveries not yet acknowledged, by packet identifier. */
-  private readonly inflight = new Map<number, Buffer>();
-  /** QoS 1 deliveries waiting for room under the receive maximum. */
-  private held: PublishParts[] = [];
-  private nextPacketId = 0;
+  /**
+   * Seconds the session is kept once the connection closes (0: it ends with the connection). An
+   * MQTT 5 DISCONNECT may change it.
+   */
+  keepFor = 0;
+  /** Set when another connection took this one's session over: this one no longer keeps it. */
+  private released = false;
   private lastPacket = Date.now();
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private ending = false;
@@ -65,6 +69,8 @@ export class MqttConnection implements Transport<MqttBatch> {
     private readonly keepalive: number,
     private readonly receiveMaximum: number,
     private readonly context: ConnectionContext,
+    /** Subscriptions, stream positions and unacknowledged deliveries: kept across connections in a persistent session. */
+    readonly state: MqttSessionState,
   ) {
     if (keepalive > 0) this.watchKeepalive();
   }
@@ -74,16 +80,22 @@ export class MqttConnection implements Transport<MqttBatch> {
   get writable(): boolean { return !this.ending && this.socket.writable; }
   get writableLength(): number { return this.socket.writableLength; }
 
-  frames(batch: MqttBatch, channel: string): Buffer {
-    if ((this.subscriptions.get(channel) ?? 0) === 0) return batch.shared(this.version);
+  frames(batch: MqttBatch, channel: string, offsets: readonly number[]): Buffer {
+    // A closing connection hands nothing on, and its session's positions stay where the device is:
+    // what comes after them is replayed from history if the session is resumed.
+    if (this.ending) return EMPTY;
+    const subscription = this.state.subscriptions.get(channel);
+    if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
+    if ((subscription?.qos ?? 0) === 0) return batch.shared(this.version);
     if (this.version === 5) batch.withProperties();
     const out: Buffer[] = [];
+    const { state } = this;
     for (const parts of batch.parts) {
-      const packet = this.held.length === 0 ? this.deliver(parts) : null;
+      const packet = state.held.length === 0 ? this.deliver(parts) : null;
       if (packet) out.push(packet);
-      else this.held.push(parts);
+      else state.held.push(parts);
     }
-    if (this.held.length > this.context.sendBuffer && !this.ending) {
+    if (state.held.length > this.context.sendBuffer) {
       const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.receiveMaximum}) unacknowledged`;
       this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
       setImmediate(() => this.close(4001, why));
@@ -95,7 +107,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     const { id, code, message } = reply as { id?: number; code?: string; message?: string };
     const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (pending === undefined) {
-      if (reply.type === 'subscribed' && reply.channel !== undefined) this.subscriptions.set(reply.channel, this.subscriptions.get(reply.channel) ?? 0);
+      if (reply.type === 'reset' && reply.channel !== undefined) this.positioned(reply.channel, reply);
       else if (reply.type === 'error') setImmediate(() => this.refused(code ?? 'internal', message ?? 'refused'));
       return EMPTY;
     }
@@ -103,14 +115,17 @@ export class MqttConnection implements Transport<MqttBatch> {
     const ok = reply.type !== 'error';
     switch (pending.kind) {
       case 'subscribe':
-        if (ok || code === 'already_subscribed') this.subscriptions.set(pending.channel, pending.qos);
+        if (ok || code === 'already_subscribed') this.subscribed(pending.channel, pending.qos, reply);
         return this.settle(pending.ack, pending.index, ok || code === 'already_subscribed' ? pending.qos : this.refusal(code!));
       case 'unsubscribe':
-        if (ok) this.subscriptions.delete(pending.channel);
+        if (ok) this.state.subscriptions.delete(pending.channel);
         return this.settle(pending.ack, pending.index, ok ? Reason.Success : this.refusal(code!));
       case 'publish':
         if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
         return this.publishRefused(pending, code!, message ?? '');
+      case 'resume':
+        this.resumed(pending, reply);
+        return EMPTY;
     }
   }
 
@@ -141,9 +156,41 @@ export class MqttConnection implements Transport<MqttBatch> {
     this.socket.destroy();
   }
 
-  /** Another connection with the same client id took over (MQTT 3.1.1, 3.1.4-2): this one is closed. */
-  takenOver(): void {
+  /**
+   * Another connection with the same client id took over (MQTT 3.1.1, 3.1.4-2): this one is closed,
+   * and hands its session to the new one (which resumes it or starts clean).
+   */
+  takenOver(): MqttSessionState {
     this.disconnect(Reason.SessionTakenOver, 'another connection with this client id took the session over');
+    this.ending = true;
+    this.released = true;
+    return this.state;
+  }
+
+  /** Seconds to keep the session once this connection closed: 0 when it ends, or another connection has it. */
+  get keptFor(): number {
+    return this.released ? 0 : this.keepFor;
+  }
+
+  /**
+   * Resumes a stored session on this connection (its CONNACK said session present): the unacknowledged
+   * QoS 1 deliveries are sent again with DUP set, and each channel is subscribed again from the
+   * position of the last message handed to the device, so the hub's history replays what it missed.
+   */
+  resume(): void {
+    const again = [...this.state.inflight.values()].map((packet) => {
+      const dup = Buffer.from(packet);
+      dup[0]! |= 0x08;
+      return dup;
+    });
+    if (again.length > 0) this.socket.write(Buffer.concat(again));
+    this.pump();
+    for (const [channel, { offset, epoch }] of this.state.subscriptions) {
+      const id = this.nextCommand++;
+      const since = offset !== undefined && epoch !== undefined ? `,"since":{"offset":${offset},"epoch":${JSON.stringify(epoch)}}` : '';
+      this.pending.set(id, { kind: 'resume', channel, resumed: since !== '' });
+      this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)}${since},"id":${id}}`);
+    }
   }
 
   /** The stream closed, whoever closed it: the session is told. */
@@ -167,8 +214,11 @@ export class MqttConnection implements Transport<MqttBatch> {
         // A ping the inbound rate limit refuses goes unanswered (the session says so and closes at the burst).
         if (this.events?.pinged()) this.socket.write(this.generate({ cmd: 'pingresp' }));
         return;
-      case 'disconnect':
+      case 'disconnect': {
+        const expiry = packet.properties?.sessionExpiryInterval;
+        if (typeof expiry === 'number' && this.keepFor > 0) this.keepFor = Math.min(expiry, this.context.sessionExpiry);
         return this.end();
+      }
       default:
         return this.protocolError(packet.cmd === 'connect' ? 'a second CONNECT' : `a ${packet.cmd.toUpperCase()} packet (livehub takes QoS 0 and 1: CONNECT, PUBLISH, PUBACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT)`);
     }
@@ -234,12 +284,17 @@ export class MqttConnection implements Transport<MqttBatch> {
 
   /** The device acknowledged a QoS 1 delivery: a held one takes its place. */
   private acknowledged(packetId: number): void {
-    if (!this.inflight.delete(packetId)) return;
+    if (this.state.inflight.delete(packetId)) this.pump();
+  }
+
+  /** Sends held QoS 1 deliveries while the receive maximum leaves room. */
+  private pump(): void {
+    const { held } = this.state;
     const sent: Buffer[] = [];
-    while (this.held.length > 0) {
-      const packet = this.deliver(this.held[0]!);
+    while (held.length > 0) {
+      const packet = this.deliver(held[0]!);
       if (!packet) break;
-      this.held.shift();
+      held.shift();
       sent.push(packet);
     }
     if (sent.length > 0 && !this.ending) this.socket.write(Buffer.concat(sent));
@@ -247,12 +302,45 @@ export class MqttConnection implements Transport<MqttBatch> {
 
   /** A QoS 1 PUBLISH with the next free packet identifier, or null when the receive maximum is reached. */
   private deliver(parts: PublishParts): Buffer | null {
-    if (this.inflight.size >= this.receiveMaximum) return null;
-    do this.nextPacketId = this.nextPacketId === 0xffff ? 1 : this.nextPacketId + 1;
-    while (this.inflight.has(this.nextPacketId));
-    const packet = publishPacket(parts, this.version, this.nextPacketId);
-    this.inflight.set(this.nextPacketId, packet);
+    const { state } = this;
+    if (state.inflight.size >= this.receiveMaximum) return null;
+    do state.nextPacketId = state.nextPacketId === 0xffff ? 1 : state.nextPacketId + 1;
+    while (state.inflight.has(state.nextPacketId));
+    const packet = publishPacket(parts, this.version, state.nextPacketId);
+    state.inflight.set(state.nextPacketId, packet);
     return packet;
+  }
+
+  /** A subscribe the hub answered: the subscription, its QoS, and where its stream stands. */
+  private subscribed(channel: string, qos: 0 | 1, reply: { offset?: number; epoch?: string }): void {
+    const subscription = this.state.subscriptions.get(channel);
+    if (subscription === undefined) this.state.subscriptions.set(channel, { qos, offset: reply.offset, epoch: reply.epoch });
+    else subscription.qos = qos;
+    if (subscription !== undefined && reply.epoch !== undefined) this.positioned(channel, reply);
+  }
+
+  /** The position the device stands at in a channel's stream (a `subscribed` or a `reset`). */
+  private positioned(channel: string, position: { offset?: number; epoch?: string }): void {
+    const subscription = this.state.subscriptions.get(channel);
+    if (subscription === undefined || position.offset === undefined || position.epoch === undefined) return;
+    subscription.offset = position.offset;
+    subscription.epoch = position.epoch;
+  }
+
+  /** A resumed session's subscription answered: replayed from history, started afresh (said), or refused now. */
+  private resumed(pending: Extract<Pending, { kind: 'resume' }>, reply: { type: string; offset?: number; epoch?: string; recovered?: boolean; code?: string; message?: string }): void {
+    const { channel } = pending;
+    const who = `livehub: MQTT client ${JSON.stringify(this.clientId)}`;
+    if (reply.type === 'error') {
+      if (reply.code === 'already_subscribed') return;
+      this.state.subscriptions.delete(channel);
+      this.warn('mqtt_session_refused', `${who} resumed its session, but its subscription to ${JSON.stringify(channel)} was refused now (${reply.code}: ${reply.message}); the subscription was dropped from the session`);
+      return;
+    }
+    this.positioned(channel, reply);
+    if (pending.resumed && reply.recovered === false) {
+      this.warn('mqtt_session_gap', `${who} resumed its session, but the messages of ${JSON.stringify(channel)} it missed are no longer all in the channel's history (it was away longer than the history keeps, or the history was lost); it continues from the newest message: raise the hub's history size or ttl for this channel if devices are away that long`);
+    }
   }
 
   /** A refused publish: an MQTT 5 QoS 1 one gets a PUBACK with the reason; otherwise MQTT can only close. */

@@ -14,11 +14,14 @@ import { isRefusal, type RequestInfo, type TransportHost } from '../index.js';
 import { MqttConnection, type ConnectionContext } from './connection.js';
 import { connackV4, Reason, type MqttVersion } from './packets.js';
 import { PacketReader } from './reader.js';
+import { MqttSessionState, resumable, type SessionStore } from './sessions.js';
 
 export interface HandshakeSettings {
   connectTimeout: number;
   maxPacketSize: number;
   type: string;
+  /** The longest a session is kept after its device went away, in seconds. */
+  sessionExpiry: number;
 }
 
 /** The MQTT 5 reason for a refusal of the hub's gate (its HTTP status). */
@@ -38,8 +41,9 @@ export class Handshake {
     private readonly settings: HandshakeSettings,
     private readonly clients: Map<string, MqttConnection>,
     private readonly opening: Set<Duplex>,
+    private readonly sessions: SessionStore,
   ) {
-    this.context = { reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer };
+    this.context = { reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer, sessionExpiry: settings.sessionExpiry };
   }
 
   /** Reads a new connection: `request` is what the gate and policies see of it, `raw` its socket. */
@@ -89,6 +93,7 @@ export class Handshake {
       if (!connection) return;
       if (this.clients.get(connection.clientId) === connection) this.clients.delete(connection.clientId);
       connection.closedByPeer();
+      if (connection.keptFor > 0) this.sessions.keep(connection.state, connection.keptFor);
     });
   }
 
@@ -119,35 +124,48 @@ export class Handshake {
     if (isRefusal(verdict)) return refuse(refusalReason(verdict.status, password !== ''));
     if (host.closing) return refuse(Reason.ServerUnavailable);
 
-    if (packet.clean === false || (packet.properties?.sessionExpiryInterval ?? 0) > 0) {
-      host.reporter.report('warn', 'mqtt_session_not_kept',
-        `livehub: MQTT client ${JSON.stringify(clientId)} asked for a persistent session (clean session false or a session expiry); livehub starts it clean (sessionPresent false) and keeps nothing after it disconnects: subscribe again on each connect`,
-        undefined, `mqtt_session_not_kept:${clientId}`);
-    }
+    // MQTT 3.1.1: clean session false resumes a session and keeps it (up to sessionExpiry). MQTT 5:
+    // clean start false resumes one; the session expiry interval says how long it is kept (0: not).
+    const resume = packet.clean === false;
+    const asked = version === 5 ? packet.properties?.sessionExpiryInterval ?? 0 : resume ? Infinity : 0;
+    const keepFor = Math.min(asked, this.settings.sessionExpiry);
     if (packet.will) {
       host.reporter.report('warn', 'mqtt_will_ignored',
         `livehub: MQTT client ${JSON.stringify(clientId)} set a last will on ${JSON.stringify(packet.will.topic)}; livehub does not publish wills: publish a status message from the device instead, or watch presence`,
         undefined, `mqtt_will_ignored:${clientId}`);
     }
     const previous = this.clients.get(clientId);
-    if (previous) previous.takenOver();
+    const userId = verdict.identity?.userId ?? null;
+    let state: MqttSessionState | null;
+    if (previous) {
+      const taken = previous.takenOver();
+      state = resume ? resumable(taken, userId, version, host.reporter) : null;
+    } else {
+      state = resume ? this.sessions.take(clientId, userId, version) : null;
+    }
+    if (!resume) this.sessions.drop(clientId);
+    const sessionPresent = state !== null;
+    state ??= new MqttSessionState(clientId, userId, version);
 
     const keepalive = packet.keepalive ?? 0;
     const receiveMaximum = version === 5 ? packet.properties?.receiveMaximum ?? 0xffff : 0xffff;
-    const connection = new MqttConnection(stream, version, clientId, keepalive, receiveMaximum, this.context);
+    const connection = new MqttConnection(stream, version, clientId, keepalive, receiveMaximum, this.context, state);
+    connection.keepFor = keepFor;
     const connack: IConnackPacket = version === 5
       ? {
-        cmd: 'connack', reasonCode: 0, sessionPresent: false, properties: {
+        cmd: 'connack', reasonCode: 0, sessionPresent, properties: {
+          ...(asked > keepFor ? { sessionExpiryInterval: keepFor } : {}),
           maximumQoS: 1, retainAvailable: false, wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false,
           subscriptionIdentifiersAvailable: false, topicAliasMaximum: 0, maximumPacketSize: this.settings.maxPacketSize,
           ...(assigned ? { assignedClientIdentifier: assigned } : {}),
         },
       }
-      : { cmd: 'connack', returnCode: 0, sessionPresent: false };
+      : { cmd: 'connack', returnCode: 0, sessionPresent };
     stream.write(connection.generate(connack));
     this.clients.set(clientId, connection);
     this.opening.delete(stream);
     connection.events = host.open(connection, host.requestInfo(admission), verdict.identity);
+    if (sessionPresent) connection.resume();
     return connection;
   }
 }

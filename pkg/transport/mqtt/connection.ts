@@ -9,11 +9,14 @@
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
-import type { Reporter, Transport, TransportEvents } from '../index.js';
+import type { HubMessage, StreamPosition } from '../../protocol/index.js';
+import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.js';
 import { MqttBatch, mqttFormat } from './format.js';
-import { disconnectReason, publishPacket, Reason, reasonOf, type MqttVersion, type PublishParts } from './packets.js';
+import { messageMetadata, payloadJson, publishWill, sendRetained, type RetainedWanted, type Will } from './metadata.js';
+import { Outbound } from './outbound.js';
+import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
-import { channelOf, isReservedTopic } from './topics.js';
+import { channelOf, filterRefusal, isReservedTopic } from './topics.js';
 
 /** What a connection needs of its endpoint. */
 export interface ConnectionContext {
@@ -24,11 +27,16 @@ export interface ConnectionContext {
   readonly sendBuffer: number;
   /** The longest a session is kept after its device went away, in seconds. */
   readonly sessionExpiry: number;
+  /** The hub's publish on behalf of a connection (`host.publish`): for last wills. */
+  publish(channel: string, type: string, dataJson: string, as: PublishAs): Promise<StreamPosition>;
+  /** The hub's history read (`host.history`): for retained messages. */
+  history(channel: string, options: { limit: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
 }
+
 
 /** A command sent to the hub, waiting for its answer. */
 type Pending =
-  | { kind: 'subscribe'; ack: Acknowledgement; index: number; channel: string; qos: 0 | 1 }
+  | { kind: 'subscribe'; ack: Acknowledgement; index: number; channel: string; qos: 0 | 1; retainHandling: number }
   | { kind: 'unsubscribe'; ack: Acknowledgement; index: number; channel: string }
   | { kind: 'publish'; packetId: number; qos: number; topic: string }
   | { kind: 'resume'; channel: string; resumed: boolean };
@@ -39,10 +47,11 @@ interface Acknowledgement {
   packetId: number;
   codes: number[];
   waiting: number;
+  /** Subscriptions whose retained message is sent once the SUBACK is. */
+  retained?: RetainedWanted[];
 }
 
 const EMPTY = Buffer.alloc(0);
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export class MqttConnection implements Transport<MqttBatch> {
   readonly name = 'mqtt';
@@ -58,6 +67,9 @@ export class MqttConnection implements Transport<MqttBatch> {
   keepFor = 0;
   /** Set when another connection took this one's session over: this one no longer keeps it. */
   private released = false;
+  /** The device's last will, until it is published or the device disconnects cleanly. */
+  will: Will | null = null;
+  private readonly outbound: Outbound;
   private lastPacket = Date.now();
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private ending = false;
@@ -67,11 +79,12 @@ export class MqttConnection implements Transport<MqttBatch> {
     readonly version: MqttVersion,
     readonly clientId: string,
     private readonly keepalive: number,
-    private readonly receiveMaximum: number,
+    receiveMaximum: number,
     private readonly context: ConnectionContext,
     /** Subscriptions, stream positions and unacknowledged deliveries: kept across connections in a persistent session. */
     readonly state: MqttSessionState,
   ) {
+    this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.socket.write(bytes); });
     if (keepalive > 0) this.watchKeepalive();
   }
 
@@ -88,15 +101,9 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
     if ((subscription?.qos ?? 0) === 0) return batch.shared(this.version);
     if (this.version === 5) batch.withProperties();
-    const out: Buffer[] = [];
-    const { state } = this;
-    for (const parts of batch.parts) {
-      const packet = state.held.length === 0 ? this.deliver(parts) : null;
-      if (packet) out.push(packet);
-      else state.held.push(parts);
-    }
-    if (state.held.length > this.context.sendBuffer) {
-      const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.receiveMaximum}) unacknowledged`;
+    const out = this.outbound.offer(batch.parts);
+    if (this.outbound.waiting > this.context.sendBuffer) {
+      const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.outbound.receiveMaximum}) unacknowledged`;
       this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
       setImmediate(() => this.close(4001, why));
     }
@@ -116,6 +123,10 @@ export class MqttConnection implements Transport<MqttBatch> {
     switch (pending.kind) {
       case 'subscribe':
         if (ok || code === 'already_subscribed') this.subscribed(pending.channel, pending.qos, reply);
+        // MQTT 5 retain handling: 0 sends the retained message on every SUBSCRIBE, 1 on a new subscription only, 2 never.
+        if ((ok && pending.retainHandling !== 2) || (code === 'already_subscribed' && pending.retainHandling === 0)) {
+          (pending.ack.retained ??= []).push({ channel: pending.channel, qos: pending.qos, upTo: ok ? reply.offset : undefined });
+        }
         return this.settle(pending.ack, pending.index, ok || code === 'already_subscribed' ? pending.qos : this.refusal(code!));
       case 'unsubscribe':
         if (ok) this.state.subscriptions.delete(pending.channel);
@@ -178,13 +189,7 @@ export class MqttConnection implements Transport<MqttBatch> {
    * position of the last message handed to the device, so the hub's history replays what it missed.
    */
   resume(): void {
-    const again = [...this.state.inflight.values()].map((packet) => {
-      const dup = Buffer.from(packet);
-      dup[0]! |= 0x08;
-      return dup;
-    });
-    if (again.length > 0) this.socket.write(Buffer.concat(again));
-    this.pump();
+    this.outbound.resend();
     for (const [channel, { offset, epoch }] of this.state.subscriptions) {
       const id = this.nextCommand++;
       const since = offset !== undefined && epoch !== undefined ? `,"since":{"offset":${offset},"epoch":${JSON.stringify(epoch)}}` : '';
@@ -209,12 +214,14 @@ export class MqttConnection implements Transport<MqttBatch> {
       case 'publish': return this.publish(packet);
       case 'subscribe': return this.subscribe(packet);
       case 'unsubscribe': return this.unsubscribe(packet);
-      case 'puback': return this.acknowledged(packet.messageId ?? 0);
+      case 'puback': return this.outbound.acknowledged(packet.messageId ?? 0);
       case 'pingreq':
         // A ping the inbound rate limit refuses goes unanswered (the session says so and closes at the burst).
         if (this.events?.pinged()) this.socket.write(this.generate({ cmd: 'pingresp' }));
         return;
       case 'disconnect': {
+        // A DISCONNECT ends the connection without its will, unless MQTT 5 reason 0x04 asks for it.
+        if (packet.reasonCode !== 0x04) this.will = null;
         const expiry = packet.properties?.sessionExpiryInterval;
         if (typeof expiry === 'number' && this.keepFor > 0) this.keepFor = Math.min(expiry, this.context.sessionExpiry);
         return this.end();
@@ -238,9 +245,10 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'invalid_channel', `topic ${JSON.stringify(topic)} names no livehub channel (docs/mqtt.md: topics and channels)`);
       return;
     }
-    if (packet.retain && this.version === 5) return this.protocolError('a retained PUBLISH (its CONNACK said retain is not available)', Reason.RetainNotSupported);
-    if (packet.retain) {
-      this.warnOnce('mqtt_retain', `livehub: MQTT client ${JSON.stringify(this.clientId)} published with the retain flag on ${JSON.stringify(topic)}; livehub delivered it as a live message and keeps no retained copy (a subscriber recovers a channel from its history)`);
+    const metadata = messageMetadata(packet);
+    if (typeof metadata === 'string') {
+      this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'bad_request', metadata);
+      return;
     }
     let data: string;
     try {
@@ -249,16 +257,16 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'bad_data', 'the payload is not UTF-8 text (livehub carries JSON or text payloads)');
       return;
     }
-    const named = packet.properties?.userProperties?.type;
-    const type = typeof named === 'string' ? named : this.context.type;
+    const type = metadata.type ?? this.context.type;
+    const tags = metadata.tags === null ? '' : `,"tags":${JSON.stringify(metadata.tags)}`;
     const id = this.nextCommand++;
     this.pending.set(id, { kind: 'publish', packetId: messageId, qos, topic });
-    this.events?.receive(`{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data},"id":${id}}`);
+    this.events?.receive(`{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags},"id":${id}}`);
   }
 
   private subscribe(packet: ISubscribePacket): void {
     const ack: Acknowledgement = { cmd: 'suback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.subscriptions.length };
-    packet.subscriptions.forEach(({ topic, qos }, index) => {
+    packet.subscriptions.forEach(({ topic, qos, rh }, index) => {
       const refusal = filterRefusal(topic);
       const channel = refusal === null ? channelOf(topic) : null;
       if (channel === null) {
@@ -266,7 +274,7 @@ export class MqttConnection implements Transport<MqttBatch> {
         return;
       }
       const id = this.nextCommand++;
-      this.pending.set(id, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1 });
+      this.pending.set(id, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 });
       this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
     });
   }
@@ -280,35 +288,6 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.pending.set(id, { kind: 'unsubscribe', ack, index, channel });
       this.events?.receive(`{"type":"unsubscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
     });
-  }
-
-  /** The device acknowledged a QoS 1 delivery: a held one takes its place. */
-  private acknowledged(packetId: number): void {
-    if (this.state.inflight.delete(packetId)) this.pump();
-  }
-
-  /** Sends held QoS 1 deliveries while the receive maximum leaves room. */
-  private pump(): void {
-    const { held } = this.state;
-    const sent: Buffer[] = [];
-    while (held.length > 0) {
-      const packet = this.deliver(held[0]!);
-      if (!packet) break;
-      held.shift();
-      sent.push(packet);
-    }
-    if (sent.length > 0 && !this.ending) this.socket.write(Buffer.concat(sent));
-  }
-
-  /** A QoS 1 PUBLISH with the next free packet identifier, or null when the receive maximum is reached. */
-  private deliver(parts: PublishParts): Buffer | null {
-    const { state } = this;
-    if (state.inflight.size >= this.receiveMaximum) return null;
-    do state.nextPacketId = state.nextPacketId === 0xffff ? 1 : state.nextPacketId + 1;
-    while (state.inflight.has(state.nextPacketId));
-    const packet = publishPacket(parts, this.version, state.nextPacketId);
-    state.inflight.set(state.nextPacketId, packet);
-    return packet;
   }
 
   /** A subscribe the hub answered: the subscription, its QoS, and where its stream stands. */
@@ -349,7 +328,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (this.version === 5 && pending.qos === 1 && code !== 'rate_limited') {
       this.warnOnce(`mqtt_publish_refused:${code}`, `${text}; it got a PUBACK with reason ${reasonOf(code)}`);
       const puback = this.generate({ cmd: 'puback', messageId: pending.packetId, reasonCode: reasonOf(code), properties: { reasonString: `${code}: ${message}` } });
-      if (this.events === null || code === 'invalid_channel' || code === 'bad_data') this.socket.write(puback);
+      if (this.events === null || code === 'invalid_channel' || code === 'bad_data' || code === 'bad_request') this.socket.write(puback);
       else return puback;
       return EMPTY;
     }
@@ -375,7 +354,23 @@ export class MqttConnection implements Transport<MqttBatch> {
     const packet = ack.cmd === 'suback'
       ? { cmd: 'suback' as const, messageId: ack.packetId, granted: ack.codes }
       : this.version === 5 ? { cmd: 'unsuback' as const, messageId: ack.packetId, granted: ack.codes } : { cmd: 'unsuback' as const, messageId: ack.packetId, granted: [] };
-    return this.generate(packet as Packet);
+    const bytes = this.generate(packet as Packet);
+    if (ack.retained === undefined) return bytes;
+    // Retained messages follow the SUBACK, read from the channels' history: the SUBACK goes out now.
+    if (!this.ending) this.socket.write(bytes);
+    void sendRetained(ack.retained, {
+      history: this.context.history, version: this.version, outbound: this.outbound,
+      write: (bytes) => { if (!this.ending) this.socket.write(bytes); },
+      failed: (channel, error) => this.warn('mqtt_retained_failed', `livehub: MQTT client ${JSON.stringify(this.clientId)} subscribed to ${JSON.stringify(channel)}, but its retained message could not be read from history (${error instanceof Error ? error.message : String(error)}); it was not sent`),
+    });
+    return EMPTY;
+  }
+
+  /** Publishes the device's last will, once, if it has one (its connection ended without DISCONNECT). */
+  publishWill(): void {
+    const will = this.will;
+    this.will = null;
+    if (will !== null) publishWill(will, this.clientId, this.context);
   }
 
   /** Settles a topic the hub was not asked about (refused here): written at once if it completes the answer. */
@@ -436,22 +431,3 @@ export class MqttConnection implements Transport<MqttBatch> {
   }
 }
 
-/** Why a topic filter cannot be subscribed to (an MQTT 5 reason), or null when it may name a channel. */
-function filterRefusal(topic: string): number | null {
-  if (topic.startsWith('$share/')) return Reason.SharedNotSupported;
-  if (topic.includes('+') || topic.includes('#')) return Reason.WildcardsNotSupported;
-  if (isReservedTopic(topic)) return Reason.TopicFilterInvalid;
-  return null;
-}
-
-/** A payload as the JSON of the published data: JSON text as it is, other text as a string, empty as null. */
-function payloadJson(payload: Buffer | string): string {
-  const text = typeof payload === 'string' ? payload : decoder.decode(payload);
-  if (text.length === 0) return 'null';
-  try {
-    JSON.parse(text);
-    return text;
-  } catch {
-    return JSON.stringify(text);
-  }
-}

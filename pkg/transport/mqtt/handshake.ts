@@ -12,9 +12,11 @@ import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import mqttPacket from 'mqtt-packet';
 import { isRefusal, type RequestInfo, type TransportHost } from '../index.js';
 import { MqttConnection, type ConnectionContext } from './connection.js';
+import { messageMetadata, payloadJson, type Will } from './metadata.js';
 import { connackV4, Reason, type MqttVersion } from './packets.js';
 import { PacketReader } from './reader.js';
 import { MqttSessionState, resumable, type SessionStore } from './sessions.js';
+import { channelOf, isReservedTopic } from './topics.js';
 
 export interface HandshakeSettings {
   connectTimeout: number;
@@ -43,7 +45,11 @@ export class Handshake {
     private readonly opening: Set<Duplex>,
     private readonly sessions: SessionStore,
   ) {
-    this.context = { reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer, sessionExpiry: settings.sessionExpiry };
+    this.context = {
+      reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer, sessionExpiry: settings.sessionExpiry,
+      publish: (channel, type, dataJson, as) => host.publish(channel, type, dataJson, as),
+      history: (channel, options) => host.history(channel, options),
+    };
   }
 
   /** Reads a new connection: `request` is what the gate and policies see of it, `raw` its socket. */
@@ -93,8 +99,34 @@ export class Handshake {
       if (!connection) return;
       if (this.clients.get(connection.clientId) === connection) this.clients.delete(connection.clientId);
       connection.closedByPeer();
+      connection.publishWill();
       if (connection.keptFor > 0) this.sessions.keep(connection.state, connection.keptFor);
     });
+  }
+
+  /** A CONNECT's last will, ready to publish; or the reason it is refused (logged). */
+  private will(will: NonNullable<IConnectPacket['will']>, clientId: string): (Omit<Will, 'as'> & { tags?: Record<string, string> }) | number {
+    const refused = (reason: number, why: string): number => {
+      this.host.reporter.report('warn', 'mqtt_will_refused', `livehub: MQTT client ${JSON.stringify(clientId)} set a last will that cannot be published: ${why}; its CONNECT was refused`);
+      return reason;
+    };
+    const channel = isReservedTopic(will.topic) ? null : channelOf(will.topic);
+    if (channel === null) return refused(Reason.TopicNameInvalid, `topic ${JSON.stringify(will.topic)} names no livehub channel`);
+    if ((will.qos ?? 0) > 1) return refused(Reason.QosNotSupported, 'QoS 2 (livehub takes QoS 0 and 1)');
+    let dataJson: string;
+    try {
+      dataJson = payloadJson(will.payload);
+    } catch {
+      return refused(Reason.PayloadFormatInvalid, 'its payload is not UTF-8 text');
+    }
+    // A will's message expiry counts from when it is published (Will.expiry), not from the CONNECT.
+    const metadata = messageMetadata({ retain: will.retain, properties: { userProperties: will.properties?.userProperties as Record<string, string | string[]> | undefined } });
+    if (typeof metadata === 'string') return refused(Reason.ImplementationSpecific, metadata);
+    const expiry = will.properties?.messageExpiryInterval;
+    return {
+      channel, topic: will.topic, type: metadata.type ?? this.settings.type, dataJson,
+      ...(metadata.tags ? { tags: metadata.tags } : {}), ...(typeof expiry === 'number' && expiry > 0 ? { expiry } : {}),
+    };
   }
 
   /** Answers a CONNECT: refused with its code, or accepted and opened as a hub session. */
@@ -129,11 +161,8 @@ export class Handshake {
     const resume = packet.clean === false;
     const asked = version === 5 ? packet.properties?.sessionExpiryInterval ?? 0 : resume ? Infinity : 0;
     const keepFor = Math.min(asked, this.settings.sessionExpiry);
-    if (packet.will) {
-      host.reporter.report('warn', 'mqtt_will_ignored',
-        `livehub: MQTT client ${JSON.stringify(clientId)} set a last will on ${JSON.stringify(packet.will.topic)}; livehub does not publish wills: publish a status message from the device instead, or watch presence`,
-        undefined, `mqtt_will_ignored:${clientId}`);
-    }
+    const will = packet.will ? this.will(packet.will, clientId) : null;
+    if (typeof will === 'number') return refuse(will);
     const previous = this.clients.get(clientId);
     const userId = verdict.identity?.userId ?? null;
     let state: MqttSessionState | null;
@@ -155,7 +184,7 @@ export class Handshake {
       ? {
         cmd: 'connack', reasonCode: 0, sessionPresent, properties: {
           ...(asked > keepFor ? { sessionExpiryInterval: keepFor } : {}),
-          maximumQoS: 1, retainAvailable: false, wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false,
+          maximumQoS: 1, retainAvailable: true, wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false,
           subscriptionIdentifiersAvailable: false, topicAliasMaximum: 0, maximumPacketSize: this.settings.maxPacketSize,
           ...(assigned ? { assignedClientIdentifier: assigned } : {}),
         },
@@ -164,7 +193,9 @@ export class Handshake {
     stream.write(connection.generate(connack));
     this.clients.set(clientId, connection);
     this.opening.delete(stream);
-    connection.events = host.open(connection, host.requestInfo(admission), verdict.identity);
+    const kept = host.requestInfo(admission);
+    connection.events = host.open(connection, kept, verdict.identity);
+    if (will) connection.will = { ...will, as: { identity: verdict.identity, request: kept, clientId: connection.events.id, ...(will.tags ? { tags: will.tags } : {}) } };
     if (sessionPresent) connection.resume();
     return connection;
   }

@@ -29,6 +29,8 @@ export interface ConnectionContext {
   readonly sessionExpiry: number;
   /** The hub's publish on behalf of a connection (`host.publish`): for last wills. */
   publish(channel: string, type: string, dataJson: string, as: PublishAs): Promise<StreamPosition>;
+  /** True once the hub drains or closes (`host.closing`). */
+  closing(): boolean;
   /** The hub's history read (`host.history`): for retained messages. */
   history(channel: string, options: { limit: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
 }
@@ -111,6 +113,8 @@ export class MqttConnection implements Transport<MqttBatch> {
   }
 
   replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, _json: string): Buffer {
+    // A connection whose session another took over answers nothing more, and leaves the session alone.
+    if (this.released) return EMPTY;
     const { id, code, message } = reply as { id?: number; code?: string; message?: string };
     const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (pending === undefined) {

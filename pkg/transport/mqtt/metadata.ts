@@ -65,9 +65,14 @@ export async function sendRetained(wanted: readonly RetainedWanted[], to: {
 }
 
 /** Publishes a device's last will on its behalf (the channel policy decides), and logs what came of it. */
-export function publishWill(will: Will, clientId: string, context: { reporter: Reporter; publish(channel: string, type: string, dataJson: string, as: PublishAs): Promise<StreamPosition> }): void {
+export function publishWill(will: Will, clientId: string, context: { reporter: Reporter; closing(): boolean; publish(channel: string, type: string, dataJson: string, as: PublishAs): Promise<StreamPosition> }): void {
   const as = will.expiry === undefined ? will.as : { ...will.as, tags: { ...will.as.tags, expires: String(Date.now() + will.expiry * 1000) } };
   const who = `livehub: MQTT client ${JSON.stringify(clientId)} went away without DISCONNECT`;
+  if (context.closing()) {
+    // The hub closed the connection as it shut down: the device did not fail, and nothing can be published now.
+    context.reporter.report('info', 'mqtt_will_skipped', `livehub: MQTT client ${JSON.stringify(clientId)} was disconnected as the hub closed; its last will on ${JSON.stringify(will.topic)} was not published`);
+    return;
+  }
   context.publish(will.channel, will.type, will.dataJson, as).then(
     () => context.reporter.report('info', 'mqtt_will_published', `${who}; its last will was published on ${JSON.stringify(will.topic)}`),
     (error: unknown) => context.reporter.report('warn', 'mqtt_will_failed', `${who}, but its last will on ${JSON.stringify(will.topic)} could not be published: ${(error as { code?: string }).code ?? 'error'} (${error instanceof Error ? error.message : String(error)})`),

@@ -64,6 +64,16 @@ describe.each([4, 5] as const)('MQTT %i retained messages and wills', (protocolV
   });
 });
 
+describe('MQTT wills as the hub closes', () => {
+  it('are not published when the hub itself closes the connection, and that is logged', async () => {
+    const { port, hub, logs } = await start(anyone, {}, { record: true });
+    await device(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, will: { topic: 'status/meter-4', payload: Buffer.from('x'), qos: 0, retain: false } });
+    await hub.close();
+    await expect.poll(() => logs.find((l) => l.code === 'mqtt_will_skipped')?.message).toMatch(/disconnected as the hub closed; its last will on "status\/meter-4" was not published/);
+    expect(logs.filter((l) => l.code === 'mqtt_will_failed')).toEqual([]);
+  });
+});
+
 describe('MQTT 5 message metadata', () => {
   it('carries a device\'s user properties as the message\'s tags to pages, whose filters match them, and tags back as user properties', async () => {
     const { port, url } = await start(anyone);

@@ -12,7 +12,7 @@ import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscri
 import type { HubMessage, StreamPosition } from '../../protocol/index.js';
 import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.js';
 import { MqttBatch, mqttFormat } from './format.js';
-import { messageMetadata, payloadJson, publishWill, sendRetained, type RetainedWanted, type Will } from './metadata.js';
+import { messageMetadata, payloadJson, sendRetained, type RetainedWanted, type Will } from './metadata.js';
 import { Outbound } from './outbound.js';
 import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
@@ -370,11 +370,11 @@ export class MqttConnection implements Transport<MqttBatch> {
     return EMPTY;
   }
 
-  /** Publishes the device's last will, once, if it has one (its connection ended without DISCONNECT). */
-  publishWill(): void {
+  /** The device's last will, once (to publish: its connection ended without DISCONNECT). */
+  takeWill(): Will | null {
     const will = this.will;
     this.will = null;
-    if (will !== null) publishWill(will, this.clientId, this.context);
+    return will;
   }
 
   /** Settles a topic the hub was not asked about (refused here): written at once if it completes the answer. */

@@ -142,6 +142,7 @@ export class MqttEndpoint implements TransportEndpoint {
     for (const socket of this.opening) socket.destroy();
     this.wss?.close();
     this.sessions?.clear();
+    this.handshake?.stop();
     const server = this.server;
     return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }

@@ -12,7 +12,7 @@ import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import mqttPacket from 'mqtt-packet';
 import { isRefusal, type RequestInfo, type TransportHost } from '../index.js';
 import { MqttConnection, type ConnectionContext } from './connection.js';
-import { messageMetadata, payloadJson, type Will } from './metadata.js';
+import { DelayedWills, messageMetadata, payloadJson, type Will } from './metadata.js';
 import { connackV4, Reason, type MqttVersion } from './packets.js';
 import { PacketReader } from './reader.js';
 import { MqttSessionState, resumable, type SessionStore } from './sessions.js';
@@ -37,6 +37,7 @@ function refusalReason(status: number, hadPassword: boolean): number {
 
 export class Handshake {
   private readonly context: ConnectionContext;
+  private readonly wills = new DelayedWills();
 
   constructor(
     private readonly host: TransportHost,
@@ -51,6 +52,11 @@ export class Handshake {
       history: (channel, options) => host.history(channel, options),
       closing: () => host.closing,
     };
+  }
+
+  /** The endpoint stops: wills still waiting out their delay are not published. */
+  stop(): void {
+    this.wills.clear();
   }
 
   /** Reads a new connection: `request` is what the gate and policies see of it, `raw` its socket. */
@@ -100,7 +106,8 @@ export class Handshake {
       if (!connection) return;
       if (this.clients.get(connection.clientId) === connection) this.clients.delete(connection.clientId);
       connection.closedByPeer();
-      connection.publishWill();
+      const will = connection.takeWill();
+      if (will) this.wills.left(connection.clientId, will, Math.min(will.delay ?? 0, connection.keptFor), this.context);
       if (connection.keptFor > 0) this.sessions.keep(connection.state, connection.keptFor);
     });
   }
@@ -124,9 +131,11 @@ export class Handshake {
     const metadata = messageMetadata({ retain: will.retain, properties: { userProperties: will.properties?.userProperties as Record<string, string | string[]> | undefined } });
     if (typeof metadata === 'string') return refused(Reason.ImplementationSpecific, metadata);
     const expiry = will.properties?.messageExpiryInterval;
+    const delay = will.properties?.willDelayInterval;
     return {
       channel, topic: will.topic, type: metadata.type ?? this.settings.type, dataJson,
       ...(metadata.tags ? { tags: metadata.tags } : {}), ...(typeof expiry === 'number' && expiry > 0 ? { expiry } : {}),
+      ...(typeof delay === 'number' && delay > 0 ? { delay } : {}),
     };
   }
 
@@ -175,6 +184,11 @@ export class Handshake {
     }
     if (!resume) this.sessions.drop(clientId);
     const sessionPresent = state !== null;
+    // MQTT 5: a device back in its session within its will delay interval has its will dropped.
+    if (previous && sessionPresent && (previous.will?.delay ?? 0) > 0) previous.takeWill();
+    if (this.wills.returned(clientId, sessionPresent)) {
+      host.reporter.report('info', 'mqtt_will_dropped', `livehub: MQTT client ${JSON.stringify(clientId)} resumed its session within its will delay interval; its last will was not published`);
+    }
     state ??= new MqttSessionState(clientId, userId, version);
 
     const keepalive = packet.keepalive ?? 0;

@@ -22,6 +22,8 @@ export interface Will {
   as: PublishAs;
   /** Its MQTT 5 message expiry interval, in seconds from when it is published. */
   expiry?: number;
+  /** Its MQTT 5 will delay interval: seconds to wait, in case the device comes back to its session. */
+  delay?: number;
 }
 
 /**
@@ -61,6 +63,42 @@ export async function sendRetained(wanted: readonly RetainedWanted[], to: {
     if (parts === null) continue;
     const [packet] = qos === 0 ? [publishPacket(parts, to.version, 0)] : to.outbound.offer([parts]);
     if (packet) to.write(packet);
+  }
+}
+
+/**
+ * Wills waiting out their MQTT 5 will delay interval (at most until the session ends): a device that
+ * resumes its session within it has its will dropped; one that starts a new session has it published
+ * at once.
+ */
+export class DelayedWills {
+  private readonly waiting = new Map<string, { timer: NodeJS.Timeout; publish: () => void }>();
+
+  /** A device went away without DISCONNECT: its will is published after `delay` seconds, or now. */
+  left(clientId: string, will: Will, delay: number, context: Parameters<typeof publishWill>[2]): void {
+    this.returned(clientId, false);
+    const publish = () => {
+      this.waiting.delete(clientId);
+      publishWill(will, clientId, context);
+    };
+    if (delay <= 0) return publish();
+    this.waiting.set(clientId, { timer: setTimeout(publish, delay * 1000).unref(), publish });
+  }
+
+  /** The device connected again: a will still waiting is dropped when it resumed its session, published otherwise. */
+  returned(clientId: string, resumed: boolean): boolean {
+    const waiting = this.waiting.get(clientId);
+    if (waiting === undefined) return false;
+    clearTimeout(waiting.timer);
+    this.waiting.delete(clientId);
+    if (!resumed) waiting.publish();
+    return resumed;
+  }
+
+  /** The endpoint stops (the hub closes): waiting wills are not published. */
+  clear(): void {
+    for (const { timer } of this.waiting.values()) clearTimeout(timer);
+    this.waiting.clear();
   }
 }
 

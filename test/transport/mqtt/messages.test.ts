@@ -74,6 +74,30 @@ describe('MQTT wills as the hub closes', () => {
   });
 });
 
+describe('MQTT 5 will delay', () => {
+  it('publishes a will once its delay interval passed, and drops it when the device resumes its session within it', async () => {
+    const { port, url, hub, endpoint, logs } = await start(anyone, {}, { record: true });
+    const watcher = await page(url, 'status/meter-5');
+    const options = (clientId: string) => ({
+      protocolVersion: 5 as const, clientId, clean: false, properties: { sessionExpiryInterval: 60 },
+      will: { topic: 'status/meter-5', payload: Buffer.from(`"${clientId}"`), qos: 1 as const, retain: false, properties: { willDelayInterval: 1 } },
+    });
+    const back = await device(`mqtt://127.0.0.1:${port}`, options('back'));
+    back.client.stream.destroy();
+    await expect.poll(() => endpoint.storedSessions).toBe(1);
+    await device(`mqtt://127.0.0.1:${port}`, options('back'));
+    expect(logs.find((l) => l.code === 'mqtt_will_dropped')?.message).toMatch(/"back" resumed its session within its will delay interval/);
+
+    const gone = await device(`mqtt://127.0.0.1:${port}`, options('gone'));
+    const left = Date.now();
+    gone.client.stream.destroy();
+    expect(await watcher.next((m) => m.channel === 'status/meter-5', 5000)).toMatchObject({ data: 'gone' });
+    expect(Date.now() - left).toBeGreaterThanOrEqual(900);
+    await sentinel(hub, 'status/meter-5', [watcher]);
+    expect(watcher.messages.filter((m) => m.type === 'message')).toEqual([]);
+  });
+});
+
 describe('MQTT 5 message metadata', () => {
   it('carries a device\'s user properties as the message\'s tags to pages, whose filters match them, and tags back as user properties', async () => {
     const { port, url } = await start(anyone);

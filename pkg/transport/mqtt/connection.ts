@@ -118,7 +118,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     const { id, code, message } = reply as { id?: number; code?: string; message?: string };
     const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (pending === undefined) {
-      if (reply.type === 'reset' && reply.channel !== undefined) this.positioned(reply.channel, reply);
+      if (reply.type === 'reset' && reply.channel !== undefined) this.state.positioned(reply.channel, reply);
       else if (reply.type === 'error') setImmediate(() => this.refused(code ?? 'internal', message ?? 'refused'));
       return EMPTY;
     }
@@ -126,7 +126,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     const ok = reply.type !== 'error';
     switch (pending.kind) {
       case 'subscribe':
-        if (ok || code === 'already_subscribed') this.subscribed(pending.channel, pending.qos, reply);
+        if (ok || code === 'already_subscribed') this.state.subscribed(pending.channel, pending.qos, reply);
         // MQTT 5 retain handling: 0 sends the retained message on every SUBSCRIBE, 1 on a new subscription only, 2 never.
         if ((ok && pending.retainHandling !== 2) || (code === 'already_subscribed' && pending.retainHandling === 0)) {
           (pending.ack.retained ??= []).push({ channel: pending.channel, qos: pending.qos, upTo: ok ? reply.offset : undefined });
@@ -294,22 +294,6 @@ export class MqttConnection implements Transport<MqttBatch> {
     });
   }
 
-  /** A subscribe the hub answered: the subscription, its QoS, and where its stream stands. */
-  private subscribed(channel: string, qos: 0 | 1, reply: { offset?: number; epoch?: string }): void {
-    const subscription = this.state.subscriptions.get(channel);
-    if (subscription === undefined) this.state.subscriptions.set(channel, { qos, offset: reply.offset, epoch: reply.epoch });
-    else subscription.qos = qos;
-    if (subscription !== undefined && reply.epoch !== undefined) this.positioned(channel, reply);
-  }
-
-  /** The position the device stands at in a channel's stream (a `subscribed` or a `reset`). */
-  private positioned(channel: string, position: { offset?: number; epoch?: string }): void {
-    const subscription = this.state.subscriptions.get(channel);
-    if (subscription === undefined || position.offset === undefined || position.epoch === undefined) return;
-    subscription.offset = position.offset;
-    subscription.epoch = position.epoch;
-  }
-
   /** A resumed session's subscription answered: replayed from history, started afresh (said), or refused now. */
   private resumed(pending: Extract<Pending, { kind: 'resume' }>, reply: { type: string; offset?: number; epoch?: string; recovered?: boolean; code?: string; message?: string }): void {
     const { channel } = pending;
@@ -320,7 +304,7 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.warn('mqtt_session_refused', `${who} resumed its session, but its subscription to ${JSON.stringify(channel)} was refused now (${reply.code}: ${reply.message}); the subscription was dropped from the session`);
       return;
     }
-    this.positioned(channel, reply);
+    this.state.positioned(channel, reply);
     if (pending.resumed && reply.recovered === false) {
       this.warn('mqtt_session_gap', `${who} resumed its session, but the messages of ${JSON.stringify(channel)} it missed are no longer all in the channel's history (it was away longer than the history keeps, or the history was lost); it continues from the newest message: raise the hub's history size or ttl for this channel if devices are away that long`);
     }

@@ -30,6 +30,22 @@ export class MqttSessionState {
   nextPacketId = 0;
 
   constructor(readonly clientId: string, readonly userId: string | null, readonly version: MqttVersion) {}
+
+  /** A subscribe the hub answered: the subscription, its QoS, and where its stream stands. */
+  subscribed(channel: string, qos: 0 | 1, reply: { offset?: number; epoch?: string }): void {
+    const subscription = this.subscriptions.get(channel);
+    if (subscription === undefined) this.subscriptions.set(channel, { qos, offset: reply.offset, epoch: reply.epoch });
+    else subscription.qos = qos;
+    if (subscription !== undefined && reply.epoch !== undefined) this.positioned(channel, reply);
+  }
+
+  /** The position the device stands at in a channel's stream (a `subscribed` or a `reset`). */
+  positioned(channel: string, position: { offset?: number; epoch?: string }): void {
+    const subscription = this.subscriptions.get(channel);
+    if (subscription === undefined || position.offset === undefined || position.epoch === undefined) return;
+    subscription.offset = position.offset;
+    subscription.epoch = position.epoch;
+  }
 }
 
 interface Kept {

@@ -16,6 +16,7 @@ import { Router } from './router.js';
 import { Session } from './session.js';
 import { makeToolkit } from './toolkit.js';
 import type { Transport, TransportEndpoint, TransportHost } from './transport.js';
+import { publishAs } from './publish-as.js';
 
 /**
  * The hub's core: the loop (loop.ts) and the server-side API (api.ts), with the engine, presence,
@@ -272,5 +273,7 @@ export function transportHost(core: HubCore): TransportHost {
     open: (transport, request, identity, options) => core.open(transport, request, identity, options?.fullProtocol ?? true),
     sendToNode: (node, topic, data) => core.sendToNode(node, topic, data),
     onNodeMessage: (topic, handler) => core.onNodeMessage(topic, handler),
+    publish: (channel, type, dataJson, as) => publishAs(core, channel, type, dataJson, as),
+    history: (channel, options) => core.history(channel, options),
   };
 }

@@ -95,8 +95,13 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
   if (!isValidType(event)) {
     return fail(ErrorCode.InvalidType, `event (the published message's type) must be 1-255 characters of ${NAME_CHARACTERS}`, id);
   }
+  const tags = own(message, 'tags');
+  if (tags !== undefined && !isValidTags(tags)) {
+    return fail(ErrorCode.BadRequest, 'tags must be an object of at most 16 tags: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters', id);
+  }
   const publish: Extract<ClientCommand, { type: 'publish' }> = { type: 'publish', channel, event, data: own(message, 'data') };
   if (exceptSelf) publish.exceptSelf = true;
+  if (tags !== undefined) publish.tags = { ...tags };
   if (id !== undefined) publish.id = id;
   return publish;
 }

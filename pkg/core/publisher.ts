@@ -137,6 +137,7 @@ export class Publisher {
     const extra: PublishOptions = typeof id === 'string'
       ? { from, idempotencyKey: `publish:${from.user ?? ''}:${id}`, idempotencyTtl: this.options.publishDedupeWindow }
       : { from };
+    if (command.tags !== undefined) extra.tags = command.tags;
     after(() => this.publishNow(channel, event, dataJson, extra, false),
       (position) => { if (id !== undefined) reply(session, { type: 'ack', id, offset: position.offset, epoch: position.epoch }); },
       (error) => reply(session, withId(isOutcomeUnknown(error)

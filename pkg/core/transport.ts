@@ -17,6 +17,7 @@
  * (the resume id). Nothing is encoded once per subscriber unless the format needs it.
  */
 import type { Duplex } from 'node:stream';
+import type { HubMessage, StreamPosition } from '../protocol/index.js';
 import type { Identity } from './auth.js';
 import type { ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
@@ -147,6 +148,33 @@ export interface TransportHost {
   sendToNode(node: string, topic: string, data: string): Promise<boolean>;
   /** Receives the messages other nodes send this node under `topic`. One handler per topic. */
   onNodeMessage(topic: string, handler: (data: string) => void): void;
+  /**
+   * Publishes on behalf of a connection, also once it has closed (an MQTT last will): the hub's
+   * channel policy (`authorize`, `canPublish`) decides as for that connection's own publish, and the
+   * message is stamped `from` it. `dataJson` is the data as JSON text. Resolves with the message's
+   * position; rejects with a `LivehubError` of code `forbidden` (the policy refused: logged), or of a
+   * failed publish (`unavailable`, `closed`…); with a TypeError for an invalid channel, type, tags
+   * or JSON.
+   */
+  publish(channel: string, type: string, dataJson: string, options: PublishAs): Promise<StreamPosition>;
+  /**
+   * A channel's last `limit` messages still in history (at most its history size), oldest first, and
+   * its current position, as `hub.history` returns them (`complete` false: history no longer holds
+   * all of them, and none are returned).
+   */
+  history(channel: string, options?: { limit?: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
+}
+
+/** Who a transport publishes for (`TransportHost.publish`): a connection, as the channel policy sees it. */
+export interface PublishAs {
+  /** The connection's identity (null: anonymous). */
+  identity: Identity | null;
+  /** What the connection kept of its request (`host.requestInfo`). */
+  request: RequestInfo;
+  /** The connection's id (its session's, `TransportEvents.id`): the message's `from.client`. */
+  clientId: string;
+  /** The message's tags (at most 16: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters). */
+  tags?: Record<string, string>;
 }
 
 /** A transport an app adds with `hub.addTransport`: the hub starts it, and stops it on `hub.close()`. */

@@ -48,8 +48,11 @@ export type ClientCommand =
   /** `filter`: only publications whose tags have these values (see `hub.publish(…, { tags })`). */
   | { type: 'subscribe'; channel: string; id?: RequestId; since?: StreamPosition; filter?: Record<string, string> }
   | { type: 'unsubscribe'; channel: string; id?: RequestId }
-  /** `event` is the published message's type; `exceptSelf`: every subscriber but this connection gets it. */
-  | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId; exceptSelf?: boolean }
+  /**
+   * `event` is the published message's type; `exceptSelf`: every subscriber but this connection gets
+   * it; `tags`: the message's tags, which subscribers' filters match (as a server publish's).
+   */
+  | { type: 'publish'; channel: string; event: string; data?: unknown; id?: RequestId; exceptSelf?: boolean; tags?: Record<string, string> }
   | { type: 'ping'; id?: RequestId }
   /** The member list of a presence channel the client is subscribed to. */
   | { type: 'presence'; channel: string; id?: RequestId }

@@ -9,10 +9,14 @@
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
-import type { Reporter, Transport, TransportEvents } from '../index.js';
+import type { HubMessage, StreamPosition } from '../../protocol/index.js';
+import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.js';
 import { MqttBatch, mqttFormat } from './format.js';
-import { disconnectReason, publishPacket, Reason, reasonOf, type MqttVersion, type PublishParts } from './packets.js';
-import { channelOf, isReservedTopic } from './topics.js';
+import { messageMetadata, payloadJson, sendRetained, type RetainedWanted, type Will } from './metadata.js';
+import { Outbound } from './outbound.js';
+import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
+import type { MqttSessionState } from './sessions.js';
+import { channelOf, filterRefusal, isReservedTopic } from './topics.js';
 
 /** What a connection needs of its endpoint. */
 export interface ConnectionContext {
@@ -21,13 +25,23 @@ export interface ConnectionContext {
   readonly type: string;
   /** Live messages a device may have waiting beyond its receive maximum (the hub's sendBuffer). */
   readonly sendBuffer: number;
+  /** The longest a session is kept after its device went away, in seconds. */
+  readonly sessionExpiry: number;
+  /** The hub's publish on behalf of a connection (`host.publish`): for last wills. */
+  publish(channel: string, type: string, dataJson: string, as: PublishAs): Promise<StreamPosition>;
+  /** True once the hub drains or closes (`host.closing`). */
+  closing(): boolean;
+  /** The hub's history read (`host.history`): for retained messages. */
+  history(channel: string, options: { limit: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
 }
+
 
 /** A command sent to the hub, waiting for its answer. */
 type Pending =
-  | { kind: 'subscribe'; ack: Acknowledgement; index: number; channel: string; qos: 0 | 1 }
+  | { kind: 'subscribe'; ack: Acknowledgement; index: number; channel: string; qos: 0 | 1; retainHandling: number }
   | { kind: 'unsubscribe'; ack: Acknowledgement; index: number; channel: string }
-  | { kind: 'publish'; packetId: number; qos: number; topic: string };
+  | { kind: 'publish'; packetId: number; qos: number; topic: string }
+  | { kind: 'resume'; channel: string; resumed: boolean };
 
 /** A SUBACK or UNSUBACK being put together: one code per topic. */
 interface Acknowledgement {
@@ -35,25 +49,29 @@ interface Acknowledgement {
   packetId: number;
   codes: number[];
   waiting: number;
+  /** Subscriptions whose retained message is sent once the SUBACK is. */
+  retained?: RetainedWanted[];
 }
 
 const EMPTY = Buffer.alloc(0);
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export class MqttConnection implements Transport<MqttBatch> {
   readonly name = 'mqtt';
   readonly format = mqttFormat;
   /** The session, once the hub opened it. */
   events: TransportEvents | null = null;
-  /** Channels subscribed, with their granted QoS. */
-  private readonly subscriptions = new Map<string, 0 | 1>();
   private readonly pending = new Map<number, Pending>();
   private nextCommand = 1;
-  /** QoS 1 deliveries not yet acknowledged, by packet identifier. */
-  private readonly inflight = new Map<number, Buffer>();
-  /** QoS 1 deliveries waiting for room under the receive maximum. */
-  private held: PublishParts[] = [];
-  private nextPacketId = 0;
+  /**
+   * Seconds the session is kept once the connection closes (0: it ends with the connection). An
+   * MQTT 5 DISCONNECT may change it.
+   */
+  keepFor = 0;
+  /** Set when another connection took this one's session over: this one no longer keeps it. */
+  private released = false;
+  /** The device's last will, until it is published or the device disconnects cleanly. */
+  will: Will | null = null;
+  private readonly outbound: Outbound;
   private lastPacket = Date.now();
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private ending = false;
@@ -63,9 +81,12 @@ export class MqttConnection implements Transport<MqttBatch> {
     readonly version: MqttVersion,
     readonly clientId: string,
     private readonly keepalive: number,
-    private readonly receiveMaximum: number,
+    receiveMaximum: number,
     private readonly context: ConnectionContext,
+    /** Subscriptions, stream positions and unacknowledged deliveries: kept across connections in a persistent session. */
+    readonly state: MqttSessionState,
   ) {
+    this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.socket.write(bytes); });
     if (keepalive > 0) this.watchKeepalive();
   }
 
@@ -74,17 +95,17 @@ export class MqttConnection implements Transport<MqttBatch> {
   get writable(): boolean { return !this.ending && this.socket.writable; }
   get writableLength(): number { return this.socket.writableLength; }
 
-  frames(batch: MqttBatch, channel: string): Buffer {
-    if ((this.subscriptions.get(channel) ?? 0) === 0) return batch.shared(this.version);
+  frames(batch: MqttBatch, channel: string, offsets: readonly number[]): Buffer {
+    // A closing connection hands nothing on, and its session's positions stay where the device is:
+    // what comes after them is replayed from history if the session is resumed.
+    if (this.ending) return EMPTY;
+    const subscription = this.state.subscriptions.get(channel);
+    if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
+    if ((subscription?.qos ?? 0) === 0) return batch.shared(this.version);
     if (this.version === 5) batch.withProperties();
-    const out: Buffer[] = [];
-    for (const parts of batch.parts) {
-      const packet = this.held.length === 0 ? this.deliver(parts) : null;
-      if (packet) out.push(packet);
-      else this.held.push(parts);
-    }
-    if (this.held.length > this.context.sendBuffer && !this.ending) {
-      const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.receiveMaximum}) unacknowledged`;
+    const out = this.outbound.offer(batch.parts);
+    if (this.outbound.waiting > this.context.sendBuffer) {
+      const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.outbound.receiveMaximum}) unacknowledged`;
       this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
       setImmediate(() => this.close(4001, why));
     }
@@ -92,10 +113,12 @@ export class MqttConnection implements Transport<MqttBatch> {
   }
 
   replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, _json: string): Buffer {
+    // A connection whose session another took over answers nothing more, and leaves the session alone.
+    if (this.released) return EMPTY;
     const { id, code, message } = reply as { id?: number; code?: string; message?: string };
     const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (pending === undefined) {
-      if (reply.type === 'subscribed' && reply.channel !== undefined) this.subscriptions.set(reply.channel, this.subscriptions.get(reply.channel) ?? 0);
+      if (reply.type === 'reset' && reply.channel !== undefined) this.state.positioned(reply.channel, reply);
       else if (reply.type === 'error') setImmediate(() => this.refused(code ?? 'internal', message ?? 'refused'));
       return EMPTY;
     }
@@ -103,14 +126,21 @@ export class MqttConnection implements Transport<MqttBatch> {
     const ok = reply.type !== 'error';
     switch (pending.kind) {
       case 'subscribe':
-        if (ok || code === 'already_subscribed') this.subscriptions.set(pending.channel, pending.qos);
+        if (ok || code === 'already_subscribed') this.state.subscribed(pending.channel, pending.qos, reply);
+        // MQTT 5 retain handling: 0 sends the retained message on every SUBSCRIBE, 1 on a new subscription only, 2 never.
+        if ((ok && pending.retainHandling !== 2) || (code === 'already_subscribed' && pending.retainHandling === 0)) {
+          (pending.ack.retained ??= []).push({ channel: pending.channel, qos: pending.qos, upTo: ok ? reply.offset : undefined });
+        }
         return this.settle(pending.ack, pending.index, ok || code === 'already_subscribed' ? pending.qos : this.refusal(code!));
       case 'unsubscribe':
-        if (ok) this.subscriptions.delete(pending.channel);
+        if (ok) this.state.subscriptions.delete(pending.channel);
         return this.settle(pending.ack, pending.index, ok ? Reason.Success : this.refusal(code!));
       case 'publish':
         if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
         return this.publishRefused(pending, code!, message ?? '');
+      case 'resume':
+        this.resumed(pending, reply);
+        return EMPTY;
     }
   }
 
@@ -141,9 +171,35 @@ export class MqttConnection implements Transport<MqttBatch> {
     this.socket.destroy();
   }
 
-  /** Another connection with the same client id took over (MQTT 3.1.1, 3.1.4-2): this one is closed. */
-  takenOver(): void {
+  /**
+   * Another connection with the same client id took over (MQTT 3.1.1, 3.1.4-2): this one is closed,
+   * and hands its session to the new one (which resumes it or starts clean).
+   */
+  takenOver(): MqttSessionState {
     this.disconnect(Reason.SessionTakenOver, 'another connection with this client id took the session over');
+    this.ending = true;
+    this.released = true;
+    return this.state;
+  }
+
+  /** Seconds to keep the session once this connection closed: 0 when it ends, or another connection has it. */
+  get keptFor(): number {
+    return this.released ? 0 : this.keepFor;
+  }
+
+  /**
+   * Resumes a stored session on this connection (its CONNACK said session present): the unacknowledged
+   * QoS 1 deliveries are sent again with DUP set, and each channel is subscribed again from the
+   * position of the last message handed to the device, so the hub's history replays what it missed.
+   */
+  resume(): void {
+    this.outbound.resend();
+    for (const [channel, { offset, epoch }] of this.state.subscriptions) {
+      const id = this.nextCommand++;
+      const since = offset !== undefined && epoch !== undefined ? `,"since":{"offset":${offset},"epoch":${JSON.stringify(epoch)}}` : '';
+      this.pending.set(id, { kind: 'resume', channel, resumed: since !== '' });
+      this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)}${since},"id":${id}}`);
+    }
   }
 
   /** The stream closed, whoever closed it: the session is told. */
@@ -162,13 +218,18 @@ export class MqttConnection implements Transport<MqttBatch> {
       case 'publish': return this.publish(packet);
       case 'subscribe': return this.subscribe(packet);
       case 'unsubscribe': return this.unsubscribe(packet);
-      case 'puback': return this.acknowledged(packet.messageId ?? 0);
+      case 'puback': return this.outbound.acknowledged(packet.messageId ?? 0);
       case 'pingreq':
         // A ping the inbound rate limit refuses goes unanswered (the session says so and closes at the burst).
         if (this.events?.pinged()) this.socket.write(this.generate({ cmd: 'pingresp' }));
         return;
-      case 'disconnect':
+      case 'disconnect': {
+        // A DISCONNECT ends the connection without its will, unless MQTT 5 reason 0x04 asks for it.
+        if (packet.reasonCode !== 0x04) this.will = null;
+        const expiry = packet.properties?.sessionExpiryInterval;
+        if (typeof expiry === 'number' && this.keepFor > 0) this.keepFor = Math.min(expiry, this.context.sessionExpiry);
         return this.end();
+      }
       default:
         return this.protocolError(packet.cmd === 'connect' ? 'a second CONNECT' : `a ${packet.cmd.toUpperCase()} packet (livehub takes QoS 0 and 1: CONNECT, PUBLISH, PUBACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT)`);
     }
@@ -188,9 +249,10 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'invalid_channel', `topic ${JSON.stringify(topic)} names no livehub channel (docs/mqtt.md: topics and channels)`);
       return;
     }
-    if (packet.retain && this.version === 5) return this.protocolError('a retained PUBLISH (its CONNACK said retain is not available)', Reason.RetainNotSupported);
-    if (packet.retain) {
-      this.warnOnce('mqtt_retain', `livehub: MQTT client ${JSON.stringify(this.clientId)} published with the retain flag on ${JSON.stringify(topic)}; livehub delivered it as a live message and keeps no retained copy (a subscriber recovers a channel from its history)`);
+    const metadata = messageMetadata(packet);
+    if (typeof metadata === 'string') {
+      this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'bad_request', metadata);
+      return;
     }
     let data: string;
     try {
@@ -199,16 +261,16 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'bad_data', 'the payload is not UTF-8 text (livehub carries JSON or text payloads)');
       return;
     }
-    const named = packet.properties?.userProperties?.type;
-    const type = typeof named === 'string' ? named : this.context.type;
+    const type = metadata.type ?? this.context.type;
+    const tags = metadata.tags === null ? '' : `,"tags":${JSON.stringify(metadata.tags)}`;
     const id = this.nextCommand++;
     this.pending.set(id, { kind: 'publish', packetId: messageId, qos, topic });
-    this.events?.receive(`{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data},"id":${id}}`);
+    this.events?.receive(`{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags},"id":${id}}`);
   }
 
   private subscribe(packet: ISubscribePacket): void {
     const ack: Acknowledgement = { cmd: 'suback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.subscriptions.length };
-    packet.subscriptions.forEach(({ topic, qos }, index) => {
+    packet.subscriptions.forEach(({ topic, qos, rh }, index) => {
       const refusal = filterRefusal(topic);
       const channel = refusal === null ? channelOf(topic) : null;
       if (channel === null) {
@@ -216,7 +278,7 @@ export class MqttConnection implements Transport<MqttBatch> {
         return;
       }
       const id = this.nextCommand++;
-      this.pending.set(id, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1 });
+      this.pending.set(id, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 });
       this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
     });
   }
@@ -232,27 +294,20 @@ export class MqttConnection implements Transport<MqttBatch> {
     });
   }
 
-  /** The device acknowledged a QoS 1 delivery: a held one takes its place. */
-  private acknowledged(packetId: number): void {
-    if (!this.inflight.delete(packetId)) return;
-    const sent: Buffer[] = [];
-    while (this.held.length > 0) {
-      const packet = this.deliver(this.held[0]!);
-      if (!packet) break;
-      this.held.shift();
-      sent.push(packet);
+  /** A resumed session's subscription answered: replayed from history, started afresh (said), or refused now. */
+  private resumed(pending: Extract<Pending, { kind: 'resume' }>, reply: { type: string; offset?: number; epoch?: string; recovered?: boolean; code?: string; message?: string }): void {
+    const { channel } = pending;
+    const who = `livehub: MQTT client ${JSON.stringify(this.clientId)}`;
+    if (reply.type === 'error') {
+      if (reply.code === 'already_subscribed') return;
+      this.state.subscriptions.delete(channel);
+      this.warn('mqtt_session_refused', `${who} resumed its session, but its subscription to ${JSON.stringify(channel)} was refused now (${reply.code}: ${reply.message}); the subscription was dropped from the session`);
+      return;
     }
-    if (sent.length > 0 && !this.ending) this.socket.write(Buffer.concat(sent));
-  }
-
-  /** A QoS 1 PUBLISH with the next free packet identifier, or null when the receive maximum is reached. */
-  private deliver(parts: PublishParts): Buffer | null {
-    if (this.inflight.size >= this.receiveMaximum) return null;
-    do this.nextPacketId = this.nextPacketId === 0xffff ? 1 : this.nextPacketId + 1;
-    while (this.inflight.has(this.nextPacketId));
-    const packet = publishPacket(parts, this.version, this.nextPacketId);
-    this.inflight.set(this.nextPacketId, packet);
-    return packet;
+    this.state.positioned(channel, reply);
+    if (pending.resumed && reply.recovered === false) {
+      this.warn('mqtt_session_gap', `${who} resumed its session, but the messages of ${JSON.stringify(channel)} it missed are no longer all in the channel's history (it was away longer than the history keeps, or the history was lost); it continues from the newest message: raise the hub's history size or ttl for this channel if devices are away that long`);
+    }
   }
 
   /** A refused publish: an MQTT 5 QoS 1 one gets a PUBACK with the reason; otherwise MQTT can only close. */
@@ -261,7 +316,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (this.version === 5 && pending.qos === 1 && code !== 'rate_limited') {
       this.warnOnce(`mqtt_publish_refused:${code}`, `${text}; it got a PUBACK with reason ${reasonOf(code)}`);
       const puback = this.generate({ cmd: 'puback', messageId: pending.packetId, reasonCode: reasonOf(code), properties: { reasonString: `${code}: ${message}` } });
-      if (this.events === null || code === 'invalid_channel' || code === 'bad_data') this.socket.write(puback);
+      if (this.events === null || code === 'invalid_channel' || code === 'bad_data' || code === 'bad_request') this.socket.write(puback);
       else return puback;
       return EMPTY;
     }
@@ -287,7 +342,23 @@ export class MqttConnection implements Transport<MqttBatch> {
     const packet = ack.cmd === 'suback'
       ? { cmd: 'suback' as const, messageId: ack.packetId, granted: ack.codes }
       : this.version === 5 ? { cmd: 'unsuback' as const, messageId: ack.packetId, granted: ack.codes } : { cmd: 'unsuback' as const, messageId: ack.packetId, granted: [] };
-    return this.generate(packet as Packet);
+    const bytes = this.generate(packet as Packet);
+    if (ack.retained === undefined) return bytes;
+    // Retained messages follow the SUBACK, read from the channels' history: the SUBACK goes out now.
+    if (!this.ending) this.socket.write(bytes);
+    void sendRetained(ack.retained, {
+      history: this.context.history, version: this.version, outbound: this.outbound,
+      write: (bytes) => { if (!this.ending) this.socket.write(bytes); },
+      failed: (channel, error) => this.warn('mqtt_retained_failed', `livehub: MQTT client ${JSON.stringify(this.clientId)} subscribed to ${JSON.stringify(channel)}, but its retained message could not be read from history (${error instanceof Error ? error.message : String(error)}); it was not sent`),
+    });
+    return EMPTY;
+  }
+
+  /** The device's last will, once (to publish: its connection ended without DISCONNECT). */
+  takeWill(): Will | null {
+    const will = this.will;
+    this.will = null;
+    return will;
   }
 
   /** Settles a topic the hub was not asked about (refused here): written at once if it completes the answer. */
@@ -348,22 +419,3 @@ export class MqttConnection implements Transport<MqttBatch> {
   }
 }
 
-/** Why a topic filter cannot be subscribed to (an MQTT 5 reason), or null when it may name a channel. */
-function filterRefusal(topic: string): number | null {
-  if (topic.startsWith('$share/')) return Reason.SharedNotSupported;
-  if (topic.includes('+') || topic.includes('#')) return Reason.WildcardsNotSupported;
-  if (isReservedTopic(topic)) return Reason.TopicFilterInvalid;
-  return null;
-}
-
-/** A payload as the JSON of the published data: JSON text as it is, other text as a string, empty as null. */
-function payloadJson(payload: Buffer | string): string {
-  const text = typeof payload === 'string' ? payload : decoder.decode(payload);
-  if (text.length === 0) return 'null';
-  try {
-    JSON.parse(text);
-    return text;
-  } catch {
-    return JSON.stringify(text);
-  }
-}

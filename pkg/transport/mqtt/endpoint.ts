@@ -11,6 +11,7 @@ import type { TransportEndpoint, TransportHost } from '../index.js';
 import { dispatcherFor, handedOver, rejectUpgrade, releaseDispatcher } from '../websocket/upgrade.js';
 import { Handshake, type HandshakeSettings } from './handshake.js';
 import type { MqttConnection } from './connection.js';
+import { SessionStore } from './sessions.js';
 import { NAME_PATTERN } from '../../protocol/index.js';
 
 /** Options of `new MqttEndpoint(options)`. */
@@ -27,9 +28,17 @@ export interface MqttOptions {
   maxPacketSize?: number;
   /** The type of the messages devices publish (an MQTT 5 user property `type` overrides it). @default 'message' */
   type?: string;
+  /**
+   * The longest a persistent session is kept after its device went away, in seconds: an MQTT 5
+   * session expiry interval above it is lowered to it (the CONNACK says so), and an MQTT 3.1.1
+   * session (clean session false) is kept this long. @default 7200
+   */
+  sessionExpiry?: number;
+  /** How many sessions of devices that are away are stored at most; past it the oldest ends (logged). @default 10000 */
+  maxSessions?: number;
 }
 
-const OPTIONS = ['port', 'host', 'path', 'connectTimeout', 'maxPacketSize', 'type'];
+const OPTIONS = ['port', 'host', 'path', 'connectTimeout', 'maxPacketSize', 'type', 'sessionExpiry', 'maxSessions'];
 /** The WebSocket subprotocols of MQTT: `mqtt` (MQTT 3.1.1 and 5), and `mqttv3.1` of older clients. */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 
@@ -42,6 +51,7 @@ export class MqttEndpoint implements TransportEndpoint {
   private readonly options: Readonly<MqttOptions>;
   private host: TransportHost | null = null;
   private handshake: Handshake | null = null;
+  private sessions: SessionStore | null = null;
   private server: NetServer | null = null;
   private wss: WebSocketServer | null = null;
   private readonly attached = new Map<Server, string>();
@@ -56,13 +66,15 @@ export class MqttEndpoint implements TransportEndpoint {
     for (const key of Object.keys(options)) {
       if (!OPTIONS.includes(key)) throw new TypeError(`livehub: unknown MqttEndpoint option ${JSON.stringify(key)} (known: ${OPTIONS.join(', ')})`);
     }
-    const { port, host, path, connectTimeout, maxPacketSize, type } = options;
+    const { port, host, path, connectTimeout, maxPacketSize, type, sessionExpiry, maxSessions } = options;
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new TypeError('livehub: MqttEndpoint port must be an integer from 0 to 65535');
     if (host !== undefined && typeof host !== 'string') throw new TypeError('livehub: MqttEndpoint host must be a string');
     if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) throw new TypeError('livehub: MqttEndpoint path must be a string starting with "/"');
     if (connectTimeout !== undefined && (!Number.isFinite(connectTimeout) || connectTimeout <= 0)) throw new TypeError('livehub: MqttEndpoint connectTimeout must be a positive number of milliseconds');
     if (maxPacketSize !== undefined && (!Number.isInteger(maxPacketSize) || maxPacketSize < 64)) throw new TypeError('livehub: MqttEndpoint maxPacketSize must be an integer of at least 64 bytes');
     if (type !== undefined && (typeof type !== 'string' || !NAME_PATTERN.test(type))) throw new TypeError('livehub: MqttEndpoint type must be a valid message type (1-255 characters of A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $)');
+    if (sessionExpiry !== undefined && (!Number.isInteger(sessionExpiry) || sessionExpiry < 0 || sessionExpiry > 0xffffffff)) throw new TypeError('livehub: MqttEndpoint sessionExpiry must be a whole number of seconds from 0 to 4294967295');
+    if (maxSessions !== undefined && (!Number.isInteger(maxSessions) || maxSessions < 0)) throw new TypeError('livehub: MqttEndpoint maxSessions must be a non-negative integer');
     this.options = { ...options };
   }
 
@@ -72,8 +84,10 @@ export class MqttEndpoint implements TransportEndpoint {
       connectTimeout: this.options.connectTimeout ?? 10_000,
       maxPacketSize: this.options.maxPacketSize ?? host.options.maxMessageSize,
       type: this.options.type ?? 'message',
+      sessionExpiry: this.options.sessionExpiry ?? 7200,
     };
-    this.handshake = new Handshake(host, settings, this.clients, this.opening);
+    this.sessions = new SessionStore(this.options.maxSessions ?? 10_000, host.reporter);
+    this.handshake = new Handshake(host, settings, this.clients, this.opening, this.sessions);
     for (const [server, path] of this.waiting.splice(0)) this.attach(server, { path });
     const { port } = this.options;
     if (port === undefined) return;
@@ -85,6 +99,11 @@ export class MqttEndpoint implements TransportEndpoint {
         resolve();
       });
     });
+  }
+
+  /** How many sessions of devices that are away it stores (persistent sessions, until they expire). */
+  get storedSessions(): number {
+    return this.sessions?.size ?? 0;
   }
 
   /** The TCP port it listens on (0 until it listens, and without a `port` option). */
@@ -122,6 +141,8 @@ export class MqttEndpoint implements TransportEndpoint {
     this.attached.clear();
     for (const socket of this.opening) socket.destroy();
     this.wss?.close();
+    this.sessions?.clear();
+    this.handshake?.stop();
     const server = this.server;
     return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }

@@ -4,7 +4,12 @@
  * published from a page arrives as `"text"`, with its quotes); its type and publisher travel as MQTT 5
  * user properties (`type`, `from.user`, `from.client`, and each tag as `tag.<key>`). QoS 0 devices of
  * one protocol version share one buffer; a QoS 1 device adds its packet identifiers to the shared parts.
+ *
+ * Two tags are MQTT's own: `retain` ("1": published retained) and `expires` (when the message
+ * expires, in ms since the epoch, from an MQTT 5 message expiry interval). A message past its expiry
+ * is not delivered to devices; one before it tells MQTT 5 devices the seconds it has left.
  */
+import type { HubMessage } from '../../protocol/index.js';
 import type { WireFormat } from '../index.js';
 import { publishPacket, publishProperties, utf8, type MqttVersion, type PublishParts } from './packets.js';
 import { topicOf } from './topics.js';
@@ -14,7 +19,7 @@ export class MqttBatch {
   /** QoS 0 packets for MQTT 3.1.1 and 5, made on first use. */
   private qos0: [Buffer | null, Buffer | null] = [null, null];
 
-  constructor(readonly offsets: readonly number[], readonly parts: readonly PublishParts[], private readonly metadata: ReadonlyArray<() => Array<[string, string]>>) {}
+  constructor(readonly offsets: readonly number[], readonly parts: readonly PublishParts[], private readonly metadata: ReadonlyArray<() => Buffer>) {}
 
   /** Every message as QoS 0 PUBLISH packets, for one protocol version: shared by every such device. */
   shared(version: MqttVersion): Buffer {
@@ -31,7 +36,7 @@ export class MqttBatch {
 
   /** Makes the MQTT 5 properties of each message (once). */
   withProperties(): void {
-    this.parts.forEach((part, i) => { part.properties ??= publishProperties(this.metadata[i]!()); });
+    this.parts.forEach((part, i) => { part.properties ??= this.metadata[i]!(); });
   }
 }
 
@@ -41,11 +46,14 @@ export const mqttFormat: WireFormat<MqttBatch> = {
   encodeMessages(channel, offsets, payloads, types) {
     const topic = utf8(topicOf(channel));
     const parts: PublishParts[] = [];
-    const metadata: Array<() => Array<[string, string]>> = [];
+    const metadata: Array<() => Buffer> = [];
+    const now = Date.now();
     for (let i = 0; i < payloads.length; i++) {
       const message = split(payloads[i]!, channel, types[i]!, offsets[i]!);
+      const expires = message.rest.includes('"expires":') ? expiryOf(message.rest) : undefined;
+      if (expires !== undefined && expires <= now) continue;
       parts.push({ topic, properties: null, payload: Buffer.from(message.data, 'utf8') });
-      metadata.push(() => userProperties(types[i]!, message.rest));
+      metadata.push(() => propertiesOf(types[i]!, message.rest, expires));
     }
     return new MqttBatch(offsets, parts, metadata);
   },
@@ -69,18 +77,52 @@ function split(payload: string, channel: string, type: string, offset: number): 
   return { data: JSON.stringify(message.data ?? null), rest: JSON.stringify({ tags: message.tags, from: message.from }) };
 }
 
-/** The MQTT 5 user properties of a message: its type, publisher and tags. */
-function userProperties(type: string, rest: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [['type', type]];
-  if (rest === '{}') return out;
-  let extra: { tags?: Record<string, string>; from?: { user?: string; client?: string } };
+/** When a message expires (its `expires` tag), or undefined when it does not. */
+function expiryOf(rest: string): number | undefined {
+  try {
+    const expires = Number((JSON.parse(rest) as { tags?: Record<string, string> }).tags?.expires);
+    return Number.isFinite(expires) ? expires : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The MQTT 5 properties of a message: its type, publisher and tags as user properties, and its expiry. */
+function propertiesOf(type: string, rest: string, expires: number | undefined): Buffer {
+  const expiresIn = expires === undefined ? undefined : Math.ceil((expires - Date.now()) / 1000);
+  if (rest === '{}') return publishProperties([['type', type]], expiresIn);
+  let extra: Pick<HubMessage, 'tags' | 'from'>;
   try {
     extra = JSON.parse(rest) as typeof extra;
   } catch {
-    return out;
+    return publishProperties([['type', type]], expiresIn);
   }
+  return publishProperties(userProperties(type, extra), expiresIn);
+}
+
+/** The MQTT 5 user properties of a message: its type, publisher and tags (but `expires`, a property of its own). */
+function userProperties(type: string, extra: Pick<HubMessage, 'tags' | 'from'>): Array<[string, string]> {
+  const out: Array<[string, string]> = [['type', type]];
   if (extra.from?.user !== undefined) out.push(['from.user', String(extra.from.user)]);
   if (extra.from?.client !== undefined) out.push(['from.client', String(extra.from.client)]);
-  for (const [key, value] of Object.entries(extra.tags ?? {})) out.push([`tag.${key}`, value]);
+  for (const [key, value] of Object.entries(extra.tags ?? {})) if (key !== 'expires') out.push([`tag.${key}`, value]);
   return out;
+}
+
+/**
+ * A channel's retained message for a new subscriber: the newest of `messages` published retained
+ * (tag `retain`), unless it cleared the retained message (empty: data null) or expired; else null.
+ */
+export function retainedParts(channel: string, messages: readonly HubMessage[], version: MqttVersion): PublishParts | null {
+  const message = messages.findLast((m) => m.tags?.retain === '1');
+  if (message === undefined || message.data === null) return null;
+  const expires = message.tags?.expires === undefined ? undefined : Number(message.tags.expires);
+  if (expires !== undefined && Number.isFinite(expires) && expires <= Date.now()) return null;
+  const expiresIn = expires === undefined || !Number.isFinite(expires) ? undefined : Math.ceil((expires - Date.now()) / 1000);
+  return {
+    topic: utf8(topicOf(channel)),
+    payload: Buffer.from(JSON.stringify(message.data), 'utf8'),
+    properties: version === 5 ? publishProperties(userProperties(message.type, message), expiresIn) : null,
+    retain: true,
+  };
 }

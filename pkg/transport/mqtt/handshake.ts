@@ -12,13 +12,18 @@ import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import mqttPacket from 'mqtt-packet';
 import { isRefusal, type RequestInfo, type TransportHost } from '../index.js';
 import { MqttConnection, type ConnectionContext } from './connection.js';
+import { DelayedWills, messageMetadata, payloadJson, type Will } from './metadata.js';
 import { connackV4, Reason, type MqttVersion } from './packets.js';
 import { PacketReader } from './reader.js';
+import { MqttSessionState, resumable, type SessionStore } from './sessions.js';
+import { channelOf, isReservedTopic } from './topics.js';
 
 export interface HandshakeSettings {
   connectTimeout: number;
   maxPacketSize: number;
   type: string;
+  /** The longest a session is kept after its device went away, in seconds. */
+  sessionExpiry: number;
 }
 
 /** The MQTT 5 reason for a refusal of the hub's gate (its HTTP status). */
@@ -32,14 +37,26 @@ function refusalReason(status: number, hadPassword: boolean): number {
 
 export class Handshake {
   private readonly context: ConnectionContext;
+  private readonly wills = new DelayedWills();
 
   constructor(
     private readonly host: TransportHost,
     private readonly settings: HandshakeSettings,
     private readonly clients: Map<string, MqttConnection>,
     private readonly opening: Set<Duplex>,
+    private readonly sessions: SessionStore,
   ) {
-    this.context = { reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer };
+    this.context = {
+      reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer, sessionExpiry: settings.sessionExpiry,
+      publish: (channel, type, dataJson, as) => host.publish(channel, type, dataJson, as),
+      history: (channel, options) => host.history(channel, options),
+      closing: () => host.closing,
+    };
+  }
+
+  /** The endpoint stops: wills still waiting out their delay are not published. */
+  stop(): void {
+    this.wills.clear();
   }
 
   /** Reads a new connection: `request` is what the gate and policies see of it, `raw` its socket. */
@@ -89,7 +106,37 @@ export class Handshake {
       if (!connection) return;
       if (this.clients.get(connection.clientId) === connection) this.clients.delete(connection.clientId);
       connection.closedByPeer();
+      const will = connection.takeWill();
+      if (will) this.wills.left(connection.clientId, will, Math.min(will.delay ?? 0, connection.keptFor), this.context);
+      if (connection.keptFor > 0) this.sessions.keep(connection.state, connection.keptFor);
     });
+  }
+
+  /** A CONNECT's last will, ready to publish; or the reason it is refused (logged). */
+  private will(will: NonNullable<IConnectPacket['will']>, clientId: string): (Omit<Will, 'as'> & { tags?: Record<string, string> }) | number {
+    const refused = (reason: number, why: string): number => {
+      this.host.reporter.report('warn', 'mqtt_will_refused', `livehub: MQTT client ${JSON.stringify(clientId)} set a last will that cannot be published: ${why}; its CONNECT was refused`);
+      return reason;
+    };
+    const channel = isReservedTopic(will.topic) ? null : channelOf(will.topic);
+    if (channel === null) return refused(Reason.TopicNameInvalid, `topic ${JSON.stringify(will.topic)} names no livehub channel`);
+    if ((will.qos ?? 0) > 1) return refused(Reason.QosNotSupported, 'QoS 2 (livehub takes QoS 0 and 1)');
+    let dataJson: string;
+    try {
+      dataJson = payloadJson(will.payload);
+    } catch {
+      return refused(Reason.PayloadFormatInvalid, 'its payload is not UTF-8 text');
+    }
+    // A will's message expiry counts from when it is published (Will.expiry), not from the CONNECT.
+    const metadata = messageMetadata({ retain: will.retain, properties: { userProperties: will.properties?.userProperties as Record<string, string | string[]> | undefined } });
+    if (typeof metadata === 'string') return refused(Reason.ImplementationSpecific, metadata);
+    const expiry = will.properties?.messageExpiryInterval;
+    const delay = will.properties?.willDelayInterval;
+    return {
+      channel, topic: will.topic, type: metadata.type ?? this.settings.type, dataJson,
+      ...(metadata.tags ? { tags: metadata.tags } : {}), ...(typeof expiry === 'number' && expiry > 0 ? { expiry } : {}),
+      ...(typeof delay === 'number' && delay > 0 ? { delay } : {}),
+    };
   }
 
   /** Answers a CONNECT: refused with its code, or accepted and opened as a hub session. */
@@ -119,35 +166,52 @@ export class Handshake {
     if (isRefusal(verdict)) return refuse(refusalReason(verdict.status, password !== ''));
     if (host.closing) return refuse(Reason.ServerUnavailable);
 
-    if (packet.clean === false || (packet.properties?.sessionExpiryInterval ?? 0) > 0) {
-      host.reporter.report('warn', 'mqtt_session_not_kept',
-        `livehub: MQTT client ${JSON.stringify(clientId)} asked for a persistent session (clean session false or a session expiry); livehub starts it clean (sessionPresent false) and keeps nothing after it disconnects: subscribe again on each connect`,
-        undefined, `mqtt_session_not_kept:${clientId}`);
-    }
-    if (packet.will) {
-      host.reporter.report('warn', 'mqtt_will_ignored',
-        `livehub: MQTT client ${JSON.stringify(clientId)} set a last will on ${JSON.stringify(packet.will.topic)}; livehub does not publish wills: publish a status message from the device instead, or watch presence`,
-        undefined, `mqtt_will_ignored:${clientId}`);
-    }
+    // MQTT 3.1.1: clean session false resumes a session and keeps it (up to sessionExpiry). MQTT 5:
+    // clean start false resumes one; the session expiry interval says how long it is kept (0: not).
+    const resume = packet.clean === false;
+    const asked = version === 5 ? packet.properties?.sessionExpiryInterval ?? 0 : resume ? Infinity : 0;
+    const keepFor = Math.min(asked, this.settings.sessionExpiry);
+    const will = packet.will ? this.will(packet.will, clientId) : null;
+    if (typeof will === 'number') return refuse(will);
     const previous = this.clients.get(clientId);
-    if (previous) previous.takenOver();
+    const userId = verdict.identity?.userId ?? null;
+    let state: MqttSessionState | null;
+    if (previous) {
+      const taken = previous.takenOver();
+      state = resume ? resumable(taken, userId, version, host.reporter) : null;
+    } else {
+      state = resume ? this.sessions.take(clientId, userId, version) : null;
+    }
+    if (!resume) this.sessions.drop(clientId);
+    const sessionPresent = state !== null;
+    // MQTT 5: a device back in its session within its will delay interval has its will dropped.
+    if (previous && sessionPresent && (previous.will?.delay ?? 0) > 0) previous.takeWill();
+    if (this.wills.returned(clientId, sessionPresent)) {
+      host.reporter.report('info', 'mqtt_will_dropped', `livehub: MQTT client ${JSON.stringify(clientId)} resumed its session within its will delay interval; its last will was not published`);
+    }
+    state ??= new MqttSessionState(clientId, userId, version);
 
     const keepalive = packet.keepalive ?? 0;
     const receiveMaximum = version === 5 ? packet.properties?.receiveMaximum ?? 0xffff : 0xffff;
-    const connection = new MqttConnection(stream, version, clientId, keepalive, receiveMaximum, this.context);
+    const connection = new MqttConnection(stream, version, clientId, keepalive, receiveMaximum, this.context, state);
+    connection.keepFor = keepFor;
     const connack: IConnackPacket = version === 5
       ? {
-        cmd: 'connack', reasonCode: 0, sessionPresent: false, properties: {
-          maximumQoS: 1, retainAvailable: false, wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false,
+        cmd: 'connack', reasonCode: 0, sessionPresent, properties: {
+          ...(asked > keepFor ? { sessionExpiryInterval: keepFor } : {}),
+          maximumQoS: 1, retainAvailable: true, wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false,
           subscriptionIdentifiersAvailable: false, topicAliasMaximum: 0, maximumPacketSize: this.settings.maxPacketSize,
           ...(assigned ? { assignedClientIdentifier: assigned } : {}),
         },
       }
-      : { cmd: 'connack', returnCode: 0, sessionPresent: false };
+      : { cmd: 'connack', returnCode: 0, sessionPresent };
     stream.write(connection.generate(connack));
     this.clients.set(clientId, connection);
     this.opening.delete(stream);
-    connection.events = host.open(connection, host.requestInfo(admission), verdict.identity);
+    const kept = host.requestInfo(admission);
+    connection.events = host.open(connection, kept, verdict.identity);
+    if (will) connection.will = { ...will, as: { identity: verdict.identity, request: kept, clientId: connection.events.id, ...(will.tags ? { tags: will.tags } : {}) } };
+    if (sessionPresent) connection.resume();
     return connection;
   }
 }

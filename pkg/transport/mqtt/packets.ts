@@ -29,9 +29,18 @@ export function utf8(text: string): Buffer {
   return out;
 }
 
-/** MQTT 5 properties of a delivered message: a payload format, a content type, and user properties. */
-export function publishProperties(userProperties: ReadonlyArray<readonly [string, string]>): Buffer {
+/**
+ * MQTT 5 properties of a delivered message: a payload format, a content type, the seconds it has
+ * left to live when it expires, and user properties.
+ */
+export function publishProperties(userProperties: ReadonlyArray<readonly [string, string]>, expiresIn?: number): Buffer {
   const parts: Buffer[] = [Buffer.from([0x01, 0x01]), Buffer.from([0x03]), utf8('application/json')];
+  if (expiresIn !== undefined) {
+    const expiry = Buffer.alloc(5);
+    expiry[0] = 0x02;
+    expiry.writeUInt32BE(Math.max(1, Math.min(expiresIn, 0xffffffff)), 1);
+    parts.push(expiry);
+  }
   for (const [key, value] of userProperties) parts.push(Buffer.from([0x26]), utf8(key), utf8(value));
   const body = Buffer.concat(parts);
   return Buffer.concat([varint(body.length), body]);
@@ -44,6 +53,8 @@ export interface PublishParts {
   /** The MQTT 5 properties (with their length), made on first use. */
   properties: Buffer | null;
   payload: Buffer;
+  /** Sent as a retained message (to a new subscriber). */
+  retain?: boolean;
 }
 
 /** A PUBLISH packet: QoS 0 without a packet identifier, QoS 1 with `packetId`. */
@@ -53,7 +64,7 @@ export function publishPacket(parts: PublishParts, version: MqttVersion, packetI
   const length = parts.topic.length + (qos1 ? 2 : 0) + (properties ? properties.length : 0) + parts.payload.length;
   const header = varint(length);
   const out = Buffer.allocUnsafe(1 + header.length + length);
-  out[0] = qos1 ? (dup ? 0x3a : 0x32) : 0x30;
+  out[0] = (qos1 ? (dup ? 0x3a : 0x32) : 0x30) | (parts.retain ? 0x01 : 0);
   let at = 1 + header.copy(out, 1);
   at += parts.topic.copy(out, at);
   if (qos1) at = out.writeUInt16BE(packetId, at);
@@ -112,6 +123,7 @@ export function reasonOf(code: string): number {
     case 'too_many_channels': return Reason.QuotaExceeded;
     case 'rate_limited': return Reason.RateTooHigh;
     case 'bad_data': case 'too_deep': case 'too_many_keys': return Reason.PayloadFormatInvalid;
+    case 'bad_request': return Reason.ImplementationSpecific;
     case 'unavailable': case 'closed': return Reason.ServerUnavailable;
     default: return Reason.Unspecified;
   }

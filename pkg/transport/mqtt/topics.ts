@@ -13,6 +13,7 @@
  * longer than 255 characters once unescaped) have no channel: a device is refused, never guessed for.
  */
 import { isValidChannel } from '../../protocol/index.js';
+import { Reason } from './packets.js';
 
 const ESCAPES: Record<string, string> = { '%2B': '+', '%23': '#', '%2A': '*', '%24': '$' };
 
@@ -35,4 +36,12 @@ export function channelOf(topic: string): string | null {
 /** Whether a topic is one MQTT reserves for the server (it starts with `$`, as `$SYS/…`). */
 export function isReservedTopic(topic: string): boolean {
   return topic.startsWith('$');
+}
+
+/** Why a topic filter cannot be subscribed to (an MQTT 5 reason), or null when it may name a channel. */
+export function filterRefusal(topic: string): number | null {
+  if (topic.startsWith('$share/')) return Reason.SharedNotSupported;
+  if (topic.includes('+') || topic.includes('#')) return Reason.WildcardsNotSupported;
+  if (isReservedTopic(topic)) return Reason.TopicFilterInvalid;
+  return null;
 }

@@ -24,6 +24,24 @@ describe('MQTT through the engine', () => {
     expect(await sensor.next((m) => m.payload === '"stop"')).toMatchObject({ topic: 'plant/line-1' });
   });
 
+  it('a device on one node gets the retained message and the will a device on another node left, through Redis', async () => {
+    const url = await sharedRedisUrl();
+    const prefix = `mqtt-retained-${process.pid}-${Date.now()}:`;
+    const a = await start({ ...anyone, engine: new RedisEngine({ url, prefix }) });
+    const b = await start({ ...anyone, engine: new RedisEngine({ url, prefix }) });
+    const will = { topic: 'status/pump', payload: Buffer.from('{"online":false}'), qos: 1 as const, retain: true };
+    const pump = await device(`mqtt://127.0.0.1:${a.port}`, { protocolVersion: 5, will });
+    await pump.client.publishAsync('status/pump', '{"online":true}', { qos: 1, retain: true });
+    const watcher = await device(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 4 });
+    await watcher.client.subscribeAsync('status/pump', { qos: 1 });
+    expect(await watcher.next()).toMatchObject({ payload: '{"online":true}', retain: true });
+    pump.client.stream.destroy();
+    expect(await watcher.next()).toMatchObject({ payload: '{"online":false}', retain: false });
+    const late = await device(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 5 });
+    await late.client.subscribeAsync('status/pump', { qos: 0 });
+    expect(await late.next()).toMatchObject({ payload: '{"online":false}', retain: true });
+  });
+
   it('a QoS 1 PUBACK waits for the engine: none while Redis is frozen, then one once it has the message', async () => {
     const redis = await startRedis();
     harness.cleanup(() => redis.stop(), () => redis.signal('SIGCONT'));

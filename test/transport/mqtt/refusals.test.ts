@@ -93,7 +93,7 @@ describe('MQTT input livehub refuses', () => {
     const { port } = await start(anyone);
     const client = await raw(port);
     await client.connected();
-    expect(client.packets[0]).toMatchObject({ cmd: 'connack', properties: { maximumQoS: 1, retainAvailable: false } });
+    expect(client.packets[0]).toMatchObject({ cmd: 'connack', properties: { maximumQoS: 1, retainAvailable: true } });
     client.send({ cmd: 'publish', topic: 'room', payload: 'x', qos: 2, messageId: 7, dup: false, retain: false });
     await expect.poll(() => client.packets.find((p) => p.cmd === 'disconnect')).toMatchObject({ reasonCode: 0x9b });
   });

@@ -12,6 +12,9 @@ export interface Received {
   topic: string;
   payload: string;
   properties: Record<string, unknown> | undefined;
+  /** The PUBLISH's DUP flag (a delivery sent again) and retain flag. */
+  dup: boolean;
+  retain: boolean;
 }
 
 /** An mqtt.js client and the messages it received, in order. */
@@ -51,7 +54,7 @@ export function recording(client: MqttClient): Device {
   const received: Received[] = [];
   const taken = new Set<Received>();
   client.on('message', (topic, payload, packet) => {
-    received.push({ topic, payload: payload.toString('utf8'), properties: packet.properties as Record<string, unknown> | undefined });
+    received.push({ topic, payload: payload.toString('utf8'), properties: packet.properties as Record<string, unknown> | undefined, dup: packet.dup, retain: packet.retain });
   });
   return {
     client,

@@ -1,0 +1,122 @@
+/**
+ * Persistent MQTT sessions (MQTT 3.1.1 clean session false, MQTT 5 session expiry): what a device's
+ * session keeps between its connections, and the store of the sessions of devices that are away.
+ *
+ * A session keeps no messages of its own while the device is away: it keeps, per subscribed channel,
+ * the stream position of the last message handed to the device, and the hub's history replays what
+ * came after it on the next connection (a subscribe with `since`), on any node sharing the engine. It
+ * also keeps the QoS 1 deliveries the device had not acknowledged, sent again with DUP set. So a
+ * stored session costs its subscriptions and those unacknowledged packets, and the store holds at
+ * most `maxSessions` of them (the oldest is dropped first, logged).
+ */
+import type { Reporter } from '../index.js';
+import type { MqttVersion, PublishParts } from './packets.js';
+
+/** A subscription of a session: its granted QoS and the position of the last message handed on. */
+export interface Subscription {
+  qos: 0 | 1;
+  /** The offset of the last message handed to the device, and its epoch; unset until the hub answered. */
+  offset?: number;
+  epoch?: string;
+}
+
+/** What a device's session holds, across its connections while it is kept. */
+export class MqttSessionState {
+  readonly subscriptions = new Map<string, Subscription>();
+  /** QoS 1 deliveries not yet acknowledged, by packet identifier (each packet as it was sent). */
+  readonly inflight = new Map<number, Buffer>();
+  /** QoS 1 deliveries waiting for room under the receive maximum. */
+  held: PublishParts[] = [];
+  nextPacketId = 0;
+
+  constructor(readonly clientId: string, readonly userId: string | null, readonly version: MqttVersion) {}
+
+  /** A subscribe the hub answered: the subscription, its QoS, and where its stream stands. */
+  subscribed(channel: string, qos: 0 | 1, reply: { offset?: number; epoch?: string }): void {
+    const subscription = this.subscriptions.get(channel);
+    if (subscription === undefined) this.subscriptions.set(channel, { qos, offset: reply.offset, epoch: reply.epoch });
+    else subscription.qos = qos;
+    if (subscription !== undefined && reply.epoch !== undefined) this.positioned(channel, reply);
+  }
+
+  /** The position the device stands at in a channel's stream (a `subscribed` or a `reset`). */
+  positioned(channel: string, position: { offset?: number; epoch?: string }): void {
+    const subscription = this.subscriptions.get(channel);
+    if (subscription === undefined || position.offset === undefined || position.epoch === undefined) return;
+    subscription.offset = position.offset;
+    subscription.epoch = position.epoch;
+  }
+}
+
+interface Kept {
+  state: MqttSessionState;
+  timer: NodeJS.Timeout;
+}
+
+/** The sessions of devices that are away, by client id, each until its expiry. */
+export class SessionStore {
+  private readonly kept = new Map<string, Kept>();
+
+  constructor(private readonly maxSessions: number, private readonly reporter: Reporter) {}
+
+  /** How many sessions are stored. */
+  get size(): number {
+    return this.kept.size;
+  }
+
+  /**
+   * Takes a stored session out of the store to resume it: only by the user it belongs to, and with
+   * the protocol version it was made with (its packets are laid out for that version); otherwise the
+   * stored session is ended and null is returned.
+   */
+  take(clientId: string, userId: string | null, version: MqttVersion): MqttSessionState | null {
+    const kept = this.kept.get(clientId);
+    if (kept === undefined) return null;
+    this.drop(clientId);
+    return resumable(kept.state, userId, version, this.reporter);
+  }
+
+  /** Ends a stored session, if any (a clean start). */
+  drop(clientId: string): void {
+    const kept = this.kept.get(clientId);
+    if (kept === undefined) return;
+    clearTimeout(kept.timer);
+    this.kept.delete(clientId);
+  }
+
+  /** Keeps a session for `seconds` after its device went away. */
+  keep(state: MqttSessionState, seconds: number): void {
+    this.drop(state.clientId);
+    const timer = setTimeout(() => {
+      if (this.kept.get(state.clientId)?.state === state) this.kept.delete(state.clientId);
+    }, seconds * 1000).unref();
+    this.kept.set(state.clientId, { state, timer });
+    if (this.kept.size <= this.maxSessions) return;
+    const [oldest] = this.kept.keys();
+    this.drop(oldest!);
+    this.reporter.report('warn', 'mqtt_session_dropped',
+      `livehub: the MQTT session of client ${JSON.stringify(oldest)} was ended before its expiry: more than maxSessions (${this.maxSessions}) sessions of devices that are away were stored; the device starts a clean session on its next connection (raise the MqttEndpoint maxSessions option if that many devices are away at once)`,
+      undefined, 'mqtt_session_dropped');
+  }
+
+  /** Ends every stored session (the endpoint stops). */
+  clear(): void {
+    for (const { timer } of this.kept.values()) clearTimeout(timer);
+    this.kept.clear();
+  }
+}
+
+/** A session a new connection may resume, or null (logged) when it is someone else's or of another version. */
+export function resumable(state: MqttSessionState, userId: string | null, version: MqttVersion, reporter: Reporter): MqttSessionState | null {
+  if (state.userId !== userId) {
+    reporter.report('warn', 'mqtt_session_not_resumed',
+      `livehub: MQTT client ${JSON.stringify(state.clientId)} connected as ${userId === null ? 'an anonymous device' : `user ${JSON.stringify(userId)}`}, but its stored session belongs to ${state.userId === null ? 'an anonymous device' : `user ${JSON.stringify(state.userId)}`}; the session was ended and a clean one started (a client id names one device: give each its own)`);
+    return null;
+  }
+  if (state.version !== version) {
+    reporter.report('info', 'mqtt_session_not_resumed',
+      `livehub: MQTT client ${JSON.stringify(state.clientId)} connected with MQTT ${version === 5 ? '5' : '3.1.1'}, its stored session was made with MQTT ${state.version === 5 ? '5' : '3.1.1'}; a clean session was started (subscribe again)`);
+    return null;
+  }
+  return state;
+}

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
@@ -67,4 +69,26 @@ export async function bundleClient(): Promise<string> {
   const code = chunks.find((chunk) => chunk.type === 'chunk');
   if (!code || code.type !== 'chunk') throw new Error('vite produced no bundle of client/index.ts');
   return code.code;
+}
+
+/** Answers a test page's request: the bundled client at `/livehub.js`, else a page that loads it. */
+export function servePage(request: IncomingMessage, response: ServerResponse, bundle: string, title = 'livehub'): void {
+  if (request.url === '/livehub.js') {
+    response.writeHead(200, { 'Content-Type': 'text/javascript' });
+    response.end(bundle);
+    return;
+  }
+  response.writeHead(200, { 'Content-Type': 'text/html' });
+  response.end(`<!doctype html><title>${title}</title><script src="/livehub.js"></script>`);
+}
+
+/** A server of test pages with the bundled client (`window.livehub`), on port 0; `origin` is its URL. */
+export async function clientPageServer(): Promise<{ origin: string; close(): Promise<void> }> {
+  const bundle = await bundleClient();
+  const server = createServer((request, response) => servePage(request, response, bundle));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

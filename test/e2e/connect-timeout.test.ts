@@ -1,12 +1,10 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LiveClient, type LiveStatus } from '../../client/index.js';
 import { gateProxy } from '../client/gate-proxy.js';
-import { closeServer, perTest } from '../helpers.js';
-import { bundleClient, launchChromium } from './browser.js';
+import { perTest } from '../helpers.js';
+import { clientPageServer, launchChromium } from './browser.js';
 
 /**
  * A reconnect whose TCP connection is accepted but whose handshake is never answered (a half-dead
@@ -46,28 +44,18 @@ describe('a connection attempt whose handshake never completes, in Node', () => 
 
 describe('a connection attempt whose handshake never completes, in Chromium', () => {
   let browser: Browser;
-  let pageServer: Server;
+  let pages: { origin: string; close(): Promise<void> } | undefined;
   let pageOrigin: string;
 
   beforeAll(async () => {
-    const bundle = await bundleClient();
-    pageServer = createServer((req, res) => {
-      if (req.url === '/livehub.js') {
-        res.writeHead(200, { 'Content-Type': 'text/javascript' });
-        res.end(bundle);
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'text/html' });
-      res.end('<!doctype html><title>livehub</title><script src="/livehub.js"></script>');
-    });
-    await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-    pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+    pages = await clientPageServer();
+    pageOrigin = pages.origin;
     browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (pageServer) await closeServer(pageServer);
+    await pages?.close();
   });
 
   /** A page with the client bundled in, connected through a proxy that stalls its first handshake. */

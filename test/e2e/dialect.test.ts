@@ -1,10 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, perTest } from '../helpers.js';
+import { perTest } from '../helpers.js';
 import { startOriginalHub } from '../client/original-hub.js';
-import { bundleClient, launchChromium } from './browser.js';
+import { clientPageServer, launchChromium } from './browser.js';
 
 /**
  * Chromium refuses a handshake whose server selects none of the subprotocols offered, and tells the
@@ -13,28 +11,18 @@ import { bundleClient, launchChromium } from './browser.js';
 
 const { start, cleanup } = perTest();
 let browser: Browser;
-let pageServer: Server;
+let pages: { origin: string; close(): Promise<void> } | undefined;
 let pageOrigin: string;
 
 beforeAll(async () => {
-  const bundle = await bundleClient();
-  pageServer = createServer((req, res) => {
-    if (req.url === '/livehub.js') {
-      res.writeHead(200, { 'Content-Type': 'text/javascript' });
-      res.end(bundle);
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/html' });
-    res.end('<!doctype html><title>livehub</title><script src="/livehub.js"></script>');
-  });
-  await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-  pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+  pages = await clientPageServer();
+  pageOrigin = pages.origin;
   browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (pageServer) await closeServer(pageServer);
+  await pages?.close();
 });
 
 /** A page whose client listens to `news`, recording what it receives. */

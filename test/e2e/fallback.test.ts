@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../../pkg/index.js';
 import { closeServer, subscribers } from '../helpers.js';
-import { bundleClient, launchChromium } from './browser.js';
+import { bundleClient, launchChromium, servePage } from './browser.js';
 
 /**
  * A page whose WebSocket upgrades are refused (as by a proxy that breaks them) falls back to
@@ -28,13 +28,7 @@ async function chatServer() {
   const refused: string[] = [];
   const server: Server = createServer((request, response) => {
     if (request.url?.startsWith('/events')) return hub.handleEventSource(request, response);
-    if (request.url === '/livehub.js') {
-      response.writeHead(200, { 'Content-Type': 'text/javascript' });
-      response.end(bundle);
-      return;
-    }
-    response.writeHead(200, { 'Content-Type': 'text/html' });
-    response.end('<!doctype html><title>livehub fallback</title><script src="/livehub.js"></script>');
+    servePage(request, response, bundle, 'livehub fallback');
   });
   server.on('upgrade', (request, socket: Duplex, head: Buffer) => {
     if (request.url?.includes('page=blocked')) {

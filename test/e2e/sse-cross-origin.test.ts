@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, Hub } from '../../pkg/index.js';
 import { closeServer } from '../helpers.js';
-import { bundleClient, launchChromium } from './browser.js';
+import { bundleClient, launchChromium, servePage } from './browser.js';
 
 /**
  * A page on one origin using the hub on another over Server-Sent Events: the stream goes with the
@@ -24,14 +24,7 @@ const listen = async (server: Server) => {
 
 /** A page server (the app) and a hub server on another port (another origin, the same site). */
 async function twoOrigins() {
-  const app: Server = createServer((request, response) => {
-    if (request.url === '/livehub.js') {
-      response.writeHead(200, { 'Content-Type': 'text/javascript' });
-      return response.end(bundle);
-    }
-    response.writeHead(200, { 'Content-Type': 'text/html' });
-    response.end('<!doctype html><title>app</title><script src="/livehub.js"></script>');
-  });
+  const app: Server = createServer((request, response) => servePage(request, response, bundle, 'app'));
   const appOrigin = await listen(app);
   const users: string[] = [];
   const hub = new Hub({

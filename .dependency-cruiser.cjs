@@ -14,10 +14,10 @@ module.exports = {
     },
     {
       name: 'core-imports-no-leaf',
-      comment: 'The core (loop, sessions, router, publisher, presence, gate) imports no transport, no engine implementation, no plugin and not the composition root.',
+      comment: 'The core (loop, sessions, router, publisher, presence, gate) imports no transport, no engine implementation, no plugin (hooks, observe, inertia, webrtc) and not the composition root.',
       severity: 'error',
       from: { path: '^pkg/core/' },
-      to: { path: '^pkg/(transport|hooks|observe|inertia)/|^pkg/(hub|index)\\.ts$|^pkg/engine/(?!engine\\.ts$)' },
+      to: { path: '^pkg/(transport|hooks|observe|inertia|webrtc)/|^pkg/(hub|index)\\.ts$|^pkg/engine/(?!engine\\.ts$)' },
     },
     {
       name: 'transports-use-the-public-transport-api',

@@ -1,5 +1,6 @@
 import type { MessageContext } from '../index.js';
 import { checkKnownOptions } from '../options-check.js';
+import { resolveIce, type IceServer, type ResolvedIce, type TurnOptions } from './ice.js';
 
 /** Who may join a room: true lets the connection in. */
 export type AuthorizeRoom = (room: string, context: MessageContext) => boolean | Promise<boolean>;
@@ -20,6 +21,10 @@ export interface WebrtcSignallingOptions {
   signalRate?: number;
   /** Signals a connection may send at once before `signalRate` applies (a burst of ICE candidates). @default 200 */
   signalBurst?: number;
+  /** ICE servers every peer gets (STUN; TURN with fixed passwords). @default [] */
+  iceServers?: IceServer[];
+  /** TURN with a credential issued to each signed-in user (coturn's `use-auth-secret`). */
+  turn?: TurnOptions;
 }
 
 export interface ResolvedSignallingOptions {
@@ -28,11 +33,12 @@ export interface ResolvedSignallingOptions {
   maxSignalBytes: number;
   signalRate: number;
   signalBurst: number;
+  ice: ResolvedIce;
 }
 
 export const SIGNALLING_DEFAULTS = { maxPeers: 8, maxSignalBytes: 32 * 1024, signalRate: 50, signalBurst: 200 } as const;
 
-const KNOWN = ['authorize', 'maxPeers', 'maxSignalBytes', 'signalRate', 'signalBurst'];
+const KNOWN = ['authorize', 'maxPeers', 'maxSignalBytes', 'signalRate', 'signalBurst', 'iceServers', 'turn'];
 
 function positive(options: WebrtcSignallingOptions, key: keyof typeof SIGNALLING_DEFAULTS): number {
   const value = options[key] ?? SIGNALLING_DEFAULTS[key];
@@ -54,5 +60,6 @@ export function resolveSignallingOptions(options: WebrtcSignallingOptions = {}):
     maxSignalBytes: positive(options, 'maxSignalBytes'),
     signalRate: positive(options, 'signalRate'),
     signalBurst: positive(options, 'signalBurst'),
+    ice: resolveIce(options.iceServers ?? [], options.turn),
   };
 }

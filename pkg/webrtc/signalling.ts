@@ -4,16 +4,18 @@
  * `from` stamped by the server; `webrtc:joined` and `webrtc:left` tell the room; signals from one
  * peer to another arrive in the order they were sent; size and rate limits answer with a code.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, HandlerError, type Hub, type InboundMessage, type MessageContext, type Middleware } from '../index.js';
 import { takeTokens, TOKEN, type Bucket } from '../token-bucket.js';
+import { iceAnswer, iceServersHandler, type IceAnswer, type IceServersHandlerOptions } from './ice.js';
 import {
-  isSignallingChannel, JOIN, JOINED, LEAVE, LEFT, peerChannel, ROOM_NAME, roomChannel, SIGNAL, type PeerInfo,
+  ICE_SERVERS, isSignallingChannel, JOIN, JOINED, LEAVE, LEFT, peerChannel, ROOM_NAME, roomChannel, SIGNAL, type PeerInfo,
 } from './names.js';
 import { resolveSignallingOptions, type WebrtcSignallingOptions } from './options.js';
 import { isPeerIn, roster, untilPresent } from './roster.js';
 
-/** What a page gets when it joins a room. */
-export interface JoinAnswer {
+/** What a page gets when it joins a room: its peer id, the peers there, and its ICE servers. */
+export interface JoinAnswer extends IceAnswer {
   room: string;
   /** This connection's peer id (its connection id): what the others address it by. */
   peer: string;
@@ -25,6 +27,10 @@ export interface JoinAnswer {
 export interface WebrtcSignalling {
   /** The peers of a room now, on every node. */
   peers(room: string): Promise<PeerInfo[]>;
+  /** The ICE servers for a user (null: anonymous, who gets no TURN credential). */
+  iceServers(userId: string | null): IceAnswer;
+  /** An HTTP handler (GET) answering the ICE servers of the request's user as JSON. */
+  iceServersHandler(options: IceServersHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** A connection of this node that is in rooms. */
@@ -52,9 +58,9 @@ function roomOf(data: Record<string, unknown>, type: string): string {
 }
 
 /**
- * Adds WebRTC signalling to `hub`: the requests `webrtc:join`, `webrtc:leave` and `webrtc:signal`
- * (the client part, `livehub/webrtc/client`, sends them), and refuses clients' own subscribes and
- * publishes to the channels it owns. Call it once per hub, on every node.
+ * Adds WebRTC signalling to `hub`: the requests `webrtc:join`, `webrtc:leave`, `webrtc:signal` and
+ * `webrtc:ice-servers` (the client part, `livehub/webrtc/client`, sends them), and refuses clients'
+ * own subscribes and publishes to the channels it owns. Call it once per hub, on every node.
  */
 export function webrtcSignalling(hub: Hub, options: WebrtcSignallingOptions = {}): WebrtcSignalling {
   const resolved = resolveSignallingOptions(options);
@@ -95,7 +101,7 @@ export function webrtcSignalling(hub: Hub, options: WebrtcSignallingOptions = {}
       await kit.publish(roomChannel(room), JOINED, { room, peer: context.id, user: context.userId }, { exceptSelf: true });
     }
     const peers = (await roster(hub, room)).filter((p) => p.peer !== context.id);
-    return { room, peer: context.id, peers } satisfies JoinAnswer;
+    return { room, peer: context.id, peers, ...iceAnswer(resolved.ice, context.userId) } satisfies JoinAnswer;
   });
 
   hub.handle(LEAVE, async (message, context, kit) => {
@@ -133,6 +139,8 @@ export function webrtcSignalling(hub: Hub, options: WebrtcSignallingOptions = {}
     return relay;
   });
 
+  hub.handle(ICE_SERVERS, (_message, context) => iceAnswer(resolved.ice, context.userId));
+
   hub.on('connection.closed', ({ session }) => {
     const member = members.get(session.id);
     if (!member) return;
@@ -146,6 +154,8 @@ export function webrtcSignalling(hub: Hub, options: WebrtcSignallingOptions = {}
       if (typeof room !== 'string' || !ROOM_NAME.test(room)) throw new TypeError('livehub: a room name is 1-64 characters of A-Z a-z 0-9 _ - . @ = + , ! ~');
       return roster(hub, room);
     },
+    iceServers: (userId) => iceAnswer(resolved.ice, userId),
+    iceServersHandler: (handlerOptions) => iceServersHandler(resolved.ice, handlerOptions),
   };
 }
 

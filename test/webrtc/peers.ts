@@ -31,7 +31,7 @@ export class SignalPeer extends Peer {
     return this.next((m) => m.id === id && (m.type === 'reply' || m.type === 'error'));
   }
 
-  async join(room: string): Promise<{ peer: string; peers: Array<{ peer: string; user: string | null }> }> {
+  async join(room: string): Promise<{ peer: string; peers: Array<{ peer: string; user: string | null }>; iceServers: unknown[] }> {
     const answer = await this.ask('webrtc:join', { room });
     if (answer.type !== 'reply') throw new Error(`join refused: ${JSON.stringify(answer)}`);
     this.id = answer.data.peer;

@@ -34,6 +34,13 @@ module.exports = {
       to: { path: '^(pkg|client)/', pathNot: '^pkg/protocol/' },
     },
     {
+      name: 'webrtc-names-stand-alone',
+      comment: 'The names WebRTC signalling shares with the browser client import nothing of the project.',
+      severity: 'error',
+      from: { path: '^pkg/webrtc/names\\.ts$' },
+      to: { path: '^(pkg|client)/' },
+    },
+    {
       name: 'engines-know-no-hub',
       comment: 'Engines implement the engine contract (pkg/engine/engine.ts) and know nothing of the hub above it.',
       severity: 'error',

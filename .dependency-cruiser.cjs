@@ -14,10 +14,10 @@ module.exports = {
     },
     {
       name: 'core-imports-no-leaf',
-      comment: 'The core (loop, sessions, router, publisher, presence, gate) imports no transport, no engine implementation, no plugin and not the composition root.',
+      comment: 'The core (loop, sessions, router, publisher, presence, gate) imports no transport, no engine implementation, no plugin (hooks, observe, inertia, webrtc) and not the composition root.',
       severity: 'error',
       from: { path: '^pkg/core/' },
-      to: { path: '^pkg/(transport|hooks|observe|inertia)/|^pkg/(hub|index)\\.ts$|^pkg/engine/(?!engine\\.ts$)' },
+      to: { path: '^pkg/(transport|hooks|observe|inertia|webrtc)/|^pkg/(hub|index)\\.ts$|^pkg/engine/(?!engine\\.ts$)' },
     },
     {
       name: 'transports-use-the-public-transport-api',
@@ -34,6 +34,13 @@ module.exports = {
       to: { path: '^(pkg|client)/', pathNot: '^pkg/protocol/' },
     },
     {
+      name: 'webrtc-names-stand-alone',
+      comment: 'The names WebRTC signalling shares with the browser client import nothing of the project.',
+      severity: 'error',
+      from: { path: '^pkg/webrtc/names\\.ts$' },
+      to: { path: '^(pkg|client)/' },
+    },
+    {
       name: 'engines-know-no-hub',
       comment: 'Engines implement the engine contract (pkg/engine/engine.ts) and know nothing of the hub above it.',
       severity: 'error',
@@ -42,10 +49,10 @@ module.exports = {
     },
     {
       name: 'client-imports-only-the-protocol',
-      comment: 'The browser client shares the protocol module (and the options check) with the server, and nothing else of it.',
+      comment: 'The browser client shares the protocol module (and the options check, and the names WebRTC signalling uses) with the server, and nothing else of it.',
       severity: 'error',
       from: { path: '^client/' },
-      to: { path: '^pkg/', pathNot: '^pkg/(protocol/|options-check\\.ts$)' },
+      to: { path: '^pkg/', pathNot: '^pkg/(protocol/|options-check\\.ts$|webrtc/names\\.ts$)' },
     },
     {
       name: 'nothing-imports-tests-or-bench',

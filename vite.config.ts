@@ -21,6 +21,8 @@ export const alias = [
   { find: /^livehub\/webhooks$/, replacement: here('./pkg/hooks/index.ts') },
   { find: /^livehub\/observe$/, replacement: here('./pkg/observe/index.ts') },
   { find: /^livehub\/mqtt$/, replacement: here('./pkg/transport/mqtt/index.ts') },
+  { find: /^livehub\/webrtc\/client$/, replacement: here('./client/webrtc/index.ts') },
+  { find: /^livehub\/webrtc$/, replacement: here('./pkg/webrtc/index.ts') },
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];
 

@@ -32,6 +32,7 @@ export const sections: Section[] = [
       { text: 'Notifications to one user', file: 'docs/guide/notifications.md' },
       { text: 'Live dashboards and Inertia', file: 'docs/guide/dashboards.md' },
       { text: 'Presence and typing', file: 'docs/guide/presence.md' },
+      { text: 'Calls (WebRTC)', file: 'docs/webrtc.md' },
       { text: 'Sign-in and channel rules', file: 'docs/guide/auth.md' },
       { text: 'Several nodes on Redis', file: 'docs/guide/redis.md' },
       { text: 'SSE and the HTTP API', file: 'docs/guide/sse-and-http.md' },

@@ -83,6 +83,10 @@ const testNeeds = [
     present: () => chromium !== undefined || executable('/usr/bin/chromium') },
   { what: 'redis-server', for: 'the Redis engine tests, which start their own to restart it', package: 'redis-server',
     present: () => which('redis-server') !== null },
+  { what: 'mosquitto_sub', for: 'the MQTT tests, which check the transport with Mosquitto\'s own clients', package: 'mosquitto-clients',
+    present: () => which('mosquitto_sub') !== null && which('mosquitto_pub') !== null },
+  { what: 'turnserver', for: 'the WebRTC tests, which check TURN credentials against coturn (turnserver, turnutils_uclient)', package: 'coturn',
+    present: () => which('turnserver') !== null && which('turnutils_uclient') !== null },
 ];
 
 const needs = bench ? benchNeeds : testNeeds;

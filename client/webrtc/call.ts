@@ -65,6 +65,11 @@ export class Call {
   private self = '';
   private iceServers: RTCIceServer[] = [];
   private left = false;
+  /**
+   * While a join is answered: the room's messages that came before the answer (a signal from a peer
+   * that heard of this one first, a peer joining or leaving), applied once this side's peer id is known.
+   */
+  private early: HubMessage[] | null = null;
   private readonly offs: Array<() => void> = [];
   /** The last error (a refused signal, a failed negotiation), or null. */
   lastError: Error | null = null;
@@ -86,11 +91,22 @@ export class Call {
 
   /** Joins the room; resolves once in it with the peers there connected to (or rejects with the hub's code). */
   async join(): Promise<void> {
-    const answer = await this.client.request<JoinReply>(JOIN, { room: this.room });
+    this.early = [];
+    let answer: JoinReply;
+    try {
+      answer = await this.client.request<JoinReply>(JOIN, { room: this.room });
+    } catch (error) {
+      this.early = null;
+      throw error;
+    }
+    const early = this.early ?? [];
+    this.early = null;
     this.self = answer.peer;
     this.iceServers = answer.iceServers;
     this.emitter.emit('joined', { peer: answer.peer });
     for (const info of answer.peers) this.add(info);
+    // After the peers of the answer: these messages are as new as it or newer.
+    for (const message of early) this.onMessage(message);
   }
 
   /** Leaves the room and closes every connection of the call. */
@@ -123,6 +139,7 @@ export class Call {
     this.entries.set(info.peer, entry);
     this.options.onPeer?.(peer);
     this.emitter.emit('peer', peer);
+    negotiation.start();
     return entry;
   }
 
@@ -148,6 +165,11 @@ export class Call {
   }
 
   private onMessage(message: HubMessage): void {
+    if (this.early) {
+      const channel = message.channel ?? '';
+      if (channel === roomChannel(this.room) || channel.startsWith(peerChannel(this.room, ''))) this.early.push(message);
+      return;
+    }
     if (this.self === '') return;
     if (message.channel === peerChannel(this.room, this.self) && message.type === SIGNAL) {
       const { from, data } = message.data as SignalMessage<NegotiationSignal>;

@@ -3,8 +3,11 @@
  * pattern (W3C WebRTC, §10.7): either side may start a negotiation at any time (adding a track or a
  * data channel fires `negotiationneeded`); when both offer at once, the polite peer rolls its offer
  * back and takes the other's, the impolite one ignores the other's. Which peer is polite is decided
- * by the two peer ids alone, so both agree without a word. Candidates trickle as they come, and a
- * connection whose ICE fails restarts ICE.
+ * by the two peer ids alone, so both agree without a word. The first negotiation of a pair never
+ * collides: the impolite peer starts it (with an offer even when it has nothing to add yet) and the
+ * polite one holds its own offer until it has answered that one, since rolling an offer back while
+ * its candidates are still being gathered can leave Chromium's ICE agent without any, and the pair
+ * never connects. Candidates trickle as they come, and a connection whose ICE fails restarts ICE.
  */
 
 /** What travels in a signal between two peers. */
@@ -22,6 +25,10 @@ export class Negotiation {
   /** Signals are applied one after the other, in the order they arrived. */
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Whether the pair has had its first offer (the impolite peer's); until then the polite peer holds its own. */
+  private opened = false;
+  /** The polite peer wanted to offer before the first offer came: it offers once that one is answered. */
+  private held = false;
 
   constructor(
     readonly pc: RTCPeerConnection,
@@ -39,6 +46,13 @@ export class Negotiation {
     this.queue = this.queue.then(() => this.apply(signal)).catch((error: unknown) => this.fail(error as Error));
   }
 
+  /** Starts the first negotiation of the pair, on the impolite side (after the app added its tracks and channels). */
+  start(): void {
+    if (this.polite || this.opened) return;
+    this.opened = true;
+    void this.negotiate();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -49,6 +63,12 @@ export class Negotiation {
   }
 
   private readonly negotiate = async () => {
+    if (this.closed) return;
+    if (!this.opened) {
+      this.held = true;
+      return;
+    }
+    if (this.makingOffer || this.pc.signalingState !== 'stable') return;
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
@@ -78,6 +98,10 @@ export class Negotiation {
       if (description.type === 'offer') {
         await this.pc.setLocalDescription();
         if (this.pc.localDescription) this.send({ description: this.pc.localDescription.toJSON() });
+        if (!this.opened) {
+          this.opened = true;
+          if (this.held) void this.negotiate();
+        }
       }
     } else if (candidate !== undefined) {
       try {

@@ -27,13 +27,16 @@ const { start, cleanup } = perTest();
 /** The pages' origin, which the hubs let connect. */
 const origin = () => new URL(page.url).origin;
 
-/** A page signed in as `user` that joins `room` on the hub at `ws` and greets every peer over a data channel. */
-async function joinFrom(ws: string, user: string, room: string): Promise<Page> {
+/**
+ * A page signed in as `user` that joins `room` on the hub at `ws` and greets every peer over a data
+ * channel (`politeOnly`: only the peers it is polite to, so the other side has nothing to offer).
+ */
+async function joinFrom(ws: string, user: string, room: string, politeOnly = false): Promise<Page> {
   const context = await browser.newContext();
   cleanup(() => context.close());
   const tab = await context.newPage();
   await tab.goto(page.url);
-  await tab.evaluate(async ({ ws, user, room }) => {
+  await tab.evaluate(async ({ ws, user, room, politeOnly }) => {
     const w = window as any;
     w.greetings = [];
     w.states = {};
@@ -41,14 +44,15 @@ async function joinFrom(ws: string, user: string, room: string): Promise<Page> {
     await new Promise<void>((resolve) => { if (client.status === 'open') resolve(); else client.events.on('open', () => resolve()); });
     w.call = await w.livehubWebrtc.joinCall(client, room, {
       onPeer: (peer: any) => {
-        const channel = peer.pc.createDataChannel('greeting');
-        channel.onopen = () => channel.send(`hello from ${user}`);
         peer.pc.ondatachannel = ({ channel: theirs }: RTCDataChannelEvent) => { theirs.onmessage = ({ data }) => w.greetings.push(data); };
         peer.pc.onconnectionstatechange = () => { w.states[peer.id] = peer.pc.connectionState; };
+        if (politeOnly && !peer.polite) return;
+        const channel = peer.pc.createDataChannel('greeting');
+        channel.onopen = () => channel.send(`hello from ${user}`);
       },
     });
     w.call.events.on('error', (error: Error) => { w.lastError = String(error); });
-  }, { ws, user, room });
+  }, { ws, user, room, politeOnly });
   return tab;
 }
 
@@ -68,6 +72,16 @@ describe('calls in Chromium, signalled through the hub', () => {
     await expect.poll(() => greetings(ann), { timeout: 15_000 }).toEqual(['hello from bob']);
     await expect.poll(() => greetings(bob), { timeout: 15_000 }).toEqual(['hello from ann']);
     expect(await ann.evaluate(() => Object.values((window as any).states))).toContain('connected');
+  }, 40_000);
+
+  it('connects a pair where only the polite peer adds a data channel: the impolite one offers first with nothing to add', async () => {
+    const s = await start({ logger: false, origins: [origin()], authenticate: byQuery });
+    webrtcSignalling(s.hub);
+    const [ann, bob] = await Promise.all(['ann', 'bob'].map((user) => joinFrom(s.url, user, 'quiet', true)));
+    const politeOne = await ann!.evaluate(() => [...(window as any).call.peers.values()][0].polite as boolean);
+    const [speaker, listener] = politeOne ? ['ann', bob!] : ['bob', ann!];
+    await expect.poll(() => greetings(listener), { timeout: 15_000 }).toEqual([`hello from ${speaker}`]);
+    expect(await listener.evaluate(() => (window as any).lastError ?? null)).toBeNull();
   }, 40_000);
 
   it('connects three pages in one room as a mesh, and a peer that leaves is closed on the others', async () => {

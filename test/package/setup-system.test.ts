@@ -30,16 +30,19 @@ function dryRun(bin: string, env: Record<string, string> = {}) {
 }
 
 const asRoot = process.getuid?.() === 0;
+/** What the tests run besides Node, by the executables the script looks for (Chromium comes by CHROMIUM_PATH). */
+const TOOLS = ['chromium', 'redis-server', 'mosquitto_sub', 'mosquitto_pub', 'turnserver', 'turnutils_uclient'];
+const without = (...names: string[]) => TOOLS.filter((tool) => !names.includes(tool));
 
 describe('npm test set-up (scripts/setup-system.mjs)', () => {
-  it('does nothing when chromium and redis-server are both there', () => {
-    const run = dryRun(fakeBin(['chromium', 'redis-server', 'apt-get']));
+  it('does nothing when every tool the tests run is there', () => {
+    const run = dryRun(fakeBin([...TOOLS, 'apt-get']));
     expect(run).toMatchObject({ status: 0, stderr: '' });
     expect(run.stdout).toContain('nothing to do');
   });
 
   it('installs the missing packages with apt-get as root, and names the exact command otherwise', () => {
-    const run = dryRun(fakeBin(['chromium', 'apt-get']));
+    const run = dryRun(fakeBin([...without('redis-server'), 'apt-get']));
     if (asRoot) {
       expect(run.status).toBe(0);
       expect(run.stdout).toContain('would install redis-server with apt-get');
@@ -51,7 +54,7 @@ describe('npm test set-up (scripts/setup-system.mjs)', () => {
   });
 
   it('stops naming the packages when there is no apt-get to install them with', () => {
-    const run = dryRun(fakeBin(['chromium']));
+    const run = dryRun(fakeBin(without('redis-server')));
     expect(run.status).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('missing: redis-server');
@@ -59,9 +62,16 @@ describe('npm test set-up (scripts/setup-system.mjs)', () => {
   });
 
   it('stops at once when CHROMIUM_PATH names no executable', () => {
-    const bin = fakeBin(['redis-server', 'apt-get']);
+    const bin = fakeBin([...without('chromium'), 'apt-get']);
     const run = dryRun(bin, { CHROMIUM_PATH: join(bin, 'no-such-chromium') });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(`CHROMIUM_PATH=${join(bin, 'no-such-chromium')} is not an executable file`);
+  });
+
+  it('names the MQTT and WebRTC tests\' packages when their tools are missing', () => {
+    const run = dryRun(fakeBin([...without('mosquitto_pub', 'turnutils_uclient'), 'apt-get']));
+    expect(run.stdout + run.stderr).toMatch(/missing: .*mosquitto_sub \(the MQTT tests/);
+    expect(run.stdout + run.stderr).toMatch(/turnserver \(the WebRTC tests/);
+    if (asRoot) expect(run.stdout).toContain('would install mosquitto-clients coturn with apt-get');
   });
 });

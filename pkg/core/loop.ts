@@ -15,6 +15,7 @@ import { isPresenceChannel, type Presence, userSet } from './presence.js';
 import type { Reporter } from './report.js';
 import type { HubCounters, Session } from './session.js';
 import { SweepWheel } from './sweep.js';
+import { keepAlive } from './keepalive.js';
 import { WriteScheduler } from './writes.js';
 import { addMember, membersOf, removeMember, type Members } from './members.js';
 
@@ -376,29 +377,8 @@ export abstract class HubLoop {
       (error) => this.reporter.error(error, 'sweep_failed', `livehub: a connection's ping or heartbeat failed: ${(error as Error)?.message}; it is tried again a step later`)));
   }
 
-  /**
-   * A session's timers came due (the sweep wheel calls this at the earliest of them): terminates a
-   * peer silent for longer than `pongWait`, pings it every `pingPeriod`, and writes a heartbeat to a
-   * livehub client's connection that has had nothing written to it for `heartbeatPeriod`. Returns
-   * when the session is next due.
-   */
+  /** A session's timers came due (the sweep wheel calls this at the earliest of them): keepalive.ts. */
   protected sweep(session: Session, now: number): number {
-    if (session.state !== 'open') return Infinity;
-    const { pongWait, pingPeriod, heartbeatPeriod } = this.options;
-    if (now - session.lastSeen > pongWait) {
-      session.terminate();
-      return Infinity;
-    }
-    if (now - session.lastPing >= pingPeriod) {
-      session.lastPing = now;
-      session.ping();
-    }
-    let heartbeat = session.lastWrite + heartbeatPeriod;
-    if (session.fullProtocol && heartbeat <= now) {
-      // Not written when frames wait: they show the link alive when they go. Either way, a period on.
-      session.heartbeat(now);
-      heartbeat = now + heartbeatPeriod;
-    }
-    return Math.min(session.lastSeen + pongWait + 1, session.lastPing + pingPeriod, session.fullProtocol ? heartbeat : Infinity);
+    return keepAlive(session, now, this.options);
   }
 }

@@ -9,18 +9,9 @@ import type { RequestInfo } from './policy.js';
 import type { Reporter } from './report.js';
 import { ClientStreams } from './streams.js';
 import { Replays, type ReplayBacklog } from './replays.js';
+import type { HubCounters } from './counters.js';
 
-/** Running totals a hub keeps for monitoring (`hub.info()`). */
-export interface HubCounters {
-  /** Transport writes (a corked batch of frames counts once). */
-  writes: number;
-  /** Frames (messages and replies) handed to transports. */
-  frames: number;
-  /** Bytes handed to transports. */
-  bytes: number;
-  /** Sessions closed as slow consumers (4001). */
-  evictions: number;
-}
+export type { HubCounters };
 
 /** What a session needs of its hub. Only the hub's loop mutates hub state; these calls enqueue. */
 export interface SessionHost {

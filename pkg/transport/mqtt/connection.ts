@@ -12,8 +12,9 @@ import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscri
 import type { HubMessage, StreamPosition } from '../../protocol/index.js';
 import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.js';
 import { MqttBatch, mqttFormat } from './format.js';
-import { messageMetadata, payloadJson, sendRetained, type RetainedWanted, type Will } from './metadata.js';
+import { messageMetadata, payloadJson, sendRetained, type Will } from './metadata.js';
 import { Outbound } from './outbound.js';
+import type { Acknowledgement, Pending } from './pending.js';
 import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
 import { channelOf, filterRefusal, isReservedTopic } from './topics.js';
@@ -33,24 +34,6 @@ export interface ConnectionContext {
   closing(): boolean;
   /** The hub's history read (`host.history`): for retained messages. */
   history(channel: string, options: { limit: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
-}
-
-
-/** A command sent to the hub, waiting for its answer. */
-type Pending =
-  | { kind: 'subscribe'; ack: Acknowledgement; index: number; channel: string; qos: 0 | 1; retainHandling: number }
-  | { kind: 'unsubscribe'; ack: Acknowledgement; index: number; channel: string }
-  | { kind: 'publish'; packetId: number; qos: number; topic: string }
-  | { kind: 'resume'; channel: string; resumed: boolean };
-
-/** A SUBACK or UNSUBACK being put together: one code per topic. */
-interface Acknowledgement {
-  cmd: 'suback' | 'unsuback';
-  packetId: number;
-  codes: number[];
-  waiting: number;
-  /** Subscriptions whose retained message is sent once the SUBACK is. */
-  retained?: RetainedWanted[];
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -138,9 +121,11 @@ export class MqttConnection implements Transport<MqttBatch> {
       case 'publish':
         if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
         return this.publishRefused(pending, code!, message ?? '');
-      case 'resume':
-        this.resumed(pending, reply);
+      case 'resume': {
+        const warning = this.state.resubscribed(pending.channel, pending.resumed, reply);
+        if (warning) this.warn(warning.code, warning.message);
         return EMPTY;
+      }
     }
   }
 
@@ -295,21 +280,6 @@ export class MqttConnection implements Transport<MqttBatch> {
   }
 
   /** A resumed session's subscription answered: replayed from history, started afresh (said), or refused now. */
-  private resumed(pending: Extract<Pending, { kind: 'resume' }>, reply: { type: string; offset?: number; epoch?: string; recovered?: boolean; code?: string; message?: string }): void {
-    const { channel } = pending;
-    const who = `livehub: MQTT client ${JSON.stringify(this.clientId)}`;
-    if (reply.type === 'error') {
-      if (reply.code === 'already_subscribed') return;
-      this.state.subscriptions.delete(channel);
-      this.warn('mqtt_session_refused', `${who} resumed its session, but its subscription to ${JSON.stringify(channel)} was refused now (${reply.code}: ${reply.message}); the subscription was dropped from the session`);
-      return;
-    }
-    this.state.positioned(channel, reply);
-    if (pending.resumed && reply.recovered === false) {
-      this.warn('mqtt_session_gap', `${who} resumed its session, but the messages of ${JSON.stringify(channel)} it missed are no longer all in the channel's history (it was away longer than the history keeps, or the history was lost); it continues from the newest message: raise the hub's history size or ttl for this channel if devices are away that long`);
-    }
-  }
-
   /** A refused publish: an MQTT 5 QoS 1 one gets a PUBACK with the reason; otherwise MQTT can only close. */
   private publishRefused(pending: Extract<Pending, { kind: 'publish' }>, code: string, message: string): Buffer {
     const text = `livehub: MQTT client ${JSON.stringify(this.clientId)} could not publish on ${JSON.stringify(pending.topic)}: ${code} (${message})`;

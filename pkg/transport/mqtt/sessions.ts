@@ -39,6 +39,23 @@ export class MqttSessionState {
     if (subscription !== undefined && reply.epoch !== undefined) this.positioned(channel, reply);
   }
 
+  /**
+   * The hub's answer to a subscription the session resubscribed: keeps its position, or drops a
+   * subscription the hub now refuses. Returns what to log (a refusal, or a gap when `resumed` and the
+   * history no longer held what the device missed), or null.
+   */
+  resubscribed(channel: string, resumed: boolean, reply: { type: string; offset?: number; epoch?: string; recovered?: boolean; code?: string; message?: string }): { code: string; message: string } | null {
+    const who = `livehub: MQTT client ${JSON.stringify(this.clientId)} resumed its session, but`;
+    if (reply.type === 'error') {
+      if (reply.code === 'already_subscribed') return null;
+      this.subscriptions.delete(channel);
+      return { code: 'mqtt_session_refused', message: `${who} its subscription to ${JSON.stringify(channel)} was refused now (${reply.code}: ${reply.message}); the subscription was dropped from the session` };
+    }
+    this.positioned(channel, reply);
+    if (!resumed || reply.recovered !== false) return null;
+    return { code: 'mqtt_session_gap', message: `${who} the messages of ${JSON.stringify(channel)} it missed are no longer all in the channel's history (it was away longer than the history keeps, or the history was lost); it continues from the newest message: raise the hub's history size or ttl for this channel if devices are away that long` };
+  }
+
   /** The position the device stands at in a channel's stream (a `subscribed` or a `reset`). */
   positioned(channel: string, position: { offset?: number; epoch?: string }): void {
     const subscription = this.subscriptions.get(channel);

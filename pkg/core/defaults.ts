@@ -17,6 +17,7 @@ export const DEFAULTS = {
   maxConnectionsPerIp: 1000,
   maxConnectionsPerUser: 100,
   maxChannelsPerClient: 128,
+  maxPatternsPerClient: 16,
   rateLimit: 100,
   rateLimitBurst: 200,
   maxJsonDepth: 32,

@@ -1,7 +1,8 @@
 import {
   BUILT_IN_COMMANDS, ErrorCode, isValidTags, NAME_CHARACTERS, isValidChannel, isValidType, isValidRequestId,
-  withId, type ClientCommand, type RequestId,
+  withId, type ClientCommand, type PatternCommand, type RequestId,
 } from '../protocol/index.js';
+import { parsePatternCommand } from './pattern-command.js';
 
 /** A command that failed validation, with the error frame to answer it with. */
 export interface InboundError {
@@ -38,7 +39,7 @@ export function isBuiltIn(type: string): boolean {
  * Never throws. Only own properties are read, so `__proto__` and friends in the input change nothing.
  * A type that is not built-in is an application message when `handles(type)` says so.
  */
-export function parseCommand(text: string, handles: (type: string) => boolean = () => false): ClientCommand | AppCommand | InboundError {
+export function parseCommand(text: string, handles: (type: string) => boolean = () => false): ClientCommand | AppCommand | PatternCommand | InboundError {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -65,6 +66,7 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
   }
 
   if (type === 'ping') return withId({ type: 'ping' as const }, id);
+  if ((type === 'subscribe' || type === 'unsubscribe') && own(message, 'pattern') !== undefined) return parsePatternCommand(message, type, id);
 
   const channel = own(message, 'channel');
   if (!isValidChannel(channel)) {

@@ -18,6 +18,7 @@ import { SweepWheel } from './sweep.js';
 import { keepAlive } from './keepalive.js';
 import { WriteScheduler } from './writes.js';
 import { addMember, membersOf, removeMember, type Members } from './members.js';
+import { PatternSubscriptions, type PatternWork } from './patterns.js';
 
 /** Work for the loop. One FIFO keeps register, unregister, subscribe and broadcast in arrival order. */
 export type Command =
@@ -30,7 +31,8 @@ export type Command =
   | { kind: 'recovered'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
   | { kind: 'reply'; session: Session; reply: ServerReply }
   | { kind: 'close'; session: Session; code: number; reason: string }
-  | { kind: 'disconnect-user'; userId: string; reason: string };
+  | { kind: 'disconnect-user'; userId: string; reason: string }
+  | PatternWork;
 
 type Send = (session: Session, reply: ServerReply) => void;
 
@@ -65,6 +67,8 @@ export abstract class HubLoop {
   protected readonly writes = new WriteScheduler(this.counters, () => this.options.maxWriteDelay);
   /** Each session's pings, heartbeats and pong deadline (`sweep`), on one wheel (sweep.ts); made with the first session. */
   private wheel: SweepWheel<Session> | null = null;
+  /** Pattern subscriptions (patterns.ts); made on first use. */
+  private patternSubscriptions: PatternSubscriptions | null = null;
 
   abstract readonly options: ResolvedHubOptions;
   abstract readonly reporter: Reporter;
@@ -145,9 +149,15 @@ export abstract class HubLoop {
         case 'reply':
           send(command.session, command.reply);
           break;
+        case 'pattern':
+          this.patterns.run(command, send);
+          break;
       }
     }
-    for (const [channel, batch] of batches) this.fanOut(channel, batch, dirty);
+    for (const [channel, batch] of batches) {
+      this.fanOut(channel, batch, dirty);
+      this.patternSubscriptions?.fanOut(channel, batch, dirty);
+    }
     this.writes.turnEnded();
   };
 
@@ -362,6 +372,7 @@ export abstract class HubLoop {
     const { name } = session.transport;
     this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 1) - 1);
     for (const channel of session.channels) this.leave(session, channel);
+    this.patternSubscriptions?.removeSession(session);
     if (this.events.listening['connection.closed']) {
       this.events.emit('connection.closed', { session: sessionInfo(session), ...(session.closeCode === undefined ? {} : { code: session.closeCode, reason: session.closeReason ?? '' }) });
     }
@@ -369,6 +380,14 @@ export abstract class HubLoop {
     if (userId === undefined) return;
     this.presence.leave(session, userSet(userId));
     removeMember(this.users, userId, session);
+  }
+
+  /** The pattern subscriptions of this node's sessions, made on first use. */
+  protected get patterns(): PatternSubscriptions {
+    return (this.patternSubscriptions ??= new PatternSubscriptions({
+      options: this.options, reporter: this.reporter, engine: this.engine,
+      enqueue: (work) => this.enqueue(work), has: (session) => this.sessions.has(session), outgoingHook: () => this.outgoingHook,
+    }));
   }
 
   /** The sweep wheel, made on first use (the options are set after this class's fields). */

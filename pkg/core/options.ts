@@ -144,6 +144,12 @@ export interface HubOptions {
    */
   maxChannelsPerClient?: number;
   /**
+   * Pattern subscriptions (`sensors/+/temp`) one client may hold; beyond, an error frame
+   * `too_many_patterns` (an MQTT SUBACK 0x97).
+   * @default 16
+   */
+  maxPatternsPerClient?: number;
+  /**
    * Inbound messages (and pings) a second one client may send, sustained.
    * @default 100
    */
@@ -253,6 +259,7 @@ export interface ResolvedHubOptions {
   clientIp: ((request: IncomingMessage) => string) | null;
   maxConnectionsPerUser: number;
   maxChannelsPerClient: number;
+  maxPatternsPerClient: number;
   rateLimit: number;
   rateLimitBurst: number;
   maxJsonDepth: number;
@@ -276,7 +283,7 @@ export interface ResolvedHubOptions {
 export const HUB_OPTIONS: ReadonlyArray<keyof HubOptions> = [
   'sendBuffer', 'maxBufferedBytes', 'highWaterMark', 'pongWait', 'pingPeriod', 'heartbeatPeriod', 'writeWait', 'maxWriteDelay', 'maxMessageSize',
   'maxFragments', 'origins', 'canPublish', 'authenticate', 'authorize', 'maxConnections', 'maxConnectionsPerIp',
-  'clientIp', 'maxConnectionsPerUser', 'maxChannelsPerClient', 'rateLimit', 'rateLimitBurst', 'maxJsonDepth',
+  'clientIp', 'maxConnectionsPerUser', 'maxChannelsPerClient', 'maxPatternsPerClient', 'rateLimit', 'rateLimitBurst', 'maxJsonDepth',
   'maxJsonKeys', 'engine', 'history', 'presenceTtl', 'presenceInfo', 'publishDedupeWindow', 'perMessageDeflate',
   'codec', 'onError', 'logger', 'eventSourceRetry', 'handlerTimeout', 'keepHeaders',
 ];
@@ -367,6 +374,7 @@ export function resolveOptions(options: HubOptions = {}): ResolvedHubOptions {
     clientIp: optionalFunction(options, 'clientIp'),
     maxConnectionsPerUser: positiveInteger(options, 'maxConnectionsPerUser', DEFAULTS.maxConnectionsPerUser),
     maxChannelsPerClient: positiveInteger(options, 'maxChannelsPerClient', DEFAULTS.maxChannelsPerClient),
+    maxPatternsPerClient: positiveInteger(options, 'maxPatternsPerClient', DEFAULTS.maxPatternsPerClient),
     rateLimit: positiveInteger(options, 'rateLimit', DEFAULTS.rateLimit),
     rateLimitBurst: positiveInteger(options, 'rateLimitBurst', DEFAULTS.rateLimitBurst),
     maxJsonDepth: positiveInteger(options, 'maxJsonDepth', DEFAULTS.maxJsonDepth),

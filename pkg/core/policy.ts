@@ -22,7 +22,10 @@ export type Action = 'subscribe' | 'publish';
 /** What `authorize` is asked. */
 export interface AuthorizeRequest {
   action: Action;
+  /** The channel; for a pattern subscription (`pattern: true`), the pattern, as `sensors/+/temp`. */
   channel: string;
+  /** True when `channel` is a pattern: allowing it allows every channel it matches (docs/protocol.md). */
+  pattern?: true;
   /** The connection's identity, from `authenticate`; null for anonymous connections. */
   identity: Identity | null;
   clientId: string;

@@ -8,6 +8,7 @@ import type { Reporter } from './report.js';
 import type { Session } from './session.js';
 import { contextOf } from './context.js';
 import { BUILT_IN, runBuiltIn, type CommandHost } from './commands.js';
+import { runPatternCommand } from './pattern-command.js';
 
 /** What the router needs of the core: its options, and what the built-in commands run on. */
 export interface RouterHost extends CommandHost {
@@ -79,7 +80,8 @@ export class Router {
       this.host.reply(session, command.error);
       return;
     }
-    const last = () => ('app' in command ? this.runHandler(session, command) : this.builtIn(session, command));
+    const last = () => ('app' in command ? this.runHandler(session, command)
+      : 'pattern' in command ? runPatternCommand(this.host, session, command) : this.builtIn(session, command));
     if (!this.table.hasMiddleware) return last();
     const message = command as unknown as InboundMessage;
     return runChain(this.table.chainFor(command.type), message, contextOf(session), last)

@@ -166,6 +166,21 @@ export interface Engine {
   subscribe(channel: string): MaybePromise<void>;
   /** This node's last local subscriber left: stop receiving the channel's publications. */
   unsubscribe(channel: string): MaybePromise<void>;
+  /**
+   * Pattern delivery (optional: a hub on an engine without it answers pattern subscribes
+   * `unavailable`). This node has a first local subscription to `pattern`, an MQTT topic filter over
+   * the channel <-> topic mapping (`matchesPattern` in livehub's protocol module says which channels
+   * it matches). Once this resolves, every publication of a channel the pattern matches reaches the
+   * delivery handler, live, in offset order per channel. It may deliver other channels' too (the hub
+   * matches exactly and drops them). Each publication is delivered once, however many of the node's
+   * patterns and channel subscriptions cover it. A channel delivered by pattern alone has no gap
+   * repair and no `reset`: patterns are live delivery only.
+   */
+  subscribePattern?(pattern: string): MaybePromise<void>;
+  /** This node's last local subscriber of the pattern left: stop delivering what only it covered. */
+  unsubscribePattern?(pattern: string): MaybePromise<void>;
+  /** Optional: small records every node sharing the engine reads, each until its expiry (MQTT persistent sessions). */
+  readonly records?: EngineRecords;
   /** Publications after `since` (see the guarantees above), or only the position when `since` is null. */
   history(channel: string, since: StreamPosition | null): MaybePromise<HistoryResult>;
   /**
@@ -194,4 +209,17 @@ export interface Engine {
   send(node: string | null, message: string): MaybePromise<boolean>;
   /** Releases connections and timers. */
   close(): MaybePromise<void>;
+}
+
+/**
+ * Small records kept for every node sharing the engine, each until it expires: what a device's
+ * persistent MQTT session holds while the device is away, so that it resumes on any node.
+ */
+export interface EngineRecords {
+  /** Stores `value` under `key` for `ttl` ms, replacing what was there. */
+  put(key: string, value: string, ttl: number): MaybePromise<void>;
+  /** Reads and removes the record in one atomic step (of two nodes taking it, one gets it); null when there is none or it expired. */
+  take(key: string): MaybePromise<string | null>;
+  /** Removes the record, if any. */
+  delete(key: string): MaybePromise<void>;
 }

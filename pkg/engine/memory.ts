@@ -86,6 +86,9 @@ export class MemoryEngine implements Engine {
 
   subscribe(): void {}
   unsubscribe(): void {}
+  /** One process is one node, and every publication is delivered to it: patterns need nothing more. */
+  subscribePattern(): void {}
+  unsubscribePattern(): void {}
 
   history(channel: string, since: StreamPosition | null): HistoryResult {
     const state = this.state(channel);

@@ -4,6 +4,7 @@ import type {
   Engine, EngineHandlers, HistoryPolicy, HistoryResult, PresenceEntry, PublishOptions, PublishResult, StreamPosition,
 } from './engine.js';
 import { Follower } from './postgres-follow.js';
+import { PatternFollower } from './postgres-patterns.js';
 import { PostgresHealth } from './postgres-health.js';
 import { Listener } from './postgres-listen.js';
 import { migrate } from './postgres-migrate.js';
@@ -85,6 +86,7 @@ export class PostgresEngine implements Engine {
   readonly host: string;
   private readonly health: PostgresHealth;
   private readonly follower: Follower;
+  private readonly patterns: PatternFollower;
   private readonly listener: Listener;
   private readonly commandTimeout: number;
   private readonly options: PostgresEngineOptions;
@@ -122,8 +124,9 @@ export class PostgresEngine implements Engine {
     // An idle pooled connection that breaks is dropped by the pool; it is reported, never thrown.
     this.pool.on('error', (err) => this.health.lost('pooled', err));
     this.follower = new Follower(schema, (what, text, values) => this.run(what, text, values), () => this.handlers);
+    this.patterns = new PatternFollower(schema, (what, text, values) => this.run(what, text, values), this.follower);
     this.listener = new Listener(config, schema, this.health, this.commandTimeout, {
-      publication: (channel) => this.follower.wake(channel),
+      publication: (channel) => { this.follower.wake(channel); this.patterns.notified(channel); },
       node: (payload) => this.nodeMessage(payload),
       connected: () => this.follower.wake(),
     });
@@ -154,6 +157,7 @@ export class PostgresEngine implements Engine {
     every(this.options.pollInterval ?? 1000, () => {
       if (!this.migrated) void this.ensureMigrated();
       this.follower.wake();
+      void this.patterns.discover();
       void this.listener.check();
     });
     every(this.options.heartbeat ?? 5000, () => void this.beat().catch(() => {}));
@@ -196,6 +200,7 @@ export class PostgresEngine implements Engine {
   }
 
   async subscribe(channel: string): Promise<void> {
+    this.patterns.exact.add(channel);
     if (this.follower.tracked.has(channel)) return;
     this.follower.tracked.set(channel, null);
     try {
@@ -208,7 +213,16 @@ export class PostgresEngine implements Engine {
   }
 
   unsubscribe(channel: string): void {
-    this.follower.tracked.delete(channel);
+    if (!this.patterns.keeps(channel)) this.follower.tracked.delete(channel);
+  }
+
+  /** Follows the channels the pattern matches, as they are published to (postgres-patterns.ts). */
+  async subscribePattern(pattern: string): Promise<void> {
+    await this.patterns.add(pattern);
+  }
+
+  unsubscribePattern(pattern: string): void {
+    this.patterns.remove(pattern);
   }
 
   async history(channel: string, since: StreamPosition | null): Promise<HistoryResult> {

@@ -9,3 +9,5 @@ export * from './errors.js';
 export * from './close-codes.js';
 export * from './resume-id.js';
 export * from './json-shape.js';
+export * from './topics.js';
+export * from './patterns.js';

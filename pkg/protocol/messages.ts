@@ -59,6 +59,15 @@ export type ClientCommand =
   /** Sets the client's status in a presence channel it is subscribed to. */
   | { type: 'status'; channel: string; status: PresenceStatus; id?: RequestId };
 
+/**
+ * Subscribes to or unsubscribes from a pattern (`sensors/+/temp`, see patterns.ts): a `subscribe` or
+ * `unsubscribe` with `pattern` instead of `channel`. Its messages come with their own channels.
+ */
+export interface PatternCommand { type: 'subscribe' | 'unsubscribe'; pattern: string; id?: RequestId }
+
+/** The answer to a `PatternCommand`. */
+export interface PatternReply { type: 'subscribed' | 'unsubscribed'; pattern: string; id?: RequestId }
+
 /** The commands built into the protocol; any other type is the application's (`hub.handle`). */
 export const BUILT_IN_COMMANDS: ReadonlySet<string> = new Set<ClientCommand['type']>(['subscribe', 'unsubscribe', 'publish', 'ping', 'presence', 'status']);
 
@@ -97,7 +106,7 @@ export type ServerReply =
   | { type: 'pong'; id?: RequestId }
   /** The answer of a server-side handler (`hub.handle`) to a request with an id. */
   | { type: 'reply'; id: RequestId; data: unknown }
-  | { type: 'error'; code: ErrorCode; message: string; id?: RequestId; channel?: string };
+  | { type: 'error'; code: ErrorCode; message: string; id?: RequestId; channel?: string; pattern?: string };
 
 /** A reply with the request's id added, when the request had one. */
 export function withId<T extends object>(reply: T, id: RequestId | undefined): T {

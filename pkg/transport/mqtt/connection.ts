@@ -17,7 +17,7 @@ import { Outbound } from './outbound.js';
 import type { Acknowledgement, Pending } from './pending.js';
 import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
-import { channelOf, filterRefusal, isReservedTopic } from './topics.js';
+import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
 
 /** What a connection needs of its endpoint. */
 export interface ConnectionContext {
@@ -84,7 +84,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (this.ending) return EMPTY;
     const subscription = this.state.subscriptions.get(channel);
     if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
-    if ((subscription?.qos ?? 0) === 0) return batch.shared(this.version);
+    if (this.state.qosOf(channel, subscription) === 0) return batch.shared(this.version);
     if (this.version === 5) batch.withProperties();
     const out = this.outbound.offer(batch.parts);
     if (this.outbound.waiting > this.context.sendBuffer) {
@@ -121,6 +121,20 @@ export class MqttConnection implements Transport<MqttBatch> {
       case 'publish':
         if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
         return this.publishRefused(pending, code!, message ?? '');
+      case 'pattern':
+        if (pending.ack === null) {
+          if (!ok && code !== 'already_subscribed') {
+            this.state.patterns.delete(pending.pattern);
+            this.warn('mqtt_session_refused', `livehub: MQTT client ${JSON.stringify(this.clientId)} resumed its session, but its subscription to pattern ${JSON.stringify(pending.pattern)} was refused now (${code}: ${message}); it was dropped from the session`);
+          }
+          return EMPTY;
+        }
+        if (pending.unsubscribe) {
+          if (ok) this.state.patterns.delete(pending.pattern);
+          return this.settle(pending.ack, pending.index, ok ? Reason.Success : this.refusal(code!));
+        }
+        if (ok || code === 'already_subscribed') this.state.patterns.set(pending.pattern, pending.qos);
+        return this.settle(pending.ack, pending.index, ok || code === 'already_subscribed' ? pending.qos : this.refusal(code!));
       case 'resume': {
         const warning = this.state.resubscribed(pending.channel, pending.resumed, reply);
         if (warning) this.warn(warning.code, warning.message);
@@ -185,6 +199,14 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.pending.set(id, { kind: 'resume', channel, resumed: since !== '' });
       this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)}${since},"id":${id}}`);
     }
+    for (const [pattern, qos] of this.state.patterns) this.patternCommand(null, 0, pattern, qos, false);
+  }
+
+  /** A topic filter with wildcards, subscribed or unsubscribed as a livehub pattern (live delivery only). */
+  private patternCommand(ack: Acknowledgement | null, index: number, pattern: string, qos: 0 | 1, unsubscribe: boolean): void {
+    const id = this.nextCommand++;
+    this.pending.set(id, { kind: 'pattern', ack, index, pattern, qos, unsubscribe });
+    this.events?.receive(`{"type":"${unsubscribe ? 'unsubscribe' : 'subscribe'}","pattern":${JSON.stringify(pattern)},"id":${id}}`);
   }
 
   /** The stream closed, whoever closed it: the session is told. */
@@ -257,6 +279,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     const ack: Acknowledgement = { cmd: 'suback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.subscriptions.length };
     packet.subscriptions.forEach(({ topic, qos, rh }, index) => {
       const refusal = filterRefusal(topic);
+      if (refusal === null && isPattern(topic)) return this.patternCommand(ack, index, topic, qos === 0 ? 0 : 1, false);
       const channel = refusal === null ? channelOf(topic) : null;
       if (channel === null) {
         this.settleNow(ack, index, refusal ?? Reason.TopicFilterInvalid);
@@ -271,6 +294,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   private unsubscribe(packet: IUnsubscribePacket): void {
     const ack: Acknowledgement = { cmd: 'unsuback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.unsubscriptions.length };
     packet.unsubscriptions.forEach((topic, index) => {
+      if (filterRefusal(topic) === null && isPattern(topic)) return this.patternCommand(ack, index, topic, 0, true);
       const channel = filterRefusal(topic) === null ? channelOf(topic) : null;
       if (channel === null) return this.settleNow(ack, index, Reason.TopicFilterInvalid);
       const id = this.nextCommand++;

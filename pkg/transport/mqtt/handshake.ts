@@ -199,7 +199,7 @@ export class Handshake {
       ? {
         cmd: 'connack', reasonCode: 0, sessionPresent, properties: {
           ...(asked > keepFor ? { sessionExpiryInterval: keepFor } : {}),
-          maximumQoS: 1, retainAvailable: true, wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false,
+          maximumQoS: 1, retainAvailable: true, wildcardSubscriptionAvailable: true, sharedSubscriptionAvailable: false,
           subscriptionIdentifiersAvailable: false, topicAliasMaximum: 0, maximumPacketSize: this.settings.maxPacketSize,
           ...(assigned ? { assignedClientIdentifier: assigned } : {}),
         },

@@ -120,7 +120,8 @@ export function reasonOf(code: string): number {
   switch (code) {
     case 'forbidden': return Reason.NotAuthorized;
     case 'invalid_channel': return Reason.TopicNameInvalid;
-    case 'too_many_channels': return Reason.QuotaExceeded;
+    case 'too_many_channels': case 'too_many_patterns': return Reason.QuotaExceeded;
+    case 'invalid_pattern': return Reason.TopicFilterInvalid;
     case 'rate_limited': return Reason.RateTooHigh;
     case 'bad_data': case 'too_deep': case 'too_many_keys': return Reason.PayloadFormatInvalid;
     case 'bad_request': return Reason.ImplementationSpecific;

@@ -9,6 +9,7 @@
  * stored session costs its subscriptions and those unacknowledged packets, and the store holds at
  * most `maxSessions` of them (the oldest is dropped first, logged).
  */
+import { matchesPattern } from '../../protocol/index.js';
 import type { Reporter } from '../index.js';
 import type { MqttVersion, PublishParts } from './packets.js';
 
@@ -23,6 +24,8 @@ export interface Subscription {
 /** What a device's session holds, across its connections while it is kept. */
 export class MqttSessionState {
   readonly subscriptions = new Map<string, Subscription>();
+  /** Pattern subscriptions (topic filters with wildcards), each with its granted QoS: live delivery only. */
+  readonly patterns = new Map<string, 0 | 1>();
   /** QoS 1 deliveries not yet acknowledged, by packet identifier (each packet as it was sent). */
   readonly inflight = new Map<number, Buffer>();
   /** QoS 1 deliveries waiting for room under the receive maximum. */
@@ -54,6 +57,13 @@ export class MqttSessionState {
     this.positioned(channel, reply);
     if (!resumed || reply.recovered !== false) return null;
     return { code: 'mqtt_session_gap', message: `${who} the messages of ${JSON.stringify(channel)} it missed are no longer all in the channel's history (it was away longer than the history keeps, or the history was lost); it continues from the newest message: raise the hub's history size or ttl for this channel if devices are away that long` };
+  }
+
+  /** The QoS a channel's messages go out at: its subscription's, or the highest of the patterns matching it. */
+  qosOf(channel: string, subscription: Subscription | undefined): 0 | 1 {
+    if (subscription !== undefined) return subscription.qos;
+    for (const [pattern, qos] of this.patterns) if (qos === 1 && matchesPattern(pattern, channel)) return 1;
+    return 0;
   }
 
   /** The position the device stands at in a channel's stream (a `subscribed` or a `reset`). */

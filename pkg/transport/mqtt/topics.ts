@@ -1,47 +1,27 @@
 /**
- * MQTT topics and livehub channels: one reversible mapping.
- *
- * A topic is its channel's name, with the four things an MQTT topic name cannot hold as they are
- * written as percent escapes: `+` is `%2B`, `#` is `%23`, the broadcast channel `*` is `%2A`, and a
- * `$` at the start is `%24` (MQTT reserves topics that start with `$`). So channel `sensors/kitchen`
- * is topic `sensors/kitchen`, and channel `a+b` is topic `a%2Bb`. `%` is not a channel character, so
- * nothing else is escaped and every channel has exactly one topic.
- *
- * A topic maps back only when it is the topic of some channel: its characters are channel characters
- * or those escapes, and no escape stands where the channel would have its character as it is
- * (`a%24b` is not a topic: channel `a$b` is topic `a$b`). Other topics (spaces, other `%`, non-ASCII,
- * longer than 255 characters once unescaped) have no channel: a device is refused, never guessed for.
+ * MQTT topics and livehub channels: the reversible mapping lives in the protocol module
+ * (pkg/protocol/topics.ts), since pattern subscriptions of every transport use it too; here, what
+ * the MQTT transport adds: reserved topics and which topic filters it refuses.
  */
-import { isValidChannel } from '../../protocol/index.js';
+import { patternError } from '../../protocol/index.js';
 import { Reason } from './packets.js';
 
-const ESCAPES: Record<string, string> = { '%2B': '+', '%23': '#', '%2A': '*', '%24': '$' };
-
-/** The MQTT topic of a channel. */
-export function topicOf(channel: string): string {
-  if (channel === '*') return '%2A';
-  let topic = channel.replace(/[+#]/g, (c) => (c === '+' ? '%2B' : '%23'));
-  if (topic.startsWith('$')) topic = `%24${topic.slice(1)}`;
-  return topic;
-}
-
-/** The channel a topic names, or null when it names none (see the mapping above). */
-export function channelOf(topic: string): string | null {
-  if (topic.length === 0 || topic.length > 3 * 255) return null;
-  const channel = topic.replace(/%[0-9A-Fa-f]{2}/g, (escape) => ESCAPES[escape] ?? '\u0000');
-  if (!isValidChannel(channel)) return null;
-  return topicOf(channel) === topic ? channel : null;
-}
+export { channelOf, topicOf } from '../../protocol/index.js';
 
 /** Whether a topic is one MQTT reserves for the server (it starts with `$`, as `$SYS/…`). */
 export function isReservedTopic(topic: string): boolean {
   return topic.startsWith('$');
 }
 
-/** Why a topic filter cannot be subscribed to (an MQTT 5 reason), or null when it may name a channel. */
+/** Whether a topic filter holds a wildcard (`+` or `#`): a pattern subscription. */
+export function isPattern(topic: string): boolean {
+  return topic.includes('+') || topic.includes('#');
+}
+
+/** Why a topic filter cannot be subscribed to (an MQTT 5 reason), or null when it may name a channel or be a pattern. */
 export function filterRefusal(topic: string): number | null {
   if (topic.startsWith('$share/')) return Reason.SharedNotSupported;
-  if (topic.includes('+') || topic.includes('#')) return Reason.WildcardsNotSupported;
   if (isReservedTopic(topic)) return Reason.TopicFilterInvalid;
+  if (isPattern(topic) && patternError(topic) !== null) return Reason.TopicFilterInvalid;
   return null;
 }

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRefusal, type Identity, type TransportEndpoint, type TransportEvents, type TransportHost } from '../index.js';
 import { LIVEHUB_EVENT, sseFormat } from './format.js';
-import { ErrorCode, isCarriableEpoch, isValidChannel, parseResumeId } from '../../protocol/index.js';
+import { ErrorCode, isCarriableEpoch, isValidChannel, parseResumeId, patternError } from '../../protocol/index.js';
 import { ApiError, isJson, readBody, sendError, sendJson } from '../http-io.js';
 import { SseTransport } from './stream.js';
 
@@ -81,6 +81,9 @@ export class EventSourceEndpoint implements TransportEndpoint {
     const channels = url.searchParams.getAll('channel');
     const invalid = channels.find((channel) => !isValidChannel(channel));
     if (invalid !== undefined) return answer(response, 400, 'invalid_channel', `invalid channel ${JSON.stringify(invalid)}`);
+    const patterns = url.searchParams.getAll('pattern');
+    const bad = patterns.find((pattern) => patternError(pattern) !== null);
+    if (bad !== undefined) return answer(response, 400, 'invalid_pattern', `invalid pattern ${JSON.stringify(bad)}: ${patternError(bad)}`);
     const admitted = this.hub.admit(request, request.socket, { originChecked: true }); // handleRequest checked the origin
     const proceed = (verdict: Awaited<typeof admitted>) => {
       if (request.socket.destroyed) return;
@@ -88,14 +91,14 @@ export class EventSourceEndpoint implements TransportEndpoint {
       if (this.hub.closing) return answer(response, 503, 'closed', 'the server is shutting down; reconnect', { 'Retry-After': '1' });
       const header = request.headers['last-event-id'];
       const resume = parseResumeId(typeof header === 'string' ? header : url.searchParams.get('lastEventId'));
-      this.stream(request, response, url.searchParams.get('events') !== 'unnamed', channels, resume, verdict.identity);
+      this.stream(request, response, url.searchParams.get('events') !== 'unnamed', channels, resume, verdict.identity, patterns);
     };
     if (admitted instanceof Promise) admitted.then(proceed, () => answer(response, 500, 'internal', 'the connection failed'));
     else proceed(admitted);
   }
 
   private stream(request: IncomingMessage, response: ServerResponse, named: boolean, channels: string[],
-    resume: ReturnType<typeof parseResumeId>, identity: Identity | null): void {
+    resume: ReturnType<typeof parseResumeId>, identity: Identity | null, patterns: string[]): void {
     request.socket.setNoDelay(true);
     request.socket.setTimeout(0);
     response.writeHead(200, {
@@ -119,6 +122,8 @@ export class EventSourceEndpoint implements TransportEndpoint {
     // Resume every channel the id names, then subscribe to the URL's channels not among them.
     for (const [channel, since] of resume) session.receive(JSON.stringify({ type: 'subscribe', channel, since }));
     for (const channel of new Set(channels)) if (!resume.has(channel)) session.receive(JSON.stringify({ type: 'subscribe', channel }));
+    // Patterns are live only: subscribed again on every (re)connect, with no resume point.
+    for (const pattern of new Set(patterns)) session.receive(JSON.stringify({ type: 'subscribe', pattern }));
   }
 
   /** A companion POST: the command goes to its stream's session, here or on its node. */

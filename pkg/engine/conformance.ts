@@ -4,6 +4,8 @@ import { eventually, fieldsOf, KEEP, type StartedEngine, type SuiteContext, type
 import type { Engine, Publication } from './engine.js';
 import { nodeMessageSuite } from './conformance-nodes.js';
 import { presenceSuite } from './conformance-presence.js';
+import { patternSuite } from './conformance-patterns.js';
+import { recordSuite } from './conformance-records.js';
 
 /**
  * The guarantees every engine gives (engine.ts), as one test suite to run against any engine, the
@@ -82,6 +84,8 @@ export function engineConformance(name: string, runner: TestFunctions, target: C
     publicationSuite(runner, context);
     presenceSuite(runner, context);
     nodeMessageSuite(runner, context);
+    patternSuite(runner, context);
+    recordSuite(runner, context);
   });
 }
 

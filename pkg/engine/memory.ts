@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { clock } from '../clock.js';
 import { checkKnownOptions } from '../options-check.js';
 import {
-  type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  type Engine, type EngineHandlers, type EngineRecords, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
 
@@ -34,6 +34,17 @@ export class MemoryEngine implements Engine {
   /** Idempotency keys: the position of the publish that claimed each, until `expires`. */
   private readonly published = new Map<string, { offset: number; epoch: string; expires: number }>();
   private readonly members = new Map<string, Map<string, PresenceEntry & { expires: number }>>();
+  private readonly kept = new Map<string, { value: string; expires: number }>();
+  /** Records (MQTT persistent sessions), each until its expiry: one process is one node. */
+  readonly records: EngineRecords = {
+    put: (key, value, ttl) => { this.kept.set(key, { value, expires: clock() + ttl }); },
+    take: (key) => {
+      const record = this.kept.get(key);
+      this.kept.delete(key);
+      return record !== undefined && record.expires > clock() ? record.value : null;
+    },
+    delete: (key) => { this.kept.delete(key); },
+  };
   private deliver: (publication: Publication) => void = () => {};
   /** This node's id and its node-message handler, from `start`. */
   private node: string | null = null;
@@ -194,6 +205,7 @@ export class MemoryEngine implements Engine {
       if (state.head >= state.entries.length && now - state.lastUsed > idle) this.channels.delete(channel);
     }
     for (const [key, done] of this.published) if (done.expires <= now) this.published.delete(key);
+    for (const [key, record] of this.kept) if (record.expires <= now) this.kept.delete(key);
   }
 }
 

@@ -195,6 +195,18 @@ begin
 end $$;
 `,
   },
+  {
+    version: 2,
+    name: 'records',
+    sql: `
+create table {s}.records (
+  key text primary key,
+  value text not null,
+  expires_at timestamptz not null
+);
+create index records_expires_at on {s}.records (expires_at);
+`,
+  },
 ];
 
 /** `{s}` replaced by the (already validated) schema name. */

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import { checkKnownOptions } from '../options-check.js';
 import type {
-  Engine, EngineHandlers, HistoryPolicy, HistoryResult, PresenceEntry, PublishOptions, PublishResult, StreamPosition,
+  Engine, EngineHandlers, EngineRecords, HistoryPolicy, HistoryResult, PresenceEntry, PublishOptions, PublishResult, StreamPosition,
 } from './engine.js';
 import { Follower } from './postgres-follow.js';
 import { PatternFollower } from './postgres-patterns.js';
+import { postgresRecords } from './records.js';
 import { PostgresHealth } from './postgres-health.js';
 import { Listener } from './postgres-listen.js';
 import { migrate } from './postgres-migrate.js';
@@ -87,6 +88,8 @@ export class PostgresEngine implements Engine {
   private readonly health: PostgresHealth;
   private readonly follower: Follower;
   private readonly patterns: PatternFollower;
+  /** Records (MQTT persistent sessions) shared by every node: records.ts. */
+  readonly records: EngineRecords;
   private readonly listener: Listener;
   private readonly commandTimeout: number;
   private readonly options: PostgresEngineOptions;
@@ -124,6 +127,7 @@ export class PostgresEngine implements Engine {
     // An idle pooled connection that breaks is dropped by the pool; it is reported, never thrown.
     this.pool.on('error', (err) => this.health.lost('pooled', err));
     this.follower = new Follower(schema, (what, text, values) => this.run(what, text, values), () => this.handlers);
+    this.records = postgresRecords(schema, (what, text, values, write) => this.run(what, text, values, write));
     this.patterns = new PatternFollower(schema, (what, text, values) => this.run(what, text, values), this.follower);
     this.listener = new Listener(config, schema, this.health, this.commandTimeout, {
       publication: (channel) => { this.follower.wake(channel); this.patterns.notified(channel); },
@@ -306,6 +310,7 @@ export class PostgresEngine implements Engine {
   async trim(): Promise<number> {
     const [row] = await this.run<{ deleted: number }>('a history trim', `select ${this.schema}.trim($1, $2) as deleted`,
       [this.options.trimBatch ?? 5000, this.options.catchUpWindow ?? 60_000]);
+    await this.run('a trim of expired records', `delete from ${this.schema}.records where expires_at <= clock_timestamp()`, [], true);
     return row!.deleted;
   }
 

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { checkKnownOptions } from '../options-check.js';
 import {
-  type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
+  type Engine, type EngineHandlers, type EngineRecords, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
 import { decodeEntry, decodeMessage, extraFields } from './redis-format.js';
 import { GlobPatterns } from './glob-patterns.js';
+import { redisRecords } from './records.js';
 import { describeHost, ENGINE_CLOSED, RedisHealth } from './redis-health.js';
 import { ChannelStreams } from './redis-repair.js';
 import { defineScripts, type Scripts } from './redis-scripts.js';
@@ -97,6 +98,8 @@ export class RedisEngine implements Engine {
   private readonly streams: ChannelStreams;
   /** The globs of this node's patterns (glob-patterns.ts), PSUBSCRIBEd under `{p}:d:`. */
   private readonly globs = new GlobPatterns();
+  /** Records (MQTT persistent sessions) shared by every node: records.ts. */
+  readonly records: EngineRecords;
   private closed = false;
   private readonly checker: NodeJS.Timeout;
   private checking = false;
@@ -138,6 +141,7 @@ export class RedisEngine implements Engine {
     this.health.watch(this.commands, 'commands');
     this.health.watch(this.subscriber, 'pub/sub');
     this.streams = new ChannelStreams(this);
+    this.records = redisRecords(this.prefix, (what, run) => this.call(what, run));
     const publications = this.key('d', '');
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel.startsWith(publications)) this.streams.message(channel.slice(publications.length), message);

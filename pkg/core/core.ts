@@ -275,5 +275,6 @@ export function transportHost(core: HubCore): TransportHost {
     onNodeMessage: (topic, handler) => core.onNodeMessage(topic, handler),
     publish: (channel, type, dataJson, as) => publishAs(core, channel, type, dataJson, as),
     history: (channel, options) => core.history(channel, options),
+    get records() { return core.engine.records ?? null; },
   };
 }

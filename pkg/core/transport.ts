@@ -18,6 +18,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { HubMessage, StreamPosition } from '../protocol/index.js';
+import type { EngineRecords } from '../engine/engine.js';
 import type { Identity } from './auth.js';
 import type { ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
@@ -163,6 +164,12 @@ export interface TransportHost {
    * all of them, and none are returned).
    */
   history(channel: string, options?: { limit?: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
+  /**
+   * The engine's records, shared by every node (`EngineRecords`: put, one atomic take, delete, each
+   * until its expiry), or null when the engine keeps none: what a transport keeps of a connection
+   * for a later one on any node (an MQTT persistent session).
+   */
+  readonly records: EngineRecords | null;
 }
 
 /** Who a transport publishes for (`TransportHost.publish`): a connection, as the channel policy sees it. */

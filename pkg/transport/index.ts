@@ -16,3 +16,4 @@ export type { Identity } from '../core/auth.js';
 export type { RequestInfo } from '../core/policy.js';
 export type { ResolvedHubOptions } from '../core/options.js';
 export type { Reporter } from '../core/report.js';
+export type { EngineRecords } from '../engine/engine.js';

@@ -11,7 +11,7 @@ import type { TransportEndpoint, TransportHost } from '../index.js';
 import { dispatcherFor, handedOver, rejectUpgrade, releaseDispatcher } from '../websocket/upgrade.js';
 import { Handshake, type HandshakeSettings } from './handshake.js';
 import type { MqttConnection } from './connection.js';
-import { SessionStore } from './sessions.js';
+import { SessionStore } from './session-store.js';
 import { NAME_PATTERN } from '../../protocol/index.js';
 
 /** Options of `new MqttEndpoint(options)`. */
@@ -86,7 +86,7 @@ export class MqttEndpoint implements TransportEndpoint {
       type: this.options.type ?? 'message',
       sessionExpiry: this.options.sessionExpiry ?? 7200,
     };
-    this.sessions = new SessionStore(this.options.maxSessions ?? 10_000, host.reporter);
+    this.sessions = new SessionStore(this.options.maxSessions ?? 10_000, host.reporter, host.records);
     this.handshake = new Handshake(host, settings, this.clients, this.opening, this.sessions);
     for (const [server, path] of this.waiting.splice(0)) this.attach(server, { path });
     const { port } = this.options;

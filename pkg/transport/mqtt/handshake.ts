@@ -15,7 +15,8 @@ import { MqttConnection, type ConnectionContext } from './connection.js';
 import { DelayedWills, messageMetadata, payloadJson, type Will } from './metadata.js';
 import { connackV4, Reason, type MqttVersion } from './packets.js';
 import { PacketReader } from './reader.js';
-import { MqttSessionState, resumable, type SessionStore } from './sessions.js';
+import { MqttSessionState, resumable } from './sessions.js';
+import type { SessionStore } from './session-store.js';
 import { channelOf, isReservedTopic } from './topics.js';
 
 export interface HandshakeSettings {
@@ -180,7 +181,12 @@ export class Handshake {
       const taken = previous.takenOver();
       state = resume ? resumable(taken, userId, version, host.reporter) : null;
     } else {
-      state = resume ? this.sessions.take(clientId, userId, version) : null;
+      state = resume ? await this.sessions.take(clientId, userId, version) : null;
+      if (stream.destroyed) {
+        // The device left while its session was read: it stays stored.
+        if (state !== null) this.sessions.keep(state, keepFor > 0 ? keepFor : this.settings.sessionExpiry);
+        return null;
+      }
     }
     if (!resume) this.sessions.drop(clientId);
     const sessionPresent = state !== null;

@@ -1,13 +1,12 @@
 /**
  * Persistent MQTT sessions (MQTT 3.1.1 clean session false, MQTT 5 session expiry): what a device's
- * session keeps between its connections, and the store of the sessions of devices that are away.
+ * session keeps between its connections (session-store.ts keeps it while the device is away).
  *
  * A session keeps no messages of its own while the device is away: it keeps, per subscribed channel,
  * the stream position of the last message handed to the device, and the hub's history replays what
  * came after it on the next connection (a subscribe with `since`), on any node sharing the engine. It
- * also keeps the QoS 1 deliveries the device had not acknowledged, sent again with DUP set. So a
- * stored session costs its subscriptions and those unacknowledged packets, and the store holds at
- * most `maxSessions` of them (the oldest is dropped first, logged).
+ * also keeps its patterns (live only: subscribed again, nothing replayed) and the QoS 1 deliveries
+ * the device had not acknowledged, sent again with DUP set.
  */
 import { matchesPattern } from '../../protocol/index.js';
 import type { Reporter } from '../index.js';
@@ -72,64 +71,6 @@ export class MqttSessionState {
     if (subscription === undefined || position.offset === undefined || position.epoch === undefined) return;
     subscription.offset = position.offset;
     subscription.epoch = position.epoch;
-  }
-}
-
-interface Kept {
-  state: MqttSessionState;
-  timer: NodeJS.Timeout;
-}
-
-/** The sessions of devices that are away, by client id, each until its expiry. */
-export class SessionStore {
-  private readonly kept = new Map<string, Kept>();
-
-  constructor(private readonly maxSessions: number, private readonly reporter: Reporter) {}
-
-  /** How many sessions are stored. */
-  get size(): number {
-    return this.kept.size;
-  }
-
-  /**
-   * Takes a stored session out of the store to resume it: only by the user it belongs to, and with
-   * the protocol version it was made with (its packets are laid out for that version); otherwise the
-   * stored session is ended and null is returned.
-   */
-  take(clientId: string, userId: string | null, version: MqttVersion): MqttSessionState | null {
-    const kept = this.kept.get(clientId);
-    if (kept === undefined) return null;
-    this.drop(clientId);
-    return resumable(kept.state, userId, version, this.reporter);
-  }
-
-  /** Ends a stored session, if any (a clean start). */
-  drop(clientId: string): void {
-    const kept = this.kept.get(clientId);
-    if (kept === undefined) return;
-    clearTimeout(kept.timer);
-    this.kept.delete(clientId);
-  }
-
-  /** Keeps a session for `seconds` after its device went away. */
-  keep(state: MqttSessionState, seconds: number): void {
-    this.drop(state.clientId);
-    const timer = setTimeout(() => {
-      if (this.kept.get(state.clientId)?.state === state) this.kept.delete(state.clientId);
-    }, seconds * 1000).unref();
-    this.kept.set(state.clientId, { state, timer });
-    if (this.kept.size <= this.maxSessions) return;
-    const [oldest] = this.kept.keys();
-    this.drop(oldest!);
-    this.reporter.report('warn', 'mqtt_session_dropped',
-      `livehub: the MQTT session of client ${JSON.stringify(oldest)} was ended before its expiry: more than maxSessions (${this.maxSessions}) sessions of devices that are away were stored; the device starts a clean session on its next connection (raise the MqttEndpoint maxSessions option if that many devices are away at once)`,
-      undefined, 'mqtt_session_dropped');
-  }
-
-  /** Ends every stored session (the endpoint stops). */
-  clear(): void {
-    for (const { timer } of this.kept.values()) clearTimeout(timer);
-    this.kept.clear();
   }
 }
 

@@ -9,6 +9,7 @@ import { RefusalWarnings } from './refusals.js';
 import { deprecated } from './deprecated.js';
 import { appFrame, awaitReply, DirectHandlers, isDirect, requestTimeout, type DirectHandler, type DirectListeners, type RequestOptions, type SendOptions } from './request.js';
 import { Subscriptions } from './subscriptions.js';
+import { ClientPatterns } from './patterns.js';
 import { ConnectionLifecycle } from './transport-lifecycle.js';
 
 /**
@@ -30,6 +31,7 @@ export class LiveClient extends ConnectionLifecycle {
   readonly direct: DirectListeners = this.directHandlers.view;
   private readonly outbox: Outbox;
   private readonly subscriptions: Subscriptions;
+  private readonly patternSubscriptions: ClientPatterns;
   private readonly warnings = new RefusalWarnings();
   private readonly idBase = `${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}-`;
   private nextId = 0;
@@ -68,6 +70,10 @@ export class LiveClient extends ConnectionLifecycle {
         if (this.lastError instanceof LiveError && this.lastError.channel === channel) this.lastError = null;
       },
     }, this.options);
+    this.patternSubscriptions = new ClientPatterns({
+      isOpen: () => this.status === 'open', send: (command) => this.write(JSON.stringify(command)),
+      nextId: () => `${this.idBase}p${++this.nextId}`, refused: (error) => this.report(error),
+    });
     this.outbox.restore();
     if (this.options.autoConnect) this.connect();
   }
@@ -94,6 +100,16 @@ export class LiveClient extends ConnectionLifecycle {
     set.add(handler as MessageHandler<never>);
     this.subscriptions.want(channel, +1);
     return () => this.off(channel, handler);
+  }
+
+  /**
+   * Calls `handler(data, message)` for each message on every channel `pattern` matches (MQTT topic
+   * filter syntax: `sensors/+/temp`, `plant/#`; docs/protocol.md), `message.channel` naming its
+   * channel; subscribed while any handler is on, again after each reconnect. Live only: nothing
+   * published while disconnected is replayed. Throws a TypeError at once for a malformed pattern.
+   */
+  onPattern<T = unknown>(pattern: string, handler: MessageHandler<T>): () => void {
+    return this.patternSubscriptions.on(pattern, handler);
   }
 
   off<T = unknown>(channel: string, handler: MessageHandler<T>): void {
@@ -235,6 +251,7 @@ export class LiveClient extends ConnectionLifecycle {
       for (const handler of this.handlers.get(hubMessage.channel) ?? []) {
         (handler as MessageHandler)(hubMessage.data, hubMessage);
       }
+      this.patternSubscriptions.deliver(hubMessage);
       return;
     }
     if (isDirect(message)) {
@@ -243,6 +260,7 @@ export class LiveClient extends ConnectionLifecycle {
       this.directHandlers.deliver(direct);
       return;
     }
+    if (this.patternSubscriptions.reply(message)) return void this.emitter.emit('reply', message as unknown as ServerReply);
     const reply = message as unknown as ServerReply;
     const answeredSubscribe = this.subscriptions.reply(reply);
     if (reply.type === 'presence' && reply.id === undefined) this.emitter.emit('presence', { channel: reply.channel, members: reply.members });
@@ -272,6 +290,7 @@ export class LiveClient extends ConnectionLifecycle {
     // A plain connection may still reach a livehub hub (the last attempt offered no subprotocol): ask.
     if (this.connection?.dialect === 'plain' && this.options.dialect === 'auto') this.write(`{"type":"ping","id":"${this.idBase}dialect"}`);
     this.subscriptions.opened(resumed);
+    this.patternSubscriptions.opened();
     const waiting = this.outbox.size;
     this.outbox.sendAll();
     // What waited while disconnected went out, in order.

@@ -154,10 +154,7 @@ export abstract class HubLoop {
           break;
       }
     }
-    for (const [channel, batch] of batches) {
-      this.fanOut(channel, batch, dirty);
-      this.patternSubscriptions?.fanOut(channel, batch, dirty);
-    }
+    for (const [channel, batch] of batches) { this.fanOut(channel, batch, dirty); this.patternSubscriptions?.fanOut(channel, batch, dirty); }
     this.writes.turnEnded();
   };
 
@@ -384,10 +381,8 @@ export abstract class HubLoop {
 
   /** The pattern subscriptions of this node's sessions, made on first use. */
   protected get patterns(): PatternSubscriptions {
-    return (this.patternSubscriptions ??= new PatternSubscriptions({
-      options: this.options, reporter: this.reporter, engine: this.engine,
-      enqueue: (work) => this.enqueue(work), has: (session) => this.sessions.has(session), outgoingHook: () => this.outgoingHook,
-    }));
+    return (this.patternSubscriptions ??= new PatternSubscriptions({ options: this.options, reporter: this.reporter, engine: this.engine,
+      enqueue: (work) => this.enqueue(work), has: (session) => this.sessions.has(session), outgoingHook: () => this.outgoingHook }));
   }
 
   /** The sweep wheel, made on first use (the options are set after this class's fields). */

@@ -24,7 +24,8 @@ export function globOf(pattern: string): string {
   let glob = parts.join('/');
   // `a/#` also matches `a` itself: the glob drops the slash before the final `#`.
   if (levels.length > 1 && levels[levels.length - 1] === '#') glob = `${parts.slice(0, -1).join('/')}*`;
-  return glob.replace(/\*+/g, '*');
+  // Runs of wildcards become one (an escaped `*` of a channel name stays itself).
+  return glob.replace(/(?<!\\)\*{2,}/g, '*');
 }
 
 /** A glob (as `globOf` writes it) as a regular expression over channel names. */

@@ -5,8 +5,8 @@ import {
   type Engine, type EngineHandlers, type EngineRecords, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
-import { decodeEntry, decodeMessage, extraFields } from './redis-format.js';
-import { GlobPatterns } from './glob-patterns.js';
+import { decodeEntry, extraFields } from './redis-format.js';
+import { RedisPatterns } from './redis-patterns.js';
 import { redisRecords } from './records.js';
 import { describeHost, ENGINE_CLOSED, RedisHealth } from './redis-health.js';
 import { ChannelStreams } from './redis-repair.js';
@@ -96,8 +96,8 @@ export class RedisEngine implements Engine {
   private readonly scripts: Redis & Scripts;
   private readonly health: RedisHealth;
   private readonly streams: ChannelStreams;
-  /** The globs of this node's patterns (glob-patterns.ts), PSUBSCRIBEd under `{p}:d:`. */
-  private readonly globs = new GlobPatterns();
+  /** Pattern delivery: redis-patterns.ts. */
+  private readonly patterns: RedisPatterns;
   /** Records (MQTT persistent sessions) shared by every node: records.ts. */
   readonly records: EngineRecords;
   private closed = false;
@@ -147,9 +147,12 @@ export class RedisEngine implements Engine {
       if (channel.startsWith(publications)) this.streams.message(channel.slice(publications.length), message);
       else this.nodeMessage(message);
     });
-    this.subscriber.on('pmessage', (glob: string, channel: string, message: string) => this.patternMessage(glob, channel, message));
+    this.patterns = new RedisPatterns({
+      subscriber: this.subscriber, host: this.host, publications, handlers: () => this.handlers,
+      tracked: (channel) => this.streams.tracked.has(channel), unavailable: (what, err) => this.health.unavailable(what, err),
+    });
     this.subscriber.on('ready', () => {
-      if (this.globs.size > 0) this.subscriber.psubscribe(...this.globs.all().map((g) => this.globKey(g))).catch(() => { /* the check finds a dead connection */ });
+      this.patterns.ready();
       const channels = [...this.streams.tracked.keys()];
       const keys = [...this.nodeKeys(), ...channels.map((c) => this.key('d', c))];
       if (keys.length > 0) this.subscriber.subscribe(...keys).catch(() => { /* the check finds a dead connection */ });
@@ -228,20 +231,12 @@ export class RedisEngine implements Engine {
     }
   }
 
-  async subscribePattern(pattern: string): Promise<void> {
-    const glob = this.globs.add(pattern);
-    if (glob === null) return;
-    await this.subscriber.psubscribe(this.globKey(glob)).catch((err: unknown) => {
-      throw this.health.unavailable(`subscribe to pattern '${pattern}'`, err);
-    });
+  subscribePattern(pattern: string): Promise<void> {
+    return this.patterns.subscribe(pattern);
   }
 
-  async unsubscribePattern(pattern: string): Promise<void> {
-    const glob = this.globs.remove(pattern);
-    if (glob === null) return;
-    await this.subscriber.punsubscribe(this.globKey(glob)).catch((err: unknown) => {
-      throw this.health.unavailable(`unsubscribe from pattern '${pattern}'`, err);
-    });
+  unsubscribePattern(pattern: string): Promise<void> {
+    return this.patterns.unsubscribe(pattern);
   }
 
   async history(channel: string, since: StreamPosition | null): Promise<HistoryResult> {
@@ -320,30 +315,6 @@ export class RedisEngine implements Engine {
 
   private key(kind: 'm' | 'h' | 'd' | 'pr', channel: string): string {
     return `${this.prefix}:${kind}:${channel}`;
-  }
-
-  /** The Redis glob of a pattern's glob: under the publications' prefix (escaped: it is glob text too). */
-  private globKey(glob: string): string {
-    return `${this.key('d', '').replace(/[*?[\]\\]/g, (c) => `\\${c}`)}${glob}`;
-  }
-
-  /**
-   * A publication that reached this node through a pattern's glob: handed on once (the first glob
-   * covering its channel), and only when the node does not get the channel by name already.
-   */
-  private patternMessage(globKey: string, key: string, message: string): void {
-    const channel = key.slice(this.key('d', '').length);
-    const glob = globKey.slice(this.globKey('').length);
-    if (!this.handlers || this.streams.tracked.has(channel) || !this.globs.owner(glob, channel)) return;
-    let publication;
-    try {
-      publication = decodeMessage(channel, message);
-    } catch (err) {
-      this.handlers.log?.('error', `redis:${this.host}:bad-message`, { code: 'engine_bad_message', err, host: this.host, channel },
-        `livehub: a pub/sub message of channel '${channel}' from Redis at ${this.host} could not be read (${(err as Error).message}); it was dropped (pattern subscribers get live messages only)`);
-      return;
-    }
-    this.handlers.deliver(publication);
   }
 
   /** The pub/sub channels of this node's node messages (none before `start`). */

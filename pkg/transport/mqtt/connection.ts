@@ -14,7 +14,7 @@ import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.j
 import { MqttBatch, mqttFormat } from './format.js';
 import { messageMetadata, payloadJson, sendRetained, type Will } from './metadata.js';
 import { Outbound } from './outbound.js';
-import type { Acknowledgement, Pending } from './pending.js';
+import { patternAnswered, type Acknowledgement, type Pending } from './pending.js';
 import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
 import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
@@ -121,20 +121,11 @@ export class MqttConnection implements Transport<MqttBatch> {
       case 'publish':
         if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
         return this.publishRefused(pending, code!, message ?? '');
-      case 'pattern':
-        if (pending.ack === null) {
-          if (!ok && code !== 'already_subscribed') {
-            this.state.patterns.delete(pending.pattern);
-            this.warn('mqtt_session_refused', `livehub: MQTT client ${JSON.stringify(this.clientId)} resumed its session, but its subscription to pattern ${JSON.stringify(pending.pattern)} was refused now (${code}: ${message}); it was dropped from the session`);
-          }
-          return EMPTY;
-        }
-        if (pending.unsubscribe) {
-          if (ok) this.state.patterns.delete(pending.pattern);
-          return this.settle(pending.ack, pending.index, ok ? Reason.Success : this.refusal(code!));
-        }
-        if (ok || code === 'already_subscribed') this.state.patterns.set(pending.pattern, pending.qos);
-        return this.settle(pending.ack, pending.index, ok || code === 'already_subscribed' ? pending.qos : this.refusal(code!));
+      case 'pattern': {
+        const { grant, log } = patternAnswered(pending, this.state, ok ? null : code!, message ?? '', this.clientId);
+        if (log) this.warn('mqtt_session_refused', log);
+        return pending.ack === null ? EMPTY : this.settle(pending.ack, pending.index, grant === 'refused' ? this.refusal(code!) : grant);
+      }
       case 'resume': {
         const warning = this.state.resubscribed(pending.channel, pending.resumed, reply);
         if (warning) this.warn(warning.code, warning.message);

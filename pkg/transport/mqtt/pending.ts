@@ -1,4 +1,5 @@
 import type { RetainedWanted } from './metadata.js';
+import type { MqttSessionState } from './sessions.js';
 
 /** A command an MQTT connection sent to the hub, waiting for its answer. */
 export type Pending =
@@ -17,4 +18,25 @@ export interface Acknowledgement {
   waiting: number;
   /** Subscriptions whose retained message is sent once the SUBACK is. */
   retained?: RetainedWanted[];
+}
+
+/**
+ * The hub answered a pattern subscribe or unsubscribe (`code`: its error code, null when it was
+ * done): the session's patterns follow, and the connection gets what to acknowledge: the granted QoS
+ * (the granted QoS, or 0 for an unsubscribe done) or `'refused'` to answer with the refusal of
+ * `code`; and, for a pattern a resumed session made again that the hub refuses now, what to log.
+ */
+export function patternAnswered(pending: Extract<Pending, { kind: 'pattern' }>, state: MqttSessionState, code: string | null, message: string, clientId: string): { grant: number | 'refused'; log?: string } {
+  const ok = code === null || (code === 'already_subscribed' && !pending.unsubscribe);
+  if (pending.unsubscribe) {
+    if (ok) state.patterns.delete(pending.pattern);
+    return { grant: ok ? 0 : 'refused' };
+  }
+  if (ok) {
+    state.patterns.set(pending.pattern, pending.qos);
+    return { grant: pending.qos };
+  }
+  if (pending.ack !== null) return { grant: 'refused' };
+  state.patterns.delete(pending.pattern);
+  return { grant: 'refused', log: `livehub: MQTT client ${JSON.stringify(clientId)} resumed its session, but its subscription to pattern ${JSON.stringify(pending.pattern)} was refused now (${code}: ${message}); it was dropped from the session` };
 }

@@ -76,7 +76,13 @@ export function livehubTables<N extends string>(name: N) {
       body: text('body').notNull(),
       createdAt: time('created_at').notNull().defaultNow(),
     }),
-    /** The engine's migrations applied to this schema. */
+    /** Records every node reads until they expire (MQTT persistent sessions of devices that are away). */
+    records: schema.table('records', {
+      key: text('key').primaryKey(),
+      value: text('value').notNull(),
+      expiresAt: time('expires_at').notNull(),
+    }, (t) => [index('records_expires_at').on(t.expiresAt)]),
+        /** The engine's migrations applied to this schema. */
     migrations: schema.table('migrations', {
       version: integer('version').primaryKey(),
       name: text('name').notNull(),
@@ -87,7 +93,7 @@ export function livehubTables<N extends string>(name: N) {
 
 const tables = livehubTables('livehub');
 /** The tables in the default schema, `livehub`. */
-export const { schema: livehub, channels, messages, presenceRecords, idempotency, nodes, nodeMessages, migrations } = tables;
+export const { schema: livehub, channels, messages, presenceRecords, idempotency, nodes, nodeMessages, records, migrations } = tables;
 
 /** A Drizzle database or transaction (`db.transaction(async (tx) => …)`'s `tx`). */
 export interface DrizzleExecutor {

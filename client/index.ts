@@ -8,4 +8,4 @@ export type { DirectHandler, DirectListeners, DirectMessage, RequestOptions, Sen
 export { resolveUrl, SUBPROTOCOL, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 export type { TransportName, TransportOption } from './transport-connection.js';
 export { eventsUrlFor, type EventSourceConstructor, type EventSourceLike } from './transport-sse.js';
-export { BROADCAST_CHANNEL, EVERYONE_CHANNEL, CloseCode, ErrorCode, shouldReconnect, userChannel, type HubMessage } from '../pkg/protocol/index.js';
+export { BROADCAST_CHANNEL, EVERYONE_CHANNEL, CloseCode, ErrorCode, shouldReconnect, userChannel, matchesPattern, patternError, type HubMessage } from '../pkg/protocol/index.js';

@@ -9,7 +9,7 @@ export { DEFAULTS, derivePingPeriod } from './core/options.js';
 export { jsCodec, type FrameCodec } from './transport/websocket/codec.js';
 export {
   BROADCAST_CHANNEL, EVERYONE_CHANNEL, CloseCode, describeError, ErrorCode, ERRORS, isValidChannel, isValidType, shouldReconnect,
-  type ClientCommand, type ErrorInfo, type HubMessage, type PresenceMember, type PresenceStatus, type RequestId, type ServerReply,
+  matchesPattern, patternError, type PatternCommand, type PatternReply, type ClientCommand, type ErrorInfo, type HubMessage, type PresenceMember, type PresenceStatus, type RequestId, type ServerReply,
   type StreamPosition,
 } from './protocol/index.js';
 export type { HttpApiOptions, HttpApiHandler } from './transport/http/api.js';

@@ -17,6 +17,8 @@ export interface InboundMessage {
   readonly data?: unknown;
   /** For built-in commands about a channel. */
   readonly channel?: string;
+  /** For a pattern subscribe or unsubscribe (`sensors/+/temp`), instead of `channel`. */
+  readonly pattern?: string;
   readonly [key: string]: unknown;
 }
 

@@ -205,6 +205,8 @@ create table {s}.records (
   expires_at timestamptz not null
 );
 create index records_expires_at on {s}.records (expires_at);
+-- Nodes with pattern subscriptions look for the channels updated since their last look.
+create index channels_updated_at on {s}.channels (updated_at);
 `,
   },
 ];

@@ -22,6 +22,8 @@ export const alias = [
   { find: /^livehub\/observe$/, replacement: here('./pkg/observe/index.ts') },
   { find: /^livehub\/mqtt$/, replacement: here('./pkg/transport/mqtt/index.ts') },
   { find: /^livehub\/webrtc\/client$/, replacement: here('./client/webrtc/index.ts') },
+  { find: /^livehub\/webrtc\/vue$/, replacement: here('./client/webrtc/vue.ts') },
+  { find: /^livehub\/webrtc\/react$/, replacement: here('./client/webrtc/react.ts') },
   { find: /^livehub\/webrtc$/, replacement: here('./pkg/webrtc/index.ts') },
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];

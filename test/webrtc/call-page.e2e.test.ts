@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kill, startChat } from '../e2e/browser.js';
+import { sharedRedisUrl } from '../redis.js';
 import { launchForWebrtc } from './browser.js';
 import { framesDecoded, recordPeerConnections } from './stats.js';
 
@@ -22,15 +23,15 @@ afterAll(async () => {
 
 const base = () => `http://127.0.0.1:${server.port}`;
 
-/** The call page of `room` under the chosen name, once its connection is open. */
-async function open(room: string, name: string): Promise<Page> {
+/** The call page of `room` under the chosen name (on the server at `port`), once its connection is open. */
+async function open(room: string, name: string, port = server.port): Promise<Page> {
   const context = await browser.newContext();
   await context.addInitScript((n) => localStorage.setItem('livehub.author', n), name);
   await recordPeerConnections(context);
   const page = await context.newPage();
   const failures: string[] = [];
   page.on('pageerror', (error) => failures.push(error.message));
-  await page.goto(`${base()}/call?room=${room}`);
+  await page.goto(`http://127.0.0.1:${port}/call?room=${room}`);
   await page.locator('[data-testid="status"][data-status="open"]').waitFor({ timeout: 15_000 }).catch((error: Error) => {
     throw new Error(`the call page did not connect: ${failures.join('; ') || error.message}`);
   });
@@ -80,11 +81,37 @@ describe('the example\'s call page', () => {
     await ann.context().close();
   }, 90_000);
 
+  it('connects two pages on two nodes sharing Redis: each decodes the other\'s video and gets the other\'s data-channel message', async () => {
+    const env = { REDIS_URL: await sharedRedisUrl(), LIVEHUB_PREFIX: `lh-call-${Date.now().toString(36)}` };
+    const [one, two] = await Promise.all([startChat(0, env), startChat(0, env)]);
+    try {
+      const ann = await open('nodes', 'ann', one.port);
+      const bob = await open('nodes', 'bob', two.port);
+      for (const page of [ann, bob]) {
+        await expect.poll(async () => (await framesDecoded(page))[0]! > 0, { timeout: 30_000 }).toBe(true);
+        await expect.poll(() => page.locator('input[name="direct"] + button').isEnabled(), { timeout: 15_000 }).toBe(true);
+      }
+      await ann.fill('input[name="direct"]', 'across nodes');
+      await ann.press('input[name="direct"]', 'Enter');
+      await expect.poll(() => lines(bob, 'direct')).toEqual(['ann across nodes']);
+      await Promise.all([ann.context().close(), bob.context().close()]);
+    } finally {
+      await Promise.all([kill(one.child), kill(two.child)]);
+    }
+  }, 90_000);
+
   it('links to the call from the chat page, sends a bare /call to the lobby, and refuses a bad room name with 400', async () => {
     const chat = await browser.newPage();
     await chat.goto(`${base()}/`);
     expect(await chat.locator('[data-testid="call-link"]').getAttribute('href')).toBe('/call?room=lobby');
     await chat.close();
+    // Both pages link the chat's shared stylesheet (a chunk both import), and the call page its own.
+    for (const path of ['/', '/call?room=lobby']) {
+      const hrefs = [...(await (await fetch(`${base()}${path}`)).text()).matchAll(/<link rel="stylesheet" href="([^"]+)">/g)].map((m) => m[1]!);
+      const sheets = await Promise.all(hrefs.map(async (href) => (await fetch(`${base()}${href}`)).text()));
+      expect(sheets.some((css) => css.includes('.messages')), `${path} links chat.css`).toBe(true);
+      if (path !== '/') expect(sheets.some((css) => css.includes('.tiles'))).toBe(true);
+    }
     const bare = await fetch(`${base()}/call`, { redirect: 'manual' });
     expect(bare.status).toBe(302);
     expect(bare.headers.get('location')).toBe('/call?room=lobby');

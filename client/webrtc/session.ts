@@ -174,12 +174,18 @@ export class CallSession implements ReadableStore<CallState> {
     const generation = this.generation;
     this.joining = true;
     this.set({ status: 'joining', error: null });
+    // joinCall refuses a bad room name at once (a TypeError): shown as a failed join, like a refusal.
+    const failed = (error: unknown) => {
+      if (generation !== this.generation) return;
+      this.joining = false;
+      this.set({ status: 'failed', error: error as Error });
+    };
     const attempt = async (): Promise<void> => {
       await this.settled;
       if (generation !== this.generation) return;
       if (client.status !== 'open') {
         // Joined on the next open (a connection that never opens keeps the call `joining`).
-        const off = client.events.on('open', () => { off(); void attempt(); });
+        const off = client.events.on('open', () => { off(); attempt().catch(failed); });
         this.offs.push(off);
         return;
       }
@@ -189,9 +195,7 @@ export class CallSession implements ReadableStore<CallState> {
       } catch (error) {
         if (generation !== this.generation) return;
         if (error instanceof LiveError && RETRYABLE.has(error.code)) return attempt();
-        this.joining = false;
-        this.set({ status: 'failed', error: error as Error });
-        return;
+        return failed(error);
       }
       if (generation !== this.generation) {
         this.settled = this.settled.then(() => call.leave());
@@ -206,12 +210,7 @@ export class CallSession implements ReadableStore<CallState> {
       );
       this.set({ status: 'joined', peerId: call.id });
     };
-    void attempt().catch((error: unknown) => {
-      // joinCall refused the room at once (a TypeError for a bad name).
-      if (generation !== this.generation) return;
-      this.joining = false;
-      this.set({ status: 'failed', error: error as Error });
-    });
+    attempt().catch(failed);
   }
 
   private end(): Promise<void> {

@@ -102,7 +102,7 @@ describe('useCall (Vue)', () => {
     expect(bob.client.status).toBe('open'); // the client was given: only the call ended
   });
 
-  it('follows a room ref: a new name leaves the old room and joins the new one, null leaves', async () => {
+  it('follows a room ref: a new name leaves the old room and joins the new one, null leaves, a bad name fails with a TypeError', async () => {
     const { url, signalling } = await hub();
     const room = ref<string | null>('one');
     const ann = callAs(url, 'ann', room);
@@ -113,6 +113,10 @@ describe('useCall (Vue)', () => {
     room.value = null;
     await expect.poll(() => signalling.peers('two')).toEqual([]);
     expect(ann.call.status.value).toBe('idle');
+    room.value = 'not a room name';
+    await expect.poll(() => ann.call.status.value).toBe('failed');
+    expect(ann.call.error.value).toBeInstanceOf(TypeError);
+    expect(ann.call.error.value?.message).toMatch(/call room name/);
   });
 
   it('waits for join() with immediate: false, and leave() then join() comes back under the same peer id', async () => {

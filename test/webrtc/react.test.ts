@@ -1,9 +1,12 @@
 // @vitest-environment happy-dom
 import { act, cleanup as unmountAll, renderHook } from '@testing-library/react';
 import { createElement, StrictMode, type ReactNode } from 'react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { effectScope, type Ref } from '@vue/runtime-core';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { LiveClient } from '../../client/index.js';
 import { LivehubProvider } from '../../client/react/index.js';
-import { useCall, type UseCallOptions } from '../../client/webrtc/react.js';
+import { useCall, type UseCallOptions, type UseCallReturn } from '../../client/webrtc/react.js';
+import * as vue from '../../client/webrtc/vue.js';
 import { webrtcSignalling } from '../../pkg/webrtc/index.js';
 import { countingWebSocket } from '../client/react-helpers.js';
 import { perTest } from '../helpers.js';
@@ -86,6 +89,17 @@ describe('useCall (React)', () => {
     expect(pc.sending).toEqual(['camera-video']);
     ann.rerender({ room: 'two', options: { stream: localStream('screen', 'video') } });
     await expect.poll(() => pc.sending).toEqual(['screen-video']);
+  });
+
+  it('returns the same fields as the Vue composable (Vue as refs, React as values)', () => {
+    type Unwrapped<S> = { [K in keyof S]: S[K] extends Readonly<Ref<infer V>> ? V : S[K] };
+    expectTypeOf<Unwrapped<vue.UseCallReturn>>().toEqualTypeOf<Unwrapped<UseCallReturn>>();
+    const client = new LiveClient('ws://127.0.0.1:1/ws', { autoConnect: false });
+    const fromVue = effectScope().run(() => vue.useCall(null, { client }))!;
+    const fromReact = renderHook(() => useCall(null, { client })).result.current;
+    expect(Object.keys(fromReact).sort()).toEqual(Object.keys(fromVue).sort());
+    expect(fromReact).toMatchObject({ status: 'idle', peerId: '', peers: [], error: null });
+    client.dispose();
   });
 
   it('throws a TypeError for a bad room name or an unknown option', () => {

@@ -20,6 +20,11 @@ export const targets = {
     tests: ['test/core/limits.test.ts', 'test/protocol/json-shape.test.ts', 'test/token-bucket.test.ts'],
     goal: 85,
   },
+  memory: {
+    files: ['pkg/engine/memory.ts'],
+    tests: ['test/engine/memory.test.ts', 'test/engine/memory-edges.test.ts'],
+    goal: 85,
+  },
 };
 
 const args = process.argv.slice(2);

@@ -25,6 +25,17 @@ export const targets = {
     tests: ['test/engine/memory.test.ts', 'test/engine/memory-edges.test.ts'],
     goal: 85,
   },
+  subscriptions: {
+    files: ['client/subscriptions.ts'],
+    tests: ['subscriptions', 'live-client', 'subscribe-retry', 'gaps', 'connecting', 'core', 'heartbeat', 'refusals', 'original-spec', 'dialect', 'sse-transport', 'live-client-requests']
+      .map((name) => `test/client/${name}.test.ts`),
+    goal: 85,
+  },
+  loop: {
+    files: ['pkg/core/loop.ts'],
+    tests: ['test/core/*.test.ts'],
+    goal: 90,
+  },
 };
 
 const args = process.argv.slice(2);

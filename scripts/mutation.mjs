@@ -13,6 +13,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
+/** Test files of the hub core, by name. */
+const core = (...names) => names.map((name) => `test/core/${name}.test.ts`);
+
 /** What each target mutates, the tests that judge it, and the score it must reach. */
 export const targets = {
   limits: {
@@ -33,8 +36,28 @@ export const targets = {
   },
   loop: {
     files: ['pkg/core/loop.ts'],
-    tests: ['test/core/*.test.ts'],
+    tests: core('hub-state', 'hub', 'publish', 'recovery', 'streams', 'filtering', 'drain', 'events', 'user-channel', 'replay-limits', 'presence', 'hot-path'),
     goal: 90,
+  },
+  session: {
+    files: ['pkg/core/session.ts', 'pkg/core/streams.ts', 'pkg/core/writes.ts'],
+    tests: core('hub-state', 'streams', 'drain', 'recovery', 'replay-limits', 'heartbeat'),
+    goal: 85,
+  },
+  router: {
+    files: ['pkg/core/router.ts', 'pkg/core/policy.ts'],
+    tests: [...core('hub', 'handlers', 'publish', 'commands', 'user-channel'), 'test/hostile/messages.test.ts'],
+    goal: 85,
+  },
+  publisher: {
+    files: ['pkg/core/publisher.ts'],
+    tests: core('publish', 'publish-tags', 'recovery'),
+    goal: 85,
+  },
+  presence: {
+    files: ['pkg/core/presence.ts'],
+    tests: core('presence', 'hub-state'),
+    goal: 85,
   },
 };
 

@@ -36,7 +36,7 @@ export const targets = {
   },
   loop: {
     files: ['pkg/core/loop.ts'],
-    tests: core('hub-state', 'hub', 'publish', 'recovery', 'streams', 'filtering', 'drain', 'events', 'user-channel', 'replay-limits', 'presence', 'hot-path'),
+    tests: core('loop-edges', 'hub-state', 'hub', 'publish', 'recovery', 'streams', 'filtering', 'drain', 'events', 'user-channel', 'replay-limits', 'presence', 'hot-path'),
     goal: 90,
   },
   session: {

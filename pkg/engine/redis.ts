@@ -8,6 +8,8 @@ import {
 import { decodeEntry, extraFields } from './redis-format.js';
 import { describeHost, ENGINE_CLOSED, RedisHealth } from './redis-health.js';
 import { ChannelStreams } from './redis-repair.js';
+import { acknowledgedInRedis, acknowledgeInRedis } from './redis-acks.js';
+import type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';
 import { defineScripts, type Scripts } from './redis-scripts.js';
 
 /**
@@ -21,6 +23,7 @@ import { defineScripts, type Scripts } from './redis-scripts.js';
  *   (redis-format.ts; a new name, so nodes of versions that published whole JSON payloads on
  *   `{p}:c:{channel}` never take these messages for payloads);
  * - `{p}:idem:{key}`, an idempotency key's `offset epoch`, written by the publish that claimed it;
+ * - `{p}:a:{channel}`, a hash of each user's acknowledged position (redis-acks.ts);
  * - `{p}:pr:{channel}`, a hash of the channel's presence: connection id → JSON with its user, status,
  *   info and expiry time; nodes refresh their connections' entries, and expired ones (a dead node's)
  *   are swept by whichever node gets there first.
@@ -266,6 +269,16 @@ export class RedisEngine implements Engine {
     return Number(receivers) > 0;
   }
 
+  async acknowledge(user: string, channel: string, position: StreamPosition): Promise<Acknowledgement> {
+    return this.call(`acknowledgement of channel '${channel}'`,
+      (redis) => acknowledgeInRedis(redis, { meta: this.key('m', channel), acks: this.key('a', channel) }, user, position, newEpoch(), this.metaTtl));
+  }
+
+  async acknowledged(user: string, channel: string): Promise<AcknowledgedState> {
+    return this.call(`acknowledgement of channel '${channel}'`,
+      (redis) => acknowledgedInRedis(redis, { meta: this.key('m', channel), acks: this.key('a', channel) }, user, newEpoch(), this.metaTtl));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.health.closed = true;
@@ -293,7 +306,7 @@ export class RedisEngine implements Engine {
     }
   }
 
-  private key(kind: 'm' | 'h' | 'd' | 'pr', channel: string): string {
+  private key(kind: 'm' | 'h' | 'd' | 'pr' | 'a', channel: string): string {
     return `${this.prefix}:${kind}:${channel}`;
   }
 

@@ -1,6 +1,4 @@
-import type { AcknowledgedState, Acknowledgement } from '../engine/acknowledgements.js';
-import { unreadOf } from '../engine/acknowledgements.js';
-import type { Engine, StreamPosition } from '../engine/engine.js';
+import type { AcknowledgedState, Acknowledgement, Engine, StreamPosition } from '../engine/engine.js';
 import { ErrorCode, userChannel, withId, type ClientCommand, type RequestId, type ServerReply } from '../protocol/index.js';
 import type { NodeMessage } from './node-messages.js';
 import { LivehubError, type Reporter } from './report.js';
@@ -41,6 +39,11 @@ export interface UserStreamsHost {
 }
 
 type UnreadFrame = Extract<ServerReply, { type: 'unread' }>;
+
+/** The head minus the acknowledgement. */
+function unreadOf(state: AcknowledgedState): number {
+  return Math.max(0, state.head.offset - state.acknowledged);
+}
 
 function frameOf(channel: string, state: AcknowledgedState, id?: RequestId): UnreadFrame {
   return withId({ type: 'unread' as const, channel, offset: state.head.offset, epoch: state.head.epoch, acknowledged: state.acknowledged, unread: unreadOf(state) }, id);

@@ -1,13 +1,12 @@
 import type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';
 import type { StreamPosition } from './engine.js';
-import type { Migration } from './postgres-sql.js';
 
 /**
  * The PostgreSQL engine's acknowledgements: a table of each user's acknowledged position per channel,
  * and the function `acknowledge` that reads the channel's head and, given a position, refuses it or
  * moves the stored one forward (never back) in one statement, whichever node calls it.
  */
-export const ACKNOWLEDGEMENTS_MIGRATION: Migration = {
+export const ACKNOWLEDGEMENTS_MIGRATION = {
   version: 2,
   name: 'acknowledgements',
   sql: `

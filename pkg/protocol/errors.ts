@@ -52,6 +52,7 @@ export const ErrorCode = {
   BeyondHead: 'beyond_head',
   StaleEpoch: 'stale_epoch',
   Unsupported: 'unsupported',
+  HandlerFailed: 'handler_failed',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -108,6 +109,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
   beyond_head: { from: 'server', meaning: 'an acknowledgement of a position past the stream\'s head (nothing was published there yet); nothing was stored', fix: 'acknowledge only offsets the connection received' },
   stale_epoch: { from: 'server', meaning: 'an acknowledgement of a position in an epoch the stream no longer has (its history was lost); nothing was stored', fix: 'ask for the stream\'s position again (`unread`) and acknowledge in its epoch' },
   unsupported: { from: 'server', meaning: 'the hub\'s engine does not keep what the command needs (acknowledgements: an engine without `acknowledge`)', fix: 'use an engine that has it (memory, Redis, PostgreSQL), or do not send the command' },
+  handler_failed: { from: 'client', meaning: 'an inbox handler (`client.inbox({ onMessage })`) threw or rejected: its message was not acknowledged, and automatic acknowledgements stopped', fix: 'fix the handler; call inbox.acknowledge() to acknowledge and resume' },
   post_failed: { from: 'client', meaning: 'an SSE command POST failed on the network', fix: 'the client retries; check the server is reachable' },
 };
 

@@ -101,6 +101,8 @@ describe.each(stores)('one user on two devices, %s', (_name, store) => {
     const phone = await as(a.url, 'ann');
     const laptop = await as(b.url, 'ann');
     const channel = userChannel('ann');
+    // Answered once each node receives the stream: what is published next reaches both devices live.
+    await Promise.all([phone.subscribe(channel), laptop.subscribe(channel)]);
     for (let i = 1; i <= 4; i++) await a.hub.sendToUser('ann', 'notification', { n: i });
     await laptop.next((m) => m.type === 'notification' && m.data.n === 4, 15_000);
     phone.send({ type: 'unread', id: 'u' });

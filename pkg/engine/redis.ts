@@ -16,14 +16,14 @@ import { defineScripts, type Scripts } from './redis-scripts.js';
  * The Redis engine: livehub on several nodes behind any load balancer, no sticky sessions.
  *
  * Kept in Redis, per channel (keys under `prefix`):
- * - `{p}:m:{channel}`, a hash: the stream's epoch `e` and last offset `o`;
+ * - `{p}:m:{channel}`, a hash: the stream's epoch `e` and last offset `o`, and each user's
+ *   acknowledged offset `a:<user>` (redis-acks.ts);
  * - `{p}:h:{channel}`, a Redis Stream of the last `size` publications (their fields: offset, type,
  *   data, tags, publisher, trace; see redis-format.ts), expiring `ttl` after the last publish;
  * - `{p}:d:{channel}`, the pub/sub channel carrying each publication's fields to the nodes subscribed
  *   (redis-format.ts; a new name, so nodes of versions that published whole JSON payloads on
  *   `{p}:c:{channel}` never take these messages for payloads);
  * - `{p}:idem:{key}`, an idempotency key's `offset epoch`, written by the publish that claimed it;
- * - `{p}:a:{channel}`, a hash of each user's acknowledged position (redis-acks.ts);
  * - `{p}:pr:{channel}`, a hash of the channel's presence: connection id → JSON with its user, status,
  *   info and expiry time; nodes refresh their connections' entries, and expired ones (a dead node's)
  *   are swept by whichever node gets there first.
@@ -271,12 +271,12 @@ export class RedisEngine implements Engine {
 
   async acknowledge(user: string, channel: string, position: StreamPosition): Promise<Acknowledgement> {
     return this.call(`acknowledgement of channel '${channel}'`,
-      (redis) => acknowledgeInRedis(redis, { meta: this.key('m', channel), acks: this.key('a', channel) }, user, position, newEpoch(), this.metaTtl));
+      (redis) => acknowledgeInRedis(redis, this.key('m', channel), user, position, newEpoch(), this.metaTtl));
   }
 
   async acknowledged(user: string, channel: string): Promise<AcknowledgedState> {
     return this.call(`acknowledgement of channel '${channel}'`,
-      (redis) => acknowledgedInRedis(redis, { meta: this.key('m', channel), acks: this.key('a', channel) }, user, newEpoch(), this.metaTtl));
+      (redis) => acknowledgedInRedis(redis, this.key('m', channel), user, newEpoch(), this.metaTtl));
   }
 
   async close(): Promise<void> {
@@ -306,7 +306,7 @@ export class RedisEngine implements Engine {
     }
   }
 
-  private key(kind: 'm' | 'h' | 'd' | 'pr' | 'a', channel: string): string {
+  private key(kind: 'm' | 'h' | 'd' | 'pr', channel: string): string {
     return `${this.prefix}:${kind}:${channel}`;
   }
 

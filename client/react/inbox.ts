@@ -1,5 +1,6 @@
 import { useCallback, useLayoutEffect, useMemo, useRef, useSyncExternalStore } from 'react';
 import type { HubMessage } from '../../pkg/protocol/index.js';
+import { checkKnownOptions } from '../../pkg/options-check.js';
 import { BoundStore } from '../core/bound-store.js';
 import { NO_INBOX, type Inbox, type InboxOptions, type InboxState } from '../core/inbox.js';
 import type { ReactShape } from '../core/shapes.js';
@@ -14,6 +15,7 @@ export type UseInboxReturn = ReactShape<InboxState, Pick<Inbox, 'acknowledge'>>;
  * `autoAcknowledge` is read when the inbox opens. `unread` is the same on every device of the user.
  */
 export function useInbox<T = unknown>(options: InboxOptions<T> & ClientOption = {}): UseInboxReturn {
+  checkKnownOptions(options, ['client', 'onMessage', 'autoAcknowledge'], 'useInbox()');
   const { client, onMessage, autoAcknowledge } = options;
   const ref = useClientRef(client, 'useInbox');
   const latest = useRef(onMessage);

@@ -9,8 +9,10 @@ import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
 import { RedisEngine } from 'livehub/redis';
 import { PostgresEngine } from 'livehub/postgres';
+import type { WebrtcSignallingOptions } from 'livehub/webrtc';
 import { mountNotifications } from './notifications.js';
 import { chatAuth, fail, storeUnavailable } from './auth.js';
+import { isRoomChat, mountCalls, ROOM_HISTORY } from './calls.js';
 import { capBodies } from './body-limit.js';
 import { chatPage, reactPage, readAssets } from './pages.js';
 import { recentMessages } from './history.js';
@@ -59,10 +61,15 @@ export interface ChatServerOptions {
   statusKey?: string;
   /** Development: /status and /metrics are open without a key. @default NODE_ENV === 'development' */
   development?: boolean;
+  /**
+   * The call page's signalling (`GET /call?room=`, calls.ts): `iceServers`, `turn` and limits.
+   * @default no ICE servers: peers on one network connect
+   */
+  calls?: WebrtcSignallingOptions;
   hub?: HubOptions;
 }
 
-const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'tokenVersions', 'messageRate', 'maxHistory', 'apiKey', 'statusKey', 'development', 'hub'];
+const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'tokenVersions', 'messageRate', 'maxHistory', 'apiKey', 'statusKey', 'development', 'calls', 'hub'];
 /** The example's own lines (history capped), through the hub's logger when one is given. */
 const consoleLog: Logger = { debug() {}, info() {}, warn: (_c, m) => console.warn(m), error: (c, m) => console.error(m, (c as { err?: unknown }).err ?? '') };
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -123,6 +130,9 @@ export function createChatServer(options: ChatServerOptions = {}) {
         { match: 'typing:*', size: 0 },
         // Each user's stream (notifications): what a device that was away finds, unread or not.
         { match: 'user:*', size: 500, ttl: 30 * 24 * 60 * 60_000 },
+        // Each call room's chat (calls.ts); the peers' signals are worth nothing once delivered.
+        { match: 'room-chat:*', size: ROOM_HISTORY, ttl: HISTORY_TTL },
+        { match: 'presence-webrtc-peer:*', size: 0 },
       ],
     },
     // Who is online: the logged-in name, or the name the page declared; `client` lets pages tell
@@ -140,7 +150,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
       if (wanted === presenceChannel) return action === 'subscribe';
       // Typing goes through the chat:typing handler (exceptSelf); pages only listen.
       if (wanted === typingChannel) return action === 'subscribe';
-      if (wanted !== channel) return false;
+      if (wanted !== channel && !isRoomChat(wanted)) return false;
       if (action === 'subscribe') return true;
       if (event !== 'message') return false;
       const author = (data as { author?: unknown }).author;
@@ -158,7 +168,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
   // A message a page publishes must be a chat message: middleware answers a malformed one with
   // `invalid_message` before the channel policy (authorize) is asked who may publish it.
   hub.use('publish', async (message, ctx, next) => {
-    if (message.channel === channel && message.event === 'message' && !parseMessage(message.data)) {
+    if ((message.channel === channel || isRoomChat(message.channel ?? '')) && message.event === 'message' && !parseMessage(message.data)) {
       throw new HandlerError('invalid_message', 'a chat message is {id, body}: body a non-empty string of at most 2000 characters');
     }
     await next();
@@ -274,6 +284,9 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   app.get('/ws', hub.handleWebSocket);
 
+  // The call page, GET /call?room=<name> (calls.ts): a call between the room's pages, its chat beside it.
+  mountCalls(app, hub, { jwt, engine, assets, userOf, signalling: options.calls });
+
   // Operations: health for the load balancer; Prometheus metrics and a live status page for those
   // who may see them (operations.ts).
   operations = mountOperations(app, hub, { key: options.statusKey, development, jwt, userOf });
@@ -331,6 +344,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     origins: env.ORIGINS ? env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
     apiKey: env.LIVEHUB_API_KEY,
     statusKey: env.LIVEHUB_STATUS_KEY,
+    // TURN for the call page (coturn with use-auth-secret): TURN_SECRET and TURN_URLS (comma-separated).
+    ...(env.TURN_SECRET && env.TURN_URLS ? { calls: { turn: { secret: env.TURN_SECRET, urls: env.TURN_URLS.split(',') } } } : {}),
   });
   const { server, hub } = chat;
   const port = Number(env.PORT ?? 3000);

@@ -74,6 +74,8 @@ describe('client.inbox()', () => {
     const inbox = device(url, null).inbox();
     cleanup(() => inbox.close());
     await expect.poll(() => inbox.getSnapshot().error?.code).toBe('forbidden');
+    expect(inbox.getSnapshot().error).toMatchObject({ message: 'only a signed-in user has a user stream to acknowledge' });
+    expect(inbox.getSnapshot().error?.channel).toBeUndefined();
   });
 
   it('refuses an unknown option with a TypeError', () => {

@@ -12,6 +12,7 @@ import type {
 import type { ReadableStore } from './core/store.js';
 import { TransportStore } from './core/transport-store.js';
 import { LiveClient } from './live-client.js';
+import type { Inbox, InboxOptions, InboxState } from './core/inbox.js';
 import type { LiveClientOptions } from './options.js';
 import type { DirectHandler, DirectListeners } from './request.js';
 import type { GapEvent } from './errors.js';
@@ -209,6 +210,30 @@ export function usePresence(channel: string, options: { client?: LiveClient } = 
   };
 }
 
+/** `useInbox()`: the user stream's state as refs, and `acknowledge`. */
+export type UseInboxReturn = VueShape<InboxState, Pick<Inbox, 'acknowledge'>>;
+
+/**
+ * The signed-in user's acknowledged stream (see `client.inbox()`): `const { unread, acknowledge } =
+ * useInbox({ onMessage })`. `unread` is the same on every device of the user; the inbox ends with the scope.
+ */
+export function useInbox<T = unknown>(options: InboxOptions<T> & { client?: LiveClient } = {}): UseInboxReturn {
+  const { client: explicit, ...inboxOptions } = options;
+  const client = requireClient(explicit, 'useInbox');
+  const inbox = client.inbox<T>(inboxOptions);
+  onEnd(() => inbox.close());
+  const state = fromStore<InboxState>(inbox);
+  return {
+    channel: computed(() => state.value.channel),
+    epoch: computed(() => state.value.epoch),
+    head: computed(() => state.value.head),
+    acknowledged: computed(() => state.value.acknowledged),
+    unread: computed(() => state.value.unread),
+    error: computed(() => state.value.error),
+    acknowledge: (offset?: number) => inbox.acknowledge(offset),
+  };
+}
+
 /** `useRealtime()`: the shared shape (client/core/shapes.ts) with refs; `events` is a shallowRef. */
 export type UseRealtimeReturn<T> = VueShape<RealtimeState<T>, RealtimeActions>;
 
@@ -236,4 +261,4 @@ export function useRealtime<T = unknown>(options: RealtimeOptions<T> & { client?
   };
 }
 
-export type { ChannelListener, ConnectionState, Gap, GapEvent, RealtimeEvent, RealtimeOptions };
+export type { ChannelListener, ConnectionState, Gap, GapEvent, InboxOptions, InboxState, RealtimeEvent, RealtimeOptions };

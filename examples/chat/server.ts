@@ -8,7 +8,9 @@ import { HandlerError, Hub, type HubOptions, type Logger } from 'livehub';
 import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
 import { RedisEngine } from 'livehub/redis';
+import { PostgresEngine } from 'livehub/postgres';
 import type { WebrtcSignallingOptions } from 'livehub/webrtc';
+import { mountNotifications } from './notifications.js';
 import { chatAuth, fail, storeUnavailable } from './auth.js';
 import { isRoomChat, mountCalls, ROOM_HISTORY } from './calls.js';
 import { capBodies } from './body-limit.js';
@@ -116,6 +118,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
   /** The name an anonymous page declared on its socket URL (`?name=`), for open mode. */
   const declaredName = (url: string | undefined) => new URL(url ?? '/', 'http://x').searchParams.get('name');
   let operations: ReturnType<typeof mountOperations> | null = null;
+  let notices: ReturnType<typeof mountNotifications> | null = null;
   const hub = new Hub({
     origins: options.origins,
     // The heartbeat the pages' timings count on (timing.ts; the hub's default).
@@ -125,6 +128,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
         // The size here is replaced by the measured one on each publish.
         { match: channel, size: engine.sizeOf(channel), ttl: HISTORY_TTL },
         { match: 'typing:*', size: 0 },
+        // Each user's stream (notifications): what a device that was away finds, unread or not.
+        { match: 'user:*', size: 500, ttl: 30 * 24 * 60 * 60_000 },
         // Each call room's chat (calls.ts); the peers' signals are worth nothing once delivered.
         { match: 'room-chat:*', size: ROOM_HISTORY, ttl: HISTORY_TTL },
         { match: 'presence-webrtc-peer:*', size: 0 },
@@ -162,11 +167,15 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   // A message a page publishes must be a chat message: middleware answers a malformed one with
   // `invalid_message` before the channel policy (authorize) is asked who may publish it.
-  hub.use('publish', async (message, _ctx, next) => {
+  hub.use('publish', async (message, ctx, next) => {
     if ((message.channel === channel || isRoomChat(message.channel ?? '')) && message.event === 'message' && !parseMessage(message.data)) {
       throw new HandlerError('invalid_message', 'a chat message is {id, body}: body a non-empty string of at most 2000 characters');
     }
     await next();
+    // A message mentioning @name notifies that user (once per message id, however often it is sent).
+    const parsed = message.channel === channel && message.event === 'message' ? parseMessage(message.data) : null;
+    const author = ctx.userId ?? declaredName(ctx.request.url);
+    if (parsed && isValidName(author)) notices?.mentioned({ ...parsed, author });
   });
 
   // Server-side handlers (hub.handle): what a page asks the server to do, over WebSocket or SSE.
@@ -179,6 +188,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
     const parsed = parseMessage({ id: (data as { id?: unknown } | null)?.id ?? randomUUID(), body: (data as { body?: unknown } | null)?.body });
     if (!parsed) return kit.fail('invalid_message', 'body must be a non-empty string of at most 2000 characters');
     const position = await hub.publish(channel, 'message', { ...parsed, author }, { idempotencyKey: `chat:${parsed.id}` });
+    notices?.mentioned({ ...parsed, author });
     return { id: parsed.id, offset: position.offset, epoch: position.epoch };
   });
   // Typing: everyone in the chat but the typist hears it; who types is the server's stamp.
@@ -199,6 +209,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
   app.use(capBodies(16 * 1024));
   app.use(express.json({ limit: '16kb' }));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
+  // Notifications: mentions, the bell's list and its unread count (notifications.ts).
+  notices = mountNotifications(app, hub, { userOf });
   app.use(inertia({
     version: assets.version,
     render: (_page, pageScript) => chatPage(assets, pageScript),
@@ -265,6 +277,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
     } catch (error) {
       return publishFailed(res, error);
     }
+    notices.mentioned(message);
     if (req.get('X-Inertia')) res.redirect(303, '/');
     else res.status(201).json({ ...message, offset: position.offset, epoch: position.epoch, ...(position.duplicate ? { duplicate: true } : {}) });
   });
@@ -319,8 +332,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       : env.JWT_SECRET ? fileTokenVersions(env.TOKEN_VERSIONS_FILE ?? join(here, '.data', 'token-versions.json'))
         : undefined;
   const chat = createChatServer({
-    // REDIS_URL: several nodes share positions, history and publications through Redis.
-    hub: env.REDIS_URL ? { engine: new RedisEngine({ url: env.REDIS_URL, prefix: env.LIVEHUB_PREFIX }) } : undefined,
+    // DATABASE_URL: history, notifications and their acknowledgements in PostgreSQL, kept across
+    // restarts (and shared by every node). REDIS_URL: several nodes share them through Redis.
+    hub: env.DATABASE_URL ? { engine: new PostgresEngine({ connectionString: env.DATABASE_URL }) }
+      : env.REDIS_URL ? { engine: new RedisEngine({ url: env.REDIS_URL, prefix: env.LIVEHUB_PREFIX }) } : undefined,
     auth: jwt ? 'jwt' : undefined,
     secret: env.JWT_SECRET,
     ...(tokenVersions ? { tokenVersions } : {}),
@@ -348,7 +363,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   // refuse their reconnects (503) while it lasts, so it closes at once and they come back to the
   // next process (which starts new epochs: their subscribe answers recovered:false).
   const stop = async (signal: string) => {
-    const shared = env.REDIS_URL !== undefined;
+    const shared = env.REDIS_URL !== undefined || env.DATABASE_URL !== undefined;
     console.log(`livehub chat: ${signal}, ${shared ? 'draining' : 'closing'}`);
     await hub.drain({ spread: signal === 'SIGTERM' && shared ? 5000 : 0 });
     await chat.close();

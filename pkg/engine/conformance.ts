@@ -4,6 +4,7 @@ import { eventually, fieldsOf, KEEP, type StartedEngine, type SuiteContext, type
 import type { Engine, Publication } from './engine.js';
 import { nodeMessageSuite } from './conformance-nodes.js';
 import { presenceSuite } from './conformance-presence.js';
+import { acknowledgementSuite } from './conformance-acks.js';
 
 /**
  * The guarantees every engine gives (engine.ts), as one test suite to run against any engine, the
@@ -39,6 +40,12 @@ export interface ConformanceTarget {
    * between two nodes.
    */
   shared?: boolean;
+  /**
+   * Whether the engine keeps acknowledgements (`acknowledge` and `acknowledged`, see
+   * acknowledgements.ts): with true the suite checks them; either way it checks that an engine has
+   * both methods or neither, and that it has them exactly when this says so.
+   */
+  acknowledgements?: boolean;
 }
 
 /** Registers the conformance suite of an engine with the runner (see above). */
@@ -82,6 +89,7 @@ export function engineConformance(name: string, runner: TestFunctions, target: C
     publicationSuite(runner, context);
     presenceSuite(runner, context);
     nodeMessageSuite(runner, context);
+    acknowledgementSuite(runner, context, target.acknowledgements === true);
   });
 }
 

@@ -5,6 +5,7 @@ import {
   type Engine, type EngineHandlers, type HistoryPolicy, type HistoryResult, type PresenceEntry,
   type Publication, type PublishOptions, type PublishResult, type StreamPosition,
 } from './engine.js';
+import { decideAcknowledgement, type AcknowledgedState, type Acknowledgement } from './acknowledgements.js';
 
 interface Stored extends Publication {
   expires: number;
@@ -34,6 +35,8 @@ export class MemoryEngine implements Engine {
   /** Idempotency keys: the position of the publish that claimed each, until `expires`. */
   private readonly published = new Map<string, { offset: number; epoch: string; expires: number }>();
   private readonly members = new Map<string, Map<string, PresenceEntry & { expires: number }>>();
+  /** Acknowledgements by channel, then user. */
+  private readonly acks = new Map<string, Map<string, StreamPosition>>();
   private deliver: (publication: Publication) => void = () => {};
   /** This node's id and its node-message handler, from `start`. */
   private node: string | null = null;
@@ -150,6 +153,23 @@ export class MemoryEngine implements Engine {
     return [...gone];
   }
 
+  acknowledge(user: string, channel: string, position: StreamPosition): Acknowledgement {
+    const state = this.state(channel);
+    const byUser = this.acks.get(channel);
+    const answer = decideAcknowledgement({ offset: state.offset, epoch: state.epoch }, byUser?.get(user), position);
+    if (answer.refused === undefined && (answer.moved || byUser?.get(user)?.epoch !== state.epoch)) {
+      if (byUser === undefined) this.acks.set(channel, new Map([[user, { offset: answer.acknowledged, epoch: state.epoch }]]));
+      else byUser.set(user, { offset: answer.acknowledged, epoch: state.epoch });
+    }
+    return answer;
+  }
+
+  acknowledged(user: string, channel: string): AcknowledgedState {
+    const state = this.state(channel);
+    const stored = this.acks.get(channel)?.get(user);
+    return { head: { offset: state.offset, epoch: state.epoch }, acknowledged: stored?.epoch === state.epoch ? stored.offset : 0 };
+  }
+
   /**
    * One process is one node: a message for this node, or for every node, comes back to it (in a
    * microtask, so a handler never runs inside the `send` that caused it); any other goes nowhere.
@@ -198,7 +218,7 @@ export class MemoryEngine implements Engine {
     const idle = this.options.idleTtl ?? 5 * 60_000;
     for (const [channel, state] of this.channels) {
       this.expire(state);
-      if (state.head >= state.entries.length && now - state.lastUsed > idle) this.channels.delete(channel);
+      if (state.head >= state.entries.length && now - state.lastUsed > idle && !this.acks.has(channel)) this.channels.delete(channel);
     }
     // Stryker disable next-line ConditionalExpression,EqualityOperator: keeping an expired key changes memory only; a key at exactly its expiry is no longer honoured by publish either
     for (const [key, done] of this.published) if (done.expires <= now) this.published.delete(key);

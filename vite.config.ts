@@ -22,11 +22,13 @@ export const alias = [
   { find: /^livehub\/observe$/, replacement: here('./pkg/observe/index.ts') },
   { find: /^livehub\/mqtt$/, replacement: here('./pkg/transport/mqtt/index.ts') },
   { find: /^livehub\/webrtc\/client$/, replacement: here('./client/webrtc/index.ts') },
+  { find: /^livehub\/webrtc\/vue$/, replacement: here('./client/webrtc/vue.ts') },
+  { find: /^livehub\/webrtc\/react$/, replacement: here('./client/webrtc/react.ts') },
   { find: /^livehub\/webrtc$/, replacement: here('./pkg/webrtc/index.ts') },
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];
 
-// `vite build` builds the example chat's pages (Vue at /, React at /react); vitest reads `test`.
+// `vite build` builds the example chat's pages (Vue at /, React at /react, the call page at /call); vitest reads `test`.
 export default defineConfig({
   plugins: [vue(), react()],
   resolve: { alias },
@@ -35,7 +37,7 @@ export default defineConfig({
     emptyOutDir: true,
     manifest: true,
     rollupOptions: {
-      input: { main: here('./examples/chat/client/main.ts'), react: here('./examples/chat/react/main.tsx') },
+      input: { main: here('./examples/chat/client/main.ts'), react: here('./examples/chat/react/main.tsx'), call: here('./examples/chat/client/call.ts') },
     },
   },
   test: {

@@ -4,6 +4,7 @@ export { LiveError, type GapEvent, type RecoveredEvent, type SubscribeErrorEvent
 export type { LiveClientEvents, LiveStatus, MessageHandler } from './events.js';
 export type { HeartbeatOptions, LiveClientOptions, OutboxOptions, ReconnectOptions } from './options.js';
 export type { Listeners } from './emitter.js';
+export { Inbox, type InboxOptions, type InboxState } from './core/inbox.js';
 export type { DirectHandler, DirectListeners, DirectMessage, RequestOptions, SendOptions } from './request.js';
 export { resolveUrl, SUBPROTOCOL, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 export type { TransportName, TransportOption } from './transport-connection.js';

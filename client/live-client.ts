@@ -10,6 +10,7 @@ import { deprecated } from './deprecated.js';
 import { appFrame, awaitReply, DirectHandlers, isDirect, requestTimeout, type DirectHandler, type DirectListeners, type RequestOptions, type SendOptions } from './request.js';
 import { Subscriptions } from './subscriptions.js';
 import { ClientPatterns } from './patterns.js';
+import { Inbox, type InboxOptions } from './core/inbox.js';
 import { ConnectionLifecycle } from './transport-lifecycle.js';
 
 /**
@@ -183,6 +184,25 @@ export class LiveClient extends ConnectionLifecycle {
   /** Sets this connection's status in a presence channel (others get an `update`). */
   setStatus(channel: string, status: PresenceStatus): Promise<void> {
     return this.command(channel, { type: 'status', channel, status }, () => undefined);
+  }
+
+  /**
+   * The signed-in user's acknowledged stream (their personal channel, what `hub.sendToUser` writes):
+   * messages from the user's last acknowledgement on any device, the unread count kept current on
+   * every device, and `acknowledge()`. See client/core/inbox.ts.
+   */
+  inbox<T = unknown>(options: InboxOptions<T> = {}): Inbox<T> {
+    return new Inbox<T>(this, options);
+  }
+
+  /** Where the user's own stream stands (`unread`): rejects `forbidden` when anonymous, `unsupported` when the hub's engine keeps no acknowledgements. */
+  unread(): Promise<Extract<ServerReply, { type: 'unread' }>> {
+    return this.command('', { type: 'unread' }, (reply) => reply as Extract<ServerReply, { type: 'unread' }>);
+  }
+
+  /** Acknowledges the user's own stream `channel` up to `position`, for every device of the user (`acknowledge`). */
+  acknowledge(channel: string, position: StreamPosition): Promise<Extract<ServerReply, { type: 'unread' }>> {
+    return this.command(channel, { type: 'acknowledge', channel, offset: position.offset, epoch: position.epoch }, (reply) => reply as Extract<ServerReply, { type: 'unread' }>);
   }
 
   /** Sends a command with an id; resolves with the reply carrying it, rejects on an error frame. */

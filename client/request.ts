@@ -115,12 +115,14 @@ export function awaitReply<T>(
   id: RequestId, channel: string, timeout: number, read: (reply: ServerReply) => T, send: () => void,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => { stop(); reject(new LiveError('timeout', 'no answer in time', channel)); }, timeout);
+    // '' names no channel (a command about the connection itself, such as `unread`).
+    const about = channel === '' ? undefined : channel;
+    const timer = setTimeout(() => { stop(); reject(new LiveError('timeout', 'no answer in time', about)); }, timeout);
     const stop = listen((reply) => {
       if (!('id' in reply) || reply.id !== id) return;
       clearTimeout(timer);
       stop();
-      if (reply.type === 'error') reject(new LiveError(reply.code, reply.message, reply.channel ?? channel));
+      if (reply.type === 'error') reject(new LiveError(reply.code, reply.message, reply.channel ?? about));
       else resolve(read(reply));
     });
     send();

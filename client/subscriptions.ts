@@ -91,7 +91,7 @@ export class Subscriptions {
   opened(resumed: ReadonlyMap<string, StreamPosition> = new Map()): void {
     this.asked.clear();
     for (const channel of this.wanted.keys()) {
-      this.forget(channel);
+      this.stop(channel);
       if (channel === EVERYONE_CHANNEL) continue;
       const since = resumed.get(channel);
       if (since) this.awaitResumed(channel, since);
@@ -103,7 +103,7 @@ export class Subscriptions {
   /** The connection closed: nothing is in flight any more; `opened()` subscribes again. */
   closed(): void {
     this.standing.clear();
-    for (const channel of [...this.attempts.keys()]) this.forget(channel);
+    for (const channel of this.attempts.keys()) this.stop(channel);
   }
 
   /** Whether a hub message is new (above the last position seen); advances the position. */
@@ -148,8 +148,9 @@ export class Subscriptions {
   /** The server subscribes `channel` from `since` by itself: wait for its answer as for our own subscribe. */
   private awaitResumed(channel: string, since: StreamPosition): void {
     this.asked.set(channel, { ...since });
-    const attempt: Attempt = { id: `resumed:${channel}`, failures: 0, timer: null };
+    const attempt = this.attempts.get(channel) ?? { id: null, failures: 0, timer: null };
     this.attempts.set(channel, attempt);
+    attempt.id = `resumed:${channel}`;
     this.armAnswerTimer(channel, attempt);
   }
 
@@ -168,7 +169,7 @@ export class Subscriptions {
     if (!this.wanted.has(channel)) return;
     // With nothing in flight, the reply is stale (a second answer after a resend): the position held is newer.
     const attempt = this.attempts.get(channel);
-    if (!attempt) return;
+    if (!attempt || attempt.id === null) return;
     const hadFailed = attempt.failures > 0;
     this.forget(channel);
     // The hub's own subscription of this connection: listened to, never unsubscribed.
@@ -239,7 +240,20 @@ export class Subscriptions {
     this.host.subscribeError({ channel, error, retrying: true, retryIn });
   }
 
-  /** Stops tracking a channel's subscribe (answered, unwanted, or the connection is gone). */
+  /**
+   * Nothing is in flight for a channel any more (the connection is gone, or about to subscribe
+   * again), but its failures in a row are kept: when a later subscribe succeeds, the error reported
+   * for the channel is over, and the backoff goes on from where it was.
+   */
+  private stop(channel: string): void {
+    const attempt = this.attempts.get(channel);
+    if (!attempt) return;
+    if (attempt.timer) clearTimeout(attempt.timer);
+    attempt.timer = null;
+    attempt.id = null;
+  }
+
+  /** Stops tracking a channel's subscribe (answered or unwanted). */
   private forget(channel: string): void {
     const attempt = this.attempts.get(channel);
     if (attempt?.timer) clearTimeout(attempt.timer);

@@ -1,7 +1,4 @@
-import {
-  computed, getCurrentScope, hasInjectionContext, inject, onScopeDispose, readonly, shallowRef, toValue, watch,
-  type App, type InjectionKey, type MaybeRefOrGetter, type Ref, type ShallowRef,
-} from '@vue/runtime-core';
+import { computed, readonly, shallowRef, toValue, watch, type MaybeRefOrGetter, type Ref, type ShallowRef } from '@vue/runtime-core';
 import type { StreamPosition } from '../pkg/protocol/index.js';
 import { ChannelStateStore, checkChannelOptions, type ChannelStatus, type Gap, type GapOptions } from './core/channel-state.js';
 import { ChannelSession, channelsOf, dispatchTo, type ChannelListener } from './core/channels.js';
@@ -15,9 +12,13 @@ import type {
 import type { ReadableStore } from './core/store.js';
 import { TransportStore } from './core/transport-store.js';
 import { LiveClient } from './live-client.js';
+import type { Inbox, InboxOptions, InboxState } from './core/inbox.js';
 import type { LiveClientOptions } from './options.js';
 import type { DirectHandler, DirectListeners } from './request.js';
 import type { GapEvent } from './errors.js';
+import { createLivehub, findClient, onEnd, requireClient } from './vue-context.js';
+
+export { createLivehub };
 
 /**
  * livehub/vue: composables over the framework-free client core (client/core). Each works in a
@@ -57,35 +58,6 @@ export interface LiveUpdateAliases {
 
 /** `useLiveUpdate()`: the shared shape (client/core/shapes.ts) with refs, plus the Vue-only deprecated aliases. */
 export interface UseLiveUpdateReturn extends VueShape<LiveUpdateState, LiveUpdateActions>, LiveUpdateAliases {}
-
-const clientKey: InjectionKey<LiveClient> = Symbol('livehub.client');
-
-/** A Vue plugin that shares one connection with every composable in the app. */
-export function createLivehub(url: string, options: LiveClientOptions = {}) {
-  const client = new LiveClient(url, options);
-  return {
-    client,
-    install(app: App) {
-      app.provide(clientKey, client);
-    },
-  };
-}
-
-/** The explicit client, else the provided one (only asked where injection works: no warning). */
-function findClient(explicit: LiveClient | undefined): LiveClient | null {
-  return explicit ?? (hasInjectionContext() ? inject(clientKey, null) : null);
-}
-
-function requireClient(explicit: LiveClient | undefined, name: string): LiveClient {
-  const client = findClient(explicit);
-  if (!client) throw new TypeError(`livehub: ${name} needs a client: app.use(createLivehub(url)), or pass { client }`);
-  return client;
-}
-
-/** Runs `stop` when the current effect scope (a component, an `effectScope()`) ends, if there is one. */
-function onEnd(stop: () => void): void {
-  if (getCurrentScope()) onScopeDispose(stop);
-}
 
 /** A store as a shallowRef, kept current while the scope lives. */
 function fromStore<T>(store: ReadableStore<T>): Readonly<ShallowRef<T>> {
@@ -238,6 +210,30 @@ export function usePresence(channel: string, options: { client?: LiveClient } = 
   };
 }
 
+/** `useInbox()`: the user stream's state as refs, and `acknowledge`. */
+export type UseInboxReturn = VueShape<InboxState, Pick<Inbox, 'acknowledge'>>;
+
+/**
+ * The signed-in user's acknowledged stream (see `client.inbox()`): `const { unread, acknowledge } =
+ * useInbox({ onMessage })`. `unread` is the same on every device of the user; the inbox ends with the scope.
+ */
+export function useInbox<T = unknown>(options: InboxOptions<T> & { client?: LiveClient } = {}): UseInboxReturn {
+  const { client: explicit, ...inboxOptions } = options;
+  const client = requireClient(explicit, 'useInbox');
+  const inbox = client.inbox<T>(inboxOptions);
+  onEnd(() => inbox.close());
+  const state = fromStore<InboxState>(inbox);
+  return {
+    channel: computed(() => state.value.channel),
+    epoch: computed(() => state.value.epoch),
+    head: computed(() => state.value.head),
+    acknowledged: computed(() => state.value.acknowledged),
+    unread: computed(() => state.value.unread),
+    error: computed(() => state.value.error),
+    acknowledge: (offset?: number) => inbox.acknowledge(offset),
+  };
+}
+
 /** `useRealtime()`: the shared shape (client/core/shapes.ts) with refs; `events` is a shallowRef. */
 export type UseRealtimeReturn<T> = VueShape<RealtimeState<T>, RealtimeActions>;
 
@@ -265,4 +261,4 @@ export function useRealtime<T = unknown>(options: RealtimeOptions<T> & { client?
   };
 }
 
-export type { ChannelListener, ConnectionState, Gap, GapEvent, RealtimeEvent, RealtimeOptions };
+export type { ChannelListener, ConnectionState, Gap, GapEvent, InboxOptions, InboxState, RealtimeEvent, RealtimeOptions };

@@ -13,6 +13,7 @@ import type { HubPublishOptions, PublishTracer } from './core/publisher.js';
 import type { TransportEndpoint } from './core/transport.js';
 import type { PublishResult, StreamPosition } from './engine/engine.js';
 import { MemoryEngine } from './engine/memory.js';
+import type { UnreadState } from './core/user-streams.js';
 import { checkKnownOptions } from './options-check.js';
 import type { HubMessage, PresenceMember } from './protocol/index.js';
 import { attachRequests, detachRequests } from './transport/attach.js';
@@ -20,7 +21,7 @@ import { createHttpApi, type HttpApiHandler, type HttpApiOptions } from './trans
 import { EventSourceEndpoint } from './transport/sse/endpoint.js';
 import { WebSocketEndpoint } from './transport/websocket/server.js';
 
-export type { HubInfo, PublishRequest };
+export type { HubInfo, PublishRequest, UnreadState };
 
 /** @deprecated Use `HubInfo` (`hub.info()`). */
 export interface HubStats {
@@ -92,6 +93,25 @@ export class Hub {
   /** `sendToUser` for several users; resolves once every publish has. */
   sendToUsers(userIds: Iterable<string>, type: string, data?: unknown): Promise<PublishResult[]> {
     return this.#core.sendToUsers(userIds, type, data);
+  }
+
+  /**
+   * Where the user's stream (`user:<id>`, what `sendToUser` writes) stands: its head, the offset the
+   * user acknowledged (on any device) and the unread count, the head minus it. Rejects with code
+   * `unsupported` when the engine keeps no acknowledgements, `unavailable` when it cannot be reached.
+   */
+  unread(userId: string): Promise<UnreadState> {
+    return this.#core.userStreams.state(userId);
+  }
+
+  /**
+   * Acknowledges the user's stream up to `position` (default: its head) for the user, as a client's
+   * `acknowledge` does; every connection of the user, on every node, gets the new unread count. It
+   * never moves back. Rejects with code `beyond_head` or `stale_epoch` for a position past the head
+   * or of another epoch, `unsupported` or `unavailable` as `unread`.
+   */
+  acknowledge(userId: string, position?: StreamPosition): Promise<UnreadState> {
+    return this.#core.userStreams.acknowledgeFor(userId, position);
   }
 
   /** The channel's current stream position (for pages that resume from it, see livehub/inertia). */

@@ -25,6 +25,7 @@ export function takeTokens(bucket: Bucket, rate: number, burst: number, cost: nu
   // A millisecond refills `rate` thousandths of a token.
   const full = burst * TOKEN;
   const tokens = bucket.tokens + (now - bucket.refilledAt) * rate;
+  // Stryker disable next-line EqualityOperator: at tokens === full both branches give the same number
   bucket.tokens = tokens > full ? full : tokens; // not Math.min, whose answer may be a heap number
   bucket.refilledAt = now;
   const wanted = cost * TOKEN;

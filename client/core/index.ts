@@ -9,6 +9,7 @@ export { ChannelRefusals, ChannelStateStore, checkChannelOptions, NO_CHANNEL_STA
 export { ConnectionStore, IDLE_STATE, type ConnectionState } from './connection.js';
 export { DEFAULT_RELEASE_DELAY, DeferredCount } from './deferred.js';
 export { DEFAULT_MAX_EVENTS, EventLog, type RealtimeEvent } from './event-log.js';
+export { Inbox, NO_INBOX, type InboxOptions, type InboxState } from './inbox.js';
 export { PresenceStore, presenceOf, type PresenceChange } from './presence.js';
 export { RealtimeFeed, checkRealtimeOptions, type RealtimeOptions } from './realtime.js';
 export { ValueStore, type ReadableStore } from './store.js';

@@ -3,6 +3,8 @@ export { LivehubProvider, type ClientOption, type LivehubProviderProps } from '.
 export {
   useChannel, useConnectionState, usePresence, useRealtime, type UseChannelOptions, type UseChannelReturn, type UsePresenceReturn, type UseRealtimeReturn,
 } from './hooks.js';
+export { useInbox, type UseInboxReturn } from './inbox.js';
+export type { InboxOptions, InboxState } from '../core/inbox.js';
 export { useLiveUpdate, type UseLiveUpdateOptions, type UseLiveUpdateReturn } from './live-update.js';
 export type { ChannelListener } from '../core/channels.js';
 export type { Gap } from '../core/channel-state.js';

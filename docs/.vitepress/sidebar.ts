@@ -30,6 +30,7 @@ export const sections: Section[] = [
       { text: 'A chat', file: 'docs/guide/chat.md' },
       { text: 'Never losing a message', file: 'docs/guide/delivery.md' },
       { text: 'Notifications to one user', file: 'docs/guide/notifications.md' },
+      { text: 'Durable streams and notifications', file: 'docs/guide/durable-streams.md' },
       { text: 'Live dashboards and Inertia', file: 'docs/guide/dashboards.md' },
       { text: 'Presence and typing', file: 'docs/guide/presence.md' },
       { text: 'Calls (WebRTC)', file: 'docs/webrtc.md' },

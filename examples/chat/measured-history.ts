@@ -102,4 +102,7 @@ export class MeasuredHistory implements Engine {
   sweepPresence(channel: string) { return this.inner.sweepPresence(channel); }
   send(node: string | null, message: string) { return this.inner.send(node, message); }
   close() { return this.inner.close(); }
+  // Acknowledged user streams (notifications.ts), when the engine keeps them.
+  get acknowledge() { return this.inner.acknowledge?.bind(this.inner); }
+  get acknowledged() { return this.inner.acknowledged?.bind(this.inner); }
 }

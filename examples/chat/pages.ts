@@ -2,22 +2,30 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The chat's two pages as the server sends them: the HTML shells around Vite's built entries. */
+/** The chat's pages as the server sends them: the HTML shells around Vite's built entries. */
 
-/** The built pages' entry scripts and stylesheets, from Vite's manifest: the Vue page and the React page. */
+/** The built pages' entry scripts and stylesheets, from Vite's manifest: the Vue page, the React page and the call page. */
 export function readAssets(distDir: string) {
   const manifestPath = join(distDir, '.vite', 'manifest.json');
   if (!existsSync(manifestPath)) throw new Error(`${manifestPath} is missing: run "npm run build:example" first`);
   const raw = readFileSync(manifestPath, 'utf8');
-  const manifest = JSON.parse(raw) as Record<string, { file: string; css?: string[]; isEntry?: boolean }>;
+  const manifest = JSON.parse(raw) as Record<string, { file: string; css?: string[]; imports?: string[]; isEntry?: boolean }>;
+  // An entry's stylesheets include those of the chunks it imports (the pages share chat.css).
+  const stylesOf = (key: string, seen: Set<string>): string[] => {
+    if (seen.has(key)) return [];
+    seen.add(key);
+    const chunk = manifest[key];
+    return [...(chunk?.imports ?? []).flatMap((imported) => stylesOf(imported, seen)), ...(chunk?.css ?? [])];
+  };
   const entry = (src: string) => {
     const chunk = manifest[src];
     if (!chunk?.isEntry) throw new Error(`the Vite manifest has no entry ${src}: run "npm run build:example" again`);
-    return { script: `/${chunk.file}`, styles: (chunk.css ?? []).map((css) => `/${css}`) };
+    return { script: `/${chunk.file}`, styles: [...new Set(stylesOf(src, new Set()))].map((css) => `/${css}`) };
   };
   return {
     ...entry('examples/chat/client/main.ts'),
     react: entry('examples/chat/react/main.tsx'),
+    call: entry('examples/chat/client/call.ts'),
     version: createHash('sha256').update(raw).digest('hex').slice(0, 16),
   };
 }
@@ -52,5 +60,21 @@ export const reactPage = (assets: Assets) => `<!doctype html>
 <body>
   <div id="app"></div>
   <script type="module" src="${assets.react.script}"></script>
+</body>
+</html>`;
+
+/** The call page, with its props as JSON (`<` escaped, so no text in them can close the script). */
+export const callPage = (assets: Assets, props: { room: string; [key: string]: unknown }) => `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>${props.room}: livehub call</title>
+  ${assets.call.styles.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n  ')}
+</head>
+<body>
+  <script id="props" type="application/json">${JSON.stringify(props).replace(/</g, '\\u003c')}</script>
+  <div id="app"></div>
+  <script type="module" src="${assets.call.script}"></script>
 </body>
 </html>`;

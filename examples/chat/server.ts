@@ -8,7 +8,11 @@ import { HandlerError, Hub, type HubOptions, type Logger } from 'livehub';
 import { MemoryEngine } from 'livehub/engine';
 import { inertia } from 'livehub/inertia';
 import { RedisEngine } from 'livehub/redis';
+import { PostgresEngine } from 'livehub/postgres';
+import type { WebrtcSignallingOptions } from 'livehub/webrtc';
+import { mountNotifications } from './notifications.js';
 import { chatAuth, fail, storeUnavailable } from './auth.js';
+import { isRoomChat, mountCalls, ROOM_HISTORY } from './calls.js';
 import { capBodies } from './body-limit.js';
 import { chatPage, reactPage, readAssets } from './pages.js';
 import { recentMessages } from './history.js';
@@ -57,10 +61,15 @@ export interface ChatServerOptions {
   statusKey?: string;
   /** Development: /status and /metrics are open without a key. @default NODE_ENV === 'development' */
   development?: boolean;
+  /**
+   * The call page's signalling (`GET /call?room=`, calls.ts): `iceServers`, `turn` and limits.
+   * @default no ICE servers: peers on one network connect
+   */
+  calls?: WebrtcSignallingOptions;
   hub?: HubOptions;
 }
 
-const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'tokenVersions', 'messageRate', 'maxHistory', 'apiKey', 'statusKey', 'development', 'hub'];
+const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'tokenVersions', 'messageRate', 'maxHistory', 'apiKey', 'statusKey', 'development', 'calls', 'hub'];
 /** The example's own lines (history capped), through the hub's logger when one is given. */
 const consoleLog: Logger = { debug() {}, info() {}, warn: (_c, m) => console.warn(m), error: (c, m) => console.error(m, (c as { err?: unknown }).err ?? '') };
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -109,6 +118,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
   /** The name an anonymous page declared on its socket URL (`?name=`), for open mode. */
   const declaredName = (url: string | undefined) => new URL(url ?? '/', 'http://x').searchParams.get('name');
   let operations: ReturnType<typeof mountOperations> | null = null;
+  let notices: ReturnType<typeof mountNotifications> | null = null;
   const hub = new Hub({
     origins: options.origins,
     // The heartbeat the pages' timings count on (timing.ts; the hub's default).
@@ -118,6 +128,11 @@ export function createChatServer(options: ChatServerOptions = {}) {
         // The size here is replaced by the measured one on each publish.
         { match: channel, size: engine.sizeOf(channel), ttl: HISTORY_TTL },
         { match: 'typing:*', size: 0 },
+        // Each user's stream (notifications): what a device that was away finds, unread or not.
+        { match: 'user:*', size: 500, ttl: 30 * 24 * 60 * 60_000 },
+        // Each call room's chat (calls.ts); the peers' signals are worth nothing once delivered.
+        { match: 'room-chat:*', size: ROOM_HISTORY, ttl: HISTORY_TTL },
+        { match: 'presence-webrtc-peer:*', size: 0 },
       ],
     },
     // Who is online: the logged-in name, or the name the page declared; `client` lets pages tell
@@ -135,7 +150,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
       if (wanted === presenceChannel) return action === 'subscribe';
       // Typing goes through the chat:typing handler (exceptSelf); pages only listen.
       if (wanted === typingChannel) return action === 'subscribe';
-      if (wanted !== channel) return false;
+      if (wanted !== channel && !isRoomChat(wanted)) return false;
       if (action === 'subscribe') return true;
       if (event !== 'message') return false;
       const author = (data as { author?: unknown }).author;
@@ -152,11 +167,15 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   // A message a page publishes must be a chat message: middleware answers a malformed one with
   // `invalid_message` before the channel policy (authorize) is asked who may publish it.
-  hub.use('publish', async (message, _ctx, next) => {
-    if (message.channel === channel && message.event === 'message' && !parseMessage(message.data)) {
+  hub.use('publish', async (message, ctx, next) => {
+    if ((message.channel === channel || isRoomChat(message.channel ?? '')) && message.event === 'message' && !parseMessage(message.data)) {
       throw new HandlerError('invalid_message', 'a chat message is {id, body}: body a non-empty string of at most 2000 characters');
     }
     await next();
+    // A message mentioning @name notifies that user (once per message id, however often it is sent).
+    const parsed = message.channel === channel && message.event === 'message' ? parseMessage(message.data) : null;
+    const author = ctx.userId ?? declaredName(ctx.request.url);
+    if (parsed && isValidName(author)) notices?.mentioned({ ...parsed, author });
   });
 
   // Server-side handlers (hub.handle): what a page asks the server to do, over WebSocket or SSE.
@@ -169,6 +188,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
     const parsed = parseMessage({ id: (data as { id?: unknown } | null)?.id ?? randomUUID(), body: (data as { body?: unknown } | null)?.body });
     if (!parsed) return kit.fail('invalid_message', 'body must be a non-empty string of at most 2000 characters');
     const position = await hub.publish(channel, 'message', { ...parsed, author }, { idempotencyKey: `chat:${parsed.id}` });
+    notices?.mentioned({ ...parsed, author });
     return { id: parsed.id, offset: position.offset, epoch: position.epoch };
   });
   // Typing: everyone in the chat but the typist hears it; who types is the server's stamp.
@@ -189,6 +209,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
   app.use(capBodies(16 * 1024));
   app.use(express.json({ limit: '16kb' }));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
+  // Notifications: mentions, the bell's list and its unread count (notifications.ts).
+  notices = mountNotifications(app, hub, { userOf });
   app.use(inertia({
     version: assets.version,
     render: (_page, pageScript) => chatPage(assets, pageScript),
@@ -255,11 +277,15 @@ export function createChatServer(options: ChatServerOptions = {}) {
     } catch (error) {
       return publishFailed(res, error);
     }
+    notices.mentioned(message);
     if (req.get('X-Inertia')) res.redirect(303, '/');
     else res.status(201).json({ ...message, offset: position.offset, epoch: position.epoch, ...(position.duplicate ? { duplicate: true } : {}) });
   });
 
   app.get('/ws', hub.handleWebSocket);
+
+  // The call page, GET /call?room=<name> (calls.ts): a call between the room's pages, its chat beside it.
+  mountCalls(app, hub, { jwt, engine, assets, userOf, signalling: options.calls });
 
   // Operations: health for the load balancer; Prometheus metrics and a live status page for those
   // who may see them (operations.ts).
@@ -306,8 +332,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       : env.JWT_SECRET ? fileTokenVersions(env.TOKEN_VERSIONS_FILE ?? join(here, '.data', 'token-versions.json'))
         : undefined;
   const chat = createChatServer({
-    // REDIS_URL: several nodes share positions, history and publications through Redis.
-    hub: env.REDIS_URL ? { engine: new RedisEngine({ url: env.REDIS_URL, prefix: env.LIVEHUB_PREFIX }) } : undefined,
+    // DATABASE_URL: history, notifications and their acknowledgements in PostgreSQL, kept across
+    // restarts (and shared by every node). REDIS_URL: several nodes share them through Redis.
+    hub: env.DATABASE_URL ? { engine: new PostgresEngine({ connectionString: env.DATABASE_URL }) }
+      : env.REDIS_URL ? { engine: new RedisEngine({ url: env.REDIS_URL, prefix: env.LIVEHUB_PREFIX }) } : undefined,
     auth: jwt ? 'jwt' : undefined,
     secret: env.JWT_SECRET,
     ...(tokenVersions ? { tokenVersions } : {}),
@@ -316,6 +344,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     origins: env.ORIGINS ? env.ORIGINS.split(',').map((o) => o.trim()) : undefined,
     apiKey: env.LIVEHUB_API_KEY,
     statusKey: env.LIVEHUB_STATUS_KEY,
+    // TURN for the call page (coturn with use-auth-secret): TURN_SECRET and TURN_URLS (comma-separated).
+    ...(env.TURN_SECRET && env.TURN_URLS ? { calls: { turn: { secret: env.TURN_SECRET, urls: env.TURN_URLS.split(',') } } } : {}),
   });
   const { server, hub } = chat;
   const port = Number(env.PORT ?? 3000);
@@ -333,7 +363,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   // refuse their reconnects (503) while it lasts, so it closes at once and they come back to the
   // next process (which starts new epochs: their subscribe answers recovered:false).
   const stop = async (signal: string) => {
-    const shared = env.REDIS_URL !== undefined;
+    const shared = env.REDIS_URL !== undefined || env.DATABASE_URL !== undefined;
     console.log(`livehub chat: ${signal}, ${shared ? 'draining' : 'closing'}`);
     await hub.drain({ spread: signal === 'SIGTERM' && shared ? 5000 : 0 });
     await chat.close();

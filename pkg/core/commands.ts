@@ -3,6 +3,7 @@ import type { Command } from './loop.js';
 import { isPresenceChannel, type Presence } from './presence.js';
 import type { Publisher } from './publisher.js';
 import type { Session } from './session.js';
+import type { UserStreams } from './user-streams.js';
 
 /** What the built-in commands need of the core; each only queues work for the loop or answers. */
 export interface CommandHost {
@@ -10,6 +11,7 @@ export interface CommandHost {
   reply(session: Session, reply: ServerReply): void;
   readonly publisher: Publisher;
   readonly presence: Presence;
+  readonly userStreams: UserStreams;
 }
 
 type Entry<T extends ClientCommand['type']> = {
@@ -53,6 +55,14 @@ export const BUILT_IN: { readonly [T in ClientCommand['type']]: Entry<T> } = {
   status: {
     policy: false,
     run: (host, session, command) => { if (inPresence(host, session, command)) host.presence.status(session, command.channel, command.status, command.id); },
+  },
+  acknowledge: {
+    policy: false,
+    run: (host, session, command) => host.userStreams.acknowledge(session, command),
+  },
+  unread: {
+    policy: false,
+    run: (host, session, { id }) => host.userStreams.unread(session, id),
   },
 };
 

@@ -17,6 +17,8 @@ import { Session } from './session.js';
 import { makeToolkit } from './toolkit.js';
 import type { Transport, TransportEndpoint, TransportHost } from './transport.js';
 import { publishAs } from './publish-as.js';
+import { membersOf } from './members.js';
+import { UserStreams } from './user-streams.js';
 
 /**
  * The hub's core: the loop (loop.ts) and the server-side API (api.ts), with the engine, presence,
@@ -32,6 +34,7 @@ export class HubCore extends HubApi {
   readonly publisher: Publisher;
   readonly router: Router;
   readonly gate: Gate;
+  readonly userStreams: UserStreams;
   /** What transports get: admission, sessions, node messages (the public transport API). */
   readonly host: TransportHost;
   readonly node = Math.random().toString(36).slice(2, 8);
@@ -71,6 +74,13 @@ export class HubCore extends HubApi {
     this.publisher = new Publisher(engine, options, reporter, this.events, () => this.closing !== null);
     this.router = new Router(this);
     this.gate = new Gate(options, reporter);
+    this.userStreams = new UserStreams({
+      engine, reporter,
+      reply: (session, reply) => this.reply(session, reply),
+      sessionsOf: (userId) => membersOf(this.users.get(userId)),
+      sendNodeMessage: (node, message) => this.sendNodeMessage(node, message),
+      onNodeMessage: (topic, handler) => this.onNodeMessage(topic, handler),
+    });
     this.host = transportHost(this);
   }
 

@@ -67,12 +67,18 @@ export function parseCommand(text: string, handles: (type: string) => boolean = 
 
   if (type === 'ping') return withId({ type: 'ping' as const }, id);
   if ((type === 'subscribe' || type === 'unsubscribe') && own(message, 'pattern') !== undefined) return parsePatternCommand(message, type, id);
+  if (type === 'unread') return withId({ type: 'unread' as const }, id);
 
   const channel = own(message, 'channel');
   if (!isValidChannel(channel)) {
     return fail(ErrorCode.InvalidChannel, `channel must be 1-255 characters of ${NAME_CHARACTERS}, or "*"`, id);
   }
   if (type === 'unsubscribe' || type === 'presence') return withId({ type, channel } as ClientCommand, id);
+  if (type === 'acknowledge') {
+    const position = { offset: own(message, 'offset'), epoch: own(message, 'epoch') };
+    if (!isPosition(position)) return fail(ErrorCode.BadRequest, 'acknowledge needs offset (a whole number >= 0) and epoch (a string of 1-64 characters)', id);
+    return withId({ type, channel, offset: position.offset, epoch: position.epoch }, id);
+  }
   const exceptSelf = own(message, 'exceptSelf') === true;
   if (type === 'status') {
     const status = own(message, 'status');

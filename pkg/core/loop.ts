@@ -2,7 +2,7 @@ import { EVERYONE_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type R
 export type { OutgoingHook } from './shaping.js';
 import { shape, type OutgoingHook } from './shaping.js';
 import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
-import { addToBatch, matchesFilter, type Batch } from './batch.js';
+import { addToBatch, matchesFilter, type Batch, type Held } from './batch.js';
 import { encodePublication, exceptedClient } from './encode.js';
 import type { WireFormat } from './transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
@@ -28,7 +28,7 @@ export type Command =
   | { kind: 'unsubscribe'; session: Session; channel: string; id?: RequestId }
   | { kind: 'publication'; publication: Publication }
   | { kind: 'reset'; channel: string; position: StreamPosition }
-  | { kind: 'recovered'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null }
+  | { kind: 'recovered'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null; hold: Held[] }
   | { kind: 'reply'; session: Session; reply: ServerReply }
   | { kind: 'close'; session: Session; code: number; reason: string }
   | { kind: 'disconnect-user'; userId: string; reason: string }
@@ -240,16 +240,16 @@ export abstract class HubLoop {
     if (!session.channels.has(channel)) this.join(session, channel);
     if (command.filter) (session.filters ??= new Map()).set(channel, command.filter);
     // Hold live publications for this session until the engine says where the stream stands.
-    session.streams.hold(channel);
+    const hold = session.streams.hold(channel);
     const { since, id } = command;
     // Read the position only once this node receives the channel's publications: anything
     // published after the read then reaches the session live, and nothing falls in between.
     const ready = this.subscribing.get(channel);
     after(() => (ready ? ready.then(() => this.engine.history(channel, since ?? null)) : this.engine.history(channel, since ?? null)),
-      (result) => this.enqueue({ kind: 'recovered', session, channel, id, since, result }),
+      (result) => this.enqueue({ kind: 'recovered', session, channel, id, since, result, hold }),
       (error) => {
         this.reporter.report('error', 'subscribe_failed', `livehub: subscribe to ${channel} failed reading its stream position: ${error.message}; the client was answered 'unavailable' and retries`, error, `subscribe_failed:${error.message}`);
-        this.enqueue({ kind: 'recovered', session, channel, id, since, result: null });
+        this.enqueue({ kind: 'recovered', session, channel, id, since, result: null, hold });
       });
   }
 
@@ -260,7 +260,8 @@ export abstract class HubLoop {
    */
   private answerSubscribe(command: Extract<Command, { kind: 'recovered' }>, send: Send): void {
     const { session, channel, id, since, result } = command;
-    const held = session.streams.release(channel);
+    // Not this subscribe's hold: the channel was left (and maybe subscribed again) while it read.
+    const held = session.streams.release(channel, command.hold);
     if (held === undefined || !session.channels.has(channel) || session.state !== 'open') return;
     if (!result) {
       this.leave(session, channel);

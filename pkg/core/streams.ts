@@ -19,15 +19,23 @@ export class ClientStreams {
    */
   floors: Array<string | number> | null = null;
 
-  /** Starts holding back live publications of `channel`. */
-  hold(channel: string): void {
-    (this.recovering ??= new Map()).set(channel, []);
+  /**
+   * Starts holding back live publications of `channel`. Returns the hold: a subscribe's answer
+   * releases its own hold only, never one a later subscribe of the same channel started.
+   */
+  hold(channel: string): Held[] {
+    const held: Held[] = [];
+    (this.recovering ??= new Map()).set(channel, held);
+    return held;
   }
 
-  /** Stops holding back; returns what was held, or undefined if nothing was being held. */
-  release(channel: string): Held[] | undefined {
+  /**
+   * Stops holding back; returns what was held, or undefined if nothing was being held (or, given
+   * `hold`, if that hold is no longer the channel's).
+   */
+  release(channel: string, hold?: Held[]): Held[] | undefined {
     const held = this.recovering?.get(channel);
-    if (held === undefined) return undefined;
+    if (held === undefined || (hold !== undefined && held !== hold)) return undefined;
     this.recovering!.delete(channel);
     if (this.recovering!.size === 0) this.recovering = null;
     return held;

@@ -6,6 +6,7 @@ import { nodeMessageSuite } from './conformance-nodes.js';
 import { presenceSuite } from './conformance-presence.js';
 import { patternSuite } from './conformance-patterns.js';
 import { recordSuite } from './conformance-records.js';
+import { acknowledgementSuite } from './conformance-acks.js';
 
 /**
  * The guarantees every engine gives (engine.ts), as one test suite to run against any engine, the
@@ -41,6 +42,12 @@ export interface ConformanceTarget {
    * between two nodes.
    */
   shared?: boolean;
+  /**
+   * Whether the engine keeps acknowledgements (`acknowledge` and `acknowledged`, see
+   * acknowledgements.ts): with true the suite checks them; either way it checks that an engine has
+   * both methods or neither, and that it has them exactly when this says so.
+   */
+  acknowledgements?: boolean;
 }
 
 /** Registers the conformance suite of an engine with the runner (see above). */
@@ -86,6 +93,7 @@ export function engineConformance(name: string, runner: TestFunctions, target: C
     nodeMessageSuite(runner, context);
     patternSuite(runner, context);
     recordSuite(runner, context);
+    acknowledgementSuite(runner, context, target.acknowledgements === true);
   });
 }
 

@@ -22,6 +22,10 @@
  * - Node messages (`send`) reach the node they name, or every node, and nothing else, in the order
  *   one node sent them: they are neither stored nor delivered as publications.
  *
+ * - Acknowledgements (optional: `acknowledge` and `acknowledged`, both or neither): one position per
+ *   user and channel, shared by every node and connection; it never moves back, never passes the
+ *   channel's head, and belongs to one epoch (an acknowledgement of a lost history counts as none).
+ *
  * `engineConformance` (conformance.ts) checks these against any engine.
  */
 
@@ -209,6 +213,16 @@ export interface Engine {
   send(node: string | null, message: string): MaybePromise<boolean>;
   /** Releases connections and timers. */
   close(): MaybePromise<void>;
+  /**
+   * Optional (with `acknowledged`): records that `user` has handled `channel` up to `position`, as
+   * one atomic step on the shared store, and answers where the channel and the acknowledgement stand.
+   * Refused (nothing stored; `refused` says why) when `position.epoch` is not the channel's epoch or
+   * `position.offset` is past its head. A position at or below the stored one changes nothing
+   * (`moved: false`): acknowledgements never move back. See acknowledgements.ts.
+   */
+  acknowledge?(user: string, channel: string, position: StreamPosition): MaybePromise<Acknowledgement>;
+  /** Optional (with `acknowledge`): where `user`'s acknowledgement of `channel` and the channel's head stand. */
+  acknowledged?(user: string, channel: string): MaybePromise<AcknowledgedState>;
 }
 
 /**
@@ -223,3 +237,6 @@ export interface EngineRecords {
   /** Removes the record, if any. */
   delete(key: string): MaybePromise<void>;
 }
+
+export type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';
+import type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';

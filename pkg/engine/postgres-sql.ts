@@ -7,8 +7,11 @@
  * publications, by channel and offset), `presence` (connections with their expiry), `idempotency`
  * (claimed keys), `nodes` (running nodes and their heartbeat) and `node_messages` (node messages too
  * large for a notification). Functions: `publish` (also for triggers and other languages),
- * `position`, `presence_add`, `presence_remove`, `presence_sweep`, `send` and `trim`.
+ * `position`, `presence_add`, `presence_remove`, `presence_sweep`, `send` and `trim`. Migration 2
+ * (postgres-acks.ts): `acknowledgements` and `acknowledge`.
  */
+
+import { ACKNOWLEDGEMENTS_MIGRATION } from './postgres-acks.js';
 
 export interface Migration {
   version: number;
@@ -195,8 +198,9 @@ begin
 end $$;
 `,
   },
+  ACKNOWLEDGEMENTS_MIGRATION,
   {
-    version: 2,
+    version: 3,
     name: 'records',
     sql: `
 create table {s}.records (

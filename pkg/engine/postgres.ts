@@ -9,6 +9,8 @@ import { postgresRecords } from './records.js';
 import { PostgresHealth } from './postgres-health.js';
 import { Listener } from './postgres-listen.js';
 import { migrate } from './postgres-migrate.js';
+import { acknowledgedInPostgres, acknowledgeInPostgres } from './postgres-acks.js';
+import type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';
 import { readPage, type Page, type PageOptions } from './postgres-page.js';
 import { OrderedQueues } from './postgres-queue.js';
 import { extraColumns, rowToPublication, type MessageRow } from './postgres-rows.js';
@@ -289,6 +291,14 @@ export class PostgresEngine implements Engine {
     const [row] = await this.ordered.run('send', () => this.run<{ sent: boolean }>(node === null ? 'a message to every node' : `a message to node '${node}'`,
       `select ${this.schema}.send($1, $2) as sent`, [node, message], false, called));
     return row!.sent;
+  }
+
+  async acknowledge(user: string, channel: string, position: StreamPosition): Promise<Acknowledgement> {
+    return acknowledgeInPostgres((what, text, values) => this.run(what, text, values), this.schema, user, channel, position);
+  }
+
+  async acknowledged(user: string, channel: string): Promise<AcknowledgedState> {
+    return acknowledgedInPostgres((what, text, values) => this.run(what, text, values), this.schema, user, channel);
   }
 
   async close(): Promise<void> {

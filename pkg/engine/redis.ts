@@ -10,13 +10,16 @@ import { RedisPatterns } from './redis-patterns.js';
 import { redisRecords } from './records.js';
 import { describeHost, ENGINE_CLOSED, RedisHealth } from './redis-health.js';
 import { ChannelStreams } from './redis-repair.js';
+import { acknowledgedInRedis, acknowledgeInRedis } from './redis-acks.js';
+import type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';
 import { defineScripts, type Scripts } from './redis-scripts.js';
 
 /**
  * The Redis engine: livehub on several nodes behind any load balancer, no sticky sessions.
  *
  * Kept in Redis, per channel (keys under `prefix`):
- * - `{p}:m:{channel}`, a hash: the stream's epoch `e` and last offset `o`;
+ * - `{p}:m:{channel}`, a hash: the stream's epoch `e` and last offset `o`, and each user's
+ *   acknowledged offset `a:<user>` (redis-acks.ts);
  * - `{p}:h:{channel}`, a Redis Stream of the last `size` publications (their fields: offset, type,
  *   data, tags, publisher, trace; see redis-format.ts), expiring `ttl` after the last publish;
  * - `{p}:d:{channel}`, the pub/sub channel carrying each publication's fields to the nodes subscribed
@@ -284,6 +287,16 @@ export class RedisEngine implements Engine {
     // PUBLISH answers how many subscribers got it: each node has one subscriber connection.
     const receivers = await this.call(node === null ? 'a message to every node' : `a message to node '${node}'`, (redis) => redis.publish(to, message));
     return Number(receivers) > 0;
+  }
+
+  async acknowledge(user: string, channel: string, position: StreamPosition): Promise<Acknowledgement> {
+    return this.call(`acknowledgement of channel '${channel}'`,
+      (redis) => acknowledgeInRedis(redis, this.key('m', channel), user, position, newEpoch(), this.metaTtl));
+  }
+
+  async acknowledged(user: string, channel: string): Promise<AcknowledgedState> {
+    return this.call(`acknowledgement of channel '${channel}'`,
+      (redis) => acknowledgedInRedis(redis, this.key('m', channel), user, newEpoch(), this.metaTtl));
   }
 
   async close(): Promise<void> {

@@ -51,6 +51,10 @@ export const ErrorCode = {
   NoEventSource: 'no_eventsource',
   NoFetch: 'no_fetch',
   PostFailed: 'post_failed',
+  BeyondHead: 'beyond_head',
+  StaleEpoch: 'stale_epoch',
+  Unsupported: 'unsupported',
+  HandlerFailed: 'handler_failed',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -71,7 +75,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
   unknown_type: { from: 'server', meaning: 'the message type is neither a built-in command nor one the server handles (`hub.handle`)', fix: 'check the type, or register a handler for it on the server' },
   invalid_channel: { status: 400, from: 'server', meaning: 'the channel is missing or not a valid name (1-255 characters of A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $, or "*")', fix: 'use a valid name; the HTTP API also refuses names starting with "#"' },
   invalid_type: { status: 400, from: 'server', meaning: 'the message type is missing or not a valid name (the `type` of a message; `event` in a publish frame)', fix: 'use 1-255 characters of A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $' },
-  forbidden: { from: 'server', meaning: 'the server\'s policy (`authorize`, `canPublish`) does not allow this action on this channel, or a presence request before subscribing', fix: 'sign in as a user who may, or subscribe first; the connection stays open' },
+  forbidden: { from: 'server', meaning: 'the server\'s policy (`authorize`, `canPublish`) does not allow this action on this channel, a presence request before subscribing, or an acknowledgement of another user\'s stream (or by an anonymous connection)', fix: 'sign in as a user who may, subscribe first, or acknowledge only the connection\'s own user stream; the connection stays open' },
   bad_data: { from: 'server', meaning: 'the data could not be encoded', fix: 'send plain JSON data' },
   too_deep: { status: 400, from: 'server', meaning: 'the message nests deeper than the server accepts (`maxJsonDepth`, 32 by default)', fix: 'flatten the data, or raise maxJsonDepth on the server' },
   too_many_keys: { status: 400, from: 'server', meaning: 'the message has more object keys than the server accepts (`maxJsonKeys`, 1024 by default)', fix: 'send less per message, or raise maxJsonKeys on the server' },
@@ -106,6 +110,10 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
   no_websocket: { from: 'client', meaning: 'no WebSocket implementation in this environment', fix: 'install ws (npm install ws) or pass the WebSocket option' },
   no_eventsource: { from: 'client', meaning: 'Server-Sent Events were asked for and there is no EventSource', fix: 'install eventsource and pass its EventSource as the EventSource option' },
   no_fetch: { from: 'client', meaning: 'Server-Sent Events need fetch to send commands, and there is none', fix: 'run on Node 18+ or a browser, or pass a fetch implementation' },
+  beyond_head: { from: 'server', meaning: 'an acknowledgement of a position past the stream\'s head (nothing was published there yet); nothing was stored', fix: 'acknowledge only offsets the connection received' },
+  stale_epoch: { from: 'server', meaning: 'an acknowledgement of a position in an epoch the stream no longer has (its history was lost); nothing was stored', fix: 'ask for the stream\'s position again (`unread`) and acknowledge in its epoch' },
+  unsupported: { from: 'server', meaning: 'the hub\'s engine does not keep what the command needs (acknowledgements: an engine without `acknowledge`)', fix: 'use an engine that has it (memory, Redis, PostgreSQL), or do not send the command' },
+  handler_failed: { from: 'client', meaning: 'an inbox handler (`client.inbox({ onMessage })`) threw or rejected: its message was not acknowledged, and automatic acknowledgements stopped', fix: 'fix the handler; call inbox.acknowledge() to acknowledge and resume' },
   post_failed: { from: 'client', meaning: 'an SSE command POST failed on the network', fix: 'the client retries; check the server is reachable' },
 };
 

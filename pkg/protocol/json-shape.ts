@@ -11,6 +11,7 @@ export function scanJson(text: string, maxDepth: number, maxKeys: number): JsonS
   let depth = 0;
   let keys = 0;
   let inString = false;
+  // Stryker disable next-line EqualityOperator: charCodeAt past the end is NaN, which matches nothing
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {

@@ -57,7 +57,14 @@ export type ClientCommand =
   /** The member list of a presence channel the client is subscribed to. */
   | { type: 'presence'; channel: string; id?: RequestId }
   /** Sets the client's status in a presence channel it is subscribed to. */
-  | { type: 'status'; channel: string; status: PresenceStatus; id?: RequestId };
+  | { type: 'status'; channel: string; status: PresenceStatus; id?: RequestId }
+  /**
+   * Acknowledges the connection's own user stream (its personal channel) up to `offset` of `epoch`:
+   * for every connection of the user, on every node. Answered with `unread`.
+   */
+  | { type: 'acknowledge'; channel: string; offset: number; epoch: string; id?: RequestId }
+  /** Asks where the connection's own user stream stands. Answered with `unread`. */
+  | { type: 'unread'; id?: RequestId };
 
 /**
  * Subscribes to or unsubscribes from a pattern (`sensors/+/temp`, see patterns.ts): a `subscribe` or
@@ -69,13 +76,13 @@ export interface PatternCommand { type: 'subscribe' | 'unsubscribe'; pattern: st
 export interface PatternReply { type: 'subscribed' | 'unsubscribed'; pattern: string; id?: RequestId }
 
 /** The commands built into the protocol; any other type is the application's (`hub.handle`). */
-export const BUILT_IN_COMMANDS: ReadonlySet<string> = new Set<ClientCommand['type']>(['subscribe', 'unsubscribe', 'publish', 'ping', 'presence', 'status']);
+export const BUILT_IN_COMMANDS: ReadonlySet<string> = new Set<ClientCommand['type']>(['subscribe', 'unsubscribe', 'publish', 'ping', 'presence', 'status', 'acknowledge', 'unread']);
 
 /**
  * The `type`s a client reads as protocol replies rather than the application's messages (the server
  * replies, the SSE stream's own events): a direct message may not use them.
  */
-export const REPLY_TYPES: ReadonlySet<string> = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close', 'connected', 'heartbeat']);
+export const REPLY_TYPES: ReadonlySet<string> = new Set(['subscribed', 'unsubscribed', 'ack', 'presence', 'reset', 'pong', 'reply', 'error', 'stream', 'close', 'connected', 'heartbeat', 'unread']);
 
 /**
  * The heartbeat the hub writes to a livehub client's connection that has had nothing else written to
@@ -104,6 +111,13 @@ export type ServerReply =
   /** The channel's stream broke (history lost): messages may be missing; it continues after `offset`. */
   | { type: 'reset'; channel: string; offset: number; epoch: string }
   | { type: 'pong'; id?: RequestId }
+  /**
+   * Where the user stream `channel` (the connection's personal channel) stands: its head (`offset`,
+   * `epoch`), the user's `acknowledged` offset in that epoch, and `unread`, the head minus it. The
+   * answer to `acknowledge` and `unread` (with their id), and pushed (without an id) to every
+   * connection of the user, on every node, whenever the acknowledgement moves.
+   */
+  | { type: 'unread'; channel: string; offset: number; epoch: string; acknowledged: number; unread: number; id?: RequestId }
   /** The answer of a server-side handler (`hub.handle`) to a request with an id. */
   | { type: 'reply'; id: RequestId; data: unknown }
   | { type: 'error'; code: ErrorCode; message: string; id?: RequestId; channel?: string; pattern?: string };

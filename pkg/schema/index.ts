@@ -82,7 +82,15 @@ export function livehubTables<N extends string>(name: N) {
       value: text('value').notNull(),
       expiresAt: time('expires_at').notNull(),
     }, (t) => [index('records_expires_at').on(t.expiresAt)]),
-        /** The engine's migrations applied to this schema. */
+    /** Each user's acknowledged position in a channel (acknowledged streams: the unread count is the head minus it). */
+    acknowledgements: schema.table('acknowledgements', {
+      userId: text('user_id').notNull(),
+      channel: text('channel').notNull(),
+      offset: bigint('offset', { mode: 'number' }).notNull(),
+      epoch: text('epoch').notNull(),
+      updatedAt: time('updated_at').notNull().defaultNow(),
+    }, (t) => [primaryKey({ columns: [t.userId, t.channel] })]),
+    /** The engine's migrations applied to this schema. */
     migrations: schema.table('migrations', {
       version: integer('version').primaryKey(),
       name: text('name').notNull(),
@@ -93,7 +101,7 @@ export function livehubTables<N extends string>(name: N) {
 
 const tables = livehubTables('livehub');
 /** The tables in the default schema, `livehub`. */
-export const { schema: livehub, channels, messages, presenceRecords, idempotency, nodes, nodeMessages, records, migrations } = tables;
+export const { schema: livehub, channels, messages, presenceRecords, idempotency, nodes, nodeMessages, acknowledgements, records, migrations } = tables;
 
 /** A Drizzle database or transaction (`db.transaction(async (tx) => …)`'s `tx`). */
 export interface DrizzleExecutor {

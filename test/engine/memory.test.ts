@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { engineConformance, MemoryEngine, type Publication } from 'livehub/engine';
 
-engineConformance('MemoryEngine', { describe, it, afterEach }, { make: () => ({ engine: new MemoryEngine() }) });
+engineConformance('MemoryEngine', { describe, it, afterEach }, { acknowledgements: true, make: () => ({ engine: new MemoryEngine() }) });
 
 const keep = { size: 5, ttl: 60_000 };
 let engines: MemoryEngine[] = [];

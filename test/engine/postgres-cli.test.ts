@@ -19,12 +19,12 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 describe('livehub-postgres', () => {
   it('applies the migrations a database lacks, then says it is up to date', async () => {
     const first = await cli(['migrate', '--schema', 'app_live'], { DATABASE_URL: db.url });
-    expect(first).toMatchObject({ code: 0, stdout: "livehub-postgres: applied migrations 1, 2 to schema 'app_live'\n" });
+    expect(first).toMatchObject({ code: 0, stdout: "livehub-postgres: applied migrations 1, 2, 3 to schema 'app_live'\n" });
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     const { rows } = await client.query("select table_name from information_schema.tables where table_schema = 'app_live' order by 1");
     await client.end();
-    expect(rows.map((r) => r.table_name)).toEqual(['channels', 'idempotency', 'messages', 'migrations', 'node_messages', 'nodes', 'presence', 'records']);
+    expect(rows.map((r) => r.table_name)).toEqual(['acknowledgements', 'channels', 'idempotency', 'messages', 'migrations', 'node_messages', 'nodes', 'presence', 'records']);
     expect(await cli(['migrate', '--schema', 'app_live'], { DATABASE_URL: db.url })).toMatchObject({ code: 0, stdout: "livehub-postgres: schema 'app_live' is up to date\n" });
   });
 

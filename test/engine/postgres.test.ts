@@ -15,6 +15,7 @@ afterAll(async () => {
 // Each store is a schema of its own in this file's database: the nodes of one test share it.
 engineConformance('PostgresEngine', { describe, it, afterEach }, {
   shared: true,
+  acknowledgements: true,
   make: (store) => ({ engine: new PostgresEngine({ connectionString: db.url, schema: store, pollInterval: 200 }) }),
 });
 

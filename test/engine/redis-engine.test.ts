@@ -23,6 +23,7 @@ function unique(store = randomBytes(4).toString('hex')) {
 
 engineConformance('RedisEngine', { describe, it, afterEach }, {
   shared: true,
+  acknowledgements: true,
   make: (store) => {
     const { prefix, cleanup } = unique(store);
     return { engine: new RedisEngine({ url: shared, prefix }), cleanup };

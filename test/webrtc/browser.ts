@@ -19,10 +19,10 @@ export function launchForWebrtc(): Promise<Browser> {
   });
 }
 
-/** `entry` as one script setting `window[name]`. */
-export async function bundle(entry: string, name: string): Promise<string> {
+/** `entry` as one script setting `window[name]` (`define`: replacements, e.g. React's `process.env.NODE_ENV`). */
+export async function bundle(entry: string, name: string, define: Record<string, string> = {}): Promise<string> {
   const output = await build({
-    configFile: false, logLevel: 'silent',
+    configFile: false, logLevel: 'silent', define,
     build: { write: false, minify: false, lib: { entry: fileURLToPath(new URL(entry, import.meta.url)), formats: ['iife'], name } },
   });
   const chunks = (Array.isArray(output) ? output : [output]).flatMap((o) => ('output' in o ? o.output : []));

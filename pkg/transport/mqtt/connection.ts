@@ -18,6 +18,7 @@ import { patternAnswered, type Acknowledgement, type Pending } from './pending.j
 import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
 import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
+import { KeepaliveWatch } from './keepalive.js';
 
 /** What a connection needs of its endpoint. */
 export interface ConnectionContext {
@@ -56,7 +57,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   will: Will | null = null;
   private readonly outbound: Outbound;
   private lastPacket = Date.now();
-  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private keepaliveWatch: KeepaliveWatch | null = null;
   private ending = false;
 
   constructor(
@@ -70,7 +71,12 @@ export class MqttConnection implements Transport<MqttBatch> {
     readonly state: MqttSessionState,
   ) {
     this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.socket.write(bytes); });
-    if (keepalive > 0) this.watchKeepalive();
+    if (keepalive > 0) {
+      this.keepaliveWatch = new KeepaliveWatch(keepalive, () => this.lastPacket, () => {
+        this.context.reporter.report('info', 'mqtt_keepalive', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent nothing for 1.5 times its keepalive (${keepalive} s); the connection was closed`);
+        this.disconnect(Reason.KeepAliveTimeout, 'keepalive timeout');
+      });
+    }
   }
 
   // Transport: what the session asks of its connection.
@@ -142,7 +148,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   onceDrain(listener: () => void): void { this.socket.once('drain', listener); }
   offDrain(listener: () => void): void { this.socket.off('drain', listener); }
 
-  /** MQTT has no server ping: a device shows it is alive within its keepalive (watchKeepalive). */
+  /** MQTT has no server ping: a device shows it is alive within its keepalive (keepalive.ts). */
   ping(): void {
     if (this.keepalive === 0 || Date.now() - this.lastPacket < this.keepalive * 1500) this.events?.alive();
   }
@@ -371,24 +377,8 @@ export class MqttConnection implements Transport<MqttBatch> {
     this.socket.end();
   }
 
-  /** Closes a device silent for one and a half keepalives (MQTT 3.1.1, 3.1.2.10). */
-  private watchKeepalive(): void {
-    const limit = this.keepalive * 1500;
-    const check = () => {
-      const silent = Date.now() - this.lastPacket;
-      if (silent < limit) {
-        this.keepaliveTimer = setTimeout(check, limit - silent + 5).unref();
-        return;
-      }
-      this.context.reporter.report('info', 'mqtt_keepalive', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent nothing for 1.5 times its keepalive (${this.keepalive} s); the connection was closed`);
-      this.disconnect(Reason.KeepAliveTimeout, 'keepalive timeout');
-    };
-    this.keepaliveTimer = setTimeout(check, limit).unref();
-  }
-
   private stopTimers(): void {
-    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
-    this.keepaliveTimer = null;
+    this.keepaliveWatch?.stop();
   }
 
   generate(packet: Packet): Buffer {

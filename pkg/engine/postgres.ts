@@ -3,6 +3,7 @@ import { checkKnownOptions } from '../options-check.js';
 import type {
   Engine, EngineHandlers, HistoryPolicy, HistoryResult, PresenceEntry, PublishOptions, PublishResult, StreamPosition,
 } from './engine.js';
+import { PublishBatcher } from './postgres-batch.js';
 import { Follower } from './postgres-follow.js';
 import { PostgresHealth } from './postgres-health.js';
 import { Listener } from './postgres-listen.js';
@@ -26,7 +27,8 @@ import { EngineUnavailableError } from './redis-health.js';
  * How it works (tables: see postgres-sql.ts and livehub/schema):
  * - A publish is one call of the SQL function `<schema>.publish`: the channel's row gets the next
  *   offset under its row lock (so offsets become visible in order), the message is inserted, the
- *   idempotency key claimed, and a notification sent at commit.
+ *   idempotency key claimed, and a notification sent at commit. Publishes made while an earlier one
+ *   is in flight go together in one statement and one commit (group commit, postgres-batch.ts).
  * - Nodes follow each subscribed channel by offset (postgres-follow.ts). Notifications (LISTEN on a
  *   connection of its own) only wake them; every `pollInterval` each node looks anyway, so delivery is
  *   correct with no notification at all, and no payload limit applies.
@@ -92,8 +94,10 @@ export class PostgresEngine implements Engine {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private nodeQueue: Promise<void> = Promise.resolve();
-  /** Publishes per channel, and this node's node messages, in call order. */
+  /** This node's node messages, in call order. */
   private readonly ordered = new OrderedQueues();
+  /** Publishes, grouped into one statement per turn (group commit), in call order per channel. */
+  private readonly batches: PublishBatcher;
   /** Settles once `start()` has applied the migrations (or after `startupWait`); calls wait for it. */
   private startup: Promise<void> | null = null;
   /** When `startup` settled: calls made before it count their deadline from then. */
@@ -121,6 +125,8 @@ export class PostgresEngine implements Engine {
     this.health = new PostgresHealth(this.host, this.commandTimeout);
     // An idle pooled connection that breaks is dropped by the pool; it is reported, never thrown.
     this.pool.on('error', (err) => this.health.lost('pooled', err));
+    this.batches = new PublishBatcher({ schema, host: this.host, commandTimeout: this.commandTimeout, lanes: Math.min(4, Math.max(1, config.max! - 1)) },
+      (what, text, values, called) => this.run(what, text, values, true, called));
     this.follower = new Follower(schema, (what, text, values) => this.run(what, text, values), () => this.handlers);
     this.listener = new Listener(config, schema, this.health, this.commandTimeout, {
       publication: (channel) => this.follower.wake(channel),
@@ -188,10 +194,9 @@ export class PostgresEngine implements Engine {
     }
     const called = Date.now();
     const values = [channel, type, dataJson, policy.size, policy.ttl, ...extraColumns(options), idempotencyKey ?? null, idempotencyKey === undefined ? null : Math.ceil(idempotencyTtl!)];
-    const [row] = await this.ordered.run(`p:${channel}`, () => this.run<{ offset: string; epoch: string; duplicate: boolean }>(`publish to channel '${channel}'`,
-      `select * from ${this.schema}.publish($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)`, values, true, called));
-    const result: PublishResult = { offset: Number(row!.offset), epoch: row!.epoch };
-    if (row!.duplicate) result.duplicate = true;
+    const row = await this.batches.publish(channel, values, called);
+    const result: PublishResult = { offset: Number(row.offset), epoch: row.epoch };
+    if (row.duplicate) result.duplicate = true;
     return result;
   }
 

@@ -9,7 +9,8 @@ import { runStorms, stormTable, type StormRow } from './storm-run.js';
  *
  * - durable publishes/s on one channel and on 1,000 (bench/servers/engine-load.ts: `engine.publish`
  *   with 256 calls in flight, on core 0; Redis and PostgreSQL are the machine's servers, not pinned);
- * - publish-to-delivery p50/p99 at half of that engine's one-channel rate, from one node to another;
+ * - publish-to-delivery p50/p99 at half of that engine's one-channel rate, from one node to another
+ *   (a second process, on core 1);
  * - the time for 10,000 clients to recover after every node restarts (W8's storm, bench/storm-run.ts,
  *   with one node on that engine killed and started again), and what they lost.
  *
@@ -27,6 +28,16 @@ export interface EngineLoad {
 }
 
 export interface EngineRows { loads: Array<{ engine: EngineName; load?: EngineLoad; note?: string }>; storms: StormRow[]; settings: string }
+
+/** The first line of a child's output that starts with `prefix`. */
+function lineOf(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${prefix.trim()} within ${timeoutMs / 1000} s`)), timeoutMs);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (l) => { if (l.startsWith(prefix)) { clearTimeout(timer); lines.close(); resolve(l); } });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`engine-load exited with ${code}`)); });
+  });
+}
 
 /** What the machine's Redis and PostgreSQL keep on disk (the table's note on "durable"). */
 function settings(): string {
@@ -47,21 +58,25 @@ export async function runEngines(o: {
       ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LIVEHUB_PREFIX: `lhbench-${Date.now().toString(36)}` }
       : db ? { DATABASE_URL: db.url } : {};
     const began = Date.now();
-    const child = o.spawnOn(0, ['--import', 'tsx', 'bench/servers/engine-load.ts', '--engine', engine, '--duration', String(o.duration)], env);
+    const channel = `lat-${Date.now().toString(36)}`;
+    // The second node, on the generator's core, subscribed before the first publishes.
+    const subscriber = engine === 'memory' ? null
+      : o.spawnOn(o.generatorCore, ['--import', 'tsx', 'bench/servers/engine-load.ts', '--engine', engine, '--subscribe', channel], env);
+    const child = o.spawnOn(0, ['--import', 'tsx', 'bench/servers/engine-load.ts', '--engine', engine, '--duration', String(o.duration), '--latency-channel', channel], env);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no result within 5 minutes')), 300_000);
-        createInterface({ input: child.stdout! }).on('line', (l) => { if (l.startsWith('RESULT ')) { clearTimeout(timer); resolve(l.slice(7)); } });
-        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`engine-load exited with ${code}`)); });
-      });
-      const load = JSON.parse(line) as EngineLoad;
+      if (subscriber) await lineOf(subscriber, 'READY', 60_000);
+      const load = JSON.parse((await lineOf(child, 'RESULT ', 300_000)).slice(7)) as EngineLoad;
+      if (subscriber) {
+        subscriber.stdin!.write(`EXPECT ${load.latency.sent - load.latency.failed}\n`);
+        Object.assign(load.latency, JSON.parse((await lineOf(subscriber, 'RESULT ', 60_000)).slice(7)));
+      }
       loads.push({ engine, load });
       console.error(`  W9 engines — ${LABEL[engine]}: ${((Date.now() - began) / 1000).toFixed(1)} s (one channel ${Math.round(load.one.perSecond)}/s, ` +
         `1k channels ${Math.round(load.many.perSecond)}/s, p99 ${load.latency.p99?.toFixed(1)} ms at ${load.latency.rate}/s)`);
     } catch (error) {
       loads.push({ engine, note: `failed: ${(error as Error).message}` });
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      for (const c of [child, subscriber]) if (c && c.exitCode === null) c.kill('SIGKILL');
       if (engine === 'redis') spawnSync('sh', ['-c', `redis-cli --scan --pattern '${env.LIVEHUB_PREFIX}*' | xargs -r redis-cli del > /dev/null`]);
       await db?.drop();
     }
@@ -80,8 +95,8 @@ export function enginesTable(rows: EngineRows, o: { connections: number; rate: n
   const storm = (engine: EngineName) => rows.storms.find((s) => s.engine === engine);
   const out = [
     'W9, the engines side by side (bench/engines.ts). Publishes/s: `engine.publish` with 256 calls in flight from one process on core 0 ' +
-    '(100-byte payloads; history 100 messages, 5 minutes). Latency: a second node of the engine (the memory engine: the same one) subscribed, ' +
-    `one publish per millisecond tick at half of the engine's own one-channel rate. Restart: W8's storm, ${o.connections} clients on one node ` +
+    '(100-byte payloads; history 100 messages, 5 minutes). Latency: a second node of the engine in a process of its own on core 1 ' +
+    `(the memory engine: the same node) subscribed, publishes paced each millisecond at half of the engine's own one-channel rate. Restart: W8's storm, ${o.connections} clients on one node ` +
     `with that engine, ${o.rate} publishes/s from a publisher on it, the node SIGKILLed and started again (it is every node); lost: acked ` +
     `publishes some client never got. ${rows.settings}.`,
     '',

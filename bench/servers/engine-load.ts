@@ -13,11 +13,14 @@ type Publication = import('../../pkg/engine/engine.js').Publication;
  *
  * 1. durable publishes/s: `engine.publish` with `--window` calls in flight for `--duration` s, to one
  *    channel, then round robin over `--channels` channels (100-byte payloads, history 100 messages / 5 min);
- * 2. publish-to-delivery: a second engine instance (a second node; the memory engine is one node, so
- *    itself) subscribes to a channel while the first publishes to it at half the one-channel rate, paced
- *    every millisecond; each publication carries its send time, read when the subscriber is handed it.
+ * 2. publish-to-delivery: a second node, in a process of its own (`--subscribe CHANNEL`, started first by
+ *    bench/engines.ts on the other core; the memory engine has one node: itself, in this process),
+ *    subscribes to a channel while this one publishes to it at half its one-channel rate, paced every
+ *    millisecond; each publication carries its send time (the wall clock, µs), read as the subscriber
+ *    is handed it.
  *
- *   node --import tsx bench/servers/engine-load.ts --engine memory|redis|postgres [--duration 5] [--window 256] [--channels 1000]
+ *   node --import tsx bench/servers/engine-load.ts --engine memory|redis|postgres [--duration 5] [--window 256] [--channels 1000] [--latency-channel C]
+ *   node --import tsx bench/servers/engine-load.ts --engine redis|postgres --subscribe C   (prints READY; on `EXPECT n`, RESULT once n arrived or 5 s passed)
  *   (REDIS_URL + LIVEHUB_PREFIX for redis, DATABASE_URL for postgres)
  * Prints `RESULT {json}`.
  */
@@ -56,12 +59,24 @@ async function saturate(engine: Engine, channels: string[], seconds: number): Pr
   return { perSecond: done / ((performance.now() - began) / 1000), failed };
 }
 
-/** Publishes to one channel at `rate`/s for `seconds`, paced each millisecond; latencies of what the subscriber got. */
-async function paced(publisher: Engine, subscriber: Engine, rate: number, seconds: number) {
-  const channel = `lat-${Date.now().toString(36)}`;
-  await subscriber.subscribe(channel);
+const clock = () => performance.timeOrigin + performance.now();
+
+/** Percentiles of latencies (ms). */
+function summary(latencies: number[]) {
+  const sorted = [...latencies].sort((x, y) => x - y);
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
+  return { delivered: latencies.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? null };
+}
+
+/** Records the latency of every publication of `channel` handed to this node. */
+function record(channel: string): number[] {
   const latencies: number[] = [];
-  onDeliver = (p) => { if (p.channel === channel) latencies.push(performance.now() - Number(JSON.parse(p.data).t)); };
+  onDeliver = (p) => { if (p.channel === channel) latencies.push(clock() - Number(JSON.parse(p.data).t)); };
+  return latencies;
+}
+
+/** Publishes to one channel at `rate`/s for `seconds`, paced each millisecond. */
+async function paced(publisher: Engine, channel: string, rate: number, seconds: number) {
   let sent = 0, failed = 0;
   const began = performance.now();
   const total = Math.round(rate * seconds);
@@ -69,28 +84,53 @@ async function paced(publisher: Engine, subscriber: Engine, rate: number, second
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - began) / 1000) * rate));
     for (; sent < due; sent++) {
-      const data = JSON.stringify({ t: performance.now(), pad: 'x'.repeat(70) });
+      const data = JSON.stringify({ t: clock(), pad: 'x'.repeat(60) });
       pending.push(Promise.resolve(publisher.publish(channel, 'b', data, policy)).catch(() => { failed++; }));
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(pending);
-  const drainEnd = performance.now() + 5000;
-  while (latencies.length < sent - failed && performance.now() < drainEnd) await new Promise((resolve) => setTimeout(resolve, 20));
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
-  return { rate, sent, failed, delivered: latencies.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? null };
+  return { rate, sent, failed };
 }
 
+async function drain(latencies: number[], expected: number) {
+  const end = performance.now() + 5000;
+  while (latencies.length < expected && performance.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+const subscribeTo = process.argv.includes('--subscribe') ? arg('--subscribe', '') : null;
 const a = make();
-await a.start(handlers('bench-a'));
-const b = kind === 'memory' ? a : make();
-if (b !== a) await b.start(handlers('bench-b'));
-// Warm up (connections, prepared plans, the JIT).
-await saturate(a, ['warm'], 1);
-const one = await saturate(a, ['one'], duration);
-const many = await saturate(a, Array.from({ length: channelCount }, (_, i) => `many-${i}`), duration);
-const latency = await paced(a, b, Math.max(1, Math.round(one.perSecond / 2)), duration);
-console.log(`RESULT ${JSON.stringify({ engine: kind, window, channels: channelCount, one, many, latency })}`);
-await Promise.all([...new Set([a, b])].map((e) => e.close()));
+await a.start(handlers(subscribeTo === null ? 'bench-publisher' : 'bench-subscriber'));
+if (subscribeTo !== null) {
+  // The second node: subscribes, says READY, and reports once told how many to expect.
+  const latencies = record(subscribeTo);
+  await a.subscribe(subscribeTo);
+  console.log('READY');
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.startsWith('EXPECT ')) continue;
+    await drain(latencies, Number(line.slice(7)));
+    console.log(`RESULT ${JSON.stringify(summary(latencies))}`);
+    break;
+  }
+} else {
+  // Warm up (connections, prepared plans, the JIT).
+  await saturate(a, ['warm'], 1);
+  const one = await saturate(a, ['one'], duration);
+  const many = await saturate(a, Array.from({ length: channelCount }, (_, i) => `many-${i}`), duration);
+  const rate = Math.max(1, Math.round(one.perSecond / 2));
+  let latency;
+  if (kind === 'memory') {
+    const channel = 'lat';
+    const latencies = record(channel);
+    await a.subscribe(channel);
+    const run = await paced(a, channel, rate, duration);
+    await drain(latencies, run.sent - run.failed);
+    latency = { ...run, ...summary(latencies) };
+  } else {
+    latency = await paced(a, arg('--latency-channel', 'lat'), rate, duration);
+  }
+  console.log(`RESULT ${JSON.stringify({ engine: kind, window, channels: channelCount, one, many, latency })}`);
+}
+await a.close();
 process.exit(0);

@@ -96,7 +96,7 @@ export function enginesTable(rows: EngineRows, o: { connections: number; rate: n
   const out = [
     'W9, the engines side by side (bench/engines.ts). Publishes/s: `engine.publish` with 256 calls in flight from one process on core 0 ' +
     '(100-byte payloads; history 100 messages, 5 minutes). Latency: a second node of the engine in a process of its own on core 1 ' +
-    `(the memory engine: the same node) subscribed, publishes paced each millisecond at half of the engine's own one-channel rate. Restart: W8's storm, ${o.connections} clients on one node ` +
+    `(the memory engine: the same node) subscribed, publishes paced each millisecond at half of the engine's own one-channel rate (at most 20,000/s, what one process paces: the memory engine's half is far past it). Restart: W8's storm, ${o.connections} clients on one node ` +
     `with that engine, ${o.rate} publishes/s from a publisher on it, the node SIGKILLed and started again (it is every node); lost: acked ` +
     `publishes some client never got. ${rows.settings}.`,
     '',

@@ -77,4 +77,26 @@ describe('PostgresEngine group commit', () => {
     expect(page.publications.map((p) => p.data)).toEqual(['"warm"', '1', '2', '3', '4']);
     expect(page.publications.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5]);
   });
+
+  it('answers history reads made at once each with its own channel and position, in one statement', async () => {
+    const { engine, counter } = await node(db.url, 'reads');
+    for (const c of ['r1', 'r2', 'r3']) for (let n = 1; n <= 5; n++) await engine.publish(c, 't', `"${c}-${n}"`, keep);
+    const { position } = await engine.history('r2', null);
+    const first = (await engine.history('r1', null)).position;
+    const before = counter.statements;
+    const [r1, r2, r3, fresh, stale] = await Promise.all([
+      engine.history('r1', { offset: 3, epoch: first.epoch }),
+      engine.history('r2', { offset: 0, epoch: position.epoch }),
+      engine.history('r3', null),
+      engine.history('never-published', null),
+      engine.history('r2', { offset: 2, epoch: 'another-epoch' }),
+    ]);
+    expect(counter.statements - before).toBe(1);
+    expect(r1.publications.map((p) => p.data)).toEqual(['"r1-4"', '"r1-5"']);
+    expect(r1.recovered).toBe(true);
+    expect(r2.publications.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5]);
+    expect(r3).toMatchObject({ position: { offset: 5 }, publications: [], recovered: false });
+    expect(fresh).toMatchObject({ position: { offset: 0 }, publications: [], recovered: false });
+    expect(stale).toMatchObject({ position: { offset: 5, epoch: position.epoch }, publications: [], recovered: false });
+  });
 });

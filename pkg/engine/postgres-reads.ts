@@ -31,15 +31,18 @@ export class HistoryReads {
 
   constructor(schema: string, private readonly run: ReadStatement) {
     const s = schema;
-    // Each element: the channel's position (created when it has none), then the messages after `since`
-    // that its history still holds, in the same epoch.
+    // Each element: the channel's position, then the messages after `since` that its history still
+    // holds, in the same epoch. Both are read in the statement's snapshot, so the position never counts
+    // a message the read does not see (the `position` function, which reads anew, only creates the
+    // row of a channel that has none: it has no messages).
     this.text = `with k as (select * from unnest($1::text[], $2::bigint[], $3::text[]) with ordinality as k(channel, since, epoch, n)),
-      p as (select k.n, k.channel, k.since, k.epoch as wanted, c.epoch as current, c."offset" as top
-            from k cross join lateral ${s}.position(k.channel) c)
+      p as (select k.n, k.channel, k.since, k.epoch as wanted, coalesce(ch.epoch, c.epoch) as current,
+              coalesce(ch."offset", c."offset") as top, coalesce(ch.history_size, 0) as size
+            from k left join ${s}.channels ch on ch.name = k.channel
+            left join lateral (select * from ${s}.position(k.channel) where ch.name is null) c on true)
       select p.n, p.current, p.top, m."offset", m.type, m.data, m.tags, m.publisher, m.trace
-      from p left join ${s}.channels ch on ch.name = p.channel
-      left join ${s}.messages m on p.since >= 0 and p.current = p.wanted and m.channel = p.channel and m.epoch = p.current
-        and m."offset" > p.since and m."offset" <= p.top and m."offset" > p.top - ch.history_size and m.expires_at > clock_timestamp()
+      from p left join ${s}.messages m on p.since >= 0 and p.current = p.wanted and m.channel = p.channel and m.epoch = p.current
+        and m."offset" > p.since and m."offset" <= p.top and m."offset" > p.top - p.size and m.expires_at > clock_timestamp()
       order by p.n, m."offset"`;
   }
 

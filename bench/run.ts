@@ -8,6 +8,8 @@ import type { GenConfig, Protocol } from './loadgen.js';
 import { breakdownTable, takeProfile } from './profile.js';
 import { planW7, w7Note } from './w7.js';
 import { runStorms, stormTable } from './storm-run.js';
+import { enginesTable, runEngines } from './engines.js';
+import { mqttTable, runMqtt } from './mqtt-run.js';
 
 /**
  * `npm run bench`: starts each server on one core and the load generator on the other, runs the
@@ -16,6 +18,8 @@ import { runStorms, stormTable } from './storm-run.js';
  *   npm run bench                       the default matrix
  *   npm run bench -- --quick            W1 at 1k subscribers and W5 only
  *   npm run bench -- --only W8          W8, the reconnect storm (bench/storm-run.ts; also run by --storm after the others)
+ *   npm run bench -- --only W9          W9, the engines (memory, Redis, PostgreSQL) side by side (bench/engines.ts)
+ *   npm run bench -- --only W10         W10, MQTT fan-out: livehub, Mosquitto 2 and aedes (bench/mqtt-run.ts; --mqtt-rate N)
  *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label, several
  *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
@@ -386,7 +390,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain.\n`);
-  if (rows.length > 0 || !wantsStorm()) console.log(table(rows));
+  if (rows.length > 0 || !(wantsStorm() || wants('W9') || wants('W10'))) console.log(table(rows));
   for (const { row, table: costs } of profiles) console.log(`\nWhere ${row.server}'s CPU went in ${row.scenario.label} (--profile):\n\n${costs}`);
   if (wantsStorm()) {
     const load = { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100 };
@@ -396,11 +400,28 @@ async function main(): Promise<void> {
     }, arg('--servers')?.split(','), arg('--storm-signal'));
     console.log(`\n${stormTable(storm, load)}`);
   }
+  if (wants('W9')) {
+    const load = { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200) };
+    const engines = await runEngines({ ...load, duration, spawnOn: (core, args, env, program) => spawnPinned(core, args, env, program), generatorCore: pinning ? 1 : 0 });
+    console.log(`\n${enginesTable(engines, load)}`);
+  }
+  if (wants('W10')) {
+    const mqtt = await runMqtt({
+      duration, rate: Number(arg('--mqtt-rate') ?? 20_000), connections: 1000, servers: arg('--servers')?.split(','),
+      spawnOn: (core, args, env, program) => spawnPinned(core, args, env, program), generatorCore: pinning ? 1 : 0,
+    });
+    console.log(`\n${mqttTable(mqtt)}`);
+  }
 }
 
 /** W8 (bench/storm-run.ts): with --only naming it, or --storm. */
 function wantsStorm(): boolean {
-  return process.argv.includes('--storm') || (arg('--only')?.split(/[;,]/).includes('W8') ?? false);
+  return process.argv.includes('--storm') || wants('W8');
+}
+
+/** A workload that runs only when --only names it. */
+function wants(workload: string): boolean {
+  return arg('--only')?.split(/[;,]/).includes(workload) ?? false;
 }
 
 await main();

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { benchDatabase } from './bench-db.js';
 
 /**
  * W8, the reconnect storm: 10k connections, each subscribed to its own channel and its
@@ -27,6 +28,8 @@ export interface StormCase {
   /** Server arguments of its own (livehub-storm.ts's --backlog). */
   args?: string[];
   note?: string;
+  /** W9 (bench/engines.ts): the node's engine; these cases run only there. */
+  engine?: 'memory' | 'redis' | 'postgres';
 }
 
 const LH = 'livehub (js)';
@@ -46,6 +49,10 @@ export const STORM_CASES: StormCase[] = [
     note: 'recovery does not apply: a restarted node has lost its sessions (in-memory adapter); clients get new sessions and subscribe again' },
   { server: SIO2, script: 'socketio-recovery.ts', protocol: 'socketio', nodes: 2, signal: 'SIGTERM' },
   { server: SIO2, script: 'socketio-recovery.ts', protocol: 'socketio', nodes: 2, signal: 'SIGKILL' },
+  // W9: one node, which is every node, on each engine, killed and started again.
+  { server: `${LH}, memory engine`, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 1, signal: 'SIGKILL', engine: 'memory' },
+  { server: `${LH}, Redis engine`, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 1, signal: 'SIGKILL', engine: 'redis' },
+  { server: `${LH}, PostgreSQL engine`, script: 'livehub-storm.ts', protocol: 'livehub', nodes: 1, signal: 'SIGKILL', engine: 'postgres' },
 ];
 
 export interface StormOptions {
@@ -71,7 +78,7 @@ export interface StormResult {
 }
 
 export interface StormRow {
-  label: string; server: string; signal: string; result?: StormResult; peakRssMb?: number; cpuSeconds?: number;
+  label: string; server: string; signal: string; engine?: StormCase['engine']; result?: StormResult; peakRssMb?: number; cpuSeconds?: number;
   generatorCpuPct?: number; restartMs?: number; listenOverflows?: number; cpuSplit?: string; note?: string;
 }
 
@@ -146,10 +153,12 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function runCase(c: StormCase, o: StormOptions, program: string): Promise<StormRow> {
   const label = `W8 ${o.connections / 1000}k conns × (own + group of ${o.group}), ${o.rate}/s, node restarted`;
-  const row: StormRow = { label, server: c.server, signal: c.signal };
+  const row: StormRow = { label, server: c.server, signal: c.signal, engine: c.engine };
   const tag = `storm-${Date.now().toString(36)}`;
-  const env: Record<string, string> = c.nodes === 2
+  const env: Record<string, string> = c.nodes === 2 || c.engine === 'redis'
     ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LIVEHUB_PREFIX: tag, SIO_STREAM: tag } : {};
+  const db = c.engine === 'postgres' ? await benchDatabase() : null;
+  if (db) env.DATABASE_URL = db.url;
   env.LIVEHUB_STORM_LIB = resolve(SNAPSHOT, 'pkg');
   const ports = await Promise.all(Array.from({ length: c.nodes }, () => freePort()));
   const prof = o.prof ? ['--cpu-prof', `--cpu-prof-dir=${o.prof}`] : [];
@@ -226,6 +235,7 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
     }
     await Promise.all(nodes.map(stop));
     if (env.REDIS_URL) spawnSync('sh', ['-c', `redis-cli --scan --pattern '${tag}*' | xargs -r redis-cli del > /dev/null`]);
+    await db?.drop().catch((error: unknown) => console.error(`livehub bench W9: could not drop the bench database: ${(error as Error).message}`));
   }
   return row;
 }
@@ -271,10 +281,13 @@ export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections
   return out.join('\n');
 }
 
-/** Runs the storm cases whose server name contains one of `servers` (all without it), one after another. */
-export async function runStorms(o: StormOptions, servers?: string[], signal?: string): Promise<StormRow[]> {
+/**
+ * Runs the storm cases whose server name contains one of `servers` (all without it), one after another;
+ * `engines`: W9's cases (one node per engine) instead of W8's.
+ */
+export async function runStorms(o: StormOptions, servers?: string[], signal?: string, engines = false): Promise<StormRow[]> {
   const cases = STORM_CASES.filter((c) => (!servers || servers.some((s) => c.server.toLowerCase().includes(s.toLowerCase()))) &&
-    (!signal || c.signal === signal));
+    (!signal || c.signal === signal) && (c.engine !== undefined) === engines);
   const program = buildGenerator();
   const rows: StormRow[] = [];
   if (cases.some((c) => c.script.startsWith('livehub'))) {

@@ -8,6 +8,7 @@ import { announce, portArg, statsHandler } from './stats.js';
 const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : process.env.LIVEHUB_STORM_LIB ?? '../../dist/pkg';
 const { Hub } = await import(`${lib}/index.js`) as typeof import('../../pkg/index.js');
 const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import('../../pkg/engine/redis.js');
+const { PostgresEngine } = await import(`${lib}/engine/postgres.js`) as typeof import('../../pkg/engine/postgres.js');
 
 /**
  * W8's livehub node (bench/storm-run.ts): the bench server's hub (every channel open to subscribe
@@ -15,7 +16,8 @@ const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import(
  * shuts down as the README's Operations section does, so a restart is what a real deploy does:
  * SIGTERM drains (new connections refused with 503, every connection closed with 1012 spread over
  * `--spread` ms, 5000 by default), then closes and exits. SIGKILL is the crash.
- * With REDIS_URL, it is one node of several sharing Redis (LIVEHUB_PREFIX: the key prefix).
+ * With REDIS_URL, it is one node of several sharing Redis (LIVEHUB_PREFIX: the key prefix); with
+ * DATABASE_URL, a node on the PostgreSQL engine.
  *
  *   node --import tsx bench/servers/livehub-storm.ts --port P [--spread MS] [--backlog N] [--auto-pipeline]
  */
@@ -27,6 +29,7 @@ const hub = new Hub({
   codec: 'js', authorize: () => true, origins: () => true, canPublish: () => true,
   rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
   // --auto-pipeline: ioredis joins the commands issued in one tick into one write (enableAutoPipelining).
+  ...(process.env.DATABASE_URL ? { engine: new PostgresEngine({ connectionString: process.env.DATABASE_URL }) } : {}),
   ...(process.env.REDIS_URL ? {
     engine: new RedisEngine({
       url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX,

@@ -58,36 +58,52 @@ export class Follower {
     }
   }
 
+  /**
+   * One round trip for all the channels: each one's current position and up to BATCH messages after
+   * what this node delivered. A channel still behind after it is looked at again at once.
+   */
   private async poll(channels: string[]): Promise<void> {
     const s = this.schema;
-    const tops = await this.query<{ name: string; epoch: string; offset: string }>('a read of new messages',
-      `select name, epoch, "offset" from ${s}.channels where name = any($1::text[])`, [channels]);
-    for (const top of tops) {
-      const followed = this.tracked.get(top.name);
-      if (!followed) continue;
-      const position = { offset: Number(top.offset), epoch: top.epoch };
+    const from = channels.map((c) => this.tracked.get(c)!);
+    const rows = await this.query<MessageRow & { name: string; current: string; top: string }>('a read of new messages',
+      `select c.name, c.epoch as current, c."offset" as top, m."offset", m.type, m.data, m.tags, m.publisher, m.trace
+       from unnest($1::text[], $2::text[], $3::bigint[]) as k(name, epoch, after)
+       join ${s}.channels c on c.name = k.name
+       left join lateral (
+         select "offset", type, data, tags, publisher, trace from ${s}.messages
+         where channel = k.name and epoch = k.epoch and "offset" > k.after and "offset" <= c."offset"
+         order by "offset" limit ${BATCH}) m on c.epoch = k.epoch
+       order by c.name, m."offset"`,
+      [channels, from.map((f) => f.epoch), from.map((f) => f.offset)]);
+    const byChannel = new Map<string, typeof rows>();
+    for (const row of rows) {
+      const list = byChannel.get(row.name);
+      if (list) list.push(row); else byChannel.set(row.name, [row]);
+    }
+    const handlers = this.handlers();
+    for (const [i, channel] of channels.entries()) {
+      const list = byChannel.get(channel);
+      const followed = this.tracked.get(channel);
+      // Not yet published to, or unsubscribed (or followed anew) while the read was in flight.
+      if (!list || !followed || followed !== from[i]) continue;
+      const position = { offset: Number(list[0]!.top), epoch: list[0]!.current };
       if (position.epoch !== followed.epoch) {
-        this.reset(top.name, followed, position, 'its epoch changed (its history was removed)');
+        this.reset(channel, followed, position, 'its epoch changed (its history was removed)');
         continue;
       }
-      while (followed.offset < position.offset && this.tracked.get(top.name) === followed) {
-        const rows = await this.query<MessageRow>('a read of new messages',
-          `select "offset", type, data, tags, publisher, trace from ${s}.messages
-           where channel = $1 and epoch = $2 and "offset" > $3 and "offset" <= $4 order by "offset" limit ${BATCH}`,
-          [top.name, followed.epoch, followed.offset, position.offset]);
-        if (this.tracked.get(top.name) !== followed) break;
-        if (rows.length === 0 || Number(rows[0]!.offset) !== followed.offset + 1) {
-          this.reset(top.name, followed, position, `messages ${followed.offset + 1} to ${rows.length ? Number(rows[0]!.offset) - 1 : position.offset} were trimmed before this node read them`);
-          break;
-        }
-        const handlers = this.handlers();
-        for (const row of rows) {
-          const publication: Publication = rowToPublication(top.name, followed.epoch, row);
-          if (publication.offset !== followed.offset + 1) break;
-          followed.offset = publication.offset;
-          handlers?.deliver(publication);
-        }
+      if (followed.offset >= position.offset) continue;
+      const messages = list.filter((r) => r.offset !== null);
+      if (messages.length === 0 || Number(messages[0]!.offset) !== followed.offset + 1) {
+        this.reset(channel, followed, position, `messages ${followed.offset + 1} to ${messages.length ? Number(messages[0]!.offset) - 1 : position.offset} were trimmed before this node read them`);
+        continue;
       }
+      for (const row of messages) {
+        const publication: Publication = rowToPublication(channel, followed.epoch, row);
+        if (publication.offset !== followed.offset + 1) break;
+        followed.offset = publication.offset;
+        handlers?.deliver(publication);
+      }
+      if (followed.offset < position.offset) this.wanted.add(channel);
     }
   }
 

@@ -3,6 +3,7 @@ import { checkKnownOptions } from '../options-check.js';
 import type {
   Engine, EngineHandlers, EngineRecords, HistoryPolicy, HistoryResult, PresenceEntry, PublishOptions, PublishResult, StreamPosition,
 } from './engine.js';
+import { PublishBatcher } from './postgres-batch.js';
 import { Follower } from './postgres-follow.js';
 import { PatternFollower } from './postgres-patterns.js';
 import { postgresRecords } from './records.js';
@@ -12,8 +13,9 @@ import { migrate } from './postgres-migrate.js';
 import { acknowledgedInPostgres, acknowledgeInPostgres } from './postgres-acks.js';
 import type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';
 import { readPage, type Page, type PageOptions } from './postgres-page.js';
+import { HistoryReads } from './postgres-reads.js';
 import { OrderedQueues } from './postgres-queue.js';
-import { extraColumns, rowToPublication, type MessageRow } from './postgres-rows.js';
+import { extraColumns } from './postgres-rows.js';
 import { SCHEMA_NAME } from './postgres-sql.js';
 import { EngineUnavailableError } from './redis-health.js';
 
@@ -30,7 +32,9 @@ import { EngineUnavailableError } from './redis-health.js';
  * How it works (tables: see postgres-sql.ts and livehub/schema):
  * - A publish is one call of the SQL function `<schema>.publish`: the channel's row gets the next
  *   offset under its row lock (so offsets become visible in order), the message is inserted, the
- *   idempotency key claimed, and a notification sent at commit.
+ *   idempotency key claimed, and a notification sent at commit. Publishes made while an earlier one
+ *   is in flight go together in one statement and one commit (group commit, postgres-batch.ts);
+ *   history reads likewise share one statement (postgres-reads.ts).
  * - Nodes follow each subscribed channel by offset (postgres-follow.ts). Notifications (LISTEN on a
  *   connection of its own) only wake them; every `pollInterval` each node looks anyway, so delivery is
  *   correct with no notification at all, and no payload limit applies.
@@ -99,8 +103,12 @@ export class PostgresEngine implements Engine {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private nodeQueue: Promise<void> = Promise.resolve();
-  /** Publishes per channel, and this node's node messages, in call order. */
+  /** This node's node messages, in call order. */
   private readonly ordered = new OrderedQueues();
+  /** Publishes, grouped into one statement per turn (group commit), in call order per channel. */
+  private readonly batches: PublishBatcher;
+  /** History reads, grouped into one statement per turn. */
+  private readonly reads: HistoryReads;
   /** Settles once `start()` has applied the migrations (or after `startupWait`); calls wait for it. */
   private startup: Promise<void> | null = null;
   /** When `startup` settled: calls made before it count their deadline from then. */
@@ -128,6 +136,9 @@ export class PostgresEngine implements Engine {
     this.health = new PostgresHealth(this.host, this.commandTimeout);
     // An idle pooled connection that breaks is dropped by the pool; it is reported, never thrown.
     this.pool.on('error', (err) => this.health.lost('pooled', err));
+    this.batches = new PublishBatcher({ schema, host: this.host, commandTimeout: this.commandTimeout, lanes: Math.min(4, Math.max(1, config.max! - 1)) },
+      (what, text, values, called) => this.run(what, text, values, true, called));
+    this.reads = new HistoryReads(schema, (what, text, values) => this.run(what, text, values));
     this.follower = new Follower(schema, (what, text, values) => this.run(what, text, values), () => this.handlers);
     this.records = postgresRecords(schema, (what, text, values, write) => this.run(what, text, values, write));
     this.patterns = new PatternFollower(schema, (what, text, values) => this.run(what, text, values), this.follower);
@@ -198,10 +209,9 @@ export class PostgresEngine implements Engine {
     }
     const called = Date.now();
     const values = [channel, type, dataJson, policy.size, policy.ttl, ...extraColumns(options), idempotencyKey ?? null, idempotencyKey === undefined ? null : Math.ceil(idempotencyTtl!)];
-    const [row] = await this.ordered.run(`p:${channel}`, () => this.run<{ offset: string; epoch: string; duplicate: boolean }>(`publish to channel '${channel}'`,
-      `select * from ${this.schema}.publish($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)`, values, true, called));
-    const result: PublishResult = { offset: Number(row!.offset), epoch: row!.epoch };
-    if (row!.duplicate) result.duplicate = true;
+    const row = await this.batches.publish(channel, values, called);
+    const result: PublishResult = { offset: Number(row.offset), epoch: row.epoch };
+    if (row.duplicate) result.duplicate = true;
     return result;
   }
 
@@ -232,20 +242,7 @@ export class PostgresEngine implements Engine {
   }
 
   async history(channel: string, since: StreamPosition | null): Promise<HistoryResult> {
-    const rows = await this.run<MessageRow & { top: string; current: string }>(`history of channel '${channel}'`,
-      `with c as (select * from ${this.schema}.position($1))
-       select c.epoch as current, c."offset" as top, m."offset", m.type, m.data, m.tags, m.publisher, m.trace
-       from c left join ${this.schema}.channels ch on ch.name = $1
-       left join ${this.schema}.messages m on $2::bigint >= 0 and c.epoch = $3 and m.channel = $1 and m.epoch = c.epoch
-         and m."offset" > $2::bigint and m."offset" <= c."offset" and m."offset" > c."offset" - ch.history_size and m.expires_at > clock_timestamp()
-       order by m."offset"`,
-      [channel, since ? since.offset : -1, since ? since.epoch : '']);
-    const first = rows[0]!;
-    const position = { offset: Number(first.top), epoch: first.current };
-    if (!since || since.epoch !== position.epoch || since.offset > position.offset) return { position, publications: [], recovered: false };
-    const publications = rows.filter((r) => r.offset !== null).map((r) => rowToPublication(channel, position.epoch, r));
-    if (publications.length !== position.offset - since.offset) return { position, publications: [], recovered: false };
-    return { position, publications, recovered: true };
+    return this.reads.read(channel, since);
   }
 
   /**

@@ -101,15 +101,19 @@ describe('PostgresEngine when the database freezes', () => {
 });
 
 describe('PostgresEngine publishes queued behind a frozen one', () => {
-  it('settles every publish of a channel within the deadline of its call: the one sent outcome_unknown, those behind it unavailable (not sent)', async () => {
-    const { engine } = await node();
+  it('settles every publish of a channel within the deadline of its call: those sent together each outcome_unknown, those queued behind them unavailable (not sent)', async () => {
+    const { engine } = await node({ commandTimeout: 1000 });
     const c = channel();
     await engine.publish(c, 't', '"warm"', keep);
     server.signal('SIGSTOP');
     const began = Date.now();
-    const settled = await Promise.all([1, 2, 3].map((i) => engine.publish(c, 't', String(i), keep).then(() => 'published', (e: { code: string; message: string }) => [e.code, e.message, Date.now() - began] as const)));
-    expect(settled.map((r) => r[0])).toEqual(['outcome_unknown', 'unavailable', 'unavailable']);
-    expect(settled[1]![1]).toContain('not sent');
+    const settle = (i: number) => engine.publish(c, 't', String(i), keep).then(() => 'published', (e: { code: string; message: string }) => [e.code, e.message, Date.now() - began] as const);
+    const sent = [1, 2, 3].map(settle);
+    // Called after the first three were sent: it waits for them, and is not sent once they got no answer.
+    const queued = new Promise((resolve) => setTimeout(resolve, 50)).then(() => engine.publish(c, 't', '4', keep).then(() => 'published', (e: { code: string; message: string }) => [e.code, e.message, Date.now() - began] as const));
+    const settled = await Promise.all([...sent, queued]);
+    expect(settled.map((r) => r[0])).toEqual(['outcome_unknown', 'outcome_unknown', 'outcome_unknown', 'unavailable']);
+    expect(settled[3]![1]).toContain('not sent');
     for (const r of settled) expect(r[2]).toBeLessThan(1800);
   });
 });

@@ -28,7 +28,7 @@ export const alias = [
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];
 
-// `vite build` builds the example chat's pages (Vue at /, React at /react, the call page at /call); vitest reads `test`.
+// `vite build` builds the example chat's pages (Vue at /, React at /react, the call page at /call, the dashboard at /dashboard); vitest reads `test`.
 export default defineConfig({
   plugins: [vue(), react()],
   resolve: { alias },
@@ -37,7 +37,7 @@ export default defineConfig({
     emptyOutDir: true,
     manifest: true,
     rollupOptions: {
-      input: { main: here('./examples/chat/client/main.ts'), react: here('./examples/chat/react/main.tsx'), call: here('./examples/chat/client/call.ts') },
+      input: { main: here('./examples/chat/client/main.ts'), react: here('./examples/chat/react/main.tsx'), call: here('./examples/chat/client/call.ts'), dashboard: here('./examples/chat/client/dashboard.ts') },
     },
   },
   test: {

@@ -7,7 +7,7 @@ import { TOKEN_LIFETIME_MS, type TokenVersions } from './token-versions.js';
 
 /**
  * The chat's JWT mode: `POST /login` sets an HttpOnly cookie holding a signed token that carries the
- * user's token version (`ver`); the WebSocket and the HTTP routes accept it while that version is
+ * user's token version (`ver`); the WebSocket, MQTT (the token as password) and the HTTP routes accept it while that version is
  * still the user's current one; `POST /logout` moves the version on (revoking every token issued
  * before, on every device, on every node sharing the store) and closes the user's open connections on
  * every node (`hub.disconnectUser`). While the store does not answer, a login check refuses with 503
@@ -36,7 +36,8 @@ export function chatAuth(options: { secret: string; versions: TokenVersions; log
     key: secret,
     issuer: TOKEN_ISSUER,
     audience: TOKEN_AUDIENCE,
-    from: ['cookie'],
+    // The cookie (pages), or `Authorization: Bearer` (a device's MQTT password, devices.ts).
+    from: ['cookie', 'header'],
     cookieName: COOKIE,
     verify: async (payload) => {
       if (typeof payload.sub !== 'string') return false;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 /** The chat's pages as the server sends them: the HTML shells around Vite's built entries. */
 
-/** The built pages' entry scripts and stylesheets, from Vite's manifest: the Vue page, the React page and the call page. */
+/** The built pages' entry scripts and stylesheets, from Vite's manifest: the Vue page, the React page, the call page and the dashboard. */
 export function readAssets(distDir: string) {
   const manifestPath = join(distDir, '.vite', 'manifest.json');
   if (!existsSync(manifestPath)) throw new Error(`${manifestPath} is missing: run "npm run build:example" first`);
@@ -26,6 +26,7 @@ export function readAssets(distDir: string) {
     ...entry('examples/chat/client/main.ts'),
     react: entry('examples/chat/react/main.tsx'),
     call: entry('examples/chat/client/call.ts'),
+    dashboard: entry('examples/chat/client/dashboard.ts'),
     version: createHash('sha256').update(raw).digest('hex').slice(0, 16),
   };
 }
@@ -63,18 +64,24 @@ export const reactPage = (assets: Assets) => `<!doctype html>
 </body>
 </html>`;
 
-/** The call page, with its props as JSON (`<` escaped, so no text in them can close the script). */
-export const callPage = (assets: Assets, props: { room: string; [key: string]: unknown }) => `<!doctype html>
+/** A page with its props as JSON (`<` escaped, so no text in them can close the script). */
+const propsPage = (entry: Assets['call'], title: string, props: Record<string, unknown>) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>${props.room}: livehub call</title>
-  ${assets.call.styles.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n  ')}
+  <title>${title}</title>
+  ${entry.styles.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n  ')}
 </head>
 <body>
   <script id="props" type="application/json">${JSON.stringify(props).replace(/</g, '\\u003c')}</script>
   <div id="app"></div>
-  <script type="module" src="${assets.call.script}"></script>
+  <script type="module" src="${entry.script}"></script>
 </body>
 </html>`;
+
+/** The call page (calls.ts). */
+export const callPage = (assets: Assets, props: { room: string; [key: string]: unknown }) => propsPage(assets.call, `${props.room}: livehub call`, props);
+
+/** The dashboard (devices.ts): the sensors' readings beside the chat. */
+export const dashboardPage = (assets: Assets, props: Record<string, unknown>) => propsPage(assets.dashboard, 'livehub dashboard', props);

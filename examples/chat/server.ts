@@ -15,6 +15,8 @@ import { chatAuth, fail, storeUnavailable } from './auth.js';
 import { isRoomChat, mountCalls, ROOM_HISTORY } from './calls.js';
 import { capBodies } from './body-limit.js';
 import { chatPage, reactPage, readAssets } from './pages.js';
+import { chatDevices, deviceName } from './devices.js';
+import { sensorOf, SENSORS_PATTERN } from './readings.js';
 import { recentMessages } from './history.js';
 import { MeasuredHistory } from './measured-history.js';
 import { isValidName, NAME_RULE, parseMessage } from './messages.js';
@@ -66,10 +68,12 @@ export interface ChatServerOptions {
    * @default no ICE servers: peers on one network connect
    */
   calls?: WebrtcSignallingOptions;
+  /** MQTT for devices (devices.ts): over TCP on `port` (0: any free one) and over WebSocket at /mqtt. @default none */
+  mqtt?: { port: number; host?: string };
   hub?: HubOptions;
 }
 
-const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'tokenVersions', 'messageRate', 'maxHistory', 'apiKey', 'statusKey', 'development', 'calls', 'hub'];
+const CHAT_OPTIONS = ['distDir', 'origins', 'auth', 'secret', 'tokenVersions', 'messageRate', 'maxHistory', 'apiKey', 'statusKey', 'development', 'calls', 'mqtt', 'hub'];
 /** The example's own lines (history capped), through the hub's logger when one is given. */
 const consoleLog: Logger = { debug() {}, info() {}, warn: (_c, m) => console.warn(m), error: (c, m) => console.error(m, (c as { err?: unknown }).err ?? '') };
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -115,8 +119,9 @@ export function createChatServer(options: ChatServerOptions = {}) {
     onCapped: (name, wanted, cap) => logger.warn({ code: 'history_capped', channel: name, wanted, cap },
       `chat: ${name} needs a history of ${wanted} messages to cover the last ${WORST_OUTAGE / 1000} s, more than maxHistory (${cap}): a page away that long gets a gap; raise MAX_HISTORY if memory allows`),
   });
-  /** The name an anonymous page declared on its socket URL (`?name=`), for open mode. */
-  const declaredName = (url: string | undefined) => new URL(url ?? '/', 'http://x').searchParams.get('name');
+  /** The name an anonymous page declared on its socket URL (`?name=`), or a device as its MQTT user name, for open mode. */
+  const declaredName = (request: { url?: string; headers: Record<string, string | string[] | undefined> }) =>
+    new URL(request.url ?? '/', 'http://x').searchParams.get('name') ?? deviceName(request);
   let operations: ReturnType<typeof mountOperations> | null = null;
   let notices: ReturnType<typeof mountNotifications> | null = null;
   const hub = new Hub({
@@ -138,7 +143,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
     // Who is online: the logged-in name, or the name the page declared; `client` lets pages tell
     // which anonymous connection (`from.client`) is typing.
     presenceInfo: (identity, clientId, request) => {
-      const name = identity?.userId ?? declaredName(request.url);
+      const name = identity?.userId ?? declaredName(request);
       return { name: isValidName(name) ? name : 'guest', client: clientId };
     },
     // Pages publish messages over the socket (with the client's offline outbox and retries); the
@@ -150,6 +155,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
       if (wanted === presenceChannel) return action === 'subscribe';
       // Typing goes through the chat:typing handler (exceptSelf); pages only listen.
       if (wanted === typingChannel) return action === 'subscribe';
+      // Sensor readings: pages watch them (the dashboard's pattern), devices publish them (devices.ts).
+      if (wanted === SENSORS_PATTERN || sensorOf(wanted) !== null) return true;
       if (wanted !== channel && !isRoomChat(wanted)) return false;
       if (action === 'subscribe') return true;
       if (event !== 'message') return false;
@@ -157,13 +164,15 @@ export function createChatServer(options: ChatServerOptions = {}) {
       // JWT mode: the author is `from.user`; a message claiming another one is refused.
       if (identity) return author === undefined || author === identity.userId;
       // Open mode: no identities; a message carries the name its connection declared, and no other.
-      return isValidName(author) && author === declaredName(request.url);
+      return isValidName(author) && author === declaredName(request);
     },
     ...(auth ? { authenticate: auth.authenticate } : {}),
     ...options.hub,
     engine,
   });
   const recent = () => recentMessages(engine, channel, PAGE_MESSAGES, engine.sizeOf(channel));
+  // Devices over MQTT (devices.ts); made before the chat's middleware, which then checks their messages too.
+  const devices = chatDevices(hub, { channel, ...(options.mqtt ? { mqtt: options.mqtt } : {}) });
 
   // A message a page publishes must be a chat message: middleware answers a malformed one with
   // `invalid_message` before the channel policy (authorize) is asked who may publish it.
@@ -174,7 +183,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
     await next();
     // A message mentioning @name notifies that user (once per message id, however often it is sent).
     const parsed = message.channel === channel && message.event === 'message' ? parseMessage(message.data) : null;
-    const author = ctx.userId ?? declaredName(ctx.request.url);
+    const author = ctx.userId ?? declaredName(ctx.request);
     if (parsed && isValidName(author)) notices?.mentioned({ ...parsed, author });
   });
 
@@ -182,7 +191,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
   hub.handle('whoami', (_message, ctx) => ({ connection: ctx.id, user: ctx.userId, transport: ctx.transport }));
   // Posting a message: validated and stamped here, published to the chat, answered with its position.
   hub.handle('chat:send', async ({ data }, ctx, kit) => {
-    const author = ctx.userId ?? declaredName(ctx.request.url);
+    const author = ctx.userId ?? declaredName(ctx.request);
     if (jwt && !ctx.userId) return kit.fail('unauthorized', 'log in first');
     if (!isValidName(author)) return kit.fail('invalid_name', `declare a name on the socket URL (?name=): ${NAME_RULE}`);
     const parsed = parseMessage({ id: (data as { id?: unknown } | null)?.id ?? randomUUID(), body: (data as { body?: unknown } | null)?.body });
@@ -286,6 +295,8 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   // The call page, GET /call?room=<name> (calls.ts): a call between the room's pages, its chat beside it.
   mountCalls(app, hub, { jwt, engine, assets, userOf, signalling: options.calls });
+  // The devices' dashboard, GET /dashboard: sensor readings live, beside the chat.
+  devices.mount(app, { jwt, assets, userOf, recent });
 
   // Operations: health for the load balancer; Prometheus metrics and a live status page for those
   // who may see them (operations.ts).
@@ -298,12 +309,13 @@ export function createChatServer(options: ChatServerOptions = {}) {
 
   const server = createServer(app);
   hub.attach(server);
+  devices.attach(server);
   const close = async () => {
     operations?.close();
     await hub.close();
     await versions.close();
   };
-  return { app, server, hub, engine, tokenVersions: versions, operations: operations.summary, close };
+  return { app, server, hub, engine, tokenVersions: versions, operations: operations.summary, mqtt: devices.endpoint, mqttListening: devices.listening, close };
 }
 
 /**
@@ -346,17 +358,21 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     statusKey: env.LIVEHUB_STATUS_KEY,
     // TURN for the call page (coturn with use-auth-secret): TURN_SECRET and TURN_URLS (comma-separated).
     ...(env.TURN_SECRET && env.TURN_URLS ? { calls: { turn: { secret: env.TURN_SECRET, urls: env.TURN_URLS.split(',') } } } : {}),
+    // MQTT_PORT: devices speak MQTT over TCP on it and over WebSocket at /mqtt (devices.ts); unset, no MQTT.
+    ...(env.MQTT_PORT ? { mqtt: { port: Number(env.MQTT_PORT), host: env.HOST ?? '127.0.0.1' } } : {}),
   });
   const { server, hub } = chat;
   const port = Number(env.PORT ?? 3000);
   // A listen queue for reconnect storms: Node's default (511) drops SYNs when every client of a
-  // restarted node comes back at once, and each dropped one waits 1, 3, 7 s to retry (W8 in the
-  // the W8 reconnect storm in docs/benchmarks.md: 99% back in 6-9 s with 4096 against 13-15 s). Capped by net.core.somaxconn.
+  // restarted node comes back at once, and each dropped one waits 1, 3, 7 s to retry (the reconnect
+  // storm in docs/benchmarks.md: 99% back in 6-9 s with 4096 against 13-15 s). Capped by net.core.somaxconn.
   server.listen({ port, host: env.HOST ?? '127.0.0.1', backlog: 4096 }, () => {
     const { port: bound } = server.address() as AddressInfo;
     console.log(`livehub chat listening on http://localhost:${bound} (WebSocket at /ws)`);
     console.log(chat.operations);
     if (jwt) console.log(`livehub chat: logouts are kept in ${chat.tokenVersions.where}`);
+    chat.mqttListening().then((mqtt) => mqtt !== null && console.log(`livehub chat: MQTT for devices on mqtt://localhost:${mqtt} and ws://localhost:${bound}/mqtt (dashboard at /dashboard)`),
+      (error: Error) => console.error(error.message));
   });
   // SIGTERM (a rolling restart): with Redis, drain first, so clients move to the other nodes and
   // recover there. A single node (the memory engine) has nowhere to send them: a drain would only

@@ -169,6 +169,9 @@ export class MqttEndpoint implements TransportEndpoint {
       handedOver(socket);
       const stream = createWebSocketStream(ws);
       stream.on('error', () => stream.destroy());
+      // A WebSocket that closes without an MQTT DISCONNECT (the page or device dropped it) only ends the
+      // stream's reading side; the connection is over, so close it, once what came before is read.
+      stream.on('end', () => stream.destroy());
       const { headers, url, method } = request;
       this.handshake!.begin(stream, { headers, url, method, socket: request.socket }, socket);
     });

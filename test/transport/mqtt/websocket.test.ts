@@ -23,6 +23,16 @@ describe('MQTT over WebSocket on the app\'s HTTP server', () => {
     expect(hub.info().connections).toMatchObject({ mqtt: 1, websocket: 1 });
   });
 
+  it('closes the session of a device whose WebSocket drops without DISCONNECT when the socket closes, not at the next heartbeat or keepalive', async () => {
+    // Nothing else would notice soon: the hub's heartbeat and the device's keepalive are a minute apart.
+    const { base, endpoint, server, hub } = await start({ ...anyone, heartbeatPeriod: 60_000 }, { port: undefined });
+    endpoint.attach(server);
+    const browser = await device(`${base.replace('http', 'ws')}/mqtt`, { protocolVersion: 5, keepalive: 60 });
+    expect(hub.info().connections).toMatchObject({ mqtt: 1 });
+    await browser.client.endAsync(true); // the socket is dropped: no DISCONNECT
+    await expect.poll(() => hub.info().connections.mqtt ?? 0, { timeout: 10_000 }).toBe(0);
+  });
+
   it('refuses an upgrade to /mqtt that offers no MQTT subprotocol with 400, and a foreign Origin with 403', async () => {
     const { base, endpoint, server } = await start(anyone, { port: undefined });
     endpoint.attach(server);

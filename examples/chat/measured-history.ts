@@ -105,4 +105,8 @@ export class MeasuredHistory implements Engine {
   // Acknowledged user streams (notifications.ts), when the engine keeps them.
   get acknowledge() { return this.inner.acknowledge?.bind(this.inner); }
   get acknowledged() { return this.inner.acknowledged?.bind(this.inner); }
+  // Pattern subscriptions (the dashboard's `sensors/+`) and records (MQTT persistent sessions, devices.ts).
+  get subscribePattern() { return this.inner.subscribePattern?.bind(this.inner); }
+  get unsubscribePattern() { return this.inner.unsubscribePattern?.bind(this.inner); }
+  get records() { return this.inner.records; }
 }

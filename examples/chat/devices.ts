@@ -38,16 +38,22 @@ export function deviceName(request: { headers: Record<string, string | string[] 
   return typeof name === 'string' ? name : null;
 }
 
+/** Checks the chat's `mqtt` option (a TypeError at once), before anything is started. */
+export function checkMqttOption(mqtt: DevicesOptions['mqtt']): void {
+  if (mqtt === undefined) return;
+  if (mqtt === null || typeof mqtt !== 'object') throw new TypeError('createChatServer: mqtt must be an object { port, host? }');
+  for (const key of Object.keys(mqtt)) if (!MQTT_OPTIONS.includes(key)) throw new TypeError(`createChatServer: unknown mqtt option '${key}'; valid options are ${MQTT_OPTIONS.join(', ')}`);
+  if (!Number.isInteger(mqtt.port) || mqtt.port < 0 || mqtt.port > 65535) throw new TypeError(`createChatServer: mqtt.port must be a port number from 0 to 65535 (MQTT_PORT), got ${String(mqtt.port)}`);
+  if (mqtt.host !== undefined && (typeof mqtt.host !== 'string' || !mqtt.host)) throw new TypeError('createChatServer: mqtt.host must be an address to listen on (HOST)');
+}
+
 /**
  * Sets up the devices' side of the hub. Make it right after the hub: its middleware turns a device's
  * chat message into the page's form before the chat's own checks run.
  */
 export function chatDevices(hub: Hub, options: DevicesOptions) {
   const { channel, mqtt } = options;
-  if (mqtt !== undefined) {
-    for (const key of Object.keys(mqtt)) if (!MQTT_OPTIONS.includes(key)) throw new TypeError(`createChatServer: unknown mqtt option '${key}'; valid options are ${MQTT_OPTIONS.join(', ')}`);
-    if (!Number.isInteger(mqtt.port) || mqtt.port < 0 || mqtt.port > 65535) throw new TypeError(`createChatServer: mqtt.port must be a port number from 0 to 65535 (MQTT_PORT), got ${String(mqtt.port)}`);
-  }
+  checkMqttOption(mqtt);
   const endpoint = mqtt ? new MqttEndpoint({ port: mqtt.port, ...(mqtt.host ? { host: mqtt.host } : {}) }) : null;
 
   hub.use('publish', async (message, ctx, next) => {

@@ -15,7 +15,7 @@ import { chatAuth, fail, storeUnavailable } from './auth.js';
 import { isRoomChat, mountCalls, ROOM_HISTORY } from './calls.js';
 import { capBodies } from './body-limit.js';
 import { chatPage, reactPage, readAssets } from './pages.js';
-import { chatDevices, deviceName } from './devices.js';
+import { chatDevices, checkMqttOption, deviceName } from './devices.js';
 import { sensorOf, SENSORS_PATTERN } from './readings.js';
 import { recentMessages } from './history.js';
 import { MeasuredHistory } from './measured-history.js';
@@ -88,6 +88,7 @@ export function createChatServer(options: ChatServerOptions = {}) {
   }
   if (!Number.isInteger(maxHistory) || maxHistory < 1) throw new TypeError(`createChatServer: maxHistory must be a whole number >= 1, got ${String(maxHistory)}`);
   if (typeof development !== 'boolean') throw new TypeError('createChatServer: development must be a boolean');
+  checkMqttOption(options.mqtt);
   if (options.statusKey !== undefined && (typeof options.statusKey !== 'string' || options.statusKey.length < 8)) {
     throw new TypeError('createChatServer: statusKey must be a string of at least 8 characters (LIVEHUB_STATUS_KEY)');
   }

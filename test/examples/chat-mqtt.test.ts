@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
@@ -150,6 +152,24 @@ describe('the example chat with MQTT devices (MQTT_PORT)', () => {
     await sensor.publishAsync('private-chat', JSON.stringify({ author: 'zoe', body: 'from my device' }), { qos: 1 });
     const message = await reader.next((m) => m.channel === 'private-chat');
     expect(message).toMatchObject({ from: { user: 'zoe' }, data: { author: 'zoe', body: 'from my device' } });
+  });
+
+  it('connects a device with the three lines of docs/mqtt.md (a login token as password) and delivers its reading to the dashboard\'s pattern', async () => {
+    const doc = readFileSync(join(root, 'docs/mqtt.md'), 'utf8');
+    expect(doc).toContain("const device = await mqtt.connectAsync('mqtt://hub.example:1883', { username: 'sensor-7', password: token });");
+    expect(doc).toContain("await device.publishAsync('sensors/kitchen', JSON.stringify({ celsius: 21.5 }), { qos: 1 });");
+    const chat = await startWithMqtt({ auth: 'jwt', secret: SECRET });
+    const cookie = (await post(`${chat.base}/login`, { name: 'sensor-7' })).headers.get('set-cookie')!.split(';')[0]!;
+    const token = cookie.slice('livehub_token='.length);
+    const dashboard = await Peer.open(chat.ws, { headers: { Cookie: cookie } });
+    chats.cleanup(async () => dashboard.close());
+    dashboard.send({ type: 'subscribe', pattern: 'sensors/+', id: 1 });
+    await dashboard.next((m) => m.type === 'subscribed');
+    // The doc's lines, with this server's address for hub.example:1883.
+    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${chat.mqttPort}`, { username: 'sensor-7', password: token });
+    chats.cleanup(() => device.endAsync(true));
+    await device.publishAsync('sensors/kitchen', JSON.stringify({ celsius: 21.5 }), { qos: 1 });
+    expect(await dashboard.next((m) => m.channel === 'sensors/kitchen')).toMatchObject({ data: { celsius: 21.5 }, from: { user: 'sensor-7' } });
   });
 
   it('runs without MQTT unless given a port, and refuses an unknown mqtt option', async () => {

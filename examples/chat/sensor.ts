@@ -8,9 +8,9 @@
  * Environment: `MQTT_URL` (default mqtt://localhost:1884; `ws://localhost:3000/mqtt` works too),
  * `SENSOR` (its name, default `kitchen`: it publishes on topic `sensors/<SENSOR>` and writes in the chat
  * as that name), `INTERVAL` (milliseconds between readings, default 2000), `COUNT` (readings to send,
- * then exit; default: until stopped), `CHANNEL` (the chat's topic, default `chat`; `private-chat` for a
- * server started with AUTH=jwt). With `AUTH=jwt` it logs in first (`POST /login` at `CHAT_URL`, default
- * http://localhost:3000) and connects with the token as its MQTT password.
+ * then exit; default: until stopped), `CHANNEL` (the chat's topic, default `chat`). For a server started
+ * with AUTH=jwt, set `AUTH=jwt` here too: it logs in first (`POST /login` at `CHAT_URL`, default
+ * http://localhost:3000), connects with the token as its MQTT password, and writes in `private-chat`.
  */
 import mqtt from 'mqtt';
 import { isValidName, NAME_RULE } from './messages.js';
@@ -21,7 +21,7 @@ const url = env.MQTT_URL ?? 'mqtt://localhost:1884';
 const sensor = env.SENSOR ?? 'kitchen';
 const interval = Number(env.INTERVAL ?? 2000);
 const count = env.COUNT === undefined ? Infinity : Number(env.COUNT);
-const channel = env.CHANNEL ?? 'chat';
+const channel = env.CHANNEL ?? (env.AUTH === 'jwt' ? 'private-chat' : 'chat');
 
 function fail(message: string, code = 1): never {
   console.error(`sensor: ${message}`);
@@ -46,6 +46,9 @@ const password = env.AUTH === 'jwt' ? await login() : undefined;
 const device = await mqtt.connectAsync(url, { protocolVersion: 5, username: sensor, ...(password ? { password } : {}), reconnectPeriod: 0, connectTimeout: 10_000 })
   .catch((error: Error) => fail(`cannot connect to ${url}: ${error.message} (is the chat running with MQTT_PORT?)`));
 console.log(`sensor ${sensor}: connected to ${url}`);
+let ending = false;
+device.on('error', (error) => fail(`${url}: ${error.message}`));
+device.on('close', () => { if (!ending) fail(`the connection to ${url} closed (the server stopped, or closed this device: see its log)`); });
 
 const publish = async (topic: string, data: unknown) => {
   await device.publishAsync(topic, JSON.stringify(data), { qos: 1 })
@@ -65,4 +68,5 @@ for (let sent = 0; sent < count; sent++) {
   await publish(sensorChannel(sensor), reading);
   console.log(`sensor ${sensor}: ${JSON.stringify(reading)}`);
 }
+ending = true;
 await device.endAsync();

@@ -35,6 +35,16 @@ async function page(ws: string, channel: string, headers: Record<string, string>
   return peer;
 }
 
+/** Runs the sensor script (examples/chat/sensor.ts) with `env`; its exit code, and what it printed. */
+function sensorScript(env: Record<string, string>) {
+  const script = spawn(process.execPath, ['--import', 'tsx', 'examples/chat/sensor.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  script.stdout.on('data', (chunk) => { output += chunk; });
+  script.stderr.on('data', (chunk) => { output += chunk; });
+  chats.cleanup(async () => { script.kill(); });
+  return { exit: new Promise<number | null>((resolve) => script.once('exit', resolve)), output: () => output };
+}
+
 describe('the example chat with MQTT devices (MQTT_PORT)', () => {
   it('shows a device\'s publish on topic chat to the pages as a chat message, with an id the server gave it', async () => {
     const chat = await startWithMqtt();
@@ -97,20 +107,27 @@ describe('the example chat with MQTT devices (MQTT_PORT)', () => {
     dashboard.send({ type: 'subscribe', pattern: 'sensors/+', id: 1 });
     await dashboard.next((m) => m.type === 'subscribed' && m.pattern === 'sensors/+');
     await dashboard.subscribe('chat');
-    const script = spawn(process.execPath, ['--import', 'tsx', 'examples/chat/sensor.ts'], {
-      cwd: root, env: { ...process.env, MQTT_URL: `mqtt://127.0.0.1:${chat.mqttPort}`, SENSOR: 'attic', COUNT: '3', INTERVAL: '100' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    script.stdout.on('data', (chunk) => { output += chunk; });
-    script.stderr.on('data', (chunk) => { output += chunk; });
-    const exit = new Promise<number | null>((resolve) => script.once('exit', resolve));
-    chats.cleanup(async () => { script.kill(); });
+    const sensor = sensorScript({ MQTT_URL: `mqtt://127.0.0.1:${chat.mqttPort}`, SENSOR: 'attic', COUNT: '3', INTERVAL: '100' });
     expect((await dashboard.next((m) => m.channel === 'chat', 30_000)).data).toMatchObject({ author: 'attic', body: expect.stringContaining('attic is online') });
     for (let reading = 0; reading < 3; reading++) {
       const message = await dashboard.next((m) => m.channel === 'sensors/attic', 30_000);
       expect(message.data).toEqual({ celsius: expect.any(Number), humidity: expect.any(Number) });
     }
-    expect(await exit, output).toBe(0);
+    expect(await sensor.exit, sensor.output()).toBe(0);
+  });
+
+  it('runs the sensor script against a chat in JWT mode: it logs in, and its hello and readings reach a logged-in page', async () => {
+    const chat = await startWithMqtt({ auth: 'jwt', secret: SECRET });
+    const cookie = (await post(`${chat.base}/login`, { name: 'zoe' })).headers.get('set-cookie')!.split(';')[0]!;
+    const dashboard = await Peer.open(chat.ws, { headers: { Cookie: cookie } });
+    chats.cleanup(async () => dashboard.close());
+    dashboard.send({ type: 'subscribe', pattern: 'sensors/+', id: 1 });
+    await dashboard.next((m) => m.type === 'subscribed');
+    await dashboard.subscribe('private-chat');
+    const sensor = sensorScript({ AUTH: 'jwt', CHAT_URL: chat.base, MQTT_URL: `mqtt://127.0.0.1:${chat.mqttPort}`, SENSOR: 'cellar', COUNT: '1' });
+    expect(await dashboard.next((m) => m.channel === 'private-chat', 30_000)).toMatchObject({ from: { user: 'cellar' }, data: { author: 'cellar' } });
+    expect(await dashboard.next((m) => m.channel === 'sensors/cellar', 30_000)).toMatchObject({ from: { user: 'cellar' } });
+    expect(await sensor.exit, sensor.output()).toBe(0);
   });
 
   it('refuses a page publishing a sensor reading, and a device publishing one that is no reading', async () => {

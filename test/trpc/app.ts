@@ -1,0 +1,101 @@
+/**
+ * A tRPC app on a real http.Server (port 0) with livehub/trpc mounted as `realtime`, and tRPC's own
+ * client for it: `httpBatchLink` for queries and mutations, `httpSubscriptionLink` (EventSource) for
+ * subscriptions. The caller is the user its requests name (`x-user` header, or the subscription's
+ * connection params); the hub's WebSocket is at /ws.
+ */
+import type { Socket } from 'node:net';
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClientError } from '@trpc/client';
+import { initTRPC } from '@trpc/server';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { EventSource } from 'eventsource';
+import { z } from 'zod';
+import type { Hub, HubOptions } from 'livehub';
+import { realtimeRouter, type RealtimeEvent } from 'livehub/trpc';
+import { perTest } from '../helpers.js';
+
+interface Context {
+  user: string | null;
+}
+
+const t = initTRPC.context<Context>().create();
+
+/** The app's router: its own procedure (validated with zod) beside the hub's. */
+export function appRouter(hub: Hub) {
+  return t.router({
+    greet: t.procedure.input(z.object({ name: z.string() })).query(({ input }) => `hello ${input.name}`),
+    realtime: realtimeRouter(hub, t, { identify: (ctx) => (ctx.user ? { userId: ctx.user } : null) }),
+  });
+}
+
+export type AppRouter = ReturnType<typeof appRouter>;
+
+/** A started app: its hub, where its tRPC and WebSocket endpoints are, and the subscription sockets it has open. */
+export async function startApp(harness: ReturnType<typeof perTest>, options: HubOptions = {}) {
+  const subscriptions = new Set<Socket>();
+  const started = await harness.start({ logger: false, ...options }, {
+    handler: (hub) => {
+      const handler = createHTTPHandler({
+        router: appRouter(hub),
+        createContext: ({ req, info }) => {
+          const user = info.connectionParams?.user ?? req.headers['x-user'];
+          return { user: typeof user === 'string' ? user : null };
+        },
+      });
+      return (req, res) => {
+        if (req.url?.includes('realtime.subscribe')) {
+          subscriptions.add(req.socket);
+          req.socket.once('close', () => subscriptions.delete(req.socket));
+        }
+        handler(req, res);
+      };
+    },
+  });
+  return {
+    ...started,
+    subscriptions,
+    /** Cuts every open subscription's connection, mid-stream, as a network failure would. */
+    cut() {
+      for (const socket of subscriptions) socket.destroy();
+    },
+  };
+}
+
+/** tRPC's client for the app at `base`, calling as `user` (null: anonymous). */
+export function clientFor(base: string, user: string | null) {
+  return createTRPCClient<AppRouter>({
+    links: [splitLink({
+      condition: (op) => op.type === 'subscription',
+      true: httpSubscriptionLink({ url: base, EventSource, connectionParams: user === null ? {} : { user } }),
+      false: httpBatchLink({ url: base, headers: user === null ? {} : { 'x-user': user } }),
+    })],
+  });
+}
+
+/** A subscription's events as the client got them, its errors, and a way to stop it. */
+export class Recorder {
+  readonly events: Array<{ id: string; data: RealtimeEvent }> = [];
+  readonly errors: TRPCClientError<AppRouter>[] = [];
+  started = 0;
+  unsubscribe: () => void = () => {};
+
+  /** The messages' offsets, in the order they came. */
+  offsets(): number[] {
+    return this.events.flatMap((event) => (event.data.kind === 'message' ? [event.data.message.offset!] : []));
+  }
+
+  kinds(): string[] {
+    return this.events.map((event) => event.data.kind);
+  }
+}
+
+export function record(client: ReturnType<typeof clientFor>, input: { channel: string; lastEventId?: string; filter?: Record<string, string> }): Recorder {
+  const recorder = new Recorder();
+  const subscription = client.realtime.subscribe.subscribe(input, {
+    onStarted: () => { recorder.started++; },
+    onData: (event) => { recorder.events.push(event as { id: string; data: RealtimeEvent }); },
+    onError: (error) => { recorder.errors.push(error as TRPCClientError<AppRouter>); },
+  });
+  recorder.unsubscribe = () => subscription.unsubscribe();
+  return recorder;
+}

@@ -1,7 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import { Peer, perTest } from '../helpers.js';
-import { clientFor, record, startApp } from './app.js';
+import { clientFor, record, startApp, type AppRouter } from './app.js';
 
 const harness = perTest();
 const { cleanup } = harness;

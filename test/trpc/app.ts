@@ -4,7 +4,7 @@
  * subscriptions. The caller is the user its requests name (`x-user` header, or the subscription's
  * connection params); the hub's WebSocket is at /ws.
  */
-import type { Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClientError } from '@trpc/client';
 import { initTRPC } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -70,6 +70,35 @@ export function clientFor(base: string, user: string | null) {
       false: httpBatchLink({ url: base, headers: user === null ? {} : { 'x-user': user } }),
     })],
   });
+}
+
+/**
+ * A load balancer in front of several nodes: a TCP proxy at `base` sending each new connection to
+ * the node `to` names; `failOver` sends new connections to another node and drops those open to the
+ * old one, as when a node goes away.
+ */
+export async function balancer(first: { base: string }) {
+  let target = new URL(first.base);
+  const open = new Set<Socket>();
+  const server = createServer((socket) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    open.add(socket).add(upstream);
+    socket.pipe(upstream).pipe(socket);
+    for (const end of [socket, upstream]) {
+      end.on('error', () => {});
+      end.once('close', () => { open.delete(end); socket.destroy(); upstream.destroy(); });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    failOver(to: { base: string }) {
+      target = new URL(to.base);
+      for (const socket of open) socket.destroy();
+    },
+    close: () => new Promise<void>((resolve) => { for (const socket of open) socket.destroy(); server.close(() => resolve()); }),
+  };
 }
 
 /** A subscription's events as the client got them, its errors, and a way to stop it. */

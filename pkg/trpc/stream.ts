@@ -35,6 +35,7 @@ export class SubscriptionStream implements Transport<Buffer> {
   private queued = 0;
   private ended = false;
   private wake: (() => void) | null = null;
+  private stopped = false;
 
   get writable(): boolean {
     return !this.ended;
@@ -63,20 +64,23 @@ export class SubscriptionStream implements Transport<Buffer> {
     }
   }
 
-  /** The next item, or null once `signal` aborted; waits while there is none. */
-  async next(signal: AbortSignal | undefined): Promise<StreamItem | null> {
+  /** The next item, or null once `stop()` was called; waits while there is none. */
+  async next(): Promise<StreamItem | null> {
     while (this.items.length === 0) {
-      if (signal?.aborted) return null;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        signal?.addEventListener('abort', () => resolve(), { once: true });
-      });
+      if (this.stopped) return null;
+      await new Promise<void>((resolve) => { this.wake = resolve; });
       this.wake = null;
     }
     const { item, bytes } = this.items.shift()!;
     this.queued -= bytes;
     if (this.queued === 0) this.drained();
     return item;
+  }
+
+  /** The subscription's client went away: `next` answers null from now on. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
   }
 
   private readonly drainListeners = new Set<() => void>();

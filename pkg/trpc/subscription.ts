@@ -47,9 +47,12 @@ export async function* subscription(host: TransportHost, caller: Caller, input: 
   events.receive(JSON.stringify({ type: 'subscribe', channel, id: SUBSCRIBE_ID, ...(since ? { since } : {}), ...(filter ? { filter } : {}) }));
   const id = (position: StreamPosition) => formatResumeId(new Map([[channel, position]]));
   let position: StreamPosition | null = null;
+  const stop = () => stream.stop();
+  if (signal?.aborted) stop();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     for (;;) {
-      const item = await stream.next(signal);
+      const item = await stream.next();
       if (item === null) return;
       if (item.kind === 'close') {
         throw toTRPCError(new RealtimeError(CLOSES[item.code] ?? 'unavailable', `livehub: the hub ended the subscription to ${channel} (${item.code} ${item.reason})`));
@@ -85,6 +88,7 @@ export async function* subscription(host: TransportHost, caller: Caller, input: 
       }
     }
   } finally {
+    signal?.removeEventListener('abort', stop);
     stream.finish();
   }
 }

@@ -6,7 +6,8 @@
  */
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClientError } from '@trpc/client';
-import { initTRPC } from '@trpc/server';
+import type { IncomingMessage } from 'node:http';
+import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { EventSource } from 'eventsource';
 import { z } from 'zod';
@@ -16,15 +17,29 @@ import { perTest } from '../helpers.js';
 
 interface Context {
   user: string | null;
+  req: IncomingMessage;
 }
 
 const t = initTRPC.context<Context>().create();
 
-/** The app's router: its own procedure (validated with zod) beside the hub's. */
+/** The app's own middleware: signed-in callers only, their team added to the context. */
+const signedIn = t.procedure.use(({ ctx, next }) => {
+  if (ctx.user === null) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first' });
+  return next({ ctx: { user: ctx.user, team: ctx.user === 'ann' ? 'red' : 'blue' } });
+});
+
+/**
+ * The app's router: its own procedure (validated with zod) beside the hub's, mounted twice: as
+ * `realtime` on the base procedure, and as `members` behind the app's middleware.
+ */
 export function appRouter(hub: Hub) {
   return t.router({
     greet: t.procedure.input(z.object({ name: z.string() })).query(({ input }) => `hello ${input.name}`),
     realtime: realtimeRouter(hub, t, { identify: (ctx) => (ctx.user ? { userId: ctx.user } : null) }),
+    members: realtimeRouter(hub, t, {
+      procedure: signedIn,
+      identify: (ctx: { user: string; team: string }) => ({ userId: ctx.user, claims: { team: ctx.team } }),
+    }),
   });
 }
 
@@ -39,7 +54,7 @@ export async function startApp(harness: ReturnType<typeof perTest>, options: Hub
         router: appRouter(hub),
         createContext: ({ req, info }) => {
           const user = info.connectionParams?.user ?? req.headers['x-user'];
-          return { user: typeof user === 'string' ? user : null };
+          return { user: typeof user === 'string' ? user : null, req };
         },
       });
       return (req, res) => {

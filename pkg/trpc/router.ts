@@ -153,7 +153,8 @@ export function realtimeRouter<TRoot extends AnyTRPCRootTypes, TContext = TRoot[
 
   /** Presence and history are the channel's to whoever may subscribe to it. */
   async function mayRead(as: Caller, channel: string, what: string): Promise<void> {
-    if (!(await endpoint.host.authorize('subscribe', channel, as))) throw refused('forbidden', `reading ${what} of ${channel} is not allowed: only a caller who may subscribe to it may`);
+    const allowed = await endpoint.host.authorize('subscribe', channel, as).catch((error: unknown) => { throw toTRPCError(error); });
+    if (!allowed) throw refused('forbidden', `reading ${what} of ${channel} is not allowed: only a caller who may subscribe to it may`);
   }
 }
 

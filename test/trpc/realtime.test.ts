@@ -120,6 +120,9 @@ describe('livehub/trpc', () => {
     expect(bad?.data?.code).toBe('BAD_REQUEST');
     expect(bad?.message).toContain('channel must be a channel name');
     expect(await codeOf(bob.realtime.publish.mutate({ channel: 'news', type: 'x', extra: 1 } as never))).toBe('BAD_REQUEST');
+    // The hub's own channels are no names for callers.
+    expect(await codeOf(bob.realtime.presence.query({ channel: '#presence' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(bob.realtime.publish.mutate({ channel: '#presence', type: 'x' }))).toBe('BAD_REQUEST');
     // What the policy allows passes: ann's history and presence.
     const ann = clientFor(app.base, 'ann');
     await ann.realtime.publish.mutate({ channel: 'private-ann', type: 'note', data: 1 });

@@ -1,11 +1,21 @@
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
+import { MemoryEngine, type EngineHandlers } from 'livehub/engine';
 import { Peer, perTest } from '../helpers.js';
 import { clientFor, record, startApp, type AppRouter } from './app.js';
 
 const harness = perTest();
 const { cleanup } = harness;
 const poll = { timeout: 15_000 };
+
+/** The memory engine, handing the test the hub's handlers so it can reset a stream as an engine would. */
+class ResettableEngine extends MemoryEngine {
+  handlers!: EngineHandlers;
+  override start(handlers: EngineHandlers): void {
+    this.handlers = handlers;
+    super.start(handlers);
+  }
+}
 
 /** A hub whose authorize hook lets ann publish anywhere but `locked`, and lets nobody into `private-` channels but ann. */
 const policy = {
@@ -80,6 +90,22 @@ describe('livehub/trpc', () => {
     expect(sub.events[0]!.id).toBe(`feed 5 ${position.epoch}`);
     await app.hub.publish('feed', 'item', 6);
     await expect.poll(() => sub.offsets(), poll).toEqual([6]);
+  });
+
+  it('a stream whose history is lost while subscribed is told as a gap event, and goes on from its new position', async () => {
+    const engine = new ResettableEngine();
+    const app = await startApp(harness, { authorize: () => true, engine });
+    const sub = record(clientFor(app.base, 'bob'), { channel: 'feed' });
+    cleanup(() => sub.unsubscribe());
+    await expect.poll(() => sub.kinds(), poll).toEqual(['subscribed']);
+    const { epoch } = await app.hub.publish('feed', 'item', 1);
+    await expect.poll(() => sub.offsets(), poll).toEqual([1]);
+    // The engine lost the stream: it goes on from offset 5 of a new epoch.
+    engine.handlers.reset('feed', { offset: 5, epoch: 'renewed' });
+    engine.handlers.deliver({ channel: 'feed', offset: 6, epoch: 'renewed', type: 'item', data: '6' });
+    await expect.poll(() => sub.kinds(), poll).toEqual(['subscribed', 'message', 'gap', 'message']);
+    expect(sub.events[2]).toEqual({ id: 'feed 5 renewed', data: { kind: 'gap', channel: 'feed', client: expect.any(String), since: { offset: 1, epoch }, position: { offset: 5, epoch: 'renewed' } } });
+    expect(sub.events[3]).toMatchObject({ id: 'feed 6 renewed', data: { message: { offset: 6, data: 6 } } });
   });
 
   it('publishes as the caller\'s own subscription with exceptSelf: every subscriber but it gets the message', async () => {

@@ -27,6 +27,13 @@ module.exports = {
       to: { path: '^pkg/(core|hooks|observe|inertia)/|^pkg/(hub|index)\\.ts$|^pkg/engine/(?!engine\\.ts$)' },
     },
     {
+      name: 'trpc-uses-the-public-api',
+      comment: 'livehub/trpc is thin: its procedures call the hub\'s public API and the public transport API, never the core or an engine.',
+      severity: 'error',
+      from: { path: '^pkg/trpc/' },
+      to: { path: '^pkg/(core|engine|hooks|observe|inertia|webrtc)/|^pkg/transport/[^/]+/' },
+    },
+    {
       name: 'protocol-stands-alone',
       comment: 'The protocol module imports nothing of the project: the browser client imports it.',
       severity: 'error',

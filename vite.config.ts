@@ -24,6 +24,7 @@ export const alias = [
   { find: /^livehub\/webrtc\/client$/, replacement: here('./client/webrtc/index.ts') },
   { find: /^livehub\/webrtc\/vue$/, replacement: here('./client/webrtc/vue.ts') },
   { find: /^livehub\/webrtc\/react$/, replacement: here('./client/webrtc/react.ts') },
+  { find: /^livehub\/trpc$/, replacement: here('./pkg/trpc/index.ts') },
   { find: /^livehub\/webrtc$/, replacement: here('./pkg/webrtc/index.ts') },
   { find: /^livehub$/, replacement: here('./pkg/index.ts') },
 ];

@@ -61,6 +61,7 @@ export const sections: Section[] = [
       { text: 'HTTP API', file: 'docs/http-api.md' },
       { text: 'Webhooks', file: 'docs/webhooks.md' },
       { text: 'MQTT for devices', file: 'docs/mqtt.md' },
+      { text: 'tRPC', file: 'docs/trpc.md' },
       { text: 'PostgreSQL engine', file: 'docs/postgres.md' },
       { text: 'Operations', file: 'docs/operations.md' },
       { text: 'Benchmarks', file: 'docs/benchmarks.md' },

@@ -16,7 +16,7 @@ import { Router } from './router.js';
 import { Session } from './session.js';
 import { makeToolkit } from './toolkit.js';
 import type { Transport, TransportEndpoint, TransportHost } from './transport.js';
-import { publishAs } from './publish-as.js';
+import { authorizeAs, publishAs } from './publish-as.js';
 import { membersOf } from './members.js';
 import { UserStreams } from './user-streams.js';
 
@@ -286,5 +286,6 @@ export function transportHost(core: HubCore): TransportHost {
     publish: (channel, type, dataJson, as) => publishAs(core, channel, type, dataJson, as),
     history: (channel, options) => core.history(channel, options),
     get records() { return core.engine.records ?? null; },
+    authorize: (action, channel, as) => authorizeAs(core, action, channel, as),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { isValidTags, type StreamPosition } from '../protocol/index.js';
 import type { ResolvedHubOptions } from './options.js';
-import { decide, refusalReason } from './policy.js';
+import { decide, refusalReason, type Action } from './policy.js';
 import { checkChannel, checkType, type Publisher } from './publisher.js';
 import { LivehubError, type Reporter } from './report.js';
 import type { PublishAs } from './transport.js';
@@ -20,8 +20,9 @@ export interface PublishAsHost {
 export async function publishAs(core: PublishAsHost, channel: string, type: string, dataJson: string, as: PublishAs): Promise<StreamPosition> {
   checkChannel(channel);
   checkType(type);
-  const { identity, request, clientId, tags } = as;
+  const { identity, request, clientId, tags, exceptSelf } = as;
   if (typeof clientId !== 'string' || clientId.length === 0) throw new TypeError('livehub: host.publish needs the clientId of the connection it publishes for');
+  if (exceptSelf !== undefined && typeof exceptSelf !== 'boolean') throw new TypeError('livehub: host.publish exceptSelf must be a boolean');
   if (tags !== undefined && !isValidTags(tags)) {
     throw new TypeError('livehub: tags must be an object of at most 16 tags: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters');
   }
@@ -40,6 +41,27 @@ export async function publishAs(core: PublishAsHost, channel: string, type: stri
     core.reporter.report('warn', 'publish_refused', `livehub: refused a publish to ${channel} on behalf of ${user} (${clientId}): ${why}`, undefined, `publish_refused:${channel}`);
     throw new LivehubError('forbidden', `livehub: publishing to ${channel} is not allowed: ${why}`);
   }
-  const from = identity === null ? { client: clientId } : { user: identity.userId, client: clientId };
+  // Except-self as a client's own publish: the connection it is stamped from does not get it.
+  const echo = exceptSelf === true ? { echo: false as const } : {};
+  const from = identity === null ? { client: clientId, ...echo } : { user: identity.userId, client: clientId, ...echo };
   return core.publisher.publishJson(channel, type, dataJson, tags === undefined ? { from } : { from, tags });
+}
+
+/**
+ * The channel policy's verdict on an action of a connection (`TransportHost.authorize`), as its own
+ * subscribe or publish would get it: a refusal is logged with what would let it pass.
+ */
+export async function authorizeAs(core: PublishAsHost, action: Action, channel: string, as: Pick<PublishAs, 'identity' | 'request' | 'clientId'>): Promise<boolean> {
+  checkChannel(channel);
+  if (action !== 'subscribe' && action !== 'publish') throw new TypeError(`livehub: host.authorize action must be 'subscribe' or 'publish', got ${JSON.stringify(action)}`);
+  const { identity, request, clientId } = as;
+  const { authorize, canPublish } = core.options;
+  const allowed = await decide({ action, channel, identity, clientId, request }, { authorize, canPublish },
+    (error) => core.reporter.error(error, 'authorize_failed', `livehub: authorize threw for ${action} on ${channel}: ${error.message}; the request was denied`));
+  if (!allowed) {
+    const user = identity ? `user ${JSON.stringify(identity.userId)}` : 'an anonymous connection';
+    const why = refusalReason({ action, channel, identity }, { authorize, canPublish });
+    core.reporter.report('warn', `${action}_refused`, `livehub: refused a ${action} to ${channel} for ${user} (${clientId}): ${why}`, undefined, `${action}_refused:${channel}`);
+  }
+  return allowed;
 }

@@ -170,6 +170,14 @@ export interface TransportHost {
    * for a later one on any node (an MQTT persistent session).
    */
   readonly records: EngineRecords | null;
+  /**
+   * Whether the channel policy (the built-in rules, then `authorize` or `canPublish`) lets a
+   * connection subscribe to or publish on `channel`, as its own command would be decided: for reads a
+   * transport serves itself (presence and history of a channel it may subscribe to). A refusal is
+   * logged with what would let it pass; a hook that throws denies. Throws a TypeError for an invalid
+   * channel or action.
+   */
+  authorize(action: 'subscribe' | 'publish', channel: string, as: Pick<PublishAs, 'identity' | 'request' | 'clientId'>): Promise<boolean>;
 }
 
 /** Who a transport publishes for (`TransportHost.publish`): a connection, as the channel policy sees it. */
@@ -182,6 +190,8 @@ export interface PublishAs {
   clientId: string;
   /** The message's tags (at most 16: keys of A-Z a-z 0-9 _ -, string values of at most 256 characters). */
   tags?: Record<string, string>;
+  /** Every subscriber but the connection `clientId` gets the message, as a client's publish with `exceptSelf`. */
+  exceptSelf?: boolean;
 }
 
 /** A transport an app adds with `hub.addTransport`: the hub starts it, and stops it on `hub.close()`. */

@@ -151,6 +151,12 @@ describe('the published package, installed in a fresh app', () => {
     await tsc(typesApp('subpaths-node', 'node-subpaths.ts', ['ES2023']), '--noEmit');
   }, 120_000);
 
+  it('type-checks a tRPC app router mounting livehub/trpc, its procedures typed through to tRPC\'s client', async () => {
+    // With the DOM lib: @trpc/client's own types name fetch's RequestInfo (livehub/trpc alone loads
+    // without it, in the Node app above).
+    await tsc(typesApp('trpc', 'trpc-consumer.ts', ['ES2023', 'DOM']), '--noEmit');
+  }, 120_000);
+
   it('runs a ten-line Express server and Node client that exchange a message over a real socket', async () => {
     const dir = join(app(), 'runner');
     mkdirSync(dir, { recursive: true });

@@ -36,9 +36,16 @@ export interface MqttOptions {
   sessionExpiry?: number;
   /** How many sessions of devices that are away are stored at most; past it the oldest ends (logged). @default 10000 */
   maxSessions?: number;
+  /**
+   * QoS 1 deliveries a device may leave unacknowledged at a time, whatever receive maximum it
+   * announces (the lower one applies): each is kept until its PUBACK, so this bounds what a device
+   * that reads but never acknowledges costs. More wait, and a device with more than `sendBuffer`
+   * waiting is closed as a slow consumer (logged `mqtt_slow_consumer`). @default 100
+   */
+  maxInflight?: number;
 }
 
-const OPTIONS = ['port', 'host', 'path', 'connectTimeout', 'maxPacketSize', 'type', 'sessionExpiry', 'maxSessions'];
+const OPTIONS = ['port', 'host', 'path', 'connectTimeout', 'maxPacketSize', 'type', 'sessionExpiry', 'maxSessions', 'maxInflight'];
 /** The WebSocket subprotocols of MQTT: `mqtt` (MQTT 3.1.1 and 5), and `mqttv3.1` of older clients. */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 
@@ -66,7 +73,7 @@ export class MqttEndpoint implements TransportEndpoint {
     for (const key of Object.keys(options)) {
       if (!OPTIONS.includes(key)) throw new TypeError(`livehub: unknown MqttEndpoint option ${JSON.stringify(key)} (known: ${OPTIONS.join(', ')})`);
     }
-    const { port, host, path, connectTimeout, maxPacketSize, type, sessionExpiry, maxSessions } = options;
+    const { port, host, path, connectTimeout, maxPacketSize, type, sessionExpiry, maxSessions, maxInflight } = options;
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new TypeError('livehub: MqttEndpoint port must be an integer from 0 to 65535');
     if (host !== undefined && typeof host !== 'string') throw new TypeError('livehub: MqttEndpoint host must be a string');
     if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) throw new TypeError('livehub: MqttEndpoint path must be a string starting with "/"');
@@ -75,6 +82,7 @@ export class MqttEndpoint implements TransportEndpoint {
     if (type !== undefined && (typeof type !== 'string' || !NAME_PATTERN.test(type))) throw new TypeError('livehub: MqttEndpoint type must be a valid message type (1-255 characters of A-Z a-z 0-9 _ - : . @ / = + , ! ~ # $)');
     if (sessionExpiry !== undefined && (!Number.isInteger(sessionExpiry) || sessionExpiry < 0 || sessionExpiry > 0xffffffff)) throw new TypeError('livehub: MqttEndpoint sessionExpiry must be a whole number of seconds from 0 to 4294967295');
     if (maxSessions !== undefined && (!Number.isInteger(maxSessions) || maxSessions < 0)) throw new TypeError('livehub: MqttEndpoint maxSessions must be a non-negative integer');
+    if (maxInflight !== undefined && (!Number.isInteger(maxInflight) || maxInflight < 1 || maxInflight > 0xffff)) throw new TypeError('livehub: MqttEndpoint maxInflight must be a whole number from 1 to 65535');
     this.options = { ...options };
   }
 
@@ -85,6 +93,7 @@ export class MqttEndpoint implements TransportEndpoint {
       maxPacketSize: this.options.maxPacketSize ?? host.options.maxMessageSize,
       type: this.options.type ?? 'message',
       sessionExpiry: this.options.sessionExpiry ?? 7200,
+      maxInflight: this.options.maxInflight ?? 100,
     };
     this.sessions = new SessionStore(this.options.maxSessions ?? 10_000, host.reporter, host.records);
     this.handshake = new Handshake(host, settings, this.clients, this.opening, this.sessions);

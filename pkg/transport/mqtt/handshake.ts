@@ -25,6 +25,8 @@ export interface HandshakeSettings {
   type: string;
   /** The longest a session is kept after its device went away, in seconds. */
   sessionExpiry: number;
+  /** QoS 1 deliveries unacknowledged at a time at most, below the device's own receive maximum. */
+  maxInflight: number;
 }
 
 /** The MQTT 5 reason for a refusal of the hub's gate (its HTTP status). */
@@ -198,7 +200,7 @@ export class Handshake {
     state ??= new MqttSessionState(clientId, userId, version);
 
     const keepalive = packet.keepalive ?? 0;
-    const receiveMaximum = version === 5 ? packet.properties?.receiveMaximum ?? 0xffff : 0xffff;
+    const receiveMaximum = Math.min(this.settings.maxInflight, version === 5 ? packet.properties?.receiveMaximum ?? 0xffff : 0xffff);
     const connection = new MqttConnection(stream, version, clientId, keepalive, receiveMaximum, this.context, state);
     connection.keepFor = keepFor;
     const connack: IConnackPacket = version === 5

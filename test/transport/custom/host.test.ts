@@ -44,4 +44,37 @@ describe('the transport host', () => {
     expect(position.offset).toBe(5);
     expect(messages).toEqual([expect.objectContaining({ data: 4, offset: 4 }), expect.objectContaining({ data: 5, offset: 5, tags: { last: 'yes' } })]);
   });
+
+  it('publishes with exceptSelf to every subscriber but the connection it is stamped from', async () => {
+    const { host, peer, url } = await start({ canPublish: () => true });
+    const other = await Peer.open(url);
+    harness.cleanup(() => other.close());
+    await other.subscribe('sensors');
+    const clientId = (await new Promise<string>((resolve) => {
+      other.send({ type: 'publish', channel: 'sensors', event: 'hello', id: 'p' });
+      void peer.next((m) => m.type === 'hello').then((m) => resolve(m.from.client));
+    }));
+    await host.publish('sensors', 'echo', '1', { ...device, clientId, exceptSelf: true });
+    expect(await peer.next((m) => m.type === 'echo')).toMatchObject({ from: { user: 'meter', client: clientId, echo: false } });
+    // A sentinel after it: the connection it was stamped from gets that, and not the message.
+    await host.publish('sensors', 'sentinel', 'null', device);
+    expect((await other.next((m) => m.channel === 'sensors' && m.type !== 'hello')).type).toBe('sentinel');
+    await expect(host.publish('sensors', 'echo', '1', { ...device, exceptSelf: 'yes' as never })).rejects.toThrow(new TypeError('livehub: host.publish exceptSelf must be a boolean'));
+  });
+
+  it('answers whether the channel policy lets a connection subscribe or publish, logging a refusal with what would let it pass', async () => {
+    const { host, logs } = await start({ authorize: ({ action, channel, identity }) => (action === 'subscribe' ? channel !== 'vault' : identity?.userId === 'meter' && channel === 'sensors') });
+    expect(await host.authorize('subscribe', 'anything', device)).toBe(true);
+    expect(await host.authorize('subscribe', 'vault', device)).toBe(false);
+    expect(logs.find((l) => l.code === 'subscribe_refused')?.message).toMatch(/refused a subscribe to vault for user "meter" \(node-gone\)/);
+    expect(await host.authorize('publish', 'sensors', device)).toBe(true);
+    expect(await host.authorize('publish', 'other', device)).toBe(false);
+    expect(logs.find((l) => l.code === 'publish_refused')?.message).toMatch(/refused a publish to other for user "meter" \(node-gone\): the authorize hook did not return true/);
+    // The built-in rules come first: another user's personal channel; the hub's own channels are no names for it.
+    expect(await host.authorize('subscribe', 'user:ann', device)).toBe(false);
+    expect(await host.authorize('subscribe', 'user:meter', device)).toBe(true);
+    await expect(host.authorize('subscribe', '#secret', device)).rejects.toThrow(/starts with "#"/);
+    await expect(host.authorize('read' as never, 'sensors', device)).rejects.toThrow(new TypeError('livehub: host.authorize action must be \'subscribe\' or \'publish\', got "read"'));
+    await expect(host.authorize('subscribe', 'not a channel', device)).rejects.toThrow(TypeError);
+  });
 });

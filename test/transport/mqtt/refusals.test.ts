@@ -170,3 +170,45 @@ describe('MQTT 5 receive maximum', () => {
     expect(feed().map((p) => p.payload.toString())).toEqual(['1', '2', '3']);
   });
 });
+
+describe('MQTT in-flight deliveries', () => {
+  it('keeps at most maxInflight QoS 1 deliveries unacknowledged for a device that announces no receive maximum', async () => {
+    const { port, hub } = await start(anyone, { maxInflight: 2 });
+    const client = await raw(port, 4);
+    await client.connected();
+    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'feed', qos: 1 }, { topic: 'feed-sentinel', qos: 0 }] });
+    await expect.poll(() => client.packets.find((p) => p.cmd === 'suback')).toBeDefined();
+    for (let i = 1; i <= 5; i++) await hub.publish('feed', 'message', i);
+    const feed = () => client.packets.filter((p) => p.cmd === 'publish' && p.topic === 'feed') as Array<Packet & { payload: Buffer; messageId: number }>;
+    await hub.publish('feed-sentinel', 'message', 'after');
+    await expect.poll(() => client.packets.some((p) => p.cmd === 'publish' && p.topic === 'feed-sentinel')).toBe(true);
+    expect(feed().map((p) => p.payload.toString())).toEqual(['1', '2']);
+    client.send({ cmd: 'puback', messageId: feed()[0]!.messageId });
+    await expect.poll(() => feed().length).toBe(3);
+    expect(feed().map((p) => p.payload.toString())).toEqual(['1', '2', '3']);
+  });
+
+  it('closes a device that reads but never acknowledges once sendBuffer deliveries wait behind its in-flight ones, and logs it', async () => {
+    const { port, hub, logs } = await start({ ...anyone, sendBuffer: 4 }, { maxInflight: 2 }, { record: true });
+    const client = await raw(port, 4);
+    await client.connected();
+    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'feed', qos: 1 }] });
+    await expect.poll(() => client.packets.find((p) => p.cmd === 'suback')).toBeDefined();
+    const canary = await device(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 });
+    await canary.client.subscribeAsync('feed', { qos: 1 });
+    // One at a time, each seen by the canary (it acknowledges): only the silent device falls behind.
+    for (let i = 1; i <= 8; i++) {
+      await hub.publish('feed', 'message', i);
+      await expect.poll(() => canary.received.length).toBe(i);
+    }
+    await expect.poll(client.isClosed).toBe(true);
+    expect(client.packets.filter((p) => p.cmd === 'publish')).toHaveLength(2);
+    expect(logs.find((l) => l.code === 'mqtt_slow_consumer')?.message).toMatch(/slow consumer: more than sendBuffer \(4\) QoS 1 messages waited beyond its receive maximum \(2\)/);
+  });
+
+  it('refuses a maxInflight that is not a whole number from 1 to 65535', () => {
+    for (const maxInflight of [0, 1.5, 70_000, '10']) {
+      expect(() => new MqttEndpoint({ maxInflight } as never)).toThrow(new TypeError('livehub: MqttEndpoint maxInflight must be a whole number from 1 to 65535'));
+    }
+  });
+});

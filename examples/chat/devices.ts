@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Express, Request } from 'express';
-import { ErrorCode, HandlerError, type Hub, type InboundMessage } from 'livehub';
+import { ErrorCode, HandlerError, type Hub } from 'livehub';
 import { MqttEndpoint } from 'livehub/mqtt';
 import { fail } from './auth.js';
 import type { ChatMessage } from './messages.js';
@@ -66,7 +66,7 @@ export function chatDevices(hub: Hub, options: DevicesOptions) {
       const parsed = parseMessage({ id: data?.id ?? randomUUID(), body: data?.body });
       if (!parsed) throw new HandlerError(ErrorCode.BadData, `a chat message from a device is JSON {"author","body"}: body a non-empty string of at most ${MAX_BODY} characters`);
       // What the middleware leaves in `data` is what is published: the message in the page's form.
-      fromDevice(message, { ...parsed, author: data?.author });
+      message.data = { ...parsed, author: data?.author };
     }
     await next();
   });
@@ -106,9 +106,4 @@ export function chatDevices(hub: Hub, options: DevicesOptions) {
       });
     },
   };
-}
-
-/** Replaces a device's publish with the chat message it stands for. */
-function fromDevice(message: InboundMessage, data: Record<string, unknown>): void {
-  Object.assign(message, { data });
 }

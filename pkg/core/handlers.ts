@@ -14,7 +14,12 @@ import type { RequestInfo } from './policy.js';
 export interface InboundMessage {
   readonly type: string;
   readonly id?: RequestId;
-  readonly data?: unknown;
+  /**
+   * The message's data. A middleware may set it, and what it leaves is what the rest see: for a
+   * publish, what is published (a server-made id, a stamp, a cleaned-up body). The size limits apply
+   * to what the client sent, not to what the middleware sets.
+   */
+  data?: unknown;
   /** For built-in commands about a channel. */
   readonly channel?: string;
   /** For a pattern subscribe or unsubscribe (`sensors/+/temp`), instead of `channel`. */

@@ -133,6 +133,19 @@ describe('hub.use', () => {
     expect(order.slice(0, 4)).toEqual(['global:tenant', 'star', 'after:tenant', 'global:publish']);
   });
 
+  it('publishes the data a publish middleware set, for every transport alike', async () => {
+    const { hub, url } = await start({ logger: false, canPublish: () => true });
+    hub.use('publish', async (message, ctx, next) => {
+      message.data = { ...(message.data as object), stamped: ctx.transport };
+      await next();
+    });
+    const [reader, writer] = [await open(url), await open(url)];
+    await reader.subscribe('c');
+    writer.send({ type: 'publish', channel: 'c', event: 'e', data: { text: 'hi' }, id: 1 });
+    expect(await reader.next((m) => m.channel === 'c')).toMatchObject({ type: 'e', data: { text: 'hi', stamped: 'websocket' } });
+    expect((await hub.history('c')).messages.map((m) => m.data)).toEqual([{ text: 'hi', stamped: 'websocket' }]);
+  });
+
   it('stops a message that a middleware does not pass on', async () => {
     const { hub, url } = await start({ logger: false });
     hub.use('subscribe', async (message, _ctx, next) => { if (message.channel !== 'secret') await next(); });

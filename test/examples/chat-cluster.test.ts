@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Peer } from '../helpers.js';
 import { sharedRedisUrl } from '../redis.js';
@@ -85,7 +86,7 @@ describe('the example chat with WORKERS=2', () => {
     for (const pid of chat.workers.values()) expect(chat.lines).toContain(`livehub chat: worker pid ${pid} exited (status 0)`);
   }, 180_000);
 
-  it('replaces a worker that dies; its clients are closed and come back to the others', async () => {
+  it('replaces a worker that dies: its clients are cut (1006), the survivor\'s stay, and new connections reach the replacement', async () => {
     const chat = await startCluster(2, { REDIS_URL: await sharedRedisUrl(), LIVEHUB_PREFIX: prefix('crash') });
     const nodes = [...chat.workers.keys()];
     const peers = await peerOnEach(chat.ws, nodes);
@@ -113,6 +114,22 @@ describe('the example chat with WORKERS=2', () => {
       peer.send({ type: 'whoami', id: 'me' });
       expect((await peer.next((m) => m.id === 'me', 15_000)).data.user).toBe('zoe');
       peer.close();
+    }
+  }, 180_000);
+
+  it('stops every worker and exits 1 when a worker fails before it listens (its port taken), instead of forking again and again', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as { port: number };
+      const run = runChat({ WORKERS: '2', PORT: String(port), REDIS_URL: await sharedRedisUrl(), LIVEHUB_PREFIX: prefix('taken') });
+      expect(await run.exited).toEqual({ code: 1, signal: null });
+      const output = run.lines.join('\n');
+      expect(output).toContain('EADDRINUSE');
+      expect(output).toMatch(/worker pid \d+ exited \(status 1\) before it listened; stopping/);
+      expect(output).not.toContain('in its place');
+    } finally {
+      taken.close();
     }
   }, 180_000);
 

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Peer } from '../helpers.js';
+import { testDatabase } from '../engine/postgres-db.js';
 import { sharedRedisUrl } from '../redis.js';
 import { freshRequest, nodeOf, peerOnEach, rememberWorker, runChat, sseClient, startCluster, workersIn } from './cluster-process.js';
 
@@ -10,8 +11,17 @@ const prefix = (name: string) => `chat-cluster-${name}-${Date.now().toString(36)
 const names = (members: any[]) => members.map((m) => m.info?.name).sort();
 
 describe('the example chat with WORKERS=2', () => {
-  it('serves WebSocket and SSE clients on different workers, who see each other\'s messages and presence', async () => {
-    const chat = await startCluster(2, { REDIS_URL: await sharedRedisUrl(), LIVEHUB_PREFIX: prefix('chat') });
+  const engines: Array<[string, () => Promise<{ env: Record<string, string>; drop: () => Promise<void> }>]> = [
+    ['Redis', async () => ({ env: { REDIS_URL: await sharedRedisUrl(), LIVEHUB_PREFIX: prefix('chat') }, drop: async () => {} })],
+    ['PostgreSQL', async () => {
+      const db = await testDatabase();
+      return { env: { DATABASE_URL: db.url }, drop: db.drop };
+    }],
+  ];
+  it.each(engines)('serves WebSocket and SSE clients on different workers, who see each other\'s messages and presence (%s)', async (_name, engine) => {
+    const { env, drop } = await engine();
+    onTestFinished(drop);
+    const chat = await startCluster(2, env);
     const nodes = [...chat.workers.keys()];
     // Two processes: the pids the workers logged differ from each other and from the primary's.
     expect(new Set([...chat.workers.values(), chat.primaryPid]).size).toBe(3);

@@ -55,12 +55,18 @@ export function startWorkers(env: NodeJS.ProcessEnv = process.env): boolean {
   if (refusal) return refuse(refusal);
   // Every worker must verify every other worker's cookies: one secret for all (or the one given).
   const shared = env.AUTH === 'jwt' && !env.JWT_SECRET ? { JWT_SECRET: randomBytes(32).toString('base64url') } : {};
+  // Counted here: cluster.workers may still hold a worker whose 'exit' came before its 'disconnect'.
+  const alive = new Set<Worker>();
   const listening = new Set<Worker>();
   let stopping: NodeJS.Signals | null = null;
   let failed = false;
   let announced = false;
 
-  const fork = () => cluster.fork(shared);
+  const fork = () => {
+    const worker = cluster.fork(shared);
+    alive.add(worker);
+    return worker;
+  };
   cluster.on('listening', (worker, address) => {
     listening.add(worker);
     if (announced || listening.size < count) return;
@@ -69,10 +75,11 @@ export function startWorkers(env: NodeJS.ProcessEnv = process.env): boolean {
   });
   cluster.on('exit', (worker, code, signal) => {
     const how = signal ? `signal ${signal}` : `status ${code}`;
+    alive.delete(worker);
     if (stopping) {
       console.log(`livehub chat: worker pid ${worker.process.pid} exited (${how})`);
       if (code !== 0) failed = true;
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failed ? 1 : 0);
+      if (alive.size === 0) process.exit(failed ? 1 : 0);
       return;
     }
     if (!listening.has(worker)) {
@@ -80,7 +87,7 @@ export function startWorkers(env: NodeJS.ProcessEnv = process.env): boolean {
       console.error(`livehub chat: worker pid ${worker.process.pid} exited (${how}) before it listened; stopping (see its error above)`);
       failed = true;
       stop('SIGTERM');
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
+      if (alive.size === 0) process.exit(1);
       return;
     }
     listening.delete(worker);
@@ -90,8 +97,8 @@ export function startWorkers(env: NodeJS.ProcessEnv = process.env): boolean {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = signal;
-    console.log(`livehub chat: ${signal}, stopping ${Object.keys(cluster.workers ?? {}).length} workers`);
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    console.log(`livehub chat: ${signal}, stopping ${alive.size} workers`);
+    for (const worker of alive) worker.process.kill(signal);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

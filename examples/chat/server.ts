@@ -14,6 +14,7 @@ import { mountNotifications } from './notifications.js';
 import { chatAuth, fail, storeUnavailable } from './auth.js';
 import { isRoomChat, mountCalls, ROOM_HISTORY } from './calls.js';
 import { capBodies } from './body-limit.js';
+import { startWorkers, workerLabel } from './cluster.js';
 import { chatPage, reactPage, readAssets } from './pages.js';
 import { chatDevices, checkMqttOption, deviceName } from './devices.js';
 import { sensorOf, SENSORS_PATTERN } from './readings.js';
@@ -335,7 +336,8 @@ function publishFailed(res: Response, error: unknown): void {
   fail(res, 503, 'unavailable', `the message was not published (${cause}): send it again with the same id in a moment`);
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// With WORKERS=n this process is the primary: it forks n workers that run what follows (cluster.ts).
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url) && !startWorkers()) {
   const env = process.env;
   const jwt = env.AUTH === 'jwt';
   // Logouts are kept where every node and the next process see them: in Redis with REDIS_URL, else
@@ -369,7 +371,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   // storm in docs/benchmarks.md: 99% back in 6-9 s with 4096 against 13-15 s). Capped by net.core.somaxconn.
   server.listen({ port, host: env.HOST ?? '127.0.0.1', backlog: 4096 }, () => {
     const { port: bound } = server.address() as AddressInfo;
-    console.log(`livehub chat listening on http://localhost:${bound} (WebSocket at /ws)`);
+    console.log(`livehub chat listening on http://localhost:${bound} (WebSocket at /ws)${workerLabel(hub.info().node)}`);
     console.log(chat.operations);
     if (jwt) console.log(`livehub chat: logouts are kept in ${chat.tokenVersions.where}`);
     chat.mqttListening().then((mqtt) => mqtt !== null && console.log(`livehub chat: MQTT for devices on mqtt://localhost:${mqtt} and ws://localhost:${bound}/mqtt (dashboard at /dashboard)`),
@@ -379,13 +381,16 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   // recover there. A single node (the memory engine) has nowhere to send them: a drain would only
   // refuse their reconnects (503) while it lasts, so it closes at once and they come back to the
   // next process (which starts new epochs: their subscribe answers recovered:false).
+  let stopping = false; // once: a worker gets Ctrl-C from the terminal and again from its primary
   const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     const shared = env.REDIS_URL !== undefined || env.DATABASE_URL !== undefined;
     console.log(`livehub chat: ${signal}, ${shared ? 'draining' : 'closing'}`);
     await hub.drain({ spread: signal === 'SIGTERM' && shared ? 5000 : 0 });
     await chat.close();
     server.close(() => process.exit(0));
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 }

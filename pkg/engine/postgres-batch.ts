@@ -1,6 +1,5 @@
 import { isServerError } from './postgres-health.js';
 import { EngineUnavailableError } from './redis-health.js';
-import type { Waker } from './postgres-wake.js';
 
 /**
  * Group commit for the PostgreSQL engine's publishes: the publishes a node makes while its previous
@@ -19,9 +18,6 @@ import type { Waker } from './postgres-wake.js';
  * - A publish that waited past `commandTimeout` for its lane is not sent: it rejects `unavailable`. So
  *   do the publishes waiting behind a statement that got no answer (the database is away or frozen):
  *   they fail at once rather than each wait for a connection; publishes called after that try again.
- * - Statements call `<schema>.append`, which sends no notification: once one committed, the waker
- *   (postgres-wake.ts) wakes the nodes following its channels, so commits do not queue on
- *   PostgreSQL's notification lock.
  */
 
 /** What `<schema>.publish` answers for one publish. */
@@ -53,8 +49,6 @@ export interface PublishBatcherOptions {
   lanes: number;
   /** Publishes per statement at most. @default 1000 */
   maxBatch?: number;
-  /** Wakes the nodes following the channels of a committed statement. */
-  waker: Pick<Waker, 'wake'>;
 }
 
 export class PublishBatcher {
@@ -67,11 +61,11 @@ export class PublishBatcher {
     const s = options.schema;
     this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => ({ waiting: [], busy: false, scheduled: false }));
     this.maxBatch = options.maxBatch ?? 1000;
-    this.single = `select * from ${s}.append($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)`;
+    this.single = `select * from ${s}.publish($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)`;
     // The lateral call runs once per element, in the order `unnest` yields them (array order).
     this.batch = `select p."offset", p.epoch, p.duplicate
       from unnest(${ARRAY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) with ordinality as u(${COLUMNS.join(', ')}, n)
-      cross join lateral ${s}.append(${COLUMNS.map((c) => `u.${c}`).join(', ')}) p
+      cross join lateral ${s}.publish(${COLUMNS.map((c) => `u.${c}`).join(', ')}) p
       order by u.n`;
   }
 
@@ -117,7 +111,6 @@ export class PublishBatcher {
   private async one(w: Waiting): Promise<boolean> {
     try {
       const [row] = await this.run<PublishRow>(`publish to channel '${w.channel}'`, this.single, w.args, w.called);
-      if (!row!.duplicate) this.options.waker.wake([w.channel]);
       w.resolve(row!);
       return true;
     } catch (err) {
@@ -150,9 +143,6 @@ export class PublishBatcher {
       for (const w of sorted) w.reject(this.own(err, what, w));
       return true;
     }
-    const published = new Set<string>();
-    sorted.forEach((w, i) => { if (!rows[i]!.duplicate) published.add(w.channel); });
-    this.options.waker.wake(published);
     sorted.forEach((w, i) => w.resolve(rows[i]!));
     return true;
   }

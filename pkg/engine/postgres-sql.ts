@@ -8,12 +8,10 @@
  * (claimed keys), `nodes` (running nodes and their heartbeat) and `node_messages` (node messages too
  * large for a notification). Functions: `publish` (also for triggers and other languages),
  * `position`, `presence_add`, `presence_remove`, `presence_sweep`, `send` and `trim`. Migration 2
- * (postgres-acks.ts): `acknowledgements` and `acknowledge`. Migration 4 (postgres-wake.ts): `append`,
- * the publish without a notification, which the engine's own publishes call.
+ * (postgres-acks.ts): `acknowledgements` and `acknowledge`.
  */
 
 import { ACKNOWLEDGEMENTS_MIGRATION } from './postgres-acks.js';
-import { WAKE_MIGRATION } from './postgres-wake.js';
 
 export interface Migration {
   version: number;
@@ -215,7 +213,6 @@ create index records_expires_at on {s}.records (expires_at);
 create index channels_updated_at on {s}.channels (updated_at);
 `,
   },
-  WAKE_MIGRATION,
 ];
 
 /** `{s}` replaced by the (already validated) schema name. */

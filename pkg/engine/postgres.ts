@@ -4,7 +4,6 @@ import type {
   Engine, EngineHandlers, EngineRecords, HistoryPolicy, HistoryResult, PresenceEntry, PublishOptions, PublishResult, StreamPosition,
 } from './engine.js';
 import { PublishBatcher } from './postgres-batch.js';
-import { Waker } from './postgres-wake.js';
 import { Follower } from './postgres-follow.js';
 import { PatternFollower } from './postgres-patterns.js';
 import { postgresRecords } from './records.js';
@@ -31,12 +30,11 @@ import { EngineUnavailableError } from './redis-health.js';
  * function `<schema>.publish`; see docs/postgres.md.)
  *
  * How it works (tables: see postgres-sql.ts and livehub/schema):
- * - A publish is one call of the SQL function `<schema>.append`: the channel's row gets the next
- *   offset under its row lock (so offsets become visible in order), the message is inserted and the
- *   idempotency key claimed. Publishes made while an earlier one is in flight go together in one
- *   statement and one commit (group commit, postgres-batch.ts); once it committed, a statement of its
- *   own notifies the nodes (postgres-wake.ts). `<schema>.publish`, for the app's own transactions,
- *   notifies at the caller's commit. History reads likewise share one statement (postgres-reads.ts).
+ * - A publish is one call of the SQL function `<schema>.publish`: the channel's row gets the next
+ *   offset under its row lock (so offsets become visible in order), the message is inserted, the
+ *   idempotency key claimed, and a notification sent at commit. Publishes made while an earlier one
+ *   is in flight go together in one statement and one commit (group commit, postgres-batch.ts);
+ *   history reads likewise share one statement (postgres-reads.ts).
  * - Nodes follow each subscribed channel by offset (postgres-follow.ts). Notifications (LISTEN on a
  *   connection of its own) only wake them; every `pollInterval` each node looks anyway, so delivery is
  *   correct with no notification at all, and no payload limit applies.
@@ -138,8 +136,7 @@ export class PostgresEngine implements Engine {
     this.health = new PostgresHealth(this.host, this.commandTimeout);
     // An idle pooled connection that breaks is dropped by the pool; it is reported, never thrown.
     this.pool.on('error', (err) => this.health.lost('pooled', err));
-    const waker = new Waker(schema, (what, text, values) => this.run(what, text, values));
-    this.batches = new PublishBatcher({ schema, host: this.host, commandTimeout: this.commandTimeout, lanes: Math.min(4, Math.max(1, config.max! - 1)), waker },
+    this.batches = new PublishBatcher({ schema, host: this.host, commandTimeout: this.commandTimeout, lanes: Math.min(4, Math.max(1, config.max! - 1)) },
       (what, text, values, called) => this.run(what, text, values, true, called));
     this.reads = new HistoryReads(schema, (what, text, values) => this.run(what, text, values));
     this.follower = new Follower(schema, (what, text, values) => this.run(what, text, values), () => this.handlers);

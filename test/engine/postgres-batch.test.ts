@@ -63,12 +63,8 @@ describe('PostgresEngine group commit', () => {
   });
 
   it('rejects each publish of a batch that got no answer with outcome_unknown naming its own channel, and retries with the same keys publish each once', async () => {
-    const { engine, counter } = await node(frozen.url, 'frozen', { commandTimeout: 1000 });
-    const before = counter.statements;
+    const { engine } = await node(frozen.url, 'frozen', { commandTimeout: 1000 });
     await engine.publish('a', 't', '"warm"', keep);
-    // The warm publish and its wake-up statement done: the batch is sent on an idle connection, not one opened to a frozen server.
-    const { pool } = engine;
-    await expect.poll(() => counter.statements >= before + 2 && pool.waitingCount === 0 && pool.idleCount === pool.totalCount).toBe(true);
     const once = (n: number) => ({ idempotencyKey: `key-${n}`, idempotencyTtl: 60_000 });
     frozen.signal('SIGSTOP');
     const began = Date.now();

@@ -4,8 +4,8 @@ import type { EngineHandlers, Publication } from 'livehub/engine';
 import { PostgresEngine } from 'livehub/postgres';
 import { testDatabase } from './postgres-db.js';
 
-// The engine's publishes commit without a notification and wake other nodes after their commit;
-// `<schema>.publish`, called in the app's own transaction, notifies at that transaction's commit.
+// Nodes are woken by a notification at the publish's commit: the engine's own publishes, and
+// `<schema>.publish` called in the app's own transaction (at that transaction's commit, not before).
 let db: Awaited<ReturnType<typeof testDatabase>>;
 beforeAll(async () => { db = await testDatabase(); });
 const engines: PostgresEngine[] = [];

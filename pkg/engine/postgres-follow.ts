@@ -59,8 +59,9 @@ export class Follower {
   }
 
   /**
-   * One round trip for all the channels: each one's current position and up to BATCH messages after
-   * what this node delivered. A channel still behind after it is looked at again at once.
+   * One round trip for all the channels: for each one that moved (new messages, or a new epoch), its
+   * current position and up to BATCH messages after what this node delivered; channels that did not
+   * move send no row. A channel still behind after it is looked at again at once.
    */
   private async poll(channels: string[]): Promise<void> {
     const s = this.schema;
@@ -73,6 +74,7 @@ export class Follower {
          select "offset", type, data, tags, publisher, trace from ${s}.messages
          where channel = k.name and epoch = k.epoch and "offset" > k.after and "offset" <= c."offset"
          order by "offset" limit ${BATCH}) m on c.epoch = k.epoch
+       where c.epoch <> k.epoch or c."offset" > k.after
        order by c.name, m."offset"`,
       [channels, from.map((f) => f.epoch), from.map((f) => f.offset)]);
     const byChannel = new Map<string, typeof rows>();
@@ -84,7 +86,7 @@ export class Follower {
     for (const [i, channel] of channels.entries()) {
       const list = byChannel.get(channel);
       const followed = this.tracked.get(channel);
-      // Not yet published to, or unsubscribed (or followed anew) while the read was in flight.
+      // Not moved (or not yet published to), or unsubscribed (or followed anew) while the read was in flight.
       if (!list || !followed || followed !== from[i]) continue;
       const position = { offset: Number(list[0]!.top), epoch: list[0]!.current };
       if (position.epoch !== followed.epoch) {

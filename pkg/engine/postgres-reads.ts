@@ -4,8 +4,10 @@ import { rowToPublication, type MessageRow } from './postgres-rows.js';
 /**
  * The PostgreSQL engine's history reads, grouped: the `history` calls a node makes while its previous
  * read is in flight (thousands at once when clients come back after a restart and resubscribe with
- * their positions) go to PostgreSQL as one statement, one round trip, instead of one each. Each call
- * gets its own result, as from a read of its own; a failed statement fails each call of it.
+ * their positions) go to PostgreSQL as one statement, one round trip, instead of one each. Calls for
+ * the same channel from the same position (the clients of one busy channel coming back together) are
+ * read once and share what was read. Each call gets its own result, as from a read of its own; a failed
+ * statement fails each call of it.
  */
 
 /** Runs one read statement (the engine's `run`). */
@@ -20,7 +22,7 @@ interface Waiting {
 
 type Row = MessageRow & { n: string; top: string; current: string };
 
-/** Calls per statement at most. */
+/** Distinct reads (channel and position) per statement at most. */
 const MAX_READS = 2000;
 
 export class HistoryReads {
@@ -65,16 +67,32 @@ export class HistoryReads {
   private async flush(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
+    // Calls for one channel from one position share a read; up to MAX_READS distinct reads per statement.
+    const reads = new Map<string, Waiting[]>();
+    let count = 0;
+    for (const w of this.waiting) {
+      const key = w.since ? `${w.since.offset}\u0000${w.since.epoch}\u0000${w.channel}` : `\u0000\u0000${w.channel}`;
+      const same = reads.get(key);
+      if (same) same.push(w);
+      else if (reads.size === MAX_READS) break;
+      else reads.set(key, [w]);
+      count++;
+    }
+    const taken = this.waiting.splice(0, count);
     // Sorted by channel, so statements that create channel rows take their locks in one order.
-    const taken = this.waiting.splice(0, MAX_READS).sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+    const groups = [...reads.values()].sort((a, b) => (a[0]!.channel < b[0]!.channel ? -1 : a[0]!.channel > b[0]!.channel ? 1 : 0));
     try {
-      const what = taken.length === 1 ? `history of channel '${taken[0]!.channel}'` : `history of ${taken.length} channels`;
+      const what = groups.length === 1 ? `history of channel '${groups[0]![0]!.channel}'` : `history of ${groups.length} channels`;
+      const firsts = groups.map((g) => g[0]!);
       const rows = await this.run<Row>(what, this.text, [
-        taken.map((w) => w.channel), taken.map((w) => (w.since ? w.since.offset : -1)), taken.map((w) => (w.since ? w.since.epoch : '')),
+        firsts.map((w) => w.channel), firsts.map((w) => (w.since ? w.since.offset : -1)), firsts.map((w) => (w.since ? w.since.epoch : '')),
       ]);
-      const byCall: Row[][] = taken.map(() => []);
-      for (const row of rows) byCall[Number(row.n) - 1]!.push(row);
-      taken.forEach((w, i) => w.resolve(result(w, byCall[i]!)));
+      const byRead: Row[][] = groups.map(() => []);
+      for (const row of rows) byRead[Number(row.n) - 1]!.push(row);
+      groups.forEach((group, i) => {
+        const shared = result(group[0]!, byRead[i]!);
+        for (const w of group) w.resolve({ ...shared, publications: [...shared.publications] });
+      });
     } catch (err) {
       for (const w of taken) w.reject(err);
     } finally {

@@ -100,6 +100,37 @@ describe('PostgresEngine group commit', () => {
     expect(stale).toMatchObject({ position: { offset: 5, epoch: position.epoch }, publications: [], recovered: false });
   });
 
+  it('reads once for the history calls of one channel from one position, each caller getting a result of its own', async () => {
+    const { engine } = await node(db.url, 'shared');
+    for (let n = 1; n <= 4; n++) await engine.publish('group', 't', String(n), keep);
+    const { epoch } = (await engine.history('group', null)).position;
+    // The channels each read statement names.
+    const named: number[] = [];
+    type Query = (config: { text?: string; values?: unknown[][] }, ...rest: unknown[]) => unknown;
+    const pool = engine.pool as unknown as { connect: () => Promise<{ query: Query }> };
+    const connect = pool.connect.bind(pool);
+    pool.connect = async () => {
+      const client = await connect();
+      const query = client.query;
+      client.query = function (this: unknown, config, ...rest) {
+        if (/unnest\(\$1::text\[\], \$2::bigint\[\]/.test(String(config?.text))) named.push(config.values![0]!.length);
+        return query.call(this, config, ...rest);
+      };
+      return client;
+    };
+    const results = await Promise.all([
+      ...Array.from({ length: 300 }, () => engine.history('group', { offset: 1, epoch })),
+      engine.history('group', { offset: 3, epoch }),
+    ]);
+    pool.connect = connect;
+    expect(named).toEqual([2]);
+    for (const r of results.slice(0, 300)) expect(r).toMatchObject({ recovered: true, position: { offset: 4, epoch } });
+    for (const r of results.slice(0, 300)) expect(r.publications.map((p) => p.data)).toEqual(['2', '3', '4']);
+    expect(results[300]!.publications.map((p) => p.data)).toEqual(['4']);
+    results[0]!.publications.pop();
+    expect(results[1]!.publications).toHaveLength(3);
+  });
+
   it('recovers every history read of a batch while publishes to its channel commit meanwhile: the position never counts a message the read misses', async () => {
     const { engine } = await node(db.url, 'snapshot');
     const wide = { size: 100_000, ttl: 600_000 };
@@ -111,20 +142,23 @@ describe('PostgresEngine group commit', () => {
       while (publishing) await Promise.all(Array.from({ length: 32 }, (_, i) => engine.publish('busy', 't', String(i), wide)));
     })();
     try {
-      for (let round = 0; round < 5; round++) {
+      // Rounds until three of them saw publishes commit between their position read and their history reads.
+      for (let round = 0; round < 500 && read < 3; round++) {
         const base = (await engine.history('busy', null)).position.offset;
-        const results = await Promise.all(Array.from({ length: 400 }, () => engine.history('busy', { offset: base, epoch })));
-        for (const r of results) {
+        // 400 calls from 20 positions: 20 distinct reads in one statement.
+        const since = Array.from({ length: 400 }, (_, i) => Math.max(0, base - (i % 20)));
+        const results = await Promise.all(since.map((offset) => engine.history('busy', { offset, epoch })));
+        for (const [i, r] of results.entries()) {
           expect(r.recovered).toBe(true);
-          expect(r.publications.map((p) => p.offset)).toEqual(Array.from({ length: r.position.offset - base }, (_, i) => base + i + 1));
+          expect(r.publications.map((p) => p.offset)).toEqual(Array.from({ length: r.position.offset - since[i]! }, (_, j) => since[i]! + j + 1));
         }
-        read += results.reduce((sum, r) => sum + r.publications.length, 0);
+        if (results[0]!.position.offset > base) read++;
       }
     } finally {
       publishing = false;
       await publisher;
     }
-    // Publishes committed while the reads ran: reads came back with some.
-    expect(read).toBeGreaterThan(0);
+    // Publishes committed while the reads ran.
+    expect(read).toBe(3);
   });
 });

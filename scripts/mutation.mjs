@@ -56,7 +56,7 @@ export const targets = {
   },
   presence: {
     files: ['pkg/core/presence.ts'],
-    tests: core('presence', 'hub-state'),
+    tests: core('presence-unit', 'presence', 'hub-state'),
     goal: 85,
   },
 };

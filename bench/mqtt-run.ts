@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { lines } from './child-lines.js';
 
 /**
  * W10, MQTT fan-out (bench/mqtt-load.c): 1,000 MQTT 3.1.1 subscribers on one topic, a publisher
@@ -50,20 +50,6 @@ function freePort(): Promise<number> {
   });
 }
 
-function lines(child: ChildProcess) {
-  const queue: string[] = [];
-  const waiters: Array<{ prefix: string; resolve: (line: string) => void }> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const at = waiters.findIndex((w) => line.startsWith(w.prefix));
-    if (at >= 0) waiters.splice(at, 1)[0]!.resolve(line); else queue.push(line);
-  });
-  return (prefix: string, timeoutMs: number) => new Promise<string>((resolve, reject) => {
-    const queued = queue.findIndex((l) => l.startsWith(prefix));
-    if (queued >= 0) return resolve(queue.splice(queued, 1)[0]!);
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${prefix}`)), timeoutMs);
-    waiters.push({ prefix, resolve: (line) => { clearTimeout(timer); resolve(line); } });
-  });
-}
 
 function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

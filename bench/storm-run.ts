@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
+import { lines } from './child-lines.js';
 import { benchDatabase } from './bench-db.js';
 
 /**
@@ -107,20 +107,6 @@ function freePort(): Promise<number> {
   });
 }
 
-function lines(child: ChildProcess) {
-  const queue: string[] = [];
-  const waiters: Array<{ prefix: string; resolve: (line: string) => void }> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const at = waiters.findIndex((w) => line.startsWith(w.prefix));
-    if (at >= 0) waiters.splice(at, 1)[0]!.resolve(line); else queue.push(line);
-  });
-  return (prefix: string, timeoutMs: number) => new Promise<string>((resolve, reject) => {
-    const queued = queue.findIndex((l) => l.startsWith(prefix));
-    if (queued >= 0) return resolve(queue.splice(queued, 1)[0]!);
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${prefix}`)), timeoutMs);
-    waiters.push({ prefix, resolve: (line) => { clearTimeout(timer); resolve(line); } });
-  });
-}
 
 /** CPU seconds, RSS and its high-water mark (MB) from /proc; null once the process is gone. */
 function proc(pid: number): { cpu: number; rss: number; hwm: number } | null {

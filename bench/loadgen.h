@@ -79,8 +79,10 @@ int cf_setup_reply(conn_t *c, int lines, int first);
 
 /* publisher.c: the thread, and what it tells the main loop */
 void *publisher(void *arg);
+void expected_of(long long publishes, long long *out); /* deliveries each subscriber expects */
 extern volatile int publisher_done, publisher_stop, publisher_closed;
 extern long long pub_sent, pub_expected;
+extern long long pub_taken; /* when publisher_closed: publishes written whole before the server closed it */
 extern int done_pipe[2];
 
 #endif

@@ -61,47 +61,6 @@ void die(const char *what) {
   exit(1);
 }
 
-/* ---- the config: a flat JSON object written by bench/run.ts ---- */
-
-static const char *field(const char *json, const char *key) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\":", key);
-  const char *at = strstr(json, pat);
-  return at ? at + strlen(pat) : NULL;
-}
-static double num(const char *json, const char *key, double fallback) {
-  const char *at = field(json, key);
-  return at ? strtod(at, NULL) : fallback;
-}
-static void parse_config(const char *json) {
-  const char *p = field(json, "protocol");
-  if (!p) { errno = 0; die("config without protocol"); }
-  cfg.protocol = !strncmp(p, "\"socketio\"", 10) ? P_SOCKETIO : !strncmp(p, "\"gohub\"", 7) ? P_GOHUB
-               : !strncmp(p, "\"sse\"", 5) ? P_SSE : !strncmp(p, "\"centrifuge\"", 12) ? P_CENTRIFUGE : P_LIVEHUB;
-  p = field(json, "workload");
-  if (p) memcpy(cfg.workload, p + 1, 2);
-  cfg.port = (int)num(json, "port", 0);
-  cfg.connections = (int)num(json, "connections", 1000);
-  cfg.size = (int)num(json, "size", 100);
-  cfg.rate = (int)num(json, "rate", 1000);
-  cfg.burst = (int)num(json, "burst", 0);
-  cfg.duration = (int)num(json, "duration", 5);
-  cfg.slow_fraction = num(json, "slowFraction", 0);
-  p = field(json, "filterHalf");
-  cfg.filter_half = p && !strncmp(p, "true", 4);
-  p = field(json, "browserHeaders");
-  cfg.browser_headers = p && !strncmp(p, "true", 4);
-  cfg.first = (int)num(json, "first", 0);
-  p = field(json, "ports");
-  if (p && *p == '[') {
-    char *end;
-    for (p++; *p && *p != ']' && cfg.nports < 64; p = end) {
-      cfg.ports[cfg.nports++] = (int)strtol(p, &end, 10);
-      while (*end == ',' || *end == ' ') end++;
-    }
-  }
-}
-
 /* ---- subscriptions ---- */
 
 void channel_names(int i, char names[2][32], int *count) {
@@ -390,7 +349,7 @@ static int slow_closed_count(void) {
 
 int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: loadgen '<config json>'\n"); return 2; }
-  parse_config(argv[1]);
+  read_config(argv[1]);
   if (raise_file_limit(cfg.connections + 64L) < 0) return 1;
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);

@@ -60,6 +60,7 @@ void close_conn(conn_t *c);
 int slow_count(void);
 
 /* wire.c */
+void read_config(const char *json); /* the flat JSON object bench/run.ts passes to the load generator, into cfg */
 size_t client_frame(uint8_t *out, int opcode, const char *payload, size_t n);
 void send_str(conn_t *c, const char *s);
 void scan(conn_t *c, const uint8_t *p, size_t n);

@@ -143,6 +143,8 @@ void *publisher(void *arg) {
       __atomic_store_n(&publisher_closed, 1, __ATOMIC_RELEASE);
       fprintf(stderr, "loadgen: the server closed the publisher connection after %lld publishes\n", pub_taken);
     }
+    /* Stopped: the connection stays open until the generator exits, so that a server counting the
+       clients it closed does not count this one when a reply meets the closed socket. */
     if (publisher_stop) break;
     int64_t next = sent < count
       ? (bursts ? start + (sent / cfg.burst) * 1000000LL : start + sent * 1000000LL / cfg.rate) - now_us()
@@ -153,6 +155,5 @@ void *publisher(void *arg) {
     struct timespec ts = { 0, next * 1000 };
     if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN)) pub_read(&pc);
   }
-  close(pc.fd);
   return NULL;
 }

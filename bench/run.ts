@@ -218,13 +218,13 @@ function merge(all: Array<Record<string, number>>): Record<string, number> {
 }
 
 /**
- * Server stats: loop delay and hub counters over HTTP (skipped if it is too busy to answer), CPU and
+ * Server stats: loop delay and hub counters over HTTP (skipped if it is too busy to answer within 10 s), CPU and
  * RSS from /proc. Every server runs a full collection when asked (gc() in Node, runtime.GC() in Go):
  * CPU is read before the request, so that collection is not charged to the row, RSS after it.
  */
 async function statsOf(port: number, pid: number): Promise<Record<string, number>> {
   const { cpuMicros } = procStats(pid);
-  const own = await fetch(`http://127.0.0.1:${port}/__bench/stats`, { signal: AbortSignal.timeout(2000) })
+  const own = await fetch(`http://127.0.0.1:${port}/__bench/stats`, { signal: AbortSignal.timeout(10_000) })
     .then((res) => res.json() as Promise<Record<string, number>>, () => ({}));
   return { ...own, cpuMicros, rss: procStats(pid).rss };
 }

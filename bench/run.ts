@@ -352,7 +352,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain; ` +
-    `each row the median of ${RUNS} run${RUNS > 1 ? 's' : ''} (spreads: lowest to highest).\n`);
+    `${RUNS > 1 ? `each row the median of ${RUNS} runs (spreads: lowest to highest)` : 'each row from one run'}.\n`);
   if (rows.length > 0 || !(wantsStorm() || wants('W9') || wants('W10'))) console.log(table(rows, (name) => SERVERS.find((k) => k.name === name)));
   for (const { row, table: costs } of profiles) console.log(`\nWhere ${row.server}'s CPU went in ${row.scenario.label} (--profile):\n\n${costs}`);
   if (wantsStorm()) {

@@ -14,7 +14,7 @@ export function limitServer(cache: string, nativeGenerator: boolean): NativeBuil
   if (built) return built;
   if (!nativeGenerator) return (built = { skipped: 'skipped: the limit server runs with the C load generator only (needs cc for bench/loadgen.c)' });
   const program = `${cache}/limit`;
-  const build = spawnSync('cc', ['-O2', '-o', program, 'bench/servers/limit.c', '-lcrypto'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const build = spawnSync('cc', ['-O2', '-o', program, 'bench/servers/limit.c', 'bench/servers/limit-wire.c', '-lcrypto'], { stdio: ['ignore', 'ignore', 'pipe'] });
   if (build.status === 0) return (built = { program });
   const why = build.error ? 'no C compiler (cc)' : (build.stderr?.toString().trim().split('\n').find((l) => /error/.test(l)) ?? 'cc failed');
   return (built = { skipped: `skipped: ${why.replaceAll('|', '/').slice(0, 160)} (apt-get install gcc libssl-dev)` });

@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import { goServer, type GoServer } from './go-servers.js';
+import { limitServer, type NativeBuild } from './limit-server.js';
 import type { GenConfig, Protocol } from './loadgen.js';
 import { breakdownTable, takeProfile } from './profile.js';
 import { planW7 } from './w7.js';
@@ -41,6 +42,8 @@ interface ServerKind {
   name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean;
   /** A Go server (bench/go-servers.ts), on one core. */
   go?: GoServer;
+  /** A native program the runner builds (bench/limit-server.ts), on one core. */
+  program?: (cache: string, nativeGenerator: boolean) => NativeBuild;
   /** False for a hub without channels (every message goes to everyone): W3 does not apply. */
   channels?: boolean;
   /** The workloads it runs in (default: all but W6). */
@@ -75,6 +78,9 @@ const SERVERS: ServerKind[] = [
   { name: 'Go hub (gorilla chat)', script: 'bench/servers/gohub/main.go', args: [], protocol: 'gohub', go: 'gohub', channels: false },
   // Centrifuge 0.15 (Debian's), the Go library behind Centrifugo, on one core (bench/servers/centrifuge).
   { name: 'Centrifuge 0.15 (Go)', script: 'bench/servers/centrifuge/main.go', args: [], protocol: 'centrifuge', go: 'centrifuge' },
+  // The limit: livehub's wire and nothing more, in C (epoll, one thread, writev), as a floor (bench/servers/limit.c).
+  { name: 'limit (C reference)', script: 'bench/servers/limit.c', args: [], protocol: 'livehub', program: limitServer,
+    only: (s) => ['W1', 'W3', 'W7'].includes(s.config.workload) },
   // Subscribers on Server-Sent Events streams (GET /events), the publisher on a WebSocket as above.
   { name: 'livehub (sse)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'sse' },
   { name: 'naive SSE', script: 'bench/servers/naive-sse.ts', args: [], protocol: 'sse' },
@@ -248,7 +254,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   const env: Record<string, string> = kind.redis
     ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', LIVEHUB_PREFIX: `lhbench-${Date.now().toString(36)}` }
     : {};
-  const go = kind.go ? goServer(kind.go, CACHE, generatorKind.native) : null;
+  const go = kind.go ? goServer(kind.go, CACHE, generatorKind.native) : kind.program ? kind.program(CACHE, generatorKind.native) : null;
   if (go && 'skipped' in go) return { scenario, server: kind.name, note: go.skipped };
   const nodes = Array.from({ length: kind.nodes ?? 1 }, () => go
     ? spawnPinned(0, ['--port', '0'], { GOMAXPROCS: '1' }, go.program)

@@ -63,9 +63,10 @@ function exists(path) {
   }
 }
 
-/** What the bench runs besides Node: the load generator's compiler, Go and the Go peers' libraries. */
+/** What the bench runs besides Node: the load generator's compiler, OpenSSL's headers for the limit server, Go and the Go peers' libraries. */
 const benchNeeds = [
   { what: 'cc', for: 'the C load generator (bench/loadgen.c)', package: 'gcc', present: () => which('cc') !== null },
+  { what: 'openssl/evp.h', for: 'the limit server (bench/servers/limit.c, linked with libcrypto)', package: 'libssl-dev', present: () => exists('/usr/include/openssl/evp.h') },
   { what: 'go', for: 'the Go peers (bench/servers/gohub, bench/servers/centrifuge)', package: 'golang-go', present: () => which('go') !== null },
   ...[
     ['github.com/gorilla/websocket', 'golang-github-gorilla-websocket-dev'],

@@ -10,7 +10,8 @@
  * CLOCK_MONOTONIC (what Node's process.hrtime reads too).
  *
  * Stdio: prints READY once every subscriber is subscribed, waits for START, prints DRAINED once
- * everything expected arrived (or 5 s after the last publish), waits for FINISH, prints RESULT {json}.
+ * everything expected arrived (or 5 s after the last publish), waits for FINISH, prints RESULT {json}
+ * (fields as bench/loadgen.ts's: late and dropped apart, see tally()).
  * Protocols: "livehub" (also the naive hub), "socketio" (Engine.IO 4 over a WebSocket), "gohub"
  * (gorilla's chat hub, which joins queued messages with '\n' inside one frame: each line counts),
  * "centrifuge" (Centrifuge's JSON protocol, see centrifuge.c: one message a line too) and
@@ -58,47 +59,6 @@ int64_t now_us(void) {
 void die(const char *what) {
   fprintf(stderr, "loadgen: %s: %s\n", what, errno ? strerror(errno) : "failed");
   exit(1);
-}
-
-/* ---- the config: a flat JSON object written by bench/run.ts ---- */
-
-static const char *field(const char *json, const char *key) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\":", key);
-  const char *at = strstr(json, pat);
-  return at ? at + strlen(pat) : NULL;
-}
-static double num(const char *json, const char *key, double fallback) {
-  const char *at = field(json, key);
-  return at ? strtod(at, NULL) : fallback;
-}
-static void parse_config(const char *json) {
-  const char *p = field(json, "protocol");
-  if (!p) { errno = 0; die("config without protocol"); }
-  cfg.protocol = !strncmp(p, "\"socketio\"", 10) ? P_SOCKETIO : !strncmp(p, "\"gohub\"", 7) ? P_GOHUB
-               : !strncmp(p, "\"sse\"", 5) ? P_SSE : !strncmp(p, "\"centrifuge\"", 12) ? P_CENTRIFUGE : P_LIVEHUB;
-  p = field(json, "workload");
-  if (p) memcpy(cfg.workload, p + 1, 2);
-  cfg.port = (int)num(json, "port", 0);
-  cfg.connections = (int)num(json, "connections", 1000);
-  cfg.size = (int)num(json, "size", 100);
-  cfg.rate = (int)num(json, "rate", 1000);
-  cfg.burst = (int)num(json, "burst", 0);
-  cfg.duration = (int)num(json, "duration", 5);
-  cfg.slow_fraction = num(json, "slowFraction", 0);
-  p = field(json, "filterHalf");
-  cfg.filter_half = p && !strncmp(p, "true", 4);
-  p = field(json, "browserHeaders");
-  cfg.browser_headers = p && !strncmp(p, "true", 4);
-  cfg.first = (int)num(json, "first", 0);
-  p = field(json, "ports");
-  if (p && *p == '[') {
-    char *end;
-    for (p++; *p && *p != ']' && cfg.nports < 64; p = end) {
-      cfg.ports[cfg.nports++] = (int)strtol(p, &end, 10);
-      while (*end == ',' || *end == ' ') end++;
-    }
-  }
 }
 
 /* ---- subscriptions ---- */
@@ -336,9 +296,60 @@ static int pump(int64_t until, const char *word) {
   }
 }
 
+/*
+ * What did not arrive, per reader (the slow ones are not counted: they stopped reading on purpose):
+ * `dropped` on connections the server closed, and on the others what was published after the server
+ * closed the publisher's connection (publishes it never took); `late` the rest, missing on
+ * connections still open when the drain ended.
+ */
+struct tally { long long late, dropped, taken; int closed, publisher_closed; };
+static struct tally tally(long long sent) {
+  struct tally t = { 0 };
+  int n = cfg.connections;
+  t.publisher_closed = __atomic_load_n(&publisher_closed, __ATOMIC_ACQUIRE);
+  t.taken = t.publisher_closed && pub_taken < sent ? pub_taken : sent;
+  long long *all = calloc(n, sizeof *all), *taken = calloc(n, sizeof *taken);
+  if (strcmp(cfg.workload, "W5")) { expected_of(sent, all); expected_of(t.taken, taken); }
+  for (int i = 0; i < n; i++) {
+    conn_t *c = &conns[i];
+    if (c->slow) continue;
+    int gone = c->state == S_CLOSED;
+    t.closed += gone;
+    long long got = (long long)c->received < all[i] ? (long long)c->received : all[i], missing = all[i] - got;
+    long long unpublished = all[i] - taken[i], cut = gone ? missing : missing < unpublished ? missing : unpublished;
+    t.dropped += cut;
+    t.late += missing - cut;
+  }
+  free(all);
+  free(taken);
+  return t;
+}
+
+/*
+ * Slow subscribers the server closed. They stopped reading, so a close waits behind what fills their
+ * buffers: read it all now (not counted), up to 2 s, and see which ones end.
+ */
+static int slow_closed_count(void) {
+  int open = 0;
+  running = 0;
+  for (int i = 0; i < cfg.connections; i++) {
+    if (!conns[i].slow || conns[i].state == S_CLOSED) continue;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &conns[i] };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev) == 0) open++;
+  }
+  for (int64_t until = now_us() + 2000000; open > 0 && now_us() < until;) {
+    pump(now_us() + 10000, NULL);
+    open = 0;
+    for (int i = 0; i < cfg.connections; i++) open += conns[i].slow && conns[i].state != S_CLOSED;
+  }
+  int closed = 0;
+  for (int i = 0; i < cfg.connections; i++) closed += conns[i].slow && conns[i].state == S_CLOSED;
+  return closed;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: loadgen '<config json>'\n"); return 2; }
-  parse_config(argv[1]);
+  read_config(argv[1]);
   if (raise_file_limit(cfg.connections + 64L) < 0) return 1;
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);
@@ -389,26 +400,25 @@ int main(int argc, char **argv) {
   }
   uint64_t received = total_received;
   if (received != last) last_change = now_us();
-  /* Publishes the server has not read by now count as lost: it could not take the offered load. */
+  struct tally t = tally(sent);
+  /* Publishes the server has not read by now count as late: it could not take the offered load. */
   if (strcmp(cfg.workload, "W5")) { publisher_stop = 1; pthread_join(pub, NULL); }
   printf("DRAINED\n");
   pump(INT64_MAX, "FINISH");
+  int slow_closed = slow_closed_count();
 
   qsort(latencies, nlat, sizeof *latencies, cmp64);
   double elapsed = (last_change - start > 1 ? last_change - start : 1) / 1e6;
-  int closed = 0, slow_closed = 0;
-  for (int i = 0; i < n; i++) {
-    if (conns[i].state != S_CLOSED) continue;
-    closed++;
-    if (conns[i].slow) slow_closed++;
-  }
-  double loss = expected ? 100.0 * (expected - ((long long)received < expected ? (long long)received : expected)) / expected : 0;
-  printf("RESULT {\"sent\":%lld,\"expected\":%lld,\"received\":%llu,\"lossPct\":%.4f,\"deliveredPerSecond\":%.1f,\"elapsedSeconds\":%.3f,",
-         sent, expected, (unsigned long long)received, loss, received / elapsed, elapsed);
+  double pct = expected ? 100.0 / expected : 0;
+  printf("RESULT {\"sent\":%lld,\"expected\":%lld,\"received\":%llu,\"late\":%lld,\"dropped\":%lld,\"latePct\":%.4f,\"droppedPct\":%.4f,"
+         "\"lossPct\":%.4f,\"deliveredPerSecond\":%.1f,\"elapsedSeconds\":%.3f,",
+         sent, expected, (unsigned long long)received, t.late, t.dropped, t.late * pct, t.dropped * pct,
+         (t.late + t.dropped) * pct, received / elapsed, elapsed);
   print_pct("p50", 50);
   print_pct("p99", 99);
   print_pct("p999", 99.9);
-  printf("\"latencySamples\":%zu,\"closedByServer\":%d,\"slowClosed\":%d,\"slow\":%d,\"setupSeconds\":%.3f,\"connectSeconds\":%.3f,\"generator\":\"c\"}\n",
-         nlat, closed, slow_closed, slow, setup_seconds, connect_seconds);
+  printf("\"latencySamples\":%zu,\"closedByServer\":%d,\"slowClosed\":%d,\"slow\":%d,\"publisherClosed\":%d,\"publishedBeforeClose\":%lld,"
+         "\"setupSeconds\":%.3f,\"connectSeconds\":%.3f,\"generator\":\"c\"}\n",
+         nlat, t.closed + slow_closed, slow_closed, slow, t.publisher_closed, t.publisher_closed ? t.taken : sent, setup_seconds, connect_seconds);
   return 0;
 }

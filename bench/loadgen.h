@@ -60,6 +60,7 @@ void close_conn(conn_t *c);
 int slow_count(void);
 
 /* wire.c */
+void read_config(const char *json); /* the flat JSON object bench/run.ts passes to the load generator, into cfg */
 size_t client_frame(uint8_t *out, int opcode, const char *payload, size_t n);
 void send_str(conn_t *c, const char *s);
 void scan(conn_t *c, const uint8_t *p, size_t n);
@@ -79,8 +80,10 @@ int cf_setup_reply(conn_t *c, int lines, int first);
 
 /* publisher.c: the thread, and what it tells the main loop */
 void *publisher(void *arg);
+void expected_of(long long publishes, long long *out); /* deliveries each subscriber expects */
 extern volatile int publisher_done, publisher_stop, publisher_closed;
 extern long long pub_sent, pub_expected;
+extern long long pub_taken; /* when publisher_closed: publishes written whole before the server closed it */
 extern int done_pipe[2];
 
 #endif

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EventStreamConnection, type EventSink } from './sse-wire.js';
-import { nowMicros, WireConnection, type FrameSink } from './wire.js';
+import { clientFrame, nowMicros, WireConnection, type FrameSink } from './wire.js';
 
 /**
  * The Node load generator, used when there is no C compiler for bench/loadgen.c (or with
@@ -10,7 +10,7 @@ import { nowMicros, WireConnection, type FrameSink } from './wire.js';
  * (pinned by the runner to its own core) holds every subscriber connection, with the publisher in a
  * child process (on the same core: it inherits the affinity) so that a saturated receive loop does
  * not delay the publish schedule. Talks to the runner over stdio: prints READY, waits for START,
- * prints DRAINED, waits for FINISH, prints RESULT {json}.
+ * prints DRAINED, waits for FINISH, prints RESULT {json} (the fields of `GenResult`, as the C one).
  */
 
 /**
@@ -41,6 +41,37 @@ export interface GenConfig {
   filterHalf?: boolean;
   /** C generator: the first subscriber's index (its channel u<index>), for a second generator on the same server. */
   first?: number;
+}
+
+/** What both generators print after RESULT. */
+export interface GenResult {
+  sent: number; expected: number; received: number;
+  /** Missing on readers still open when the drain ended (the slow ones are not counted: they stopped reading on purpose). */
+  late: number;
+  /**
+   * Missing on readers the server closed, and on the others the deliveries of what was published
+   * after the server closed the publisher's connection (publishes it never took).
+   */
+  dropped: number;
+  latePct: number; droppedPct: number; lossPct: number;
+  deliveredPerSecond: number; elapsedSeconds: number;
+  p50: number | null; p99: number | null; p999: number | null; latencySamples: number;
+  /** Subscriber connections the server closed (readers by the end of the drain, slow ones after reading what they held). */
+  closedByServer: number;
+  slowClosed: number; slow: number;
+  /** 1 when the server closed the publisher's connection, after `publishedBeforeClose` publishes. */
+  publisherClosed: number; publishedBeforeClose: number;
+  setupSeconds: number;
+}
+
+/** Deliveries subscriber i expects of the first `publishes` publishes of the publisher's schedule (`target` below). */
+function expectedOf(config: GenConfig, publishes: number): number[] {
+  const n = config.connections;
+  if (config.workload !== 'W3') return new Array<number>(n).fill(publishes);
+  const groups = Math.ceil(n / 10), evens = Math.ceil(publishes / 2);
+  const out = Array.from({ length: n }, (_, i) => Math.floor(evens / groups) + (Math.floor(i / 10) < evens % groups ? 1 : 0));
+  for (let s = 1; s < publishes; s += 2) out[(s * 7919) % n]!++;
+  return out;
 }
 
 /** Where the publisher (and WebSocket subscribers) connect. */
@@ -192,6 +223,7 @@ async function main(config: GenConfig): Promise<void> {
   let publisherProcess: ReturnType<typeof spawn> | null = null;
   let expected = 0;
   let sent = 0;
+  let taken = -1; // publishes the server took before it closed the publisher's connection (-1: it did not)
   if (config.workload === 'W5') {
     await new Promise((r) => setTimeout(r, config.duration * 1000));
   } else {
@@ -200,7 +232,10 @@ async function main(config: GenConfig): Promise<void> {
     });
     const child = publisherProcess;
     const done = await new Promise<{ sent: number; expected: number }>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => { if (line.startsWith('DONE ')) resolve(JSON.parse(line.slice(5))); });
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line.startsWith('DONE ')) resolve(JSON.parse(line.slice(5)));
+        if (line.startsWith('CLOSED ')) taken = Number(line.slice(7));
+      });
       child.once('exit', (code) => reject(new Error(`publisher exited with ${code}`)));
     });
     sent = done.sent;
@@ -217,23 +252,42 @@ async function main(config: GenConfig): Promise<void> {
   }
   const received = total();
   if (received !== last) lastChange = nowMicros();
-  // Publishes the server has not read by now count as lost: it could not take the offered load.
+  // Publishes the server has not read by now count as late: it could not take the offered load.
+  await new Promise((r) => setTimeout(r, 50)); // a CLOSED line written just before is read
   publisherProcess?.removeAllListeners('exit');
   publisherProcess?.kill('SIGKILL');
+  const publisherClosed = taken >= 0 && taken < sent;
+  const all = expectedOf(config, sent), before = publisherClosed ? expectedOf(config, taken) : all;
+  let late = 0, dropped = 0, closedReaders = 0;
+  subscribers.forEach((s, i) => {
+    if (slowSet.has(s)) return;
+    const missing = all[i]! - Math.min(s.received, all[i]!), unpublished = all[i]! - before[i]!;
+    const cut = s.closed ? missing : Math.min(missing, unpublished);
+    closedReaders += s.closed ? 1 : 0;
+    dropped += cut;
+    late += missing - cut;
+  });
   console.log('DRAINED');
   await waitFor('FINISH');
+  // The slow ones: a close waits behind what fills their buffers; read it all now (not counted), up to 2 s.
+  for (const s of subscribers) s.running = false;
+  for (const s of slowSet) s.conn.socket.resume();
+  for (const until = Date.now() + 2000; [...slowSet].some((s) => !s.closed) && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
+  const slowClosed = [...slowSet].filter((s) => s.closed).length;
   latencies.sort((a, b) => a - b);
   const elapsed = Math.max(1, lastChange - start) / 1e6;
-  const result = {
-    sent, expected, received,
-    lossPct: expected ? (100 * (expected - Math.min(received, expected))) / expected : 0,
+  const pct = expected ? 100 / expected : 0;
+  const result: GenResult = {
+    sent, expected, received, late, dropped, latePct: late * pct, droppedPct: dropped * pct, lossPct: (late + dropped) * pct,
     deliveredPerSecond: received / elapsed,
     elapsedSeconds: elapsed,
     p50: percentile(latencies, 50), p99: percentile(latencies, 99), p999: percentile(latencies, 99.9),
     latencySamples: latencies.length,
-    closedByServer: subscribers.filter((s) => s.closed).length,
-    slowClosed: [...slowSet].filter((s) => s.closed).length,
+    closedByServer: closedReaders + slowClosed,
+    slowClosed,
     slow,
+    publisherClosed: publisherClosed ? 1 : 0,
+    publishedBeforeClose: publisherClosed ? taken : sent,
     setupSeconds,
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
@@ -245,12 +299,14 @@ async function main(config: GenConfig): Promise<void> {
 async function publisher(config: GenConfig, slow: number): Promise<void> {
   let connected!: () => void;
   const ready = new Promise<void>((resolve) => { connected = resolve; });
+  let written = 0; // publishes handed to the kernel whole
   const conn = new WireConnection({
     onText(length, prefix) {
       if (config.protocol === 'socketio' && prefix.startsWith('40')) connected();
       if (config.protocol === 'socketio' && length === 1 && prefix === '2') conn.send('3');
     },
-    onClose() {},
+    // The server closed it: what was not written by now it never took.
+    onClose() { console.log(`CLOSED ${written}`); },
   });
   await conn.open(config.port, PATHS[config.protocol], subprotocolOf(config.protocol));
   if (config.protocol === 'socketio') conn.send('40');
@@ -286,7 +342,7 @@ async function publisher(config: GenConfig, slow: number): Promise<void> {
       conn.socket.cork();
       while (sent < count && scheduled(sent) <= now) {
         const [channel, fanout] = target(sent);
-        conn.send(frameFor(channel, scheduled(sent)));
+        conn.socket.write(clientFrame(frameFor(channel, scheduled(sent))), (error) => { if (!error) written++; });
         expected += fanout;
         sent++;
       }

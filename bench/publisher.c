@@ -14,7 +14,7 @@
 #include "loadgen.h"
 
 volatile int publisher_done, publisher_stop, publisher_closed;
-long long pub_sent, pub_expected;
+long long pub_sent, pub_expected, pub_taken;
 int done_pipe[2];
 
 typedef struct { uint8_t *data; size_t len, cap; } buf_t;
@@ -31,7 +31,7 @@ static void buf_put(buf_t *b, const uint8_t *p, size_t n) {
 static void pub_read(conn_t *c) {
   uint8_t in[16384];
   ssize_t n = read(c->fd, in, sizeof in);
-  if (n == 0) c->state = S_CLOSED;
+  if (n == 0 || (n < 0 && errno != EAGAIN)) c->state = S_CLOSED;
   if (n <= 0) return;
   size_t off = 0;
   if (c->state == S_UPGRADING) {
@@ -45,13 +45,40 @@ static void pub_read(conn_t *c) {
   scan(c, in + off, n - off);
 }
 
+/* Where each publish in the buffer ends, to tell how many went out whole. */
+static size_t *ends;
+static size_t nends, capends;
+static long long flushed; /* publishes written whole before the buffer was last emptied */
+
 static void pub_flush(conn_t *c, buf_t *out, size_t *done) {
   while (*done < out->len) {
     ssize_t w = write(c->fd, out->data + *done, out->len - *done);
+    if (w < 0 && errno != EAGAIN) c->state = S_CLOSED;
     if (w <= 0) return;
     *done += w;
   }
-  out->len = *done = 0;
+  flushed += nends;
+  out->len = *done = nends = 0;
+}
+
+/* Publishes written whole so far. */
+static long long written(size_t done) {
+  long long k = flushed;
+  for (size_t i = 0; i < nends && ends[i] <= done; i++) k++;
+  return k;
+}
+
+/*
+ * Deliveries each subscriber expects of the first `publishes` publishes of the schedule below:
+ * out[i] for subscriber index i (W3: its own channel's and its group's share; else every publish).
+ */
+void expected_of(long long publishes, long long *out) {
+  int n = cfg.connections;
+  if (!is_w3()) { for (int i = 0; i < n; i++) out[i] = publishes; return; }
+  int groups = (n + 9) / 10;
+  long long evens = (publishes + 1) / 2; /* publish 2k goes to group k % groups */
+  for (int i = 0; i < n; i++) out[i] = evens / groups + (i / 10 < evens % groups);
+  for (long long s = 1; s < publishes; s += 2) out[(s * 7919) % n]++;
 }
 
 void *publisher(void *arg) {
@@ -98,6 +125,8 @@ void *publisher(void *arg) {
         ? sprintf(msg, "42[\"publish\",{\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"t\":%lld,\"p\":\"%s\"}}]", channel, (long long)at, pad)
         : sprintf(msg, "{\"type\":\"publish\",\"channel\":\"%s\",\"event\":\"m\",\"data\":{\"t\":%lld,\"p\":\"%s\"}}", channel, (long long)at, pad);
       buf_put(&out, frame, client_frame(frame, 1, msg, len));
+      if (nends == capends) ends = realloc(ends, (capends = capends ? capends * 2 : 4096) * sizeof *ends);
+      ends[nends++] = out.len;
       expected += fanout;
       sent++;
     }
@@ -108,7 +137,14 @@ void *publisher(void *arg) {
       __atomic_store_n(&publisher_done, 1, __ATOMIC_RELEASE);
       if (write(done_pipe[1], "d", 1) != 1) die("pipe");
     }
-    if (pc.state == S_CLOSED && !publisher_closed) { publisher_closed = 1; fprintf(stderr, "loadgen: the server closed the publisher connection after %lld publishes\n", sent); }
+    if (pc.state == S_CLOSED && !publisher_closed) {
+      /* What was not written whole by now the server never took: those deliveries count as dropped. */
+      pub_taken = written(done);
+      __atomic_store_n(&publisher_closed, 1, __ATOMIC_RELEASE);
+      fprintf(stderr, "loadgen: the server closed the publisher connection after %lld publishes\n", pub_taken);
+    }
+    /* Stopped: the connection stays open until the generator exits, so that a server counting the
+       clients it closed does not count this one when a reply meets the closed socket. */
     if (publisher_stop) break;
     int64_t next = sent < count
       ? (bursts ? start + (sent / cfg.burst) * 1000000LL : start + sent * 1000000LL / cfg.rate) - now_us()
@@ -119,6 +155,5 @@ void *publisher(void *arg) {
     struct timespec ts = { 0, next * 1000 };
     if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN)) pub_read(&pc);
   }
-  close(pc.fd);
   return NULL;
 }

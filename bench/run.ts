@@ -7,14 +7,17 @@ import { goServer, type GoServer } from './go-servers.js';
 import { limitServer, type NativeBuild } from './limit-server.js';
 import type { GenConfig, Protocol } from './loadgen.js';
 import { breakdownTable, takeProfile } from './profile.js';
-import { planW7, w7Note } from './w7.js';
+import { planW7 } from './w7.js';
+import { combine, runCount } from './repeat.js';
+import { table, type Row } from './table.js';
 import { runStorms, stormTable } from './storm-run.js';
 import { enginesTable, runEngines } from './engines.js';
 import { mqttTable, runMqtt } from './mqtt-run.js';
 
 /**
  * `npm run bench`: starts each server on one core and the load generator on the other, runs the
- * workloads, and prints a markdown table with ratios against the naive ws hub.
+ * workloads, and prints a markdown table (bench/table.ts) with ratios against the naive ws hub and the
+ * C reference server, each figure the median of `--runs` runs (bench/repeat.ts).
  *
  *   npm run bench                       the default matrix
  *   npm run bench -- --quick            W1 at 1k subscribers and W5 only
@@ -24,6 +27,7 @@ import { mqttTable, runMqtt } from './mqtt-run.js';
  *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label, several
  *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
+ *   npm run bench -- --runs 5           runs of every row; the table shows medians and spreads (default 3, --quick 1)
  *   npm run bench -- --servers js,naive  servers whose name contains one of these
  *   npm run bench -- --servers sse      the Server-Sent Events rows (livehub's and the naive fan-out's)
  *   npm run bench -- --only W3 --servers js,naive,centrifuge
@@ -99,9 +103,6 @@ function kindsFor(scenario: Scenario, kinds: ServerKind[]): ServerKind[] {
   return kinds.filter((k) => k.name !== REDIS_KIND && (workload !== 'W3' || k.channels !== false) && (!isSse(k) || scenario.sse === true) &&
     (k.only === undefined || k.only(scenario)));
 }
-const NAIVE = 'naive ws';
-/** SSE rows are compared with the naive SSE fan-out. */
-const NAIVE_SSE = 'naive SSE';
 const RSS_GUARD = 3 * 1024 ** 3;
 
 const W3_SATURATED = 'W3 10k conns, personal + group of 10, 200000/s offered';
@@ -119,6 +120,7 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 const duration = Number(arg('--duration') ?? 5);
+const RUNS = runCount(process.argv);
 const base = { duration, burst: 0, rate: 1000, size: 100, slowFraction: 0 };
 const ALL: Scenario[] = [
   { label: 'W1 1k subs × 1000/s × 100 B', config: { ...base, workload: 'W1', connections: 1000 }, sse: true },
@@ -221,11 +223,16 @@ function merge(all: Array<Record<string, number>>): Record<string, number> {
   return out;
 }
 
-/** Server stats: CPU and RSS from /proc, loop delay and hub counters over HTTP (skipped if it is too busy to answer). */
+/**
+ * Server stats: loop delay and hub counters over HTTP (skipped if it is too busy to answer within 10 s), CPU and
+ * RSS from /proc. Every server runs a full collection when asked (gc() in Node, runtime.GC() in Go):
+ * CPU is read before the request, so that collection is not charged to the row, RSS after it.
+ */
 async function statsOf(port: number, pid: number): Promise<Record<string, number>> {
-  const own = await fetch(`http://127.0.0.1:${port}/__bench/stats`, { signal: AbortSignal.timeout(2000) })
+  const { cpuMicros } = procStats(pid);
+  const own = await fetch(`http://127.0.0.1:${port}/__bench/stats`, { signal: AbortSignal.timeout(10_000) })
     .then((res) => res.json() as Promise<Record<string, number>>, () => ({}));
-  return { ...own, ...procStats(pid) };
+  return { ...own, cpuMicros, rss: procStats(pid).rss };
 }
 
 function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -242,8 +249,6 @@ function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<
 const PROFILE_DIR = `${CACHE}/profiles`;
 const profiling = process.argv.includes('--profile');
 const profiles: Array<{ row: Row; table: string }> = [];
-
-interface Row { scenario: Scenario; server: string; protocol?: Protocol; result?: Record<string, number | null>; server0?: Record<string, number>; server1?: Record<string, number>; before?: Record<string, number>; note?: string }
 
 async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   const env: Record<string, string> = kind.redis
@@ -302,54 +307,6 @@ function keepProfile(row: Row): void {
   profiles.push({ row, table: breakdownTable(profile, { publishes, deliveries, writes: s1.writes! - s0.writes! }) });
 }
 
-const fmt = (n: number | null | undefined, digits = 0) =>
-  n === null || n === undefined || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
-/** Server CPU per delivered message (µs). */
-function cpuPerMessage(row: Row | undefined): number | null {
-  const s0 = row?.server0, s1 = row?.server1, received = row?.result?.received as number | undefined;
-  return s0 && s1 && received ? (s1.cpuMicros! - s0.cpuMicros!) / received : null;
-}
-
-/** A feature's cost: this row over the row without it (`versus`), as ratios. */
-function versusNote(row: Row, rows: Row[]): string {
-  const versus = SERVERS.find((k) => k.name === row.server)?.versus;
-  const off = versus ? rows.find((x) => x.scenario === row.scenario && x.server === versus) : undefined;
-  if (!versus || !off?.result || !row.result) return '';
-  const ratio = (on: number | null | undefined, base: number | null | undefined) => (on != null && base ? `${fmt(on / base, 2)}×` : '–');
-  const w5 = row.scenario.config.workload === 'W5';
-  return `on/off vs ${versus}: ${w5 ? '' : `msg/s ${ratio(row.result.deliveredPerSecond, off.result.deliveredPerSecond)}, ` +
-    `CPU/msg ${ratio(cpuPerMessage(row), cpuPerMessage(off))}, `}p99 ${ratio(row.result.p99, off.result.p99)}, ` +
-    `RSS ${ratio(row.server1?.rss, off.server1?.rss)}`;
-}
-
-function table(rows: Row[]): string {
-  const out = [
-    '| workload | server | delivered msg/s | × naive (SSE: × naive SSE; W6: × one node) | loss | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB | RSS MB/1k conns | frames/write | loop delay p99 ms | note |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-  ];
-  for (const row of rows) {
-    const r = row.result;
-    const peer = row.scenario.config.workload === 'W6' ? 'livehub (js)' : row.protocol === 'sse' ? NAIVE_SSE : NAIVE;
-    const naive = rows.find((x) => x.scenario === row.scenario && x.server === peer)?.result;
-    const ratio = r && naive && naive.deliveredPerSecond ? (r.deliveredPerSecond as number) / (naive.deliveredPerSecond as number) : null;
-    const s0 = row.server0, s1 = row.server1;
-    const cpu = cpuPerMessage(row);
-    const rss = s1 ? s1.rss! / 2 ** 20 : null;
-    const perK = s1 && row.before ? ((s1.rss! - row.before.rss!) / 2 ** 20) / (row.scenario.config.connections / 1000) : null;
-    const fpw = s0 && s1 && s1.writes !== undefined ? (s1.frames! - s0.frames!) / Math.max(1, s1.writes - s0.writes!) : null;
-    // Evictions as the server counts them: a paused reader never sees its close frame.
-    // The Go servers count none (gorilla's hub drops a client whose queue is full; Centrifuge past 10 MB queued).
-    const evicted = s0 && s1 && s1.evictions !== undefined ? `${s1.evictions - s0.evictions!}/${r?.slow} slow evicted (4001)`
-      : SERVERS.find((k) => k.name === row.server)?.go ? `${r?.slow} slow (evictions not counted)` : `${r?.slow} slow, no eviction`;
-    const note = row.note ?? (r && (r.slow as number) > 0 ? evicted : row.scenario.config.workload === 'W7'
-      ? w7Note(row.scenario.config.connections, r, row.before, s0, s1, SERVERS.find((k) => k.name === row.server)?.channels !== false) : versusNote(row, rows));
-    const w5 = row.scenario.config.workload === 'W5';
-    out.push(`| ${row.scenario.label} | ${row.server} | ${w5 ? '–' : fmt(r?.deliveredPerSecond as number)} | ${w5 ? '–' : fmt(ratio, 1)} | ${w5 || !r ? '–' : `${fmt(r.lossPct as number, 2)}%`} | ${fmt(r?.p50 as number, 1)} | ${fmt(r?.p99 as number, 1)} | ${fmt(r?.p999 as number, 1)} | ${w5 ? '–' : fmt(cpu, 2)} | ${fmt(rss)} | ${fmt(perK, 2)} | ${fmt(fpw, 1)} | ${fmt(s1?.eldP99Ms, 1)} | ${note} |`);
-  }
-  return out.join('\n');
-}
-
 function kinds(): ServerKind[] {
   const names = arg('--servers')?.split(',');
   return names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
@@ -385,18 +342,24 @@ async function main(): Promise<void> {
       scenario = plan.run;
     }
     for (const kind of kindsFor(scenario, kinds())) {
-      const began = Date.now();
-      const row: Row = { ...(await runOne(scenario, kind)), protocol: kind.protocol };
-      rows.push(row);
-      if (profiled(kind)) keepProfile(row);
-      const r = row.result;
-      console.error(`  ${scenario.label} — ${kind.name}: ${((Date.now() - began) / 1000).toFixed(1)} s` +
-        (r ? ` (setup ${Number(r.setupSeconds).toFixed(1)} s, ${Math.round(r.deliveredPerSecond as number)} msg/s, loss ${Number(r.lossPct).toFixed(2)}%)` : '') +
-        (row.note ? ` ${row.note}` : ''));
+      const runs: Row[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const began = Date.now();
+        const run: Row = { ...(await runOne(scenario, kind)), protocol: kind.protocol };
+        runs.push(run);
+        if (profiled(kind)) { if (i === 0) keepProfile(run); else takeProfile(PROFILE_DIR); } // the first run's profile
+        const r = run.result;
+        console.error(`  ${scenario.label} — ${kind.name}${RUNS > 1 ? ` (run ${i + 1}/${RUNS})` : ''}: ${((Date.now() - began) / 1000).toFixed(1)} s` +
+          (r ? ` (setup ${Number(r.setupSeconds).toFixed(1)} s, ${Math.round(r.deliveredPerSecond as number)} msg/s, late ${Number(r.latePct).toFixed(2)}%, ` +
+            `dropped ${Number(r.droppedPct).toFixed(2)}%, ${r.closedByServer} closed by the server)` : '') + (run.note ? ` ${run.note}` : ''));
+        if (run.note?.startsWith('skipped')) break;
+      }
+      rows.push(combine(runs, (run) => run.result?.deliveredPerSecond));
     }
   }
-  console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain.\n`);
-  if (rows.length > 0 || !(wantsStorm() || wants('W9') || wants('W10'))) console.log(table(rows));
+  console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain; ` +
+    `${RUNS > 1 ? `each row the median of ${RUNS} runs (spreads: lowest to highest)` : 'each row from one run'}.\n`);
+  if (rows.length > 0 || !(wantsStorm() || wants('W9') || wants('W10'))) console.log(table(rows, (name) => SERVERS.find((k) => k.name === name)));
   for (const { row, table: costs } of profiles) console.log(`\nWhere ${row.server}'s CPU went in ${row.scenario.label} (--profile):\n\n${costs}`);
   if (wantsStorm()) {
     const load = { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100 };

@@ -2,7 +2,7 @@
  * The C load generator's connections (see loadgen.h): connecting, the WebSocket upgrade (or, for an
  * SSE subscriber, the stream's GET) and its answer, client frames out, and a frame scanner in that
  * keeps only the first bytes of each message; source addresses over 127.0.0.0/8 and the open-files
- * limit for many connections.
+ * limit for many connections; and the config the runner passes.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -17,6 +17,49 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+
+/* ---- the config: a flat JSON object written by bench/run.ts ---- */
+
+static const char *field(const char *json, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *at = strstr(json, pat);
+  return at ? at + strlen(pat) : NULL;
+}
+static double num(const char *json, const char *key, double fallback) {
+  const char *at = field(json, key);
+  return at ? strtod(at, NULL) : fallback;
+}
+void read_config(const char *json) {
+  const char *p = field(json, "protocol");
+  if (!p) { errno = 0; die("config without protocol"); }
+  cfg.protocol = !strncmp(p, "\"socketio\"", 10) ? P_SOCKETIO : !strncmp(p, "\"gohub\"", 7) ? P_GOHUB
+               : !strncmp(p, "\"sse\"", 5) ? P_SSE : !strncmp(p, "\"centrifuge\"", 12) ? P_CENTRIFUGE : P_LIVEHUB;
+  p = field(json, "workload");
+  if (p) memcpy(cfg.workload, p + 1, 2);
+  cfg.port = (int)num(json, "port", 0);
+  cfg.connections = (int)num(json, "connections", 1000);
+  cfg.size = (int)num(json, "size", 100);
+  cfg.rate = (int)num(json, "rate", 1000);
+  cfg.burst = (int)num(json, "burst", 0);
+  cfg.duration = (int)num(json, "duration", 5);
+  cfg.slow_fraction = num(json, "slowFraction", 0);
+  p = field(json, "filterHalf");
+  cfg.filter_half = p && !strncmp(p, "true", 4);
+  p = field(json, "browserHeaders");
+  cfg.browser_headers = p && !strncmp(p, "true", 4);
+  cfg.first = (int)num(json, "first", 0);
+  p = field(json, "ports");
+  if (p && *p == '[') {
+    char *end;
+    for (p++; *p && *p != ']' && cfg.nports < 64; p = end) {
+      cfg.ports[cfg.nports++] = (int)strtol(p, &end, 10);
+      while (*end == ',' || *end == ' ') end++;
+    }
+  }
+}
+
+/* ---- connections ---- */
 
 static const char *path(void) {
   return cfg.protocol == P_SOCKETIO ? "/socket.io/?EIO=4&transport=websocket" : cfg.protocol == P_GOHUB ? "/ws"

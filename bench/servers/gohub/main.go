@@ -1,15 +1,25 @@
 // The Go hub livehub ports, for the benchmark: gorilla/websocket's chat example (hub.go and
 // client.go, Copyright 2013 The Gorilla WebSocket Authors, BSD-2-Clause; toutago-inertia's
-// pkg/realtime follows it), kept as it is but for three things:
-// it listens on 127.0.0.1:PORT and prints "READY <port>" like the other bench servers, the read
-// limit is 64 KiB instead of 512 bytes (the 1 KiB and 16 KiB workloads publish larger messages),
-// and /__bench/stats answers {} (the runner reads CPU and RSS from /proc).
+// pkg/realtime follows it), kept as it is but for these things:
+//   - it listens on 127.0.0.1:PORT and prints "READY <port>" like the other bench servers;
+//   - the read limit is 64 KiB instead of 512 bytes (the 1 KiB and 16 KiB workloads publish larger
+//     messages);
+//   - buffers sized for the load, as its users would (the example's are sized for a demo):
+//     -write-buffer (16 KiB, the example's 1 KiB: the writer joins what is queued into one frame, and
+//     a buffer that size lets a frame hold ~150 100-byte messages per write instead of ~10) and
+//     -send-queue (1024 messages a client, the example's 256: at 5,000 publishes a second 256 is
+//     50 ms, less than one round of the Go scheduler over a thousand writers on one core);
+//   - /__bench/stats answers {"disconnected": N}, the clients the hub dropped because their send
+//     queue was full (the example's only way to deal with a slow client, the publisher included: it
+//     is a client like the others and receives every message), after a full collection (runtime.GC,
+//     as the Node servers run gc() before their figures: the runner reads RSS after it, CPU before).
 //
 // Every message a client sends is broadcast to every client; the writer joins the messages queued
 // for a client with '\n' inside one frame, which the C load generator counts line by line.
 //
 // Built by `npm run bench` with Debian's golang-go and golang-github-gorilla-websocket-dev:
-//   GO111MODULE=off GOPATH=/usr/share/gocode go build -o gohub bench/servers/gohub/main.go
+//
+//	GO111MODULE=off GOPATH=/usr/share/gocode go build -o gohub bench/servers/gohub/main.go
 package main
 
 import (
@@ -18,6 +28,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -35,7 +47,11 @@ var (
 	space   = []byte{' '}
 )
 
-var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+var (
+	upgrader     websocket.Upgrader
+	sendQueue    int
+	disconnected int64 // clients dropped with a full send queue
+)
 
 type Client struct {
 	hub  *Hub
@@ -74,6 +90,7 @@ func (h *Hub) run() {
 				select {
 				case client.send <- message:
 				default:
+					atomic.AddInt64(&disconnected, 1)
 					close(client.send)
 					delete(h.clients, client)
 				}
@@ -141,7 +158,7 @@ func serveWs(hub *Hub, w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	client := &Client{hub: hub, conn: conn, send: make(chan []byte, 256)}
+	client := &Client{hub: hub, conn: conn, send: make(chan []byte, sendQueue)}
 	client.hub.register <- client
 	go client.writePump()
 	go client.readPump()
@@ -149,11 +166,18 @@ func serveWs(hub *Hub, w http.ResponseWriter, r *http.Request) {
 
 func main() {
 	port := flag.Int("port", 0, "port on 127.0.0.1")
+	writeBuffer := flag.Int("write-buffer", 16*1024, "bytes of each connection's write buffer (the example: 1024)")
+	flag.IntVar(&sendQueue, "send-queue", 1024, "messages queued per client before the hub drops it (the example: 256)")
 	flag.Parse()
+	upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: *writeBuffer}
 	hub := newHub()
 	go hub.run()
 	http.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) { serveWs(hub, w, r) })
-	http.HandleFunc("/__bench/stats", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
+	http.HandleFunc("/__bench/stats", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"disconnected":%d}`, atomic.LoadInt64(&disconnected))
+	})
 	http.HandleFunc("/__bench/reset", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port))
 	if err != nil {

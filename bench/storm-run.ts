@@ -15,6 +15,7 @@ import { benchDatabase } from './bench-db.js';
  *
  *   npm run bench -- --only W8 [--servers js,socket] [--storm-connections 10000] [--storm-rate 500] [--storm-signal SIGTERM]
  *   node --import tsx bench/storm-run.ts [the same options]   W8 alone
+ *   --storm-nodes 1|2: only the cases with that many nodes (node --import tsx bench/storm-run.ts alone)
  *   --storm-prof DIR: the server nodes run with --cpu-prof (profiles in DIR, written as they exit: SIGUSR2 at the end)
  */
 
@@ -269,11 +270,11 @@ export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections
 
 /**
  * Runs the storm cases whose server name contains one of `servers` (all without it), one after another;
- * `engines`: W9's cases (one node per engine) instead of W8's.
+ * `engines`: W9's cases (one node per engine) instead of W8's; `nodes`: only the cases with that many nodes.
  */
-export async function runStorms(o: StormOptions, servers?: string[], signal?: string, engines = false): Promise<StormRow[]> {
+export async function runStorms(o: StormOptions, servers?: string[], signal?: string, engines = false, nodes?: number): Promise<StormRow[]> {
   const cases = STORM_CASES.filter((c) => (!servers || servers.some((s) => c.server.toLowerCase().includes(s.toLowerCase()))) &&
-    (!signal || c.signal === signal) && (c.engine !== undefined) === engines);
+    (!signal || c.signal === signal) && (c.engine !== undefined) === engines && (nodes === undefined || c.nodes === nodes));
   const program = buildGenerator();
   const rows: StormRow[] = [];
   if (cases.some((c) => c.script.startsWith('livehub'))) {
@@ -306,10 +307,12 @@ export function spawnWith(pinning: boolean) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
   const pinning = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  const nodes = arg('--storm-nodes') === undefined ? undefined : Number(arg('--storm-nodes'));
+  if (nodes !== undefined && nodes !== 1 && nodes !== 2) throw new TypeError(`livehub bench W8: --storm-nodes takes 1 or 2, not ${arg('--storm-nodes')}`);
   const rows = await runStorms({
     connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100,
     spawnOn: spawnWith(pinning), generatorCore: pinning ? 1 : 0, prof: arg('--storm-prof'),
     serverArgs: arg('--storm-server-args')?.split(' '),
-  }, arg('--servers')?.split(','), arg('--storm-signal'));
+  }, arg('--servers')?.split(','), arg('--storm-signal'), false, nodes);
   console.log(stormTable(rows, { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100 }));
 }

@@ -26,7 +26,8 @@ describe('the reconnect backoff after a 1012 (service restart) close', () => {
     const c = fakeClient({ reconnect: { delay: 100, maxDelay: 10_000, restartWindow: 1000 }, random: () => 0.999 });
     FakeSocket.last().accept();
     const waits = [failAndWait(CloseCode.ServiceRestart)];
-    // Failures at 99, 198, … 990 ms and 1089 ms after the close: the last one is past the window.
+    // Failures at 99, 198, … 990 ms after the close wait the first step; the one at 1089 ms is past the
+    // window and starts the growing backoff, from its first step (the failures within did not count).
     for (let i = 0; i < 13; i++) waits.push(failAndWait());
     expect(waits).toEqual([...Array(12).fill(step(100)), step(200), step(400)]);
     c.close();

@@ -9,12 +9,14 @@ import { benchDatabase } from './bench-db.js';
  * W8, the reconnect storm: 10k connections, each subscribed to its own channel and its
  * group's (100 members), a publisher at a steady rate on a node that stays up where there is one,
  * then the node holding every subscriber is restarted (SIGTERM: what a deploy sends, livehub drains
- * with 1012 spread over 5 s; SIGKILL: a crash) and started again on its port. The generator
+ * with 1012, spread over 5 s with Redis and at once on the memory engine, where no other node can
+ * take the clients; SIGKILL: a crash) and started again on its port. The generator
  * (bench/storm.c) reconnects each connection as its real client would and counts what never came
  * (lost) and what came twice (doubled), by the publisher's per-channel sequence numbers.
  *
  *   npm run bench -- --only W8 [--servers js,socket] [--storm-connections 10000] [--storm-rate 500] [--storm-signal SIGTERM]
  *   node --import tsx bench/storm-run.ts [the same options]   W8 alone
+ *   --storm-nodes 1|2: only the cases with that many nodes (node --import tsx bench/storm-run.ts alone)
  *   --storm-prof DIR: the server nodes run with --cpu-prof (profiles in DIR, written as they exit: SIGUSR2 at the end)
  */
 
@@ -233,9 +235,10 @@ export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections
   const out = [
     ...(o ? [`W8, the reconnect storm (bench/storm-run.ts): ${o.connections} connections, each on its own channel and its group's ` +
       `(${o.group} members), all on the node that is stopped, ${o.rate} publishes/s (half to groups) from a publisher on the other ` +
-      'node where there is one; the node is stopped (SIGTERM: livehub drains, 1012 spread over 5 s; Socket.IO io.close(); SIGKILL: a crash) ' +
+      'node where there is one; the node is stopped (SIGTERM: livehub drains, 1012 spread over 5 s with Redis, all at once on one ' +
+      'memory-engine node, hub.drain()\'s defaults; Socket.IO io.close(); SIGKILL: a crash) ' +
       'and started again on its port. Clients reconnect as theirs do: livehub\'s client waits random [0, min(30 s, 500 ms × 2^n)) ' +
-      '(full jitter), connect deadline 10 s, resubscribes with since; socket.io-client waits 1 s × 2^n ± 50%, at most 5 s, ' +
+      '(full jitter; for 10 s after a 1012 close every wait is random [0, 500 ms), reconnect.restartWindow), connect deadline 10 s, resubscribes with since; socket.io-client waits 1 s × 2^n ± 50%, at most 5 s, ' +
       'open deadline 20 s, reconnects with its session id and last offset; with two nodes, each new attempt goes to the next node ' +
       '(a load balancer routing around the dead one). Back: subscribed on both channels again. Lost / doubled: deliveries of acked ' +
       'publishes (by per-channel sequence numbers) that never came / came twice. Servers on core 0, generator (bench/storm.c, C, epoll) on core 1.', ''] : []),
@@ -269,11 +272,11 @@ export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections
 
 /**
  * Runs the storm cases whose server name contains one of `servers` (all without it), one after another;
- * `engines`: W9's cases (one node per engine) instead of W8's.
+ * `engines`: W9's cases (one node per engine) instead of W8's; `nodes`: only the cases with that many nodes.
  */
-export async function runStorms(o: StormOptions, servers?: string[], signal?: string, engines = false): Promise<StormRow[]> {
+export async function runStorms(o: StormOptions, servers?: string[], signal?: string, engines = false, nodes?: number): Promise<StormRow[]> {
   const cases = STORM_CASES.filter((c) => (!servers || servers.some((s) => c.server.toLowerCase().includes(s.toLowerCase()))) &&
-    (!signal || c.signal === signal) && (c.engine !== undefined) === engines);
+    (!signal || c.signal === signal) && (c.engine !== undefined) === engines && (nodes === undefined || c.nodes === nodes));
   const program = buildGenerator();
   const rows: StormRow[] = [];
   if (cases.some((c) => c.script.startsWith('livehub'))) {
@@ -306,10 +309,12 @@ export function spawnWith(pinning: boolean) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
   const pinning = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  const nodes = arg('--storm-nodes') === undefined ? undefined : Number(arg('--storm-nodes'));
+  if (nodes !== undefined && nodes !== 1 && nodes !== 2) throw new TypeError(`livehub bench W8: --storm-nodes takes 1 or 2, not ${arg('--storm-nodes')}`);
   const rows = await runStorms({
     connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100,
     spawnOn: spawnWith(pinning), generatorCore: pinning ? 1 : 0, prof: arg('--storm-prof'),
     serverArgs: arg('--storm-server-args')?.split(' '),
-  }, arg('--servers')?.split(','), arg('--storm-signal'));
+  }, arg('--servers')?.split(','), arg('--storm-signal'), false, nodes);
   console.log(stormTable(rows, { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100 }));
 }

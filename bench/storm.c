@@ -3,9 +3,9 @@
  * its group's channel g<i/group>, while one publisher connection publishes a sequence number per
  * channel at a steady rate. The runner (bench/storm-run.ts) restarts a server node; every connection
  * then reconnects as a real client does (livehub's client: full-jitter backoff from 500 ms, capped at
- * 30 s, resubscribing from the last offset and epoch it saw; Socket.IO's client: ±50% around a delay
- * doubling from 1 s, capped at 5 s, reconnecting with its session id and last packet offset), and
- * counts what it never got (gaps in the sequence) and what it got twice.
+ * 30 s, held at its first step for 10 s after a 1012 close, resubscribing from the last offset and
+ * epoch it saw; Socket.IO's client: ±50% around a delay doubling from 1 s, capped at 5 s,
+ * reconnecting with its session id and last packet offset), and counts what it never got (gaps in the sequence) and what it got twice.
  *
  *   storm '<json>'   fields: protocol ("livehub" | "socketio"), ports [..], home (node the subscribers
  *                    start on), publisherNode, failover (1: each new attempt goes to the next node, as a
@@ -36,6 +36,7 @@
 #include "storm.h"
 
 #define PARALLEL_SETUPS 200
+#define RESTART_WINDOW 10000000 /* livehub's client: reconnect.restartWindow, 10 s by default */
 
 struct config cfg;
 struct storm_config scfg = { .connect_timeout = 10000000, .subscribe_timeout = 10000000 };
@@ -148,13 +149,15 @@ void storm_close(conn_t *c, int failed) {
   }
   e->phase = PH_WAIT;
   if (c == &pub) { arm(c, now_us() + 100000); return; } /* a service: retries every 100 ms */
-  int64_t delay = backoff(e->attempts++);
+  /* livehub's client: within reconnect.restartWindow of a 1012 close, every wait is the first step's */
+  int64_t delay = scfg.jitter == J_LIVEHUB && now_us() < e->restart_until ? backoff(0) : backoff(e->attempts++);
   if (scfg.failover && scfg.nports > 1) e->node = (e->node + 1) % scfg.nports;
   arm(c, now_us() + delay);
 }
 
 void close_conn(conn_t *c) { /* wire.c: a close frame arrived; answer it and go */
   uint8_t frame[16];
+  if (c->ctl_have >= 2 && ((uint8_t)c->ctl[0] << 8 | (uint8_t)c->ctl[1]) == 1012) ex(c)->restart_until = now_us() + RESTART_WINDOW;
   size_t n = client_frame(frame, 8, c->ctl, c->ctl_have >= 2 ? 2 : 0);
   if (write(c->fd, frame, n) < 0) { /* the peer may be gone already */ }
   storm_close(c, ex(c)->phase != PH_READY);
@@ -228,6 +231,7 @@ static void on_event(conn_t *c, uint32_t events) {
     c->state = S_READY; /* wire.c's scan reads frames from here on */
     c->sampled = 1;
     e->attempts = 0;    /* both clients reset their backoff once a connection opens */
+    e->restart_until = 0;
     proto_opened(c);
     if (c->state == S_CLOSED) return;
   }

@@ -27,6 +27,7 @@ typedef struct {
   int pending;            /* bit k: subscription k not answered yet */
   int64_t timer;          /* the next deadline (reconnect, connect or subscribe timeout), 0 for none */
   int64_t down_at;
+  int64_t restart_until;  /* livehub: until then (µs) failures follow a 1012 close and do not grow the backoff */
   char pid[48], offset[48]; /* Socket.IO: the session id and the last packet offset seen */
   int recovered, not_recovered; /* this storm: channels resumed with recovered true / false */
   sub_t sub[2];

@@ -17,6 +17,15 @@ export interface ReconnectOptions {
    * @default Infinity
    */
   maxAttempts?: number;
+  /**
+   * After the server closes with 1012 (service restart: `hub.drain()`), attempts that fail within
+   * this many ms of that close are expected (the node is restarting, or the balancer has not routed
+   * around it yet): each waits a random time in [0, delay) instead of a growing backoff, so the
+   * client is back within about `delay` of the node (or another one) taking connections again.
+   * Failures after the window grow the backoff as usual. 0: a 1012 is treated like any close.
+   * @default 10000
+   */
+  restartWindow?: number;
 }
 
 export interface HeartbeatOptions {

@@ -53,7 +53,7 @@ export const FLAT = {
 export const FLAT_NAMES = Object.keys(FLAT) as Array<keyof FlatOptions>;
 
 const FIELDS: { [G in keyof Groups]: ReadonlyArray<keyof Groups[G]> } = {
-  reconnect: ['delay', 'maxDelay', 'maxAttempts'],
+  reconnect: ['delay', 'maxDelay', 'maxAttempts', 'restartWindow'],
   heartbeat: ['interval', 'timeout', 'allowance'],
   outbox: ['maxSize', 'overflow', 'maxAttempts', 'storage', 'storageKey'],
 };

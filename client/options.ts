@@ -71,7 +71,7 @@ export interface LiveClientOptions extends FlatOptions {
   /**
    * Reconnecting after the connection drops (unless the close code is terminal, see
    * docs/protocol.md): `false` never reconnects, `true` reconnects with the defaults, an object
-   * reconnects with its backoff (`{ delay, maxDelay, maxAttempts }`).
+   * reconnects with its backoff (`{ delay, maxDelay, maxAttempts, restartWindow }`).
    * @default true
    */
   reconnect?: boolean | ReconnectOptions;
@@ -166,7 +166,7 @@ export function resolveOptions(url: string, options: LiveClientOptions): Resolve
   const resolved: ResolvedOptions = {
     autoConnect: true, connectTimeout: 10_000, ackTimeout: 10_000, random: Math.random, tokenParameter: 'token',
     transport: 'websocket', dialect: 'auto', fallbackAfter: 2, websocketRetryInterval: 300_000, requestTimeout: 10_000, ...given,
-    reconnect: { enabled: groups.reconnectEnabled, delay: 500, maxDelay: 30_000, maxAttempts: Infinity, ...groups.reconnect },
+    reconnect: { enabled: groups.reconnectEnabled, delay: 500, maxDelay: 30_000, maxAttempts: Infinity, restartWindow: 10_000, ...groups.reconnect },
     heartbeat: { interval: null, timeout: null, allowance: HEARTBEAT_ALLOWANCE, ...groups.heartbeat },
     outbox: { maxSize: 1000, overflow: 'drop-oldest', maxAttempts: 5, storageKey: `livehub:outbox:${url}`, ...groups.outbox },
   };
@@ -174,6 +174,10 @@ export function resolveOptions(url: string, options: LiveClientOptions): Resolve
   positiveMs('reconnect.delay', resolved.reconnect.delay);
   positiveMs('reconnect.maxDelay', resolved.reconnect.maxDelay);
   count('reconnect.maxAttempts', resolved.reconnect.maxAttempts, 0, true);
+  const { restartWindow } = resolved.reconnect;
+  if (!(typeof restartWindow === 'number' && restartWindow >= 0 && restartWindow < Infinity)) {
+    throw new TypeError(`livehub: option reconnect.restartWindow must be a number of ms >= 0 (0: a 1012 close is like any other), got ${String(restartWindow)}`);
+  }
   if (resolved.heartbeat.interval !== null) positiveMs('heartbeat.interval', resolved.heartbeat.interval);
   if (resolved.heartbeat.timeout !== null) positiveMs('heartbeat.timeout', resolved.heartbeat.timeout);
   positiveMs('heartbeat.allowance', resolved.heartbeat.allowance);

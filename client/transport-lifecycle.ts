@@ -1,5 +1,5 @@
 import { CloseCode, HEARTBEAT_FRAME, shouldReconnect, type StreamPosition } from '../pkg/protocol/index.js';
-import { backoffDelay } from './backoff.js';
+import { ReconnectBackoff } from './backoff.js';
 import { Emitter, type Listeners } from './emitter.js';
 import { isOnline, watchEnvironment } from './environment.js';
 import { clientErrors, LiveError } from './errors.js';
@@ -12,9 +12,10 @@ import { eventsUrlOf, prepareOpener, type Opener } from './transport-open.js';
 
 /**
  * The life of a client's connection, whatever its transport: attempts within `connectTimeout`,
- * reconnects with capped exponential backoff and full jitter, heartbeats, the browser's network and
- * visibility, terminal close codes, the choice between WebSocket and SSE (`transport: 'auto'`), and
- * no reconnect after `close()`. `LiveClient` adds what a session carries (subscriptions, outbox).
+ * reconnects with capped exponential backoff and full jitter (held at its first step for a while
+ * after a 1012 service-restart close), heartbeats, the browser's network and visibility, terminal
+ * close codes, the choice between WebSocket and SSE (`transport: 'auto'`), and no reconnect after
+ * `close()`. `LiveClient` adds what a session carries (subscriptions, outbox).
  */
 export abstract class ConnectionLifecycle {
   status: LiveStatus = 'idle';
@@ -47,6 +48,7 @@ export abstract class ConnectionLifecycle {
   private readonly heartbeat: Heartbeat;
   private readonly choice: TransportChoice;
   private attempts = 0;
+  private readonly backoff: ReconnectBackoff;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
@@ -68,6 +70,7 @@ export abstract class ConnectionLifecycle {
   constructor(readonly url: string, options: LiveClientOptions) {
     if (typeof url !== 'string' || url.length === 0) throw new TypeError('livehub: url must be a non-empty string');
     this.options = resolveOptions(url, options);
+    this.backoff = new ReconnectBackoff(this.options.reconnect, this.options.random);
     this.choice = new TransportChoice(this.options.transport, this.options.fallbackAfter, this.options.websocketRetryInterval, {
       openWebSocket: async (handlers) => {
         const opener = await prepareOpener('websocket', this.url, this.options);
@@ -234,6 +237,7 @@ export abstract class ConnectionLifecycle {
     this.clearTimer('connectTimer');
     this.connectionOpened = true;
     this.attempts = 0;
+    this.backoff.reset();
     this.lastError = null;
     const transport = this.connection!.transport;
     this.choice.opened(transport);
@@ -267,6 +271,7 @@ export abstract class ConnectionLifecycle {
     this.teardown();
     this.emitter.emit('close', { code, reason });
     if (this.stopped) return;
+    if (code === CloseCode.ServiceRestart) this.backoff.serverRestarting();
     if (!opened) {
       this.report(clientErrors.connectFailed(url, code, reason));
       if (countFailure) this.choice.failed();
@@ -310,11 +315,11 @@ export abstract class ConnectionLifecycle {
 
   private scheduleReconnect(): void {
     if (this.stopped) return;
-    const { delay, maxDelay, maxAttempts } = this.options.reconnect;
+    const { maxAttempts } = this.options.reconnect;
     if (this.attempts >= maxAttempts) {
       return this.giveUp(new LiveError('reconnect_failed', `gave up after ${this.attempts} reconnect attempts`));
     }
-    const wait = backoffDelay(this.attempts, delay, maxDelay, this.options.random);
+    const wait = this.backoff.next();
     this.attempts++;
     this.setConnectionStatus('reconnecting');
     this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; this.open(); }, wait);

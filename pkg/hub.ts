@@ -29,6 +29,16 @@ export interface HubStats {
   channels: number;
 }
 
+/** `hub.drain()`'s options. */
+export interface DrainOptions {
+  /**
+   * The connections are closed at random moments within this many ms, so their clients do not
+   * reconnect to the other nodes all at once.
+   * @default 5000; 0 on the memory engine (the node is the only one: nowhere to move clients to)
+   */
+  spread?: number;
+}
+
 const cores = new WeakMap<Hub, HubCore>();
 
 /** The core behind a hub, for livehub's own packages (observe, webhooks); not part of the public API. */
@@ -50,10 +60,14 @@ export class Hub {
   readonly #eventSource = new EventSourceEndpoint();
   /** Servers whose plain requests to a path this hub serves (attach's `eventsPath`). */
   readonly #requestPaths = new Map<Server, string>();
+  /** On the memory engine: no other node shares its channels, so none can take its clients. */
+  readonly #alone: boolean;
 
   constructor(options: HubOptions = {}) {
     const resolved = resolveOptions(options);
-    const core = new HubCore(resolved, resolved.engine ?? new MemoryEngine(), !resolved.engine);
+    const engine = resolved.engine ?? new MemoryEngine();
+    this.#alone = engine instanceof MemoryEngine;
+    const core = new HubCore(resolved, engine, !resolved.engine);
     this.#core = core;
     cores.set(this, core);
     core.addTransport(this.#webSocket);
@@ -342,12 +356,18 @@ export class Hub {
    * (service restart) spread at random over `spread` ms, each once its queued messages are written,
    * so clients reconnect elsewhere without a thundering herd and recover what they missed from
    * history. Resolves when every connection is closed; `hub.close()` then finishes the shutdown.
+   *
+   * On the memory engine this node is the only one: no other node can take its clients, and a
+   * spread would only keep the first ones it closes away for longer (their reconnects are refused
+   * until the next process listens). So its default is 0, every connection closed at once, and a
+   * spread given there is kept but logged as a warning.
    */
-  drain(options: { spread?: number } = {}): Promise<void> {
+  drain(options: DrainOptions = {}): Promise<void> {
     checkKnownOptions(options, ['spread'], 'hub.drain()');
-    const { spread = 5000 } = options;
-    if (!Number.isFinite(spread) || spread < 0) throw new TypeError('livehub: drain spread must be a number of milliseconds >= 0');
-    return this.#core.drain(spread);
+    const alone = this.#alone;
+    const { spread = alone ? 0 : 5000 } = options;
+    if (typeof spread !== 'number' || !Number.isFinite(spread) || spread < 0) throw new TypeError(`livehub: drain spread must be a number of milliseconds >= 0, got ${String(spread)}`);
+    return this.#core.drain(spread, alone);
   }
 
   /** Warns once per process that a deprecated name was used, naming the new one. */

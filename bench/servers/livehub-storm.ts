@@ -15,16 +15,16 @@ const { PostgresEngine } = await import(`${lib}/engine/postgres.js`) as typeof i
  * and publish, no per-connection caps, default history: 100 messages and 5 minutes per channel) that
  * shuts down as the README's Operations section does, so a restart is what a real deploy does:
  * SIGTERM drains (new connections refused with 503, every connection closed with 1012 spread over
- * `--spread` ms, 5000 by default), then closes and exits. SIGKILL is the crash.
+ * `--spread` ms; without it, hub.drain()'s default: 5000 with Redis or PostgreSQL, 0 on the memory
+ * engine, where no other node can take the clients), then closes and exits. SIGKILL is the crash.
  * With REDIS_URL, it is one node of several sharing Redis (LIVEHUB_PREFIX: the key prefix); with
  * DATABASE_URL, a node on the PostgreSQL engine.
  *
  *   node --import tsx bench/servers/livehub-storm.ts --port P [--spread MS] [--backlog N] [--auto-pipeline]
  */
 const option = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
-const at = process.argv.indexOf('--spread');
-const spread = at >= 0 ? Number(process.argv[at + 1]) : 5000;
-if (!Number.isFinite(spread) || spread < 0) throw new TypeError(`livehub-storm: --spread takes milliseconds >= 0, not ${process.argv[at + 1]}`);
+const spread = option('--spread') === undefined ? undefined : Number(option('--spread'));
+if (spread !== undefined && !(Number.isFinite(spread) && spread >= 0)) throw new TypeError(`livehub-storm: --spread takes milliseconds >= 0, not ${option('--spread')}`);
 const hub = new Hub({
   codec: 'js', authorize: () => true, origins: () => true, canPublish: () => true,
   rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
@@ -46,7 +46,7 @@ if (backlog !== undefined && !(Number.isInteger(backlog) && backlog > 0)) throw 
 server.listen({ port: portArg(), host: '127.0.0.1', ...(backlog ? { backlog } : {}) }, () => announce((server.address() as AddressInfo).port));
 process.once('SIGTERM', () => {
   const began = Date.now();
-  hub.drain({ spread })
+  hub.drain(spread === undefined ? {} : { spread })
     .then(() => hub.close())
     .then(() => {
       console.error(`livehub-storm: drained and closed in ${Date.now() - began} ms`);

@@ -125,11 +125,20 @@ export class HubCore extends HubApi {
     return this.closing;
   }
 
-  /** Refuses new connections, then closes every session with 1012 spread over `spread` ms. */
-  drain(spread: number): Promise<void> {
+  /**
+   * Refuses new connections, then closes every session with 1012 spread over `spread` ms. `alone`:
+   * no other node shares the engine, so the clients can only come back to this node's successor.
+   */
+  drain(spread: number, alone = false): Promise<void> {
     if (this.drained) return this.drained;
     if (this.events.listening['node.draining']) this.events.emit('node.draining', { connections: this.sessions.size });
-    this.reporter.report('info', 'draining', `livehub: draining node ${this.node}: ${this.sessions.size} connections move to other nodes over ${spread} ms`);
+    if (alone && spread > 0) {
+      this.reporter.report('warn', 'drain_spread_alone', `livehub: draining node ${this.node} over ${spread} ms on the memory engine, where no other node can take its ${this.sessions.size} connections: `
+        + 'the first ones closed are refused (503) until the next process listens, and miss what is published meanwhile; drain({ spread: 0 }) (the default there) closes them all at once');
+    }
+    this.reporter.report('info', 'draining', alone
+      ? `livehub: draining node ${this.node}: ${this.sessions.size} connections closed ${spread > 0 ? `over ${spread} ms` : 'at once'}; they reconnect to the next process (the memory engine has no other node)`
+      : `livehub: draining node ${this.node}: ${this.sessions.size} connections move to other nodes over ${spread} ms`);
     const closes = [...this.sessions].map((session) => new Promise<void>((resolve) => {
       setTimeout(() => session.shutdown(CloseCode.ServiceRestart, 'node draining; reconnect').then(resolve), Math.random() * spread).unref();
     }));

@@ -81,9 +81,11 @@ export class ChannelStreams {
     this.accept(channel, tracked, publication);
   }
 
-  /** Channels whose position is known and not being repaired (the periodic check compares them). */
-  settled(): string[] {
-    return [...this.tracked].filter(([, t]) => t.epoch !== null && !t.repairing && !t.waiting).map(([c]) => c);
+  /** Channels whose position is known and not being repaired, with it (the periodic check compares them). */
+  settled(): Array<{ channel: string; epoch: string; offset: number }> {
+    const out: Array<{ channel: string; epoch: string; offset: number }> = [];
+    for (const [channel, t] of this.tracked) if (t.epoch !== null && !t.repairing && !t.waiting) out.push({ channel, epoch: t.epoch, offset: t.offset });
+    return out;
   }
 
   /** Whether Redis's top (`epoch`, `offset`) is ahead of what this node delivered on the channel. */

@@ -114,6 +114,24 @@ for user in pairs(gone) do if not live[user] then table.insert(out, user) end en
 return out
 `;
 
+// KEYS: the meta keys of several channels. ARGV: for each channel in order, the epoch and the offset
+// this node delivered. Returns, for each channel whose stream is ahead of that (another epoch, or a
+// higher offset), its (1-based) position in KEYS, its epoch and its top offset, one after another. One command for many channels: the periodic check costs a round
+// trip and one reply per chunk instead of a command and a reply per channel. (The keys of one call
+// may hash to different slots: like the other scripts, this assumes one Redis, not Redis Cluster.)
+const CHECK = `
+local ahead = {}
+for i = 1, #KEYS do
+  local top = redis.call('HMGET', KEYS[i], 'e', 'o')
+  if top[1] and (top[1] ~= ARGV[2 * i - 1] or tonumber(top[2] or '0') > tonumber(ARGV[2 * i])) then
+    ahead[#ahead + 1] = i
+    ahead[#ahead + 1] = top[1]
+    ahead[#ahead + 1] = top[2] or '0'
+  end
+end
+return ahead
+`;
+
 /** The scripts as commands of a connection (see `defineScripts`). */
 export interface Scripts {
   livehubPublish(...args: Array<string | number>): Promise<[number, string, number]>;
@@ -121,6 +139,8 @@ export interface Scripts {
   livehubPresenceAdd(...args: Array<string | number>): Promise<number>;
   livehubPresenceRemove(...args: Array<string | number>): Promise<number>;
   livehubPresenceSweep(...args: Array<string | number>): Promise<string[]>;
+  /** The first argument is the number of keys that follow. */
+  livehubCheck(...args: Array<string | number>): Promise<Array<number | string>>;
 }
 
 /** Adds the scripts to a connection as commands (EVALSHA, falling back to EVAL once per script). */
@@ -130,5 +150,6 @@ export function defineScripts(redis: Redis): Redis & Scripts {
   redis.defineCommand('livehubPresenceAdd', { numberOfKeys: 1, lua: PRESENCE_ADD });
   redis.defineCommand('livehubPresenceRemove', { numberOfKeys: 1, lua: PRESENCE_REMOVE });
   redis.defineCommand('livehubPresenceSweep', { numberOfKeys: 1, lua: PRESENCE_SWEEP });
+  redis.defineCommand('livehubCheck', { lua: CHECK });
   return redis as Redis & Scripts;
 }

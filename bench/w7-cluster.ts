@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,22 +28,36 @@ export interface ClusterOptions {
   processes?: number;
   /** The C load generator (bench/loadgen.c). */
   generator: string;
-  spawnOn: (core: number, args: string[], env: Record<string, string>, program?: string) => ChildProcess;
-  serverCore: number;
+  spawnOn: (core: number | string, args: string[], env: Record<string, string>, program?: string) => ChildProcess;
+  /** The Redis engine's `checkInterval` (ms) on every process; default: the engine's (2 s). */
+  checkInterval?: number;
+  /** The cores of the livehub processes, for taskset ("0-1": both). */
+  serverCores: number | string;
   generatorCore: number;
 }
 
 type Stats = { rss: number; heapUsed: number; heapTotal: number };
 
 export interface ClusterRow {
-  connections: number; processes: number; note?: string;
+  connections: number; processes: number; note?: string; checkInterval?: number;
   setupSeconds?: number; before?: Stats; idle?: Stats; after?: Stats;
   latency?: { p50: number; p99: number; p999: number; max: number; samples: number };
   sent?: number; expected?: number; received?: number;
   redis?: { usedBefore: number; usedAfter: number; rss: number };
+  /** CPU of the livehub processes (summed) while every connection is idle, in cores, over IDLE_SECONDS. */
+  idleCores?: number;
 }
 
 const BROADCASTS = 5;
+/** How long the idle CPU is measured, between the last connection subscribed and the first broadcast. */
+const IDLE_SECONDS = 5;
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+/** CPU seconds of a process so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
 /** Memory to leave free per connection (server, generator, both kernel socket ends; measured use is well under half). */
 const BYTES_PER_CONNECTION = 40 * 1024;
 
@@ -73,7 +87,7 @@ const at = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 
 
 export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
   const processes = o.processes ?? processesFor(o.connections);
-  const row: ClusterRow = { connections: o.connections, processes };
+  const row: ClusterRow = { connections: o.connections, processes, checkInterval: o.checkInterval };
   const share = Math.ceil(o.connections / processes);
   if (share + SPARE_FILES > hardFileLimit()) {
     return { ...row, note: `skipped: ${share.toLocaleString('en-US')} connections per process need ${(share + SPARE_FILES).toLocaleString('en-US')} open files, the limit is ${hardFileLimit()}: more processes (--w7-processes)` };
@@ -101,7 +115,8 @@ export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
   try {
     await redis.connect();
     const servers = Array.from({ length: processes }, (_, i) =>
-      watch(o.spawnOn(o.serverCore, ['--expose-gc', '--import', 'tsx', 'bench/servers/livehub.ts', '--codec', 'js', '--port', '0'], env), `livehub process ${i}`));
+      watch(o.spawnOn(o.serverCores, ['--expose-gc', '--import', 'tsx', 'bench/servers/livehub.ts', '--codec', 'js', '--port', '0',
+        ...(o.checkInterval ? ['--check-interval', String(o.checkInterval)] : [])], env), `livehub process ${i}`));
     const ports = await alive(Promise.all(servers.map(async (s) => Number((await lines(s)('READY', 60_000)).split(' ')[1]))));
     const redisBefore = await redisMemory(redis);
     row.before = sum(await Promise.all(ports.map(statsOf)));
@@ -120,6 +135,9 @@ export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
     await alive(Promise.all(read.map((r) => r('READY', 600_000))));
     row.setupSeconds = (performance.now() - began) / 1000;
     row.idle = sum(await Promise.all(ports.map(statsOf)));
+    const cpuBefore = servers.reduce((a, s) => a + cpuSeconds(s.pid!), 0);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+    row.idleCores = (servers.reduce((a, s) => a + cpuSeconds(s.pid!), 0) - cpuBefore) / IDLE_SECONDS;
 
     // The listeners first: their wait is counted from their START, the publisher's schedule from its own.
     for (const g of [...generators.slice(1), generators[0]!]) g.stdin!.write('START\n');
@@ -151,9 +169,12 @@ export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
 const mb = (bytes: number, digits = 0) => (bytes / 2 ** 20).toFixed(digits);
 const ms = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(1));
 
+/** Loss as a percentage, with the count when some were lost (a few of 500,000 round to 0.00%). */
+const lossText = (pct: number, lost: number) => (lost > 0 ? `${pct < 0.01 ? pct.toPrecision(2) : pct.toFixed(2)}% (${lost.toLocaleString('en-US')})` : '0.00%');
+
 export function w7ClusterTable(row: ClusterRow): string {
   const k = row.connections / 1000;
-  const label = `W7 ${k}k idle conns in c + their own channel, 5 broadcasts to all, ${row.processes} livehub (js) processes + Redis`;
+  const label = `W7 ${k}k idle conns in c + their own channel, 5 broadcasts to all, ${row.processes} livehub (js) processes + Redis${row.checkInterval ? ` (checkInterval ${row.checkInterval / 1000} s)` : ''}`;
   const out = [
     '| workload | connect conns/s | RSS MB (all processes) | RSS MB/1k conns | heap MB/1k conns | broadcast p50 ms | p99 ms | p99.9 ms | max ms | loss | Redis | note |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
@@ -164,9 +185,11 @@ export function w7ClusterTable(row: ClusterRow): string {
   const note = `${row.processes} × ≤${Math.ceil(row.connections / row.processes).toLocaleString('en-US')} connections, one C generator process each; ` +
     `per 1k over the processes' own start: RSS ${mb((row.after.rss - row.before.rss) / k, 2)} MB (idle, before the broadcasts: ` +
     `${mb((row.idle.rss - row.before.rss) / k, 2)} MB), heap ${mb((row.after.heapUsed - row.before.heapUsed) / k, 2)} MB used; ` +
+    `idle CPU ${row.idleCores?.toFixed(2) ?? '–'} cores (summed; the Redis engine reads every channel's position every ` +
+    `${(row.checkInterval ?? 2000) / 1000} s${row.checkInterval ? ', --w7-check-interval' : ', its default'}); ` +
     `${row.received!.toLocaleString('en-US')} of ${row.expected!.toLocaleString('en-US')} deliveries, ${row.latency?.samples.toLocaleString('en-US') ?? 0} timed` +
     (row.note ? `; ${row.note}` : '');
   out.push(`| ${label} | ${Math.round(row.connections / row.setupSeconds!).toLocaleString('en-US')} | ${mb(row.after.rss)} | ${mb(row.after.rss / k, 2)} | ` +
-    `${mb(row.after.heapUsed / k, 2)} | ${ms(row.latency?.p50)} | ${ms(row.latency?.p99)} | ${ms(row.latency?.p999)} | ${ms(row.latency?.max)} | ${loss.toFixed(2)}% | ${redis} | ${note} |`);
+    `${mb(row.after.heapUsed / k, 2)} | ${ms(row.latency?.p50)} | ${ms(row.latency?.p99)} | ${ms(row.latency?.p999)} | ${ms(row.latency?.max)} | ${lossText(loss, row.expected! - row.received!)} | ${redis} | ${note} |`);
   return out.join('\n');
 }

@@ -43,6 +43,8 @@ export interface ClusterRow {
   setupSeconds?: number; before?: Stats; idle?: Stats; after?: Stats;
   latency?: { p50: number; p99: number; p999: number; max: number; samples: number };
   sent?: number; expected?: number; received?: number;
+  /** Subscriber connections the servers closed during the run. */
+  closed?: number;
   redis?: { usedBefore: number; usedAfter: number; rss: number };
   /** CPU of the livehub processes (summed) while every connection is idle, in cores, over IDLE_SECONDS. */
   idleCores?: number;
@@ -148,6 +150,7 @@ export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
     row.sent = results[0]!.sent;
     row.expected = BROADCASTS * o.connections;
     row.received = results.reduce((a, r) => a + r.received!, 0);
+    row.closed = results.reduce((a, r) => a + r.closedByServer!, 0);
     const parts = generators.map((_, i) => new BigInt64Array(new Uint8Array(readFileSync(join(dir, `latencies-${i}`))).buffer));
     const merged = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
     let k = 0;
@@ -188,6 +191,8 @@ export function w7ClusterTable(row: ClusterRow): string {
     `idle CPU ${row.idleCores?.toFixed(2) ?? '–'} cores (summed; the Redis engine reads every channel's position every ` +
     `${(row.checkInterval ?? 2000) / 1000} s${row.checkInterval ? ', --w7-check-interval' : ', its default'}); ` +
     `${row.received!.toLocaleString('en-US')} of ${row.expected!.toLocaleString('en-US')} deliveries, ${row.latency?.samples.toLocaleString('en-US') ?? 0} timed` +
+    (row.closed ? `, ${row.closed} connections closed by the servers` : '') +
+    (row.received! < row.expected! ? ' (a subscription refused while Redis was slow, answered \'unavailable\', also loses its deliveries: see the servers\' log)' : '') +
     (row.note ? `; ${row.note}` : '');
   out.push(`| ${label} | ${Math.round(row.connections / row.setupSeconds!).toLocaleString('en-US')} | ${mb(row.after.rss)} | ${mb(row.after.rss / k, 2)} | ` +
     `${mb(row.after.heapUsed / k, 2)} | ${ms(row.latency?.p50)} | ${ms(row.latency?.p99)} | ${ms(row.latency?.p999)} | ${ms(row.latency?.max)} | ${lossText(loss, row.expected! - row.received!)} | ${redis} | ${note} |`);

@@ -61,6 +61,26 @@ void die(const char *what) {
   exit(1);
 }
 
+/*
+ * Several generators on one run (bench/w7-cluster.ts), each with its share of the subscribers:
+ * "listen": N, with rate 0, makes one that publishes nothing and waits for N publishes to "c" from
+ * another generator (started together), until the publishing schedule (duration) and the usual drain
+ * are over; "latencyFile": "PATH" writes every sample, sorted, for the runner to merge.
+ */
+static void several_generators(const char *json) {
+  const char *p = strstr(json, "\"listen\":");
+  cfg.listen = p ? atoi(p + 9) : 0;
+  p = strstr(json, "\"latencyFile\":\"");
+  if (!p) return;
+  const char *end = strchr(p += 15, '"');
+  if (!end || end - p >= (long)sizeof cfg.latency_file) { errno = 0; die("latencyFile: a path of under 256 bytes, without quotes"); }
+  memcpy(cfg.latency_file, p, end - p);
+}
+static void write_latencies(const int64_t *samples, size_t n) {
+  FILE *f = fopen(cfg.latency_file, "wb");
+  if (!f || fwrite(samples, sizeof *samples, n, f) != n || fclose(f)) die(cfg.latency_file);
+}
+
 /* ---- subscriptions ---- */
 
 void channel_names(int i, char names[2][32], int *count) {
@@ -350,6 +370,7 @@ static int slow_closed_count(void) {
 int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: loadgen '<config json>'\n"); return 2; }
   read_config(argv[1]);
+  several_generators(argv[1]);
   if (raise_file_limit(cfg.connections + 64L) < 0) return 1;
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);
@@ -393,6 +414,10 @@ int main(int argc, char **argv) {
   }
   /* Drain: until everything expected has arrived, or 5 s after the last publish. */
   int64_t deadline = now_us() + DRAIN_MICROS, last_change = now_us();
+  if (cfg.listen) { /* another generator publishes, from the same start */
+    expected = (long long)cfg.listen * (n - slow_count());
+    deadline = start + cfg.duration * 1000000LL + DRAIN_MICROS;
+  }
   uint64_t last = total_received;
   while ((long long)total_received < expected && now_us() < deadline) {
     pump(now_us() + 10000, NULL);
@@ -408,6 +433,7 @@ int main(int argc, char **argv) {
   int slow_closed = slow_closed_count();
 
   qsort(latencies, nlat, sizeof *latencies, cmp64);
+  if (cfg.latency_file[0]) write_latencies(latencies, nlat);
   double elapsed = (last_change - start > 1 ? last_change - start : 1) / 1e6;
   double pct = expected ? 100.0 / expected : 0;
   printf("RESULT {\"sent\":%lld,\"expected\":%lld,\"received\":%llu,\"late\":%lld,\"dropped\":%lld,\"latePct\":%.4f,\"droppedPct\":%.4f,"

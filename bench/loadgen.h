@@ -25,6 +25,9 @@ struct config {
   int filter_half; /* livehub: odd subscribers subscribe with "filter":{"region":"eu"} */
   int browser_headers; /* upgrades carry the ~1 KB of headers a browser sends (user agent, cookies...) */
   int first;       /* the first subscriber's index (channel u<index>, source address): a second generator goes on from the first's */
+  /* Several generators on one run (bench/w7-cluster.ts, see its options in loadgen.c): */
+  int listen;                /* publishes to "c" expected from another generator (this one publishes nothing) */
+  char latency_file[256];    /* where to write every latency sample, sorted (int64 µs, native order) */
 };
 extern struct config cfg;
 

@@ -13,6 +13,8 @@ import { table, type Row } from './table.js';
 import { runStorms, stormTable } from './storm-run.js';
 import { enginesTable, runEngines } from './engines.js';
 import { mqttTable, runMqtt } from './mqtt-run.js';
+import { coresNote, coreList, TWO_CORES } from './cores.js';
+import { runW7Cluster, w7ClusterTable } from './w7-cluster.js';
 
 /**
  * `npm run bench`: starts each server on one core and the load generator on the other, runs the
@@ -23,6 +25,8 @@ import { mqttTable, runMqtt } from './mqtt-run.js';
  *   npm run bench -- --quick            W1 at 1k subscribers and W5 only
  *   npm run bench -- --only W8          W8, the reconnect storm (bench/storm-run.ts; also run by --storm after the others)
  *   npm run bench -- --only W9          W9, the engines (memory, Redis, PostgreSQL) side by side (bench/engines.ts)
+ *   npm run bench -- --only W7          W7, and after its table 100k connections over several livehub processes and Redis
+ *                                       (bench/w7-cluster.ts; --w7-connections N, --w7-processes N, --w7-check-interval MS)
  *   npm run bench -- --only W10         W10, MQTT fan-out: livehub, Mosquitto 2 and aedes (bench/mqtt-run.ts; --mqtt-rate N)
  *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label, several
  *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
@@ -40,10 +44,15 @@ import { mqttTable, runMqtt } from './mqtt-run.js';
 
 interface ServerKind {
   name: string; script: string; args: string[]; protocol: Protocol; nodes?: number; redis?: boolean;
-  /** A Go server (bench/go-servers.ts), on one core. */
+  /** A Go server (bench/go-servers.ts), on one core unless `cores` says otherwise. */
   go?: GoServer;
   /** A native program the runner builds (bench/limit-server.ts), on one core. */
   program?: (cache: string, nativeGenerator: boolean) => NativeBuild;
+  /**
+   * Several cores (bench/cores.ts): the server's processes (or Go's GOMAXPROCS) spread over the
+   * machine's cores, the load generator's included, instead of all on core 0; the row's note says so.
+   */
+  cores?: number;
   /** False for a hub without channels (every message goes to everyone): W3 does not apply. */
   channels?: boolean;
   /** The workloads it runs in (default: all but W6). */
@@ -85,6 +94,7 @@ const SERVERS: ServerKind[] = [
   { name: 'livehub (sse)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'sse' },
   { name: 'naive SSE', script: 'bench/servers/naive-sse.ts', args: [], protocol: 'sse' },
   { name: 'livehub (js) ×2 nodes + Redis', script: 'bench/servers/livehub.ts', args: ['--codec', 'js'], protocol: 'livehub', nodes: 2, redis: true },
+  ...TWO_CORES,
 ];
 /**
  * `--baseline DIR`: an earlier checkout of livehub whose package is built there (`npm run build:lib`):
@@ -157,7 +167,7 @@ function selected(): Scenario[] {
 const cores = cpus().length;
 const pinning = cores >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
-function spawnPinned(core: number, args: string[], env: Record<string, string> = {}, program = process.execPath): ChildProcess {
+function spawnPinned(core: number | string, args: string[], env: Record<string, string> = {}, program = process.execPath): ChildProcess {
   const command = pinning ? 'taskset' : program;
   const full = pinning ? ['-c', String(core), program, ...args] : args;
   return spawn(command, full, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
@@ -256,9 +266,10 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
     : {};
   const go = kind.go ? goServer(kind.go, CACHE, generatorKind.native) : kind.program ? kind.program(CACHE, generatorKind.native) : null;
   if (go && 'skipped' in go) return { scenario, server: kind.name, note: go.skipped };
+  const core = coreList(kind.cores, cores);
   const nodes = Array.from({ length: kind.nodes ?? 1 }, () => go
-    ? spawnPinned(0, ['--port', '0'], { GOMAXPROCS: '1' }, go.program)
-    : spawnPinned(0, ['--expose-gc', ...(profiled(kind) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
+    ? spawnPinned(core, ['--port', '0'], { GOMAXPROCS: String(kind.cores ?? 1) }, go.program)
+    : spawnPinned(core, ['--expose-gc', ...(profiled(kind) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
   const server = nodes[0]!;
   let generator: ChildProcess | null = null;
   let guard: NodeJS.Timeout | null = null;
@@ -285,7 +296,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
     const server1 = killed ? undefined : await stats(port, pid).catch(() => undefined);
     generator.stdin!.write('FINISH\n');
     const result = JSON.parse((await genLine('RESULT', 60_000)).slice(7));
-    return { scenario, server: kind.name, result, server0, server1, before, note: killed ? `stopped: RSS over ${RSS_GUARD / 1024 ** 3} GB` : undefined };
+    return { scenario, server: kind.name, result, server0, server1, before, note: killed ? `stopped: RSS over ${RSS_GUARD / 1024 ** 3} GB` : coresNote(kind, pinning) };
   } catch (error) {
     return { scenario, server: kind.name, note: `failed: ${(error as Error).message}` };
   } finally {
@@ -361,6 +372,16 @@ async function main(): Promise<void> {
     `${RUNS > 1 ? `each row the median of ${RUNS} runs (spreads: lowest to highest)` : 'each row from one run'}.\n`);
   if (rows.length > 0 || !(wantsStorm() || wants('W9') || wants('W10'))) console.log(table(rows, (name) => SERVERS.find((k) => k.name === name)));
   for (const { row, table: costs } of profiles) console.log(`\nWhere ${row.server}'s CPU went in ${row.scenario.label} (--profile):\n\n${costs}`);
+  if (wants('W7')) {
+    const row = generatorKind.native
+      ? await runW7Cluster({
+        connections: Number(arg('--w7-connections') ?? 100_000), processes: arg('--w7-processes') ? Number(arg('--w7-processes')) : undefined,
+        checkInterval: arg('--w7-check-interval') ? Number(arg('--w7-check-interval')) : undefined,
+        generator: generatorKind.program, spawnOn: (core, args, env, program) => spawnPinned(core, args, env, program), serverCores: coreList(cores, cores), generatorCore: pinning ? 1 : 0,
+      })
+      : { connections: 100_000, processes: 0, note: 'skipped: needs the C load generator (bench/loadgen.c; apt-get install gcc)' };
+    console.log(`\n${w7ClusterTable(row)}`);
+  }
   if (wantsStorm()) {
     const load = { connections: Number(arg('--storm-connections') ?? 10_000), rate: Number(arg('--storm-rate') ?? 200), group: 100 };
     const storm = await runStorms({

@@ -31,8 +31,17 @@ const { metricsHandler } = await import(`${lib}/observe/index.js`) as typeof imp
  * - `--outgoing`: `hub.outgoing((message) => message)`, the per-connection hook, on every delivery.
  * - `--keep-headers a,b`: the `keepHeaders` option (bench/memory.ts --browser-headers measures it).
  * - `--heartbeat-period MS`: the `heartbeatPeriod` option (`Infinity`: none; bench/idle-cpu.ts).
+ * - `--check-interval MS` (with REDIS_URL): the Redis engine's `checkInterval`, how often each node
+ *   reads the position of every channel it holds (bench/w7-cluster.ts shows what it costs at 100k).
  */
 const flag = (name: string) => process.argv.includes(name);
+function checkInterval(): { checkInterval?: number } {
+  const at = process.argv.indexOf('--check-interval');
+  if (at < 0) return {};
+  const ms = Number(process.argv[at + 1]);
+  if (!Number.isInteger(ms) || ms < 1) throw new TypeError(`bench server: --check-interval takes milliseconds (1 or more), not ${process.argv[at + 1]}`);
+  return { checkInterval: ms };
+}
 const codecAt = process.argv.indexOf('--codec');
 const codec = codecAt >= 0 ? (process.argv[codecAt + 1] as 'js' | 'wasm') : 'js';
 const hub = new Hub({
@@ -46,7 +55,7 @@ const hub = new Hub({
   ...(process.argv.includes('--keep-headers') ? { keepHeaders: process.argv[process.argv.indexOf('--keep-headers') + 1]!.split(',') } : {}),
   rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
   // REDIS_URL: run as one node of several sharing Redis.
-  ...(process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX }) } : {}),
+  ...(process.env.REDIS_URL ? { engine: new RedisEngine({ url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX, ...checkInterval() }) } : {}),
 });
 if (flag('--tags')) {
   const tags = { region: 'eu' };

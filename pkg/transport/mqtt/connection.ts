@@ -14,7 +14,7 @@ import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.j
 import { MqttBatch, mqttFormat } from './format.js';
 import { messageMetadata, payloadJson, sendRetained, type Will } from './metadata.js';
 import { Outbound } from './outbound.js';
-import { patternAnswered, type Acknowledgement, type Pending } from './pending.js';
+import { patternAnswered, PendingCommands, type Acknowledgement, type Pending } from './pending.js';
 import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
 import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
@@ -44,8 +44,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   readonly format = mqttFormat;
   /** The session, once the hub opened it. */
   events: TransportEvents | null = null;
-  private readonly pending = new Map<number, Pending>();
-  private nextCommand = 1;
+  private readonly commands = new PendingCommands();
   /**
    * Seconds the session is kept once the connection closes (0: it ends with the connection). An
    * MQTT 5 DISCONNECT may change it.
@@ -105,13 +104,12 @@ export class MqttConnection implements Transport<MqttBatch> {
     // A connection whose session another took over answers nothing more, and leaves the session alone.
     if (this.released) return EMPTY;
     const { id, code, message } = reply as { id?: number; code?: string; message?: string };
-    const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
+    const pending = this.commands.take(id);
     if (pending === undefined) {
       if (reply.type === 'reset' && reply.channel !== undefined) this.state.positioned(reply.channel, reply);
       else if (reply.type === 'error') setImmediate(() => this.refused(code ?? 'internal', message ?? 'refused'));
       return EMPTY;
     }
-    this.pending.delete(id!);
     const ok = reply.type !== 'error';
     switch (pending.kind) {
       case 'subscribe':
@@ -191,19 +189,15 @@ export class MqttConnection implements Transport<MqttBatch> {
   resume(): void {
     this.outbound.resend();
     for (const [channel, { offset, epoch }] of this.state.subscriptions) {
-      const id = this.nextCommand++;
       const since = offset !== undefined && epoch !== undefined ? `,"since":{"offset":${offset},"epoch":${JSON.stringify(epoch)}}` : '';
-      this.pending.set(id, { kind: 'resume', channel, resumed: since !== '' });
-      this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)}${since},"id":${id}}`);
+      this.commands.send(this.events, { kind: 'resume', channel, resumed: since !== '' }, `{"type":"subscribe","channel":${JSON.stringify(channel)}${since}`);
     }
     for (const [pattern, qos] of this.state.patterns) this.patternCommand(null, 0, pattern, qos, false);
   }
 
   /** A topic filter with wildcards, subscribed or unsubscribed as a livehub pattern (live delivery only). */
   private patternCommand(ack: Acknowledgement | null, index: number, pattern: string, qos: 0 | 1, unsubscribe: boolean): void {
-    const id = this.nextCommand++;
-    this.pending.set(id, { kind: 'pattern', ack, index, pattern, qos, unsubscribe });
-    this.events?.receive(`{"type":"${unsubscribe ? 'unsubscribe' : 'subscribe'}","pattern":${JSON.stringify(pattern)},"id":${id}}`);
+    this.commands.send(this.events, { kind: 'pattern', ack, index, pattern, qos, unsubscribe }, `{"type":"${unsubscribe ? 'unsubscribe' : 'subscribe'}","pattern":${JSON.stringify(pattern)}`);
   }
 
   /** The stream closed, whoever closed it: the session is told. */
@@ -267,9 +261,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     }
     const type = metadata.type ?? this.context.type;
     const tags = metadata.tags === null ? '' : `,"tags":${JSON.stringify(metadata.tags)}`;
-    const id = this.nextCommand++;
-    this.pending.set(id, { kind: 'publish', packetId: messageId, qos, topic });
-    this.events?.receive(`{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags},"id":${id}}`);
+    this.commands.send(this.events, { kind: 'publish', packetId: messageId, qos, topic }, `{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags}`);
   }
 
   private subscribe(packet: ISubscribePacket): void {
@@ -282,9 +274,7 @@ export class MqttConnection implements Transport<MqttBatch> {
         this.settleNow(ack, index, refusal ?? Reason.TopicFilterInvalid);
         return;
       }
-      const id = this.nextCommand++;
-      this.pending.set(id, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 });
-      this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
+      this.commands.send(this.events, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 }, `{"type":"subscribe","channel":${JSON.stringify(channel)}`);
     });
   }
 
@@ -294,13 +284,10 @@ export class MqttConnection implements Transport<MqttBatch> {
       if (filterRefusal(topic) === null && isPattern(topic)) return this.patternCommand(ack, index, topic, 0, true);
       const channel = filterRefusal(topic) === null ? channelOf(topic) : null;
       if (channel === null) return this.settleNow(ack, index, Reason.TopicFilterInvalid);
-      const id = this.nextCommand++;
-      this.pending.set(id, { kind: 'unsubscribe', ack, index, channel });
-      this.events?.receive(`{"type":"unsubscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
+      this.commands.send(this.events, { kind: 'unsubscribe', ack, index, channel }, `{"type":"unsubscribe","channel":${JSON.stringify(channel)}`);
     });
   }
 
-  /** A resumed session's subscription answered: replayed from history, started afresh (said), or refused now. */
   /** A refused publish: an MQTT 5 QoS 1 one gets a PUBACK with the reason; otherwise MQTT can only close. */
   private publishRefused(pending: Extract<Pending, { kind: 'publish' }>, code: string, message: string): Buffer {
     const text = `livehub: MQTT client ${JSON.stringify(this.clientId)} could not publish on ${JSON.stringify(pending.topic)}: ${code} (${message})`;

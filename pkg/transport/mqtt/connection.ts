@@ -4,8 +4,8 @@
  * replies into MQTT acknowledgements. A SUBSCRIBE is one `subscribe` per topic and one SUBACK
  * once all are answered; a PUBLISH is a `publish`, and a QoS 1 one gets its PUBACK when the hub acks
  * it, that is once the engine gave the message its position. Deliveries at QoS 1 carry a packet
- * identifier each, at most `receiveMaximum` unacknowledged at a time; more wait here, and a device
- * that lets more than the hub's `sendBuffer` wait is closed as a slow consumer.
+ * identifier each, at most `receiveMaximum` unacknowledged at a time; more wait here (outbound.ts),
+ * and a device that lets more than the hub's `sendBuffer` wait is closed as a slow consumer.
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
@@ -15,7 +15,7 @@ import { MqttBatch, mqttFormat } from './format.js';
 import { messageMetadata, payloadJson, sendRetained, type Will } from './metadata.js';
 import { Outbound } from './outbound.js';
 import { patternAnswered, PendingCommands, type Acknowledgement, type Pending } from './pending.js';
-import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
+import { disconnectReason, puback, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
 import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
 import { KeepaliveWatch } from './keepalive.js';
@@ -56,6 +56,8 @@ export class MqttConnection implements Transport<MqttBatch> {
   will: Will | null = null;
   private readonly outbound: Outbound;
   private lastPacket = Date.now();
+  /** Whether a PUBACK was read since the read's end (read without `packet`). */
+  private acknowledging = false;
   private keepaliveWatch: KeepaliveWatch | null = null;
   private ending = false;
 
@@ -90,14 +92,13 @@ export class MqttConnection implements Transport<MqttBatch> {
     const subscription = this.state.subscriptions.get(channel);
     if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
     if (this.state.qosOf(channel, subscription) === 0) return batch.shared(this.version);
-    if (this.version === 5) batch.withProperties();
-    const out = this.outbound.offer(batch.parts);
+    const out = this.outbound.offer(batch.qos1(this.version));
     if (this.outbound.waiting > this.context.sendBuffer) {
       const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.outbound.receiveMaximum}) unacknowledged`;
       this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
       setImmediate(() => this.close(4001, why));
     }
-    return out.length === 1 ? out[0]! : Buffer.concat(out);
+    return out;
   }
 
   replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, _json: string): Buffer {
@@ -123,7 +124,7 @@ export class MqttConnection implements Transport<MqttBatch> {
         if (ok) this.state.subscriptions.delete(pending.channel);
         return this.settle(pending.ack, pending.index, ok ? Reason.Success : this.refusal(code!));
       case 'publish':
-        if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
+        if (ok) return pending.qos === 1 ? puback(pending.packetId) : EMPTY;
         return this.publishRefused(pending, code!, message ?? '');
       case 'pattern': {
         const { grant, log } = patternAnswered(pending, this.state, ok ? null : code!, message ?? '', this.clientId);
@@ -231,6 +232,22 @@ export class MqttConnection implements Transport<MqttBatch> {
       default:
         return this.protocolError(packet.cmd === 'connect' ? 'a second CONNECT' : `a ${packet.cmd.toUpperCase()} packet (livehub takes QoS 0 and 1: CONNECT, PUBLISH, PUBACK, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT)`);
     }
+  }
+
+  /** A PUBACK without reason code, read without the generic parser (reader.ts). */
+  acknowledged(packetId: number): void {
+    this.acknowledging = true;
+    this.outbound.acknowledged(packetId);
+  }
+
+  /** The packets of one read are handled: the deliveries their PUBACKs made room for go out, in one write. */
+  read(): void {
+    if (this.acknowledging) {
+      this.acknowledging = false;
+      this.lastPacket = Date.now();
+      this.events?.alive();
+    }
+    if (!this.ending) this.outbound.flush();
   }
 
   /** The stream could not be read on (reader.ts): says so to an MQTT 5 device, logs it, and closes. */

@@ -19,6 +19,7 @@ import { disconnectReason, puback, Reason, reasonOf, type MqttVersion } from './
 import type { MqttSessionState } from './sessions.js';
 import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
 import { KeepaliveWatch } from './keepalive.js';
+import { WriteOrder } from './write-order.js';
 
 /** What a connection needs of its endpoint. */
 export interface ConnectionContext {
@@ -55,6 +56,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   /** The device's last will, until it is published or the device disconnects cleanly. */
   will: Will | null = null;
   private readonly outbound: Outbound;
+  private readonly order: WriteOrder;
   private lastPacket = Date.now();
   /** Whether a PUBACK was read since the read's end (read without `packet`). */
   private acknowledging = false;
@@ -71,7 +73,8 @@ export class MqttConnection implements Transport<MqttBatch> {
     /** Subscriptions, stream positions and unacknowledged deliveries: kept across connections in a persistent session. */
     readonly state: MqttSessionState,
   ) {
-    this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.socket.write(bytes); });
+    this.order = new WriteOrder((bytes) => this.socket.write(bytes));
+    this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.order.send(bytes); });
     if (keepalive > 0) {
       this.keepaliveWatch = new KeepaliveWatch(keepalive, () => this.lastPacket, () => {
         this.context.reporter.report('info', 'mqtt_keepalive', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent nothing for 1.5 times its keepalive (${keepalive} s); the connection was closed`);
@@ -91,8 +94,8 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (this.ending) return EMPTY;
     const subscription = this.state.subscriptions.get(channel);
     if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
-    if (this.state.qosOf(channel, subscription) === 0) return batch.shared(this.version);
-    const out = this.outbound.offer(batch.qos1(this.version));
+    if (this.state.qosOf(channel, subscription) === 0) return this.order.queued(batch.shared(this.version));
+    const out = this.order.queued(this.outbound.offer(batch.qos1(this.version)));
     if (this.outbound.waiting > this.context.sendBuffer) {
       const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.outbound.receiveMaximum}) unacknowledged`;
       this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
@@ -102,6 +105,10 @@ export class MqttConnection implements Transport<MqttBatch> {
   }
 
   replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, _json: string): Buffer {
+    return this.order.queued(this.reply(reply));
+  }
+
+  private reply(reply: { type: string; channel?: string; offset?: number; epoch?: string }): Buffer {
     // A connection whose session another took over answers nothing more, and leaves the session alone.
     if (this.released) return EMPTY;
     const { id, code, message } = reply as { id?: number; code?: string; message?: string };
@@ -141,7 +148,7 @@ export class MqttConnection implements Transport<MqttBatch> {
 
   write(chunks: readonly Buffer[]): void {
     if (this.ending) return;
-    this.socket.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    this.socket.write(this.order.written(chunks));
   }
 
   onceDrain(listener: () => void): void { this.socket.once('drain', listener); }
@@ -343,7 +350,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (!this.ending) this.socket.write(bytes);
     void sendRetained(ack.retained, {
       history: this.context.history, version: this.version, outbound: this.outbound,
-      write: (bytes) => { if (!this.ending) this.socket.write(bytes); },
+      write: (bytes) => { if (!this.ending) this.order.send(bytes); },
       failed: (channel, error) => this.warn('mqtt_retained_failed', `livehub: MQTT client ${JSON.stringify(this.clientId)} subscribed to ${JSON.stringify(channel)}, but its retained message could not be read from history (${error instanceof Error ? error.message : String(error)}); it was not sent`),
     });
     return EMPTY;

@@ -98,4 +98,33 @@ describe('MQTT QoS 1 deliveries', () => {
     await expect.poll(() => device.on('feed').length).toBe(2);
     expect(device.on('feed').map(body)).toEqual(['1', '2']);
   });
+
+  it('send a delivery a PUBACK let through after the deliveries the hub still had queued for a full socket', async () => {
+    const { port, hub, endpoint } = await start({ ...anyone, highWaterMark: 1024, maxBufferedBytes: 1 << 28, writeWait: 60_000, sendBuffer: 10_000 });
+    const device = await raw(port, 5, 'full-socket', 2);
+    await device.subscribe([['feed', 1], ['filler', 0]]);
+    await hub.publish('feed', 'message', 0);
+    await expect.poll(() => device.on('feed').length).toBe(1);
+    const connection = endpoint.clients.get('full-socket')!;
+
+    // The device stops reading: the socket's buffers fill, and the hub queues what follows.
+    device.socket.pause();
+    const filler = 'x'.repeat(60_000);
+    for (let i = 0; i < 1000 && connection.socket.writableLength < 1024; i++) {
+      await hub.publish('filler', 'message', filler);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(connection.socket.writableLength).toBeGreaterThanOrEqual(1024);
+    await hub.publish('feed', 'message', 1); // in flight (the second of two), queued by the hub
+    await hub.publish('feed', 'message', 2); // waits for room
+    await expect.poll(() => connection.state.held.length).toBe(1);
+    expect(connection.state.inflight.size).toBe(2);
+
+    // The device acknowledges the first: the third goes out, but after the second, still queued.
+    await device.send(mqttPacket.generate({ cmd: 'puback', messageId: device.on('feed')[0]!.messageId }, { protocolVersion: 5 }));
+    await expect.poll(() => connection.state.held.length).toBe(0);
+    device.socket.resume();
+    await expect.poll(() => device.on('feed').length, { timeout: 10_000 }).toBe(3);
+    expect(device.on('feed').map(body)).toEqual(['0', '1', '2']);
+  });
 });

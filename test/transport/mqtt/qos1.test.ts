@@ -7,8 +7,8 @@ import { mqttHarness } from './setup.js';
 const { harness, start } = mqttHarness();
 const anyone: HubOptions = { authenticate: () => ({ userId: 'anyone' }), canPublish: () => true };
 
-/** A raw MQTT connection that records the packets it gets; `receiveMaximum` for MQTT 5. */
-async function raw(port: number, version: 4 | 5, clientId: string, receiveMaximum?: number) {
+/** A raw MQTT connection that records the packets it gets; `receiveMaximum` for MQTT 5, `clean` false for a persistent session. */
+async function raw(port: number, version: 4 | 5, clientId: string, receiveMaximum?: number, clean = true) {
   const socket: Socket = connect(port, '127.0.0.1');
   harness.cleanup(() => socket.destroy());
   await new Promise((resolve) => socket.once('connect', resolve));
@@ -21,7 +21,8 @@ async function raw(port: number, version: 4 | 5, clientId: string, receiveMaximu
   const send = (packet: Packet | Buffer) => new Promise<void>((resolve) => {
     socket.write(Buffer.isBuffer(packet) ? packet : mqttPacket.generate(packet, { protocolVersion: version }), () => resolve());
   });
-  await send({ cmd: 'connect', protocolVersion: version, clientId, clean: true, keepalive: 0, ...(receiveMaximum ? { properties: { receiveMaximum } } : {}) });
+  const properties = { ...(receiveMaximum ? { receiveMaximum } : {}), ...(version === 5 && !clean ? { sessionExpiryInterval: 600 } : {}) };
+  await send({ cmd: 'connect', protocolVersion: version, clientId, clean, keepalive: 0, ...(version === 5 ? { properties } : {}) });
   await expect.poll(() => packets.find((p) => p.cmd === 'connack')).toBeDefined();
   const subscribe = async (topics: Array<[string, 0 | 1]>) => {
     await send({ cmd: 'subscribe', messageId: 1, subscriptions: topics.map(([topic, qos]) => ({ topic, qos })) });
@@ -126,5 +127,24 @@ describe('MQTT QoS 1 deliveries', () => {
     device.socket.resume();
     await expect.poll(() => device.on('feed').length, { timeout: 10_000 }).toBe(3);
     expect(device.on('feed').map(body)).toEqual(['0', '1', '2']);
+  });
+
+  it.each([4, 5] as const)('sent again to a resumed MQTT %i session carry their own packet identifiers, with DUP set', async (version) => {
+    const { port, hub, endpoint } = await start({ ...anyone, history: { size: 100 } });
+    const first = await raw(port, version, `resumed-${version}`, undefined, false);
+    await first.subscribe([['feed', 1]]);
+    await Promise.all([1, 2, 3].map((n) => hub.publish('feed', 'message', n)));
+    await expect.poll(() => first.on('feed').length).toBe(3);
+    first.socket.destroy();
+    await expect.poll(() => endpoint.storedSessions).toBe(1);
+
+    const again = await raw(port, version, `resumed-${version}`, undefined, false);
+    await expect.poll(() => again.on('feed').length).toBe(3);
+    expect(again.on('feed').map((p) => [body(p), p.messageId, p.dup])).toEqual(first.on('feed').map((p) => [body(p), p.messageId, true]));
+    expect(again.on('feed').map((p) => p.messageId)).toEqual([1, 2, 3]);
+    for (const p of again.on('feed')) await again.send({ cmd: 'puback', messageId: p.messageId });
+    await hub.publish('feed', 'message', 4);
+    await expect.poll(() => again.on('feed').length).toBe(4);
+    expect(again.on('feed')[3]).toMatchObject({ messageId: 4, dup: false, payload: Buffer.from('4') });
   });
 });

@@ -86,6 +86,7 @@ export class Handshake {
       this.connect(packet, stream, request, raw).then((opened) => {
         connection = opened;
         if (opened) {
+          reader.version = opened.version;
           for (const waiting of early.splice(0)) opened.packet(waiting);
           opened.read();
         }

@@ -62,4 +62,44 @@ describe('The MQTT packet reader', () => {
     r.push(Buffer.from([0x40, 0x02, 0x00, 0x01]));
     expect(seen).toEqual(['refused 149 a packet of 203 bytes, over the limit of 64 (the endpoint\'s maxPacketSize)']);
   });
+
+  it('reads a QoS 0 or 1 PUBLISH without properties as the parser does, once the protocol version is known', () => {
+    // [version, packet, read without the parser]
+    const cases: Array<[4 | 5, Record<string, unknown>, boolean]> = [
+      [4, { topic: 'meters/1', payload: '{"kwh":3}', qos: 0 }, true],
+      [4, { topic: 'meters/ø', payload: '', qos: 1, messageId: 513, dup: true, retain: true }, true],
+      [5, { topic: 'meters/1', payload: 'x'.repeat(300), qos: 1, messageId: 7 }, true],
+      [5, { topic: 'meters/1', payload: 'with properties', qos: 1, messageId: 8, properties: { userProperties: { type: 'reading' } } }, false],
+      [5, { topic: 'meters/1', payload: 'at QoS 2', qos: 2, messageId: 9 }, false],
+    ];
+    for (const [version, fields, fast] of cases) {
+      const bytes = mqttPacket.generate({ cmd: 'publish', dup: false, retain: false, ...fields } as Packet, { protocolVersion: version });
+      const expected: Packet[] = [];
+      const parser = mqttPacket.parser({ protocolVersion: version });
+      parser.on('packet', (packet) => expected.push(packet));
+      parser.parse(bytes);
+      // The reader's own parser learns the version from the CONNECT, as on a connection.
+      const { reader: r, seen } = reader();
+      r.push(mqttPacket.generate({ cmd: 'connect', protocolVersion: version, clientId: 'reader', clean: true, keepalive: 0 }));
+      r.version = version;
+      r.push(bytes);
+      expect(seen.slice(2), JSON.stringify(fields)).toEqual([...expected, 'read']);
+      // The parser's packets are instances of its own class; the reader's are plain objects.
+      expect(Object.getPrototypeOf(seen[2]) === Object.prototype, JSON.stringify(fields)).toBe(fast);
+    }
+  });
+
+  it('leaves a PUBLISH to the parser until the protocol version is known', () => {
+    const { reader: r, seen } = reader();
+    r.push(Buffer.concat([connect, mqttPacket.generate({ cmd: 'publish', topic: 't', payload: 'p', qos: 0, dup: false, retain: false }, { protocolVersion: 5 })]));
+    expect(seen).toMatchObject([{ cmd: 'connect' }, { cmd: 'publish', topic: 't' }, 'read']);
+  });
+
+  it('refuses a PUBLISH with both QoS bits set as malformed', () => {
+    const { reader: r, seen } = reader();
+    r.version = 4;
+    r.push(Buffer.from([0x36, 0x05, 0x00, 0x01, 0x74, 0x00, 0x01]));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/^refused 129 a malformed packet/);
+  });
 });

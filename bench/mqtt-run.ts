@@ -72,6 +72,12 @@ async function listening(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
+/** livehub's server runs the compiled package (dist/): built from the sources of this checkout first. */
+function buildPackage(): void {
+  const built = spawnSync('npm', ['run', 'build:lib'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error('livehub bench W10: npm run build:lib failed; livehub\'s MQTT server runs the compiled package (dist/)');
+}
+
 function buildGenerator(): string {
   mkdirSync(CACHE, { recursive: true });
   const program = `${CACHE}/mqtt-load`;
@@ -87,6 +93,7 @@ export async function runMqtt(o: {
   const program = buildGenerator();
   const rows: MqttRow[] = [];
   const cases = MQTT_SERVERS.filter((c) => !o.servers || o.servers.some((s) => c.server.toLowerCase().includes(s.toLowerCase())));
+  if (cases.some((c) => c.server.startsWith('livehub')) && process.env.LIVEHUB_BENCH_SOURCES !== '1') buildPackage();
   if (cases.some((c) => c.server === MOSQUITTO) && spawnSync('mosquitto', ['-h']).error) {
     rows.push({ label: 'W10', server: MOSQUITTO, qos: 0, note: 'skipped: no mosquitto binary (apt-get install mosquitto)' });
   }

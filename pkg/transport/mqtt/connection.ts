@@ -4,8 +4,8 @@
  * replies into MQTT acknowledgements. A SUBSCRIBE is one `subscribe` per topic and one SUBACK
  * once all are answered; a PUBLISH is a `publish`, and a QoS 1 one gets its PUBACK when the hub acks
  * it, that is once the engine gave the message its position. Deliveries at QoS 1 carry a packet
- * identifier each, at most `receiveMaximum` unacknowledged at a time; more wait here, and a device
- * that lets more than the hub's `sendBuffer` wait is closed as a slow consumer.
+ * identifier each, at most `receiveMaximum` unacknowledged at a time; more wait here (outbound.ts),
+ * and a device that lets more than the hub's `sendBuffer` wait is closed as a slow consumer.
  */
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
@@ -14,11 +14,12 @@ import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.j
 import { MqttBatch, mqttFormat } from './format.js';
 import { messageMetadata, payloadJson, sendRetained, type Will } from './metadata.js';
 import { Outbound } from './outbound.js';
-import { patternAnswered, type Acknowledgement, type Pending } from './pending.js';
-import { disconnectReason, Reason, reasonOf, type MqttVersion } from './packets.js';
+import { patternAnswered, PendingCommands, type Acknowledgement, type Pending } from './pending.js';
+import { disconnectReason, puback, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
 import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
 import { KeepaliveWatch } from './keepalive.js';
+import { WriteOrder } from './write-order.js';
 
 /** What a connection needs of its endpoint. */
 export interface ConnectionContext {
@@ -44,8 +45,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   readonly format = mqttFormat;
   /** The session, once the hub opened it. */
   events: TransportEvents | null = null;
-  private readonly pending = new Map<number, Pending>();
-  private nextCommand = 1;
+  private readonly commands = new PendingCommands();
   /**
    * Seconds the session is kept once the connection closes (0: it ends with the connection). An
    * MQTT 5 DISCONNECT may change it.
@@ -56,7 +56,10 @@ export class MqttConnection implements Transport<MqttBatch> {
   /** The device's last will, until it is published or the device disconnects cleanly. */
   will: Will | null = null;
   private readonly outbound: Outbound;
+  private readonly order: WriteOrder;
   private lastPacket = Date.now();
+  /** Whether a PUBACK was read since the read's end (read without `packet`). */
+  private acknowledging = false;
   private keepaliveWatch: KeepaliveWatch | null = null;
   private ending = false;
 
@@ -70,7 +73,8 @@ export class MqttConnection implements Transport<MqttBatch> {
     /** Subscriptions, stream positions and unacknowledged deliveries: kept across connections in a persistent session. */
     readonly state: MqttSessionState,
   ) {
-    this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.socket.write(bytes); });
+    this.order = new WriteOrder((bytes) => this.socket.write(bytes));
+    this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.order.send(bytes); });
     if (keepalive > 0) {
       this.keepaliveWatch = new KeepaliveWatch(keepalive, () => this.lastPacket, () => {
         this.context.reporter.report('info', 'mqtt_keepalive', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent nothing for 1.5 times its keepalive (${keepalive} s); the connection was closed`);
@@ -90,28 +94,30 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (this.ending) return EMPTY;
     const subscription = this.state.subscriptions.get(channel);
     if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
-    if (this.state.qosOf(channel, subscription) === 0) return batch.shared(this.version);
-    if (this.version === 5) batch.withProperties();
-    const out = this.outbound.offer(batch.parts);
+    if (this.state.qosOf(channel, subscription) === 0) return this.order.queued(batch.shared(this.version));
+    const out = this.order.queued(this.outbound.offer(batch.qos1(this.version)));
     if (this.outbound.waiting > this.context.sendBuffer) {
       const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.outbound.receiveMaximum}) unacknowledged`;
       this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
       setImmediate(() => this.close(4001, why));
     }
-    return out.length === 1 ? out[0]! : Buffer.concat(out);
+    return out;
   }
 
   replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, _json: string): Buffer {
+    return this.order.queued(this.reply(reply));
+  }
+
+  private reply(reply: { type: string; channel?: string; offset?: number; epoch?: string }): Buffer {
     // A connection whose session another took over answers nothing more, and leaves the session alone.
     if (this.released) return EMPTY;
     const { id, code, message } = reply as { id?: number; code?: string; message?: string };
-    const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
+    const pending = this.commands.take(id);
     if (pending === undefined) {
       if (reply.type === 'reset' && reply.channel !== undefined) this.state.positioned(reply.channel, reply);
       else if (reply.type === 'error') setImmediate(() => this.refused(code ?? 'internal', message ?? 'refused'));
       return EMPTY;
     }
-    this.pending.delete(id!);
     const ok = reply.type !== 'error';
     switch (pending.kind) {
       case 'subscribe':
@@ -125,7 +131,7 @@ export class MqttConnection implements Transport<MqttBatch> {
         if (ok) this.state.subscriptions.delete(pending.channel);
         return this.settle(pending.ack, pending.index, ok ? Reason.Success : this.refusal(code!));
       case 'publish':
-        if (ok) return pending.qos === 1 ? this.generate({ cmd: 'puback', messageId: pending.packetId }) : EMPTY;
+        if (ok) return pending.qos === 1 ? puback(pending.packetId) : EMPTY;
         return this.publishRefused(pending, code!, message ?? '');
       case 'pattern': {
         const { grant, log } = patternAnswered(pending, this.state, ok ? null : code!, message ?? '', this.clientId);
@@ -142,7 +148,7 @@ export class MqttConnection implements Transport<MqttBatch> {
 
   write(chunks: readonly Buffer[]): void {
     if (this.ending) return;
-    this.socket.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    this.socket.write(this.order.written(chunks));
   }
 
   onceDrain(listener: () => void): void { this.socket.once('drain', listener); }
@@ -191,19 +197,15 @@ export class MqttConnection implements Transport<MqttBatch> {
   resume(): void {
     this.outbound.resend();
     for (const [channel, { offset, epoch }] of this.state.subscriptions) {
-      const id = this.nextCommand++;
       const since = offset !== undefined && epoch !== undefined ? `,"since":{"offset":${offset},"epoch":${JSON.stringify(epoch)}}` : '';
-      this.pending.set(id, { kind: 'resume', channel, resumed: since !== '' });
-      this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)}${since},"id":${id}}`);
+      this.commands.send(this.events, { kind: 'resume', channel, resumed: since !== '' }, `{"type":"subscribe","channel":${JSON.stringify(channel)}${since}`);
     }
     for (const [pattern, qos] of this.state.patterns) this.patternCommand(null, 0, pattern, qos, false);
   }
 
   /** A topic filter with wildcards, subscribed or unsubscribed as a livehub pattern (live delivery only). */
   private patternCommand(ack: Acknowledgement | null, index: number, pattern: string, qos: 0 | 1, unsubscribe: boolean): void {
-    const id = this.nextCommand++;
-    this.pending.set(id, { kind: 'pattern', ack, index, pattern, qos, unsubscribe });
-    this.events?.receive(`{"type":"${unsubscribe ? 'unsubscribe' : 'subscribe'}","pattern":${JSON.stringify(pattern)},"id":${id}}`);
+    this.commands.send(this.events, { kind: 'pattern', ack, index, pattern, qos, unsubscribe }, `{"type":"${unsubscribe ? 'unsubscribe' : 'subscribe'}","pattern":${JSON.stringify(pattern)}`);
   }
 
   /** The stream closed, whoever closed it: the session is told. */
@@ -239,6 +241,22 @@ export class MqttConnection implements Transport<MqttBatch> {
     }
   }
 
+  /** A PUBACK without reason code, read without the generic parser (reader.ts). */
+  acknowledged(packetId: number): void {
+    this.acknowledging = true;
+    this.outbound.acknowledged(packetId);
+  }
+
+  /** The packets of one read are handled: the deliveries their PUBACKs made room for go out, in one write. */
+  read(): void {
+    if (this.acknowledging) {
+      this.acknowledging = false;
+      this.lastPacket = Date.now();
+      this.events?.alive();
+    }
+    if (!this.ending) this.outbound.flush();
+  }
+
   /** The stream could not be read on (reader.ts): says so to an MQTT 5 device, logs it, and closes. */
   unreadable(reason: number, message: string): void {
     this.warn('mqtt_bad_packet', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent ${message}; the connection was closed`);
@@ -267,9 +285,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     }
     const type = metadata.type ?? this.context.type;
     const tags = metadata.tags === null ? '' : `,"tags":${JSON.stringify(metadata.tags)}`;
-    const id = this.nextCommand++;
-    this.pending.set(id, { kind: 'publish', packetId: messageId, qos, topic });
-    this.events?.receive(`{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags},"id":${id}}`);
+    this.commands.send(this.events, { kind: 'publish', packetId: messageId, qos, topic }, `{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags}`);
   }
 
   private subscribe(packet: ISubscribePacket): void {
@@ -282,9 +298,7 @@ export class MqttConnection implements Transport<MqttBatch> {
         this.settleNow(ack, index, refusal ?? Reason.TopicFilterInvalid);
         return;
       }
-      const id = this.nextCommand++;
-      this.pending.set(id, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 });
-      this.events?.receive(`{"type":"subscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
+      this.commands.send(this.events, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 }, `{"type":"subscribe","channel":${JSON.stringify(channel)}`);
     });
   }
 
@@ -294,13 +308,10 @@ export class MqttConnection implements Transport<MqttBatch> {
       if (filterRefusal(topic) === null && isPattern(topic)) return this.patternCommand(ack, index, topic, 0, true);
       const channel = filterRefusal(topic) === null ? channelOf(topic) : null;
       if (channel === null) return this.settleNow(ack, index, Reason.TopicFilterInvalid);
-      const id = this.nextCommand++;
-      this.pending.set(id, { kind: 'unsubscribe', ack, index, channel });
-      this.events?.receive(`{"type":"unsubscribe","channel":${JSON.stringify(channel)},"id":${id}}`);
+      this.commands.send(this.events, { kind: 'unsubscribe', ack, index, channel }, `{"type":"unsubscribe","channel":${JSON.stringify(channel)}`);
     });
   }
 
-  /** A resumed session's subscription answered: replayed from history, started afresh (said), or refused now. */
   /** A refused publish: an MQTT 5 QoS 1 one gets a PUBACK with the reason; otherwise MQTT can only close. */
   private publishRefused(pending: Extract<Pending, { kind: 'publish' }>, code: string, message: string): Buffer {
     const text = `livehub: MQTT client ${JSON.stringify(this.clientId)} could not publish on ${JSON.stringify(pending.topic)}: ${code} (${message})`;
@@ -339,7 +350,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     if (!this.ending) this.socket.write(bytes);
     void sendRetained(ack.retained, {
       history: this.context.history, version: this.version, outbound: this.outbound,
-      write: (bytes) => { if (!this.ending) this.socket.write(bytes); },
+      write: (bytes) => { if (!this.ending) this.order.send(bytes); },
       failed: (channel, error) => this.warn('mqtt_retained_failed', `livehub: MQTT client ${JSON.stringify(this.clientId)} subscribed to ${JSON.stringify(channel)}, but its retained message could not be read from history (${error instanceof Error ? error.message : String(error)}); it was not sent`),
     });
     return EMPTY;

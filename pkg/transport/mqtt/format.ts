@@ -3,7 +3,8 @@
  * device subscribed to it. The payload of a delivered message is its `data` as JSON text (a string
  * published from a page arrives as `"text"`, with its quotes); its type and publisher travel as MQTT 5
  * user properties (`type`, `from.user`, `from.client`, and each tag as `tag.<key>`). QoS 0 devices of
- * one protocol version share one buffer; a QoS 1 device adds its packet identifiers to the shared parts.
+ * one protocol version share one buffer; QoS 1 devices share each message's QoS 1 packet, laid out
+ * once per protocol version, and put their own packet identifiers in their copies (qos1.ts).
  *
  * Two tags are MQTT's own: `retain` ("1": published retained) and `expires` (when the message
  * expires, in ms since the epoch, from an MQTT 5 message expiry interval). A message past its expiry
@@ -12,12 +13,15 @@
 import type { HubMessage } from '../../protocol/index.js';
 import type { WireFormat } from '../index.js';
 import { publishPacket, publishProperties, utf8, type MqttVersion, type PublishParts } from './packets.js';
+import { qos1Packets } from './qos1.js';
 import { topicOf } from './topics.js';
 
 /** A turn's messages of one channel, encoded for MQTT. */
 export class MqttBatch {
   /** QoS 0 packets for MQTT 3.1.1 and 5, made on first use. */
   private qos0: [Buffer | null, Buffer | null] = [null, null];
+  /** Whether the QoS 1 packets for MQTT 3.1.1 and 5 are made. */
+  private qos1Made: [boolean, boolean] = [false, false];
 
   constructor(readonly offsets: readonly number[], readonly parts: readonly PublishParts[], private readonly metadata: ReadonlyArray<() => Buffer>) {}
 
@@ -32,6 +36,16 @@ export class MqttBatch {
         : Buffer.concat(this.parts.map((part) => publishPacket(part, version, 0)));
     }
     return packets;
+  }
+
+  /** Every message, its QoS 1 packet for one protocol version made (once, the batch's adjacent in memory). */
+  qos1(version: MqttVersion): readonly PublishParts[] {
+    const slot = version === 5 ? 1 : 0;
+    if (this.qos1Made[slot]) return this.parts;
+    if (version === 5) this.withProperties();
+    qos1Packets(this.parts, version);
+    this.qos1Made[slot] = true;
+    return this.parts;
   }
 
   /** Makes the MQTT 5 properties of each message (once). */

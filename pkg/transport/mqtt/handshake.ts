@@ -74,24 +74,31 @@ export class Handshake {
     let connection: MqttConnection | null = null;
     let admitting = false;
     const early: Packet[] = [];
-    const reader = new PacketReader(this.settings.maxPacketSize, {
-      packet: (packet) => {
-        if (connection) return connection.packet(packet);
-        if (admitting) return void early.push(packet);
-        if (packet.cmd !== 'connect') {
-          reporter.report('warn', 'mqtt_protocol_error', `livehub: an MQTT connection from ${peer} began with a ${packet.cmd.toUpperCase()} packet instead of CONNECT; it was closed`);
-          return void stream.destroy();
+    const received = (packet: Packet): void => {
+      if (connection) return connection.packet(packet);
+      if (admitting) return void early.push(packet);
+      if (packet.cmd !== 'connect') {
+        reporter.report('warn', 'mqtt_protocol_error', `livehub: an MQTT connection from ${peer} began with a ${packet.cmd.toUpperCase()} packet instead of CONNECT; it was closed`);
+        return void stream.destroy();
+      }
+      admitting = true;
+      clearTimeout(timer);
+      this.connect(packet, stream, request, raw).then((opened) => {
+        connection = opened;
+        if (opened) {
+          reader.version = opened.version;
+          for (const waiting of early.splice(0)) opened.packet(waiting);
+          opened.read();
         }
-        admitting = true;
-        clearTimeout(timer);
-        this.connect(packet, stream, request, raw).then((opened) => {
-          connection = opened;
-          if (opened) for (const waiting of early.splice(0)) opened.packet(waiting);
-        }, (error: unknown) => {
-          reporter.error(error, 'mqtt_connect_failed');
-          stream.destroy();
-        });
-      },
+      }, (error: unknown) => {
+        reporter.error(error, 'mqtt_connect_failed');
+        stream.destroy();
+      });
+    };
+    const reader = new PacketReader(this.settings.maxPacketSize, {
+      packet: received,
+      acknowledged: (packetId) => connection ? connection.acknowledged(packetId) : received({ cmd: 'puback', messageId: packetId }),
+      read: () => connection?.read(),
       refused: (reason, message) => {
         if (connection) return connection.unreadable(reason, message);
         reporter.report('warn', 'mqtt_bad_packet', `livehub: an MQTT connection from ${peer} sent ${message} before it was connected; it was closed`);

@@ -61,8 +61,8 @@ export async function sendRetained(wanted: readonly RetainedWanted[], to: {
       continue;
     }
     if (parts === null) continue;
-    const [packet] = qos === 0 ? [publishPacket(parts, to.version, 0)] : to.outbound.offer([parts]);
-    if (packet) to.write(packet);
+    const packet = qos === 0 ? publishPacket(parts, to.version, 0) : to.outbound.offer([parts]);
+    if (packet.length > 0) to.write(packet);
   }
 }
 

@@ -55,22 +55,31 @@ export interface PublishParts {
   payload: Buffer;
   /** Sent as a retained message (to a new subscriber). */
   retain?: boolean;
+  /**
+   * Its QoS 1 PUBLISH for MQTT 3.1.1 and for MQTT 5, packet identifier zero, made on first use and
+   * shared by every device that gets it at QoS 1 (qos1.ts).
+   */
+  qos1?: [Buffer | null, Buffer | null];
 }
 
-/** A PUBLISH packet: QoS 0 without a packet identifier, QoS 1 with `packetId`. */
-export function publishPacket(parts: PublishParts, version: MqttVersion, packetId: number, dup = false): Buffer {
+/** A PUBLISH packet at QoS 0, or at QoS 1 with `packetId` (zero: one to fill in). */
+export function publishPacket(parts: PublishParts, version: MqttVersion, qos: 0 | 1, packetId = 0): Buffer {
   const properties = version === 5 ? parts.properties! : null;
-  const qos1 = packetId > 0;
-  const length = parts.topic.length + (qos1 ? 2 : 0) + (properties ? properties.length : 0) + parts.payload.length;
+  const length = parts.topic.length + (qos === 1 ? 2 : 0) + (properties ? properties.length : 0) + parts.payload.length;
   const header = varint(length);
   const out = Buffer.allocUnsafe(1 + header.length + length);
-  out[0] = (qos1 ? (dup ? 0x3a : 0x32) : 0x30) | (parts.retain ? 0x01 : 0);
+  out[0] = (qos === 1 ? 0x32 : 0x30) | (parts.retain ? 0x01 : 0);
   let at = 1 + header.copy(out, 1);
   at += parts.topic.copy(out, at);
-  if (qos1) at = out.writeUInt16BE(packetId, at);
+  if (qos === 1) at = out.writeUInt16BE(packetId, at);
   if (properties) at += properties.copy(out, at);
   parts.payload.copy(out, at);
   return out;
+}
+
+/** A PUBACK without reason code (success, in MQTT 3.1.1 and 5): the answer to a QoS 1 PUBLISH taken. */
+export function puback(packetId: number): Buffer {
+  return Buffer.from([0x40, 0x02, packetId >> 8, packetId & 0xff]);
 }
 
 /** MQTT 5 reason codes livehub uses (MQTT 5.0, 2.4). */

@@ -1,3 +1,4 @@
+import type { TransportEvents } from '../index.js';
 import type { RetainedWanted } from './metadata.js';
 import type { MqttSessionState } from './sessions.js';
 
@@ -9,6 +10,27 @@ export type Pending =
   | { kind: 'resume'; channel: string; resumed: boolean }
   /** A topic filter with wildcards: a livehub pattern subscription (or, with `ack` null, one a resumed session makes again). */
   | { kind: 'pattern'; ack: Acknowledgement | null; index: number; pattern: string; qos: 0 | 1; unsubscribe: boolean };
+
+/** The commands a connection sent to the hub, by the id their answers carry. */
+export class PendingCommands {
+  private readonly waiting = new Map<number, Pending>();
+  private next = 1;
+
+  /** Hands the session a command (its JSON object without the closing brace), waiting for its answer. */
+  send(events: TransportEvents | null, pending: Pending, command: string): void {
+    const id = this.next++;
+    this.waiting.set(id, pending);
+    events?.receive(`${command},"id":${id}}`);
+  }
+
+  /** The command an answer with this id is for (once), or undefined. */
+  take(id: unknown): Pending | undefined {
+    if (typeof id !== 'number') return undefined;
+    const pending = this.waiting.get(id);
+    this.waiting.delete(id);
+    return pending;
+  }
+}
 
 /** A SUBACK or UNSUBACK being put together: one code per topic. */
 export interface Acknowledgement {

@@ -5,6 +5,7 @@
  * deliveries not yet acknowledged or waiting (their bytes in base64).
  */
 import type { MqttVersion, PublishParts } from './packets.js';
+import { withPacketId } from './qos1.js';
 import { MqttSessionState, type Subscription } from './sessions.js';
 
 interface Encoded {
@@ -26,7 +27,7 @@ export function encodeSession(state: MqttSessionState): string {
   const encoded: Encoded = {
     v: 1, clientId: state.clientId, userId: state.userId, version: state.version,
     subscriptions: [...state.subscriptions], patterns: [...state.patterns],
-    inflight: [...state.inflight].map(([id, packet]) => [id, b64(packet)]),
+    inflight: [...state.inflight].map(([id, packet]) => [id, b64(withPacketId(packet, id, false))]),
     held: state.held.map((p) => ({ topic: b64(p.topic), properties: p.properties ? b64(p.properties) : null, payload: b64(p.payload), ...(p.retain ? { retain: true } : {}) })),
     next: state.nextPacketId,
   };

@@ -25,7 +25,10 @@ export class MqttSessionState {
   readonly subscriptions = new Map<string, Subscription>();
   /** Pattern subscriptions (topic filters with wildcards), each with its granted QoS: live delivery only. */
   readonly patterns = new Map<string, 0 | 1>();
-  /** QoS 1 deliveries not yet acknowledged, by packet identifier (each packet as it was sent). */
+  /**
+   * QoS 1 deliveries not yet acknowledged, by packet identifier: each the packet sent, whose own
+   * identifier field may be left unset (the message's shared packet, qos1.ts): the key is the identifier.
+   */
   readonly inflight = new Map<number, Buffer>();
   /** QoS 1 deliveries waiting for room under the receive maximum. */
   held: PublishParts[] = [];

@@ -26,7 +26,7 @@ import { runW7Cluster, w7ClusterTable } from './w7-cluster.js';
  *   npm run bench -- --only W9          W9, the engines (memory, Redis, PostgreSQL) side by side (bench/engines.ts)
  *   npm run bench -- --only W7          W7, and after its table 100k connections over several livehub processes and Redis
  *                                       (bench/w7-cluster.ts; --w7-connections N, --w7-processes N, --w7-check-interval MS)
- *   npm run bench -- --only W10         W10, MQTT fan-out: livehub, Mosquitto 2 and aedes (bench/mqtt-run.ts; --mqtt-rate N)
+ *   npm run bench -- --only W10         W10, MQTT fan-out: livehub, Mosquitto 2 and aedes (bench/mqtt-run.ts; --mqtt-rate N, --mqtt-low-rate N)
  *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label, several
  *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
@@ -288,7 +288,7 @@ async function main(): Promise<void> {
   }
   if (wants('W10')) {
     const mqtt = await runMqtt({
-      duration, rate: Number(arg('--mqtt-rate') ?? 20_000), connections: 1000, servers: arg('--servers')?.split(','),
+      duration, rate: Number(arg('--mqtt-rate') ?? 20_000), lowRate: Number(arg('--mqtt-low-rate') ?? 100), connections: 1000, servers: arg('--servers')?.split(','),
       spawnOn: (core, args, env, program) => spawnPinned(core, args, env, program), generatorCore: pinning ? 1 : 0,
     });
     console.log(`\n${mqttTable(mqtt)}`);

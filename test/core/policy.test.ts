@@ -61,6 +61,9 @@ describe('decide', () => {
     await expect(decide(ask('subscribe', 'a'), { authorize: () => thenable as never, canPublish: null }, noErrors)).resolves.toBe(true);
     expect(decide(ask('subscribe', 'a'), { authorize: () => null as never, canPublish: null }, noErrors)).toBe(false);
     expect(decide(ask('subscribe', 'a'), { authorize: () => ({ then: 'not a function' }) as never, canPublish: null }, noErrors)).toBe(false);
+    // A function is not a promise, even with a then: it is a verdict that is not true.
+    const callable = Object.assign(() => true, { then: (resolve: (v: boolean) => void) => resolve(true) });
+    expect(decide(ask('subscribe', 'a'), { authorize: () => callable as never, canPublish: null }, noErrors)).toBe(false);
   });
 
   it('denies when a hook throws or rejects, and hands the error on', async () => {

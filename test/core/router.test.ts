@@ -15,7 +15,7 @@ function session(id = 'c1', userId: string | null = null) {
 type FakeSession = ReturnType<typeof session>;
 
 /** A router over a host that records what it was asked: replies, loop work, client publishes, reports. */
-function setup(hubOptions: HubOptions = {}) {
+function setup(hubOptions: HubOptions = {}, { counting = true } = {}) {
   const replies: Array<[string, Record<string, unknown>]> = [];
   const enqueued: Array<Record<string, unknown>> = [];
   const published: Array<Record<string, unknown>> = [];
@@ -28,7 +28,7 @@ function setup(hubOptions: HubOptions = {}) {
       report: (level: string, code: string, message: string, _err?: unknown, cause?: string) => { reports.push({ level, code, message, cause }); },
       error: (err: unknown, code?: string, message?: string) => { errors.push({ err, code, message }); },
     },
-    received: (_s: FakeSession, text: string) => { received.push(text); },
+    ...(counting ? { received: (_s: FakeSession, text: string) => { received.push(text); } } : {}),
     reply: (s: FakeSession, reply: Record<string, unknown>) => { replies.push([s.id, reply]); },
     enqueue: (work: Record<string, unknown>) => { enqueued.push(work); },
     publisher: { fromClient: (_s: FakeSession, command: Record<string, unknown>) => { published.push(command); } },
@@ -75,6 +75,12 @@ describe('an inbound message', () => {
     receive(s, { type: 'ping', id: 1 });
     expect(received).toEqual(['{"type":"ping","id":1}']);
     expect(replies).toEqual([]);
+  });
+
+  it('is routed by a hub that does not count what it receives', () => {
+    const { receive, replies } = setup({}, { counting: false });
+    receive(session(), { type: 'ping', id: 1 });
+    expect(replies).toEqual([['c1', { type: 'pong', id: 1 }]]);
   });
 
   it('is dropped once its connection is no longer open', () => {
@@ -150,10 +156,33 @@ describe('the channel policy', () => {
     const s = session('c1', 'ada');
     receive(s, { type: 'publish', channel: 'a', event: 'x', data: { n: 1 } });
     receive(s, { type: 'subscribe', channel: 'a' });
-    expect(asked).toEqual([
+    expect(asked).toStrictEqual([
       { action: 'publish', channel: 'a', identity: { userId: 'ada' }, clientId: 'c1', request: s.request, type: 'x', event: 'x', data: { n: 1 } },
       { action: 'subscribe', channel: 'a', identity: { userId: 'ada' }, clientId: 'c1', request: s.request },
     ]);
+  });
+
+  it('logs a refusal by the authorize hook as the hook\'s', () => {
+    const { receive, reports } = setup({ authorize: () => false, canPublish: () => true });
+    receive(session(), { type: 'subscribe', channel: 'a' });
+    expect(reports.map((r) => r.message)).toEqual(['livehub: refused a subscribe to a by an anonymous connection (c1): the authorize hook did not return true for this subscribe; allow it there if it should pass; the client was answered \'forbidden\'']);
+  });
+
+  it('keeps a session\'s messages in order behind each async verdict, however many wait', async () => {
+    const verdicts: Array<(v: boolean) => void> = [];
+    const { receive, replies, enqueued, settled } = setup({ authorize: () => new Promise<boolean>((resolve) => { verdicts.push(resolve); }) });
+    const s = session();
+    receive(s, { type: 'subscribe', channel: 'a', id: 1 });
+    receive(s, { type: 'subscribe', channel: 'b', id: 2 });
+    verdicts[0]!(true);
+    await vi.waitFor(() => expect(verdicts).toHaveLength(2));
+    receive(s, { type: 'ping', id: 3 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(replies).toEqual([]);
+    verdicts[1]!(true);
+    await settled(s);
+    expect(enqueued.map((w) => w.channel)).toEqual(['a', 'b']);
+    expect(replies).toEqual([['c1', { type: 'pong', id: 3 }]]);
   });
 
   it('reports a hook that threw, denying the request', () => {
@@ -234,6 +263,16 @@ describe('middleware', () => {
     expect(errors[1]).toEqual({ err: 'a string', code: 'handler_failed', message: 'livehub: the handler or middleware of "ping" threw: a string' });
   });
 
+  it('that throws null answers internal', async () => {
+    const { router, receive, replies, errors, settled } = setup();
+    router.addMiddleware('*', () => { throw null; });
+    const s = session();
+    receive(s, { type: 'ping', id: 1 });
+    await settled(s);
+    expect(replies).toEqual([['c1', { type: 'error', code: 'internal', message: 'the server failed to handle this message', id: 1 }]]);
+    expect(errors).toEqual([{ err: null, code: 'handler_failed', message: 'livehub: the handler or middleware of "ping" threw: null' }]);
+  });
+
   it('that fails after its connection closed answers nothing', async () => {
     const { router, receive, replies, settled } = setup();
     const s = session();
@@ -301,6 +340,17 @@ describe('a handler', () => {
       ['c1', { type: 'error', code: 'not_allowed', message: 'no', id: 1 }],
       ['c1', { type: 'error', code: 'not_allowed', message: 'later no', id: 2 }],
     ]);
+  });
+
+  it('that throws is answered once, with no timeout after, and not at all for a message without an id', async () => {
+    vi.useFakeTimers();
+    const { router, receive, replies, reports } = setup({ handlerTimeout: 500 });
+    router.addHandler('sync', () => { throw new HandlerError('not_allowed', 'no'); });
+    receive(session(), { type: 'sync', id: 1 });
+    receive(session(), { type: 'sync' });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(replies).toEqual([['c1', { type: 'error', code: 'not_allowed', message: 'no', id: 1 }]]);
+    expect(reports.map((r) => r.code)).toEqual(['request_refused', 'request_refused']);
   });
 
   it('that does not answer within handlerTimeout is answered timeout and logged, and its late answer dropped', async () => {

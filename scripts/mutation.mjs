@@ -44,7 +44,9 @@ export const targets = {
   },
   session: {
     files: ['pkg/core/session.ts', 'pkg/core/streams.ts', 'pkg/core/writes.ts'],
-    tests: core('hub-state', 'streams', 'drain', 'recovery', 'replay-limits', 'heartbeat'),
+    // Their unit tests and the hub over fake sockets: every test over real sockets (drain, recovery,
+    // replay limits, heartbeat) runs a session, and judging each mutant by them all took over an hour.
+    tests: core('session', 'writes', 'streams', 'hub-state'),
     goal: 85,
   },
   router: {

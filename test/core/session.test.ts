@@ -15,6 +15,8 @@ class FakeTransport {
   writableLength = 0;
   keeps = false;
   closeThrows = false;
+  /** Called on each write, as a socket whose write fails at once closes its session. */
+  onWrite: (() => void) | null = null;
   writes: Array<{ chunks: string[]; count: number }> = [];
   closes: Array<[number, string]> = [];
   terminated = 0;
@@ -23,6 +25,7 @@ class FakeTransport {
   frames(): Buffer { return Buffer.alloc(0); }
   write(chunks: readonly Buffer[], count: number): void {
     this.writes.push({ chunks: chunks.map(String), count });
+    this.onWrite?.();
     if (this.keeps) for (const chunk of chunks) this.writableLength += chunk.length;
   }
   onceDrain(listener: () => void): void { this.drainListeners.push(listener); }
@@ -39,7 +42,7 @@ class FakeTransport {
   }
 }
 
-function setup(hubOptions: HubOptions = {}, { identity = null as { userId: string; expiresAt?: number } | null, remoteAddress = '10.0.0.7' as string | null } = {}) {
+function setup(hubOptions: HubOptions = {}, { identity = null as { userId: string; expiresAt?: number } | null, remoteAddress = '10.0.0.7' as string | null, watching = true } = {}) {
   const transport = new FakeTransport();
   const calls: unknown[][] = [];
   const counters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
@@ -54,7 +57,7 @@ function setup(hubOptions: HubOptions = {}, { identity = null as { userId: strin
     unregister: () => { calls.push(['unregister']); },
     closeSession: (_s: Session, code: number, reason: string) => { calls.push(['closeSession', code, reason]); },
     evicted: (_s: Session, why: string) => { calls.push(['evicted', why]); },
-    pushedBack: () => { calls.push(['pushedBack']); },
+    ...(watching ? { pushedBack: () => { calls.push(['pushedBack']); } } : {}),
   };
   const request = { headers: {}, url: '/', method: 'GET', socket: remoteAddress === null ? undefined : { remoteAddress } };
   const session = new Session('n-1', transport as never, request as never, host as never, identity);
@@ -166,12 +169,63 @@ describe('a session\'s outbound queue', () => {
     expect(transport.writes.map((w) => w.chunks)).toEqual([['aaaaaa'], ['b']]);
   });
 
-  it('writes to a transport just under its high-water mark', () => {
+  it('writes to a transport just under its high-water mark, no more than the room left each time', () => {
     const { session, transport } = setup({ highWaterMark: 6 });
     transport.writableLength = 5;
     session.enqueue(frame('aaaa'), 1);
+    session.enqueue(frame('bbbb'), 1);
+    session.flush();
+    expect(transport.writes.map((w) => w.chunks)).toEqual([['aaaa'], ['bbbb']]);
+  });
+
+  it('ends a write at a frame that fills the room exactly', () => {
+    const { session, transport } = setup({ highWaterMark: 6 });
+    session.enqueue(frame('aaaaaa'), 1);
+    session.enqueue(frame('b'), 1);
+    session.flush();
+    expect(transport.writes.map((w) => w.chunks)).toEqual([['aaaaaa'], ['b']]);
+  });
+
+  it('waits for drain at a transport filled exactly to its high-water mark with frames left', () => {
+    const { session, transport, calls } = setup({ highWaterMark: 6 });
+    transport.keeps = true;
+    session.enqueue(frame('aaaaaa'), 1);
+    session.enqueue(frame('b'), 1);
+    session.flush();
+    expect(transport.writes.map((w) => w.chunks)).toEqual([['aaaaaa']]);
+    expect(calls).toEqual([['pushedBack']]);
+  });
+
+  it('writes nothing more while pushed back, even when the transport\'s buffer shrank, until drain', () => {
+    const { session, transport } = setup({ highWaterMark: 4 });
+    transport.keeps = true;
+    session.enqueue(frame('aaaa'), 1);
+    session.flush();
+    transport.writableLength = 1;
+    session.enqueue(frame('b'), 1);
     session.flush();
     expect(transport.writes).toHaveLength(1);
+    transport.drain();
+    expect(transport.writes).toHaveLength(2);
+  });
+
+  it('does not push back with nothing queued, whatever a heartbeat left in the transport', () => {
+    const { session, transport, calls } = setup({ highWaterMark: 4 });
+    transport.keeps = true;
+    session.heartbeat(1);
+    session.flush();
+    expect(calls).toEqual([]);
+  });
+
+  it('stops writing, and does not wait for drain, when a write closed the session', () => {
+    const { session, transport, calls } = setup({ highWaterMark: 4 });
+    transport.keeps = true;
+    transport.onWrite = () => session.closed(1006, 'write failed');
+    session.enqueue(frame('aaaa'), 1);
+    session.enqueue(frame('bbbb'), 1);
+    session.flush();
+    expect(transport.writes).toHaveLength(1);
+    expect(calls).toEqual([['unregister']]);
   });
 });
 
@@ -245,6 +299,36 @@ describe('a slow consumer', () => {
     session.enqueueReplay('r', frame('0123456789'), 5);
     session.flush();
     expect(calls).toContainEqual(['evicted', '5 messages and 14 bytes were waiting (sendBuffer 3, maxBufferedBytes 1000)']);
+  });
+});
+
+describe('backpressure', () => {
+  it('needs no listener for the hub\'s backpressure event', () => {
+    const { session, transport } = setup({ highWaterMark: 4 }, { watching: false });
+    transport.keeps = true;
+    session.enqueue(frame('aaaa'), 1);
+    session.flush();
+    expect(transport.drainListeners).toHaveLength(1);
+  });
+
+  it('evicts at once, without waiting for drain, a session already over its limits when the transport fills', () => {
+    const { session, transport, calls } = setup({ highWaterMark: 4, sendBuffer: 1 });
+    transport.keeps = true;
+    for (const text of ['aaaa', 'b', 'c']) session.enqueue(frame(text), 1);
+    session.flush();
+    expect(calls).toEqual([['evicted', '2 messages and 6 bytes were waiting (sendBuffer 1, maxBufferedBytes 4194304)'], ['unregister']]);
+    expect(transport.drainListeners).toEqual([]);
+  });
+
+  it('is no longer waited for once the session closed: writeWait then evicts nothing', () => {
+    const { session, transport, calls, counters } = setup({ highWaterMark: 4, writeWait: 300 });
+    transport.keeps = true;
+    session.enqueue(frame('aaaa'), 1);
+    session.flush();
+    session.close(1000, 'bye');
+    vi.advanceTimersByTime(1000);
+    expect(calls).toEqual([['pushedBack'], ['unregister']]);
+    expect(counters.evictions).toBe(0);
   });
 });
 
@@ -371,6 +455,29 @@ describe('closing', () => {
     expect(stuck.transport.terminated).toBeGreaterThan(0);
   });
 
+  it('on shutdown while pushed back with nothing queued, waits for drain to close', () => {
+    const { session, transport } = setup({ highWaterMark: 4 });
+    transport.keeps = true;
+    session.enqueue(frame('aaaa'), 1);
+    session.flush();
+    void session.shutdown(1001, 'going away');
+    expect(transport.closes).toEqual([]);
+    transport.drain();
+    expect(transport.closes).toEqual([[1001, 'going away']]);
+  });
+
+  it('on shutdown of a pushed-back session already closing, leaves the close its own timer', async () => {
+    const { session, transport } = setup({ highWaterMark: 4, writeWait: 300 });
+    transport.keeps = true;
+    session.enqueue(frame('aaaa'), 1);
+    session.flush();
+    session.close(1000, 'bye');
+    void session.shutdown(1001, 'going away');
+    session.closed(1000, 'bye');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(transport.terminated).toBe(0);
+  });
+
   it('on shutdown of a session already closing, waits for its close', async () => {
     const { session, transport } = setup();
     session.close(1000, 'bye');
@@ -473,6 +580,20 @@ describe('the inbound rate limit', () => {
     session.admitInbound();
     expect(session.admitInbound()).toBe(false);
     expect(session.dropped).toBe(1);
+  });
+
+  it('keeps one window of drops for a whole second', () => {
+    const { session, calls } = setup({ rateLimit: 1, rateLimitBurst: 3 });
+    vi.advanceTimersByTime(2000);
+    session.admitInbound();
+    session.admitInbound();
+    session.admitInbound();
+    expect(session.admitInbound()).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(session.admitInbound()).toBe(true); // the token refilled in that second
+    expect(session.admitInbound()).toBe(false);
+    expect(session.dropped).toBe(2);
+    expect(calls).toHaveLength(1);
   });
 
   it('applies to the peer\'s pings, which note it alive when admitted', () => {

@@ -21,7 +21,8 @@ function session(counters: { writes: number; frames: number; bytes: number }, { 
 }
 
 function setup(maxDelay = 50) {
-  const counters = { writes: 0, frames: 0, bytes: 0, evictions: 0 };
+  // Running totals of a hub that has written before.
+  const counters = { writes: 1000, frames: 5000, bytes: 900_000, evictions: 0 };
   const scheduler = new WriteScheduler(counters, () => maxDelay);
   const dirty = (options?: Parameters<typeof session>[1]) => {
     const s = session(counters, options);
@@ -74,6 +75,16 @@ describe('WriteScheduler', () => {
     now += 1;
     vi.advanceTimersByTime(1);
     expect(next.flushed).toHaveLength(1);
+  });
+
+  it('keeps the hold through a turn with nothing to write', () => {
+    const { scheduler, dirty } = setup(50);
+    dirty({ takes: 20 });
+    scheduler.turnEnded();
+    scheduler.turnEnded();
+    const next = dirty();
+    scheduler.turnEnded();
+    expect(next.flushed).toEqual([]);
   });
 
   it('holds it back at most maxWriteDelay', () => {

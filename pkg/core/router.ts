@@ -125,6 +125,7 @@ export class Router {
    */
   private runHandler(session: Session, command: AppCommand): void {
     const handler = this.table.handlers.get(command.type);
+    // Stryker disable next-line ConditionalExpression: an app command is parsed only for a type with a handler, and handlers are never removed
     if (!handler) return;
     const { id } = command;
     let answered = false;
@@ -132,6 +133,7 @@ export class Router {
     const answer = (reply: ServerReply) => {
       if (answered) return;
       answered = true;
+      // Stryker disable next-line ConditionalExpression: clearTimeout(null) does nothing
       if (timer) clearTimeout(timer);
       if (id !== undefined && session.state === 'open') this.host.reply(session, reply);
     };
@@ -159,6 +161,7 @@ export class Router {
     } catch (error) {
       return this.rejected(session, message, error, answer);
     }
+    // Stryker disable next-line ConditionalExpression: answer() ignores a second answer; the check only skips building the reply
     Promise.resolve(result).then((value) => { if (!answered) kit.reply(value); }, (error: unknown) => this.rejected(session, message, error, answer));
   }
 
@@ -177,6 +180,7 @@ export class Router {
   private rejected(session: Session, message: InboundMessage, error: unknown, answer?: (reply: ServerReply) => void): void {
     const code = (error as { code?: unknown } | null)?.code;
     const id = message.id;
+    // Stryker disable next-line ConditionalExpression: parsed commands carry a channel that is a string, or none
     const channel = typeof message.channel === 'string' ? message.channel : undefined;
     let reply: ServerReply;
     if (typeof code === 'string' && APP_CODE.test(code)) {

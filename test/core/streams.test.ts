@@ -56,4 +56,32 @@ describe('ClientStreams', () => {
     expect(streams.floors).toEqual(['b', 1]);
     expect(streams.route('a', batch('a', [2]))).toBe('all');
   });
+
+  it('sends a batch from its first offset above the floor, however many are at or below it', () => {
+    const streams = new ClientStreams();
+    streams.setFloor('a', 5);
+    expect(streams.route('a', batch('a', [3, 4, 5, 6, 7]))).toBe(3);
+  });
+
+  it('releases a channel\'s hold only for its own subscribe, and keeps holding the other channels', () => {
+    const streams = new ClientStreams();
+    const first = streams.hold('a');
+    const second = streams.hold('a');
+    streams.hold('b');
+    expect(streams.release('a', first)).toBeUndefined();
+    expect(streams.route('a', batch('a', [1]))).toBe('none');
+    expect(streams.release('a', second)).toBe(second);
+    expect(second).toHaveLength(1);
+    expect(streams.route('b', batch('b', [1]))).toBe('none');
+    expect(streams.release('b')).toHaveLength(1);
+    expect(streams.recovering).toBeNull();
+  });
+
+  it('forgets the floor of any of its channels', () => {
+    const streams = new ClientStreams();
+    streams.setFloor('a', 1);
+    streams.setFloor('b', 2);
+    streams.forget('b');
+    expect(streams.floors).toEqual(['a', 1]);
+  });
 });

@@ -1,0 +1,153 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WriteScheduler } from '../../pkg/core/writes.js';
+
+/** The time performance.now() answers, moved by the test (and by a session's flush: a flush that takes long). */
+let now = 0;
+
+/** A dirty session whose flush writes `writes` writes of `frames` frames and `bytes` bytes in all, taking `takes` ms. */
+function session(counters: { writes: number; frames: number; bytes: number }, { writes = 1, frames = 1, bytes = 100, takes = 0 } = {}) {
+  const flushed: Array<number | undefined> = [];
+  return {
+    dirty: true,
+    flushed,
+    flush(at?: number) {
+      flushed.push(at);
+      counters.writes += writes;
+      counters.frames += frames;
+      counters.bytes += bytes;
+      now += takes;
+    },
+  };
+}
+
+function setup(maxDelay = 50) {
+  // Running totals of a hub that has written before.
+  const counters = { writes: 1000, frames: 5000, bytes: 900_000, evictions: 0 };
+  const scheduler = new WriteScheduler(counters, () => maxDelay);
+  const dirty = (options?: Parameters<typeof session>[1]) => {
+    const s = session(counters, options);
+    scheduler.dirty.push(s as never);
+    return s;
+  };
+  return { scheduler, counters, dirty };
+}
+
+beforeEach(() => {
+  now = 1000;
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.spyOn(performance, 'now').mockImplementation(() => now);
+});
+afterEach(() => { vi.restoreAllMocks(); vi.useRealTimers(); });
+
+describe('WriteScheduler', () => {
+  it('does nothing at the end of a turn with no session to write to', () => {
+    const { scheduler } = setup();
+    scheduler.turnEnded();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('flushes an idle hub\'s turn at once: every dirty session once, with the time, and no longer dirty', () => {
+    const { scheduler, dirty } = setup();
+    vi.setSystemTime(5_000_000);
+    const [a, b] = [dirty(), dirty()];
+    scheduler.turnEnded();
+    expect(a.flushed).toHaveLength(1);
+    expect(b.flushed).toEqual(a.flushed);
+    expect(typeof a.flushed[0]).toBe('number');
+    expect([a.dirty, b.dirty]).toEqual([false, false]);
+    expect(scheduler.dirty).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('holds the next flush back for as long as a slow flush of small writes took', () => {
+    const { scheduler, dirty } = setup(50);
+    dirty({ takes: 20 });
+    scheduler.turnEnded();
+    const next = dirty();
+    scheduler.turnEnded();
+    expect(next.flushed).toEqual([]);
+    expect(vi.getTimerCount()).toBe(1);
+    scheduler.turnEnded();
+    expect(vi.getTimerCount()).toBe(1);
+    now += 19;
+    vi.advanceTimersByTime(19);
+    expect(next.flushed).toEqual([]);
+    now += 1;
+    vi.advanceTimersByTime(1);
+    expect(next.flushed).toHaveLength(1);
+  });
+
+  it('keeps the hold through a turn with nothing to write', () => {
+    const { scheduler, dirty } = setup(50);
+    dirty({ takes: 20 });
+    scheduler.turnEnded();
+    scheduler.turnEnded();
+    const next = dirty();
+    scheduler.turnEnded();
+    expect(next.flushed).toEqual([]);
+  });
+
+  it('holds it back at most maxWriteDelay', () => {
+    const { scheduler, dirty } = setup(5);
+    dirty({ takes: 30 });
+    scheduler.turnEnded();
+    const next = dirty();
+    scheduler.turnEnded();
+    vi.advanceTimersByTime(4);
+    expect(next.flushed).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(next.flushed).toHaveLength(1);
+  });
+
+  it('flushes at once when less than a millisecond of the hold is left', () => {
+    const { scheduler, dirty } = setup(50);
+    dirty({ takes: 10 });
+    scheduler.turnEnded();
+    now += 9.5;
+    const next = dirty();
+    scheduler.turnEnded();
+    expect(next.flushed).toHaveLength(1);
+    const { scheduler: other, dirty: otherDirty } = setup(50);
+    otherDirty({ takes: 10 });
+    other.turnEnded();
+    now += 9;
+    const held = otherDirty();
+    other.turnEnded();
+    expect(held.flushed).toEqual([]);
+  });
+
+  it('does not hold back after a flush of full writes: 8 frames a write, or 16 KiB a write', () => {
+    for (const full of [{ writes: 2, frames: 16, bytes: 100 }, { writes: 2, frames: 2, bytes: 32 * 1024 }]) {
+      const { scheduler, dirty } = setup(50);
+      dirty({ ...full, takes: 20 });
+      scheduler.turnEnded();
+      const next = dirty();
+      scheduler.turnEnded();
+      expect(next.flushed).toHaveLength(1);
+    }
+    for (const almost of [{ writes: 2, frames: 15, bytes: 100 }, { writes: 2, frames: 2, bytes: 32 * 1024 - 1 }]) {
+      const { scheduler, dirty } = setup(50);
+      dirty({ ...almost, takes: 20 });
+      scheduler.turnEnded();
+      const next = dirty();
+      scheduler.turnEnded();
+      expect(next.flushed).toEqual([]);
+    }
+  });
+
+  it('flushes at once when asked (as hub.close does), cancelling the held flush', () => {
+    const { scheduler, dirty } = setup(50);
+    dirty({ takes: 20 });
+    scheduler.turnEnded();
+    const next = dirty();
+    scheduler.turnEnded();
+    expect(vi.getTimerCount()).toBe(1);
+    scheduler.flush();
+    expect(next.flushed).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    const after = dirty();
+    now += 100;
+    scheduler.turnEnded();
+    expect(after.flushed).toHaveLength(1);
+  });
+});

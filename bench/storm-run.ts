@@ -238,7 +238,7 @@ export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections
       'node where there is one; the node is stopped (SIGTERM: livehub drains, 1012 spread over 5 s with Redis, all at once on one ' +
       'memory-engine node, hub.drain()\'s defaults; Socket.IO io.close(); SIGKILL: a crash) ' +
       'and started again on its port. Clients reconnect as theirs do: livehub\'s client waits random [0, min(30 s, 500 ms × 2^n)) ' +
-      '(full jitter; for 10 s after a 1012 close every wait is random [0, 500 ms), reconnect.restartWindow), connect deadline 10 s, resubscribes with since; socket.io-client waits 1 s × 2^n ± 50%, at most 5 s, ' +
+      '(full jitter; for 10 s after a 1012 close the ceiling stops at 2 s, reconnect.restartWindow), connect deadline 10 s, resubscribes with since; socket.io-client waits 1 s × 2^n ± 50%, at most 5 s, ' +
       'open deadline 20 s, reconnects with its session id and last offset; with two nodes, each new attempt goes to the next node ' +
       '(a load balancer routing around the dead one). Back: subscribed on both channels again. Lost / doubled: deliveries of acked ' +
       'publishes (by per-channel sequence numbers) that never came / came twice. Servers on core 0, generator (bench/storm.c, C, epoll) on core 1.', ''] : []),

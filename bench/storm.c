@@ -3,7 +3,7 @@
  * its group's channel g<i/group>, while one publisher connection publishes a sequence number per
  * channel at a steady rate. The runner (bench/storm-run.ts) restarts a server node; every connection
  * then reconnects as a real client does (livehub's client: full-jitter backoff from 500 ms, capped at
- * 30 s, held at its first step for 10 s after a 1012 close, resubscribing from the last offset and
+ * 30 s, the ceiling held at 2 s for 10 s after a 1012 close, resubscribing from the last offset and
  * epoch it saw; Socket.IO's client: ±50% around a delay doubling from 1 s, capped at 5 s,
  * reconnecting with its session id and last packet offset), and counts what it never got (gaps in the sequence) and what it got twice.
  *
@@ -150,7 +150,12 @@ void storm_close(conn_t *c, int failed) {
   e->phase = PH_WAIT;
   if (c == &pub) { arm(c, now_us() + 100000); return; } /* a service: retries every 100 ms */
   /* livehub's client: within reconnect.restartWindow of a 1012 close, every wait is the first step's */
-  int64_t delay = scfg.jitter == J_LIVEHUB && now_us() < e->restart_until ? backoff(0) : backoff(e->attempts++);
+  int64_t delay;
+  if (scfg.jitter == J_LIVEHUB && now_us() < e->restart_until) { /* the ceiling held at 4 × 500 ms (client/backoff.ts) */
+    int n = e->attempts++;
+    double ceiling = 500.0 * (1 << (n < 3 ? n : 3));
+    delay = (int64_t)(rnd() * (ceiling < 2000 ? ceiling : 2000) * 1000);
+  } else delay = backoff(e->attempts++);
   if (scfg.failover && scfg.nports > 1) e->node = (e->node + 1) % scfg.nports;
   arm(c, now_us() + delay);
 }

@@ -7,11 +7,16 @@ export function backoffDelay(failures: number, base: number, max: number, random
   return Math.floor(random() * ceiling);
 }
 
+/** Within a restart window the backoff's ceiling stops growing at `delay` × this (2 s by default). */
+export const RESTART_CEILING = 4;
+
 /**
- * The reconnect backoff of one client: full jitter over the failures in a row, except those within
- * `restartWindow` ms of a 1012 (service restart) close. The server said it is restarting, so the
- * refusals and unreachable attempts that follow are expected; each of them waits a random time in
- * [0, delay), and the client is back within about `delay` of a node taking connections again.
+ * The reconnect backoff of one client: full jitter over the failures in a row. Within `restartWindow`
+ * ms of a 1012 (service restart) close the server said it is restarting, so the refusals and
+ * unreachable attempts that follow are expected: the ceiling stops growing at `delay` × RESTART_CEILING,
+ * and the client is back within about that long of a node taking connections again, while the
+ * clients of one node still spread their attempts over that time (all at once would overflow the new
+ * process's listen queue, and dropped SYNs are retried by the kernel only after a second or more).
  */
 export class ReconnectBackoff {
   private failures = 0;
@@ -33,7 +38,7 @@ export class ReconnectBackoff {
   /** The wait, in ms, before the next attempt after a failure (or a close). */
   next(): number {
     const { delay, maxDelay } = this.options;
-    if (Date.now() < this.restartUntil) return backoffDelay(0, delay, maxDelay, this.random);
-    return backoffDelay(this.failures++, delay, maxDelay, this.random);
+    const ceiling = Date.now() < this.restartUntil ? Math.min(maxDelay, delay * RESTART_CEILING) : maxDelay;
+    return backoffDelay(this.failures++, delay, ceiling, this.random);
   }
 }

@@ -20,9 +20,10 @@ export interface ReconnectOptions {
   /**
    * After the server closes with 1012 (service restart: `hub.drain()`), attempts that fail within
    * this many ms of that close are expected (the node is restarting, or the balancer has not routed
-   * around it yet): each waits a random time in [0, delay) instead of a growing backoff, so the
-   * client is back within about `delay` of the node (or another one) taking connections again.
-   * Failures after the window grow the backoff as usual. 0: a 1012 is treated like any close.
+   * around it yet): the backoff's ceiling stops growing at 4 × `delay` (2 s by default), so the
+   * client is back within about that long of the node (or another one) taking connections again,
+   * and a node's clients still spread their attempts over that time. Failures after the window grow
+   * the backoff on as usual. 0: a 1012 is treated like any close.
    * @default 10000
    */
   restartWindow?: number;

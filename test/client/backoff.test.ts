@@ -22,24 +22,24 @@ function failAndWait(code = 1006): number {
 const step = (ceiling: number) => Math.floor(0.999 * ceiling);
 
 describe('the reconnect backoff after a 1012 (service restart) close', () => {
-  it('holds every wait at the first step within restartWindow of the close, then grows again from there', () => {
+  it('holds the ceiling at delay × 4 within restartWindow of the close, then lets it grow again', () => {
     const c = fakeClient({ reconnect: { delay: 100, maxDelay: 10_000, restartWindow: 1000 }, random: () => 0.999 });
     FakeSocket.last().accept();
     const waits = [failAndWait(CloseCode.ServiceRestart)];
-    // Failures at 99, 198, … 990 ms after the close wait the first step; the one at 1089 ms is past the
-    // window and starts the growing backoff, from its first step (the failures within did not count).
-    for (let i = 0; i < 13; i++) waits.push(failAndWait());
-    expect(waits).toEqual([...Array(12).fill(step(100)), step(200), step(400)]);
+    // Failures at 99, 298 and 697 ms after the close wait the growing steps up to 400 ms, and stay
+    // there; the ones past the window (from 1,096 ms) grow on from their count of failures.
+    for (let i = 0; i < 5; i++) waits.push(failAndWait());
+    expect(waits).toEqual([step(100), step(200), step(400), step(400), step(1600), step(3200)]);
     c.close();
   });
 
   it('starts the window again at each 1012, and forgets it once a connection opens', () => {
-    const c = fakeClient({ reconnect: { delay: 100, maxDelay: 10_000, restartWindow: 500 }, random: () => 0.999 });
+    const c = fakeClient({ reconnect: { delay: 100, maxDelay: 10_000, restartWindow: 2000 }, random: () => 0.999 });
     FakeSocket.last().accept();
-    expect([failAndWait(CloseCode.ServiceRestart), failAndWait(), failAndWait()]).toEqual([step(100), step(100), step(100)]);
+    expect([failAndWait(CloseCode.ServiceRestart), failAndWait(), failAndWait(), failAndWait()]).toEqual([step(100), step(200), step(400), step(400)]);
     FakeSocket.last().accept();
-    // Opened: a close that is not a 1012, even within 500 ms of the last one, grows the backoff.
-    expect([failAndWait(), failAndWait(), failAndWait()]).toEqual([step(100), step(200), step(400)]);
+    // Opened: a close that is not a 1012, even within the last one's window, grows the backoff past 400 ms.
+    expect([failAndWait(), failAndWait(), failAndWait(), failAndWait()]).toEqual([step(100), step(200), step(400), step(800)]);
     c.close();
   });
 

@@ -188,7 +188,7 @@ export function w7ClusterTable(row: ClusterRow): string {
   const note = `${row.processes} × ≤${Math.ceil(row.connections / row.processes).toLocaleString('en-US')} connections, one C generator process each; ` +
     `per 1k over the processes' own start: RSS ${mb((row.after.rss - row.before.rss) / k, 2)} MB (idle, before the broadcasts: ` +
     `${mb((row.idle.rss - row.before.rss) / k, 2)} MB), heap ${mb((row.after.heapUsed - row.before.heapUsed) / k, 2)} MB used; ` +
-    `idle CPU ${row.idleCores?.toFixed(2) ?? '–'} cores (summed; the Redis engine reads every channel's position every ` +
+    `idle CPU ${row.idleCores?.toFixed(2) ?? '–'} cores (summed; the Redis engine compares every channel's position with Redis's every ` +
     `${(row.checkInterval ?? 2000) / 1000} s${row.checkInterval ? ', --w7-check-interval' : ', its default'}); ` +
     `${row.received!.toLocaleString('en-US')} of ${row.expected!.toLocaleString('en-US')} deliveries, ${row.latency?.samples.toLocaleString('en-US') ?? 0} timed` +
     (row.closed ? `, ${row.closed} connections closed by the servers` : '') +

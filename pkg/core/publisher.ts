@@ -152,14 +152,16 @@ export class Publisher {
   private failed(channel: string, error: unknown): LivehubError {
     const cause = error instanceof Error ? error.message : String(error);
     const code = error instanceof LivehubError && error.code === 'closed' ? 'closed' : isOutcomeUnknown(error) ? ErrorCode.OutcomeUnknown : ErrorCode.Unavailable;
+    // livehub's engines say what failed, where, and what to do; another error is wrapped and explained.
+    const explained = cause.startsWith('livehub: ');
     const failure = error instanceof LivehubError && error.code === code
       ? error
-      : new LivehubError(code, `livehub: publish to ${channel} failed: ${cause}`, { cause: error });
+      : new LivehubError(code, explained ? cause : `livehub: publish to ${channel} failed: ${cause}`, { cause: error });
     const outcome = code === ErrorCode.OutcomeUnknown
       ? 'it may or may not have been published (a retry with the same idempotency key settles it without a duplicate)'
       : 'the message was not published';
-    this.reporter.report('error', 'publish_failed', `${failure.message}; ${outcome} (check the engine: its connection, REDIS_URL)`, failure, `publish_failed:${cause}`);
-    // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
+    const advice = code === 'closed' || explained ? '' : `; ${outcome} (check the engine: its connection, REDIS_URL)`;
+    this.reporter.report('error', 'publish_failed', `${failure.message}${advice}`, failure, `publish_failed:${cause}`);
     if (this.events.listening.error) this.events.emit('error', { code: 'publish_failed', message: failure.message, error: failure });
     return failure;
   }

@@ -237,6 +237,16 @@ describe('a failed publish', () => {
     expect(reports[0]!.message).toBe('livehub: publish to orders failed: timed out; it may or may not have been published (a retry with the same idempotency key settles it without a duplicate) (check the engine: its connection, REDIS_URL)');
   });
 
+  it('passes on an engine\'s own explanation (livehub\'s engines say where and what to do) without wrapping or repeating advice', async () => {
+    const { publisher, engine, reports } = setup();
+    const said = "livehub: publish to channel 'orders' failed: Redis at 127.0.0.1:6379 is unreachable (connect ECONNREFUSED); check REDIS_URL; retry later";
+    const cause = Object.assign(new Error(said), { code: 'unavailable' });
+    engine.failWith = [cause];
+    const failure = await publisher.publish('orders', 'x', 1).catch((e: LivehubError) => e);
+    expect(failure).toMatchObject({ name: 'LivehubError', code: 'unavailable', message: said, cause });
+    expect(reports.map((r) => r.message)).toEqual([said]);
+  });
+
   it('keeps an engine\'s own LivehubError of the same code, and wraps one of another code', async () => {
     const { publisher, engine } = setup();
     const own = new LivehubError('unavailable', 'engine down');
@@ -262,7 +272,7 @@ describe('a failed publish', () => {
     const failure = await publisher.publish('orders', 'x', 1).catch((e: LivehubError) => e);
     expect(failure).toMatchObject({ name: 'LivehubError', code: 'closed', message: 'livehub: publish to orders after hub.close(); nothing was published' });
     expect(engine.calls).toEqual([]);
-    expect(reports).toEqual([expect.objectContaining({ level: 'error', code: 'publish_failed', err: failure, message: 'livehub: publish to orders after hub.close(); nothing was published; the message was not published (check the engine: its connection, REDIS_URL)' })]);
+    expect(reports).toEqual([expect.objectContaining({ level: 'error', code: 'publish_failed', err: failure, message: 'livehub: publish to orders after hub.close(); nothing was published' })]);
   });
 
   it('never becomes an unhandled rejection when nobody awaits it', async () => {

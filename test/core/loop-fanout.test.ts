@@ -71,4 +71,13 @@ describe('the fan-out to connections of two wire formats', () => {
     expect(LineTransport.encoded).toEqual([['4']]);
     expect(live.offsets('room')).toEqual([1, 2, 3, 4]);
   });
+
+  it('frames a reply with the transport\'s own reply framing when it has one', async () => {
+    const { hub } = fakeHub({ maxWriteDelay: 0 });
+    const client = lineTransport(hub).open();
+    client.say({ type: 'ping', id: 'p' });
+    await vi.waitFor(() => expect(client.replies.map((r) => r.reply)).toEqual([{ type: 'connected', heartbeat: 4000 }, { type: 'pong', id: 'p' }]));
+    expect(client.replies[1]!.json).toBe('{"type":"pong","id":"p"}');
+    expect(client.written).toEqual(['{"type":"connected","heartbeat":4000}', '{"type":"pong","id":"p"}']);
+  });
 });

@@ -159,7 +159,13 @@ export class LineTransport {
   readonly writableLength = 0;
   written: string[] = [];
   events!: TransportEvents;
+  /** The replies the hub framed through `replyFrames`, as it handed them. */
+  replies: Array<{ reply: object; json: string }> = [];
   frames(shared: string): Buffer { return Buffer.from(`${shared}\n`); }
+  replyFrames(reply: object, json: string): Buffer {
+    this.replies.push({ reply, json });
+    return Buffer.from(`${json}\n`);
+  }
   write(chunks: readonly Buffer[]): void { for (const chunk of chunks) this.written.push(...String(chunk).split('\n').filter(Boolean)); }
   onceDrain(): void {}
   offDrain(): void {}

@@ -47,3 +47,14 @@ describe('replies to a client of the plain protocol', () => {
     ]);
   });
 });
+
+describe('the first frame of a connection', () => {
+  it('announces the heartbeat period to a client of the full protocol, and nothing when the hub sends no heartbeats', async () => {
+    const beating = fakeHub({ maxWriteDelay: 0, heartbeatPeriod: 2500 }).connect();
+    const silent = fakeHub({ maxWriteDelay: 0, heartbeatPeriod: Infinity }).connect();
+    await beating.sync();
+    await silent.sync();
+    expect(beating.all()[0]).toEqual({ type: 'connected', heartbeat: 2500 });
+    expect(silent.all()[0]).toMatchObject({ type: 'pong' });
+  });
+});

@@ -130,7 +130,7 @@ export class FakeWs extends EventEmitter {
    * connection for what it read before the first ping has been written once the second pong is.
    */
   async sync(): Promise<void> {
-    for (let round = 0; round < 2; round++) {
+    for (let pong = 0; pong < 2; pong++) {
       const id = `sync-${++pings}`;
       this.say({ type: 'ping', id });
       await vi.waitFor(() => { if (!this.all().some((m) => m.type === 'pong' && m.id === id)) throw new Error(`no pong ${id} yet`); }, { timeout: 5000, interval: 1 });

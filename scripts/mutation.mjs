@@ -39,7 +39,7 @@ export const targets = {
   },
   loop: {
     files: ['pkg/core/loop.ts'],
-    tests: core('loop-edges', 'hub-state', 'hub', 'publish', 'recovery', 'streams', 'filtering', 'drain', 'events', 'user-channel', 'replay-limits', 'presence', 'hot-path'),
+    tests: core('loop-edges', 'loop-answers', 'loop-leaving', 'loop-events', 'loop-plain', 'loop-reset', 'loop-fanout', 'hub-state', 'hub', 'publish', 'recovery', 'streams', 'filtering', 'drain', 'events', 'user-channel', 'replay-limits', 'presence', 'hot-path', 'patterns'),
     goal: 90,
   },
   session: {

@@ -95,6 +95,7 @@ export abstract class HubLoop {
     const batches = new Map<string, Batch>();
     const dirty = this.writes.dirty;
     const send: Send = (session, reply) => {
+      // Stryker disable next-line ConditionalExpression: a session that is not open takes no frames (enqueue drops them); the check only saves the encoding
       if (session.state !== 'open') return;
       if (!session.fullProtocol && !('id' in reply && reply.id !== undefined) && 'channel' in reply) {
         // Clients of the plain protocol take every frame with a channel for a message: send them only
@@ -138,6 +139,7 @@ export abstract class HubLoop {
           if (!this.sessions.has(command.session)) break;
           this.leave(command.session, command.channel);
           send(command.session, withId({ type: 'unsubscribed', channel: command.channel }, command.id));
+          // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
           if (this.events.listening.unsubscribed) this.events.emit('unsubscribed', { session: sessionInfo(command.session), channel: command.channel });
           break;
         case 'publication':
@@ -211,6 +213,7 @@ export abstract class HubLoop {
       reached++;
       if (!session.dirty) { session.dirty = true; dirty.push(session); }
     }
+    // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
     if (this.events.listening['message.delivered']) this.events.emit('message.delivered', deliveredEvent(channel, batch.publications, reached));
   }
 
@@ -299,7 +302,10 @@ export abstract class HubLoop {
     if (replay.payloads.length > 0) session.enqueueReplay(channel, frames(replay), replay.payloads.length);
     if (live.payloads.length > 0) session.enqueue(frames(live), live.payloads.length);
     session.streams.setFloor(channel, top);
-    if (this.events.listening.subscribed) this.events.emit('subscribed', { session: sessionInfo(session), channel, ...(since ? { recovered } : {}) });
+    // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
+    if (this.events.listening.subscribed) {
+      this.events.emit('subscribed', { session: sessionInfo(session), channel, ...(since ? { recovered } : {}) });
+    }
     if (isPresenceChannel(channel) && !session.presence?.has(channel)) this.presence.join(session, channel);
   }
 
@@ -314,6 +320,7 @@ export abstract class HubLoop {
       session.streams.setFloor(channel, position.offset);
       send(session, { type: 'reset', channel, offset: position.offset, epoch: position.epoch });
     }
+    // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
     if (this.events.listening.reset) this.events.emit('reset', { channel, offset: position.offset, epoch: position.epoch });
   }
 
@@ -356,6 +363,7 @@ export abstract class HubLoop {
     this.sweeper.schedule(session, this.sweep(session, clock())); // nothing is due yet: when the first timer is
     const { name } = session.transport;
     this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 0) + 1);
+    // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
     if (this.events.listening['connection.opened']) this.events.emit('connection.opened', { session: sessionInfo(session) });
     const userId = session.identity?.userId;
     if (userId === undefined) return;
@@ -371,6 +379,7 @@ export abstract class HubLoop {
     this.connectionCounts.set(name, (this.connectionCounts.get(name) ?? 1) - 1);
     for (const channel of session.channels) this.leave(session, channel);
     this.patternSubscriptions?.removeSession(session);
+    // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
     if (this.events.listening['connection.closed']) {
       this.events.emit('connection.closed', { session: sessionInfo(session), ...(session.closeCode === undefined ? {} : { code: session.closeCode, reason: session.closeReason ?? '' }) });
     }

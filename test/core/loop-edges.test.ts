@@ -1,45 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryEngine, type Engine, type EngineHandlers, type HistoryResult, type StreamPosition } from '../../pkg/engine/index.js';
 import { Peer, perTest } from '../helpers.js';
+import { keep, ScriptedEngine } from './loop-fixtures.js';
 
 const { start, cleanup } = perTest();
-
-/**
- * The memory engine, recording the hub's engine subscriptions, holding history reads until the test
- * lets them through (each then reads the stream as it stands at that moment), and handing the test
- * the hub's handlers so it can deliver and reset as an engine would.
- */
-class ScriptedEngine implements Engine {
-  readonly subscribed: string[] = [];
-  readonly unsubscribed: string[] = [];
-  handlers!: EngineHandlers;
-  holdHistory = false;
-  private held: Array<() => void> = [];
-  private readonly memory = new MemoryEngine();
-
-  start(handlers: EngineHandlers): void {
-    this.handlers = handlers;
-    this.memory.start(handlers);
-  }
-  publish(...args: Parameters<Engine['publish']>) { return this.memory.publish(...args); }
-  subscribe(channel: string): void { this.subscribed.push(channel); }
-  unsubscribe(channel: string): void { this.unsubscribed.push(channel); }
-  history(channel: string, since: StreamPosition | null): HistoryResult | Promise<HistoryResult> {
-    if (!this.holdHistory) return this.memory.history(channel, since);
-    return new Promise((resolve) => this.held.push(() => resolve(this.memory.history(channel, since))));
-  }
-  addPresence(...args: Parameters<Engine['addPresence']>) { return this.memory.addPresence(...args); }
-  removePresence(...args: Parameters<Engine['removePresence']>) { return this.memory.removePresence(...args); }
-  presence(channel: string) { return this.memory.presence(channel); }
-  sweepPresence(channel: string) { return this.memory.sweepPresence(channel); }
-  send(node: string | null, message: string) { return this.memory.send(node, message); }
-  close(): void { this.memory.close(); }
-  get waiting(): number { return this.held.length; }
-  /** Lets every held history read through, reading the streams now. */
-  release(): void { for (const go of this.held.splice(0)) go(); }
-}
-
-const keep = { size: 100, ttl: 60_000 };
 
 async function setup() {
   const engine = new ScriptedEngine();

@@ -1,8 +1,8 @@
-import { EVERYONE_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type RequestId, type ServerReply } from '../protocol/index.js';
+import { EVERYONE_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type ServerReply } from '../protocol/index.js';
 export type { OutgoingHook } from './shaping.js';
 import { shape, type OutgoingHook } from './shaping.js';
-import type { Engine, HistoryResult, Publication, StreamPosition } from '../engine/engine.js';
-import { addToBatch, matchesFilter, type Batch, type Held } from './batch.js';
+import type { Engine, Publication, StreamPosition } from '../engine/engine.js';
+import { addToBatch, matchesFilter, type Batch } from './batch.js';
 import { encodePublication, exceptedClient } from './encode.js';
 import type { WireFormat } from './transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
@@ -18,21 +18,10 @@ import { SweepWheel } from './sweep.js';
 import { keepAlive } from './keepalive.js';
 import { WriteScheduler } from './writes.js';
 import { addMember, membersOf, removeMember, type Members } from './members.js';
-import { PatternSubscriptions, type PatternWork } from './patterns.js';
+import { PatternSubscriptions } from './patterns.js';
 
-/** Work for the loop. One FIFO keeps register, unregister, subscribe and broadcast in arrival order. */
-export type Command =
-  | { kind: 'register'; session: Session }
-  | { kind: 'unregister'; session: Session }
-  | { kind: 'subscribe'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; filter?: Record<string, string> }
-  | { kind: 'unsubscribe'; session: Session; channel: string; id?: RequestId }
-  | { kind: 'publication'; publication: Publication }
-  | { kind: 'reset'; channel: string; position: StreamPosition }
-  | { kind: 'recovered'; session: Session; channel: string; id?: RequestId; since?: StreamPosition; result: HistoryResult | null; hold: Held[] }
-  | { kind: 'reply'; session: Session; reply: ServerReply }
-  | { kind: 'close'; session: Session; code: number; reason: string }
-  | { kind: 'disconnect-user'; userId: string; reason: string }
-  | PatternWork;
+export type { Command } from './loop-work.js';
+import type { Command } from './loop-work.js';
 
 type Send = (session: Session, reply: ServerReply) => void;
 

@@ -169,7 +169,7 @@ export class MqttConnection implements Transport<MqttBatch> {
 
   terminate(): void {
     this.ending = true;
-    this.stopTimers();
+    this.keepaliveWatch?.stop();
     this.socket.destroy();
   }
 
@@ -211,7 +211,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   /** The stream closed, whoever closed it: the session is told. */
   closedByPeer(): void {
     this.ending = true;
-    this.stopTimers();
+    this.keepaliveWatch?.stop();
     this.events?.closed();
   }
 
@@ -384,12 +384,8 @@ export class MqttConnection implements Transport<MqttBatch> {
   private end(): void {
     if (this.ending) return;
     this.ending = true;
-    this.stopTimers();
-    this.socket.end();
-  }
-
-  private stopTimers(): void {
     this.keepaliveWatch?.stop();
+    this.socket.end();
   }
 
   generate(packet: Packet): Buffer {

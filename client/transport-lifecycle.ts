@@ -12,8 +12,8 @@ import { eventsUrlOf, prepareOpener, type Opener } from './transport-open.js';
 
 /**
  * The life of a client's connection, whatever its transport: attempts within `connectTimeout`,
- * reconnects with capped exponential backoff and full jitter (held at its first step for a while
- * after a 1012 service-restart close), heartbeats, the browser's network and visibility, terminal
+ * reconnects with capped exponential backoff and full jitter (its ceiling held at 4 × delay for a
+ * while after a 1012 service-restart close), heartbeats, the browser's network and visibility, terminal
  * close codes, the choice between WebSocket and SSE (`transport: 'auto'`), and no reconnect after
  * `close()`. `LiveClient` adds what a session carries (subscriptions, outbox).
  */

@@ -12,7 +12,7 @@ import { describeHost, ENGINE_CLOSED, RedisHealth } from './redis-health.js';
 import { ChannelStreams } from './redis-repair.js';
 import { acknowledgedInRedis, acknowledgeInRedis } from './redis-acks.js';
 import type { AcknowledgedState, Acknowledgement } from './acknowledgements.js';
-import { defineScripts, type Scripts } from './redis-scripts.js';
+import { channelsAhead, defineScripts, type Scripts } from './redis-scripts.js';
 
 /**
  * The Redis engine: livehub on several nodes behind any load balancer, no sticky sessions.
@@ -85,9 +85,6 @@ export interface RedisEngineOptions {
   /** Extra ioredis options (both connections). */
   redis?: RedisOptions;
 }
-
-/** Channels compared per call of the periodic check (a few hundred microseconds of Redis's time). */
-const CHECK_CHUNK = 1000;
 
 const OPTIONS: ReadonlyArray<keyof RedisEngineOptions> = ['url', 'prefix', 'metaTtl', 'checkInterval', 'commandTimeout', 'startupWait', 'redis'];
 
@@ -358,18 +355,7 @@ export class RedisEngine implements Engine {
     if (channels.length === 0 || this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return;
     this.checking = true;
     try {
-      // One script call per chunk, one after another: other commands (publishes, history reads) go
-      // between the chunks instead of queueing behind one reply for every channel of the node.
-      const ahead: Array<{ channel: string; epoch: string; offset: number }> = [];
-      for (let start = 0; start < channels.length && !this.closed; start += CHECK_CHUNK) {
-        const chunk = channels.slice(start, start + CHECK_CHUNK);
-        const args: Array<string | number> = [chunk.length, ...chunk.map((c) => this.key('m', c.channel))];
-        for (const c of chunk) args.push(c.epoch, c.offset);
-        const reply = await this.scripts.livehubCheck(...args);
-        for (let i = 0; i + 2 < reply.length; i += 3) {
-          ahead.push({ channel: chunk[Number(reply[i]) - 1]!.channel, epoch: String(reply[i + 1]), offset: Number(reply[i + 2]) });
-        }
-      }
+      const ahead = await channelsAhead(this.scripts, channels, (channel) => this.key('m', channel), () => this.closed);
       const probed = this.subscriber;
       try {
         await probed.ping();

@@ -68,12 +68,13 @@ export const SERVERS: ServerKind[] = [
 ];
 /**
  * `--baseline DIR`: an earlier checkout of livehub whose package is built there (`npm run build:lib`):
- * its livehub (js) runs in the same workloads as today's, and each of its rows is compared with
+ * its livehub (js) runs in W1, W3 and W7 beside today's, and each of its rows is compared with
  * today's (before/after ratios from one run on one machine).
  */
 const BASELINE = argv.includes('--baseline') ? argv[argv.indexOf('--baseline') + 1] : undefined;
 if (BASELINE !== undefined) {
-  SERVERS.push({ name: 'livehub (js, baseline)', script: `${resolvePath(BASELINE)}/bench/servers/livehub.ts`, args: ['--codec', 'js'], protocol: 'livehub', versus: JS });
+  SERVERS.push({ name: 'livehub (js, baseline)', script: `${resolvePath(BASELINE)}/bench/servers/livehub.ts`, args: ['--codec', 'js'], protocol: 'livehub', versus: JS,
+    only: (s) => ['W1', 'W3', 'W7'].includes(s.config.workload) });
 }
 /** Servers each workload runs against (W6 compares one node with two nodes sharing Redis). */
 const REDIS_KIND = 'livehub (js) ×2 nodes + Redis';

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Identity } from './core/auth.js';
 import type { HubInfo } from './core/api.js';
+import type { HistoryOptions } from './core/transport.js';
 import { HubCore } from './core/core.js';
 import { deprecated } from './core/deprecated.js';
 import type { HubEventListener, HubEventMap, HubEventName } from './core/events.js';
@@ -136,9 +137,11 @@ export class Hub {
   /**
    * The channel's last `limit` publications still in history (at most the channel's history size),
    * oldest first, with its current position. `complete` is false when history no longer holds all
-   * of them (expired by `ttl`): then none are returned, never a partial range.
+   * of them (expired by `ttl`): then none are returned, never a partial range. With `since` (a
+   * position a reader stands at), the first `limit` publications after it instead; `complete` is
+   * false, and none are returned, when history no longer holds all of those.
    */
-  history(channel: string, options?: { limit?: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }> {
+  history(channel: string, options?: HistoryOptions): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }> {
     return this.#core.history(channel, options);
   }
 

@@ -1,5 +1,6 @@
 /** livehub: the server hub. `import { Hub } from 'livehub'`. */
 export { Hub, type DrainOptions, type HubInfo, type HubStats, type UnreadState } from './hub.js';
+export type { HistoryOptions } from './core/transport.js';
 export type { HubEventMap, HubEventName, SessionInfo } from './core/events.js';
 export type { Logger } from './core/logger.js';
 export { AuthError, jwtAuthenticator, readToken, type Authenticate, type Identity, type JwtAuthenticatorOptions } from './core/auth.js';

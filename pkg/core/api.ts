@@ -9,6 +9,7 @@ import { userChannel } from './policy.js';
 import { members, userSet } from './presence.js';
 import { checkChannel, checkType, encodeData, type HubPublishOptions, type Publisher } from './publisher.js';
 import { LivehubError } from './report.js';
+import type { HistoryOptions } from './transport.js';
 
 
 /** What `hub.info()` tells of this node. */
@@ -76,12 +77,23 @@ export abstract class HubApi extends HubLoop {
   /**
    * The channel's last `limit` publications still in history (at most the channel's history size),
    * oldest first, with its current position. `complete` is false when history no longer holds all
-   * of them (expired by `ttl`): then none are returned, never a partial range.
+   * of them (expired by `ttl`): then none are returned, never a partial range. With `since` (a
+   * position a reader stands at), the first `limit` publications after it instead; `complete` is
+   * false, and none are returned, when history no longer holds all of those (the reader fell behind
+   * further than it keeps, or the channel's history was lost: its epoch changed).
    */
-  async history(channel: string, options: { limit?: number } = {}): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }> {
+  async history(channel: string, options: HistoryOptions = {}): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }> {
     checkChannel(channel);
-    const { limit = 100 } = options;
+    const { limit = 100, since } = options;
     if (!Number.isInteger(limit) || limit < 0) throw new TypeError('livehub: history limit must be a whole number');
+    if (since !== undefined) {
+      if (since === null || typeof since !== 'object' || !Number.isInteger(since.offset) || since.offset < 0 || typeof since.epoch !== 'string') {
+        throw new TypeError('livehub: history since must be a stream position: { offset: a whole number, epoch: a string }');
+      }
+      const result = await this.engine.history(channel, { offset: since.offset, epoch: since.epoch });
+      if (!result.recovered) return { position: result.position, messages: [], complete: false };
+      return { position: result.position, messages: result.publications.slice(0, limit).map(messageOf), complete: true };
+    }
     const { position } = await this.engine.history(channel, null);
     const wanted = Math.min(limit, historyPolicy(this.options, channel).size, position.offset);
     if (wanted === 0) return { position, messages: [], complete: true };

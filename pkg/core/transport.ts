@@ -24,6 +24,17 @@ import type { ResolvedHubOptions } from './options.js';
 import type { RequestInfo } from './policy.js';
 import type { Reporter } from './report.js';
 
+/** What `hub.history` reads: how many publications, and from where. */
+export interface HistoryOptions {
+  /**
+   * The most publications to return.
+   * @default 100
+   */
+  limit?: number;
+  /** Read the publications after this position (oldest first) instead of the newest ones. */
+  since?: StreamPosition;
+}
+
 /** How one kind of transport lays hub messages and replies on its wire. */
 export interface WireFormat<Shared = unknown> {
   /** A stable name, for logs and metrics (`websocket`, `sse`). */
@@ -161,9 +172,10 @@ export interface TransportHost {
   /**
    * A channel's last `limit` messages still in history (at most its history size), oldest first, and
    * its current position, as `hub.history` returns them (`complete` false: history no longer holds
-   * all of them, and none are returned).
+   * all of them, and none are returned). With `since`, the first `limit` messages after that
+   * position (a reader catching up).
    */
-  history(channel: string, options?: { limit?: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
+  history(channel: string, options?: HistoryOptions): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
   /**
    * The engine's records, shared by every node (`EngineRecords`: put, one atomic take, delete, each
    * until its expiry), or null when the engine keeps none: what a transport keeps of a connection

@@ -9,7 +9,7 @@
 export {
   isRefusal,
   type Admitted, type Refusal, type Transport, type TransportEndpoint, type TransportEvents,
-  type TransportHost, type WireFormat, type PublishAs,
+  type TransportHost, type WireFormat, type PublishAs, type HistoryOptions,
 } from '../core/transport.js';
 export type { FrameCodec } from '../core/codec.js';
 export type { Identity } from '../core/auth.js';

@@ -4,29 +4,30 @@
  * replies into MQTT acknowledgements. A SUBSCRIBE is one `subscribe` per topic and one SUBACK
  * once all are answered; a PUBLISH is a `publish`, and a QoS 1 one gets its PUBACK when the hub acks
  * it, that is once the engine gave the message its position. Deliveries at QoS 1 carry a packet
- * identifier each, at most `receiveMaximum` unacknowledged at a time; more wait here (outbound.ts),
- * and a device that lets more than the hub's `sendBuffer` wait is closed as a slow consumer.
+ * identifier each, at most `receiveMaximum` unacknowledged at a time; up to the hub's `sendBuffer`
+ * more wait here (outbound.ts), and a subscription whose messages would make more wait catches up
+ * from the channel's history (catch-up.ts).
  */
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import type { HubMessage, StreamPosition } from '../../protocol/index.js';
-import type { PublishAs, Reporter, Transport, TransportEvents } from '../index.js';
+import type { HistoryOptions, PublishAs, Reporter, Transport, TransportEvents } from '../index.js';
 import { MqttBatch, mqttFormat } from './format.js';
-import { messageMetadata, payloadJson, sendRetained, type Will } from './metadata.js';
+import { publishCommand, sendRetained, type Will } from './metadata.js';
 import { Outbound } from './outbound.js';
 import { patternAnswered, PendingCommands, type Acknowledgement, type Pending } from './pending.js';
 import { disconnectReason, puback, Reason, reasonOf, type MqttVersion } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
-import { channelOf, filterRefusal, isPattern, isReservedTopic } from './topics.js';
 import { KeepaliveWatch } from './keepalive.js';
 import { WriteOrder } from './write-order.js';
+import { CatchUp } from './catch-up.js';
 
 /** What a connection needs of its endpoint. */
 export interface ConnectionContext {
   readonly reporter: Reporter;
   /** The type of messages a device publishes (unless an MQTT 5 user property `type` names one). */
   readonly type: string;
-  /** Live messages a device may have waiting beyond its receive maximum (the hub's sendBuffer). */
+  /** QoS 1 messages a device may have waiting beyond its receive maximum (the hub's sendBuffer). */
   readonly sendBuffer: number;
   /** The longest a session is kept after its device went away, in seconds. */
   readonly sessionExpiry: number;
@@ -34,8 +35,8 @@ export interface ConnectionContext {
   publish(channel: string, type: string, dataJson: string, as: PublishAs): Promise<StreamPosition>;
   /** True once the hub drains or closes (`host.closing`). */
   closing(): boolean;
-  /** The hub's history read (`host.history`): for retained messages. */
-  history(channel: string, options: { limit: number }): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
+  /** The hub's history read (`host.history`): for retained messages, and subscriptions catching up. */
+  history(channel: string, options: HistoryOptions): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -57,6 +58,7 @@ export class MqttConnection implements Transport<MqttBatch> {
   will: Will | null = null;
   private readonly outbound: Outbound;
   private readonly order: WriteOrder;
+  private readonly catchUp: CatchUp;
   private lastPacket = Date.now();
   /** Whether a PUBACK was read since the read's end (read without `packet`). */
   private acknowledging = false;
@@ -74,7 +76,12 @@ export class MqttConnection implements Transport<MqttBatch> {
     readonly state: MqttSessionState,
   ) {
     this.order = new WriteOrder((bytes) => this.socket.write(bytes));
-    this.outbound = new Outbound(state, version, receiveMaximum, (bytes) => { if (!this.ending) this.order.send(bytes); });
+    const send = (bytes: Buffer) => { if (!this.ending) this.order.send(bytes); };
+    this.outbound = new Outbound(state, version, receiveMaximum, send);
+    this.catchUp = new CatchUp({
+      clientId, version, reporter: context.reporter, sendBuffer: context.sendBuffer, state, outbound: this.outbound, send,
+      history: context.history, ending: () => this.ending,
+    });
     if (keepalive > 0) {
       this.keepaliveWatch = new KeepaliveWatch(keepalive, () => this.lastPacket, () => {
         this.context.reporter.report('info', 'mqtt_keepalive', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent nothing for 1.5 times its keepalive (${keepalive} s); the connection was closed`);
@@ -91,17 +98,21 @@ export class MqttConnection implements Transport<MqttBatch> {
   frames(batch: MqttBatch, channel: string, offsets: readonly number[]): Buffer {
     // A closing connection hands nothing on, and its session's positions stay where the device is:
     // what comes after them is replayed from history if the session is resumed.
-    if (this.ending) return EMPTY;
+    if (this.ending || offsets.length === 0) return EMPTY;
     const subscription = this.state.subscriptions.get(channel);
-    if (subscription !== undefined && offsets.length > 0) subscription.offset = offsets[offsets.length - 1];
-    if (this.state.qosOf(channel, subscription) === 0) return this.order.queued(batch.shared(this.version));
-    const out = this.order.queued(this.outbound.offer(batch.qos1(this.version)));
+    const last = offsets[offsets.length - 1]!;
+    if (this.state.qosOf(channel, subscription) === 0) {
+      if (subscription !== undefined) subscription.offset = last;
+      return this.order.queued(batch.shared(this.version));
+    }
+    // A subscription catches up from history rather than have more wait; a pattern's (live only) cannot.
+    const out = subscription !== undefined ? this.catchUp.live(channel, subscription, batch.qos1(this.version), last) : this.outbound.offer(batch.qos1(this.version));
     if (this.outbound.waiting > this.context.sendBuffer) {
       const why = `more than sendBuffer (${this.context.sendBuffer}) QoS 1 messages waited beyond its receive maximum (${this.outbound.receiveMaximum}) unacknowledged`;
       this.warn('mqtt_slow_consumer', `livehub: MQTT client ${JSON.stringify(this.clientId)} was closed as a slow consumer: ${why}`);
       setImmediate(() => this.close(4001, why));
     }
-    return out;
+    return this.order.queued(out);
   }
 
   replyFrames(reply: { type: string; channel?: string; offset?: number; epoch?: string }, _json: string): Buffer {
@@ -169,7 +180,7 @@ export class MqttConnection implements Transport<MqttBatch> {
 
   terminate(): void {
     this.ending = true;
-    this.keepaliveWatch?.stop();
+    this.stopTimers();
     this.socket.destroy();
   }
 
@@ -200,18 +211,13 @@ export class MqttConnection implements Transport<MqttBatch> {
       const since = offset !== undefined && epoch !== undefined ? `,"since":{"offset":${offset},"epoch":${JSON.stringify(epoch)}}` : '';
       this.commands.send(this.events, { kind: 'resume', channel, resumed: since !== '' }, `{"type":"subscribe","channel":${JSON.stringify(channel)}${since}`);
     }
-    for (const [pattern, qos] of this.state.patterns) this.patternCommand(null, 0, pattern, qos, false);
-  }
-
-  /** A topic filter with wildcards, subscribed or unsubscribed as a livehub pattern (live delivery only). */
-  private patternCommand(ack: Acknowledgement | null, index: number, pattern: string, qos: 0 | 1, unsubscribe: boolean): void {
-    this.commands.send(this.events, { kind: 'pattern', ack, index, pattern, qos, unsubscribe }, `{"type":"${unsubscribe ? 'unsubscribe' : 'subscribe'}","pattern":${JSON.stringify(pattern)}`);
+    for (const [pattern, qos] of this.state.patterns) this.commands.pattern(this.events, null, 0, pattern, qos, false);
   }
 
   /** The stream closed, whoever closed it: the session is told. */
   closedByPeer(): void {
     this.ending = true;
-    this.keepaliveWatch?.stop();
+    this.stopTimers();
     this.events?.closed();
   }
 
@@ -222,8 +228,8 @@ export class MqttConnection implements Transport<MqttBatch> {
     this.events?.alive();
     switch (packet.cmd) {
       case 'publish': return this.publish(packet);
-      case 'subscribe': return this.subscribe(packet);
-      case 'unsubscribe': return this.unsubscribe(packet);
+      case 'subscribe': return this.commands.subscribe(this.events, packet, this.settleNow);
+      case 'unsubscribe': return this.commands.unsubscribe(this.events, packet, this.settleNow);
       case 'puback': return this.outbound.acknowledged(packet.messageId ?? 0);
       case 'pingreq':
         // A ping the inbound rate limit refuses goes unanswered (the session says so and closes at the burst).
@@ -254,7 +260,9 @@ export class MqttConnection implements Transport<MqttBatch> {
       this.lastPacket = Date.now();
       this.events?.alive();
     }
-    if (!this.ending) this.outbound.flush();
+    if (this.ending) return;
+    this.outbound.flush();
+    this.catchUp.room();
   }
 
   /** The stream could not be read on (reader.ts): says so to an MQTT 5 device, logs it, and closes. */
@@ -266,50 +274,10 @@ export class MqttConnection implements Transport<MqttBatch> {
   private publish(packet: IPublishPacket): void {
     const { topic, qos, messageId = 0 } = packet;
     if (qos > 1) return this.protocolError('a QoS 2 PUBLISH (livehub delivers at most QoS 1, as its CONNACK says)', Reason.QosNotSupported);
-    const channel = isReservedTopic(topic) ? null : channelOf(topic);
-    if (channel === null) {
-      this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'invalid_channel', `topic ${JSON.stringify(topic)} names no livehub channel (docs/mqtt.md: topics and channels)`);
-      return;
-    }
-    const metadata = messageMetadata(packet);
-    if (typeof metadata === 'string') {
-      this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'bad_request', metadata);
-      return;
-    }
-    let data: string;
-    try {
-      data = payloadJson(packet.payload);
-    } catch {
-      this.publishRefused({ kind: 'publish', packetId: messageId, qos, topic }, 'bad_data', 'the payload is not UTF-8 text (livehub carries JSON or text payloads)');
-      return;
-    }
-    const type = metadata.type ?? this.context.type;
-    const tags = metadata.tags === null ? '' : `,"tags":${JSON.stringify(metadata.tags)}`;
-    this.commands.send(this.events, { kind: 'publish', packetId: messageId, qos, topic }, `{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags}`);
-  }
-
-  private subscribe(packet: ISubscribePacket): void {
-    const ack: Acknowledgement = { cmd: 'suback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.subscriptions.length };
-    packet.subscriptions.forEach(({ topic, qos, rh }, index) => {
-      const refusal = filterRefusal(topic);
-      if (refusal === null && isPattern(topic)) return this.patternCommand(ack, index, topic, qos === 0 ? 0 : 1, false);
-      const channel = refusal === null ? channelOf(topic) : null;
-      if (channel === null) {
-        this.settleNow(ack, index, refusal ?? Reason.TopicFilterInvalid);
-        return;
-      }
-      this.commands.send(this.events, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 }, `{"type":"subscribe","channel":${JSON.stringify(channel)}`);
-    });
-  }
-
-  private unsubscribe(packet: IUnsubscribePacket): void {
-    const ack: Acknowledgement = { cmd: 'unsuback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.unsubscriptions.length };
-    packet.unsubscriptions.forEach((topic, index) => {
-      if (filterRefusal(topic) === null && isPattern(topic)) return this.patternCommand(ack, index, topic, 0, true);
-      const channel = filterRefusal(topic) === null ? channelOf(topic) : null;
-      if (channel === null) return this.settleNow(ack, index, Reason.TopicFilterInvalid);
-      this.commands.send(this.events, { kind: 'unsubscribe', ack, index, channel }, `{"type":"unsubscribe","channel":${JSON.stringify(channel)}`);
-    });
+    const publish = publishCommand(packet, this.context.type);
+    const pending = { kind: 'publish' as const, packetId: messageId, qos, topic };
+    if ('code' in publish) this.publishRefused(pending, publish.code, publish.message);
+    else this.commands.send(this.events, pending, publish.command);
   }
 
   /** A refused publish: an MQTT 5 QoS 1 one gets a PUBACK with the reason; otherwise MQTT can only close. */
@@ -364,10 +332,10 @@ export class MqttConnection implements Transport<MqttBatch> {
   }
 
   /** Settles a topic the hub was not asked about (refused here): written at once if it completes the answer. */
-  private settleNow(ack: Acknowledgement, index: number, code: number): void {
+  private readonly settleNow = (ack: Acknowledgement, index: number, code: number): void => {
     const packet = this.settle(ack, index, code);
     if (packet.length > 0 && !this.ending) this.socket.write(packet);
-  }
+  };
 
   private protocolError(what: string, reason: number = Reason.ProtocolError): void {
     this.warn('mqtt_protocol_error', `livehub: MQTT client ${JSON.stringify(this.clientId)} sent ${what}; the connection was closed`);
@@ -384,8 +352,14 @@ export class MqttConnection implements Transport<MqttBatch> {
   private end(): void {
     if (this.ending) return;
     this.ending = true;
-    this.keepaliveWatch?.stop();
+    this.stopTimers();
     this.socket.end();
+  }
+
+  /** The connection ends: its keepalive watch and catching up stop. */
+  private stopTimers(): void {
+    this.keepaliveWatch?.stop();
+    this.catchUp.stop();
   }
 
   generate(packet: Packet): Buffer {

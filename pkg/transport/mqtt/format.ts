@@ -66,7 +66,7 @@ export const mqttFormat: WireFormat<MqttBatch> = {
       const message = split(payloads[i]!, channel, types[i]!, offsets[i]!);
       const expires = message.rest.includes('"expires":') ? expiryOf(message.rest) : undefined;
       if (expires !== undefined && expires <= now) continue;
-      parts.push({ topic, properties: null, payload: Buffer.from(message.data, 'utf8') });
+      parts.push({ topic, properties: null, payload: Buffer.from(message.data, 'utf8'), offset: offsets[i] });
       metadata.push(() => propertiesOf(types[i]!, message.rest, expires));
     }
     return new MqttBatch(offsets, parts, metadata);
@@ -139,4 +139,25 @@ export function retainedParts(channel: string, messages: readonly HubMessage[], 
     properties: version === 5 ? publishProperties(userProperties(message.type, message), expiresIn) : null,
     retain: true,
   };
+}
+
+/**
+ * Messages read from a channel's history, as a device gets them live: each one's parts (with its
+ * offset), but those that expired.
+ */
+export function historyParts(channel: string, messages: readonly HubMessage[], version: MqttVersion): PublishParts[] {
+  const topic = utf8(topicOf(channel));
+  const now = Date.now();
+  const out: PublishParts[] = [];
+  for (const message of messages) {
+    const expires = message.tags?.expires === undefined ? undefined : Number(message.tags.expires);
+    const expiring = expires !== undefined && Number.isFinite(expires);
+    if (expiring && expires <= now) continue;
+    out.push({
+      topic, offset: message.offset,
+      payload: Buffer.from(JSON.stringify(message.data ?? null), 'utf8'),
+      properties: version === 5 ? publishProperties(userProperties(message.type, message), expiring ? Math.ceil((expires - now) / 1000) : undefined) : null,
+    });
+  }
+  return out;
 }

@@ -4,12 +4,14 @@
  * the retained message a new subscriber gets, read from the channel's history; and the last will
  * published on a device's behalf when it goes away without DISCONNECT.
  */
+import type { IPublishPacket } from 'mqtt-packet';
 import type { HubMessage, StreamPosition } from '../../protocol/index.js';
 import { isValidTags } from '../../protocol/index.js';
 import type { PublishAs, Reporter } from '../index.js';
 import { retainedParts } from './format.js';
 import type { Outbound } from './outbound.js';
 import { publishPacket, type MqttVersion, type PublishParts } from './packets.js';
+import { channelOf, isReservedTopic } from './topics.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -24,6 +26,27 @@ export interface Will {
   expiry?: number;
   /** Its MQTT 5 will delay interval: seconds to wait, in case the device comes back to its session. */
   delay?: number;
+}
+
+/**
+ * A device's PUBLISH as a livehub publish command (its JSON without the closing brace), or why it is
+ * refused: a topic that names no channel, bad MQTT 5 properties, a payload that is not UTF-8.
+ */
+export function publishCommand(packet: IPublishPacket, defaultType: string): { command: string } | { code: string; message: string } {
+  const { topic } = packet;
+  const channel = isReservedTopic(topic) ? null : channelOf(topic);
+  if (channel === null) return { code: 'invalid_channel', message: `topic ${JSON.stringify(topic)} names no livehub channel (docs/mqtt.md: topics and channels)` };
+  const metadata = messageMetadata(packet);
+  if (typeof metadata === 'string') return { code: 'bad_request', message: metadata };
+  let data: string;
+  try {
+    data = payloadJson(packet.payload);
+  } catch {
+    return { code: 'bad_data', message: 'the payload is not UTF-8 text (livehub carries JSON or text payloads)' };
+  }
+  const type = metadata.type ?? defaultType;
+  const tags = metadata.tags === null ? '' : `,"tags":${JSON.stringify(metadata.tags)}`;
+  return { command: `{"type":"publish","channel":${JSON.stringify(channel)},"event":${JSON.stringify(type)},"data":${data}${tags}` };
 }
 
 /**

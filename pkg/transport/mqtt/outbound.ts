@@ -31,6 +31,15 @@ export class Outbound {
     return this.state.held.length;
   }
 
+  /**
+   * How many more deliveries it takes before more than `cap` wait: those the receive maximum lets
+   * out now (when none wait), and up to `cap` waiting.
+   */
+  room(cap: number): number {
+    const { held, inflight } = this.state;
+    return (held.length === 0 ? Math.max(0, this.receiveMaximum - inflight.size) : 0) + Math.max(0, cap - held.length);
+  }
+
   /** The packets to send now for these messages, in order, in one buffer; the rest wait for room. */
   offer(messages: readonly PublishParts[]): Buffer {
     const { held, inflight } = this.state;

@@ -55,6 +55,8 @@ export interface PublishParts {
   payload: Buffer;
   /** Sent as a retained message (to a new subscriber). */
   retain?: boolean;
+  /** Its offset in the channel's stream (unset for a retained message). */
+  offset?: number;
   /**
    * Its QoS 1 PUBLISH for MQTT 3.1.1 and for MQTT 5, packet identifier zero, made on first use and
    * shared by every device that gets it at QoS 1 (qos1.ts).

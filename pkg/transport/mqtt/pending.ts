@@ -1,6 +1,9 @@
+import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
 import type { TransportEvents } from '../index.js';
 import type { RetainedWanted } from './metadata.js';
+import { Reason } from './packets.js';
 import type { MqttSessionState } from './sessions.js';
+import { channelOf, filterRefusal, isPattern } from './topics.js';
 
 /** A command an MQTT connection sent to the hub, waiting for its answer. */
 export type Pending =
@@ -21,6 +24,37 @@ export class PendingCommands {
     const id = this.next++;
     this.waiting.set(id, pending);
     events?.receive(`${command},"id":${id}}`);
+  }
+
+  /**
+   * A SUBSCRIBE: one livehub subscribe per topic (a pattern's for a filter with wildcards); a topic
+   * refused here is settled at once (`settle`).
+   */
+  subscribe(events: TransportEvents | null, packet: ISubscribePacket, settle: (ack: Acknowledgement, index: number, code: number) => void): void {
+    const ack: Acknowledgement = { cmd: 'suback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.subscriptions.length };
+    packet.subscriptions.forEach(({ topic, qos, rh }, index) => {
+      const refusal = filterRefusal(topic);
+      if (refusal === null && isPattern(topic)) return this.pattern(events, ack, index, topic, qos === 0 ? 0 : 1, false);
+      const channel = refusal === null ? channelOf(topic) : null;
+      if (channel === null) return settle(ack, index, refusal ?? Reason.TopicFilterInvalid);
+      this.send(events, { kind: 'subscribe', ack, index, channel, qos: qos === 0 ? 0 : 1, retainHandling: rh ?? 0 }, `{"type":"subscribe","channel":${JSON.stringify(channel)}`);
+    });
+  }
+
+  /** An UNSUBSCRIBE: one livehub unsubscribe per topic, as `subscribe` does. */
+  unsubscribe(events: TransportEvents | null, packet: IUnsubscribePacket, settle: (ack: Acknowledgement, index: number, code: number) => void): void {
+    const ack: Acknowledgement = { cmd: 'unsuback', packetId: packet.messageId ?? 0, codes: [], waiting: packet.unsubscriptions.length };
+    packet.unsubscriptions.forEach((topic, index) => {
+      if (filterRefusal(topic) === null && isPattern(topic)) return this.pattern(events, ack, index, topic, 0, true);
+      const channel = filterRefusal(topic) === null ? channelOf(topic) : null;
+      if (channel === null) return settle(ack, index, Reason.TopicFilterInvalid);
+      this.send(events, { kind: 'unsubscribe', ack, index, channel }, `{"type":"unsubscribe","channel":${JSON.stringify(channel)}`);
+    });
+  }
+
+  /** A topic filter with wildcards, subscribed or unsubscribed as a livehub pattern (live delivery only). */
+  pattern(events: TransportEvents | null, ack: Acknowledgement | null, index: number, pattern: string, qos: 0 | 1, unsubscribe: boolean): void {
+    this.send(events, { kind: 'pattern', ack, index, pattern, qos, unsubscribe }, `{"type":"${unsubscribe ? 'unsubscribe' : 'subscribe'}","pattern":${JSON.stringify(pattern)}`);
   }
 
   /** The command an answer with this id is for (once), or undefined. */

@@ -56,7 +56,9 @@ export class MqttSessionState {
       this.subscriptions.delete(channel);
       return { code: 'mqtt_session_refused', message: `${who} its subscription to ${JSON.stringify(channel)} was refused now (${reply.code}: ${reply.message}); the subscription was dropped from the session` };
     }
-    this.positioned(channel, reply);
+    // Recovered, the replay that follows runs up to the position the answer names, and moves the
+    // subscription there message by message; otherwise the subscription goes on from that position.
+    if (!resumed || reply.recovered !== true) this.positioned(channel, reply);
     if (!resumed || reply.recovered !== false) return null;
     return { code: 'mqtt_session_gap', message: `${who} the messages of ${JSON.stringify(channel)} it missed are no longer all in the channel's history (it was away longer than the history keeps, or the history was lost); it continues from the newest message: raise the hub's history size or ttl for this channel if devices are away that long` };
   }

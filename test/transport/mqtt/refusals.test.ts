@@ -188,17 +188,17 @@ describe('MQTT in-flight deliveries', () => {
     expect(feed().map((p) => p.payload.toString())).toEqual(['1', '2', '3']);
   });
 
-  it('closes a device that reads but never acknowledges once sendBuffer deliveries wait behind its in-flight ones, and logs it', async () => {
+  it('closes a device whose QoS 1 pattern subscription has more than sendBuffer deliveries waiting behind its in-flight ones (a pattern has no history to catch up from), and logs it', async () => {
     const { port, hub, logs } = await start({ ...anyone, sendBuffer: 4 }, { maxInflight: 2 }, { record: true });
     const client = await raw(port, 4);
     await client.connected();
-    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'feed', qos: 1 }] });
+    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'feed/+', qos: 1 }] });
     await expect.poll(() => client.packets.find((p) => p.cmd === 'suback')).toBeDefined();
     const canary = await device(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 });
-    await canary.client.subscribeAsync('feed', { qos: 1 });
+    await canary.client.subscribeAsync('feed/a', { qos: 1 });
     // One at a time, each seen by the canary (it acknowledges): only the silent device falls behind.
     for (let i = 1; i <= 8; i++) {
-      await hub.publish('feed', 'message', i);
+      await hub.publish('feed/a', 'message', i);
       await expect.poll(() => canary.received.length).toBe(i);
     }
     await expect.poll(client.isClosed).toBe(true);

@@ -130,15 +130,8 @@ function userProperties(type: string, extra: Pick<HubMessage, 'tags' | 'from'>):
 export function retainedParts(channel: string, messages: readonly HubMessage[], version: MqttVersion): PublishParts | null {
   const message = messages.findLast((m) => m.tags?.retain === '1');
   if (message === undefined || message.data === null) return null;
-  const expires = message.tags?.expires === undefined ? undefined : Number(message.tags.expires);
-  if (expires !== undefined && Number.isFinite(expires) && expires <= Date.now()) return null;
-  const expiresIn = expires === undefined || !Number.isFinite(expires) ? undefined : Math.ceil((expires - Date.now()) / 1000);
-  return {
-    topic: utf8(topicOf(channel)),
-    payload: Buffer.from(JSON.stringify(message.data), 'utf8'),
-    properties: version === 5 ? publishProperties(userProperties(message.type, message), expiresIn) : null,
-    retain: true,
-  };
+  const parts = partsOf(utf8(topicOf(channel)), message, version, Date.now());
+  return parts === null ? null : { ...parts, offset: undefined, retain: true };
 }
 
 /**
@@ -150,14 +143,20 @@ export function historyParts(channel: string, messages: readonly HubMessage[], v
   const now = Date.now();
   const out: PublishParts[] = [];
   for (const message of messages) {
-    const expires = message.tags?.expires === undefined ? undefined : Number(message.tags.expires);
-    const expiring = expires !== undefined && Number.isFinite(expires);
-    if (expiring && expires <= now) continue;
-    out.push({
-      topic, offset: message.offset,
-      payload: Buffer.from(JSON.stringify(message.data ?? null), 'utf8'),
-      properties: version === 5 ? publishProperties(userProperties(message.type, message), expiring ? Math.ceil((expires - now) / 1000) : undefined) : null,
-    });
+    const parts = partsOf(topic, message, version, now);
+    if (parts !== null) out.push(parts);
   }
   return out;
+}
+
+/** A message read from history as PUBLISH parts (the seconds it has left, for MQTT 5), or null once it expired. */
+function partsOf(topic: Buffer, message: HubMessage, version: MqttVersion, now: number): PublishParts | null {
+  const expires = message.tags?.expires === undefined ? undefined : Number(message.tags.expires);
+  const expiring = expires !== undefined && Number.isFinite(expires);
+  if (expiring && expires <= now) return null;
+  return {
+    topic, offset: message.offset,
+    payload: Buffer.from(JSON.stringify(message.data ?? null), 'utf8'),
+    properties: version === 5 ? publishProperties(userProperties(message.type, message), expiring ? Math.ceil((expires - now) / 1000) : undefined) : null,
+  };
 }

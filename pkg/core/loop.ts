@@ -1,9 +1,9 @@
 import { EVERYONE_CHANNEL, CloseCode, ErrorCode, withId, type HubMessage, type ServerReply } from '../protocol/index.js';
 export type { OutgoingHook } from './shaping.js';
-import { shape, type OutgoingHook } from './shaping.js';
-import type { Engine, Publication, StreamPosition } from '../engine/engine.js';
-import { addToBatch, matchesFilter, type Batch } from './batch.js';
-import { encodePublication, exceptedClient } from './encode.js';
+import { shape, shapeHeld, type OutgoingHook, type Shaped } from './shaping.js';
+import type { Engine, StreamPosition } from '../engine/engine.js';
+import { addToBatch, type Batch, type Held } from './batch.js';
+import { encodePublication } from './encode.js';
 import type { WireFormat } from './transport.js';
 import { deliveredEvent, HubEvents, sessionInfo } from './events.js';
 import { clock } from '../clock.js';
@@ -271,25 +271,24 @@ export abstract class HubLoop {
       ...(session.identity !== null && channel === userChannel(session.identity.userId) ? { personal: true as const } : {}),
     }, id));
     let top = base;
-    // Except-self and the subscription's filter hold in a replay too: the session does not get back
-    // what it published so, nor what its filter leaves out.
+    // Except-self, the subscription's filter and the outgoing hook hold in a replay too: the session
+    // gets back neither what it published so, nor what its filter leaves out or the hook drops.
     const filter = session.filters?.get(channel);
-    const wanted = (p: Publication) => exceptedClient(p) !== session.id && (filter === undefined || matchesFilter(p, filter));
-    // The replay goes out as one, outside the slow-consumer limits (the history size bounds it); what
-    // was held meanwhile is live traffic, and counts.
-    const replay = { offsets: [] as number[], payloads: [] as string[], types: [] as string[] };
-    if (resumed) for (const p of publications) { if (wanted(p)) { replay.offsets.push(p.offset); replay.payloads.push(encodePublication(p)); replay.types.push(p.type); } }
-    const live = { offsets: [] as number[], payloads: [] as string[], types: [] as string[] };
-    for (const { publication: p, payload } of held) {
-      if (p.offset > top) {
-        if (wanted(p)) { live.offsets.push(p.offset); live.payloads.push(payload); live.types.push(p.type); }
-        top = p.offset;
+    const replay = resumed ? shapeHeld(session, publications.map((p) => ({ publication: p, payload: encodePublication(p) })), filter, this.outgoingHook, this.reporter) : null;
+    const after: Held[] = [];
+    for (const item of held) {
+      if (item.publication.offset > top) {
+        after.push(item);
+        top = item.publication.offset;
       }
     }
+    const live = shapeHeld(session, after, filter, this.outgoingHook, this.reporter);
     const { transport } = session;
-    const frames = ({ offsets, payloads, types }: typeof live) => transport.frames(transport.format.encodeMessages(channel, offsets, payloads, types), channel, offsets);
-    if (replay.payloads.length > 0) session.enqueueReplay(channel, frames(replay), replay.payloads.length);
-    if (live.payloads.length > 0) session.enqueue(frames(live), live.payloads.length);
+    const frames = ({ offsets, payloads, types }: Shaped) => transport.frames(transport.format.encodeMessages(channel, offsets, payloads, types), channel, offsets);
+    // The replay goes out as one, outside the slow-consumer limits (the history size bounds it); what
+    // was held meanwhile is live traffic, and counts.
+    if (replay !== null) session.enqueueReplay(channel, frames(replay), replay.payloads.length);
+    if (live !== null) session.enqueue(frames(live), live.payloads.length);
     session.streams.setFloor(channel, top);
     // Stryker disable next-line ConditionalExpression: with no listener, emit calls nobody; the check only saves building the event
     if (this.events.listening.subscribed) {

@@ -1,5 +1,5 @@
 import type { HubMessage } from '../protocol/index.js';
-import { matchesFilter, type Batch } from './batch.js';
+import { matchesFilter, type Batch, type Held } from './batch.js';
 import { exceptedClient } from './encode.js';
 import type { MessageContext } from './handlers.js';
 import type { Reporter } from './report.js';
@@ -52,4 +52,22 @@ export function shape(session: Session, batch: Batch, from: number, parsed: Arra
     out.types.push(type);
   }
   return out;
+}
+
+/**
+ * Publications a session gets outside the fan-out (a subscribe's replay, and what was held back for
+ * it meanwhile), as it must get them: shaped as a fan-out batch would be (`shape`). Null when none is
+ * left.
+ */
+export function shapeHeld(session: Session, held: readonly Held[], filter: Record<string, string> | undefined,
+  hook: OutgoingHook | null, reporter: Reporter): Shaped | null {
+  if (held.length === 0) return null;
+  const batch: Batch = { offsets: [], payloads: [], types: [], publications: [], excepted: null };
+  for (const { publication, payload } of held) {
+    batch.offsets.push(publication.offset);
+    batch.payloads.push(payload);
+    batch.types.push(publication.type);
+    batch.publications.push(publication);
+  }
+  return shape(session, batch, 0, new Array(held.length), filter, hook, reporter);
 }

@@ -73,4 +73,19 @@ describe('per-subscriber filtering', () => {
     expect(data(admin, 'ops').map((d) => d.text)).toEqual(['open', 'hidden']);
     expect(data(admin, 'ops')[0].seenBy).not.toBe(data(user, 'ops')[0].seenBy);
   });
+
+  it('runs the outgoing hook on a resuming subscription\'s replay too: what it drops for a connection is not replayed to it', async () => {
+    const { hub, url } = await start({ logger: false });
+    hub.outgoing((message) => ((message.data as { secret?: boolean }).secret ? null : { ...message, data: { ...(message.data as object), shaped: true } }));
+    await hub.publish('ops', 'note', { text: 'open' });
+    await hub.publish('ops', 'note', { text: 'hidden', secret: true });
+    const { epoch } = await hub.position('ops');
+    const peer = await open(url);
+    peer.send({ type: 'subscribe', channel: 'ops', since: { offset: 0, epoch }, id: 1 });
+    expect(await peer.next((m) => m.id === 1)).toMatchObject({ type: 'subscribed', recovered: true, offset: 2 });
+    await hub.publish('ops', 'note', { text: 'later' });
+    // Delivered in order: once "later" is in, everything replayed before it is too.
+    await expect.poll(() => data(peer, 'ops').at(-1)?.text).toBe('later');
+    expect(data(peer, 'ops')).toEqual([{ text: 'open', shaped: true }, { text: 'later', shaped: true }]);
+  });
 });

@@ -14,6 +14,7 @@ import { Publisher } from './publisher.js';
 import { createReporter, type Reporter } from './report.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
+import { outgoing } from './shaping.js';
 import { makeToolkit } from './toolkit.js';
 import type { Transport, TransportEndpoint, TransportHost } from './transport.js';
 import { authorizeAs, publishAs } from './publish-as.js';
@@ -294,6 +295,10 @@ export function transportHost(core: HubCore): TransportHost {
     onNodeMessage: (topic, handler) => core.onNodeMessage(topic, handler),
     publish: (channel, type, dataJson, as) => publishAs(core, channel, type, dataJson, as),
     history: (channel, options) => core.history(channel, options),
+    outgoing: (session, message) => {
+      if (!(session instanceof Session)) throw new TypeError('livehub: host.outgoing takes a session that host.open returned');
+      return outgoing(core.outgoingHook, message, session, core.reporter);
+    },
     get records() { return core.engine.records ?? null; },
     authorize: (action, channel, as) => authorizeAs(core, action, channel, as),
   };

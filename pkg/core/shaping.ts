@@ -9,6 +9,20 @@ import type { Session } from './session.js';
 /** `hub.outgoing(hook)`: the message as this connection gets it, or null to drop it for this connection. */
 export type OutgoingHook = (message: HubMessage, context: MessageContext) => HubMessage | null | undefined;
 
+/**
+ * The outgoing hook run for one message and session: the message as that session gets it, or null
+ * when the hook drops it. A hook that throws leaves the message unchanged (logged).
+ */
+export function outgoing(hook: OutgoingHook | null, message: HubMessage, session: Session, reporter: Reporter): HubMessage | null {
+  if (hook === null) return message;
+  try {
+    return hook(message, contextOf(session)) ?? null;
+  } catch (error) {
+    reporter.error(error, 'outgoing_failed', `livehub: the outgoing hook threw for ${message.channel}: ${(error as Error).message}; the message went out unchanged`);
+    return message;
+  }
+}
+
 /** The part of a batch one connection gets, in the batch's layout. */
 export interface Shaped {
   offsets: number[];
@@ -34,13 +48,8 @@ export function shape(session: Session, batch: Batch, from: number, parsed: Arra
     let type = types[i]!;
     if (hook !== null) {
       const message = (parsed[i] ??= JSON.parse(payload) as HubMessage);
-      let reshaped: HubMessage | null | undefined = message;
-      try {
-        reshaped = hook(message, contextOf(session));
-      } catch (error) {
-        reporter.error(error, 'outgoing_failed', `livehub: the outgoing hook threw for ${message.channel}: ${(error as Error).message}; the message went out unchanged`);
-      }
-      if (reshaped === null || reshaped === undefined) continue;
+      const reshaped = outgoing(hook, message, session, reporter);
+      if (reshaped === null) continue;
       if (reshaped !== message) {
         payload = JSON.stringify(reshaped);
         if (typeof reshaped.type === 'string') type = reshaped.type;

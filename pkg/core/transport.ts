@@ -177,6 +177,12 @@ export interface TransportHost {
    */
   history(channel: string, options?: HistoryOptions): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
   /**
+   * A message a transport delivers to a session outside the fan-out (read with `history`), as that
+   * session gets messages live: the hub's outgoing hook (`hub.outgoing`) run for it, or null when
+   * the hook drops it for that session. `session` is one `open` returned.
+   */
+  outgoing(session: TransportEvents, message: HubMessage): HubMessage | null;
+  /**
    * The engine's records, shared by every node (`EngineRecords`: put, one atomic take, delete, each
    * until its expiry), or null when the engine keeps none: what a transport keeps of a connection
    * for a later one on any node (an MQTT persistent session).

@@ -32,6 +32,8 @@ export interface CatchUpContext {
   readonly outbound: Outbound;
   /** The hub's history read (`host.history`). */
   history(channel: string, options: HistoryOptions): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
+  /** A message read from history as the session gets it (the hub's outgoing hook), or null when dropped for it. */
+  outgoing(message: HubMessage): HubMessage | null;
   /** Sends deliveries made outside the hub's fan-out, in order (write-order.ts). */
   send(bytes: Buffer): void;
   /** True once the connection closes: nothing more is read or sent. */
@@ -147,7 +149,7 @@ export class CatchUp {
     // Fewer than asked: these are all there is after `from`, up to the channel's position.
     subscription.offset = messages.length < limit ? Math.max(newest, position.offset) : newest;
     if (messages.length < limit && behind.top <= subscription.offset) this.behind.delete(channel);
-    const parts = historyParts(channel, messages, context.version);
+    const parts = historyParts(channel, messages.map(context.outgoing).filter((m): m is HubMessage => m !== null), context.version);
     if (parts.length > 0) context.send(context.outbound.offer(parts));
     this.room();
   }

@@ -37,6 +37,8 @@ export interface ConnectionContext {
   closing(): boolean;
   /** The hub's history read (`host.history`): for retained messages, and subscriptions catching up. */
   history(channel: string, options: HistoryOptions): Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>;
+  /** A message read from history as a session gets it (`host.outgoing`: the hub's outgoing hook), or null. */
+  outgoing(session: TransportEvents, message: HubMessage): HubMessage | null;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -80,7 +82,7 @@ export class MqttConnection implements Transport<MqttBatch> {
     this.outbound = new Outbound(state, version, receiveMaximum, send);
     this.catchUp = new CatchUp({
       clientId, version, reporter: context.reporter, sendBuffer: context.sendBuffer, state, outbound: this.outbound, send,
-      history: context.history, ending: () => this.ending,
+      history: context.history, outgoing: this.outgoing, ending: () => this.ending,
     });
     if (keepalive > 0) {
       this.keepaliveWatch = new KeepaliveWatch(keepalive, () => this.lastPacket, () => {
@@ -317,12 +319,15 @@ export class MqttConnection implements Transport<MqttBatch> {
     // Retained messages follow the SUBACK, read from the channels' history: the SUBACK goes out now.
     if (!this.ending) this.socket.write(bytes);
     void sendRetained(ack.retained, {
-      history: this.context.history, version: this.version, outbound: this.outbound,
+      history: this.context.history, outgoing: this.outgoing, version: this.version, outbound: this.outbound,
       write: (bytes) => { if (!this.ending) this.order.send(bytes); },
       failed: (channel, error) => this.warn('mqtt_retained_failed', `livehub: MQTT client ${JSON.stringify(this.clientId)} subscribed to ${JSON.stringify(channel)}, but its retained message could not be read from history (${error instanceof Error ? error.message : String(error)}); it was not sent`),
     });
     return EMPTY;
   }
+
+  /** A message read from history as this connection's session gets messages (the hub's outgoing hook), or null. */
+  private readonly outgoing = (message: HubMessage): HubMessage | null => (this.events === null ? message : this.context.outgoing(this.events, message));
 
   /** The device's last will, once (to publish: its connection ended without DISCONNECT). */
   takeWill(): Will | null {

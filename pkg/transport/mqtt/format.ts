@@ -125,11 +125,14 @@ function userProperties(type: string, extra: Pick<HubMessage, 'tags' | 'from'>):
 
 /**
  * A channel's retained message for a new subscriber: the newest of `messages` published retained
- * (tag `retain`), unless it cleared the retained message (empty: data null) or expired; else null.
+ * (tag `retain`) as `outgoing` gives it to that subscriber, unless it cleared the retained message
+ * (empty: data null), expired, or `outgoing` drops it; else null.
  */
-export function retainedParts(channel: string, messages: readonly HubMessage[], version: MqttVersion): PublishParts | null {
-  const message = messages.findLast((m) => m.tags?.retain === '1');
-  if (message === undefined || message.data === null) return null;
+export function retainedParts(channel: string, messages: readonly HubMessage[], version: MqttVersion,
+  outgoing: (message: HubMessage) => HubMessage | null = (m) => m): PublishParts | null {
+  const newest = messages.findLast((m) => m.tags?.retain === '1');
+  const message = newest === undefined ? null : outgoing(newest);
+  if (message === null || message.data === null) return null;
   const parts = partsOf(utf8(topicOf(channel)), message, version, Date.now());
   return parts === null ? null : { ...parts, offset: undefined, retain: true };
 }

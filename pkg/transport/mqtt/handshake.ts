@@ -53,6 +53,7 @@ export class Handshake {
       reporter: host.reporter, type: settings.type, sendBuffer: host.options.sendBuffer, sessionExpiry: settings.sessionExpiry,
       publish: (channel, type, dataJson, as) => host.publish(channel, type, dataJson, as),
       history: (channel, options) => host.history(channel, options),
+      outgoing: (session, message) => host.outgoing(session, message),
       closing: () => host.closing,
     };
   }

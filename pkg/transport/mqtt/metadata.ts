@@ -54,10 +54,10 @@ export function publishCommand(packet: IPublishPacket, defaultType: string): { c
  * `retain` in its history. When part of the history expired, a shorter tail is read.
  */
 export async function readRetained(history: (channel: string, options: { limit: number }) => Promise<{ position: StreamPosition; messages: HubMessage[]; complete: boolean }>,
-  channel: string, upTo: number | undefined, version: MqttVersion): Promise<PublishParts | null> {
+  channel: string, upTo: number | undefined, version: MqttVersion, outgoing: (message: HubMessage) => HubMessage | null = (m) => m): Promise<PublishParts | null> {
   for (let limit = 1 << 20; limit > 0; limit >>= 1) {
     const { position, messages, complete } = await history(channel, { limit });
-    if (complete) return retainedParts(channel, upTo === undefined ? messages : messages.filter((m) => (m.offset ?? 0) <= upTo), version);
+    if (complete) return retainedParts(channel, upTo === undefined ? messages : messages.filter((m) => (m.offset ?? 0) <= upTo), version, outgoing);
     limit = Math.min(limit, position.offset);
   }
   return null;
@@ -72,13 +72,13 @@ export interface RetainedWanted {
 
 /** Sends each subscription's retained message (the newest retained one in its channel's history), in order. */
 export async function sendRetained(wanted: readonly RetainedWanted[], to: {
-  history: Parameters<typeof readRetained>[0]; version: MqttVersion; outbound: Outbound;
+  history: Parameters<typeof readRetained>[0]; outgoing: (message: HubMessage) => HubMessage | null; version: MqttVersion; outbound: Outbound;
   write(bytes: Buffer): void; failed(channel: string, error: unknown): void;
 }): Promise<void> {
   for (const { channel, qos, upTo } of wanted) {
     let parts: PublishParts | null;
     try {
-      parts = await readRetained(to.history, channel, upTo, to.version);
+      parts = await readRetained(to.history, channel, upTo, to.version, to.outgoing);
     } catch (error) {
       to.failed(channel, error);
       continue;

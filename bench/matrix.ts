@@ -49,6 +49,9 @@ export const SERVERS: ServerKind[] = [
   // The write hold off (maxWriteDelay 0: every turn writes), against livehub (js) with its default.
   { name: 'livehub (js, maxWriteDelay 0)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--max-write-delay', '0'], protocol: 'livehub', versus: JS,
     only: (s) => s.config.workload === 'W3' },
+  // The heartbeat off (heartbeatPeriod Infinity), against livehub (js) with its default (5 s to idle connections).
+  { name: 'livehub (js, no heartbeat)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--heartbeat-period', 'Infinity'], protocol: 'livehub', versus: JS,
+    only: (s) => s.label === 'W3 10k conns, personal + group of 10, 5000/s' },
   { name: 'livehub (js, outgoing hook)', script: 'bench/servers/livehub.ts', args: ['--codec', 'js', '--outgoing'], protocol: 'livehub', versus: JS,
     only: isW1k },
   { name: 'naive ws', script: 'bench/servers/naive-ws.ts', args: [], protocol: 'livehub' },

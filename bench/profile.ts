@@ -56,8 +56,8 @@ export function breakdown(profile: CpuProfile, counts: Counts): Array<{ what: st
     { what: 'engine append (memory engine)', ms: time(/^publish engine\/memory/), per: 'publishes' },
     { what: 'per-channel encode', ms: time(/^encodeMessages /), per: 'publishes' },
     { what: 'fan-out: per-client queueing', ms: time(/^fanOut /, /^encodeMessages /), per: 'deliveries' },
-    { what: 'the turn besides fan-out and flush (batches, except-self, replies)', ms: time(/^turn realtime/, /^fanOut |^flush realtime\/writes/), per: 'publishes' },
-    { what: 'flush, JavaScript: queue, concat, Node\'s stream', ms: time(/^flush realtime\/writes/) - kernel, per: 'writes' },
+    { what: 'the turn besides fan-out and flush (batches, except-self, replies)', ms: time(/^turn (realtime|core)\//, /^fanOut |^flush (realtime|core)\/writes/), per: 'publishes' },
+    { what: 'flush, JavaScript: queue, concat, Node\'s stream', ms: time(/^flush (realtime|core)\/writes/) - kernel, per: 'writes' },
     { what: 'flush, the kernel\'s write (loopback TCP, receive side included)', ms: kernel, per: 'writes' },
     { what: 'garbage collector', ms: selfOf(/^\(garbage collector\)/), per: 'deliveries' },
   ];

@@ -10,7 +10,6 @@ import type { Reporter } from './report.js';
 import { ClientStreams } from './streams.js';
 import { Replays, type ReplayBacklog } from './replays.js';
 import type { HubCounters } from './counters.js';
-
 export type { HubCounters };
 
 /** What a session needs of its hub. Only the hub's loop mutates hub state; these calls enqueue. */

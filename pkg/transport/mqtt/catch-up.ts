@@ -129,12 +129,13 @@ export class CatchUp {
   private read(channel: string, behind: Behind, from: number, limit: number, result: { position: StreamPosition; messages: HubMessage[]; complete: boolean }): void {
     const { context } = this;
     const { subscription } = behind;
-    // Unsubscribed, or moved by a reset of the stream, meanwhile: this read is void.
     if (context.ending()) return;
-    if (this.behind.get(channel) !== behind || context.state.subscriptions.get(channel) !== subscription || subscription.offset !== from) {
-      if (this.behind.get(channel) === behind && context.state.subscriptions.get(channel) !== subscription) this.behind.delete(channel);
+    // Unsubscribed meanwhile: nothing to catch up. Moved by a reset of the stream: read again from there.
+    if (context.state.subscriptions.get(channel) !== subscription) {
+      if (this.behind.get(channel) === behind) this.behind.delete(channel);
       return this.room();
     }
+    if (this.behind.get(channel) !== behind || subscription.offset !== from) return this.room();
     if (!result.complete) {
       this.behind.delete(channel);
       subscription.offset = result.position.offset;

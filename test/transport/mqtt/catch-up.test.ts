@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import type { HubOptions } from 'livehub';
+import type { Hub, HubOptions } from 'livehub';
 import type { HistoryOptions } from 'livehub/transport';
 import type { HubMessage, StreamPosition } from '../../../pkg/protocol/index.js';
 import { CatchUp } from '../../../pkg/transport/mqtt/catch-up.js';
@@ -50,19 +50,27 @@ async function ackUntil(silent: Awaited<ReturnType<typeof silentDevice>>, done: 
   await expect.poll(() => { silent.ackAll(); return done(); }, { timeout: 10_000 }).toBe(true);
 }
 
+/**
+ * A silent device subscribed to `feed` while 1 to 20 are published one at a time, each seen by a
+ * canary device that acknowledges: only the silent one falls behind.
+ */
+async function fallBehind(port: number, hub: Hub) {
+  const silent = await silentDevice(port);
+  const canary = await device(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 });
+  await canary.client.subscribeAsync('feed', { qos: 1 });
+  for (let i = 1; i <= 20; i++) {
+    await hub.publish('feed', 'message', i);
+    await expect.poll(() => canary.received.length).toBe(i);
+  }
+  return silent;
+}
+
 const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
 describe('MQTT QoS 1 subscriptions falling behind their device', () => {
   it('catch up from history: a device that acknowledges slower than its channel is published gets every message once and in order, and stays connected', async () => {
     const { port, hub, logs } = await start({ ...anyone, sendBuffer: 4 }, { maxInflight: 2 }, { record: true });
-    const silent = await silentDevice(port);
-    const canary = await device(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 });
-    await canary.client.subscribeAsync('feed', { qos: 1 });
-    // One at a time, each seen by the canary (it acknowledges): only the silent device falls behind.
-    for (let i = 1; i <= 20; i++) {
-      await hub.publish('feed', 'message', i);
-      await expect.poll(() => canary.received.length).toBe(i);
-    }
+    const silent = await fallBehind(port, hub);
     // Its receive maximum is out, unacknowledged; the rest wait or are left in history.
     expect(silent.bodies()).toEqual(['1', '2']);
     expect(logs.find((l) => l.code === 'mqtt_catching_up')?.message).toMatch(/more than sendBuffer \(4\) QoS 1 messages of "feed" waiting beyond its receive maximum \(2\); it catches up from the channel's history/);
@@ -77,14 +85,7 @@ describe('MQTT QoS 1 subscriptions falling behind their device', () => {
 
   it('go on from the newest message, logging mqtt_qos1_gap, when the device fell further behind than history keeps', async () => {
     const { port, hub, logs } = await start({ ...anyone, sendBuffer: 4, history: { size: 5 } }, { maxInflight: 2 }, { record: true });
-    const silent = await silentDevice(port);
-    const canary = await device(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 });
-    await canary.client.subscribeAsync('feed', { qos: 1 });
-    // One at a time, each seen by the canary (it acknowledges): only the silent device falls behind.
-    for (let i = 1; i <= 20; i++) {
-      await hub.publish('feed', 'message', i);
-      await expect.poll(() => canary.received.length).toBe(i);
-    }
+    const silent = await fallBehind(port, hub);
     await ackUntil(silent, () => logs.some((l) => l.code === 'mqtt_qos1_gap'));
     expect(logs.find((l) => l.code === 'mqtt_qos1_gap')?.message).toMatch(/fell further behind on "feed" than the channel's history keeps .* raise the hub's history size or ttl/);
     await hub.publish('feed', 'message', 21);

@@ -81,7 +81,7 @@ export interface StormResult {
 
 export interface StormRow {
   label: string; server: string; signal: string; engine?: StormCase['engine']; result?: StormResult; peakRssMb?: number; cpuSeconds?: number;
-  generatorCpuPct?: number; restartMs?: number; listenOverflows?: number; cpuSplit?: string; note?: string;
+  generatorCpuPct?: number; restartMs?: number; listenOverflows?: number; timeWait?: number; cpuSplit?: string; note?: string;
 }
 
 const CACHE = 'node_modules/.cache/livehub-bench';
@@ -130,6 +130,14 @@ function listenOverflows(): number {
   return Number(values[names.indexOf('ListenOverflows')] ?? 0);
 }
 
+/**
+ * Sockets in TIME_WAIT on the machine: a workload just before (W7's 100,000 connections) leaves them
+ * for a minute, and while they last, new connections from unbound sockets look longer for a port.
+ */
+function timeWaits(): number {
+  return Number(/\btw (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? 0);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const exited = (child: ChildProcess) => new Promise<void>((resolve) => {
   if (child.exitCode !== null || child.signalCode !== null) resolve(); else child.once('exit', () => resolve());
@@ -155,6 +163,7 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
   let generator: ChildProcess | null = null;
   let sampler: NodeJS.Timeout | null = null;
   try {
+    row.timeWait = timeWaits();
     await Promise.all(nodes.map((n, i) => lines(n)('READY', 60_000).catch(() => { throw new Error(`node ${i} did not start within 60 s`); })));
     const config = {
       protocol: c.protocol, ports, home: 0, publisherNode: c.nodes - 1, failover: c.nodes > 1 ? 1 : 0,
@@ -264,6 +273,7 @@ export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections
       row.restartMs !== undefined ? `node back up ${fmt(row.restartMs / 1000, 1)} s after it exited` : '',
       row.cpuSplit ?? '',
       row.generatorCpuPct !== undefined ? `generator ${fmt(row.generatorCpuPct)}% of a core` : '',
+      row.timeWait !== undefined ? `${fmt(row.timeWait)} sockets in TIME_WAIT on the machine at the start` : '',
     ].filter(Boolean).join('; ');
     out.push(`| ${row.label} | ${row.server} | ${row.signal} | ${fmt(r && r.t99Ms >= 0 ? r.t99Ms / 1000 : null, 1)} | ${fmt(r && r.t100Ms >= 0 ? r.t100Ms / 1000 : null, 1)} | ${recovered} | ${fmt(r?.lost)} | ${fmt(r?.doubled)} | ${fmt(row.peakRssMb)} | ${fmt(row.cpuSeconds, 1)} | ${notes} |`);
   }

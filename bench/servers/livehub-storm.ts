@@ -7,8 +7,16 @@ import { announce, portArg, statsHandler } from './stats.js';
 // node restarted mid-run does not load a dist/ that another build is replacing at that moment.
 const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : process.env.LIVEHUB_STORM_LIB ?? '../../dist/pkg';
 const { Hub } = await import(`${lib}/index.js`) as typeof import('../../pkg/index.js');
-const { RedisEngine } = await import(`${lib}/engine/redis.js`) as typeof import('../../pkg/engine/redis.js');
-const { PostgresEngine } = await import(`${lib}/engine/postgres.js`) as typeof import('../../pkg/engine/postgres.js');
+// Only the engine this node runs on is loaded, as an app would: a restarted node listens sooner.
+const engine = process.env.DATABASE_URL
+  ? new (await import(`${lib}/engine/postgres.js`) as typeof import('../../pkg/engine/postgres.js')).PostgresEngine({ connectionString: process.env.DATABASE_URL })
+  : process.env.REDIS_URL
+    ? new (await import(`${lib}/engine/redis.js`) as typeof import('../../pkg/engine/redis.js')).RedisEngine({
+      url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX,
+      // --auto-pipeline: ioredis joins the commands issued in one tick into one write (enableAutoPipelining).
+      ...(process.argv.includes('--auto-pipeline') ? { redis: { enableAutoPipelining: true } } : {}),
+    })
+    : undefined;
 
 /**
  * W8's livehub node (bench/storm-run.ts): the bench server's hub (every channel open to subscribe
@@ -28,14 +36,7 @@ if (spread !== undefined && !(Number.isFinite(spread) && spread >= 0)) throw new
 const hub = new Hub({
   codec: 'js', authorize: () => true, origins: () => true, canPublish: () => true,
   rateLimit: Infinity, maxConnectionsPerIp: Infinity, maxConnections: Infinity,
-  // --auto-pipeline: ioredis joins the commands issued in one tick into one write (enableAutoPipelining).
-  ...(process.env.DATABASE_URL ? { engine: new PostgresEngine({ connectionString: process.env.DATABASE_URL }) } : {}),
-  ...(process.env.REDIS_URL ? {
-    engine: new RedisEngine({
-      url: process.env.REDIS_URL, prefix: process.env.LIVEHUB_PREFIX,
-      ...(process.argv.includes('--auto-pipeline') ? { redis: { enableAutoPipelining: true } } : {}),
-    }),
-  } : {}),
+  ...(engine ? { engine } : {}),
 });
 const stats = statsHandler(() => { const { node: _node, connections: _connections, ...totals } = hub.info(); return totals; });
 const server = createServer((req, res) => { if (!stats(req, res)) { res.statusCode = 404; res.end(); } });

@@ -6,7 +6,8 @@ import { announce, portArg, statsHandler } from './stats.js';
 // What users run: the package as compiled by `npm run build:lib` (dist/), which the runner builds
 // first. LIVEHUB_BENCH_SOURCES=1 runs the TypeScript sources instead, through tsx, whose transform
 // wraps every function it creates in a naming helper (a few percent of the CPU in W3).
-const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : '../../dist/pkg';
+// LIVEHUB_BENCH_LIB: dist/pkg's absolute path, for a copy of this file compiled elsewhere (W7 at 100k).
+const lib = process.env.LIVEHUB_BENCH_SOURCES === '1' ? '../../pkg' : process.env.LIVEHUB_BENCH_LIB ?? '../../dist/pkg';
 if (!existsSync(new URL(`${lib}/index.js`, import.meta.url)) && lib.includes('dist')) {
   console.error('bench server: dist/ is missing: run `npm run build:lib` (npm run bench does), or set LIVEHUB_BENCH_SOURCES=1 to run the sources');
   process.exit(1);

@@ -43,7 +43,11 @@ io.on('connection', (socket) => {
     ack?.();
   });
 });
-server.listen(portArg(), '127.0.0.1', () => announce((server.address() as AddressInfo).port));
+// --backlog N: the listen queue (Node's default: 511), as bench/servers/livehub-storm.ts takes it.
+const at = process.argv.indexOf('--backlog');
+const backlog = at < 0 ? undefined : Number(process.argv[at + 1]);
+if (backlog !== undefined && !(Number.isInteger(backlog) && backlog > 0)) throw new TypeError(`socketio-recovery: --backlog takes a positive integer, not ${process.argv[at + 1]}`);
+server.listen({ port: portArg(), host: '127.0.0.1', ...(backlog ? { backlog } : {}) }, () => announce((server.address() as AddressInfo).port));
 process.once('SIGTERM', () => {
   const began = Date.now();
   void io.close()

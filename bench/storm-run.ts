@@ -135,8 +135,9 @@ function listenOverflows(): number {
 }
 
 /**
- * Sockets in TIME_WAIT on the machine: a workload just before (W7's 100,000 connections) leaves them
- * for a minute, and while they last, new connections from unbound sockets look longer for a port.
+ * Sockets in TIME_WAIT on the machine: a workload just before (W7's 100,000 connections) leaves up
+ * to the kernel's cap of them (net.ipv4.tcp_max_tw_buckets) for a minute; a row says the state of
+ * the machine's TCP it ran in.
  */
 function timeWaits(): number {
   return Number(/\btw (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? 0);

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { benchDatabase, POSTGRES } from './bench-db.js';
 import { runStorms, stormTable, type StormRow } from './storm-run.js';
+import { dropKeysAfterRun } from './redis-keys.js';
 
 /**
  * W9, the engines side by side (memory, Redis, PostgreSQL), in one run:
@@ -77,7 +78,7 @@ export async function runEngines(o: {
       loads.push({ engine, note: `failed: ${(error as Error).message}` });
     } finally {
       for (const c of [child, subscriber]) if (c && c.exitCode === null) c.kill('SIGKILL');
-      if (engine === 'redis') spawnSync('sh', ['-c', `redis-cli --scan --pattern '${env.LIVEHUB_PREFIX}*' | xargs -r redis-cli del > /dev/null`]);
+      if (env.LIVEHUB_PREFIX) await dropKeysAfterRun(env.LIVEHUB_PREFIX, 'W9');
       await db?.drop();
     }
   }

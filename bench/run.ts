@@ -14,6 +14,7 @@ import { enginesTable, runEngines } from './engines.js';
 import { mqttTable, runMqtt } from './mqtt-run.js';
 import { coresNote, coreList } from './cores.js';
 import { runW7Cluster, w7ClusterTable } from './w7-cluster.js';
+import { dropKeysAfterRun } from './redis-keys.js';
 
 /**
  * `npm run bench`: starts each server on one core and the load generator on the other, runs the
@@ -194,6 +195,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
     if (guard) clearInterval(guard);
     if (generator) await stop(generator);
     await Promise.all(nodes.map((n) => stop(n, profiled(kind) ? 'SIGTERM' : 'SIGKILL')));
+    if (env.LIVEHUB_PREFIX) await dropKeysAfterRun(env.LIVEHUB_PREFIX, scenario.label);
   }
 }
 

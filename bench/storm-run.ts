@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { lines } from './child-lines.js';
+import { dropKeysAfterRun } from './redis-keys.js';
 import { benchDatabase } from './bench-db.js';
 
 /**
@@ -236,7 +237,7 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
       await Promise.race([Promise.all(nodes.map(exited)), sleep(20_000)]);
     }
     await Promise.all(nodes.map(stop));
-    if (env.REDIS_URL) spawnSync('sh', ['-c', `redis-cli --scan --pattern '${tag}*' | xargs -r redis-cli del > /dev/null`]);
+    if (env.REDIS_URL) await dropKeysAfterRun(tag, 'W8');
     await db?.drop().catch((error: unknown) => console.error(`livehub bench W9: could not drop the bench database: ${(error as Error).message}`));
   }
   return row;

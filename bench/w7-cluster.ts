@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import ts from 'typescript';
 import { lines } from './child-lines.js';
+import { dropKeysAfterRun } from './redis-keys.js';
 import { connectionLimits, hardFileLimit, SPARE_FILES } from './file-limit.js';
 import type { GenConfig } from './loadgen.js';
 
@@ -182,6 +183,7 @@ export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
   } finally {
     for (const c of children) { c.removeAllListeners('exit'); if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); }
     redis.disconnect();
+    await dropKeysAfterRun(env.LIVEHUB_PREFIX, 'W7 at 100k');
     rmSync(dir, { recursive: true, force: true });
   }
 }

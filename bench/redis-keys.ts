@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
  * them up and the next rows on Redis would run against a fuller server. Returns how many were deleted.
  */
 export async function dropKeys(prefix: string, url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'): Promise<number> {
-  if (!/^[\w-]+$/.test(prefix)) throw new TypeError(`dropKeys: a bench prefix is letters, digits, _ and -, not ${JSON.stringify(prefix)}`);
+  if (!/^[\w:-]+$/.test(prefix)) throw new TypeError(`dropKeys: a bench prefix is letters, digits, _, : and -, not ${JSON.stringify(prefix)}`);
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   let dropped = 0;
   try {

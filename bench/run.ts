@@ -26,7 +26,8 @@ import { dropKeysAfterRun } from './redis-keys.js';
  *   npm run bench -- --only W8          W8, the reconnect storm (bench/storm-run.ts; also run by --storm after the others)
  *   npm run bench -- --only W9          W9, the engines (memory, Redis, PostgreSQL) side by side (bench/engines.ts)
  *   npm run bench -- --only W7          W7, and after its table 100k connections over several livehub processes and Redis
- *                                       (bench/w7-cluster.ts; --w7-connections N, --w7-processes N, --w7-check-interval MS)
+ *                                       (bench/w7-cluster.ts; --w7-connections N, --w7-processes N, --w7-check-interval MS,
+ *                                       --w7-semi-space MB: V8's young generation of every process)
  *   npm run bench -- --only W10         W10, MQTT fan-out: livehub, Mosquitto 2 and aedes (bench/mqtt-run.ts; --mqtt-rate N, --mqtt-low-rate N)
  *   npm run bench -- --only W1,W4       some workloads (or rows, by the start of their label, several
  *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
@@ -270,6 +271,7 @@ async function main(): Promise<void> {
       ? await runW7Cluster({
         connections: Number(arg('--w7-connections') ?? 100_000), processes: arg('--w7-processes') ? Number(arg('--w7-processes')) : undefined,
         checkInterval: arg('--w7-check-interval') ? Number(arg('--w7-check-interval')) : undefined,
+        semiSpace: arg('--w7-semi-space') ? Number(arg('--w7-semi-space')) : undefined,
         generator: generatorKind.program, spawnOn: (core, args, env, program) => spawnPinned(core, args, env, program), serverCores: coreList(cores, cores), generatorCore: pinning ? 1 : 0,
       })
       : { connections: 100_000, processes: 0, note: 'skipped: needs the C load generator (bench/loadgen.c; apt-get install gcc)' };

@@ -33,6 +33,8 @@ export interface ClusterOptions {
   spawnOn: (core: number | string, args: string[], env: Record<string, string>, program?: string) => ChildProcess;
   /** The Redis engine's `checkInterval` (ms) on every process; default: the engine's (2 s). */
   checkInterval?: number;
+  /** V8's young generation on every process, in MB a semi-space (`--max-semi-space-size`); default: V8's (up to 16). */
+  semiSpace?: number;
   /** The cores of the livehub processes, for taskset ("0-1": both). */
   serverCores: number | string;
   generatorCore: number;
@@ -41,7 +43,7 @@ export interface ClusterOptions {
 type Stats = { rss: number; heapUsed: number; heapTotal: number };
 
 export interface ClusterRow {
-  connections: number; processes: number; note?: string; checkInterval?: number;
+  connections: number; processes: number; note?: string; checkInterval?: number; semiSpace?: number;
   setupSeconds?: number; before?: Stats; idle?: Stats; after?: Stats;
   latency?: { p50: number; p99: number; p999: number; max: number; samples: number };
   sent?: number; expected?: number; received?: number;
@@ -106,7 +108,8 @@ const at = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 
 
 export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
   const processes = o.processes ?? processesFor(o.connections);
-  const row: ClusterRow = { connections: o.connections, processes, checkInterval: o.checkInterval };
+  if (o.semiSpace !== undefined && !(Number.isInteger(o.semiSpace) && o.semiSpace >= 1)) throw new TypeError(`W7 cluster: --w7-semi-space takes MB (1 or more), not ${o.semiSpace}`);
+  const row: ClusterRow = { connections: o.connections, processes, checkInterval: o.checkInterval, semiSpace: o.semiSpace };
   const share = Math.ceil(o.connections / processes);
   if (share + SPARE_FILES > hardFileLimit()) {
     return { ...row, note: `skipped: ${share.toLocaleString('en-US')} connections per process need ${(share + SPARE_FILES).toLocaleString('en-US')} open files, the limit is ${hardFileLimit()}: more processes (--w7-processes)` };
@@ -135,7 +138,7 @@ export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
     await redis.connect();
     const server = compileServer(dir);
     const servers = Array.from({ length: processes }, (_, i) =>
-      watch(o.spawnOn(o.serverCores, ['--expose-gc', server, '--codec', 'js', '--port', '0',
+      watch(o.spawnOn(o.serverCores, ['--expose-gc', ...(o.semiSpace ? [`--max-semi-space-size=${o.semiSpace}`] : []), server, '--codec', 'js', '--port', '0',
         ...(o.checkInterval ? ['--check-interval', String(o.checkInterval)] : [])], { ...env, LIVEHUB_BENCH_LIB: resolve('dist/pkg') }), `livehub process ${i}`));
     const ports = await alive(Promise.all(servers.map(async (s) => Number((await lines(s)('READY', 60_000)).split(' ')[1]))));
     const redisBefore = await redisMemory(redis);
@@ -196,7 +199,7 @@ const lossText = (pct: number, lost: number) => (lost > 0 ? `${pct < 0.01 ? pct.
 
 export function w7ClusterTable(row: ClusterRow): string {
   const k = row.connections / 1000;
-  const label = `W7 ${k}k idle conns in c + their own channel, 5 broadcasts to all, ${row.processes} livehub (js) processes + Redis${row.checkInterval ? ` (checkInterval ${row.checkInterval / 1000} s)` : ''}`;
+  const label = `W7 ${k}k idle conns in c + their own channel, 5 broadcasts to all, ${row.processes} livehub (js) processes + Redis${row.checkInterval ? ` (checkInterval ${row.checkInterval / 1000} s)` : ''}${row.semiSpace ? `, node --max-semi-space-size=${row.semiSpace}` : ''}`;
   const out = [
     '| workload | connect conns/s | RSS MB (all processes) | RSS MB/1k conns | heap MB/1k conns | broadcast p50 ms | p99 ms | p99.9 ms | max ms | loss | Redis | note |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',

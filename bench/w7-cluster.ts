@@ -52,6 +52,8 @@ export interface ClusterRow {
   redis?: { usedBefore: number; usedAfter: number; rss: number };
   /** CPU of the livehub processes (summed) while every connection is idle, in cores, over IDLE_SECONDS. */
   idleCores?: number;
+  /** PSS summed over the livehub processes after the broadcasts, in bytes: each page shared by several processes counted once in all. */
+  afterPss?: number;
 }
 
 const BROADCASTS = 5;
@@ -64,6 +66,15 @@ function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
+/**
+ * A process's proportional set size (bytes), from /proc: its private pages, plus each page it shares
+ * divided by the processes that share it. Summed over processes, what they hold together, where their
+ * RSS counts the node binary's code (about 42 MB, read-only and shared) once for every process.
+ */
+function pssOf(pid: number): number {
+  return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN) * 1024;
+}
+
 /** Memory to leave free per connection (server, generator, both kernel socket ends; measured use is well under half). */
 const BYTES_PER_CONNECTION = 40 * 1024;
 
@@ -166,6 +177,7 @@ export async function runW7Cluster(o: ClusterOptions): Promise<ClusterRow> {
     for (const g of [...generators.slice(1), generators[0]!]) g.stdin!.write('START\n');
     await alive(Promise.all(read.map((r) => r('DRAINED', (BROADCASTS + 60) * 1000))));
     row.after = sum(await Promise.all(ports.map(statsOf)));
+    row.afterPss = servers.reduce((a, s) => a + pssOf(s.pid!), 0);
     for (const g of generators) g.stdin!.write('FINISH\n');
     const results = await alive(Promise.all(read.map(async (r) => JSON.parse((await r('RESULT', 120_000)).slice(7)) as Record<string, number>)));
     row.sent = results[0]!.sent;
@@ -208,6 +220,7 @@ export function w7ClusterTable(row: ClusterRow): string {
   const loss = row.expected ? (100 * Math.max(0, row.expected - row.received!)) / row.expected : 0;
   const redis = row.redis ? `RSS ${mb(row.redis.rss)} MB, used_memory +${mb(row.redis.usedAfter - row.redis.usedBefore, 1)} MB` : '–';
   const note = `${row.processes} × ≤${Math.ceil(row.connections / row.processes).toLocaleString('en-US')} connections, one C generator process each; ` +
+    (row.afterPss ? `PSS summed (the pages the processes share, the node binary's code above all, counted once): ${mb(row.afterPss)} MB, ${mb(row.afterPss / k, 2)} MB per 1k; ` : '') +
     `per 1k over the processes' own start: RSS ${mb((row.after.rss - row.before.rss) / k, 2)} MB (idle, before the broadcasts: ` +
     `${mb((row.idle.rss - row.before.rss) / k, 2)} MB), heap ${mb((row.after.heapUsed - row.before.heapUsed) / k, 2)} MB used; ` +
     `idle CPU ${row.idleCores?.toFixed(2) ?? '–'} cores (summed; the Redis engine compares every channel's position with Redis's every ` +

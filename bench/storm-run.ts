@@ -237,7 +237,7 @@ async function runCase(c: StormCase, o: StormOptions, program: string): Promise<
       await Promise.race([Promise.all(nodes.map(exited)), sleep(20_000)]);
     }
     await Promise.all(nodes.map(stop));
-    if (env.REDIS_URL) await dropKeysAfterRun(tag, 'W8');
+    if (env.REDIS_URL) await dropKeysAfterRun(tag, `storm, ${c.server}`);
     await db?.drop().catch((error: unknown) => console.error(`livehub bench W9: could not drop the bench database: ${(error as Error).message}`));
   }
   return row;

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { announce, portArg, statsHandler } from './stats.js';
+import { announce, backlogArg, portArg, statsHandler } from './stats.js';
 
 // The compiled package (dist/), as bench/servers/livehub.ts runs it; LIVEHUB_BENCH_SOURCES=1 for the sources.
 // LIVEHUB_STORM_LIB: a copy of dist/pkg (an absolute path) that bench/storm-run.ts takes when it starts, so a
@@ -41,9 +41,8 @@ const hub = new Hub({
 const stats = statsHandler(() => { const { node: _node, connections: _connections, ...totals } = hub.info(); return totals; });
 const server = createServer((req, res) => { if (!stats(req, res)) { res.statusCode = 404; res.end(); } });
 hub.attach(server, { path: '/' });
-// --backlog N: the listen queue (Node's default: 511), for measuring what a full one costs a storm.
-const backlog = option('--backlog') === undefined ? undefined : Number(option('--backlog'));
-if (backlog !== undefined && !(Number.isInteger(backlog) && backlog > 0)) throw new TypeError(`livehub-storm: --backlog takes a positive integer, not ${option('--backlog')}`);
+// --backlog N: the listen queue, as the operations guide tells users to size it for a storm.
+const backlog = backlogArg('livehub-storm');
 server.listen({ port: portArg(), host: '127.0.0.1', ...(backlog ? { backlog } : {}) }, () => announce((server.address() as AddressInfo).port));
 process.once('SIGTERM', () => {
   const began = Date.now();

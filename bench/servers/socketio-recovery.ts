@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { Server, type ServerOptions } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { announce, portArg, statsHandler } from './stats.js';
+import { announce, backlogArg, portArg, statsHandler } from './stats.js';
 
 /**
  * W8's Socket.IO 4.8 peer (bench/storm-run.ts): bench/servers/socketio.ts's job (rooms as channels,
@@ -43,10 +43,8 @@ io.on('connection', (socket) => {
     ack?.();
   });
 });
-// --backlog N: the listen queue (Node's default: 511), as bench/servers/livehub-storm.ts takes it.
-const at = process.argv.indexOf('--backlog');
-const backlog = at < 0 ? undefined : Number(process.argv[at + 1]);
-if (backlog !== undefined && !(Number.isInteger(backlog) && backlog > 0)) throw new TypeError(`socketio-recovery: --backlog takes a positive integer, not ${process.argv[at + 1]}`);
+// --backlog N: the listen queue, the same footing as livehub's storm node.
+const backlog = backlogArg('socketio-recovery');
 server.listen({ port: portArg(), host: '127.0.0.1', ...(backlog ? { backlog } : {}) }, () => announce((server.address() as AddressInfo).port));
 process.once('SIGTERM', () => {
   const began = Date.now();

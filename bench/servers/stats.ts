@@ -42,6 +42,18 @@ export function portArg(): number {
   return i >= 0 ? Number(process.argv[i + 1]) : Number(process.env.PORT ?? 0);
 }
 
+/**
+ * `--backlog N`: the listen queue a storm node asks for (undefined without it: Node's default, 511;
+ * Linux caps it at net.core.somaxconn). `server` names the node in the TypeError a bad N throws.
+ */
+export function backlogArg(server: string): number | undefined {
+  const i = process.argv.indexOf('--backlog');
+  if (i < 0) return undefined;
+  const backlog = Number(process.argv[i + 1]);
+  if (!(Number.isInteger(backlog) && backlog > 0)) throw new TypeError(`${server}: --backlog takes a positive integer, not ${process.argv[i + 1]}`);
+  return backlog;
+}
+
 export function announce(port: number): void {
   console.log(`READY ${port}`);
 }

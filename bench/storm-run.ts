@@ -9,8 +9,8 @@ import { benchDatabase } from './bench-db.js';
 /**
  * W8, the reconnect storm: 10k connections, each subscribed to its own channel and its
  * group's (100 members), a publisher at a steady rate on a node that stays up where there is one,
- * then the node holding every subscriber is restarted (SIGTERM: what a deploy sends, livehub drains
- * with 1012, spread over 5 s with Redis and at once on the memory engine, where no other node can
+ * then the node holding every subscriber is restarted (SIGTERM: what a deploy sends, livehub stops
+ * listening and drains with 1012, spread over 5 s with Redis and at once on the memory engine, where no other node can
  * take the clients; SIGKILL: a crash) and started again on its port. The generator
  * (bench/storm.c) reconnects each connection as its real client would and counts what never came
  * (lost) and what came twice (doubled), by the publisher's per-channel sequence numbers.
@@ -250,7 +250,7 @@ export function stormTable(rows: StormRow[], o?: Pick<StormOptions, 'connections
   const out = [
     ...(o ? [`W8, the reconnect storm (bench/storm-run.ts): ${o.connections} connections, each on its own channel and its group's ` +
       `(${o.group} members), all on the node that is stopped, ${o.rate} publishes/s (half to groups) from a publisher on the other ` +
-      'node where there is one; the node is stopped (SIGTERM: livehub drains, 1012 spread over 5 s with Redis, all at once on one ' +
+      'node where there is one; the node is stopped (SIGTERM: livehub stops listening and drains, 1012 spread over 5 s with Redis, all at once on one ' +
       'memory-engine node, hub.drain()\'s defaults; Socket.IO io.close(); SIGKILL: a crash) ' +
       'and started again on its port. Clients reconnect as theirs do: livehub\'s client waits random [0, min(30 s, 500 ms × 2^n)) ' +
       '(full jitter; for 10 s after a 1012 close the ceiling stops at 2 s, reconnect.restartWindow), connect deadline 10 s, resubscribes with since; socket.io-client waits 1 s × 2^n ± 50%, at most 5 s, ' +

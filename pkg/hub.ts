@@ -359,6 +359,8 @@ export class Hub {
    * (service restart) spread at random over `spread` ms, each once its queued messages are written,
    * so clients reconnect elsewhere without a thundering herd and recover what they missed from
    * history. Resolves when every connection is closed; `hub.close()` then finishes the shutdown.
+   * Close the server's listener first (`server.close()`): new connections are then refused by the
+   * kernel instead of answered here while this node closes its own.
    *
    * On the memory engine this node is the only one: no other node can take its clients, and a
    * spread would only keep the first ones it closes away for longer (their reconnects are refused

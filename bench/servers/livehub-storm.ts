@@ -21,10 +21,11 @@ const engine = process.env.DATABASE_URL
 /**
  * W8's livehub node (bench/storm-run.ts): the bench server's hub (every channel open to subscribe
  * and publish, no per-connection caps, default history: 100 messages and 5 minutes per channel) that
- * shuts down as the README's Operations section does, so a restart is what a real deploy does:
- * SIGTERM drains (new connections refused with 503, every connection closed with 1012 spread over
- * `--spread` ms; without it, hub.drain()'s default: 5000 with Redis or PostgreSQL, 0 on the memory
- * engine, where no other node can take the clients), then closes and exits. SIGKILL is the crash.
+ * shuts down as docs/operations.md's Drain section does, so a restart is what a real deploy does:
+ * SIGTERM closes the listener (new connections are refused by the kernel), drains (every connection
+ * closed with 1012 spread over `--spread` ms; without it, hub.drain()'s default: 5000 with Redis or
+ * PostgreSQL, 0 on the memory engine, where no other node can take the clients), then closes and
+ * exits. SIGKILL is the crash.
  * With REDIS_URL, it is one node of several sharing Redis (LIVEHUB_PREFIX: the key prefix); with
  * DATABASE_URL, a node on the PostgreSQL engine.
  *
@@ -46,6 +47,7 @@ const backlog = backlogArg('livehub-storm');
 server.listen({ port: portArg(), host: '127.0.0.1', ...(backlog ? { backlog } : {}) }, () => announce((server.address() as AddressInfo).port));
 process.once('SIGTERM', () => {
   const began = Date.now();
+  server.close(); // stop listening first: the reconnects that come at once are refused by the kernel, not answered here
   hub.drain(spread === undefined ? {} : { spread })
     .then(() => hub.close())
     .then(() => {

@@ -368,7 +368,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const port = Number(env.PORT ?? 3000);
   // A listen queue for reconnect storms: Node's default (511) drops SYNs when every client of a
   // restarted node comes back at once, and each dropped one waits 1, 3, 7 s to retry (the reconnect
-  // storm in docs/benchmarks.md: 99% back in 6-9 s with 4096 against 13-15 s). Capped by net.core.somaxconn.
+  // storm in docs/benchmarks.md, two nodes: 99% back in 5.9-8.3 s with 4096 against 10.6-12.1 s). Capped by net.core.somaxconn.
   server.listen({ port, host: env.HOST ?? '127.0.0.1', backlog: 4096 }, () => {
     const { port: bound } = server.address() as AddressInfo;
     console.log(`livehub chat listening on http://localhost:${bound} (WebSocket at /ws)${workerLabel(hub.info().node)}`);
@@ -378,8 +378,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       (error: Error) => console.error(error.message));
   });
   // SIGTERM (a rolling restart): stop listening first, so reconnects are refused by the kernel at no
-  // cost to this process (answering each with a 503 while it closes its connections slowed the
-  // shutdown of a single node down to twice as long in the benchmark's reconnect storm). With Redis,
+  // cost to this process (answering each with a 503 while it closes its connections made a single
+  // node's shutdown up to 2.4 times as long in the benchmark's reconnect storm). With Redis,
   // drain next, so clients move to the other nodes and recover there. A single node (the memory
   // engine) has nowhere to send them, so it closes them all at once and they come back to the next
   // process (which starts new epochs: their subscribe answers recovered:false).

@@ -10,9 +10,9 @@ import { benchDatabase } from './bench-db.js';
  * W8, the reconnect storm: 10k connections, each subscribed to its own channel and its
  * group's (100 members), a publisher at a steady rate on a node that stays up where there is one,
  * then the node holding every subscriber is restarted (SIGTERM: what a deploy sends, livehub stops
- * listening and drains with 1012, spread over 5 s with Redis and at once on the memory engine, where no other node can
- * take the clients; SIGKILL: a crash) and started again on its port. The generator
- * (bench/storm.c) reconnects each connection as its real client would and counts what never came
+ * listening and drains with 1012, spread over 5 s with Redis and at once on the memory engine,
+ * where no other node can take the clients; SIGKILL: a crash) and started again on its port. The
+ * generator (bench/storm.c) reconnects each connection as its real client would and counts what never came
  * (lost) and what came twice (doubled), by the publisher's per-channel sequence numbers.
  *
  *   npm run bench -- --only W8 [--servers js,socket] [--storm-connections 10000] [--storm-rate 500] [--storm-signal SIGTERM]

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineHandlers, Publication } from '../../pkg/engine/engine.js';
 import { RedisEngine } from '../../pkg/engine/redis.js';
 import { defineScripts } from '../../pkg/engine/redis-scripts.js';
+import { dropKeys } from '../../bench/redis-keys.js';
 
 /** The Redis engine's periodic check for a lost tail, on the shared Redis under a prefix of its own. */
 
@@ -43,6 +44,8 @@ async function publishUnannounced(prefix: string, channel: string, data: string)
 describe('the Redis engine\'s check for a lost tail', () => {
   it('finds a publication whose pub/sub message never arrived, on the first and the last of 2,500 channels of a node', async () => {
     const prefix = `lh-check-${Date.now().toString(36)}`;
+    // 2,500 channel positions the engine keeps for a day: not left in the machine's shared Redis.
+    cleanups.unshift(() => dropKeys(`${prefix}:`, url));
     const a = await node(prefix);
     const channels = Array.from({ length: 2500 }, (_, i) => `room-${i}`);
     for (const channel of channels) await a.e.subscribe(channel);

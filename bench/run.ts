@@ -33,7 +33,7 @@ import { dropKeysAfterRun } from './redis-keys.js';
  *                                       separated by ';': --only "W1 1k subs × 1000/s × 100 B;W5")
  *   npm run bench -- --duration 10      seconds of publishing per run (default 5)
  *   npm run bench -- --runs 5           runs of every row; the table shows medians and spreads (default 3, --quick 1)
- *   npm run bench -- --servers js,naive  servers whose name contains one of these
+ *   npm run bench -- --servers js,naive  servers whose name contains one of these ("=livehub (js)": that name only)
  *   npm run bench -- --servers sse      the Server-Sent Events rows (livehub's and the naive fan-out's)
  *   npm run bench -- --only W3 --servers js,naive,centrifuge
  *   npm run bench -- --profile          livehub's servers under V8's CPU profiler; after the table, where
@@ -162,7 +162,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   const core = coreList(kind.cores, cores);
   const nodes = Array.from({ length: kind.nodes ?? 1 }, () => go
     ? spawnPinned(core, ['--port', '0'], { GOMAXPROCS: String(kind.cores ?? 1) }, go.program)
-    : spawnPinned(core, ['--expose-gc', ...(profiled(kind) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
+    : spawnPinned(core, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(profiled(kind) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
   const server = nodes[0]!;
   let generator: ChildProcess | null = null;
   let guard: NodeJS.Timeout | null = null;
@@ -214,7 +214,8 @@ function keepProfile(row: Row): void {
 
 function kinds(): ServerKind[] {
   const names = arg('--servers')?.split(',');
-  return names ? SERVERS.filter((k) => names.some((n) => k.name.toLowerCase().includes(n.toLowerCase()))) : SERVERS;
+  const matches = (name: string, n: string) => (n.startsWith('=') ? name === n.slice(1) : name.toLowerCase().includes(n.toLowerCase()));
+  return names ? SERVERS.filter((k) => names.some((n) => matches(k.name, n))) : SERVERS;
 }
 
 /** A scenario offered at half of the publishes/s livehub (js) handled in `halfOf` (null without that row). */
@@ -246,21 +247,26 @@ async function main(): Promise<void> {
       if (!plan.run) continue;
       scenario = plan.run;
     }
-    for (const kind of kindsFor(scenario, kinds())) {
-      const runs: Row[] = [];
-      for (let i = 0; i < RUNS; i++) {
+    // Runs alternate between the row's servers (run 1 of each, then run 2 of each, …), so that
+    // whatever else the machine does during the row lands on every server alike.
+    const here = kindsFor(scenario, kinds());
+    const runsOf = here.map((): Row[] => []);
+    const stopped = new Set<number>();
+    for (let i = 0; i < RUNS; i++) {
+      for (const [k, kind] of here.entries()) {
+        if (stopped.has(k)) continue;
         const began = Date.now();
         const run: Row = { ...(await runOne(scenario, kind)), protocol: kind.protocol };
-        runs.push(run);
+        runsOf[k]!.push(run);
         if (profiled(kind)) { if (i === 0) keepProfile(run); else takeProfile(PROFILE_DIR); } // the first run's profile
         const r = run.result;
         console.error(`  ${scenario.label} — ${kind.name}${RUNS > 1 ? ` (run ${i + 1}/${RUNS})` : ''}: ${((Date.now() - began) / 1000).toFixed(1)} s` +
           (r ? ` (setup ${Number(r.setupSeconds).toFixed(1)} s, ${Math.round(r.deliveredPerSecond as number)} msg/s, late ${Number(r.latePct).toFixed(2)}%, ` +
             `dropped ${Number(r.droppedPct).toFixed(2)}%, ${r.closedByServer} closed by the server)` : '') + (run.note ? ` ${run.note}` : ''));
-        if (run.note?.startsWith('skipped')) break;
+        if (run.note?.startsWith('skipped')) stopped.add(k);
       }
-      rows.push(combine(runs, (run) => run.result?.deliveredPerSecond));
     }
+    for (const runs of runsOf) rows.push(combine(runs, (run) => run.result?.deliveredPerSecond));
   }
   console.log(`\nMachine: ${cores} cores, ${cpu}, Node ${process.version}; ${pinning ? `server pinned to core 0, load generator (${generatorKind.name}) to core 1` : `unpinned; load generator: ${generatorKind.name}`}; ${duration} s of publishing per run, then up to 5 s to drain; ` +
     `${RUNS > 1 ? `each row the median of ${RUNS} runs (spreads: lowest to highest)` : 'each row from one run'}.\n`);

@@ -69,8 +69,10 @@ export interface HubOptions {
    * Milliseconds the hub may hold a connection's frames to send it more in one write, under load
    * only: after a flush that took t ms (writing to many connections) with fewer than 8 frames and 16 KiB
    * per write, the next waits min(t, maxWriteDelay), so writes take at most about half the hub's time and
-   * connections get fuller writes. An idle or lightly loaded hub writes at the end of every turn
-   * whatever this is. 0: never hold (each turn writes, as gorilla's hub does).
+   * connections get fuller writes; min(2t, maxWriteDelay) when the loop had no idle time since the
+   * last such flush (saturated: at most a third). A held flush keeps the hold until its writes carry
+   * 16 frames or 16 KiB each. An idle or lightly loaded hub writes at the end of every turn whatever
+   * this is. 0: never hold (each turn writes, as gorilla's hub does).
    * @default 200
    */
   maxWriteDelay?: number;

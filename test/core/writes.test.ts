@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { performance } from 'node:perf_hooks';
 import { WriteScheduler } from '../../pkg/core/writes.js';
 
 /** The time performance.now() answers, moved by the test (and by a session's flush: a flush that takes long). */
 let now = 0;
+/** The share of time the event loop was busy, as performance.eventLoopUtilization() answers it. */
+let busy = 0.5;
 
 /** A dirty session whose flush writes `writes` writes of `frames` frames and `bytes` bytes in all, taking `takes` ms. */
 function session(counters: { writes: number; frames: number; bytes: number }, { writes = 1, frames = 1, bytes = 100, takes = 0 } = {}) {
@@ -34,10 +37,25 @@ function setup(maxDelay = 50) {
 
 beforeEach(() => {
   now = 1000;
+  busy = 0.5;
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
   vi.spyOn(performance, 'now').mockImplementation(() => now);
+  vi.spyOn(performance, 'eventLoopUtilization').mockImplementation(() => ({ idle: 1 - busy, active: busy, utilization: busy }));
 });
-afterEach(() => { vi.restoreAllMocks(); vi.useRealTimers(); });
+
+/**
+ * Ends one turn for each flush in `flushes` (a dirty session's writes, frames, bytes and ms), running
+ * any hold out; returns, for each, whether its flush was held back.
+ */
+function holds(scheduler: WriteScheduler, dirty: ReturnType<typeof setup>['dirty'], flushes: Array<Parameters<typeof session>[1]>): boolean[] {
+  return flushes.map((options) => {
+    dirty(options);
+    scheduler.turnEnded();
+    const held = vi.getTimerCount() === 1;
+    vi.runOnlyPendingTimers();
+    return held;
+  });
+}
 
 describe('WriteScheduler', () => {
   it('does nothing at the end of a turn with no session to write to', () => {
@@ -149,5 +167,41 @@ describe('WriteScheduler', () => {
     now += 100;
     scheduler.turnEnded();
     expect(after.flushed).toHaveLength(1);
+  });
+
+  it('keeps the hold after a held flush whose writes came out full, and lets go once they are twice full or full by bytes', () => {
+    const { scheduler, dirty } = setup(50);
+    expect(holds(scheduler, dirty, [
+      { writes: 2, frames: 2, takes: 20 }, // short of full: the next is held
+      { writes: 2, frames: 31, takes: 20 }, // held, and full (15.5 a write): the hold filled them, so it stays
+      { writes: 2, frames: 32, takes: 20 }, // held, and twice full: full without the hold, so it goes
+      { writes: 2, frames: 16, takes: 20 }, // not held, and full: the next is not held either
+      { writes: 2, frames: 15, takes: 20 }, // not held, short of full: held again
+      { writes: 2, frames: 2, bytes: 32 * 1024, takes: 20 }, // held, full by bytes: it goes
+      {},
+    ])).toEqual([false, true, true, false, false, true, false]);
+  });
+
+  it('holds twice as long as the flush took when the loop was busy the whole time since the last long flush, at most maxWriteDelay', () => {
+    for (const [maxDelay, busyShare, hold] of [[100, 0.95, 40], [100, 0.94, 20], [30, 1, 30]] as const) {
+      const { scheduler, dirty } = setup(maxDelay);
+      dirty({ takes: 20 });
+      scheduler.turnEnded();
+      busy = busyShare;
+      now += 5;
+      dirty({ takes: 20 }); // a long flush after a busy stretch, held 15 ms more
+      scheduler.turnEnded();
+      now += 15;
+      vi.advanceTimersByTime(15);
+      const next = dirty();
+      scheduler.turnEnded();
+      now += hold - 1;
+      vi.advanceTimersByTime(hold - 1);
+      expect(next.flushed).toEqual([]);
+      now += 1;
+      vi.advanceTimersByTime(1);
+      expect(next.flushed).toHaveLength(1);
+      busy = 0.5;
+    }
   });
 });

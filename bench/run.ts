@@ -162,7 +162,7 @@ async function runOne(scenario: Scenario, kind: ServerKind): Promise<Row> {
   const core = coreList(kind.cores, cores);
   const nodes = Array.from({ length: kind.nodes ?? 1 }, () => go
     ? spawnPinned(core, ['--port', '0'], { GOMAXPROCS: String(kind.cores ?? 1) }, go.program)
-    : spawnPinned(core, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(profiled(kind) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
+    : spawnPinned(core, ['--expose-gc', ...(profiled(kind) ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx', kind.script, ...kind.args, '--port', '0'], env));
   const server = nodes[0]!;
   let generator: ChildProcess | null = null;
   let guard: NodeJS.Timeout | null = null;

@@ -42,6 +42,7 @@ beforeEach(() => {
   vi.spyOn(performance, 'now').mockImplementation(() => now);
   vi.spyOn(performance, 'eventLoopUtilization').mockImplementation(() => ({ idle: 1 - busy, active: busy, utilization: busy }));
 });
+afterEach(() => { vi.restoreAllMocks(); vi.useRealTimers(); });
 
 /**
  * Ends one turn for each flush in `flushes` (a dirty session's writes, frames, bytes and ms), running

@@ -23,13 +23,14 @@ const SATURATED = 0.95;
  * on `dirty` (the loop pushes it there once, setting `session.dirty`); a flush gives each one write.
  * An idle or lightly loaded hub flushes at the end of every turn. A flush that took long (many
  * sessions to write to: the hub is under load) and wrote few, small frames per write holds the next
- * one back for as long, up to `maxWriteDelay`, so the hub spends at most about half its time in
- * writes and what arrives meanwhile reaches each connection in the same write: fewer, fuller writes
- * exactly when writes are what costs. Writes already full (a broadcast's turn gives each connection
- * many frames; a large message costs its bytes more than its syscall) gain nothing from waiting. A
- * held flush whose writes came out full keeps the hold: without it the next flush would take as
- * long for a turn's few frames a write (many small channels at saturation); it lets go once a held
- * flush's writes are far more than full, or full by bytes.
+ * one back for as long, up to `maxWriteDelay` (twice as long when the loop was saturated: see
+ * SATURATED), so the hub spends at most about half its time in writes and what arrives meanwhile
+ * reaches each connection in the same write: fewer, fuller writes exactly when writes are what
+ * costs. Writes already full (a broadcast's turn gives each connection many frames; a large message
+ * costs its bytes more than its syscall) gain nothing from waiting. A held flush whose writes came
+ * out full keeps the hold: without it the next flush would take as long for a turn's few frames a
+ * write (many small channels at saturation); it lets go once a held flush's writes carry twice as
+ * much (OVERFULL_WRITE), or are full by bytes.
  */
 export class WriteScheduler {
   dirty: Session[] = [];
